@@ -1,0 +1,495 @@
+//! The campaign file (TOML): parsing, defaults and value checks.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::error::{closest, LoadError, Location};
+
+/// The message API a campaign sends through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Mini-program uniform message (`wxopen/template/uniform_send`), withdrawn by WeChat in 2023.
+    Uniform,
+    /// Official-account template message (`message/template/send`).
+    Template,
+    /// Mini-program subscribe message (`message/subscribe/send`).
+    Subscribe,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Uniform => "uniform",
+            Kind::Template => "template",
+            Kind::Subscribe => "subscribe",
+        }
+    }
+
+    /// The API path this kind posts to.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Kind::Uniform => "/cgi-bin/message/wxopen/template/uniform_send",
+            Kind::Template => "/cgi-bin/message/template/send",
+            Kind::Subscribe => "/cgi-bin/message/subscribe/send",
+        }
+    }
+}
+
+/// Where the access token comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "source", content = "arg")]
+pub enum TokenSpec {
+    /// `POST /cgi-bin/stable_token` in normal mode (the default).
+    Stable,
+    /// `GET /cgi-bin/token`: every call mints a new token.
+    ClientCredential,
+    /// A token another system manages, read from this environment variable.
+    Env(String),
+    /// A command that prints a token on stdout.
+    Command(String),
+}
+
+impl TokenSpec {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "stable" => Ok(TokenSpec::Stable),
+            "client_credential" => Ok(TokenSpec::ClientCredential),
+            _ => {
+                if let Some(var) = text.strip_prefix("env:") {
+                    if var.trim().is_empty() {
+                        return Err("`env:` needs a variable name, e.g. `env:WX_TOKEN`".into());
+                    }
+                    Ok(TokenSpec::Env(var.trim().to_string()))
+                } else if let Some(cmd) = text.strip_prefix("command:") {
+                    if cmd.trim().is_empty() {
+                        return Err("`command:` needs a command, e.g. `command:token-service get`".into());
+                    }
+                    Ok(TokenSpec::Command(cmd.trim().to_string()))
+                } else {
+                    Err(format!("unknown token source `{text}`: use stable, client_credential, env:VAR or command:CMD"))
+                }
+            }
+        }
+    }
+
+    /// A short label for screens and cache file names.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TokenSpec::Stable => "stable",
+            TokenSpec::ClientCredential => "client_credential",
+            TokenSpec::Env(_) => "env",
+            TokenSpec::Command(_) => "command",
+        }
+    }
+}
+
+/// How the recipients file is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncodingChoice {
+    /// BOM, then UTF-8, else GB18030 (a superset of GBK).
+    #[default]
+    Auto,
+    #[serde(alias = "utf8")]
+    Utf8,
+    #[serde(alias = "gb18030", alias = "gb2312")]
+    Gbk,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    name: Spanned<String>,
+    wechat: RawWechat,
+    message: RawMessage,
+    recipients: RawRecipients,
+    #[serde(default)]
+    send: RawSend,
+    state_dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWechat {
+    api_base: Option<String>,
+    appid: String,
+    secret_env: Option<String>,
+    token: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessage {
+    kind: Kind,
+    template_id: Spanned<String>,
+    mp_appid: Option<String>,
+    miniprogram_appid: Option<String>,
+    url: Option<Spanned<String>>,
+    page: Option<Spanned<String>>,
+    test_openid: Option<String>,
+    miniprogram_state: Option<Spanned<String>>,
+    lang: Option<Spanned<String>>,
+    data: Spanned<IndexMap<String, Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipients {
+    csv: String,
+    openid_column: Option<String>,
+    #[serde(default)]
+    encoding: EncodingChoice,
+    #[serde(default)]
+    allow_duplicates: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSend {
+    rate: Option<Spanned<u32>>,
+    burst: Option<Spanned<u32>>,
+    concurrency: Option<Spanned<u32>>,
+    max_attempts: Option<Spanned<u32>>,
+    timeout_ms: Option<Spanned<u64>>,
+    pause_on_failure_rate: Option<Spanned<f64>>,
+}
+
+/// A template string from the campaign file with the place it was written.
+#[derive(Debug, Clone)]
+pub struct SourceText {
+    pub text: String,
+    pub at: Location,
+}
+
+/// `[wechat]`: which app, and how to authenticate.
+#[derive(Debug, Clone, Serialize)]
+pub struct WechatConfig {
+    pub api_base: String,
+    pub appid: String,
+    pub secret_env: String,
+    pub token: TokenSpec,
+}
+
+/// `[message]`: what each recipient receives.
+#[derive(Debug, Clone)]
+pub struct MessageConfig {
+    pub kind: Kind,
+    pub template_id: String,
+    pub mp_appid: Option<String>,
+    pub miniprogram_appid: Option<String>,
+    pub url: Option<SourceText>,
+    pub page: Option<SourceText>,
+    pub test_openid: Option<String>,
+    pub miniprogram_state: String,
+    pub lang: String,
+    pub data: Vec<(String, SourceText)>,
+}
+
+/// `[recipients]`: the CSV file and how to read it.
+#[derive(Debug, Clone)]
+pub struct RecipientsConfig {
+    pub csv: PathBuf,
+    pub openid_column: String,
+    pub encoding: EncodingChoice,
+    pub allow_duplicates: bool,
+}
+
+/// `[send]`: pace and persistence of the sending.
+#[derive(Debug, Clone, Serialize)]
+pub struct SendConfig {
+    pub rate: u32,
+    pub burst: u32,
+    pub concurrency: u32,
+    pub max_attempts: u32,
+    pub timeout_ms: u64,
+    pub pause_on_failure_rate: f64,
+}
+
+impl Default for SendConfig {
+    fn default() -> Self {
+        Self { rate: 20, burst: 1, concurrency: 8, max_attempts: 5, timeout_ms: 10_000, pause_on_failure_rate: 0.5 }
+    }
+}
+
+/// A parsed and checked campaign file.
+#[derive(Debug, Clone)]
+pub struct CampaignConfig {
+    pub path: PathBuf,
+    pub name: String,
+    pub wechat: WechatConfig,
+    pub message: MessageConfig,
+    pub recipients: RecipientsConfig,
+    pub send: SendConfig,
+    /// Folder holding the journal, failures and report of this campaign.
+    pub state_dir: PathBuf,
+}
+
+pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
+pub const DEFAULT_SECRET_ENV: &str = "WXSEND_APPSECRET";
+
+impl CampaignConfig {
+    /// Read and check the campaign file at `path`.
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parse campaign text; `path` is used for messages and to resolve relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, LoadError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let at = match e.span() {
+                Some(span) => Location::at_offset(path, text, span.start),
+                None => Location::file(path),
+            };
+            LoadError::Config { at, message: explain_toml_error(e.message()) }
+        })?;
+        let err =
+            |offset: usize, message: String| LoadError::Config { at: Location::at_offset(path, text, offset), message };
+        let spanned_text = |s: Spanned<String>| {
+            let at = Location::at_offset(path, text, s.span().start);
+            SourceText { text: s.into_inner(), at }
+        };
+
+        let name_span = raw.name.span();
+        let name = raw.name.into_inner();
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || name.starts_with('.')
+        {
+            return Err(err(
+                name_span.start,
+                format!("`name` = {name:?}: use letters, digits, `-`, `_` and `.` only (it names the state folder)"),
+            ));
+        }
+
+        let token = match raw.wechat.token {
+            None => TokenSpec::Stable,
+            Some(t) => TokenSpec::parse(t.get_ref()).map_err(|m| err(t.span().start, format!("`token`: {m}")))?,
+        };
+        let wechat = WechatConfig {
+            api_base: raw.wechat.api_base.unwrap_or_else(|| DEFAULT_API_BASE.to_string()),
+            appid: raw.wechat.appid,
+            secret_env: raw.wechat.secret_env.unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string()),
+            token,
+        };
+
+        let m = raw.message;
+        let data_span = m.data.span();
+        let data: Vec<(String, SourceText)> =
+            m.data.into_inner().into_iter().map(|(k, v)| (k, spanned_text(v))).collect();
+        if data.is_empty() {
+            return Err(err(data_span.start, "[message.data] is empty: map at least one template field".into()));
+        }
+        let tid_span = m.template_id.span();
+        let template_id = m.template_id.into_inner();
+        if template_id.trim().is_empty() {
+            return Err(err(tid_span.start, "`template_id` is empty".into()));
+        }
+        let miniprogram_state = match m.miniprogram_state {
+            None => "formal".to_string(),
+            Some(s) => {
+                if !matches!(s.get_ref().as_str(), "formal" | "trial" | "developer") {
+                    return Err(err(
+                        s.span().start,
+                        format!("`miniprogram_state` = {:?}: use formal, trial or developer", s.get_ref()),
+                    ));
+                }
+                s.into_inner()
+            }
+        };
+        let lang = match m.lang {
+            None => "zh_CN".to_string(),
+            Some(s) => {
+                if !matches!(s.get_ref().as_str(), "zh_CN" | "en_US" | "zh_HK" | "zh_TW") {
+                    return Err(err(
+                        s.span().start,
+                        format!("`lang` = {:?}: use zh_CN, en_US, zh_HK or zh_TW", s.get_ref()),
+                    ));
+                }
+                s.into_inner()
+            }
+        };
+        let page = m.page.map(spanned_text);
+        if m.kind == Kind::Uniform && m.mp_appid.is_none() {
+            return Err(err(
+                0,
+                "[message] kind = \"uniform\" needs `mp_appid`: the official account bound to the mini program".into(),
+            ));
+        }
+        if m.kind == Kind::Template {
+            if let (Some(p), None) = (&page, &m.miniprogram_appid) {
+                return Err(LoadError::Config {
+                    at: p.at.clone(),
+                    message: "`page` on a template message opens a mini program: set `miniprogram_appid` too".into(),
+                });
+            }
+        }
+        let message = MessageConfig {
+            kind: m.kind,
+            template_id,
+            mp_appid: m.mp_appid,
+            miniprogram_appid: m.miniprogram_appid,
+            url: m.url.map(spanned_text),
+            page,
+            test_openid: m.test_openid,
+            miniprogram_state,
+            lang,
+            data,
+        };
+
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        let recipients = RecipientsConfig {
+            csv: base.join(&raw.recipients.csv),
+            openid_column: raw.recipients.openid_column.unwrap_or_else(|| "openid".into()).trim().to_string(),
+            encoding: raw.recipients.encoding,
+            allow_duplicates: raw.recipients.allow_duplicates,
+        };
+
+        let d = SendConfig::default();
+        let s = raw.send;
+        let positive = |v: Option<Spanned<u32>>, default: u32, key: &str, max: u32| match v {
+            None => Ok(default),
+            Some(v) if *v.get_ref() >= 1 && *v.get_ref() <= max => Ok(*v.get_ref()),
+            Some(v) => Err(err(v.span().start, format!("`{key}` = {}: must be from 1 to {max}", v.get_ref()))),
+        };
+        let send = SendConfig {
+            rate: positive(s.rate, d.rate, "rate", 100_000)?,
+            burst: positive(s.burst, d.burst, "burst", 10_000)?,
+            concurrency: positive(s.concurrency, d.concurrency, "concurrency", 1024)?,
+            max_attempts: positive(s.max_attempts, d.max_attempts, "max_attempts", 100)?,
+            timeout_ms: match s.timeout_ms {
+                None => d.timeout_ms,
+                Some(v) if (100..=600_000).contains(v.get_ref()) => *v.get_ref(),
+                Some(v) => {
+                    return Err(err(
+                        v.span().start,
+                        format!("`timeout_ms` = {}: must be from 100 to 600000", v.get_ref()),
+                    ))
+                }
+            },
+            pause_on_failure_rate: match s.pause_on_failure_rate {
+                None => d.pause_on_failure_rate,
+                Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 1.0 => *v.get_ref(),
+                Some(v) => {
+                    return Err(err(
+                        v.span().start,
+                        format!("`pause_on_failure_rate` = {}: must be above 0 and at most 1", v.get_ref()),
+                    ))
+                }
+            },
+        };
+        let state_dir = match raw.state_dir {
+            Some(dir) => base.join(dir),
+            None => base.join(".wxsend").join(&name),
+        };
+        Ok(Self { path: path.to_path_buf(), name, wechat, message, recipients, send, state_dir })
+    }
+}
+
+/// Turn serde's "unknown field `x`, expected one of `a`, `b`" into a message with a suggestion.
+fn explain_toml_error(message: &str) -> String {
+    let message = message.trim();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let names: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+        let unknown = rest.split('`').next().unwrap_or_default();
+        let suggestion =
+            closest(unknown, names.iter().copied()).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+        return format!("unknown key `{unknown}`{suggestion} (valid here: {})", names.join(", "));
+    }
+    message.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "t1"
+[wechat]
+appid = "wx0123456789abcdef"
+[message]
+kind = "template"
+template_id = "TID"
+[message.data]
+keyword1 = "{{product}}"
+[recipients]
+csv = "r.csv"
+"#;
+
+    fn parse(text: &str) -> Result<CampaignConfig, LoadError> {
+        CampaignConfig::parse(Path::new("dir/c.toml"), text)
+    }
+
+    #[test]
+    fn defaults_apply_and_paths_resolve_next_to_the_campaign() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.wechat.token, TokenSpec::Stable);
+        assert_eq!(c.wechat.secret_env, "WXSEND_APPSECRET");
+        assert_eq!(c.wechat.api_base, DEFAULT_API_BASE);
+        assert_eq!(c.recipients.csv, Path::new("dir/r.csv"));
+        assert_eq!(c.recipients.openid_column, "openid");
+        assert_eq!(c.send.rate, 20);
+        assert_eq!(c.state_dir, Path::new("dir/.wxsend/t1"));
+        assert_eq!(c.message.data[0].0, "keyword1");
+        assert_eq!(c.message.data[0].1.at.to_string(), "dir/c.toml:9:12");
+    }
+
+    #[test]
+    fn unknown_key_names_the_closest_valid_one_and_its_line() {
+        let text = MINIMAL.replace("[recipients]", "[send]\nratee = 5\n[recipients]");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.starts_with("dir/c.toml:11:1: unknown key `ratee`; did you mean `rate`?"), "{e}");
+    }
+
+    #[test]
+    fn a_secret_in_the_file_is_refused() {
+        let text = MINIMAL.replace("[message]\n", "secret = \"abc\"\n[message]\n");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("unknown key `secret`"), "{e}");
+        assert!(e.contains("secret_env"), "{e}");
+    }
+
+    #[test]
+    fn token_sources_parse() {
+        for (spec, want) in [
+            ("stable", TokenSpec::Stable),
+            ("client_credential", TokenSpec::ClientCredential),
+            ("env:WX_TOKEN", TokenSpec::Env("WX_TOKEN".into())),
+            ("command:tok get", TokenSpec::Command("tok get".into())),
+        ] {
+            let text = MINIMAL.replace("[message]\n", &format!("token = \"{spec}\"\n[message]\n"));
+            assert_eq!(parse(&text).unwrap().wechat.token, want);
+        }
+        let text = MINIMAL.replace("[message]\n", "token = \"magic\"\n[message]\n");
+        assert!(parse(&text).unwrap_err().to_string().contains("unknown token source `magic`"));
+    }
+
+    #[test]
+    fn out_of_range_send_values_are_refused_with_their_key() {
+        let text = MINIMAL.replace("[recipients]", "[send]\nrate = 0\n[recipients]");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("`rate` = 0: must be from 1"), "{e}");
+        let text = MINIMAL.replace("[recipients]", "[send]\npause_on_failure_rate = 1.5\n[recipients]");
+        assert!(parse(&text).unwrap_err().to_string().contains("pause_on_failure_rate"));
+    }
+
+    #[test]
+    fn uniform_needs_the_official_account() {
+        let text = MINIMAL.replace("kind = \"template\"", "kind = \"uniform\"");
+        assert!(parse(&text).unwrap_err().to_string().contains("mp_appid"));
+    }
+
+    #[test]
+    fn bad_names_and_kinds_are_refused() {
+        let text = MINIMAL.replace("\"t1\"", "\"../x\"");
+        assert!(parse(&text).unwrap_err().to_string().contains("`name`"));
+        let text = MINIMAL.replace("\"template\"", "\"sms\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("dir/c.toml:6:"), "{e}");
+    }
+}

@@ -1,0 +1,75 @@
+//! Everything before the first message: the campaign file, the recipients, the compiled
+//! message and the verdict on every row.
+
+pub mod config;
+pub mod error;
+pub mod recipients;
+pub mod render;
+pub mod template;
+pub mod validate;
+
+use std::path::Path;
+
+pub use config::{CampaignConfig, EncodingChoice, Kind, SendConfig, TokenSpec};
+pub use error::{CsvProblem, LoadError, Location};
+pub use recipients::{DetectedEncoding, Recipients, Row};
+pub use render::{MessageTemplate, Rendered};
+pub use validate::{Checks, Problem, RowState, Severity};
+
+/// A loaded campaign: configuration, recipients, compiled message and row checks.
+#[derive(Debug)]
+pub struct Campaign {
+    pub config: CampaignConfig,
+    pub recipients: Recipients,
+    pub template: MessageTemplate,
+    pub checks: Checks,
+    /// Warnings about the campaign as a whole (shown before anything is sent).
+    pub warnings: Vec<String>,
+}
+
+/// The warning every `uniform` campaign carries.
+pub const UNIFORM_WITHDRAWN: &str =
+    "kind = \"uniform\": WeChat withdrew uniform_send on 2023-09-20 and now answers errcode 45109. \
+Send official-account template messages instead: kind = \"template\" with the official account's appid and secret.";
+
+impl Campaign {
+    /// Load the campaign file and its recipients (`csv` overrides the file's `[recipients] csv`).
+    pub fn load(path: &Path, csv: Option<&Path>) -> Result<Self, LoadError> {
+        let mut config = CampaignConfig::load(path)?;
+        if let Some(csv) = csv {
+            config.recipients.csv = csv.to_path_buf();
+        }
+        Self::from_config(config)
+    }
+
+    /// Load the recipients of an already parsed campaign file and check every row.
+    pub fn from_config(config: CampaignConfig) -> Result<Self, LoadError> {
+        let r = &config.recipients;
+        let recipients = Recipients::load(&r.csv, r.encoding, &r.openid_column)?;
+        let template = MessageTemplate::compile(&config, &recipients)?;
+        let checks = validate::check_all(&recipients, &template, r.allow_duplicates);
+        let mut warnings = Vec::new();
+        if config.message.kind == Kind::Uniform {
+            warnings.push(UNIFORM_WITHDRAWN.to_string());
+        }
+        Ok(Self { config, recipients, template, checks, warnings })
+    }
+
+    /// Render row `index` into `rendered` and its body into `body` (for previews and sending).
+    pub fn render_row(&self, index: usize, rendered: &mut Rendered, body: &mut Vec<u8>) -> bool {
+        match self.recipients.row(index) {
+            Some(row) => {
+                self.template.render(&row, rendered);
+                self.template.write_body(row.openid(), rendered, body);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `file:line` of a data row, for messages.
+    pub fn row_location(&self, index: usize) -> Location {
+        let line = self.recipients.row(index).map_or(0, |r| r.line());
+        Location::line(&self.recipients.path, line)
+    }
+}

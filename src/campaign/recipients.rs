@@ -1,0 +1,522 @@
+//! The recipients CSV: encoding and delimiter detection, header rules, compact row storage.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::config::EncodingChoice;
+use super::error::{closest, CsvProblem, LoadError, Location};
+
+/// The encoding a recipients file was read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DetectedEncoding {
+    Utf8,
+    Utf8Bom,
+    Gb18030,
+    Utf16Le,
+    Utf16Be,
+}
+
+impl DetectedEncoding {
+    pub fn label(self) -> &'static str {
+        match self {
+            DetectedEncoding::Utf8 => "utf-8",
+            DetectedEncoding::Utf8Bom => "utf-8 with BOM",
+            DetectedEncoding::Gb18030 => "gbk/gb18030",
+            DetectedEncoding::Utf16Le => "utf-16le",
+            DetectedEncoding::Utf16Be => "utf-16be",
+        }
+    }
+
+    /// Whether the file started with a byte-order mark (an export mirrors it for Excel).
+    pub fn had_bom(self) -> bool {
+        matches!(self, DetectedEncoding::Utf8Bom | DetectedEncoding::Utf16Le | DetectedEncoding::Utf16Be)
+    }
+}
+
+/// One data row: where it was in the file and where its fields are stored.
+#[derive(Debug, Clone, Copy)]
+struct RawRow {
+    line: u32,
+    first_field: u32,
+    fields: u32,
+}
+
+/// All rows of a recipients file in one text buffer plus field offsets (no allocation per cell).
+#[derive(Debug)]
+pub struct Recipients {
+    pub path: PathBuf,
+    pub encoding: DetectedEncoding,
+    pub delimiter: u8,
+    pub headers: Vec<String>,
+    pub openid_column: usize,
+    data: String,
+    ends: Vec<u32>,
+    rows: Vec<RawRow>,
+}
+
+/// Borrowed view of one row.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    recipients: &'a Recipients,
+    index: usize,
+    raw: RawRow,
+}
+
+impl<'a> Row<'a> {
+    /// 0-based index among the data rows.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// 1-based line of the file where the row starts.
+    pub fn line(&self) -> u64 {
+        u64::from(self.raw.line)
+    }
+
+    /// Number of fields the row actually has.
+    pub fn field_count(&self) -> usize {
+        self.raw.fields as usize
+    }
+
+    /// Field `column` as written (empty when the row is short).
+    pub fn field(&self, column: usize) -> &'a str {
+        if column >= self.raw.fields as usize {
+            return "";
+        }
+        let i = self.raw.first_field as usize + column;
+        let start = if i == 0 { 0 } else { self.recipients.ends[i - 1] as usize };
+        let end = self.recipients.ends[i] as usize;
+        self.recipients.data.get(start..end).unwrap_or("")
+    }
+
+    /// The openid, trimmed of surrounding whitespace.
+    pub fn openid(&self) -> &'a str {
+        self.field(self.recipients.openid_column).trim()
+    }
+
+    /// All fields as written, in file order.
+    pub fn fields(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (0..self.field_count()).map(move |c| self.field(c))
+    }
+}
+
+/// The UTF-8 byte order mark.
+const BOM: &str = "\u{feff}";
+
+impl Recipients {
+    /// Read and parse the recipients file.
+    pub fn load(path: &Path, encoding: EncodingChoice, openid_column: &str) -> Result<Self, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        Self::from_bytes(path, bytes, encoding, openid_column)
+    }
+
+    /// Parse file contents; `path` is used in messages.
+    pub fn from_bytes(
+        path: &Path,
+        bytes: Vec<u8>,
+        encoding: EncodingChoice,
+        openid_column: &str,
+    ) -> Result<Self, LoadError> {
+        let fail = |line: Option<u64>, problem: CsvProblem| LoadError::Recipients {
+            at: Location { path: path.to_path_buf(), line, column: None },
+            problem: Box::new(problem),
+        };
+        if bytes.len() >= u32::MAX as usize {
+            return Err(fail(None, CsvProblem::TooLarge));
+        }
+        let (text, detected) = decode(bytes, encoding).map_err(|(problem, line)| fail(line, problem))?;
+        let body = text.strip_prefix(BOM).unwrap_or(&text);
+
+        let delimiter = detect_delimiter(body, openid_column).map_err(|p| fail(Some(1), p))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(body.as_bytes());
+
+        let mut record = csv::ByteRecord::new();
+        // Line numbers are counted from byte offsets: the csv crate's own count skips blank CRLF lines.
+        let mut lines = LineCounter::default();
+        let (headers, header_line): (Vec<String>, u64) = loop {
+            let more = reader
+                .read_byte_record(&mut record)
+                .map_err(|e| fail(e.position().map(|p| p.line()), CsvProblem::Malformed(csv_message(&e))))?;
+            if !more {
+                return Err(fail(None, CsvProblem::Empty { openid_column: openid_column.to_string() }));
+            }
+            if !is_blank(&record) {
+                let line = lines.line_at(body.as_bytes(), record.position().map_or(0, |p| p.byte() as usize));
+                break (record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect(), line);
+            }
+        };
+        for (i, name) in headers.iter().enumerate() {
+            if name.is_empty() {
+                return Err(fail(Some(header_line), CsvProblem::EmptyHeader { column: i + 1 }));
+            }
+            if let Some(j) = headers[..i].iter().position(|h| h == name) {
+                return Err(fail(
+                    Some(header_line),
+                    CsvProblem::DuplicateHeader { name: name.clone(), first: j + 1, second: i + 1 },
+                ));
+            }
+        }
+        let openid_index = headers.iter().position(|h| h == openid_column).ok_or_else(|| {
+            fail(
+                Some(header_line),
+                CsvProblem::MissingOpenidColumn {
+                    column: openid_column.to_string(),
+                    closest: closest(openid_column, headers.iter().map(String::as_str)),
+                    headers: headers.clone(),
+                },
+            )
+        })?;
+
+        let mut data: Vec<u8> = Vec::with_capacity(body.len());
+        let mut ends: Vec<u32> = Vec::with_capacity(body.len() / 12);
+        let mut rows: Vec<RawRow> = Vec::with_capacity(body.len() / 64);
+        loop {
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    return Err(fail(e.position().map(|p| p.line()), CsvProblem::Malformed(csv_message(&e))));
+                }
+            }
+            if is_blank(&record) {
+                continue;
+            }
+            let line = lines.line_at(body.as_bytes(), record.position().map_or(0, |p| p.byte() as usize));
+            let raw = RawRow {
+                line: u32::try_from(line).map_err(|_| fail(None, CsvProblem::TooLarge))?,
+                first_field: u32::try_from(ends.len()).map_err(|_| fail(None, CsvProblem::TooLarge))?,
+                fields: record.len() as u32,
+            };
+            for field in record.iter() {
+                data.extend_from_slice(field);
+                ends.push(data.len() as u32);
+            }
+            rows.push(raw);
+        }
+        drop(reader);
+        drop(text);
+        // Fields are slices of valid UTF-8 split at ASCII bytes, so this only fails on a bug.
+        let data = String::from_utf8(data).map_err(|e| {
+            fail(None, CsvProblem::Encoding { encoding: "UTF-8", offset: e.utf8_error().valid_up_to() })
+        })?;
+        ends.shrink_to_fit();
+        rows.shrink_to_fit();
+        Ok(Self {
+            path: path.to_path_buf(),
+            encoding: detected,
+            delimiter,
+            headers,
+            openid_column: openid_index,
+            data,
+            ends,
+            rows,
+        })
+    }
+
+    /// Number of data rows (blank lines excluded).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Row `index` (0-based), if it exists.
+    pub fn row(&self, index: usize) -> Option<Row<'_>> {
+        self.rows.get(index).map(|&raw| Row { recipients: self, index, raw })
+    }
+
+    /// All rows in file order.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = Row<'_>> + '_ {
+        self.rows.iter().enumerate().map(move |(index, &raw)| Row { recipients: self, index, raw })
+    }
+
+    /// Whether column `index` is one of wxsend's own (`wxsend_*`, from an exported failures file).
+    pub fn is_own_column(&self, index: usize) -> bool {
+        self.headers.get(index).is_some_and(|h| h.starts_with("wxsend_"))
+    }
+
+    /// The index of the column named `name`, ignoring wxsend's own columns.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.headers.iter().enumerate().position(|(i, h)| h == name && !self.is_own_column(i))
+    }
+
+    /// Bytes held by the row storage (for benchmarks).
+    pub fn heap_bytes(&self) -> usize {
+        self.data.capacity() + self.ends.capacity() * 4 + self.rows.capacity() * std::mem::size_of::<RawRow>()
+    }
+}
+
+/// Turns increasing byte offsets into 1-based line numbers in one pass over the text.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    newlines: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, text: &[u8], offset: usize) -> u64 {
+        // The csv crate reports a record as starting at the blank lines before it; skip them.
+        let mut offset = offset.min(text.len());
+        while offset < text.len() && matches!(text[offset], b'\r' | b'\n') {
+            offset += 1;
+        }
+        if offset > self.offset {
+            self.newlines += text[self.offset..offset].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.offset = offset;
+        }
+        self.newlines + 1
+    }
+}
+
+fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.iter().all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+}
+
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid text", err.field() + 1),
+        _ => e.to_string(),
+    }
+}
+
+/// Decode the file to UTF-8 text according to `choice`.
+fn decode(bytes: Vec<u8>, choice: EncodingChoice) -> Result<(String, DetectedEncoding), (CsvProblem, Option<u64>)> {
+    let line_of = |bytes: &[u8], offset: usize| {
+        bytes[..offset.min(bytes.len())].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+    };
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(&bytes) {
+        if enc == encoding_rs::UTF_8 {
+            return match String::from_utf8(bytes) {
+                Ok(text) => Ok((text, DetectedEncoding::Utf8Bom)),
+                Err(e) => {
+                    let offset = e.utf8_error().valid_up_to();
+                    Err((CsvProblem::Encoding { encoding: "UTF-8", offset }, Some(line_of(e.as_bytes(), offset))))
+                }
+            };
+        }
+        if choice == EncodingChoice::Auto {
+            let detected =
+                if enc == encoding_rs::UTF_16LE { DetectedEncoding::Utf16Le } else { DetectedEncoding::Utf16Be };
+            return match enc.decode_without_bom_handling_and_without_replacement(&bytes[bom_len..]) {
+                Some(text) => Ok((text.into_owned(), detected)),
+                None => Err((CsvProblem::Encoding { encoding: enc.name(), offset: 0 }, None)),
+            };
+        }
+    }
+    match choice {
+        EncodingChoice::Utf8 => String::from_utf8(bytes).map(|t| (t, DetectedEncoding::Utf8)).map_err(|e| {
+            let offset = e.utf8_error().valid_up_to();
+            (CsvProblem::Encoding { encoding: "UTF-8", offset }, Some(line_of(e.as_bytes(), offset)))
+        }),
+        EncodingChoice::Gbk => decode_gb18030(&bytes).map(|t| (t, DetectedEncoding::Gb18030)).map_err(|offset| {
+            (CsvProblem::Encoding { encoding: "GBK/GB18030", offset }, Some(line_of(&bytes, offset)))
+        }),
+        EncodingChoice::Auto => match String::from_utf8(bytes) {
+            Ok(text) => Ok((text, DetectedEncoding::Utf8)),
+            Err(e) => {
+                let bytes = e.into_bytes();
+                decode_gb18030(&bytes).map(|t| (t, DetectedEncoding::Gb18030)).map_err(|offset| {
+                    (CsvProblem::Encoding { encoding: "UTF-8 or GBK", offset }, Some(line_of(&bytes, offset)))
+                })
+            }
+        },
+    }
+}
+
+/// Decode GB18030 strictly; on failure, the byte offset where decoding broke.
+fn decode_gb18030(bytes: &[u8]) -> Result<String, usize> {
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut out = String::with_capacity(bytes.len() + bytes.len() / 2 + 16);
+    let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut out, true);
+    match result {
+        encoding_rs::DecoderResult::InputEmpty => Ok(out),
+        encoding_rs::DecoderResult::Malformed(bad, _) => Err(read.saturating_sub(bad as usize)),
+        encoding_rs::DecoderResult::OutputFull => Err(read),
+    }
+}
+
+/// Pick the delimiter from the header line: the one that yields the openid column, else the only one seen.
+fn detect_delimiter(body: &str, openid_column: &str) -> Result<u8, CsvProblem> {
+    let header = first_nonblank_line(body);
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for b in header.bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for (d, n) in counts.iter_mut() {
+                if b == *d {
+                    *n += 1;
+                }
+            }
+        }
+    }
+    let seen: Vec<u8> = counts.iter().filter(|(_, n)| *n > 0).map(|(d, _)| *d).collect();
+    let splits_to_openid = |d: u8| {
+        let mut reader = csv::ReaderBuilder::new().delimiter(d).has_headers(false).from_reader(header.as_bytes());
+        let mut rec = csv::StringRecord::new();
+        matches!(reader.read_record(&mut rec), Ok(true)) && rec.iter().any(|f| f.trim() == openid_column)
+    };
+    match seen.as_slice() {
+        [] => Ok(b','),
+        [only] => Ok(*only),
+        many => {
+            let fitting: Vec<u8> = many.iter().copied().filter(|&d| splits_to_openid(d)).collect();
+            match fitting.as_slice() {
+                [one] => Ok(*one),
+                _ => {
+                    // Several split it into a header with the openid column: take the most frequent.
+                    if let Some(best) = fitting
+                        .iter()
+                        .copied()
+                        .max_by_key(|d| counts.iter().find(|(c, _)| c == d).map_or(0, |(_, n)| *n))
+                    {
+                        return Ok(best);
+                    }
+                    Err(CsvProblem::AmbiguousDelimiter {
+                        seen: many.iter().map(|&d| delimiter_name(d)).collect::<Vec<_>>().join(" and "),
+                        openid_column: openid_column.to_string(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn first_nonblank_line(body: &str) -> &str {
+    body.split('\n').find(|l| !l.trim().is_empty()).unwrap_or("")
+}
+
+/// The name of a delimiter byte, for messages.
+pub fn delimiter_name(d: u8) -> &'static str {
+    match d {
+        b',' => "comma",
+        b';' => "semicolon",
+        b'\t' => "tab",
+        _ => "another character",
+    }
+}
+
+/// Text as it would be written with `encoding`, for tests and samples.
+pub fn encode_gbk(text: &str) -> Cow<'_, [u8]> {
+    encoding_rs::GBK.encode(text).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(bytes: &[u8]) -> Result<Recipients, LoadError> {
+        Recipients::from_bytes(Path::new("r.csv"), bytes.to_vec(), EncodingChoice::Auto, "openid")
+    }
+
+    #[test]
+    fn utf8_with_and_without_bom() {
+        let r = load("openid,name\noA,张三\n".as_bytes()).unwrap();
+        assert_eq!(r.encoding, DetectedEncoding::Utf8);
+        assert_eq!(r.row(0).unwrap().field(1), "张三");
+        let r = load("\u{feff}openid,name\noA,张三\n".as_bytes()).unwrap();
+        assert_eq!(r.encoding, DetectedEncoding::Utf8Bom);
+        assert_eq!(r.headers[0], "openid");
+    }
+
+    #[test]
+    fn gbk_bytes_are_detected_and_decoded() {
+        let bytes = encode_gbk("openid,商品\r\noA,保温杯\r\n").into_owned();
+        assert!(std::str::from_utf8(&bytes).is_err());
+        let r = load(&bytes).unwrap();
+        assert_eq!(r.encoding, DetectedEncoding::Gb18030);
+        assert_eq!(r.headers[1], "商品");
+        assert_eq!(r.row(0).unwrap().field(1), "保温杯");
+    }
+
+    #[test]
+    fn forced_utf8_refuses_gbk_with_the_line() {
+        let bytes = encode_gbk("openid,name\noA,x\noB,张三\n").into_owned();
+        let e = Recipients::from_bytes(Path::new("r.csv"), bytes, EncodingChoice::Utf8, "openid").unwrap_err();
+        assert_eq!(e.to_string(), "r.csv:3: not valid UTF-8 text at byte 20 (set `encoding` in [recipients] to the file's encoding: utf-8 or gbk)");
+    }
+
+    #[test]
+    fn utf16_excel_unicode_text_loads() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for u in "openid\tname\noA\tLi\n".encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        let r = load(&bytes).unwrap();
+        assert_eq!(r.encoding, DetectedEncoding::Utf16Le);
+        assert_eq!(r.delimiter, b'\t');
+        assert_eq!(r.row(0).unwrap().field(1), "Li");
+    }
+
+    #[test]
+    fn delimiters_are_detected_from_the_header() {
+        assert_eq!(load(b"openid;name\noA;x\n").unwrap().delimiter, b';');
+        assert_eq!(load(b"openid\tname\noA\tx\n").unwrap().delimiter, b'\t');
+        // A comma inside a quoted header name does not count.
+        assert_eq!(load(b"\"a,b\";openid\nx;oA\n").unwrap().delimiter, b';');
+        // Both seen, only one yields the openid column.
+        assert_eq!(load(b"openid;amount,cents\noA;1,5\n").unwrap().delimiter, b';');
+    }
+
+    #[test]
+    fn a_single_column_header_that_is_not_openid_is_refused() {
+        let e = load(b"a|b|c\noA|x|y\n").unwrap_err().to_string();
+        assert!(e.contains("no column is named `openid`"), "{e}");
+    }
+
+    #[test]
+    fn quoted_fields_keep_commas_quotes_and_newlines() {
+        let r = load(b"openid,note\noA,\"a, \"\"b\"\"\nc\"\noB,x\n").unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.row(0).unwrap().field(1), "a, \"b\"\nc");
+        assert_eq!(r.row(1).unwrap().line(), 4);
+    }
+
+    #[test]
+    fn crlf_blank_lines_and_trimming() {
+        let r = load(b" openid , name \r\n\r\n  oA  ,x\r\n   \r\noB,y\r\n").unwrap();
+        assert_eq!(r.headers, vec!["openid", "name"]);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.row(0).unwrap().openid(), "oA");
+        assert_eq!(r.row(0).unwrap().field(0), "  oA  ");
+        assert_eq!(r.row(1).unwrap().line(), 5);
+    }
+
+    #[test]
+    fn ragged_rows_are_kept_with_their_real_field_count() {
+        let r = load(b"openid,a,b\noA,1,2\noB,1\noC,1,2,3\n").unwrap();
+        assert_eq!(r.row(1).unwrap().field_count(), 2);
+        assert_eq!(r.row(1).unwrap().field(2), "");
+        assert_eq!(r.row(2).unwrap().field_count(), 4);
+        assert_eq!(r.row(2).unwrap().line(), 4);
+    }
+
+    #[test]
+    fn header_problems_are_input_errors() {
+        assert!(load(b"").unwrap_err().to_string().contains("the file is empty"));
+        assert!(load(b"\n\n").unwrap_err().to_string().contains("the file is empty"));
+        let e = load(b"openid,name,name\n").unwrap_err().to_string();
+        assert_eq!(e, "r.csv:1: the header names column `name` twice (columns 2 and 3); rename one");
+        let e = load(b"open_id,name\n").unwrap_err().to_string();
+        assert!(e.contains("did you mean `open_id`?"), "{e}");
+        assert!(load(b"openid,,x\n").unwrap_err().to_string().contains("empty column name (column 2)"));
+    }
+
+    #[test]
+    fn own_columns_are_ignored_for_lookup() {
+        let r = load(b"openid,wxsend_errcode,name\noA,43101,x\n").unwrap();
+        assert!(r.is_own_column(1));
+        assert_eq!(r.column("wxsend_errcode"), None);
+        assert_eq!(r.column("name"), Some(2));
+    }
+}

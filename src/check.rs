@@ -1,0 +1,154 @@
+//! `wxsend check`: what a campaign would send, row by row, without sending anything.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::campaign::{Campaign, Problem, Rendered, Severity};
+use crate::exit::Exit;
+
+/// One problem of one row.
+#[derive(Debug, Serialize)]
+pub struct RowProblem {
+    pub row: usize,
+    pub line: u64,
+    pub openid: String,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+/// The rendered body of one ready row.
+#[derive(Debug, Serialize)]
+pub struct Preview {
+    pub row: usize,
+    pub line: u64,
+    pub body: serde_json::Value,
+}
+
+/// Everything `check` reports, as text or as one JSON document.
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub campaign: String,
+    pub kind: &'static str,
+    pub template_id: String,
+    pub csv: String,
+    pub encoding: &'static str,
+    pub delimiter: &'static str,
+    pub rows: usize,
+    pub ready: usize,
+    pub invalid: usize,
+    pub duplicates: usize,
+    pub warned: usize,
+    pub warnings: Vec<String>,
+    pub problems: Vec<RowProblem>,
+    pub preview: Vec<Preview>,
+}
+
+impl CheckReport {
+    /// Collect the report for `campaign`, with the bodies of its first `show` ready rows.
+    pub fn build(campaign: &Campaign, show: usize) -> Self {
+        let r = &campaign.recipients;
+        let problems = campaign
+            .checks
+            .problems()
+            .iter()
+            .map(|(row, problem)| {
+                let view = r.row(*row);
+                RowProblem {
+                    row: row + 1,
+                    line: view.map_or(0, |v| v.line()),
+                    openid: view.map(|v| v.openid().to_string()).unwrap_or_default(),
+                    severity: problem.severity(),
+                    message: problem.to_string(),
+                    problem: problem.clone(),
+                }
+            })
+            .collect();
+        let mut rendered = Rendered::default();
+        let preview = campaign
+            .checks
+            .ready_rows()
+            .take(show)
+            .filter_map(|i| {
+                let row = r.row(i)?;
+                campaign.template.render(&row, &mut rendered);
+                Some(Preview {
+                    row: i + 1,
+                    line: row.line(),
+                    body: campaign.template.body_json(row.openid(), &rendered),
+                })
+            })
+            .collect();
+        Self {
+            campaign: campaign.config.name.clone(),
+            kind: campaign.config.message.kind.as_str(),
+            template_id: campaign.config.message.template_id.clone(),
+            csv: r.path.display().to_string(),
+            encoding: r.encoding.label(),
+            delimiter: crate::campaign::recipients::delimiter_name(r.delimiter),
+            rows: r.len(),
+            ready: campaign.checks.ready,
+            invalid: campaign.checks.invalid,
+            duplicates: campaign.checks.duplicates,
+            warned: campaign.checks.warned,
+            warnings: campaign.warnings.clone(),
+            problems,
+            preview,
+        }
+    }
+
+    /// 0 when every row is ready, 1 when some rows will not be sent.
+    pub fn exit(&self) -> Exit {
+        if self.invalid + self.duplicates == 0 {
+            Exit::Success
+        } else {
+            Exit::Partial
+        }
+    }
+
+    /// The human-readable report.
+    pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
+        writeln!(out, "campaign   {} ({}, template {})", self.campaign, self.kind, self.template_id)?;
+        writeln!(out, "recipients {} ({}, {} separated)", self.csv, self.encoding, self.delimiter)?;
+        for w in &self.warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+        writeln!(
+            out,
+            "rows {}  ready {}  invalid {}  duplicates {}  with warnings {}",
+            self.rows, self.ready, self.invalid, self.duplicates, self.warned
+        )?;
+        for (title, severity_filter) in [
+            ("rows not sent (invalid or duplicate)", Some(Severity::Error)),
+            ("warnings (sent, but WeChat alters them)", Some(Severity::Warning)),
+        ] {
+            let items: Vec<&RowProblem> =
+                self.problems.iter().filter(|p| Some(p.severity) == severity_filter).collect();
+            if items.is_empty() {
+                continue;
+            }
+            writeln!(out, "\n{title}:")?;
+            for p in items {
+                let openid = if p.openid.is_empty() { "-" } else { &p.openid };
+                writeln!(out, "  {}:{} row {} {}: {}", self.csv, p.line, p.row, openid, p.message)?;
+            }
+        }
+        if !self.preview.is_empty() {
+            writeln!(
+                out,
+                "\nfirst {} ready rows, as sent (the access token is added to the URL):",
+                self.preview.len()
+            )?;
+            for p in &self.preview {
+                writeln!(out, "  {}:{} row {}", self.csv, p.line, p.row)?;
+                let pretty = serde_json::to_string_pretty(&p.body).unwrap_or_default();
+                for line in pretty.lines() {
+                    writeln!(out, "    {line}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
