@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Load a campaign, check every row and show what would be sent; sends nothing.
     Check(CheckArgs),
+    /// Run the embedded mock WeChat server on 127.0.0.1 until Ctrl-C.
+    Mock(crate::mock::MockConfig),
 }
 
 #[derive(Debug, Args)]
@@ -42,7 +44,42 @@ pub struct CheckArgs {
 pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Check(args) => check(args),
+        Command::Mock(config) => mock(config),
     }
+}
+
+/// A multi-threaded runtime for the commands that do I/O.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+fn mock(config: crate::mock::MockConfig) -> Exit {
+    let Some(rt) = runtime() else { return Exit::Input };
+    rt.block_on(async {
+        let server = match crate::mock::MockServer::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot start the mock server: {e}");
+                return Exit::Input;
+            }
+        };
+        eprintln!("wxsend mock listening on {}", server.url());
+        eprintln!("use it with: api_base = \"{}\" (or `wxsend send CAMPAIGN --mock`); Ctrl-C stops", server.url());
+        let _ = tokio::signal::ctrl_c().await;
+        let stats = server.stats();
+        server.stop().await;
+        eprintln!(
+            "stopped: {} send requests, {} accepted, {} token calls, {} stable_token calls",
+            stats.send_requests, stats.accepted, stats.token_calls, stats.stable_token_calls
+        );
+        Exit::Success
+    })
 }
 
 fn check(args: CheckArgs) -> Exit {

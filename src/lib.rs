@@ -5,3 +5,5 @@ pub mod campaign;
 pub mod check;
 pub mod cli;
 pub mod exit;
+pub mod mock;
+pub mod wechat;

@@ -1,0 +1,260 @@
+//! The embedded mock WeChat server: a real HTTP server on 127.0.0.1 for `--mock`, `wxsend mock`,
+//! the demo and the tests. It follows WeChat's token rules, validates requests, answers scripted
+//! errors by openid prefix, injects seeded faults and records every accepted message.
+
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+pub use state::{MockState, Record, Reply, Stats};
+
+use crate::campaign::Kind;
+
+/// How the mock behaves. Every field is a flag of `wxsend mock`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = SCRIPTED_HELP)]
+pub struct MockConfig {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 7200)]
+    pub token_ttl: u64,
+    /// Seed of the fault dice (the same seed gives the same faults for the same requests).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of sends answered errcode -1 (system error), 0 to 1.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub system_error_rate: f64,
+    /// Share of sends answered HTTP 502.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub http_502_rate: f64,
+    /// Share of sends answered with a body that is not JSON.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub non_json_rate: f64,
+    /// Delay before each send answer, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Sends allowed per day; then errcode 45009.
+    #[arg(long, value_name = "N")]
+    pub daily_quota: Option<u64>,
+    /// Sends allowed per minute; then errcode 45011 until the minute is over.
+    #[arg(long, value_name = "N")]
+    pub minute_quota: Option<u64>,
+    /// Invalidate all live tokens when the send request count reaches N (repeatable).
+    #[arg(long = "invalidate-tokens-at", value_name = "N")]
+    pub invalidate_tokens_at: Vec<u64>,
+    /// Answer uniform_send with 45109, as WeChat has since 2023-09-20.
+    #[arg(long)]
+    pub uniform_withdrawn: bool,
+    /// Accept only these template ids (repeatable; none: any id).
+    #[arg(long = "template-id", value_name = "ID")]
+    pub template_ids: Vec<String>,
+    /// Accept token requests only for this appid (else 40013).
+    #[arg(long)]
+    pub appid: Option<String>,
+    /// Accept token requests only with this secret (else 40125).
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Append every accepted message to this JSON-lines file.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+/// Scripted outcomes, for `wxsend mock --help` and the README.
+pub const SCRIPTED_HELP: &str = "\
+Scripted answers by openid prefix (after token and request checks):
+  oREFUSE…   43101 user refused the message
+  oUNSUB…    43004 require subscribe
+  oBAD…      40003 invalid openid
+  oBLOCK…    48002 user blocks messages
+  oFLAKY…    -1 system error on the first request for that openid, then delivered
+  oBUSY…     43108 concurrent sends on the first request, then delivered
+  oERR<n>_…  errcode n (oERRm1_… for -1), e.g. oERR45168_… for a sensitive word
+Admin endpoints: GET /mock/stats, GET /mock/records, POST /mock/reset-daily-quota,
+POST /mock/invalidate-tokens.";
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            token_ttl: 7200,
+            seed: 1,
+            system_error_rate: 0.0,
+            http_502_rate: 0.0,
+            non_json_rate: 0.0,
+            latency_ms: 0,
+            daily_quota: None,
+            minute_quota: None,
+            invalidate_tokens_at: Vec::new(),
+            uniform_withdrawn: false,
+            template_ids: Vec::new(),
+            appid: None,
+            secret: None,
+            record: None,
+        }
+    }
+}
+
+/// A running mock server.
+#[derive(Debug)]
+pub struct MockServer {
+    addr: SocketAddr,
+    state: Arc<MockState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockServer {
+    /// Bind 127.0.0.1:`config.port` and serve in the background of the current runtime.
+    pub async fn start(config: MockConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(MockState::new(config)?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Self { addr, state, shutdown: Some(tx), task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to put in `api_base`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> &Arc<MockState> {
+        &self.state
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.state.stats()
+    }
+
+    pub fn records(&self) -> Vec<Record> {
+        self.state.records()
+    }
+
+    /// Stop accepting connections and wait for the server task to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        self.state.flush_record();
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.state.flush_record();
+        self.task.abort();
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    access_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CredentialQuery {
+    grant_type: Option<String>,
+    appid: Option<String>,
+    secret: Option<String>,
+}
+
+type Shared = State<Arc<MockState>>;
+
+fn router(state: Arc<MockState>) -> Router {
+    Router::new()
+        .route("/cgi-bin/token", get(client_credential))
+        .route("/cgi-bin/stable_token", post(stable_token))
+        .route(Kind::Template.endpoint(), post(send_template))
+        .route(Kind::Subscribe.endpoint(), post(send_subscribe))
+        .route(Kind::Uniform.endpoint(), post(send_uniform))
+        .route("/cgi-bin/openapi/quota/get", post(quota))
+        .route("/mock/stats", get(stats))
+        .route("/mock/records", get(records))
+        .route("/mock/reset-daily-quota", post(reset_daily_quota))
+        .route("/mock/invalidate-tokens", post(invalidate_tokens))
+        .with_state(state)
+}
+
+fn respond(reply: Reply) -> Response {
+    match reply {
+        Reply::Json(v) => ([(header::CONTENT_TYPE, "application/json; encoding=utf-8")], v.to_string()).into_response(),
+        Reply::BadGateway => (StatusCode::BAD_GATEWAY, "<html><body>502 Bad Gateway</body></html>").into_response(),
+        Reply::NotJson => ([(header::CONTENT_TYPE, "text/html")], "<html><body>系统繁忙</body></html>").into_response(),
+    }
+}
+
+async fn client_credential(State(s): Shared, Query(q): Query<CredentialQuery>) -> Response {
+    respond(s.client_credential(q.grant_type.as_deref(), q.appid.as_deref(), q.secret.as_deref()))
+}
+
+async fn stable_token(State(s): Shared, body: Bytes) -> Response {
+    respond(s.stable_token(&body))
+}
+
+async fn send(s: Arc<MockState>, kind: Kind, token: Option<String>, body: Bytes) -> Response {
+    let latency = s.config().latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    respond(s.send(kind, token.as_deref(), &body))
+}
+
+async fn send_template(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+    send(s, Kind::Template, q.access_token, body).await
+}
+
+async fn send_subscribe(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+    send(s, Kind::Subscribe, q.access_token, body).await
+}
+
+async fn send_uniform(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+    send(s, Kind::Uniform, q.access_token, body).await
+}
+
+async fn quota(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+    respond(s.quota(q.access_token.as_deref(), &body))
+}
+
+async fn stats(State(s): Shared) -> Response {
+    respond(Reply::Json(serde_json::to_value(s.stats()).unwrap_or_default()))
+}
+
+async fn records(State(s): Shared) -> Response {
+    respond(Reply::Json(serde_json::to_value(s.records()).unwrap_or_default()))
+}
+
+async fn reset_daily_quota(State(s): Shared) -> Response {
+    s.reset_daily_quota();
+    respond(Reply::Json(serde_json::json!({ "errcode": 0, "errmsg": "ok" })))
+}
+
+async fn invalidate_tokens(State(s): Shared) -> Response {
+    s.invalidate_tokens();
+    respond(Reply::Json(serde_json::json!({ "errcode": 0, "errmsg": "ok" })))
+}

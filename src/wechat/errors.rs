@@ -1,0 +1,156 @@
+//! WeChat's error codes: the class that decides what a sender does, and a hint for the operator.
+
+use serde::Serialize;
+
+/// What a sender does about an answer (WECHAT-API.md, "Error classes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Delivered.
+    Ok,
+    /// The token is invalid or expired: refresh it and retry once.
+    Token,
+    /// Transient: back off and retry, reusing the same `client_msg_id`.
+    Retry,
+    /// A quota per minute or per user: wait, then retry.
+    SlowDown,
+    /// This recipient cannot get the message: fail the row, go on.
+    Row,
+    /// Nothing will succeed until the operator acts: stop the campaign.
+    Stop,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Ok => "ok",
+            ErrorClass::Token => "token",
+            ErrorClass::Retry => "retry",
+            ErrorClass::SlowDown => "slow down",
+            ErrorClass::Row => "row",
+            ErrorClass::Stop => "stop",
+        }
+    }
+}
+
+/// One known error code.
+pub struct CodeInfo {
+    pub code: i64,
+    pub class: ErrorClass,
+    /// What happened and what to do, in English.
+    pub en: &'static str,
+    /// The same in Chinese.
+    pub zh: &'static str,
+}
+
+macro_rules! codes {
+    ($(($code:expr, $class:ident, $en:expr, $zh:expr)),* $(,)?) => {
+        &[$(CodeInfo { code: $code, class: ErrorClass::$class, en: $en, zh: $zh }),*]
+    };
+}
+
+/// Every code wxsend knows. Unknown codes are `Row` with WeChat's own text.
+pub const CODES: &[CodeInfo] = codes![
+    (0, Ok, "delivered", "发送成功"),
+    (-1, Retry, "WeChat system busy; retried with backoff", "系统繁忙，已自动退避重试"),
+    (40001, Token, "access token invalid or replaced; refreshed and retried", "access_token 无效或已被替换，已刷新重试"),
+    (40014, Token, "access token malformed; refreshed and retried", "access_token 不合法，已刷新重试"),
+    (42001, Token, "access token expired; refreshed and retried", "access_token 已过期，已刷新重试"),
+    (45011, SlowDown, "per-minute API quota reached; sending paused for a minute", "接口分钟调用量超限，暂停一分钟后继续"),
+    (43108, SlowDown, "concurrent sends to one user; retried later", "对同一用户并发下发，稍后重试"),
+    (40003, Row, "invalid openid: not a user of this app — check the appid and the openid column", "openid 无效：不属于该应用，请检查 appid 与 openid 列"),
+    (43004, Row, "the user does not follow the official account — drop them from the next run", "用户未关注公众号，下次发送请剔除"),
+    (43019, Row, "the user is blacklisted by the account — drop them from the next run", "用户在黑名单中，下次发送请剔除"),
+    (43101, Row, "the user refused this template or has no subscription left — drop them from the next run", "用户拒收或无剩余订阅次数，下次发送请剔除"),
+    (48002, Row, "the user blocks messages from this account — drop them from the next run", "用户已拒收该账号消息，下次发送请剔除"),
+    (50002, Row, "the user is restricted by WeChat; retry another day", "用户受限，可改日重试"),
+    (45168, Row, "a value contains a sensitive word; change the text for this row", "内容含敏感词，请修改该行内容"),
+    (47003, Row, "a template value breaks its field rule; fix the value (see the field named in the message)", "模板参数不合规，请按提示修正对应字段"),
+    (40013, Stop, "invalid appid: check [wechat] appid (uniform: mp_appid must be bound to the mini program)", "appid 无效：请检查 [wechat] appid（uniform：mp_appid 须与小程序绑定）"),
+    (40125, Stop, "invalid app secret: check the secret in the variable named by secret_env", "AppSecret 无效：请检查 secret_env 指定的环境变量"),
+    (40164, Stop, "this machine's IP is not in the API whitelist: add it in the WeChat admin console", "本机 IP 不在接口白名单：请在公众平台添加"),
+    (40243, Stop, "the app secret is frozen: unfreeze it in the WeChat admin console", "AppSecret 已冻结：请在公众平台解冻"),
+    (89503, Stop, "this IP needs an administrator's confirmation in the WeChat admin console", "此 IP 调用需要管理员确认"),
+    (89506, Stop, "an administrator refused calls from this IP; wait and ask them to allow it", "管理员拒绝了此 IP 的调用，请稍后联系管理员"),
+    (89507, Stop, "an administrator refused calls from this IP for now; retry in an hour", "管理员暂时拒绝此 IP 调用，请一小时后再试"),
+    (40036, Stop, "invalid template id: check [message] template_id", "模板 ID 无效：请检查 [message] template_id"),
+    (40037, Stop, "invalid template id: check [message] template_id and that the template is in this account", "模板 ID 无效：请检查 template_id 及模板是否属于该账号"),
+    (40165, Stop, "invalid mini-program page: check [message] page", "小程序页面路径无效：请检查 [message] page"),
+    (41030, Stop, "invalid mini-program page: check [message] page exists in the released version", "page 路径不正确：请检查页面是否存在于已发布版本"),
+    (43107, Stop, "the template is banned: choose another template", "模板已被封禁，请更换模板"),
+    (43116, Stop, "the template is banned for abuse: choose another template", "模板因滥用被封禁，请更换模板"),
+    (48001, Stop, "the app is not authorized for this API", "应用未获得该接口权限"),
+    (48004, Stop, "this API is banned for the app: see the WeChat admin console", "接口被封禁，请登录公众平台查看"),
+    (45009, Stop, "daily API quota reached: resume tomorrow (the journal keeps the unsent rows)", "接口日调用量已达上限：明日继续（未发送行已记录）"),
+    (45103, Stop, "this API has been withdrawn by WeChat", "该接口已被微信下线"),
+    (45109, Stop, "WeChat withdrew uniform_send on 2023-09-20: use kind = \"template\" with the official account's appid and secret", "统一服务消息已于 2023-09-20 下线：请改用 kind = \"template\" 及公众号的 appid/secret"),
+    (46101, Stop, "this API is not available to the account", "该账号无法使用此接口"),
+    (41001, Stop, "no access token in the request (a bug in wxsend: please report it)", "缺少 access_token（wxsend 缺陷，请反馈）"),
+    (41002, Stop, "no appid in the request (a bug in wxsend: please report it)", "缺少 appid（wxsend 缺陷，请反馈）"),
+    (41004, Stop, "no secret in the request: set the variable named by secret_env", "缺少 secret：请设置 secret_env 指定的环境变量"),
+    (43002, Stop, "wrong HTTP method (a bug in wxsend: please report it)", "HTTP 方法错误（wxsend 缺陷，请反馈）"),
+    (44002, Stop, "empty request body (a bug in wxsend: please report it)", "请求体为空（wxsend 缺陷，请反馈）"),
+    (47001, Stop, "malformed request body (a bug in wxsend: please report it)", "请求格式错误（wxsend 缺陷，请反馈）"),
+];
+
+/// The known code `code`, if any.
+pub fn info(code: i64) -> Option<&'static CodeInfo> {
+    CODES.iter().find(|c| c.code == code)
+}
+
+/// The class of an error code; unknown codes fail the row.
+pub fn classify(code: i64) -> ErrorClass {
+    info(code).map_or(ErrorClass::Row, |c| c.class)
+}
+
+/// The operator hint for a code, in English.
+pub fn hint(code: i64) -> Option<&'static str> {
+    info(code).map(|c| c.en)
+}
+
+/// The request id WeChat appends to errmsg (` rid: 6aac005a-...` or ` hint: [...]`).
+pub fn rid(errmsg: &str) -> Option<&str> {
+    if let Some(i) = errmsg.find("rid: ") {
+        return errmsg[i + 5..].split_whitespace().next();
+    }
+    errmsg.find("hint: [").and_then(|i| errmsg[i + 7..].split(']').next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_follow_the_table() {
+        assert_eq!(classify(0), ErrorClass::Ok);
+        assert_eq!(classify(-1), ErrorClass::Retry);
+        for c in [40001, 40014, 42001] {
+            assert_eq!(classify(c), ErrorClass::Token);
+        }
+        assert_eq!(classify(45011), ErrorClass::SlowDown);
+        assert_eq!(classify(43108), ErrorClass::SlowDown);
+        for c in [40003, 43004, 43019, 43101, 48002, 50002, 45168, 47003] {
+            assert_eq!(classify(c), ErrorClass::Row, "{c}");
+        }
+        for c in [40013, 40125, 40164, 40243, 40036, 40037, 45009, 45109, 47001, 48001] {
+            assert_eq!(classify(c), ErrorClass::Stop, "{c}");
+        }
+        assert_eq!(classify(99999), ErrorClass::Row);
+    }
+
+    #[test]
+    fn every_code_has_both_hints_and_is_listed_once() {
+        for c in CODES {
+            assert!(!c.en.is_empty() && !c.zh.is_empty());
+            assert_eq!(CODES.iter().filter(|d| d.code == c.code).count(), 1, "{}", c.code);
+        }
+        assert!(hint(43101).unwrap().contains("drop them from the next run"));
+    }
+
+    #[test]
+    fn rid_is_extracted() {
+        assert_eq!(rid("invalid openid rid: 6aac005a-01bfdbee-79769285"), Some("6aac005a-01bfdbee-79769285"));
+        assert_eq!(rid("invalid credential hint: [w1QcUA02648876!]"), Some("w1QcUA02648876!"));
+        assert_eq!(rid("ok"), None);
+    }
+}
