@@ -21,8 +21,43 @@ pub struct Cli {
 pub enum Command {
     /// Load a campaign, check every row and show what would be sent; sends nothing.
     Check(CheckArgs),
+    /// Send the campaign: one message per ready row, resumable, never twice.
+    Send(SendArgs),
     /// Run the embedded mock WeChat server on 127.0.0.1 until Ctrl-C.
     Mock(crate::mock::MockConfig),
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The campaign file (TOML).
+    pub campaign: PathBuf,
+    /// Use this recipients CSV instead of the campaign's (e.g. an exported failures file).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Send to the embedded mock WeChat server instead of WeChat (no credentials needed).
+    #[arg(long)]
+    pub mock: bool,
+    /// No terminal UI: progress on stderr, summary at the end.
+    #[arg(long)]
+    pub headless: bool,
+    /// Send without asking (required when not on a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also resend rows an earlier run dispatched without getting an answer.
+    #[arg(long)]
+    pub resend_unknown: bool,
+    /// Start a fresh journal (the old one is kept beside it); rows already sent WILL be sent again.
+    #[arg(long)]
+    pub new_run: bool,
+    /// Write the failures CSV here instead of the state folder.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Keep the journal, failures and report here instead of the campaign's state folder.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Send even when WeChat reports a daily quota smaller than the campaign.
+    #[arg(long)]
+    pub ignore_quota: bool,
 }
 
 #[derive(Debug, Args)]
@@ -44,8 +79,37 @@ pub struct CheckArgs {
 pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Check(args) => check(args),
+        Command::Send(args) => send(args),
         Command::Mock(config) => mock(config),
     }
+}
+
+fn send(args: SendArgs) -> Exit {
+    let Some(rt) = runtime() else { return Exit::Input };
+    let opts = crate::session::SendOptions {
+        campaign: args.campaign,
+        csv: args.csv,
+        mock: args.mock.then(crate::mock::MockConfig::default),
+        resend_unknown: args.resend_unknown,
+        new_run: args.new_run,
+        export: args.export,
+        state_dir: args.state_dir,
+    };
+    let consent = crate::headless::Consent {
+        yes: args.yes,
+        may_ask: !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        ignore_quota: args.ignore_quota,
+    };
+    rt.block_on(async {
+        let session = match crate::session::Session::prepare(&opts).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Input;
+            }
+        };
+        crate::headless::run(session, consent).await
+    })
 }
 
 /// A multi-threaded runtime for the commands that do I/O.

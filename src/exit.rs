@@ -23,3 +23,15 @@ impl Exit {
         }
     }
 }
+
+/// The exit code of a `send` run: 3 when WeChat (or the failure guard) stopped it, 0 when every
+/// ready row is delivered and no row was invalid, else 1.
+pub fn after_send(reason: &crate::engine::EndReason, totals: &crate::export::Totals, invalid: usize) -> Exit {
+    if reason.is_fatal() {
+        Exit::Stopped
+    } else if totals.pending == 0 && totals.failed == 0 && totals.unknown == 0 && invalid == 0 {
+        Exit::Success
+    } else {
+        Exit::Partial
+    }
+}

@@ -3,7 +3,12 @@
 
 pub mod campaign;
 pub mod check;
+pub mod engine;
 pub mod cli;
 pub mod exit;
+pub mod export;
+pub mod headless;
+pub mod journal;
 pub mod mock;
+pub mod session;
 pub mod wechat;

@@ -52,6 +52,9 @@ pub struct MockConfig {
     /// Sends allowed per minute; then errcode 45011 until the minute is over.
     #[arg(long, value_name = "N")]
     pub minute_quota: Option<u64>,
+    /// Length of the per-minute quota's window, in milliseconds (shorter for tests).
+    #[arg(long, value_name = "MS", default_value_t = 60_000, hide = true)]
+    pub minute_window_ms: u64,
     /// Invalidate all live tokens when the send request count reaches N (repeatable).
     #[arg(long = "invalidate-tokens-at", value_name = "N")]
     pub invalidate_tokens_at: Vec<u64>,
@@ -97,6 +100,7 @@ impl Default for MockConfig {
             latency_ms: 0,
             daily_quota: None,
             minute_quota: None,
+            minute_window_ms: 60_000,
             invalidate_tokens_at: Vec::new(),
             uniform_withdrawn: false,
             template_ids: Vec::new(),

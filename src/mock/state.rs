@@ -354,7 +354,7 @@ impl MockState {
         }
         let now = Instant::now();
         if let Some(limit) = c.minute_quota {
-            if now.duration_since(g.minute_start) >= Duration::from_secs(60) {
+            if now.duration_since(g.minute_start) >= Duration::from_millis(c.minute_window_ms.max(1)) {
                 g.minute_start = now;
                 g.minute_count = 0;
             }

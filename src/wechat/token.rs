@@ -212,7 +212,7 @@ pub struct Replaced {
 }
 
 /// A snapshot for screens and reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenStatus {
     pub source: &'static str,
     /// The current token, redacted.

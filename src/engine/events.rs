@@ -1,0 +1,164 @@
+//! What the engine tells its front ends, and what they can tell it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::wechat::{Failure, TokenStatus};
+
+/// Commands a front end sends to a running campaign.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Control {
+    Pause,
+    Resume,
+    /// Graceful: no new requests; in-flight ones finish and are recorded.
+    Stop,
+    /// Messages per second from now on.
+    SetRate(u32),
+}
+
+/// Why sending is paused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum PauseReason {
+    /// The operator paused.
+    Operator,
+    /// WeChat's per-minute quota (45011): sending resumes by itself after the wait.
+    MinuteQuota { wait_secs: u64 },
+    /// More than `pause_on_failure_rate` of the recent results failed.
+    FailureRate { failed: usize, of: usize, limit: f64 },
+}
+
+impl PauseReason {
+    /// What happened and what the operator can do.
+    pub fn describe(&self) -> String {
+        match self {
+            PauseReason::Operator => "paused by the operator".into(),
+            PauseReason::MinuteQuota { wait_secs } => format!(
+                "WeChat's per-minute quota is reached (45011): waiting {wait_secs} s, then sending resumes; lower the rate to avoid it"
+            ),
+            PauseReason::FailureRate { failed, of, limit } => format!(
+                "{failed} of the last {of} results failed (limit {:.0}%): check the error breakdown before resuming",
+                limit * 100.0
+            ),
+        }
+    }
+}
+
+/// What happened to one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowEvent {
+    Started { row: usize, attempt: u32 },
+    Retrying { row: usize, attempt: u32, failure: Failure, delay: Duration },
+    Delivered { row: usize, attempt: u32, msgid: Option<String> },
+    Failed { row: usize, attempt: u32, failure: Failure },
+    /// The request got no answer before the campaign ended (journal: unknown).
+    Unanswered { row: usize, attempt: u32 },
+}
+
+/// Why a campaign run ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EndReason {
+    /// Every planned row got a final outcome.
+    Completed,
+    /// The operator stopped it.
+    Stopped,
+    /// WeChat answered a condition no row can get past (quota, credentials, template...).
+    Fatal {
+        errcode: Option<i64>,
+        errmsg: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hint: Option<&'static str>,
+    },
+    /// Too many failures in a row window; the front end chose to stop.
+    FailureRate { failed: usize, of: usize },
+    /// No token could be had (secret, circuit breaker, token service).
+    Token { message: String },
+    /// The journal could not be written: sending stopped to stay exactly-once.
+    Journal,
+}
+
+impl EndReason {
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, EndReason::Completed | EndReason::Stopped)
+    }
+
+    /// One line for the operator.
+    pub fn describe(&self) -> String {
+        match self {
+            EndReason::Completed => "completed".into(),
+            EndReason::Stopped => "stopped by the operator; run the same command again to send the rest".into(),
+            EndReason::Fatal { errcode, errmsg, hint } => {
+                let code = errcode.map_or_else(|| "transport".to_string(), |c| c.to_string());
+                match hint {
+                    Some(h) => format!("stopped by WeChat: {code} {errmsg} — {h}"),
+                    None => format!("stopped by WeChat: {code} {errmsg}"),
+                }
+            }
+            EndReason::FailureRate { failed, of } => format!(
+                "stopped: {failed} of the last {of} results failed; check the error breakdown, fix the cause and run again"
+            ),
+            EndReason::Token { message } => format!("stopped: {message}"),
+            EndReason::Journal => "stopped: the journal could not be written (disk full?); nothing more was sent".into(),
+        }
+    }
+}
+
+/// Running totals of this run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counters {
+    /// Rows planned for this run.
+    pub total: usize,
+    pub delivered: usize,
+    pub failed: usize,
+    pub in_flight: usize,
+    /// Rows waiting for a retry.
+    pub retrying: usize,
+    /// Requests sent, retries included.
+    pub requests: u64,
+    /// Final failures by errcode (`transport` for no errcode).
+    pub failures_by_code: BTreeMap<String, u64>,
+    /// Transient answers that were retried, by errcode.
+    pub retries_by_code: BTreeMap<String, u64>,
+    pub elapsed_ms: u64,
+    /// Messages per second currently allowed.
+    pub rate_limit: u32,
+}
+
+impl Counters {
+    /// Rows neither finished nor in flight nor waiting for a retry.
+    pub fn pending(&self) -> usize {
+        self.total.saturating_sub(self.delivered + self.failed + self.in_flight + self.retrying)
+    }
+
+    pub fn done(&self) -> usize {
+        self.delivered + self.failed
+    }
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub counters: Counters,
+    pub reason: EndReason,
+    /// Rows dispatched without an answer when the run ended.
+    pub unanswered: usize,
+    /// Requests per second over the run.
+    pub achieved_rate: f64,
+    pub token: TokenStatus,
+}
+
+/// Everything the engine reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Row events since the previous batch (coalesced, at most ~20 batches a second).
+    Rows(Vec<RowEvent>),
+    Progress(Counters),
+    TokenRefreshed { external: bool, status: TokenStatus },
+    Paused(PauseReason),
+    Resumed,
+    RateChanged(u32),
+    Done(Box<Summary>),
+}

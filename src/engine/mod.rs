@@ -1,0 +1,118 @@
+//! The dispatcher: takes the rows to send and delivers each once, at a governed rate and
+//! concurrency, retrying by error class, journaling every step. It knows nothing of terminals:
+//! front ends read [`Event`]s and send [`Control`]s.
+
+mod dispatch;
+pub mod events;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+pub use events::{Control, Counters, EndReason, Event, PauseReason, RowEvent, Summary};
+pub use worker::backoff;
+
+use crate::campaign::{Campaign, SendConfig};
+use crate::journal::JournalWriter;
+use crate::wechat::Sender;
+
+/// Pace and persistence settings of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub rate: u32,
+    pub burst: u32,
+    pub concurrency: u32,
+    pub max_attempts: u32,
+    pub pause_on_failure_rate: f64,
+    /// Results the failure-rate guard looks at.
+    pub failure_window: usize,
+    /// The guard does not judge on fewer results than this.
+    pub failure_window_min: usize,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// The wait after a 45011 (WeChat: retry next minute).
+    pub minute_quota_pause: Duration,
+    /// The wait before retrying a 43108 (concurrent sends to one user).
+    pub per_user_retry: Duration,
+    /// How often row events and progress are sent to the front end.
+    pub event_interval: Duration,
+}
+
+impl EngineConfig {
+    pub fn from_send(send: &SendConfig) -> Self {
+        Self {
+            rate: send.rate,
+            burst: send.burst,
+            concurrency: send.concurrency,
+            max_attempts: send.max_attempts,
+            pause_on_failure_rate: send.pause_on_failure_rate,
+            failure_window: 100,
+            failure_window_min: 20,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            minute_quota_pause: Duration::from_secs(60),
+            per_user_retry: Duration::from_secs(2),
+            event_interval: Duration::from_millis(50),
+        }
+    }
+}
+
+/// What every worker shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub campaign: Arc<Campaign>,
+    pub sender: Sender,
+    pub journal: JournalWriter,
+    pub config: EngineConfig,
+}
+
+/// A campaign ready to run: the rows to send, in order.
+#[derive(Debug)]
+pub struct Engine {
+    shared: Arc<Shared>,
+    rows: Vec<usize>,
+}
+
+/// Controls a running campaign.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Control>,
+}
+
+impl Handle {
+    pub fn send(&self, c: Control) {
+        let _ = self.tx.send(c);
+    }
+
+    pub fn pause(&self) {
+        self.send(Control::Pause);
+    }
+
+    pub fn resume(&self) {
+        self.send(Control::Resume);
+    }
+
+    pub fn stop(&self) {
+        self.send(Control::Stop);
+    }
+
+    pub fn set_rate(&self, rate: u32) {
+        self.send(Control::SetRate(rate));
+    }
+}
+
+impl Engine {
+    pub fn new(campaign: Arc<Campaign>, sender: Sender, journal: JournalWriter, config: EngineConfig, rows: Vec<usize>) -> Self {
+        Self { shared: Arc::new(Shared { campaign, sender, journal, config }), rows }
+    }
+
+    /// Start sending on the current runtime.
+    pub fn start(self) -> (Handle, mpsc::Receiver<Event>) {
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::channel(1024);
+        tokio::spawn(dispatch::run(self.shared, self.rows, ctl_rx, ev_tx));
+        (Handle { tx: ctl_tx }, ev_rx)
+    }
+}

@@ -1,0 +1,132 @@
+//! One attempt at one row: render, journal the dispatch, send, journal the answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::Shared;
+use crate::campaign::Rendered;
+use crate::journal::Line;
+use crate::wechat::{ErrorClass, Failure, Outcome, TokenNote};
+
+/// A row on its way: which attempt this is and the body to send (rendered once).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub row: usize,
+    /// Dispatches so far (the journal's attempt number).
+    pub attempt: u32,
+    /// Transient failures so far (bounded by `max_attempts`).
+    pub transient: u32,
+    pub body: Option<Bytes>,
+}
+
+/// What an attempt came to, for the dispatcher.
+#[derive(Debug)]
+pub enum Verdict {
+    Delivered { msgid: Option<String> },
+    /// Final failure of the row.
+    Failed(Failure),
+    /// Try again after `delay`.
+    Retry { failure: Failure, delay: Duration },
+    /// 45011: pause everything; 43108: retry this row later.
+    SlowDown(Failure),
+    /// Stop the campaign; the row stays pending for a later run.
+    Stop(Failure),
+    /// No token: stop; the row stays pending.
+    NoToken(String),
+    /// The dispatch line could not be written: the request was not sent.
+    JournalFailed,
+}
+
+#[derive(Debug)]
+pub struct Finished {
+    pub job: Job,
+    pub openid_key: u64,
+    pub verdict: Verdict,
+    pub token: TokenNote,
+}
+
+/// Render the row's request body.
+pub fn render_body(shared: &Shared, row: usize) -> Bytes {
+    let mut rendered = Rendered::default();
+    let mut buf = Vec::with_capacity(512);
+    shared.campaign.render_row(row, &mut rendered, &mut buf);
+    Bytes::from(buf)
+}
+
+/// Exponential backoff with full jitter: 0.5–1 × base × 2^(n-1), at most `max`.
+pub fn backoff(base: Duration, max: Duration, transient: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << transient.saturating_sub(1).min(16)).min(max);
+    exp.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+pub async fn attempt(shared: Arc<Shared>, mut job: Job, openid_key: u64) -> Finished {
+    let body = match &job.body {
+        Some(b) => b.clone(),
+        None => {
+            let b = render_body(&shared, job.row);
+            job.body = Some(b.clone());
+            b
+        }
+    };
+    job.attempt += 1;
+    let (row, attempt) = (job.row, job.attempt);
+    if !shared.journal.append_durable(Line::Dispatch { row, attempt }).await {
+        return Finished { job, openid_key, verdict: Verdict::JournalFailed, token: TokenNote::default() };
+    }
+    let kind = shared.campaign.template.kind;
+    let (outcome, token) = match shared.sender.send(kind, &body).await {
+        Ok(r) => r,
+        Err(e) => {
+            let message = e.to_string();
+            shared.journal.append(Line::Retry { row, attempt, errcode: None, errmsg: message.clone() });
+            return Finished { job, openid_key, verdict: Verdict::NoToken(message), token: TokenNote::default() };
+        }
+    };
+    let verdict = match outcome {
+        Outcome::Delivered { msgid } => {
+            shared.journal.append(Line::Ok { row, attempt, msgid: msgid.clone() });
+            Verdict::Delivered { msgid }
+        }
+        Outcome::Failed(f) => classify(&shared, &mut job, f),
+    };
+    Finished { job, openid_key, verdict, token }
+}
+
+fn classify(shared: &Shared, job: &mut Job, f: Failure) -> Verdict {
+    let (row, attempt) = (job.row, job.attempt);
+    let retry_line = |f: &Failure| Line::Retry { row, attempt, errcode: f.errcode, errmsg: f.errmsg.clone() };
+    let failed_line = |f: &Failure| Line::Failed { row, attempt, errcode: f.errcode, errmsg: f.errmsg.clone() };
+    match f.class {
+        ErrorClass::Retry => {
+            job.transient += 1;
+            if job.transient >= shared.config.max_attempts {
+                shared.journal.append(failed_line(&f));
+                Verdict::Failed(f)
+            } else {
+                shared.journal.append(retry_line(&f));
+                let delay = backoff(shared.config.backoff_base, shared.config.backoff_max, job.transient);
+                Verdict::Retry { failure: f, delay }
+            }
+        }
+        ErrorClass::SlowDown => {
+            // Bounded too: a row that keeps hitting per-user limits fails in the end.
+            if attempt >= shared.config.max_attempts.saturating_mul(4) {
+                shared.journal.append(failed_line(&f));
+                Verdict::Failed(f)
+            } else {
+                shared.journal.append(retry_line(&f));
+                Verdict::SlowDown(f)
+            }
+        }
+        ErrorClass::Row | ErrorClass::Ok => {
+            shared.journal.append(failed_line(&f));
+            Verdict::Failed(f)
+        }
+        ErrorClass::Stop | ErrorClass::Token => {
+            shared.journal.append(retry_line(&f));
+            Verdict::Stop(f)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! What a run leaves behind: the failures CSV (re-runnable as it is) and the JSON report.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::campaign::{Campaign, DetectedEncoding, RowState};
+use crate::engine::{Counters, EndReason};
+use crate::journal::{Replay, RowRecord};
+use crate::wechat::errors::hint;
+use crate::wechat::TokenStatus;
+
+/// The columns wxsend adds to the failures file.
+pub const OWN_COLUMNS: [&str; 3] = ["wxsend_errcode", "wxsend_errmsg", "wxsend_attempts"];
+
+/// Write the invalid and failed rows of `campaign` to `path`: the original columns unchanged and
+/// in order, plus wxsend's three. Returns the number of rows written.
+pub fn write_failures(campaign: &Campaign, replay: &Replay, path: &Path) -> std::io::Result<usize> {
+    let r = &campaign.recipients;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("csv.tmp");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    // Excel needs the BOM to read UTF-8; mirror the input's (a GBK input becomes UTF-8 with BOM).
+    if r.encoding.had_bom() || r.encoding == DetectedEncoding::Gb18030 {
+        file.write_all("\u{feff}".as_bytes())?;
+    }
+    let mut w = csv::WriterBuilder::new().delimiter(r.delimiter).flexible(false).from_writer(file);
+    let keep: Vec<usize> = (0..r.headers.len()).filter(|&i| !r.is_own_column(i)).collect();
+    let mut header: Vec<&str> = keep.iter().map(|&i| r.headers[i].as_str()).collect();
+    header.extend(OWN_COLUMNS);
+    w.write_record(&header)?;
+    let mut written = 0;
+    for row in r.rows() {
+        let i = row.index();
+        let (code, message, attempts) = match (campaign.checks.state(i), replay.rows.get(i)) {
+            (Some(RowState::Invalid), _) => {
+                let problems: Vec<String> = campaign.checks.problems_of(i).iter().map(|(_, p)| p.to_string()).collect();
+                ("invalid".to_string(), problems.join("; "), 0)
+            }
+            (Some(RowState::Ready), Some(RowRecord::Failed { attempts, errcode, errmsg })) => {
+                (errcode.map_or_else(|| "transport".to_string(), |c| c.to_string()), errmsg.clone(), *attempts)
+            }
+            _ => continue,
+        };
+        let mut record: Vec<String> = keep.iter().map(|&c| row.field(c).to_string()).collect();
+        record.push(code);
+        record.push(message);
+        record.push(attempts.to_string());
+        w.write_record(&record)?;
+        written += 1;
+    }
+    let file = w.into_inner().map_err(|e| e.into_error())?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(written)
+}
+
+/// One errcode in the report.
+#[derive(Debug, Serialize)]
+pub struct CodeCount {
+    pub count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<&'static str>,
+}
+
+/// Where a run's files are.
+#[derive(Debug, Clone, Serialize)]
+pub struct Files {
+    pub journal: PathBuf,
+    pub failures: PathBuf,
+    pub report: PathBuf,
+}
+
+/// `report.json`: the whole campaign as the journal sees it, and this run.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub campaign: String,
+    pub kind: &'static str,
+    pub template_id: String,
+    pub csv: String,
+    pub finished_at: u64,
+    pub outcome: String,
+    pub reason: EndReason,
+    pub rows: usize,
+    pub invalid: usize,
+    pub duplicates: usize,
+    pub ready: usize,
+    /// Over all runs of this journal.
+    pub delivered: usize,
+    pub failed: usize,
+    pub unknown: usize,
+    pub pending: usize,
+    pub failures_by_code: BTreeMap<String, CodeCount>,
+    pub this_run: Counters,
+    pub elapsed_secs: f64,
+    pub achieved_rate: f64,
+    pub configured_rate: u32,
+    pub token: TokenStatus,
+    pub files: Files,
+}
+
+/// Counts over the ready rows of a replayed journal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub delivered: usize,
+    pub failed: usize,
+    pub unknown: usize,
+    pub pending: usize,
+}
+
+pub fn totals(campaign: &Campaign, replay: &Replay) -> Totals {
+    let mut t = Totals::default();
+    for i in campaign.checks.ready_rows() {
+        match replay.rows.get(i) {
+            Some(RowRecord::Delivered { .. }) => t.delivered += 1,
+            Some(RowRecord::Failed { .. }) => t.failed += 1,
+            Some(RowRecord::Unknown { .. }) => t.unknown += 1,
+            _ => t.pending += 1,
+        }
+    }
+    t
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn build_report(
+    campaign: &Campaign,
+    replay: &Replay,
+    reason: EndReason,
+    counters: Counters,
+    achieved_rate: f64,
+    token: TokenStatus,
+    files: Files,
+) -> Report {
+    let t = totals(campaign, replay);
+    let mut failures_by_code: BTreeMap<String, CodeCount> = BTreeMap::new();
+    for i in campaign.checks.ready_rows() {
+        if let Some(RowRecord::Failed { errcode, .. }) = replay.rows.get(i) {
+            let key = errcode.map_or_else(|| "transport".to_string(), |c| c.to_string());
+            failures_by_code.entry(key).or_insert(CodeCount { count: 0, hint: errcode.and_then(hint) }).count += 1;
+        }
+    }
+    Report {
+        campaign: campaign.config.name.clone(),
+        kind: campaign.config.message.kind.as_str(),
+        template_id: campaign.config.message.template_id.clone(),
+        csv: campaign.recipients.path.display().to_string(),
+        finished_at: crate::journal::unix_now(),
+        outcome: reason.describe(),
+        reason,
+        rows: campaign.recipients.len(),
+        invalid: campaign.checks.invalid,
+        duplicates: campaign.checks.duplicates,
+        ready: campaign.checks.ready,
+        delivered: t.delivered,
+        failed: t.failed,
+        unknown: t.unknown,
+        pending: t.pending,
+        failures_by_code,
+        elapsed_secs: counters.elapsed_ms as f64 / 1000.0,
+        this_run: counters,
+        achieved_rate,
+        configured_rate: campaign.config.send.rate,
+        token,
+        files,
+    }
+}
+
+/// Write the report as pretty JSON.
+pub fn write_report(report: &Report, path: &Path) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    std::fs::write(path, text)
+}

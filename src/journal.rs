@@ -1,0 +1,488 @@
+//! The journal: an append-only JSON-lines file per campaign and recipients file that makes a run
+//! resumable and keeps anyone from getting the same message twice.
+//!
+//! A `dispatch` line is on disk before its request leaves; an outcome line follows. Lines are
+//! written by one thread in batches: a batch holding dispatches is fsynced before their senders
+//! go on (group commit); outcome lines are fsynced at least every 100 ms and at the end.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::campaign::Campaign;
+
+/// Why the journal cannot be used. Exit code 2: nothing is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{path}: {source}", path = .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: another wxsend is sending this campaign (the state folder is locked); wait for it or stop it first", path = .path.display())]
+    Locked { path: PathBuf },
+    #[error("{path}:{line}: the journal is damaged ({detail}); move it away and start again with --new-run only if you know what was sent", path = .path.display())]
+    Corrupt { path: PathBuf, line: usize, detail: String },
+    #[error("{path}: {what} changed since this campaign's journal was started; nothing was sent. Restore it to resume, or start a fresh run with --new-run (the old journal is kept beside it)", path = .path.display())]
+    Changed { path: PathBuf, what: String },
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Line {
+    /// First line: what this journal is about.
+    Header { version: u32, campaign: String, campaign_fp: String, csv: String, csv_fp: String, rows: usize, created: u64 },
+    /// A run of `wxsend send` began.
+    Run { at: u64, pending: usize, resend_unknown: bool },
+    /// A request for `row` (0-based) is about to leave.
+    Dispatch { row: usize, attempt: u32 },
+    /// WeChat accepted the message.
+    Ok {
+        row: usize,
+        attempt: u32,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        msgid: Option<String>,
+    },
+    /// The attempt failed but the row may be sent again (transient, token, slow down).
+    Retry {
+        row: usize,
+        attempt: u32,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        errcode: Option<i64>,
+        errmsg: String,
+    },
+    /// The row failed for good (or the campaign stopped on its answer).
+    Failed {
+        row: usize,
+        attempt: u32,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        errcode: Option<i64>,
+        errmsg: String,
+    },
+    /// A test send of `row` to the operator's own openid (never counts as the row sent).
+    Test {
+        row: usize,
+        openid: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        errcode: Option<i64>,
+        errmsg: String,
+    },
+    /// The run ended.
+    End { at: u64, reason: String },
+}
+
+/// What the journal says about one row.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RowRecord {
+    /// Never dispatched, or its last attempt got an answer that allows sending again.
+    #[default]
+    Pending,
+    /// Dispatched with no outcome: it may or may not have arrived.
+    Unknown { attempts: u32 },
+    Delivered { attempts: u32, msgid: Option<String> },
+    Failed { attempts: u32, errcode: Option<i64>, errmsg: String },
+}
+
+/// The journal's content, replayed.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    pub rows: Vec<RowRecord>,
+    pub runs: usize,
+}
+
+impl Replay {
+    pub fn delivered(&self) -> usize {
+        self.rows.iter().filter(|r| matches!(r, RowRecord::Delivered { .. })).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.rows.iter().filter(|r| matches!(r, RowRecord::Failed { .. })).count()
+    }
+
+    pub fn unknown(&self) -> Vec<usize> {
+        self.rows.iter().enumerate().filter(|(_, r)| matches!(r, RowRecord::Unknown { .. })).map(|(i, _)| i).collect()
+    }
+
+    fn apply(&mut self, line: &Line) {
+        match line {
+            Line::Dispatch { row, attempt } => {
+                if let Some(r) = self.rows.get_mut(*row) {
+                    *r = RowRecord::Unknown { attempts: *attempt };
+                }
+            }
+            Line::Ok { row, attempt, msgid } => {
+                if let Some(r) = self.rows.get_mut(*row) {
+                    *r = RowRecord::Delivered { attempts: *attempt, msgid: msgid.clone() };
+                }
+            }
+            Line::Retry { row, .. } => {
+                if let Some(r) = self.rows.get_mut(*row) {
+                    *r = RowRecord::Pending;
+                }
+            }
+            Line::Failed { row, attempt, errcode, errmsg } => {
+                if let Some(r) = self.rows.get_mut(*row) {
+                    *r = RowRecord::Failed { attempts: *attempt, errcode: *errcode, errmsg: errmsg.clone() };
+                }
+            }
+            Line::Run { .. } => self.runs += 1,
+            Line::Header { .. } | Line::Test { .. } | Line::End { .. } => {}
+        }
+    }
+}
+
+/// The fingerprints a journal is tied to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprints {
+    pub campaign: String,
+    pub csv: String,
+}
+
+impl Fingerprints {
+    /// Hash what decides the messages (not the pace): template, mapping, app; and the CSV bytes.
+    pub fn of(campaign: &Campaign) -> Result<Self, JournalError> {
+        let c = &campaign.config;
+        let m = &c.message;
+        let mut h = Sha256::new();
+        let mut put = |s: &str| {
+            h.update(s.as_bytes());
+            h.update([0]);
+        };
+        put(&c.name);
+        put(&c.wechat.appid);
+        put(m.kind.as_str());
+        put(&m.template_id);
+        put(m.mp_appid.as_deref().unwrap_or(""));
+        put(m.miniprogram_appid.as_deref().unwrap_or(""));
+        put(m.url.as_ref().map_or("", |u| u.text.as_str()));
+        put(m.page.as_ref().map_or("", |p| p.text.as_str()));
+        put(&m.miniprogram_state);
+        put(&m.lang);
+        for (k, v) in &m.data {
+            put(k);
+            put(&v.text);
+        }
+        put(&c.recipients.openid_column);
+        put(if c.recipients.allow_duplicates { "dup" } else { "nodup" });
+        let campaign_fp = hex(&h.finalize());
+        let path = &campaign.recipients.path;
+        let bytes = std::fs::read(path).map_err(|source| JournalError::Io { path: path.clone(), source })?;
+        Ok(Self { campaign: campaign_fp, csv: hex(&Sha256::digest(&bytes)) })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The files of one campaign run, in its state folder.
+#[derive(Debug, Clone)]
+pub struct StatePaths {
+    pub dir: PathBuf,
+    pub journal: PathBuf,
+    pub lock: PathBuf,
+    pub failed: PathBuf,
+    pub report: PathBuf,
+}
+
+impl StatePaths {
+    /// `<state_dir>/<csv file stem>/`: one journal per recipients file, so a re-run of an
+    /// exported failures file (`failed-<stem>.csv`) gets its own.
+    pub fn new(state_dir: &Path, csv: &Path) -> Self {
+        let stem: String = csv
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "recipients".into())
+            .chars()
+            .map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+            .collect();
+        let dir = state_dir.join(&stem);
+        Self {
+            journal: dir.join("journal.jsonl"),
+            lock: dir.join("lock"),
+            failed: dir.join(format!("failed-{stem}.csv")),
+            report: dir.join("report.json"),
+            dir,
+        }
+    }
+}
+
+/// The open journal of a run: the lock, the replayed state, and the writer.
+#[derive(Debug)]
+pub struct Journal {
+    pub paths: StatePaths,
+    pub replay: Replay,
+    _lock: File,
+}
+
+impl Journal {
+    /// Lock the state folder, check the fingerprints and replay the journal.
+    /// `new_run` moves an existing journal aside and starts a fresh one.
+    pub fn open(paths: StatePaths, campaign: &Campaign, new_run: bool) -> Result<(Self, JournalWriter), JournalError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| JournalError::Io { path, source }
+        };
+        std::fs::create_dir_all(&paths.dir).map_err(io(&paths.dir))?;
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&paths.lock).map_err(io(&paths.lock))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked { path: paths.dir.clone() }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(JournalError::Io { path: paths.lock.clone(), source: e }),
+        }
+        let fp = Fingerprints::of(campaign)?;
+        let rows = campaign.recipients.len();
+        if new_run && paths.journal.exists() {
+            let aside = paths.dir.join(format!("journal-{}.jsonl", unix_now()));
+            std::fs::rename(&paths.journal, &aside).map_err(io(&paths.journal))?;
+        }
+        let exists = paths.journal.metadata().map(|m| m.len() > 0).unwrap_or(false);
+        let replay = if exists {
+            let (header, replay) = replay_file(&paths.journal, rows)?;
+            match header {
+                Some(h) => check_header(&paths, &h, &fp, campaign)?,
+                None => {
+                    return Err(JournalError::Corrupt { path: paths.journal.clone(), line: 1, detail: "no header line".into() })
+                }
+            }
+            replay
+        } else {
+            Replay { rows: vec![RowRecord::Pending; rows], runs: 0 }
+        };
+        let file = OpenOptions::new().create(true).append(true).open(&paths.journal).map_err(io(&paths.journal))?;
+        let writer = JournalWriter::spawn(file, paths.journal.clone());
+        if !exists {
+            writer.append(Line::Header {
+                version: 1,
+                campaign: campaign.config.name.clone(),
+                campaign_fp: fp.campaign,
+                csv: campaign.recipients.path.display().to_string(),
+                csv_fp: fp.csv,
+                rows,
+                created: unix_now(),
+            });
+        }
+        Ok((Self { paths, replay, _lock: lock }, writer))
+    }
+}
+
+/// Read a journal: its header line and the state of each of `rows` rows.
+pub fn replay_file(path: &Path, rows: usize) -> Result<(Option<Line>, Replay), JournalError> {
+    let io = |source| JournalError::Io { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(io)?;
+    let lines: Vec<String> = BufReader::new(file).lines().collect::<Result<_, _>>().map_err(io)?;
+    let mut replay = Replay { rows: vec![RowRecord::Pending; rows], runs: 0 };
+    let mut header = None;
+    let last = lines.len();
+    for (i, text) in lines.iter().enumerate() {
+        if text.trim().is_empty() {
+            continue;
+        }
+        let line: Line = match serde_json::from_str(text) {
+            Ok(l) => l,
+            // A crash can cut the very last line short; anything else is damage.
+            Err(_) if i + 1 == last => break,
+            Err(e) => return Err(JournalError::Corrupt { path: path.to_path_buf(), line: i + 1, detail: e.to_string() }),
+        };
+        if i == 0 {
+            header = Some(line);
+        } else {
+            replay.apply(&line);
+        }
+    }
+    Ok((header, replay))
+}
+
+fn check_header(paths: &StatePaths, line: &Line, fp: &Fingerprints, campaign: &Campaign) -> Result<(), JournalError> {
+    let Line::Header { campaign_fp, csv_fp, rows, .. } = line else {
+        return Err(JournalError::Corrupt { path: paths.journal.clone(), line: 1, detail: "no header line".into() });
+    };
+    if *csv_fp != fp.csv || *rows != campaign.recipients.len() {
+        return Err(JournalError::Changed {
+            path: paths.journal.clone(),
+            what: format!("the recipients file {}", campaign.recipients.path.display()),
+        });
+    }
+    if *campaign_fp != fp.campaign {
+        return Err(JournalError::Changed {
+            path: paths.journal.clone(),
+            what: format!("the message of {} (template, mapping or app)", campaign.config.path.display()),
+        });
+    }
+    Ok(())
+}
+
+enum Job {
+    Line(Line),
+    /// A dispatch: acknowledged once it is on disk.
+    Durable(Line, tokio::sync::oneshot::Sender<()>),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Appends lines from any task; one thread writes them in batches.
+#[derive(Debug, Clone)]
+pub struct JournalWriter {
+    tx: std_mpsc::Sender<Job>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+/// The longest an outcome line waits for fsync.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
+
+impl JournalWriter {
+    fn spawn(file: File, path: PathBuf) -> Self {
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let thread_path = path.clone();
+        std::thread::Builder::new()
+            .name("wxsend-journal".into())
+            .spawn(move || write_loop(file, rx, &thread_path))
+            .map(|_| ())
+            .unwrap_or_else(|e| eprintln!("error: cannot start the journal writer: {e}"));
+        Self { tx, path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append a line; it reaches the disk within [`SYNC_INTERVAL`].
+    pub fn append(&self, line: Line) {
+        let _ = self.tx.send(Job::Line(line));
+    }
+
+    /// Append a line and wait until it is on disk. `false` if the journal cannot be written.
+    pub async fn append_durable(&self, line: Line) -> bool {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Job::Durable(line, ack)).is_err() {
+            return false;
+        }
+        done.await.is_ok()
+    }
+
+    /// Wait until everything appended so far is on disk.
+    pub async fn flush(&self) -> bool {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Job::Flush(ack)).is_err() {
+            return false;
+        }
+        done.await.is_ok()
+    }
+}
+
+fn write_loop(file: File, rx: std_mpsc::Receiver<Job>, path: &Path) {
+    let mut out = BufWriter::with_capacity(64 * 1024, file);
+    let mut last_sync = Instant::now();
+    let mut dirty = false;
+    let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
+    let mut failed = false;
+    loop {
+        let first = match rx.recv_timeout(SYNC_INTERVAL) {
+            Ok(job) => Some(job),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let mut jobs: Vec<Job> = first.into_iter().collect();
+        while let Ok(job) = rx.try_recv() {
+            jobs.push(job);
+            if jobs.len() >= 4096 {
+                break;
+            }
+        }
+        for job in jobs {
+            let line = match job {
+                Job::Line(l) => l,
+                Job::Durable(l, ack) => {
+                    waiting.push(ack);
+                    l
+                }
+                Job::Flush(ack) => {
+                    waiting.push(ack);
+                    continue;
+                }
+            };
+            if !failed {
+                let ok = serde_json::to_writer(&mut out, &line).is_ok() && out.write_all(b"\n").is_ok();
+                if !ok {
+                    failed = true;
+                }
+                dirty = true;
+            }
+        }
+        if failed {
+            // Dropping the acks tells every waiting sender the journal is gone: they must not send.
+            eprintln!("error: {}: cannot write the journal; sending stops", path.display());
+            waiting.clear();
+            continue;
+        }
+        if dirty && (!waiting.is_empty() || last_sync.elapsed() >= SYNC_INTERVAL) {
+            if out.flush().is_err() || out.get_ref().sync_data().is_err() {
+                failed = true;
+                waiting.clear();
+                continue;
+            }
+            dirty = false;
+            last_sync = Instant::now();
+        }
+        for ack in waiting.drain(..) {
+            let _ = ack.send(());
+        }
+    }
+    let _ = out.flush();
+    let _ = out.get_ref().sync_data();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_follows_the_last_line_of_each_row() {
+        let mut r = Replay { rows: vec![RowRecord::Pending; 5], runs: 0 };
+        for l in [
+            Line::Dispatch { row: 0, attempt: 1 },
+            Line::Ok { row: 0, attempt: 1, msgid: Some("1".into()) },
+            Line::Dispatch { row: 1, attempt: 1 },
+            Line::Dispatch { row: 2, attempt: 1 },
+            Line::Retry { row: 2, attempt: 1, errcode: Some(-1), errmsg: "system error".into() },
+            Line::Dispatch { row: 3, attempt: 1 },
+            Line::Failed { row: 3, attempt: 1, errcode: Some(43101), errmsg: "refused".into() },
+            Line::Dispatch { row: 99, attempt: 1 },
+        ] {
+            r.apply(&l);
+        }
+        assert_eq!(r.rows[0], RowRecord::Delivered { attempts: 1, msgid: Some("1".into()) });
+        assert_eq!(r.rows[1], RowRecord::Unknown { attempts: 1 });
+        assert_eq!(r.rows[2], RowRecord::Pending);
+        assert!(matches!(r.rows[3], RowRecord::Failed { errcode: Some(43101), .. }));
+        assert_eq!(r.rows[4], RowRecord::Pending);
+        assert_eq!(r.unknown(), vec![1]);
+    }
+
+    #[test]
+    fn lines_round_trip_as_json() {
+        let l = Line::Failed { row: 3, attempt: 2, errcode: None, errmsg: "timed out".into() };
+        let text = serde_json::to_string(&l).unwrap();
+        assert_eq!(text, r#"{"t":"failed","row":3,"attempt":2,"errmsg":"timed out"}"#);
+        assert_eq!(serde_json::from_str::<Line>(&text).unwrap(), l);
+    }
+
+    #[test]
+    fn state_paths_are_per_recipients_file() {
+        let p = StatePaths::new(Path::new("/s"), Path::new("/data/my list.csv"));
+        assert_eq!(p.dir, Path::new("/s/my_list"));
+        assert_eq!(p.failed, Path::new("/s/my_list/failed-my_list.csv"));
+    }
+}
