@@ -34,7 +34,15 @@ pub enum JournalError {
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum Line {
     /// First line: what this journal is about.
-    Header { version: u32, campaign: String, campaign_fp: String, csv: String, csv_fp: String, rows: usize, created: u64 },
+    Header {
+        version: u32,
+        campaign: String,
+        campaign_fp: String,
+        csv: String,
+        csv_fp: String,
+        rows: usize,
+        created: u64,
+    },
     /// A run of `wxsend send` began.
     Run { at: u64, pending: usize, resend_unknown: bool },
     /// A request for `row` (0-based) is about to leave.
@@ -81,9 +89,18 @@ pub enum RowRecord {
     #[default]
     Pending,
     /// Dispatched with no outcome: it may or may not have arrived.
-    Unknown { attempts: u32 },
-    Delivered { attempts: u32, msgid: Option<String> },
-    Failed { attempts: u32, errcode: Option<i64>, errmsg: String },
+    Unknown {
+        attempts: u32,
+    },
+    Delivered {
+        attempts: u32,
+        msgid: Option<String>,
+    },
+    Failed {
+        attempts: u32,
+        errcode: Option<i64>,
+        errmsg: String,
+    },
 }
 
 /// The journal's content, replayed.
@@ -231,11 +248,14 @@ impl Journal {
             move |source| JournalError::Io { path, source }
         };
         std::fs::create_dir_all(&paths.dir).map_err(io(&paths.dir))?;
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&paths.lock).map_err(io(&paths.lock))?;
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&paths.lock).map_err(io(&paths.lock))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked { path: paths.dir.clone() }),
-            Err(std::fs::TryLockError::Error(e)) => return Err(JournalError::Io { path: paths.lock.clone(), source: e }),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(JournalError::Io { path: paths.lock.clone(), source: e })
+            }
         }
         let fp = Fingerprints::of(campaign)?;
         let rows = campaign.recipients.len();
@@ -249,7 +269,11 @@ impl Journal {
             match header {
                 Some(h) => check_header(&paths, &h, &fp, campaign)?,
                 None => {
-                    return Err(JournalError::Corrupt { path: paths.journal.clone(), line: 1, detail: "no header line".into() })
+                    return Err(JournalError::Corrupt {
+                        path: paths.journal.clone(),
+                        line: 1,
+                        detail: "no header line".into(),
+                    })
                 }
             }
             replay
@@ -289,7 +313,9 @@ pub fn replay_file(path: &Path, rows: usize) -> Result<(Option<Line>, Replay), J
             Ok(l) => l,
             // A crash can cut the very last line short; anything else is damage.
             Err(_) if i + 1 == last => break,
-            Err(e) => return Err(JournalError::Corrupt { path: path.to_path_buf(), line: i + 1, detail: e.to_string() }),
+            Err(e) => {
+                return Err(JournalError::Corrupt { path: path.to_path_buf(), line: i + 1, detail: e.to_string() })
+            }
         };
         if i == 0 {
             header = Some(line);

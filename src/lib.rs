@@ -3,8 +3,8 @@
 
 pub mod campaign;
 pub mod check;
-pub mod engine;
 pub mod cli;
+pub mod engine;
 pub mod exit;
 pub mod export;
 pub mod headless;

@@ -155,7 +155,7 @@ pub(super) async fn run(
             break;
         }
         let now = Instant::now();
-        if was_slow && !s.slow_until.is_some_and(|t| t > now) {
+        if was_slow && s.slow_until.is_none_or(|t| t <= now) {
             was_slow = false;
             s.slow_until = None;
             if !s.paused_by_operator && !s.paused_by_guard {
@@ -268,6 +268,9 @@ async fn handle(s: &mut State, done: Finished, events: &mpsc::Sender<Event>) {
     let cfg = s.shared.config.clone();
     s.counters.in_flight -= 1;
     s.in_flight_openids.remove(&done.openid_key);
+    if done.token.retried {
+        s.counters.requests += 1;
+    }
     if done.token.refreshed {
         let _ = events
             .send(Event::TokenRefreshed { external: done.token.external, status: s.shared.sender.tokens.status() })
@@ -296,7 +299,7 @@ async fn handle(s: &mut State, done: Finished, events: &mpsc::Sender<Event>) {
             *s.counters.retries_by_code.entry(failure.code_label()).or_default() += 1;
             let delay = if failure.errcode == Some(45011) {
                 let until = Instant::now() + cfg.minute_quota_pause;
-                if !s.slow_until.is_some_and(|t| t >= until - Duration::from_secs(1)) {
+                if s.slow_until.is_none_or(|t| t < until - Duration::from_secs(1)) {
                     s.slow_until = Some(until);
                     s.pause_events.push(PauseReason::MinuteQuota { wait_secs: cfg.minute_quota_pause.as_secs() });
                 }

@@ -49,12 +49,31 @@ impl PauseReason {
 /// What happened to one row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowEvent {
-    Started { row: usize, attempt: u32 },
-    Retrying { row: usize, attempt: u32, failure: Failure, delay: Duration },
-    Delivered { row: usize, attempt: u32, msgid: Option<String> },
-    Failed { row: usize, attempt: u32, failure: Failure },
+    Started {
+        row: usize,
+        attempt: u32,
+    },
+    Retrying {
+        row: usize,
+        attempt: u32,
+        failure: Failure,
+        delay: Duration,
+    },
+    Delivered {
+        row: usize,
+        attempt: u32,
+        msgid: Option<String>,
+    },
+    Failed {
+        row: usize,
+        attempt: u32,
+        failure: Failure,
+    },
     /// The request got no answer before the campaign ended (journal: unknown).
-    Unanswered { row: usize, attempt: u32 },
+    Unanswered {
+        row: usize,
+        attempt: u32,
+    },
 }
 
 /// Why a campaign run ended.
@@ -156,7 +175,10 @@ pub enum Event {
     /// Row events since the previous batch (coalesced, at most ~20 batches a second).
     Rows(Vec<RowEvent>),
     Progress(Counters),
-    TokenRefreshed { external: bool, status: TokenStatus },
+    TokenRefreshed {
+        external: bool,
+        status: TokenStatus,
+    },
     Paused(PauseReason),
     Resumed,
     RateChanged(u32),

@@ -104,7 +104,13 @@ impl Handle {
 }
 
 impl Engine {
-    pub fn new(campaign: Arc<Campaign>, sender: Sender, journal: JournalWriter, config: EngineConfig, rows: Vec<usize>) -> Self {
+    pub fn new(
+        campaign: Arc<Campaign>,
+        sender: Sender,
+        journal: JournalWriter,
+        config: EngineConfig,
+        rows: Vec<usize>,
+    ) -> Self {
         Self { shared: Arc::new(Shared { campaign, sender, journal, config }), rows }
     }
 

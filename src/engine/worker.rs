@@ -24,11 +24,16 @@ pub struct Job {
 /// What an attempt came to, for the dispatcher.
 #[derive(Debug)]
 pub enum Verdict {
-    Delivered { msgid: Option<String> },
+    Delivered {
+        msgid: Option<String>,
+    },
     /// Final failure of the row.
     Failed(Failure),
     /// Try again after `delay`.
-    Retry { failure: Failure, delay: Duration },
+    Retry {
+        failure: Failure,
+        delay: Duration,
+    },
     /// 45011: pause everything; 43108: retry this row later.
     SlowDown(Failure),
     /// Stop the campaign; the row stays pending for a later run.

@@ -20,6 +20,8 @@ use crate::campaign::Kind;
 /// What happened to the token during one send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TokenNote {
+    /// The message was sent a second time with a replaced token.
+    pub retried: bool,
     /// The send failed with a token error and the token was replaced by a new one.
     pub refreshed: bool,
     /// The failing token was still within its life: another system replaced it.
@@ -59,7 +61,7 @@ impl Sender {
             return Ok((outcome, TokenNote::default()));
         };
         let replaced = self.tokens.replace_failed(&token).await?;
-        let note = TokenNote { refreshed: replaced.refreshed, external: replaced.external };
+        let note = TokenNote { retried: true, refreshed: replaced.refreshed, external: replaced.external };
         let retry = self.client.send(kind, &replaced.token, body.clone()).await;
         match retry {
             Outcome::Failed(mut f) if f.class == ErrorClass::Token => {

@@ -62,3 +62,52 @@ pub fn subscribe_body(openid: &str, thing: &str) -> Bytes {
 }
 
 pub const TEMPLATE: Kind = Kind::Template;
+
+/// Write a template campaign and its recipients into `dir`; returns the campaign path.
+pub fn write_campaign(
+    dir: &Path,
+    name: &str,
+    api_base: Option<&str>,
+    send: &str,
+    rows: &[String],
+) -> std::path::PathBuf {
+    let api = api_base.map(|b| format!("api_base = \"{b}\"\n")).unwrap_or_default();
+    let toml = format!(
+        "name = \"{name}\"\n[wechat]\n{api}appid = \"{APPID}\"\nsecret_env = \"WXSEND_TEST_SECRET\"\n\
+         [message]\nkind = \"template\"\ntemplate_id = \"TID\"\n[message.data]\nthing1 = \"{{{{product}}}}\"\ncharacter_string2 = \"{{{{order}}}}\"\n\
+         [recipients]\ncsv = \"recipients.csv\"\n[send]\n{send}\n"
+    );
+    let mut csv = String::from("openid,product,order\n");
+    for (i, openid) in rows.iter().enumerate() {
+        csv.push_str(&format!("{openid},保温杯,SF{i:07}\n"));
+    }
+    std::fs::write(dir.join("recipients.csv"), csv).unwrap();
+    let path = dir.join("campaign.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+/// Openids for `n` rows: plain ones, with every `refuse`-th refusing and every `bad`-th invalid at WeChat.
+pub fn mixed_openids(n: usize, refuse: usize, bad: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            if refuse > 0 && i % refuse == refuse - 1 {
+                openid("oREFUSE", i)
+            } else if bad > 0 && i % bad == bad - 1 {
+                openid("oBAD", i)
+            } else {
+                openid("oWx", i)
+            }
+        })
+        .collect()
+}
+
+/// Run the real binary.
+pub fn wxsend(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+    cmd.args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run wxsend")
+}
