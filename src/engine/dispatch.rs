@@ -3,11 +3,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 
 use super::events::{Control, Counters, EndReason, Event, PauseReason, RowEvent, Summary};
@@ -15,12 +13,6 @@ use super::worker::{attempt, Finished, Job, Verdict};
 use super::Shared;
 use crate::journal::Line;
 use crate::wechat::errors::hint;
-
-fn limiter(rate: u32, burst: u32) -> DefaultDirectRateLimiter {
-    let rate = NonZeroU32::new(rate.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
-    RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
-}
 
 fn openid_key(shared: &Shared, row: usize) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -126,8 +118,7 @@ pub(super) async fn run(
     events: mpsc::Sender<Event>,
 ) {
     let cfg = shared.config.clone();
-    let mut rate = cfg.rate;
-    let mut limit = limiter(rate, cfg.burst);
+    let rate = cfg.rate;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
     let mut s = State {
         counters: Counters { total: rows.len(), rate_limit: rate, ..Default::default() },
@@ -197,8 +188,8 @@ pub(super) async fn run(
                     }
                 }
                 Some(Control::SetRate(r)) => {
-                    rate = r.max(1);
-                    limit = limiter(rate, cfg.burst);
+                    let rate = r.max(1);
+                    shared.set_rate(rate);
                     s.counters.rate_limit = rate;
                     let _ = events.send(Event::RateChanged(rate)).await;
                 }
@@ -213,7 +204,8 @@ pub(super) async fn run(
             _ = tick.tick() => {
                 flush(&mut s, &events).await;
             }
-            _ = limit.until_ready(), if ready => {
+            // The rate itself is governed in the worker, right before the request leaves.
+            _ = std::future::ready(()), if ready => {
                 if let Some(job) = s.next_job(Instant::now()) {
                     let key = openid_key(&shared, job.row);
                     if !s.in_flight_openids.insert(key) {

@@ -6,8 +6,11 @@ mod dispatch;
 pub mod events;
 mod worker;
 
-use std::sync::Arc;
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use tokio::sync::mpsc;
 
@@ -66,6 +69,29 @@ pub struct Shared {
     pub sender: Sender,
     pub journal: JournalWriter,
     pub config: EngineConfig,
+    /// Replaced when the operator changes the rate; never locked across an await.
+    limiter: RwLock<Arc<DefaultDirectRateLimiter>>,
+}
+
+fn limiter(rate: u32, burst: u32) -> Arc<DefaultDirectRateLimiter> {
+    let rate = NonZeroU32::new(rate.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Arc::new(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
+}
+
+impl Shared {
+    /// The current rate limiter.
+    pub fn limiter(&self) -> Arc<DefaultDirectRateLimiter> {
+        self.limiter.read().map(|l| l.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn set_rate(&self, rate: u32) {
+        let new = limiter(rate, self.config.burst);
+        match self.limiter.write() {
+            Ok(mut l) => *l = new,
+            Err(p) => *p.into_inner() = new,
+        }
+    }
 }
 
 /// A campaign ready to run: the rows to send, in order.
@@ -111,7 +137,8 @@ impl Engine {
         config: EngineConfig,
         rows: Vec<usize>,
     ) -> Self {
-        Self { shared: Arc::new(Shared { campaign, sender, journal, config }), rows }
+        let limiter = RwLock::new(limiter(config.rate, config.burst));
+        Self { shared: Arc::new(Shared { campaign, sender, journal, config, limiter }), rows }
     }
 
     /// Start sending on the current runtime.
