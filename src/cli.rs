@@ -25,6 +25,15 @@ pub enum Command {
     Send(SendArgs),
     /// Run the embedded mock WeChat server on 127.0.0.1 until Ctrl-C.
     Mock(crate::mock::MockConfig),
+    /// The whole product on a bundled sample campaign against the embedded mock (no credentials).
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// No terminal UI: progress on stderr, summary at the end.
+    #[arg(long)]
+    pub headless: bool,
 }
 
 #[derive(Debug, Args)]
@@ -81,11 +90,60 @@ pub fn run(cli: Cli) -> Exit {
         Command::Check(args) => check(args),
         Command::Send(args) => send(args),
         Command::Mock(config) => mock(config),
+        Command::Demo(args) => demo(args),
     }
 }
 
-fn send(args: SendArgs) -> Exit {
+/// Run a prepared session in the TUI on a terminal, else headless.
+fn drive(opts: crate::session::SendOptions, headless: bool, consent: crate::headless::Consent) -> Exit {
     let Some(rt) = runtime() else { return Exit::Input };
+    let tui = !headless && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    rt.block_on(async {
+        let session = match crate::session::Session::prepare(&opts).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Input;
+            }
+        };
+        if tui {
+            crate::tui::run(session, consent).await
+        } else {
+            crate::headless::run(session, consent).await
+        }
+    })
+}
+
+/// The sample campaign and recipients bundled into the binary for `wxsend demo`.
+const DEMO_CAMPAIGN: &str = include_str!("../samples/campaign.toml");
+const DEMO_RECIPIENTS: &str = include_str!("../samples/recipients.csv");
+
+fn demo(args: DemoArgs) -> Exit {
+    let dir = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("wxsend").join("demo");
+    let campaign = dir.join("campaign.toml");
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(&campaign, DEMO_CAMPAIGN.replace("rate = 20", "rate = 10")))
+        .and_then(|_| std::fs::write(dir.join("recipients.csv"), DEMO_RECIPIENTS));
+    if let Err(e) = written {
+        eprintln!("error: {}: {e}", dir.display());
+        return Exit::Input;
+    }
+    // A realistic mix: scripted refusals and bad openids (by prefix), transient -1s and 502s,
+    // some latency, and one token invalidation by "another system".
+    let mock = crate::mock::MockConfig {
+        seed: 2026,
+        system_error_rate: 0.04,
+        http_502_rate: 0.02,
+        latency_ms: 30,
+        invalidate_tokens_at: vec![25],
+        ..Default::default()
+    };
+    let opts = crate::session::SendOptions { campaign, mock: Some(mock), new_run: true, ..Default::default() };
+    let consent = crate::headless::Consent { yes: args.headless, may_ask: !args.headless, ignore_quota: false };
+    drive(opts, args.headless, consent)
+}
+
+fn send(args: SendArgs) -> Exit {
     let opts = crate::session::SendOptions {
         campaign: args.campaign,
         csv: args.csv,
@@ -100,16 +158,7 @@ fn send(args: SendArgs) -> Exit {
         may_ask: !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout()),
         ignore_quota: args.ignore_quota,
     };
-    rt.block_on(async {
-        let session = match crate::session::Session::prepare(&opts).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Input;
-            }
-        };
-        crate::headless::run(session, consent).await
-    })
+    drive(opts, args.headless, consent)
 }
 
 /// A multi-threaded runtime for the commands that do I/O.

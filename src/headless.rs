@@ -94,7 +94,7 @@ pub fn describe_plan(session: &Session) -> Vec<String> {
 pub fn progress_line(c: &Counters, started: Instant) -> String {
     let elapsed = started.elapsed().as_secs_f64();
     // Under a second the rate is noise.
-    let rate = if elapsed >= 1.0 { c.requests as f64 / elapsed } else { 0.0 };
+    let rate = if elapsed >= 1.0 { c.done() as f64 / elapsed } else { 0.0 };
     let left = c.total.saturating_sub(c.done());
     let eta = if rate > 0.0 { duration(Duration::from_secs_f64(left as f64 / rate)) } else { "-".into() };
     format!(

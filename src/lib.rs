@@ -11,4 +11,5 @@ pub mod headless;
 pub mod journal;
 pub mod mock;
 pub mod session;
+pub mod tui;
 pub mod wechat;

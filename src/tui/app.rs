@@ -1,0 +1,719 @@
+//! The TUI's state. Keys and engine events change it and may ask for an effect ([`Action`]);
+//! nothing here does I/O, so every transition is a unit test.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::keys::{lookup, Command, Screen};
+use crate::campaign::{Campaign, RowState};
+use crate::engine::{Counters, Event, PauseReason, RowEvent, Summary};
+use crate::journal::RowRecord;
+use crate::wechat::{TokenStatus, EXTERNAL_REFRESH_HINT};
+
+/// An effect the loop carries out for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    None,
+    Quit,
+    Start,
+    Pause,
+    Resume,
+    Stop,
+    Export,
+    SetRate(u32),
+    TestSend { row: usize, openid: String },
+}
+
+/// A layer drawn over the screen; it takes the keys while open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    Confirm,
+    ConfirmStop,
+    ConfirmQuit,
+    ConfirmRate(u32),
+    Filter,
+    TestOpenid,
+    Message(String),
+}
+
+/// Where a row stands, for the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Invalid,
+    Duplicate,
+    InFlight(u32),
+    Retrying(u32),
+    Delivered,
+    Failed,
+    /// Sent by an earlier run without an answer; not resent.
+    Unknown,
+    /// Delivered by an earlier run.
+    DeliveredBefore,
+    /// Failed in an earlier run.
+    FailedBefore,
+}
+
+impl Status {
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::FailedBefore)
+    }
+}
+
+/// Samples of the throughput chart (one per second).
+pub const THROUGHPUT_SAMPLES: usize = 180;
+
+/// All the TUI knows.
+#[derive(Debug)]
+pub struct App {
+    pub campaign: Arc<Campaign>,
+    pub screen: Screen,
+    pub overlay: Option<Overlay>,
+    /// Text being typed in the filter or openid prompt.
+    pub input: String,
+    pub filter: String,
+    pub invalid_only: bool,
+    pub failures_only: bool,
+    /// Row indexes shown by the table, in file order.
+    pub view: Vec<usize>,
+    /// Position in `view`.
+    pub selected: usize,
+    /// Rows that fit in the table (set by the loop from the terminal size).
+    pub page: usize,
+    /// While sending, keep the newest row selected.
+    pub follow: bool,
+    pub status: Vec<Status>,
+    /// The final failure of each failed row: code and message.
+    pub failures: HashMap<usize, (String, String)>,
+    pub attempts: HashMap<usize, u32>,
+    pub counters: Counters,
+    pub to_send: usize,
+    pub pause: Option<PauseReason>,
+    pub stopping: bool,
+    pub quit_when_done: bool,
+    pub token: Option<TokenStatus>,
+    pub token_note: Option<String>,
+    pub throughput: Vec<u64>,
+    last_sample: (u64, u64),
+    pub rate: u32,
+    pub configured_rate: u32,
+    /// Lines describing the plan (resume state, quota) for the header and the confirmation.
+    pub plan_lines: Vec<String>,
+    pub quota_line: Option<String>,
+    pub estimate: String,
+    /// The last thing worth telling the operator (export path, refusals).
+    pub notice: Option<String>,
+    pub summary: Option<Summary>,
+    pub done_lines: Vec<String>,
+    pub color: bool,
+}
+
+impl App {
+    /// A new app for `campaign`, with what earlier runs did (`records`, one per row).
+    pub fn new(campaign: Arc<Campaign>, records: &[RowRecord], to_send: usize) -> Self {
+        let rows = campaign.recipients.len();
+        let status = (0..rows)
+            .map(|i| match campaign.checks.state(i) {
+                Some(RowState::Invalid) => Status::Invalid,
+                Some(RowState::Duplicate) => Status::Duplicate,
+                _ => match records.get(i) {
+                    Some(RowRecord::Delivered { .. }) => Status::DeliveredBefore,
+                    Some(RowRecord::Failed { .. }) => Status::FailedBefore,
+                    Some(RowRecord::Unknown { .. }) => Status::Unknown,
+                    _ => Status::Pending,
+                },
+            })
+            .collect();
+        let mut failures = HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            if let RowRecord::Failed { errcode, errmsg, .. } = r {
+                failures.insert(i, (errcode.map_or_else(|| "transport".into(), |c| c.to_string()), errmsg.clone()));
+            }
+        }
+        let rate = campaign.config.send.rate;
+        let mut app = Self {
+            screen: Screen::Preview,
+            overlay: None,
+            input: String::new(),
+            filter: String::new(),
+            invalid_only: false,
+            failures_only: false,
+            view: Vec::new(),
+            selected: 0,
+            page: 20,
+            follow: true,
+            status,
+            failures,
+            attempts: HashMap::new(),
+            counters: Counters { total: to_send, rate_limit: rate, ..Default::default() },
+            to_send,
+            pause: None,
+            stopping: false,
+            quit_when_done: false,
+            token: None,
+            token_note: None,
+            throughput: Vec::new(),
+            last_sample: (0, 0),
+            rate,
+            configured_rate: rate,
+            plan_lines: Vec::new(),
+            quota_line: None,
+            estimate: String::new(),
+            notice: None,
+            summary: None,
+            done_lines: Vec::new(),
+            color: true,
+            campaign,
+        };
+        app.rebuild_view();
+        app
+    }
+
+    /// The row index under the cursor.
+    pub fn selected_row(&self) -> Option<usize> {
+        self.view.get(self.selected).copied()
+    }
+
+    fn matches_filter(&self, row: usize) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let needle = self.filter.to_lowercase();
+        self.campaign.recipients.row(row).is_some_and(|r| r.fields().any(|f| f.to_lowercase().contains(&needle)))
+    }
+
+    /// Recompute the rows shown (on a filter change only, never per frame).
+    pub fn rebuild_view(&mut self) {
+        let keep_row = self.selected_row();
+        let rows = self.campaign.recipients.len();
+        self.view = (0..rows)
+            .filter(|&i| {
+                let s = self.status[i];
+                (!self.invalid_only || matches!(s, Status::Invalid | Status::Duplicate))
+                    && (!self.failures_only || s.is_failure())
+                    && self.matches_filter(i)
+            })
+            .collect();
+        self.selected = keep_row.and_then(|r| self.view.binary_search(&r).ok()).unwrap_or(0);
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        if self.view.is_empty() {
+            self.selected = 0;
+            return;
+        }
+        let max = self.view.len() - 1;
+        self.selected = self.selected.saturating_add_signed(delta).min(max);
+        if self.screen == Screen::Sending {
+            self.follow = false;
+        }
+    }
+
+    /// A key press.
+    pub fn on_key(&mut self, key: KeyEvent) -> Action {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return self.interrupt();
+        }
+        if let Some(overlay) = self.overlay.clone() {
+            return self.on_overlay_key(overlay, key);
+        }
+        if key.code == KeyCode::Esc {
+            if !self.filter.is_empty() {
+                self.filter.clear();
+                self.rebuild_view();
+            }
+            return Action::None;
+        }
+        match lookup(self.screen, key.code) {
+            Some(command) => self.command(command),
+            None => Action::None,
+        }
+    }
+
+    /// Ctrl-C: quits; while sending, stops gracefully first (a second Ctrl-C quits at once).
+    fn interrupt(&mut self) -> Action {
+        if self.screen == Screen::Sending {
+            if self.stopping {
+                return Action::Quit;
+            }
+            self.stopping = true;
+            self.quit_when_done = true;
+            return Action::Stop;
+        }
+        Action::Quit
+    }
+
+    fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Action {
+        let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter);
+        let no = matches!(key.code, KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc);
+        match overlay {
+            Overlay::Help => {
+                if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')) {
+                    self.overlay = None;
+                }
+                Action::None
+            }
+            Overlay::Message(_) => {
+                self.overlay = None;
+                Action::None
+            }
+            Overlay::Confirm | Overlay::ConfirmStop | Overlay::ConfirmQuit | Overlay::ConfirmRate(_) if yes => {
+                self.overlay = None;
+                match overlay {
+                    Overlay::Confirm => Action::Start,
+                    Overlay::ConfirmStop => {
+                        self.stopping = true;
+                        Action::Stop
+                    }
+                    Overlay::ConfirmQuit => {
+                        self.stopping = true;
+                        self.quit_when_done = true;
+                        Action::Stop
+                    }
+                    Overlay::ConfirmRate(r) => Action::SetRate(r),
+                    _ => Action::None,
+                }
+            }
+            Overlay::Confirm | Overlay::ConfirmStop | Overlay::ConfirmQuit | Overlay::ConfirmRate(_) => {
+                if no {
+                    self.overlay = None;
+                }
+                Action::None
+            }
+            Overlay::Filter | Overlay::TestOpenid => match key.code {
+                KeyCode::Esc => {
+                    self.overlay = None;
+                    self.input.clear();
+                    Action::None
+                }
+                KeyCode::Backspace => {
+                    self.input.pop();
+                    Action::None
+                }
+                KeyCode::Enter => {
+                    self.overlay = None;
+                    let text = std::mem::take(&mut self.input).trim().to_string();
+                    if overlay == Overlay::Filter {
+                        self.filter = text;
+                        self.rebuild_view();
+                        Action::None
+                    } else {
+                        match (self.selected_row(), crate::campaign::validate::check_openid(&text)) {
+                            (Some(row), None) => Action::TestSend { row, openid: text },
+                            (_, Some(problem)) => {
+                                self.overlay = Some(Overlay::Message(format!("not sent: {problem}")));
+                                Action::None
+                            }
+                            (None, _) => Action::None,
+                        }
+                    }
+                }
+                KeyCode::Char(c) => {
+                    self.input.push(c);
+                    Action::None
+                }
+                _ => Action::None,
+            },
+        }
+    }
+
+    fn command(&mut self, command: Command) -> Action {
+        let page = self.page.max(1) as isize;
+        match command {
+            Command::Quit => {
+                if self.screen == Screen::Sending {
+                    self.overlay = Some(Overlay::ConfirmQuit);
+                    Action::None
+                } else {
+                    Action::Quit
+                }
+            }
+            Command::Help => {
+                self.overlay = Some(Overlay::Help);
+                Action::None
+            }
+            Command::Up => {
+                self.move_by(-1);
+                Action::None
+            }
+            Command::Down => {
+                self.move_by(1);
+                Action::None
+            }
+            Command::PageUp => {
+                self.move_by(-page);
+                Action::None
+            }
+            Command::PageDown => {
+                self.move_by(page);
+                Action::None
+            }
+            Command::Top => {
+                self.move_by(isize::MIN / 2);
+                Action::None
+            }
+            Command::Bottom => {
+                self.move_by(isize::MAX / 2);
+                if self.screen == Screen::Sending {
+                    self.follow = true;
+                }
+                Action::None
+            }
+            Command::Filter => {
+                self.input = self.filter.clone();
+                self.overlay = Some(Overlay::Filter);
+                Action::None
+            }
+            Command::InvalidOnly => {
+                self.invalid_only = !self.invalid_only;
+                self.rebuild_view();
+                Action::None
+            }
+            Command::FailuresOnly => {
+                self.failures_only = !self.failures_only;
+                self.rebuild_view();
+                Action::None
+            }
+            Command::Start => {
+                if self.to_send == 0 {
+                    self.overlay = Some(Overlay::Message("nothing to send: every ready row is already done".into()));
+                } else {
+                    self.overlay = Some(Overlay::Confirm);
+                }
+                Action::None
+            }
+            Command::TestSend => {
+                let Some(row) = self.selected_row() else { return Action::None };
+                if matches!(self.status[row], Status::Invalid) {
+                    let why: Vec<String> =
+                        self.campaign.checks.problems_of(row).iter().map(|(_, p)| p.to_string()).collect();
+                    self.overlay = Some(Overlay::Message(format!("row {} is invalid: {}", row + 1, why.join("; "))));
+                    return Action::None;
+                }
+                match &self.campaign.config.message.test_openid {
+                    Some(openid) => Action::TestSend { row, openid: openid.clone() },
+                    None => {
+                        self.input.clear();
+                        self.overlay = Some(Overlay::TestOpenid);
+                        Action::None
+                    }
+                }
+            }
+            Command::Pause => {
+                if self.stopping {
+                    Action::None
+                } else if self.pause.is_some() {
+                    Action::Resume
+                } else {
+                    Action::Pause
+                }
+            }
+            Command::Stop => {
+                if !self.stopping {
+                    self.overlay = Some(Overlay::ConfirmStop);
+                }
+                Action::None
+            }
+            Command::Export => Action::Export,
+            Command::RateUp => {
+                let next = self.rate.saturating_add(rate_step(self.rate));
+                if next > self.configured_rate && self.rate <= self.configured_rate {
+                    self.overlay = Some(Overlay::ConfirmRate(next));
+                    Action::None
+                } else {
+                    Action::SetRate(next)
+                }
+            }
+            Command::RateDown => Action::SetRate(self.rate.saturating_sub(rate_step(self.rate)).max(1)),
+        }
+    }
+
+    /// Mouse wheel scrolls the table.
+    pub fn on_mouse(&mut self, m: MouseEvent) {
+        match m.kind {
+            MouseEventKind::ScrollDown => self.move_by(3),
+            MouseEventKind::ScrollUp => self.move_by(-3),
+            _ => {}
+        }
+    }
+
+    /// The engine started: switch to the sending screen.
+    pub fn started(&mut self) {
+        self.screen = Screen::Sending;
+        self.follow = true;
+        self.invalid_only = false;
+        self.rebuild_view();
+    }
+
+    /// An engine event.
+    pub fn on_event(&mut self, ev: &Event) {
+        match ev {
+            Event::Rows(rows) => {
+                for r in rows {
+                    self.on_row(r);
+                }
+            }
+            Event::Progress(c) => {
+                self.counters = c.clone();
+                self.sample_throughput();
+            }
+            Event::TokenRefreshed { external, status } => {
+                self.token = Some(status.clone());
+                if *external {
+                    self.token_note = Some(EXTERNAL_REFRESH_HINT.to_string());
+                }
+            }
+            Event::Paused(reason) => self.pause = Some(reason.clone()),
+            Event::Resumed => self.pause = None,
+            Event::RateChanged(r) => self.rate = *r,
+            Event::Done(summary) => {
+                self.counters = summary.counters.clone();
+                self.token = Some(summary.token.clone());
+                self.summary = Some((**summary).clone());
+                self.screen = Screen::Done;
+                self.pause = None;
+                self.overlay = None;
+            }
+        }
+    }
+
+    fn on_row(&mut self, ev: &RowEvent) {
+        let (row, status) = match ev {
+            RowEvent::Started { row, attempt } => (*row, Status::InFlight(*attempt)),
+            RowEvent::Retrying { row, attempt, .. } => (*row, Status::Retrying(*attempt)),
+            RowEvent::Delivered { row, .. } => (*row, Status::Delivered),
+            RowEvent::Failed { row, failure, .. } => {
+                self.failures.insert(*row, (failure.code_label(), failure.errmsg.clone()));
+                if self.failures_only && self.view.binary_search(row).is_err() {
+                    let at = self.view.partition_point(|r| r < row);
+                    self.view.insert(at, *row);
+                }
+                (*row, Status::Failed)
+            }
+            RowEvent::Unanswered { row, .. } => (*row, Status::Pending),
+        };
+        if let RowEvent::Started { attempt, .. } = ev {
+            self.attempts.insert(row, *attempt);
+            if self.follow {
+                if let Ok(at) = self.view.binary_search(&row) {
+                    self.selected = self.selected.max(at);
+                }
+            }
+        }
+        if let Some(s) = self.status.get_mut(row) {
+            *s = status;
+        }
+    }
+
+    fn sample_throughput(&mut self) {
+        let (at, requests) = self.last_sample;
+        let now = self.counters.elapsed_ms;
+        if now >= at + 1000 {
+            let seconds = ((now - at) / 1000).max(1);
+            let per_second = (self.counters.requests.saturating_sub(requests)) / seconds;
+            for _ in 0..seconds.min(THROUGHPUT_SAMPLES as u64) {
+                self.throughput.push(per_second);
+            }
+            if self.throughput.len() > THROUGHPUT_SAMPLES {
+                let extra = self.throughput.len() - THROUGHPUT_SAMPLES;
+                self.throughput.drain(..extra);
+            }
+            self.last_sample = (now, self.counters.requests);
+        }
+    }
+}
+
+/// How much `+`/`-` change the rate: about 10%, at least 1.
+pub fn rate_step(rate: u32) -> u32 {
+    (rate / 10).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wechat::{ErrorClass, Failure};
+    use std::path::Path;
+
+    fn app() -> App {
+        let c = Campaign::load(Path::new("samples/campaign.toml"), None).unwrap();
+        let n = c.recipients.len();
+        App::new(Arc::new(c), &vec![RowRecord::Pending; n], 45)
+    }
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    fn code(k: KeyCode) -> KeyEvent {
+        KeyEvent::new(k, KeyModifiers::NONE)
+    }
+
+    fn type_text(app: &mut App, text: &str) {
+        for c in text.chars() {
+            app.on_key(key(c));
+        }
+    }
+
+    #[test]
+    fn start_asks_first_and_only_yes_starts() {
+        let mut a = app();
+        assert_eq!(a.on_key(key('s')), Action::None);
+        assert_eq!(a.overlay, Some(Overlay::Confirm));
+        assert_eq!(a.on_key(key('n')), Action::None);
+        assert_eq!(a.overlay, None);
+        a.on_key(key('s'));
+        assert_eq!(a.on_key(key('x')), Action::None, "other keys do nothing in the dialog");
+        assert_eq!(a.on_key(key('y')), Action::Start);
+    }
+
+    #[test]
+    fn navigation_stays_in_bounds() {
+        let mut a = app();
+        a.on_key(key('k'));
+        assert_eq!(a.selected, 0);
+        a.on_key(key('G'));
+        assert_eq!(a.selected, 49);
+        a.on_key(code(KeyCode::Down));
+        assert_eq!(a.selected, 49);
+        a.page = 10;
+        a.on_key(code(KeyCode::PageUp));
+        assert_eq!(a.selected, 39);
+        a.on_key(key('g'));
+        assert_eq!(a.selected, 0);
+    }
+
+    #[test]
+    fn filter_and_invalid_only_narrow_the_view() {
+        let mut a = app();
+        a.on_key(key('/'));
+        type_text(&mut a, "oREFUSE");
+        assert_eq!(a.view.len(), 50, "the filter applies on Enter");
+        a.on_key(code(KeyCode::Enter));
+        assert_eq!(a.view.len(), 2);
+        a.on_key(code(KeyCode::Esc));
+        assert_eq!(a.view.len(), 50, "Esc clears the filter");
+        a.on_key(key('i'));
+        assert_eq!(a.view.len(), 5, "4 invalid + 1 duplicate");
+        assert_eq!(a.view[0], 20);
+        a.on_key(key('i'));
+        assert_eq!(a.view.len(), 50);
+    }
+
+    #[test]
+    fn test_send_uses_test_openid_and_refuses_invalid_rows() {
+        let mut a = app();
+        assert_eq!(a.on_key(key('t')), Action::TestSend { row: 0, openid: "oWxOPERATORtestopenid0000001".into() });
+        a.selected = 20;
+        assert_eq!(a.on_key(key('t')), Action::None);
+        assert!(matches!(&a.overlay, Some(Overlay::Message(m)) if m.contains("row 21 is invalid: openid is empty")));
+    }
+
+    #[test]
+    fn help_lists_and_closes() {
+        let mut a = app();
+        a.on_key(key('?'));
+        assert_eq!(a.overlay, Some(Overlay::Help));
+        assert_eq!(a.on_key(key('s')), Action::None, "help swallows keys");
+        a.on_key(code(KeyCode::Esc));
+        assert_eq!(a.overlay, None);
+    }
+
+    fn sending() -> App {
+        let mut a = app();
+        a.started();
+        a
+    }
+
+    #[test]
+    fn pause_resume_and_stop_while_sending() {
+        let mut a = sending();
+        assert_eq!(a.on_key(key('p')), Action::Pause);
+        a.on_event(&Event::Paused(PauseReason::Operator));
+        assert_eq!(a.on_key(key('p')), Action::Resume);
+        a.on_event(&Event::Resumed);
+        assert_eq!(a.pause, None);
+        assert_eq!(a.on_key(key('x')), Action::None);
+        assert_eq!(a.overlay, Some(Overlay::ConfirmStop));
+        assert_eq!(a.on_key(key('y')), Action::Stop);
+        assert!(a.stopping);
+        assert_eq!(a.on_key(key('p')), Action::None, "no pausing while stopping");
+    }
+
+    #[test]
+    fn quit_while_sending_asks_then_stops_and_ctrl_c_twice_quits() {
+        let mut a = sending();
+        assert_eq!(a.on_key(key('q')), Action::None);
+        assert_eq!(a.on_key(key('y')), Action::Stop);
+        assert!(a.quit_when_done);
+        let mut a = sending();
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(a.on_key(ctrl_c), Action::Stop);
+        assert_eq!(a.on_key(ctrl_c), Action::Quit);
+    }
+
+    #[test]
+    fn rate_changes_confirm_above_the_campaign_rate() {
+        let mut a = sending();
+        assert_eq!(a.on_key(key('-')), Action::SetRate(18));
+        a.on_event(&Event::RateChanged(18));
+        assert_eq!(a.on_key(key('+')), Action::SetRate(19));
+        a.on_event(&Event::RateChanged(20));
+        assert_eq!(a.on_key(key('+')), Action::None);
+        assert_eq!(a.overlay, Some(Overlay::ConfirmRate(22)));
+        assert_eq!(a.on_key(key('y')), Action::SetRate(22));
+    }
+
+    #[test]
+    fn engine_events_update_rows_counters_and_failures_view() {
+        let mut a = sending();
+        a.on_key(key('f'));
+        assert!(a.view.is_empty());
+        let failure = Failure { errcode: Some(43101), errmsg: "refused".into(), class: ErrorClass::Row };
+        a.on_event(&Event::Rows(vec![
+            RowEvent::Started { row: 0, attempt: 1 },
+            RowEvent::Started { row: 4, attempt: 1 },
+            RowEvent::Delivered { row: 0, attempt: 1, msgid: None },
+            RowEvent::Failed { row: 4, attempt: 1, failure },
+        ]));
+        assert_eq!(a.status[0], Status::Delivered);
+        assert_eq!(a.status[4], Status::Failed);
+        assert_eq!(a.view, vec![4]);
+        assert_eq!(a.failures[&4].0, "43101");
+        a.on_event(&Event::Progress(Counters {
+            total: 45,
+            delivered: 1,
+            failed: 1,
+            requests: 2,
+            elapsed_ms: 1000,
+            ..Default::default()
+        }));
+        assert_eq!(a.counters.done(), 2);
+        assert_eq!(a.throughput, vec![2]);
+        a.on_key(key('e'));
+        assert_eq!(a.on_key(key('e')), Action::Export);
+    }
+
+    #[test]
+    fn engine_pause_banner_comes_and_goes() {
+        let mut a = sending();
+        a.on_event(&Event::Paused(PauseReason::FailureRate { failed: 60, of: 100, limit: 0.5 }));
+        assert!(matches!(a.pause, Some(PauseReason::FailureRate { .. })));
+        assert_eq!(a.on_key(key('p')), Action::Resume);
+    }
+
+    #[test]
+    fn following_tracks_the_newest_row_until_the_operator_scrolls() {
+        let mut a = sending();
+        a.on_event(&Event::Rows(vec![RowEvent::Started { row: 30, attempt: 1 }]));
+        assert_eq!(a.selected, 30);
+        a.on_key(key('k'));
+        assert!(!a.follow);
+        a.on_event(&Event::Rows(vec![RowEvent::Started { row: 40, attempt: 1 }]));
+        assert_eq!(a.selected, 29);
+        a.on_key(key('G'));
+        assert!(a.follow);
+    }
+}

@@ -1,0 +1,238 @@
+//! The one key table: it drives input handling and the help overlay, so help cannot drift.
+
+use ratatui::crossterm::event::KeyCode;
+
+/// The screens of the TUI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// Rows and rendered messages; nothing sent yet.
+    Preview,
+    /// The campaign is running.
+    Sending,
+    /// The run ended: summary and files.
+    Done,
+}
+
+/// What a key asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    Help,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Filter,
+    InvalidOnly,
+    Start,
+    TestSend,
+    Pause,
+    Stop,
+    FailuresOnly,
+    Export,
+    RateUp,
+    RateDown,
+}
+
+/// One entry of the key table.
+#[derive(Debug)]
+pub struct Binding {
+    pub keys: &'static [KeyCode],
+    /// How the keys are written in help and the footer.
+    pub label: &'static str,
+    pub screens: &'static [Screen],
+    pub command: Command,
+    pub help: &'static str,
+    /// The footer's word for it; `None`: only in the `?` help.
+    pub footer: Option<&'static str>,
+}
+
+use Screen::{Done, Preview, Sending};
+
+const ALL: &[Screen] = &[Preview, Sending, Done];
+
+/// Every key of every screen.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[KeyCode::Char('s')],
+        label: "s",
+        screens: &[Preview],
+        command: Command::Start,
+        help: "start sending (asks first)",
+        footer: Some("start"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('t')],
+        label: "t",
+        screens: &[Preview],
+        command: Command::TestSend,
+        help: "test-send the selected row to your own openid",
+        footer: Some("test"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('/')],
+        label: "/",
+        screens: &[Preview, Sending],
+        command: Command::Filter,
+        help: "filter rows by openid or value",
+        footer: Some("filter"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('i')],
+        label: "i",
+        screens: &[Preview],
+        command: Command::InvalidOnly,
+        help: "show only rows that will not be sent",
+        footer: Some("not sent"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('p')],
+        label: "p",
+        screens: &[Sending],
+        command: Command::Pause,
+        help: "pause / resume",
+        footer: Some("pause"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('x')],
+        label: "x",
+        screens: &[Sending],
+        command: Command::Stop,
+        help: "stop gracefully (asks first)",
+        footer: Some("stop"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('f')],
+        label: "f",
+        screens: &[Sending, Done],
+        command: Command::FailuresOnly,
+        help: "show only failed rows",
+        footer: Some("failures"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('e')],
+        label: "e",
+        screens: &[Sending, Done],
+        command: Command::Export,
+        help: "export failed and invalid rows to CSV",
+        footer: Some("export"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('+'), KeyCode::Char('=')],
+        label: "+/-",
+        screens: &[Sending],
+        command: Command::RateUp,
+        help: "raise the rate (above the campaign's asks first)",
+        footer: Some("rate"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('-')],
+        label: "-",
+        screens: &[Sending],
+        command: Command::RateDown,
+        help: "lower the rate",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::Up, KeyCode::Char('k')],
+        label: "↑/k",
+        screens: ALL,
+        command: Command::Up,
+        help: "previous row",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::Down, KeyCode::Char('j')],
+        label: "↓/j",
+        screens: ALL,
+        command: Command::Down,
+        help: "next row",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::PageUp],
+        label: "PgUp",
+        screens: ALL,
+        command: Command::PageUp,
+        help: "page up",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::PageDown],
+        label: "PgDn",
+        screens: ALL,
+        command: Command::PageDown,
+        help: "page down",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::Char('g'), KeyCode::Home],
+        label: "g",
+        screens: ALL,
+        command: Command::Top,
+        help: "first row",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::Char('G'), KeyCode::End],
+        label: "G",
+        screens: ALL,
+        command: Command::Bottom,
+        help: "last row (while sending: follow the newest)",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::Char('?')],
+        label: "?",
+        screens: ALL,
+        command: Command::Help,
+        help: "this help",
+        footer: Some("help"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('q')],
+        label: "q",
+        screens: ALL,
+        command: Command::Quit,
+        help: "quit (while sending: asks, then stops gracefully)",
+        footer: Some("quit"),
+    },
+];
+
+/// The command bound to `key` on `screen`, if any.
+pub fn lookup(screen: Screen, key: KeyCode) -> Option<Command> {
+    BINDINGS.iter().find(|b| b.screens.contains(&screen) && b.keys.contains(&key)).map(|b| b.command)
+}
+
+/// The bindings of one screen, in table order.
+pub fn for_screen(screen: Screen) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().filter(move |b| b.screens.contains(&screen))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_means_two_things_on_one_screen() {
+        for screen in [Preview, Sending, Done] {
+            let mut seen = Vec::new();
+            for b in for_screen(screen) {
+                for k in b.keys {
+                    assert!(!seen.contains(k), "{k:?} bound twice on {screen:?}");
+                    seen.push(*k);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_respects_the_screen() {
+        assert_eq!(lookup(Preview, KeyCode::Char('s')), Some(Command::Start));
+        assert_eq!(lookup(Sending, KeyCode::Char('s')), None);
+        assert_eq!(lookup(Sending, KeyCode::Char('=')), Some(Command::RateUp));
+        assert_eq!(lookup(Done, KeyCode::Char('j')), Some(Command::Down));
+    }
+}

@@ -1,0 +1,142 @@
+//! Overlays: help, confirmations, prompts and messages.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Overlay};
+use super::keys::for_screen;
+use super::theme::Theme;
+use crate::headless::thousands;
+
+fn area(frame: &Frame, width: u16, lines: usize) -> Rect {
+    let full = frame.area();
+    let w = width.min(full.width.saturating_sub(2)).max(20);
+    let h = (lines as u16 + 2).min(full.height.saturating_sub(2)).max(3);
+    full.centered(Constraint::Length(w), Constraint::Length(h))
+}
+
+fn show(frame: &mut Frame, title: &str, lines: Vec<Line<'static>>, width: u16) {
+    // Wrapped lines need more rows than there are lines: estimate from the width.
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let rect = area(frame, width, rows);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(title.to_string())),
+        rect,
+    );
+}
+
+/// Draw `overlay` over the screen.
+pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
+    let c = &app.campaign;
+    match overlay {
+        Overlay::Help => {
+            let mut lines: Vec<Line> = for_screen(app.screen)
+                .map(|b| Line::from(vec![Span::styled(format!("{:>6}  ", b.label), theme.title()), Span::raw(b.help)]))
+                .collect();
+            lines.push(Line::from(vec![
+                Span::styled("   Esc  ", theme.title()),
+                Span::raw("close this layer or clear the filter"),
+            ]));
+            lines.push(Line::from(vec![
+                Span::styled("Ctrl-C  ", theme.title()),
+                Span::raw("quit (while sending: stop gracefully; twice: quit at once)"),
+            ]));
+            lines.push(Line::styled("mouse wheel scrolls the table", theme.dim()));
+            show(frame, " keys ", lines, 72);
+        }
+        Overlay::Confirm => {
+            let m = &c.config.message;
+            let mut lines = vec![
+                Line::styled(format!("Send {} messages now?", thousands(app.to_send)), theme.title()),
+                Line::raw(""),
+                Line::raw(format!("kind       {}", m.kind.as_str())),
+                Line::raw(format!("template   {}", m.template_id)),
+                Line::raw(format!(
+                    "rate       {}/s, {} in flight at most",
+                    c.config.send.rate, c.config.send.concurrency
+                )),
+                Line::raw(format!("duration   about {}", app.estimate)),
+                Line::raw(format!("quota      {}", app.quota_line.clone().unwrap_or_else(|| "not reported".into()))),
+            ];
+            for l in &app.plan_lines {
+                lines.push(Line::raw(l.clone()));
+            }
+            for w in &c.warnings {
+                lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::from(vec![
+                Span::styled(" y ", theme.title()),
+                Span::raw("send   "),
+                Span::styled(" n ", theme.title()),
+                Span::raw("cancel"),
+            ]));
+            show(frame, " confirm ", lines, 76);
+        }
+        Overlay::ConfirmStop | Overlay::ConfirmQuit => {
+            let then = if *overlay == Overlay::ConfirmQuit { ", then quit" } else { "" };
+            let lines = vec![
+                Line::styled(format!("Stop sending{then}?"), theme.title()),
+                Line::raw("Requests in flight finish and are recorded; nothing new is sent."),
+                Line::raw("Run the same command later to send the rest."),
+                Line::raw(""),
+                Line::from(vec![
+                    Span::styled(" y ", theme.title()),
+                    Span::raw("stop   "),
+                    Span::styled(" n ", theme.title()),
+                    Span::raw("keep sending"),
+                ]),
+            ];
+            show(frame, " stop ", lines, 70);
+        }
+        Overlay::ConfirmRate(r) => {
+            let lines = vec![
+                Line::styled(format!("Raise the rate to {r}/s?"), theme.title()),
+                Line::raw(format!(
+                    "The campaign is set to {}/s. Faster sending risks WeChat's per-minute quota (45011).",
+                    app.configured_rate
+                )),
+                Line::raw(""),
+                Line::from(vec![
+                    Span::styled(" y ", theme.title()),
+                    Span::raw("raise   "),
+                    Span::styled(" n ", theme.title()),
+                    Span::raw("keep"),
+                ]),
+            ];
+            show(frame, " rate ", lines, 70);
+        }
+        Overlay::Filter => {
+            let lines = vec![
+                Line::from(vec![Span::styled("filter: ", theme.title()), Span::raw(format!("{}▏", app.input))]),
+                Line::styled(
+                    "rows whose openid or any value contains this text · Enter apply · Esc cancel",
+                    theme.dim(),
+                ),
+            ];
+            show(frame, " filter ", lines, 70);
+        }
+        Overlay::TestOpenid => {
+            let row = app.selected_row().map_or(0, |r| r + 1);
+            let lines = vec![
+                Line::styled(format!("Test-send row {row} to which openid? (your own)"), theme.title()),
+                Line::raw(format!("{}▏", app.input)),
+                Line::styled(
+                    "set test_openid in [message] to skip this question · Enter send · Esc cancel",
+                    theme.dim(),
+                ),
+            ];
+            show(frame, " test send ", lines, 70);
+        }
+        Overlay::Message(text) => {
+            let lines = vec![Line::raw(text.clone()), Line::raw(""), Line::styled("any key closes", theme.dim())];
+            show(frame, " wxsend ", lines, 76);
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Drawing: a frame from `&App`, nothing else. Only visible rows are rendered, so the cost of a
+//! frame does not grow with the number of rows.
+
+use std::time::Duration;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Sparkline, Table, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Status};
+use super::keys::{for_screen, Screen};
+use super::popup;
+use super::theme::Theme;
+use crate::campaign::Rendered;
+use crate::headless::{duration, thousands};
+
+/// Draw the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let theme = Theme { color: app.color };
+    let [body, footer] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
+    match app.screen {
+        Screen::Preview => preview(frame, body, app, theme),
+        Screen::Sending => sending(frame, body, app, theme),
+        Screen::Done => done(frame, body, app, theme),
+    }
+    frame.render_widget(Paragraph::new(footer_line(app, theme)), footer);
+    if let Some(overlay) = &app.overlay {
+        popup::draw(frame, app, overlay, theme);
+    }
+}
+
+/// The rows the table can show in `height` lines with the selection visible.
+pub fn window(selected: usize, len: usize, height: usize) -> std::ops::Range<usize> {
+    if height == 0 || len == 0 {
+        return 0..0;
+    }
+    let start = selected.saturating_sub(height / 2).min(len.saturating_sub(height));
+    start..(start + height).min(len)
+}
+
+/// `oWxp…cF`: enough to tell rows apart, not the whole identifier.
+pub fn mask_openid(openid: &str) -> String {
+    let n = openid.chars().count();
+    if n <= 8 {
+        return openid.to_string();
+    }
+    let head: String = openid.chars().take(4).collect();
+    let tail: String = openid.chars().skip(n - 2).collect();
+    format!("{head}…{tail}")
+}
+
+fn footer_line(app: &App, theme: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for b in for_screen(app.screen) {
+        if let Some(word) = b.footer {
+            spans.push(Span::styled(format!(" {} ", b.label), theme.title()));
+            spans.push(Span::styled(word, theme.dim()));
+        }
+    }
+    if let Some(n) = &app.notice {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(n.clone(), theme.accent()));
+    }
+    Line::from(spans)
+}
+
+fn header(app: &App, theme: Theme) -> Line<'static> {
+    let c = &app.campaign;
+    let mut spans = vec![
+        Span::styled(format!(" {} ", c.config.name), theme.title()),
+        Span::raw(format!("─ {} ─ {} rows ─ ", c.config.message.kind.as_str(), thousands(c.recipients.len()))),
+        Span::styled(format!("{} ready", thousands(c.checks.ready)), theme.ok()),
+        Span::raw(" ─ "),
+        Span::styled(
+            format!("{} invalid", thousands(c.checks.invalid)),
+            if c.checks.invalid > 0 { theme.bad() } else { theme.dim() },
+        ),
+        Span::raw(format!(" ─ {} duplicates", thousands(c.checks.duplicates))),
+    ];
+    let before = c.checks.ready.saturating_sub(app.to_send);
+    if before > 0 {
+        spans.push(Span::styled(format!(" ─ {} done before", thousands(before)), theme.accent()));
+    }
+    Line::from(spans)
+}
+
+/// The CSV columns the template reads, besides the openid (at most three, for the table).
+fn mapped_columns(app: &App) -> Vec<usize> {
+    let t = &app.campaign.template;
+    let openid = app.campaign.recipients.openid_column;
+    let mut cols = Vec::new();
+    for i in 0..t.keys.len() {
+        for c in t.field_columns(i) {
+            if c != openid && !cols.contains(&c) {
+                cols.push(c);
+            }
+        }
+    }
+    cols.truncate(3);
+    cols
+}
+
+fn check_label(app: &App, row: usize, theme: Theme) -> (String, Style) {
+    let first = app.campaign.checks.problems_of(row).first().map(|(_, p)| p.label());
+    match app.status[row] {
+        Status::Invalid => (first.unwrap_or("invalid").to_string(), theme.bad()),
+        Status::Duplicate => ("duplicate".into(), theme.warn()),
+        Status::DeliveredBefore => ("sent before".into(), theme.dim()),
+        Status::FailedBefore => ("failed before".into(), theme.bad()),
+        Status::Unknown => ("unknown".into(), theme.warn()),
+        _ => match first {
+            Some(w) => (format!("ok ({w})"), theme.warn()),
+            None => ("ok".into(), theme.ok()),
+        },
+    }
+}
+
+fn preview(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let warnings: Vec<Line> =
+        app.campaign.warnings.iter().map(|w| Line::styled(format!(" ⚠ {w}"), theme.warn())).collect();
+    let [head, warn, body] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(if warnings.is_empty() { 0 } else { 2 }),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(header(app, theme)), head);
+    frame.render_widget(Paragraph::new(warnings).wrap(Wrap { trim: true }), warn);
+    let (table_area, message_area) = if body.width >= 110 {
+        let [a, b] = Layout::horizontal([Constraint::Min(50), Constraint::Length(52)]).areas(body);
+        (a, b)
+    } else {
+        let [a, b] = Layout::vertical([Constraint::Percentage(55), Constraint::Min(6)]).areas(body);
+        (a, b)
+    };
+    let cols = mapped_columns(app);
+    let headers = &app.campaign.recipients.headers;
+    let mut titles = vec!["#".to_string(), "openid".to_string()];
+    titles.extend(cols.iter().map(|&c| headers[c].clone()));
+    titles.push("check".into());
+    let height = table_area.height.saturating_sub(3) as usize;
+    let range = window(app.selected, app.view.len(), height);
+    let rows: Vec<Row> = app.view[range.clone()]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &r)| {
+            let row = app.campaign.recipients.row(r)?;
+            let (label, style) = check_label(app, r, theme);
+            let mut cells = vec![Cell::from((r + 1).to_string()), Cell::from(mask_openid(row.openid()))];
+            cells.extend(cols.iter().map(|&c| Cell::from(row.field(c).to_string())));
+            cells.push(Cell::from(Span::styled(label, style)));
+            let selected = range.start + i == app.selected;
+            Some(Row::new(cells).style(if selected { theme.selected() } else { Style::default() }))
+        })
+        .collect();
+    let mut widths = vec![Constraint::Length(6), Constraint::Length(9)];
+    widths.extend(cols.iter().map(|_| Constraint::Min(8)));
+    widths.push(Constraint::Length(14));
+    let title = table_title(app);
+    let table = Table::new(rows, widths)
+        .header(Row::new(titles).style(theme.title()))
+        .block(Block::default().borders(Borders::ALL).title(title));
+    frame.render_widget(table, table_area);
+    message(frame, message_area, app, theme);
+}
+
+fn table_title(app: &App) -> String {
+    let mut t = format!(" {} of {} rows ", thousands(app.view.len()), thousands(app.campaign.recipients.len()));
+    if !app.filter.is_empty() {
+        t.push_str(&format!("─ filter \"{}\" ", app.filter));
+    }
+    if app.invalid_only {
+        t.push_str("─ not sent only ");
+    }
+    if app.failures_only {
+        t.push_str("─ failures only ");
+    }
+    t
+}
+
+/// The selected row's message: as the recipient sees it, then the exact JSON body.
+fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let Some(r) = app.selected_row() else {
+        frame.render_widget(Block::default().borders(Borders::ALL).title(" no row "), area);
+        return;
+    };
+    let c = &app.campaign;
+    let mut lines: Vec<Line> = Vec::new();
+    let Some(row) = c.recipients.row(r) else { return };
+    for (_, p) in c.checks.problems_of(r) {
+        let style = if p.severity() == crate::campaign::Severity::Error { theme.bad() } else { theme.warn() };
+        lines.push(Line::styled(format!("⚠ {p}"), style));
+    }
+    if matches!(app.status[r], Status::Invalid) && row.field_count() != c.recipients.headers.len() {
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::ALL).title(format!(" row {} ", r + 1))),
+            area,
+        );
+        return;
+    }
+    let mut rendered = Rendered::default();
+    c.template.render(&row, &mut rendered);
+    lines.push(Line::styled(format!("┌ {} ", c.config.message.template_id), theme.accent()));
+    let key_width = c.template.keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    for (k, v) in c.template.keys.iter().zip(&rendered.values) {
+        lines.push(Line::from(vec![
+            Span::styled("│ ", theme.accent()),
+            Span::styled(format!("{k:<key_width$}  "), theme.dim()),
+            Span::raw(v.replace(['\n', '\r'], "⏎")),
+        ]));
+    }
+    if let Some(page) = &rendered.page {
+        lines
+            .push(Line::from(vec![Span::styled("│ ", theme.accent()), Span::styled(format!("→ {page}"), theme.dim())]));
+    } else if let Some(url) = &rendered.url {
+        lines.push(Line::from(vec![Span::styled("│ ", theme.accent()), Span::styled(format!("→ {url}"), theme.dim())]));
+    }
+    lines.push(Line::styled("└", theme.accent()));
+    let body = c.template.body_json(row.openid(), &rendered);
+    lines.push(Line::styled("request body (token not shown):", theme.dim()));
+    for l in serde_json::to_string_pretty(&body).unwrap_or_default().lines() {
+        lines.push(Line::raw(l.to_string()));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(format!(
+            " row {} · line {} ",
+            r + 1,
+            row.line()
+        ))),
+        area,
+    );
+}
+
+fn status_cell(app: &App, row: usize, theme: Theme) -> (String, Style) {
+    match app.status[row] {
+        Status::Pending => ("pending".into(), theme.dim()),
+        Status::Invalid => ("invalid".into(), theme.bad()),
+        Status::Duplicate => ("duplicate".into(), theme.dim()),
+        Status::InFlight(a) if a > 1 => (format!("sending ({a})"), theme.accent()),
+        Status::InFlight(_) => ("sending".into(), theme.accent()),
+        Status::Retrying(a) => (format!("retrying {a}"), theme.warn()),
+        Status::Delivered => ("ok".into(), theme.ok()),
+        Status::Failed => ("failed".into(), theme.bad()),
+        Status::Unknown => ("unknown".into(), theme.warn()),
+        Status::DeliveredBefore => ("sent before".into(), theme.dim()),
+        Status::FailedBefore => ("failed before".into(), theme.bad()),
+    }
+}
+
+fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let height = area.height.saturating_sub(3) as usize;
+    let range = window(app.selected, app.view.len(), height);
+    let wide = area.width >= 100;
+    let rows: Vec<Row> = app.view[range.clone()]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &r)| {
+            let row = app.campaign.recipients.row(r)?;
+            let (label, style) = status_cell(app, r, theme);
+            let (code, msg) = app.failures.get(&r).cloned().unwrap_or_default();
+            let msg = if wide { msg } else { code.clone() + " " + &msg };
+            let mut cells = vec![
+                Cell::from((r + 1).to_string()),
+                Cell::from(mask_openid(row.openid())),
+                Cell::from(Span::styled(label, style)),
+            ];
+            if wide {
+                cells.push(Cell::from(code));
+            }
+            cells.push(Cell::from(msg));
+            cells.push(Cell::from(app.attempts.get(&r).map(|a| a.to_string()).unwrap_or_default()));
+            let selected = range.start + i == app.selected;
+            Some(Row::new(cells).style(if selected { theme.selected() } else { Style::default() }))
+        })
+        .collect();
+    let (widths, titles) = if wide {
+        (
+            vec![
+                Constraint::Length(8),
+                Constraint::Length(9),
+                Constraint::Length(14),
+                Constraint::Length(9),
+                Constraint::Min(20),
+                Constraint::Length(5),
+            ],
+            vec!["#", "openid", "status", "code", "message", "tries"],
+        )
+    } else {
+        (
+            vec![
+                Constraint::Length(7),
+                Constraint::Length(9),
+                Constraint::Length(12),
+                Constraint::Min(10),
+                Constraint::Length(5),
+            ],
+            vec!["#", "openid", "status", "code / message", "tries"],
+        )
+    };
+    let follow = if app.screen == Screen::Sending && app.follow { "─ following " } else { "" };
+    let table = Table::new(rows, widths)
+        .header(Row::new(titles).style(theme.title()))
+        .block(Block::default().borders(Borders::ALL).title(format!("{}{follow}", table_title(app))));
+    frame.render_widget(table, area);
+}
+
+fn progress_label(app: &App) -> String {
+    let c = &app.counters;
+    let secs = c.elapsed_ms as f64 / 1000.0;
+    let rate = if secs >= 1.0 { c.done() as f64 / secs } else { 0.0 };
+    let left = c.total.saturating_sub(c.done());
+    let eta = if rate > 0.0 { duration(Duration::from_secs_f64(left as f64 / rate)) } else { "-".into() };
+    format!(
+        "{} / {}   ok {}   failed {}   in flight {}   rate {:.1}/s of {}/s   ETA {}",
+        thousands(c.done()),
+        thousands(c.total),
+        thousands(c.delivered),
+        thousands(c.failed),
+        c.in_flight,
+        rate,
+        app.rate,
+        eta
+    )
+}
+
+fn errors_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
+    let mut by_code: Vec<(&String, &u64)> = app.counters.failures_by_code.iter().collect();
+    by_code.sort_by(|a, b| b.1.cmp(a.1));
+    let mut lines: Vec<Line> = by_code
+        .iter()
+        .map(|(code, n)| {
+            let hint = code.parse::<i64>().ok().and_then(crate::wechat::errors::hint).unwrap_or("");
+            Line::from(vec![Span::styled(format!("{code:>9} ×{n:<6}"), theme.bad()), Span::raw(hint.to_string())])
+        })
+        .collect();
+    if !app.counters.retries_by_code.is_empty() {
+        let retried: Vec<String> = app.counters.retries_by_code.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+        lines.push(Line::styled(format!("retried: {}", retried.join(", ")), theme.dim()));
+    }
+    if lines.is_empty() {
+        lines.push(Line::styled("no errors", theme.ok()));
+    }
+    lines
+}
+
+fn token_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    match &app.token {
+        Some(t) => {
+            lines.push(Line::raw(format!("token {} ({})", t.token.clone().unwrap_or_else(|| "-".into()), t.source)));
+            let age = t.age_secs.map(|a| duration(Duration::from_secs(a))).unwrap_or_else(|| "-".into());
+            lines.push(Line::raw(format!("age {age}, refreshed {}×", t.refreshes)));
+        }
+        None => lines.push(Line::styled("token: not refreshed yet", theme.dim())),
+    }
+    if let Some(note) = &app.token_note {
+        lines.push(Line::styled(note.clone(), theme.warn()));
+    }
+    lines
+}
+
+fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let banner = app.pause.as_ref().map(|p| {
+        let what = match p {
+            crate::engine::PauseReason::MinuteQuota { .. } => " — sending resumes by itself",
+            _ => " — p resume · x stop",
+        };
+        format!(" PAUSED: {}{what}", p.describe())
+    });
+    let banner = if app.stopping { Some(" STOPPING: finishing the requests in flight…".to_string()) } else { banner };
+    let error_height = (errors_lines(app, theme).len() as u16 + 2).min(8);
+    let [head, gauge, ban, stats, errors, table] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Length(if banner.is_some() { 1 } else { 0 }),
+        Constraint::Length(5),
+        Constraint::Length(error_height),
+        Constraint::Min(4),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(header(app, theme)), head);
+    let ratio = if app.counters.total == 0 { 1.0 } else { app.counters.done() as f64 / app.counters.total as f64 };
+    let title = if app.pause.is_some() {
+        " paused "
+    } else if app.stopping {
+        " stopping "
+    } else {
+        " sending "
+    };
+    frame.render_widget(
+        Gauge::default()
+            .block(Block::default().borders(Borders::ALL).title(title))
+            .gauge_style(theme.ok())
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(progress_label(app)),
+        gauge,
+    );
+    if let Some(b) = banner {
+        frame.render_widget(Paragraph::new(b).style(theme.banner()), ban);
+    }
+    let (spark_area, token_area) = if stats.width >= 100 {
+        let [a, b] = Layout::horizontal([Constraint::Min(30), Constraint::Length(48)]).areas(stats);
+        (Some(a), b)
+    } else {
+        (None, stats)
+    };
+    if let Some(a) = spark_area {
+        let width = a.width.saturating_sub(2) as usize;
+        let data = &app.throughput[app.throughput.len().saturating_sub(width)..];
+        frame.render_widget(
+            Sparkline::default()
+                .block(Block::default().borders(Borders::ALL).title(" requests per second, last 3 minutes "))
+                .data(data.iter().copied())
+                .style(theme.accent()),
+            a,
+        );
+    }
+    frame.render_widget(
+        Paragraph::new(token_lines(app, theme))
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::ALL).title(" access token ")),
+        token_area,
+    );
+    frame.render_widget(
+        Paragraph::new(errors_lines(app, theme))
+            .block(Block::default().borders(Borders::ALL).title(" errors by code ")),
+        errors,
+    );
+    rows_table(frame, table, app, theme);
+}
+
+fn done(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let lines: Vec<Line> = app
+        .done_lines
+        .iter()
+        .map(|l| {
+            if l.starts_with("re-run") || l.starts_with("resume") {
+                Line::styled(l.clone(), theme.accent())
+            } else {
+                Line::raw(l.clone())
+            }
+        })
+        .collect();
+    let inner = area.width.saturating_sub(2).max(1) as usize;
+    let wrapped: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = (wrapped as u16 + 2).min(area.height / 2 + 2);
+    let [head, summary, table] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(height), Constraint::Min(3)]).areas(area);
+    frame.render_widget(Paragraph::new(header(app, theme)), head);
+    let title = match &app.summary {
+        Some(s) if s.reason.is_fatal() => Span::styled(" stopped ", theme.bad()),
+        Some(_) => Span::styled(" done ", theme.ok()),
+        None => Span::raw(" done "),
+    };
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(title)),
+        summary,
+    );
+    rows_table(frame, table, app, theme);
+}
