@@ -1,0 +1,97 @@
+//! The real binary in a real terminal (tmux): preview, confirm, send to the mock, done screen,
+//! export, quit; then the terminal is restored and the files hold the expected rows.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    session: &'static str,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").args(["-L", &self.socket, "-f", "/dev/null"]).args(args).output().expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", self.session])
+    }
+
+    fn keys(&self, keys: &str) {
+        self.run(&["send-keys", "-t", self.session, keys]);
+    }
+
+    fn wait_for(&self, text: &str, secs: u64) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for {text:?}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn send_the_sample_campaign_through_the_terminal_ui() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux is not installed: skipping the terminal end-to-end test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["campaign.toml", "recipients.csv"] {
+        std::fs::copy(root.join("samples").join(f), dir.path().join(f)).unwrap();
+    }
+    let exit_file = dir.path().join("exit");
+    let command = format!(
+        "{} send {} --mock; echo $? > {}; sleep 30",
+        env!("CARGO_BIN_EXE_wxsend"),
+        dir.path().join("campaign.toml").display(),
+        exit_file.display()
+    );
+    let t = Tmux { socket: format!("wxsend-e2e-{}", std::process::id()), session: "e2e" };
+    t.run(&["new-session", "-d", "-s", t.session, "-x", "120", "-y", "40", &command]);
+
+    let preview = t.wait_for(" s start", 20);
+    assert!(preview.contains("45 ready ─ 4 invalid ─ 1 duplicates"), "{preview}");
+    assert_eq!(t.run(&["display", "-p", "-t", t.session, "#{alternate_on}"]).trim(), "1");
+    t.keys("s");
+    let confirm = t.wait_for("Send 45 messages now?", 10);
+    assert!(confirm.contains("daily quota: 100,000 of 100,000 left"), "{confirm}");
+    t.keys("y");
+    let done = t.wait_for("completed: this run delivered 41, failed 4", 30);
+    assert!(done.contains("43101 ×2"), "{done}");
+    t.keys("e");
+    t.wait_for("exported 8 rows to", 10);
+    t.keys("q");
+    let start = Instant::now();
+    while !exit_file.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "wxsend did not exit:\n{}", t.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::read_to_string(&exit_file).unwrap().trim(), "1", "invalid and failed rows: exit 1");
+    // The terminal is back: main screen, and the summary printed after the UI closed.
+    assert_eq!(t.run(&["display", "-p", "-t", t.session, "#{alternate_on}"]).trim(), "0");
+    let after = t.screen();
+    assert!(after.contains("re-run the failures: wxsend send"), "{after}");
+
+    let state = dir.path().join(".wxsend/order-shipped-2026-11/mock/recipients");
+    let failures = std::fs::read_to_string(state.join("failed-recipients.csv")).unwrap();
+    assert_eq!(failures.lines().count(), 1 + 8, "{failures}");
+    assert_eq!(failures.matches(",43101,").count(), 2);
+    assert_eq!(failures.matches(",invalid,").count(), 4);
+    assert!(state.join("report.json").exists());
+    assert!(state.join("journal.jsonl").exists());
+}

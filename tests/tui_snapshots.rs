@@ -1,0 +1,178 @@
+//! Every screen rendered into a TestBackend at 120x40 and 80x24, with deterministic data.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use wxsend::campaign::Campaign;
+use wxsend::engine::{Counters, EndReason, Event, PauseReason, RowEvent, Summary};
+use wxsend::journal::RowRecord;
+use wxsend::tui::{ui, App};
+use wxsend::wechat::{ErrorClass, Failure, TokenStatus};
+
+const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
+
+fn app() -> App {
+    let c = Campaign::load(Path::new("samples/campaign.toml"), None).unwrap();
+    let n = c.recipients.len();
+    let mut app = App::new(Arc::new(c), &vec![RowRecord::Pending; n], 45);
+    app.color = false;
+    app.estimate = "2s".into();
+    app.quota_line = Some("daily quota: 99,955 of 100,000 left".into());
+    app
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app)).unwrap();
+    t.backend().to_string()
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn snap(name: &str, app: &App) {
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(app, w, h));
+    }
+}
+
+fn token() -> TokenStatus {
+    TokenStatus {
+        source: "stable",
+        token: Some("SoHO…".into()),
+        age_secs: Some(754),
+        expires_in_secs: Some(6446),
+        requests: 2,
+        refreshes: 1,
+        from_disk: false,
+    }
+}
+
+fn refused() -> Failure {
+    Failure {
+        errcode: Some(43101),
+        errmsg: "user refuse to accept the msg rid: 6aac005a-01bfdbee-79769285".into(),
+        class: ErrorClass::Row,
+    }
+}
+
+fn sending() -> App {
+    let mut a = app();
+    a.started();
+    let mut rows = Vec::new();
+    for r in 0..24 {
+        rows.push(RowEvent::Started { row: r, attempt: 1 });
+    }
+    for r in (0..20).filter(|r| ![4, 11, 17, 20].contains(r)) {
+        rows.push(RowEvent::Delivered { row: r, attempt: 1, msgid: None });
+    }
+    rows.push(RowEvent::Failed { row: 4, attempt: 1, failure: refused() });
+    rows.push(RowEvent::Failed { row: 11, attempt: 1, failure: refused() });
+    rows.push(RowEvent::Retrying {
+        row: 17,
+        attempt: 1,
+        failure: Failure { errcode: Some(-1), errmsg: "system error".into(), class: ErrorClass::Retry },
+        delay: std::time::Duration::from_millis(500),
+    });
+    a.on_event(&Event::Rows(rows));
+    let mut failures = std::collections::BTreeMap::new();
+    failures.insert("43101".to_string(), 2);
+    let mut retries = std::collections::BTreeMap::new();
+    retries.insert("-1".to_string(), 1);
+    for (t, req) in [(1000, 19), (2000, 24)] {
+        a.on_event(&Event::Progress(Counters {
+            total: 45,
+            delivered: 15,
+            failed: 2,
+            in_flight: 4,
+            retrying: 1,
+            requests: req,
+            failures_by_code: failures.clone(),
+            retries_by_code: retries.clone(),
+            elapsed_ms: t,
+            rate_limit: 20,
+        }));
+    }
+    a.on_event(&Event::TokenRefreshed { external: true, status: token() });
+    a
+}
+
+#[test]
+fn preview() {
+    snap("preview", &app());
+}
+
+#[test]
+fn preview_invalid_only_with_a_selected_invalid_row() {
+    let mut a = app();
+    a.on_key(key('i'));
+    a.on_key(key('j'));
+    snap("preview_invalid", &a);
+}
+
+#[test]
+fn uniform_preview_shows_the_withdrawal_warning() {
+    let c = Campaign::load(Path::new("samples/uniform.toml"), None).unwrap();
+    let n = c.recipients.len();
+    let a = App::new(Arc::new(c), &vec![RowRecord::Pending; n], 45);
+    snap("preview_uniform", &a);
+}
+
+#[test]
+fn help_overlay() {
+    let mut a = app();
+    a.on_key(key('?'));
+    snap("help", &a);
+}
+
+#[test]
+fn confirm_dialog() {
+    let mut a = app();
+    a.on_key(key('s'));
+    snap("confirm", &a);
+}
+
+#[test]
+fn sending_screen() {
+    snap("sending", &sending());
+}
+
+#[test]
+fn sending_paused_by_the_failure_guard() {
+    let mut a = sending();
+    a.on_event(&Event::Paused(PauseReason::FailureRate { failed: 60, of: 100, limit: 0.5 }));
+    snap("sending_paused", &a);
+}
+
+#[test]
+fn done_screen() {
+    let mut a = sending();
+    a.on_event(&Event::Done(Box::new(Summary {
+        counters: Counters {
+            total: 45,
+            delivered: 41,
+            failed: 4,
+            requests: 47,
+            elapsed_ms: 2300,
+            rate_limit: 20,
+            ..Default::default()
+        },
+        reason: EndReason::Completed,
+        unanswered: 0,
+        achieved_rate: 20.4,
+        token: token(),
+    })));
+    a.done_lines = vec![
+        "completed: this run delivered 41, failed 4 in 2s (20.4 requests/s)".into(),
+        "campaign: delivered 41 of 45 ready; failed 4; unknown 0; not sent yet 0; invalid 4; duplicates 1".into(),
+        "journal  .wxsend/order-shipped-2026-11/recipients/journal.jsonl".into(),
+        "failures .wxsend/order-shipped-2026-11/recipients/failed-recipients.csv (8 rows)".into(),
+        "report   .wxsend/order-shipped-2026-11/recipients/report.json".into(),
+        "re-run the failures: wxsend send samples/campaign.toml --csv .wxsend/order-shipped-2026-11/recipients/failed-recipients.csv".into(),
+    ];
+    snap("done", &a);
+}
