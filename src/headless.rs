@@ -7,7 +7,7 @@ use crate::engine::{Counters, EndReason, Event, PauseReason, Summary};
 use crate::exit::{self, Exit};
 use crate::session::{Finished, Session};
 use crate::wechat::errors::hint;
-use crate::wechat::EXTERNAL_REFRESH_HINT;
+use crate::wechat::external_refresh_hint;
 
 /// How the operator agreed to send.
 #[derive(Debug, Clone, Copy, Default)]
@@ -224,7 +224,7 @@ async fn drive(session: &Session) -> Summary {
                 }
                 Some(Event::Resumed) => say("resumed".into(), &mut line_open),
                 Some(Event::TokenRefreshed { external, status }) => {
-                    let note = if external { format!(" — {EXTERNAL_REFRESH_HINT}") } else { String::new() };
+                    let note = if external { format!(" — {}", external_refresh_hint(status.source)) } else { String::new() };
                     say(format!("access token refreshed ({} refreshes){note}", status.refreshes), &mut line_open);
                 }
                 Some(Event::RateChanged(r)) => say(format!("rate set to {r}/s"), &mut line_open),

@@ -10,7 +10,7 @@ use super::keys::{lookup, Command, Screen};
 use crate::campaign::{Campaign, RowState};
 use crate::engine::{Counters, Event, PauseReason, RowEvent, Summary};
 use crate::journal::RowRecord;
-use crate::wechat::{TokenStatus, EXTERNAL_REFRESH_HINT};
+use crate::wechat::{external_refresh_hint, TokenStatus};
 
 /// An effect the loop carries out for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -463,7 +463,7 @@ impl App {
             Event::TokenRefreshed { external, status } => {
                 self.token = Some(status.clone());
                 if *external {
-                    self.token_note = Some(EXTERNAL_REFRESH_HINT.to_string());
+                    self.token_note = Some(external_refresh_hint(status.source).to_string());
                 }
             }
             Event::Paused(reason) => self.pause = Some(reason.clone()),

@@ -28,9 +28,16 @@ pub struct TokenNote {
     pub external: bool,
 }
 
-/// The hint given when a token that this process did not replace starts failing.
-pub const EXTERNAL_REFRESH_HINT: &str =
-    "another system refreshed the access token: use token = \"stable\", or a central token via env:/command:";
+/// What to tell the operator when a token this process did not replace starts failing.
+pub fn external_refresh_hint(source: &str) -> &'static str {
+    match source {
+        "client_credential" => {
+            "another system refreshed the access token (cgi-bin/token kills the previous one): use token = \"stable\", or a central token via env:/command:"
+        }
+        "stable" => "the access token was invalidated elsewhere (a forced stable_token refresh?); wxsend fetched a new one and goes on",
+        _ => "the managed access token stopped working; wxsend fetched the current one and goes on",
+    }
+}
 
 /// The daily quota of an endpoint, as `/cgi-bin/openapi/quota/get` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
