@@ -1,15 +1,17 @@
 //! The journal: an append-only JSON-lines file per campaign and recipients file that makes a run
 //! resumable and keeps anyone from getting the same message twice.
 //!
-//! A `dispatch` line is on disk before its request leaves; an outcome line follows. Lines are
-//! written by one thread in batches: a batch holding dispatches is fsynced before their senders
-//! go on (group commit); outcome lines are fsynced at least every 100 ms and at the end.
+//! A `dispatch` line is handed to the OS before its request leaves, so killing the process never
+//! loses it; an outcome line follows. Lines are fsynced at least every 100 ms and at the end
+//! (group commit): only a power loss can cost the last ~100 ms of lines, and for template
+//! messages the `client_msg_id` still makes WeChat drop a resent duplicate.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -281,7 +283,7 @@ impl Journal {
             Replay { rows: vec![RowRecord::Pending; rows], runs: 0 }
         };
         let file = OpenOptions::new().create(true).append(true).open(&paths.journal).map_err(io(&paths.journal))?;
-        let writer = JournalWriter::spawn(file, paths.journal.clone());
+        let writer = JournalWriter::spawn(file, paths.journal.clone()).map_err(io(&paths.journal))?;
         if !exists {
             writer.append(Line::Header {
                 version: 1,
@@ -345,129 +347,123 @@ fn check_header(paths: &StatePaths, line: &Line, fp: &Fingerprints, campaign: &C
     Ok(())
 }
 
-enum Job {
-    Line(Line),
-    /// A dispatch: acknowledged once it is on disk.
-    Durable(Line, tokio::sync::oneshot::Sender<()>),
-    Flush(tokio::sync::oneshot::Sender<()>),
-}
-
-/// Appends lines from any task; one thread writes them in batches.
+/// Appends lines from any task. Lines go into one buffer; a dispatch line is written through to
+/// the OS before its request leaves; a background thread fsyncs at least every
+/// [`SYNC_INTERVAL`] (group commit). No thread hand-off per message.
 #[derive(Debug, Clone)]
 pub struct JournalWriter {
-    tx: std_mpsc::Sender<Job>,
-    path: PathBuf,
+    inner: Arc<WriterInner>,
 }
 
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Job")
+#[derive(Debug)]
+struct WriterInner {
+    out: Mutex<BufWriter<File>>,
+    /// A second handle for fsync, so appends are not blocked while the disk syncs.
+    sync_file: File,
+    path: PathBuf,
+    unsynced: AtomicBool,
+    failed: AtomicBool,
+}
+
+/// The longest a written line waits for fsync.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
+
+impl WriterInner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BufWriter<File>> {
+        self.out.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Write `line` into the buffer; with `through`, flush the buffer to the OS as well.
+    fn write(&self, line: &Line, through: bool) -> bool {
+        if self.failed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut out = self.lock();
+        let mut ok = serde_json::to_writer(&mut *out, line).is_ok() && out.write_all(b"\n").is_ok();
+        if ok && through {
+            ok = out.flush().is_ok();
+        }
+        drop(out);
+        self.unsynced.store(true, Ordering::Relaxed);
+        if !ok {
+            self.fail();
+        }
+        ok
+    }
+
+    /// Flush the buffer and fsync.
+    fn sync(&self) -> bool {
+        if self.failed.load(Ordering::Relaxed) {
+            return false;
+        }
+        if !self.unsynced.swap(false, Ordering::Relaxed) {
+            return true;
+        }
+        let flushed = self.lock().flush().is_ok();
+        let ok = flushed && self.sync_file.sync_data().is_ok();
+        if !ok {
+            self.fail();
+        }
+        ok
+    }
+
+    fn fail(&self) {
+        if !self.failed.swap(true, Ordering::Relaxed) {
+            eprintln!("error: {}: cannot write the journal; sending stops", self.path.display());
+        }
     }
 }
 
-/// The longest an outcome line waits for fsync.
-pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
+impl Drop for WriterInner {
+    fn drop(&mut self) {
+        self.sync();
+    }
+}
 
 impl JournalWriter {
-    fn spawn(file: File, path: PathBuf) -> Self {
-        let (tx, rx) = std_mpsc::channel::<Job>();
-        let thread_path = path.clone();
-        std::thread::Builder::new()
-            .name("wxsend-journal".into())
-            .spawn(move || write_loop(file, rx, &thread_path))
-            .map(|_| ())
-            .unwrap_or_else(|e| eprintln!("error: cannot start the journal writer: {e}"));
-        Self { tx, path }
+    fn spawn(file: File, path: PathBuf) -> std::io::Result<Self> {
+        let sync_file = file.try_clone()?;
+        let inner = Arc::new(WriterInner {
+            out: Mutex::new(BufWriter::with_capacity(64 * 1024, file)),
+            sync_file,
+            path,
+            unsynced: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new().name("wxsend-journal-sync".into()).spawn(move || loop {
+            std::thread::sleep(SYNC_INTERVAL);
+            match weak.upgrade() {
+                Some(inner) => {
+                    inner.sync();
+                }
+                None => break,
+            }
+        })?;
+        Ok(Self { inner })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
-    /// Append a line; it reaches the disk within [`SYNC_INTERVAL`].
+    /// Append a line; it reaches the OS with the next dispatch or sync, and the disk within
+    /// [`SYNC_INTERVAL`].
     pub fn append(&self, line: Line) {
-        let _ = self.tx.send(Job::Line(line));
+        self.inner.write(&line, false);
     }
 
-    /// Append a line and wait until it is on disk. `false` if the journal cannot be written.
-    pub async fn append_durable(&self, line: Line) -> bool {
-        let (ack, done) = tokio::sync::oneshot::channel();
-        if self.tx.send(Job::Durable(line, ack)).is_err() {
-            return false;
-        }
-        done.await.is_ok()
+    /// Append a line and hand it to the OS before returning: it survives the process being
+    /// killed, and is fsynced within [`SYNC_INTERVAL`]. `false` if the journal cannot be written.
+    pub async fn append_written(&self, line: Line) -> bool {
+        self.inner.write(&line, true)
     }
 
-    /// Wait until everything appended so far is on disk.
+    /// Flush and fsync everything appended so far.
     pub async fn flush(&self) -> bool {
-        let (ack, done) = tokio::sync::oneshot::channel();
-        if self.tx.send(Job::Flush(ack)).is_err() {
-            return false;
-        }
-        done.await.is_ok()
+        self.inner.unsynced.store(true, Ordering::Relaxed);
+        self.inner.sync()
     }
-}
-
-fn write_loop(file: File, rx: std_mpsc::Receiver<Job>, path: &Path) {
-    let mut out = BufWriter::with_capacity(64 * 1024, file);
-    let mut last_sync = Instant::now();
-    let mut dirty = false;
-    let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
-    let mut failed = false;
-    loop {
-        let first = match rx.recv_timeout(SYNC_INTERVAL) {
-            Ok(job) => Some(job),
-            Err(std_mpsc::RecvTimeoutError::Timeout) => None,
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        let mut jobs: Vec<Job> = first.into_iter().collect();
-        while let Ok(job) = rx.try_recv() {
-            jobs.push(job);
-            if jobs.len() >= 4096 {
-                break;
-            }
-        }
-        for job in jobs {
-            let line = match job {
-                Job::Line(l) => l,
-                Job::Durable(l, ack) => {
-                    waiting.push(ack);
-                    l
-                }
-                Job::Flush(ack) => {
-                    waiting.push(ack);
-                    continue;
-                }
-            };
-            if !failed {
-                let ok = serde_json::to_writer(&mut out, &line).is_ok() && out.write_all(b"\n").is_ok();
-                if !ok {
-                    failed = true;
-                }
-                dirty = true;
-            }
-        }
-        if failed {
-            // Dropping the acks tells every waiting sender the journal is gone: they must not send.
-            eprintln!("error: {}: cannot write the journal; sending stops", path.display());
-            waiting.clear();
-            continue;
-        }
-        if dirty && (!waiting.is_empty() || last_sync.elapsed() >= SYNC_INTERVAL) {
-            if out.flush().is_err() || out.get_ref().sync_data().is_err() {
-                failed = true;
-                waiting.clear();
-                continue;
-            }
-            dirty = false;
-            last_sync = Instant::now();
-        }
-        for ack in waiting.drain(..) {
-            let _ = ack.send(());
-        }
-    }
-    let _ = out.flush();
-    let _ = out.get_ref().sync_data();
 }
 
 #[cfg(test)]

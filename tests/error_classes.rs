@@ -63,7 +63,7 @@ async fn transient_answers_are_the_retry_class() {
         .await,
     );
     assert_eq!((f.errcode, f.class), (None, ErrorClass::Retry));
-    assert!(f.errmsg.contains("not JSON"), "{}", f.errmsg);
+    assert!(f.errmsg.contains("not WeChat's JSON"), "{}", f.errmsg);
 }
 
 #[tokio::test]

@@ -77,10 +77,10 @@ pub async fn attempt(shared: Arc<Shared>, mut job: Job, openid_key: u64) -> Fini
     };
     job.attempt += 1;
     let (row, attempt) = (job.row, job.attempt);
-    if !shared.journal.append_durable(Line::Dispatch { row, attempt }).await {
+    if !shared.journal.append_written(Line::Dispatch { row, attempt }).await {
         return Finished { job, openid_key, verdict: Verdict::JournalFailed, token: TokenNote::default() };
     }
-    // Governed here, after the journal's fsync, so disk latency cannot bunch requests together.
+    // Governed here, after the journal write, so disk latency cannot bunch requests together.
     shared.limiter().until_ready().await;
     let kind = shared.campaign.template.kind;
     let (outcome, token) = match shared.sender.send(kind, &body).await {

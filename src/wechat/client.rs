@@ -62,6 +62,38 @@ struct Answer {
 pub struct WechatClient {
     http: reqwest::Client,
     base: String,
+    urls: std::sync::Arc<UrlCache>,
+}
+
+/// Request URLs with the token in them, built once per token and endpoint instead of parsing and
+/// percent-encoding ~140 characters per message. Its `Debug` shows no URL (they hold tokens).
+#[derive(Default)]
+struct UrlCache(std::sync::RwLock<Vec<(AccessToken, &'static str, reqwest::Url)>>);
+
+impl std::fmt::Debug for UrlCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UrlCache")
+    }
+}
+
+impl UrlCache {
+    fn get(&self, base: &str, path: &'static str, token: &AccessToken) -> Option<reqwest::Url> {
+        if let Ok(cached) = self.0.read() {
+            if let Some((_, _, url)) = cached.iter().find(|(t, p, _)| *p == path && t == token) {
+                return Some(url.clone());
+            }
+        }
+        let mut url = reqwest::Url::parse(&format!("{base}{path}")).ok()?;
+        url.query_pairs_mut().append_pair("access_token", token.expose());
+        if let Ok(mut cached) = self.0.write() {
+            // A few entries: the current token per endpoint (and its predecessor while it overlaps).
+            if cached.len() >= 8 {
+                cached.remove(0);
+            }
+            cached.push((token.clone(), path, url.clone()));
+        }
+        Some(url)
+    }
 }
 
 impl WechatClient {
@@ -75,7 +107,7 @@ impl WechatClient {
             .user_agent(concat!("wxsend/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError(e.without_url().to_string()))?;
-        Ok(Self { http, base: api_base.trim_end_matches('/').to_string() })
+        Ok(Self { http, base: api_base.trim_end_matches('/').to_string(), urls: Default::default() })
     }
 
     /// The underlying HTTP client (shared with the token source).
@@ -87,40 +119,41 @@ impl WechatClient {
         &self.base
     }
 
-    /// POST `body` to `path?access_token=…` and return WeChat's JSON answer or a transport failure.
-    pub async fn post_json(
-        &self,
-        path: &str,
-        token: &AccessToken,
-        body: bytes::Bytes,
-    ) -> Result<serde_json::Value, Failure> {
-        let url = format!("{}{}", self.base, path);
-        let result = self
-            .http
-            .post(url)
-            .query(&[("access_token", token.expose())])
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await;
+    /// POST `body` to `path?access_token=…`; the answer's bytes, or a transport failure.
+    async fn post(&self, path: &'static str, token: &AccessToken, body: bytes::Bytes) -> Result<bytes::Bytes, Failure> {
+        let url = self
+            .urls
+            .get(&self.base, path, token)
+            .ok_or_else(|| Failure::transport(format!("`{}{path}` is not a valid URL: check api_base", self.base)))?;
+        let result =
+            self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body).send().await;
         let response = result.map_err(|e| Failure::transport(describe(&e)))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| Failure::transport(describe(&e)))?;
         if status.is_server_error() {
             return Err(Failure::transport(format!("HTTP {status}")));
         }
-        // WeChat answers JSON whatever the Content-Type says; anything else is transient.
-        serde_json::from_slice(&bytes)
-            .map_err(|_| Failure::transport(format!("HTTP {status}, body is not JSON ({} bytes)", bytes.len())))
+        Ok(bytes)
+    }
+
+    /// POST and parse WeChat's JSON answer (whatever the Content-Type says).
+    pub async fn post_json(
+        &self,
+        path: &'static str,
+        token: &AccessToken,
+        body: bytes::Bytes,
+    ) -> Result<serde_json::Value, Failure> {
+        let bytes = self.post(path, token, body).await?;
+        serde_json::from_slice(&bytes).map_err(|_| not_json(&bytes))
     }
 
     /// Send one message of `kind` with `token`.
     pub async fn send(&self, kind: Kind, token: &AccessToken, body: bytes::Bytes) -> Outcome {
-        let value = match self.post_json(kind.endpoint(), token, body).await {
-            Ok(v) => v,
+        let bytes = match self.post(kind.endpoint(), token, body).await {
+            Ok(b) => b,
             Err(f) => return Outcome::Failed(f),
         };
-        match serde_json::from_value::<Answer>(value) {
+        match serde_json::from_slice::<Answer>(&bytes) {
             Ok(a) if a.errcode == 0 => Outcome::Delivered {
                 msgid: a.msgid.map(|m| match m {
                     serde_json::Value::String(s) => s,
@@ -128,9 +161,14 @@ impl WechatClient {
                 }),
             },
             Ok(a) => Outcome::Failed(Failure::api(a.errcode, scrub(&a.errmsg, &[token.expose()]))),
-            Err(_) => Outcome::Failed(Failure::transport("answer is JSON but not WeChat's shape")),
+            // Anything but WeChat's JSON is transient (a gateway's HTML page, a cut body).
+            Err(_) => Outcome::Failed(not_json(&bytes)),
         }
     }
+}
+
+fn not_json(bytes: &[u8]) -> Failure {
+    Failure::transport(format!("the answer is not WeChat's JSON ({} bytes)", bytes.len()))
 }
 
 /// A transport error in words, without the URL (it carries the token as a query parameter).

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# wxsend's performance, measured on the loopback against the embedded mock, with oha as the
+# HTTP ceiling of this machine. Prints ratios measured in this one run.
+#
+#   bash bench/run.sh            # everything (about 3 minutes, plus oha's first install)
+#   ROWS=20000 bash bench/run.sh # a smaller campaign for the throughput part
+#   ONLY=throughput bash bench/run.sh  # just the wxsend/oha part
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+ROWS=${ROWS:-100000}
+OHA_SECS=${OHA_SECS:-8}
+TOOLS=$ROOT/bench/.tools
+WORK=$(mktemp -d)
+MOCK_PID=
+cleanup() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# WXSEND_BIN=path measures another build (e.g. before a change) against the same oha.
+if [ -z "${WXSEND_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN=${WXSEND_BIN:-$ROOT/target/release/wxsend}
+if [ ! -x "$TOOLS/bin/oha" ]; then
+  echo "installing oha into $TOOLS (once)…" >&2
+  cargo install oha --locked --root "$TOOLS" --quiet
+fi
+OHA=$TOOLS/bin/oha
+
+start_mock() { # start_mock [flags…] -> sets MOCK_URL
+  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null || true
+  "$BIN" mock "$@" 2> "$WORK/mock.log" &
+  MOCK_PID=$!
+  for _ in $(seq 100); do
+    MOCK_URL=$(sed -n 's/^wxsend mock listening on //p' "$WORK/mock.log")
+    [ -n "$MOCK_URL" ] && return 0
+    sleep 0.05
+  done
+  echo "the mock did not start" >&2; exit 1
+}
+
+stat() { curl -s "$MOCK_URL/mock/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+
+campaign() { # campaign DIR ROWS RATE CONCURRENCY
+  python3 - "$1" "$2" "$3" "$4" "$MOCK_URL" <<'PY'
+import sys, os
+d, rows, rate, conc, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, "recipients.csv"), "w") as f:
+    f.write("openid,product,order\n")
+    for i in range(rows):
+        f.write(f"oWx{i:025d},保温杯,SF{i:09d}\n")
+open(os.path.join(d, "campaign.toml"), "w").write(f'''name = "bench"
+[wechat]
+api_base = "{base}"
+appid = "wx0123456789abcdef"
+secret_env = "WXSEND_BENCH_SECRET"
+[message]
+kind = "template"
+template_id = "TID"
+url = "https://example.com/o/{{{{order}}}}"
+[message.data]
+thing1 = "{{{{product}}}}"
+character_string2 = "{{{{order}}}}"
+[recipients]
+csv = "recipients.csv"
+[send]
+rate = {rate}
+burst = 1
+concurrency = {conc}
+max_attempts = 5
+''')
+PY
+}
+
+send() { # send DIR -> prints "wall_s peak_kib"
+  local out=$WORK/time.txt
+  WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache /usr/bin/time -v -o "$out" \
+    "$BIN" send "$1/campaign.toml" --headless --yes --new-run > /dev/null 2> "$WORK/send.log" || true
+  local wall peak
+  wall=$(python3 -c "
+import re,sys
+t=open('$out').read()
+m=re.search(r'Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)', t)
+h,mi,s=m.group(1),m.group(2),m.group(3)
+print((int(h or 0)*3600)+int(mi)*60+float(s))")
+  peak=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out")
+  echo "$wall $peak"
+}
+
+echo "== throughput: $ROWS messages, unlimited rate, against the mock; oha on the same endpoint =="
+printf "%-12s %12s %12s %8s %14s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend RSS"
+for C in 16 64; do
+  start_mock
+  campaign "$WORK/c$C" "$ROWS" 100000 "$C"
+  before=$(stat "['accepted']")
+  read -r wall peak < <(send "$WORK/c$C")
+  after=$(stat "['accepted']")
+  # The engine's own time (the wall time also counts loading and the token).
+  elapsed=$(python3 -c "import json; print(json.load(open('$WORK/c$C/.wxsend/bench/recipients/report.json'))['elapsed_secs'])")
+  wx=$(python3 -c "print(round(($after-$before)/$elapsed))")
+  token=$(curl -s -X POST "$MOCK_URL/cgi-bin/stable_token" -d '{"grant_type":"client_credential","appid":"wx0123456789abcdef","secret":"s"}' | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
+  body='{"touser":"oWx0000000000000000000000001","template_id":"TID","url":"https://example.com/o/SF000000001","data":{"thing1":{"value":"保温杯"},"character_string2":{"value":"SF000000001"}}}'
+  oha_rps=$("$OHA" -z "${OHA_SECS}s" -c "$C" -m POST -H "Content-Type: application/json" -d "$body" --no-tui --output-format json \
+    "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" | python3 -c "import json,sys; print(round(json.load(sys.stdin)['summary']['requestsPerSec']))")
+  printf "%-12s %12s %12s %8s %11s MiB\n" "$C" "$wx" "$oha_rps" "$(python3 -c "print(f'{$wx/$oha_rps:.2f}')")" "$((peak / 1024))"
+done
+
+[ "${ONLY:-}" = throughput ] && exit 0
+echo
+echo "== tokens per campaign (disk cache) =="
+start_mock
+campaign "$WORK/tok" 200 100000 16
+rm -rf "$WORK/cache"
+send "$WORK/tok" > /dev/null; cold=$(stat "['stable_token_calls']")
+send "$WORK/tok" > /dev/null; warm=$(( $(stat "['stable_token_calls']") - cold ))
+echo "cold cache: $cold token request(s); warm cache: $warm"
+
+echo
+echo "== rate accuracy (30 s each; worst 1-second window from the mock's timestamps) =="
+for R in 200 1000; do
+  start_mock
+  campaign "$WORK/r$R" $((R * 30)) "$R" 64
+  send "$WORK/r$R" > /dev/null
+  curl -s "$MOCK_URL/mock/records" | python3 -c "
+import json,sys,bisect
+at=sorted(r['at_ms'] for r in json.load(sys.stdin))
+span=(at[-1]-at[0])/1000
+worst=max(bisect.bisect_left(at, t+1000)-i for i,t in enumerate(at))
+print(f'rate $R/s: {len(at)} messages in {span:.2f} s = {len(at)/span/$R:.4f} x configured (first to last); worst 1-second window {worst} (limit {$R}+1)')"
+done
+
+echo
+echo "== load + validate 1,000,000 rows =="
+cargo bench --quiet --bench load_validate 2>/dev/null | sed -n '/rows/,$p'
+echo
+echo "== TUI frame time, 1,000,000 rows =="
+cargo bench --quiet --bench tui_frame 2>/dev/null | sed -n '/rows/,$p'
