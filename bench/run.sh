@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ROWS=${ROWS:-100000}
-OHA_SECS=${OHA_SECS:-8}
+OHA_SECS=${OHA_SECS:-4}
+REPEAT=${REPEAT:-3}
 TOOLS=$ROOT/bench/.tools
 WORK=$(mktemp -d)
 MOCK_PID=
@@ -17,8 +18,9 @@ cleanup() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null; rm -rf "$WORK"; 
 trap cleanup EXIT
 
 # WXSEND_BIN=path measures another build (e.g. before a change) against the same oha.
-if [ -z "${WXSEND_BIN:-}" ]; then cargo build --release --quiet; fi
+cargo build --release --quiet
 BIN=${WXSEND_BIN:-$ROOT/target/release/wxsend}
+MOCK_BIN=${MOCK_BIN:-$ROOT/target/release/wxsend}
 if [ ! -x "$TOOLS/bin/oha" ]; then
   echo "installing oha into $TOOLS (once)…" >&2
   cargo install oha --locked --root "$TOOLS" --quiet
@@ -27,7 +29,7 @@ OHA=$TOOLS/bin/oha
 
 start_mock() { # start_mock [flags…] -> sets MOCK_URL
   [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null || true
-  "$BIN" mock "$@" 2> "$WORK/mock.log" &
+  "$MOCK_BIN" mock "$@" 2> "$WORK/mock.log" &
   MOCK_PID=$!
   for _ in $(seq 100); do
     MOCK_URL=$(sed -n 's/^wxsend mock listening on //p' "$WORK/mock.log")
@@ -39,16 +41,16 @@ start_mock() { # start_mock [flags…] -> sets MOCK_URL
 
 stat() { curl -s "$MOCK_URL/mock/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
-campaign() { # campaign DIR ROWS RATE CONCURRENCY
-  python3 - "$1" "$2" "$3" "$4" "$MOCK_URL" <<'PY'
+campaign() { # campaign DIR ROWS RATE CONCURRENCY [NAME]
+  python3 - "$1" "$2" "$3" "$4" "$MOCK_URL" "${5:-bench}" <<'PY'
 import sys, os
-d, rows, rate, conc, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+d, rows, rate, conc, base, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 os.makedirs(d, exist_ok=True)
 with open(os.path.join(d, "recipients.csv"), "w") as f:
     f.write("openid,product,order\n")
     for i in range(rows):
         f.write(f"oWx{i:025d},保温杯,SF{i:09d}\n")
-open(os.path.join(d, "campaign.toml"), "w").write(f'''name = "bench"
+open(os.path.join(d, "campaign.toml"), "w").write(f'''name = "{name}"
 [wechat]
 api_base = "{base}"
 appid = "wx0123456789abcdef"
@@ -87,21 +89,29 @@ print((int(h or 0)*3600)+int(mi)*60+float(s))")
 }
 
 echo "== throughput: $ROWS messages, unlimited rate, against the mock; oha on the same endpoint =="
+echo "   (wxsend and oha alternate $REPEAT times per concurrency; medians; this machine is shared and noisy)"
+median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
 printf "%-12s %12s %12s %8s %14s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend RSS"
 for C in 16 64; do
   start_mock
-  campaign "$WORK/c$C" "$ROWS" 100000 "$C"
-  before=$(stat "['accepted']")
-  read -r wall peak < <(send "$WORK/c$C")
-  after=$(stat "['accepted']")
-  # The engine's own time (the wall time also counts loading and the token).
-  elapsed=$(python3 -c "import json; print(json.load(open('$WORK/c$C/.wxsend/bench/recipients/report.json'))['elapsed_secs'])")
-  wx=$(python3 -c "print(round(($after-$before)/$elapsed))")
   token=$(curl -s -X POST "$MOCK_URL/cgi-bin/stable_token" -d '{"grant_type":"client_credential","appid":"wx0123456789abcdef","secret":"s"}' | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
   body='{"touser":"oWx0000000000000000000000001","template_id":"TID","url":"https://example.com/o/SF000000001","data":{"thing1":{"value":"保温杯"},"character_string2":{"value":"SF000000001"}}}'
-  oha_rps=$("$OHA" -z "${OHA_SECS}s" -c "$C" -m POST -H "Content-Type: application/json" -d "$body" --no-tui --output-format json \
-    "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" | python3 -c "import json,sys; print(round(json.load(sys.stdin)['summary']['requestsPerSec']))")
-  printf "%-12s %12s %12s %8s %11s MiB\n" "$C" "$wx" "$oha_rps" "$(python3 -c "print(f'{$wx/$oha_rps:.2f}')")" "$((peak / 1024))"
+  wxs=(); ohas=(); peak=0
+  for i in $(seq "$REPEAT"); do
+    # A new campaign name each time: its client_msg_ids are new, so the mock delivers every one.
+    campaign "$WORK/c$C" "$ROWS" 100000 "$C" "bench$i"
+    before=$(stat "['accepted']")
+    read -r wall rss < <(send "$WORK/c$C")
+    after=$(stat "['accepted']")
+    [ "$rss" -gt "$peak" ] && peak=$rss
+    # The engine's own time (the wall time also counts loading and the token).
+    elapsed=$(python3 -c "import json; print(json.load(open('$WORK/c$C/.wxsend/bench$i/recipients/report.json'))['elapsed_secs'])")
+    wxs+=("$(python3 -c "print(($after-$before)/$elapsed)")")
+    ohas+=("$("$OHA" -z "${OHA_SECS}s" -c "$C" -m POST -H "Content-Type: application/json" -d "$body" --no-tui --output-format json \
+      "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" | python3 -c "import json,sys; print(json.load(sys.stdin)['summary']['requestsPerSec'])")")
+  done
+  wx=$(median "${wxs[@]}"); oh=$(median "${ohas[@]}")
+  printf "%-12s %12s %12s %8s %11s MiB\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" "$((peak / 1024))"
 done
 
 [ "${ONLY:-}" = throughput ] && exit 0

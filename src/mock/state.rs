@@ -305,7 +305,8 @@ impl MockState {
         if path.is_none() {
             return self.error(&mut g, 47001, "data format error");
         }
-        let limit = self.config.daily_quota.unwrap_or(100_000);
+        // Without --daily-quota the mock has no daily limit, and says so with a very large one.
+        let limit = self.config.daily_quota.unwrap_or(1_000_000_000);
         let used = g.day_count.min(limit);
         Reply::Json(
             json!({ "errcode": 0, "errmsg": "ok", "quota": { "daily_limit": limit, "used": used, "remain": limit - used } }),

@@ -104,6 +104,8 @@ impl WechatClient {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(1024)
             .tcp_nodelay(true)
+            // WeChat answers every call itself; a redirect would be a misconfigured api_base.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("wxsend/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError(e.without_url().to_string()))?;
