@@ -73,7 +73,7 @@ max_attempts = 5
 PY
 }
 
-send() { # send DIR -> prints "wall_s peak_kib"
+send() { # send DIR -> prints "wall_s peak_kib cpu_s"
   local out=$WORK/time.txt
   WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache /usr/bin/time -v -o "$out" \
     "$BIN" send "$1/campaign.toml" --headless --yes --new-run > /dev/null 2> "$WORK/send.log" || true
@@ -85,33 +85,45 @@ m=re.search(r'Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)', t)
 h,mi,s=m.group(1),m.group(2),m.group(3)
 print((int(h or 0)*3600)+int(mi)*60+float(s))")
   peak=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out")
-  echo "$wall $peak"
+  echo "$wall $peak $(cpu "$out")"
 }
 
 echo "== throughput: $ROWS messages, unlimited rate, against the mock; oha on the same endpoint =="
 echo "   (wxsend and oha alternate $REPEAT times per concurrency; medians; this machine is shared and noisy)"
+cpu() { # cpu TIME_V_OUTPUT -> user + system seconds
+  python3 -c "
+import re
+t=open('$1').read()
+print(float(re.search(r'User time \(seconds\): ([\d.]+)', t).group(1)) + float(re.search(r'System time \(seconds\): ([\d.]+)', t).group(1)))"
+}
+median1() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 1))" "$@"; }
 median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
-printf "%-12s %12s %12s %8s %14s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend RSS"
+printf "%-12s %12s %12s %8s %14s %16s %14s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend RSS" "wxsend CPU/msg" "oha CPU/req"
 for C in 16 64; do
   start_mock
   token=$(curl -s -X POST "$MOCK_URL/cgi-bin/stable_token" -d '{"grant_type":"client_credential","appid":"wx0123456789abcdef","secret":"s"}' | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
   body='{"touser":"oWx0000000000000000000000001","template_id":"TID","url":"https://example.com/o/SF000000001","data":{"thing1":{"value":"保温杯"},"character_string2":{"value":"SF000000001"}}}'
-  wxs=(); ohas=(); peak=0
+  wxs=(); ohas=(); wcpu=(); ocpu=(); peak=0
   for i in $(seq "$REPEAT"); do
     # A new campaign name each time: its client_msg_ids are new, so the mock delivers every one.
     campaign "$WORK/c$C" "$ROWS" 100000 "$C" "bench$i"
     before=$(stat "['accepted']")
-    read -r wall rss < <(send "$WORK/c$C")
+    read -r wall rss cpus < <(send "$WORK/c$C")
     after=$(stat "['accepted']")
+    wcpu+=("$(python3 -c "print($cpus/max(1,$after-$before)*1e6)")")
     [ "$rss" -gt "$peak" ] && peak=$rss
     # The engine's own time (the wall time also counts loading and the token).
     elapsed=$(python3 -c "import json; print(json.load(open('$WORK/c$C/.wxsend/bench$i/recipients/report.json'))['elapsed_secs'])")
     wxs+=("$(python3 -c "print(($after-$before)/$elapsed)")")
-    ohas+=("$("$OHA" -z "${OHA_SECS}s" -c "$C" -m POST -H "Content-Type: application/json" -d "$body" --no-tui --output-format json \
-      "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" | python3 -c "import json,sys; print(json.load(sys.stdin)['summary']['requestsPerSec'])")")
+    /usr/bin/time -v -o "$WORK/oha-time.txt" "$OHA" -z "${OHA_SECS}s" -c "$C" -m POST -H "Content-Type: application/json" -d "$body" \
+      --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" > "$WORK/oha.json"
+    read -r rps total < <(python3 -c "import json; s=json.load(open('$WORK/oha.json'))['summary']; print(s['requestsPerSec'], s['requestsPerSec']*s['total'])")
+    ohas+=("$rps")
+    ocpu+=("$(python3 -c "print($(cpu "$WORK/oha-time.txt")/max(1,$total)*1e6)")")
   done
   wx=$(median "${wxs[@]}"); oh=$(median "${ohas[@]}")
-  printf "%-12s %12s %12s %8s %11s MiB\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" "$((peak / 1024))"
+  printf "%-12s %12s %12s %8s %11s MiB %13s µs %11s µs\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" "$((peak / 1024))" \
+    "$(median1 "${wcpu[@]}")" "$(median1 "${ocpu[@]}")"
 done
 
 [ "${ONLY:-}" = throughput ] && exit 0
