@@ -4,13 +4,11 @@
 
 mod dispatch;
 pub mod events;
+pub mod pacer;
 mod worker;
 
-use std::num::NonZeroU32;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
-
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use tokio::sync::mpsc;
 
@@ -69,28 +67,13 @@ pub struct Shared {
     pub sender: Sender,
     pub journal: JournalWriter,
     pub config: EngineConfig,
-    /// Replaced when the operator changes the rate; never locked across an await.
-    limiter: RwLock<Arc<DefaultDirectRateLimiter>>,
-}
-
-fn limiter(rate: u32, burst: u32) -> Arc<DefaultDirectRateLimiter> {
-    let rate = NonZeroU32::new(rate.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
-    Arc::new(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
+    /// The rate limit, shared by the workers; its lock is never held across an await.
+    pub pacer: pacer::Pacer,
 }
 
 impl Shared {
-    /// The current rate limiter.
-    pub fn limiter(&self) -> Arc<DefaultDirectRateLimiter> {
-        self.limiter.read().map(|l| l.clone()).unwrap_or_else(|p| p.into_inner().clone())
-    }
-
     fn set_rate(&self, rate: u32) {
-        let new = limiter(rate, self.config.burst);
-        match self.limiter.write() {
-            Ok(mut l) => *l = new,
-            Err(p) => *p.into_inner() = new,
-        }
+        self.pacer.set_rate(rate, self.config.burst);
     }
 }
 
@@ -137,8 +120,8 @@ impl Engine {
         config: EngineConfig,
         rows: Vec<usize>,
     ) -> Self {
-        let limiter = RwLock::new(limiter(config.rate, config.burst));
-        Self { shared: Arc::new(Shared { campaign, sender, journal, config, limiter }), rows }
+        let pacer = pacer::Pacer::new(config.rate, config.burst);
+        Self { shared: Arc::new(Shared { campaign, sender, journal, config, pacer }), rows }
     }
 
     /// Start sending on the current runtime.

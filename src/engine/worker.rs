@@ -81,7 +81,7 @@ pub async fn attempt(shared: Arc<Shared>, mut job: Job, openid_key: u64) -> Fini
         return Finished { job, openid_key, verdict: Verdict::JournalFailed, token: TokenNote::default() };
     }
     // Governed here, after the journal write, so disk latency cannot bunch requests together.
-    shared.limiter().until_ready().await;
+    shared.pacer.until_ready().await;
     let kind = shared.campaign.template.kind;
     let (outcome, token) = match shared.sender.send(kind, &body).await {
         Ok(r) => r,
