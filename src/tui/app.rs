@@ -88,7 +88,8 @@ pub struct App {
     pub status: Vec<Status>,
     /// The final failure of each failed row: code and message.
     pub failures: HashMap<usize, (String, String)>,
-    pub attempts: HashMap<usize, u32>,
+    /// Requests made per row (0: none yet); one byte a row, allocated once.
+    pub attempts: Vec<u8>,
     pub counters: Counters,
     pub to_send: usize,
     pub pause: Option<PauseReason>,
@@ -147,7 +148,7 @@ impl App {
             follow: true,
             status,
             failures,
-            attempts: HashMap::new(),
+            attempts: vec![0; rows],
             counters: Counters { total: to_send, rate_limit: rate, ..Default::default() },
             to_send,
             pause: None,
@@ -496,7 +497,9 @@ impl App {
             RowEvent::Unanswered { row, .. } => (*row, Status::Pending),
         };
         if let RowEvent::Started { attempt, .. } = ev {
-            self.attempts.insert(row, *attempt);
+            if let Some(a) = self.attempts.get_mut(row) {
+                *a = u8::try_from(*attempt).unwrap_or(u8::MAX);
+            }
             if self.follow {
                 if let Ok(at) = self.view.binary_search(&row) {
                     self.selected = self.selected.max(at);

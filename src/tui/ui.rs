@@ -272,7 +272,7 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 cells.push(Cell::from(code));
             }
             cells.push(Cell::from(msg));
-            cells.push(Cell::from(app.attempts.get(&r).map(|a| a.to_string()).unwrap_or_default()));
+            cells.push(Cell::from(app.attempts.get(r).filter(|a| **a > 0).map(|a| a.to_string()).unwrap_or_default()));
             let selected = range.start + i == app.selected;
             Some(Row::new(cells).style(if selected { theme.selected() } else { Style::default() }))
         })
