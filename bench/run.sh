@@ -151,6 +151,15 @@ print(f'rate $R/s: {len(at)} messages in {span:.2f} s = {len(at)/span/$R:.4f} x 
 done
 
 echo
+echo "== memory while sending: ${RSS_ROWS:=1000000} rows (check = load + validate only; send = the whole campaign) =="
+start_mock
+campaign "$WORK/rss" "$RSS_ROWS" 100000 64
+/usr/bin/time -v -o "$WORK/check-time.txt" "$BIN" check "$WORK/rss/campaign.toml" --show 0 > /dev/null || true
+check_peak=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/check-time.txt")
+read -r wall send_peak cpus < <(send "$WORK/rss")
+echo "check peak RSS $((check_peak / 1024)) MiB; send peak RSS $((send_peak / 1024)) MiB; sending adds $(((send_peak - check_peak) / 1024)) MiB for $RSS_ROWS messages in ${wall} s"
+
+echo
 echo "== load + validate 1,000,000 rows =="
 cargo bench --quiet --bench load_validate 2>/dev/null | sed -n '/rows/,$p'
 echo

@@ -41,8 +41,8 @@ pub fn write_failures(campaign: &Campaign, replay: &Replay, path: &Path) -> std:
                 let problems: Vec<String> = campaign.checks.problems_of(i).iter().map(|(_, p)| p.to_string()).collect();
                 ("invalid".to_string(), problems.join("; "), 0)
             }
-            (Some(RowState::Ready), Some(RowRecord::Failed { attempts, errcode, errmsg })) => {
-                (errcode.map_or_else(|| "transport".to_string(), |c| c.to_string()), errmsg.clone(), *attempts)
+            (Some(RowState::Ready), Some(RowRecord::Failed(f))) => {
+                (f.errcode.map_or_else(|| "transport".to_string(), |c| c.to_string()), f.errmsg.clone(), f.attempts)
             }
             _ => continue,
         };
@@ -117,7 +117,7 @@ pub fn totals(campaign: &Campaign, replay: &Replay) -> Totals {
     for i in campaign.checks.ready_rows() {
         match replay.rows.get(i) {
             Some(RowRecord::Delivered { .. }) => t.delivered += 1,
-            Some(RowRecord::Failed { .. }) => t.failed += 1,
+            Some(RowRecord::Failed(_)) => t.failed += 1,
             Some(RowRecord::Unknown { .. }) => t.unknown += 1,
             _ => t.pending += 1,
         }
@@ -138,7 +138,8 @@ pub fn build_report(
     let t = totals(campaign, replay);
     let mut failures_by_code: BTreeMap<String, CodeCount> = BTreeMap::new();
     for i in campaign.checks.ready_rows() {
-        if let Some(RowRecord::Failed { errcode, .. }) = replay.rows.get(i) {
+        if let Some(RowRecord::Failed(f)) = replay.rows.get(i) {
+            let errcode = f.errcode;
             let key = errcode.map_or_else(|| "transport".to_string(), |c| c.to_string());
             failures_by_code.entry(key).or_insert(CodeCount { count: 0, hint: errcode.and_then(hint) }).count += 1;
         }

@@ -91,12 +91,7 @@ pub fn describe_plan(session: &Session) -> Vec<String> {
 }
 
 /// The progress line.
-pub fn progress_line(c: &Counters, started: Instant) -> String {
-    let elapsed = started.elapsed().as_secs_f64();
-    // Under a second the rate is noise.
-    let rate = if elapsed >= 1.0 { c.done() as f64 / elapsed } else { 0.0 };
-    let left = c.total.saturating_sub(c.done());
-    let eta = if rate > 0.0 { duration(Duration::from_secs_f64(left as f64 / rate)) } else { "-".into() };
+pub fn progress_line(c: &Counters) -> String {
     format!(
         "sending {}/{}  ok {}  failed {}  in flight {}  retrying {}  rate {:.1}/s  ETA {}",
         thousands(c.done()),
@@ -105,8 +100,8 @@ pub fn progress_line(c: &Counters, started: Instant) -> String {
         thousands(c.failed),
         c.in_flight,
         c.retrying,
-        rate,
-        eta
+        c.rate(),
+        c.eta().map_or_else(|| "-".into(), duration)
     )
 }
 
@@ -181,7 +176,6 @@ async fn drive(session: &Session) -> Summary {
     let (handle, mut events) = session.engine().start();
     let tty = std::io::stderr().is_terminal();
     let every = if tty { Duration::from_millis(250) } else { Duration::from_secs(2) };
-    let started = Instant::now();
     let mut last_print = Instant::now() - every;
     let mut last = Counters::default();
     let mut interrupts = 0;
@@ -208,10 +202,10 @@ async fn drive(session: &Session) -> Summary {
                     if last_print.elapsed() >= every {
                         last_print = Instant::now();
                         if tty {
-                            eprint!("\r\x1b[2K{}", progress_line(&last, started));
+                            eprint!("\r\x1b[2K{}", progress_line(&last));
                             line_open = true;
                         } else {
-                            eprintln!("{}", progress_line(&last, started));
+                            eprintln!("{}", progress_line(&last));
                         }
                     }
                 }

@@ -91,18 +91,19 @@ pub enum RowRecord {
     #[default]
     Pending,
     /// Dispatched with no outcome: it may or may not have arrived.
-    Unknown {
-        attempts: u32,
-    },
-    Delivered {
-        attempts: u32,
-        msgid: Option<String>,
-    },
-    Failed {
-        attempts: u32,
-        errcode: Option<i64>,
-        errmsg: String,
-    },
+    Unknown { attempts: u32 },
+    /// Delivered (its msgid stays in the journal: a million of them need not be in memory).
+    Delivered { attempts: u32 },
+    /// Failed for good; boxed so that the common states stay small.
+    Failed(Box<FailedRow>),
+}
+
+/// The last answer of a row that failed for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRow {
+    pub attempts: u32,
+    pub errcode: Option<i64>,
+    pub errmsg: String,
 }
 
 /// The journal's content, replayed.
@@ -118,7 +119,7 @@ impl Replay {
     }
 
     pub fn failed(&self) -> usize {
-        self.rows.iter().filter(|r| matches!(r, RowRecord::Failed { .. })).count()
+        self.rows.iter().filter(|r| matches!(r, RowRecord::Failed(_))).count()
     }
 
     pub fn unknown(&self) -> Vec<usize> {
@@ -132,9 +133,9 @@ impl Replay {
                     *r = RowRecord::Unknown { attempts: *attempt };
                 }
             }
-            Line::Ok { row, attempt, msgid } => {
+            Line::Ok { row, attempt, .. } => {
                 if let Some(r) = self.rows.get_mut(*row) {
-                    *r = RowRecord::Delivered { attempts: *attempt, msgid: msgid.clone() };
+                    *r = RowRecord::Delivered { attempts: *attempt };
                 }
             }
             Line::Retry { row, .. } => {
@@ -144,7 +145,11 @@ impl Replay {
             }
             Line::Failed { row, attempt, errcode, errmsg } => {
                 if let Some(r) = self.rows.get_mut(*row) {
-                    *r = RowRecord::Failed { attempts: *attempt, errcode: *errcode, errmsg: errmsg.clone() };
+                    *r = RowRecord::Failed(Box::new(FailedRow {
+                        attempts: *attempt,
+                        errcode: *errcode,
+                        errmsg: errmsg.clone(),
+                    }));
                 }
             }
             Line::Run { .. } => self.runs += 1,
@@ -188,8 +193,10 @@ impl Fingerprints {
         put(if c.recipients.allow_duplicates { "dup" } else { "nodup" });
         let campaign_fp = hex(&h.finalize());
         let path = &campaign.recipients.path;
-        let bytes = std::fs::read(path).map_err(|source| JournalError::Io { path: path.clone(), source })?;
-        Ok(Self { campaign: campaign_fp, csv: hex(&Sha256::digest(&bytes)) })
+        let io = |source| JournalError::Io { path: path.clone(), source };
+        let mut csv = Sha256::new();
+        std::io::copy(&mut File::open(path).map_err(io)?, &mut csv).map_err(io)?;
+        Ok(Self { campaign: campaign_fp, csv: hex(&csv.finalize()) })
     }
 }
 
@@ -303,26 +310,23 @@ impl Journal {
 pub fn replay_file(path: &Path, rows: usize) -> Result<(Option<Line>, Replay), JournalError> {
     let io = |source| JournalError::Io { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io)?;
-    let lines: Vec<String> = BufReader::new(file).lines().collect::<Result<_, _>>().map_err(io)?;
     let mut replay = Replay { rows: vec![RowRecord::Pending; rows], runs: 0 };
     let mut header = None;
-    let last = lines.len();
-    for (i, text) in lines.iter().enumerate() {
+    // Read line by line: a journal of a million rows is never held in memory at once.
+    let mut bad: Option<(usize, String)> = None;
+    for (i, text) in BufReader::new(file).lines().enumerate() {
+        let text = text.map_err(io)?;
         if text.trim().is_empty() {
             continue;
         }
-        let line: Line = match serde_json::from_str(text) {
-            Ok(l) => l,
-            // A crash can cut the very last line short; anything else is damage.
-            Err(_) if i + 1 == last => break,
-            Err(e) => {
-                return Err(JournalError::Corrupt { path: path.to_path_buf(), line: i + 1, detail: e.to_string() })
-            }
-        };
-        if i == 0 {
-            header = Some(line);
-        } else {
-            replay.apply(&line);
+        // A crash can cut the very last line short; a bad line with more after it is damage.
+        if let Some((line, detail)) = bad.take() {
+            return Err(JournalError::Corrupt { path: path.to_path_buf(), line, detail });
+        }
+        match serde_json::from_str::<Line>(&text) {
+            Ok(line) if i == 0 => header = Some(line),
+            Ok(line) => replay.apply(&line),
+            Err(e) => bad = Some((i + 1, e.to_string())),
         }
     }
     Ok((header, replay))
@@ -485,12 +489,32 @@ mod tests {
         ] {
             r.apply(&l);
         }
-        assert_eq!(r.rows[0], RowRecord::Delivered { attempts: 1, msgid: Some("1".into()) });
+        assert_eq!(r.rows[0], RowRecord::Delivered { attempts: 1 });
         assert_eq!(r.rows[1], RowRecord::Unknown { attempts: 1 });
         assert_eq!(r.rows[2], RowRecord::Pending);
-        assert!(matches!(r.rows[3], RowRecord::Failed { errcode: Some(43101), .. }));
+        assert!(matches!(&r.rows[3], RowRecord::Failed(f) if f.errcode == Some(43101)));
         assert_eq!(r.rows[4], RowRecord::Pending);
         assert_eq!(r.unknown(), vec![1]);
+    }
+
+    #[test]
+    fn a_cut_last_line_is_tolerated_but_damage_inside_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let good = [
+            r#"{"t":"header","version":1,"campaign":"c","campaign_fp":"a","csv":"r.csv","csv_fp":"b","rows":2,"created":0}"#,
+            r#"{"t":"dispatch","row":0,"attempt":1}"#,
+            r#"{"t":"ok","row":0,"attempt":1,"msgid":"7"}"#,
+        ]
+        .join("\n");
+        std::fs::write(&path, format!("{good}\n{{\"t\":\"dispa")).unwrap();
+        let (header, replay) = replay_file(&path, 2).unwrap();
+        assert!(matches!(header, Some(Line::Header { rows: 2, .. })));
+        assert_eq!(replay.rows[0], RowRecord::Delivered { attempts: 1 });
+        std::fs::write(&path, format!("{good}\n{{\"t\":\"dispa\n{}\n", r#"{"t":"dispatch","row":1,"attempt":1}"#))
+            .unwrap();
+        let e = replay_file(&path, 2).unwrap_err().to_string();
+        assert!(e.contains("journal.jsonl:4: the journal is damaged"), "{e}");
     }
 
     #[test]

@@ -194,7 +194,7 @@ fn plan(campaign: &Campaign, journal: &Journal, resend_unknown: bool) -> Plan {
     for i in campaign.checks.ready_rows() {
         match journal.replay.rows.get(i) {
             Some(RowRecord::Delivered { .. }) => p.already_delivered += 1,
-            Some(RowRecord::Failed { .. }) => p.already_failed += 1,
+            Some(RowRecord::Failed(_)) => p.already_failed += 1,
             Some(RowRecord::Unknown { .. }) if resend_unknown => {
                 p.unknown_resent += 1;
                 p.to_send.push(i);

@@ -155,6 +155,22 @@ impl Counters {
     pub fn done(&self) -> usize {
         self.delivered + self.failed
     }
+
+    /// Rows finished per second so far (0 in the first second, where it is noise).
+    pub fn rate(&self) -> f64 {
+        let secs = self.elapsed_ms as f64 / 1000.0;
+        if secs >= 1.0 {
+            self.done() as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Time left at the rate so far, once there is one.
+    pub fn eta(&self) -> Option<Duration> {
+        let rate = self.rate();
+        (rate > 0.0).then(|| Duration::from_secs_f64(self.total.saturating_sub(self.done()) as f64 / rate))
+    }
 }
 
 /// The end of a run.

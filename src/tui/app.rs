@@ -122,7 +122,7 @@ impl App {
                 Some(RowState::Duplicate) => Status::Duplicate,
                 _ => match records.get(i) {
                     Some(RowRecord::Delivered { .. }) => Status::DeliveredBefore,
-                    Some(RowRecord::Failed { .. }) => Status::FailedBefore,
+                    Some(RowRecord::Failed(_)) => Status::FailedBefore,
                     Some(RowRecord::Unknown { .. }) => Status::Unknown,
                     _ => Status::Pending,
                 },
@@ -130,8 +130,8 @@ impl App {
             .collect();
         let mut failures = HashMap::new();
         for (i, r) in records.iter().enumerate() {
-            if let RowRecord::Failed { errcode, errmsg, .. } = r {
-                failures.insert(i, (errcode.map_or_else(|| "transport".into(), |c| c.to_string()), errmsg.clone()));
+            if let RowRecord::Failed(f) = r {
+                failures.insert(i, (f.errcode.map_or_else(|| "transport".into(), |c| c.to_string()), f.errmsg.clone()));
             }
         }
         let rate = campaign.config.send.rate;

@@ -310,10 +310,6 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 
 fn progress_label(app: &App) -> String {
     let c = &app.counters;
-    let secs = c.elapsed_ms as f64 / 1000.0;
-    let rate = if secs >= 1.0 { c.done() as f64 / secs } else { 0.0 };
-    let left = c.total.saturating_sub(c.done());
-    let eta = if rate > 0.0 { duration(Duration::from_secs_f64(left as f64 / rate)) } else { "-".into() };
     format!(
         "{} / {}   ok {}   failed {}   in flight {}   rate {:.1}/s of {}/s   ETA {}",
         thousands(c.done()),
@@ -321,9 +317,9 @@ fn progress_label(app: &App) -> String {
         thousands(c.delivered),
         thousands(c.failed),
         c.in_flight,
-        rate,
+        c.rate(),
         app.rate,
-        eta
+        c.eta().map_or_else(|| "-".into(), duration)
     )
 }
 
