@@ -5,6 +5,7 @@ pub mod config;
 pub mod error;
 pub mod recipients;
 pub mod render;
+pub mod subscribe_rules;
 pub mod template;
 pub mod validate;
 

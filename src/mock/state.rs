@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::MockConfig;
-use crate::campaign::validate::{check_openid, check_subscribe_value};
+use crate::campaign::subscribe_rules::check_subscribe_value;
+use crate::campaign::validate::check_openid;
 use crate::campaign::Kind;
 
 /// Counters of everything the mock saw.

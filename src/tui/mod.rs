@@ -106,7 +106,12 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
                 Some(_) => Action::None,
                 None => Action::Quit,
             },
-            ev = async { engine.as_mut().map(|(_, rx)| rx) .expect("guarded").recv().await }, if engine.is_some() => {
+            ev = async {
+                match engine.as_mut() {
+                    Some((_, rx)) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
                 match ev {
                     Some(ev) => {
                         app.on_event(&ev);
