@@ -86,3 +86,46 @@ async fn killed_runs_resume_without_sending_anyone_twice() {
     // Unknown rows that had in fact arrived were dropped by WeChat's client_msg_id rule.
     assert!(stats.deduplicated as usize <= held.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_gracefully_and_the_rest_is_sent_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let server = mock(MockConfig { latency_ms: 20, ..Default::default() }).await;
+    let openids = mixed_openids(200, 0, 0);
+    let campaign = write_campaign(dir.path(), "sigint", Some(&server.url()), "rate = 100\nconcurrency = 8", &openids);
+    let journal = dir.path().join(".wxsend/sigint/recipients/journal.jsonl");
+    let run = || {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+        cmd.args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
+            .env("WXSEND_TEST_SECRET", SECRET)
+            .env("WXSEND_CACHE_DIR", &cache)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd.spawn().expect("spawn wxsend")
+    };
+    let child = run();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("stopping: finishing"), "{err}");
+    assert!(err.contains("stopped by the operator"), "{err}");
+    // Graceful: every request in flight got its outcome recorded.
+    let (_, replay) = replay_file(&journal, 200).unwrap();
+    assert!(replay.unknown().is_empty(), "{:?}", replay.unknown());
+    let sent = server.stats().accepted as usize;
+    assert!(sent > 0 && sent < 200, "{sent}");
+
+    let out = run().wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut per_user: HashMap<String, usize> = HashMap::new();
+    for r in server.records() {
+        *per_user.entry(r.touser).or_default() += 1;
+    }
+    assert_eq!(per_user.len(), 200);
+    assert!(per_user.values().all(|&n| n == 1));
+}
