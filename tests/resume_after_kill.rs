@@ -12,6 +12,19 @@ use wxsend::journal::{replay_file, RowRecord};
 use wxsend::mock::MockConfig;
 
 const ROWS: usize = 300;
+
+/// `wxsend send CAMPAIGN --headless --yes EXTRA…` against the test mock, stderr captured.
+fn spawn_send(campaign: &std::path::Path, cache: &std::path::Path, extra: &[&str]) -> tokio::process::Child {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+    cmd.args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
+        .args(extra)
+        .env("WXSEND_TEST_SECRET", SECRET)
+        .env("WXSEND_CACHE_DIR", cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd.spawn().expect("spawn wxsend")
+}
 const CONCURRENCY: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,17 +41,7 @@ async fn killed_runs_resume_without_sending_anyone_twice() {
         &openids,
     );
     let journal = dir.path().join(".wxsend/kill/recipients/journal.jsonl");
-    let spawn = |extra: &[&str]| {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
-        cmd.args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
-            .args(extra)
-            .env("WXSEND_TEST_SECRET", SECRET)
-            .env("WXSEND_CACHE_DIR", &cache)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd.spawn().expect("spawn wxsend")
-    };
+    let spawn = |extra: &[&str]| spawn_send(&campaign, &cache, extra);
 
     for (kills, wait_ms) in [400u64, 650, 300].into_iter().enumerate().map(|(i, w)| (i + 1, w)) {
         let before = server.stats().accepted;
@@ -95,16 +98,7 @@ async fn ctrl_c_stops_gracefully_and_the_rest_is_sent_later() {
     let openids = mixed_openids(200, 0, 0);
     let campaign = write_campaign(dir.path(), "sigint", Some(&server.url()), "rate = 100\nconcurrency = 8", &openids);
     let journal = dir.path().join(".wxsend/sigint/recipients/journal.jsonl");
-    let run = || {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
-        cmd.args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
-            .env("WXSEND_TEST_SECRET", SECRET)
-            .env("WXSEND_CACHE_DIR", &cache)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd.spawn().expect("spawn wxsend")
-    };
+    let run = || spawn_send(&campaign, &cache, &[]);
     let child = run();
     tokio::time::sleep(Duration::from_millis(700)).await;
     let pid = child.id().unwrap().to_string();

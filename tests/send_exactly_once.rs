@@ -115,3 +115,37 @@ async fn every_fault_class_and_still_exactly_once() {
     assert_eq!(report["this_run"]["requests"].as_u64(), Some(stats.send_requests));
     assert_eq!(finished.totals.delivered as u64, stats.accepted);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_openids_when_allowed_are_never_in_flight_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let me = openid("oWx", 7);
+    let mut openids = vec![me.clone(); 5];
+    openids.extend(mixed_openids(5, 0, 0));
+    let campaign = write_campaign(dir.path(), "dups", None, "rate = 1000\nconcurrency = 8", &openids);
+    let text = std::fs::read_to_string(&campaign).unwrap();
+    std::fs::write(
+        &campaign,
+        text.replace("csv = \"recipients.csv\"", "csv = \"recipients.csv\"\nallow_duplicates = true"),
+    )
+    .unwrap();
+    let mock = MockConfig { latency_ms: 40, ..Default::default() };
+    let mut session =
+        Session::prepare(&SendOptions { campaign, mock: Some(mock), ..Default::default() }).await.unwrap();
+    session.engine_config.per_user_retry = Duration::from_millis(10);
+    let (_h, mut events) = session.engine().start();
+    let summary = loop {
+        if let Event::Done(s) = events.recv().await.unwrap() {
+            break *s;
+        }
+    };
+    assert_eq!(summary.counters.delivered, 10);
+    let mut at: Vec<u64> =
+        session.mock.as_ref().unwrap().records().iter().filter(|r| r.touser == me).map(|r| r.at_ms).collect();
+    at.sort_unstable();
+    assert_eq!(at.len(), 5, "each row is its own message");
+    // One at a time: each request to this openid starts after the previous answer (40 ms).
+    for pair in at.windows(2) {
+        assert!(pair[1] - pair[0] >= 35, "{at:?}");
+    }
+}

@@ -14,10 +14,15 @@ use super::Shared;
 use crate::journal::Line;
 use crate::wechat::errors::hint;
 
-fn openid_key(shared: &Shared, row: usize) -> u64 {
+/// Identifies a recipient, for campaigns that allow duplicate openids (the others never have two
+/// rows for one recipient, so they skip the hashing).
+fn openid_key(shared: &Shared, row: usize) -> Option<u64> {
+    if !shared.campaign.config.recipients.allow_duplicates {
+        return None;
+    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     shared.campaign.recipients.row(row).map(|r| r.openid()).unwrap_or_default().hash(&mut h);
-    h.finish()
+    Some(h.finish())
 }
 
 /// A retry waiting for its time.
@@ -208,7 +213,7 @@ pub(super) async fn run(
             _ = std::future::ready(()), if ready => {
                 if let Some(job) = s.next_job(Instant::now()) {
                     let key = openid_key(&shared, job.row);
-                    if !s.in_flight_openids.insert(key) {
+                    if key.is_some_and(|k| !s.in_flight_openids.insert(k)) {
                         // Never two requests to one openid at once (allow_duplicates campaigns).
                         s.schedule(job, Instant::now() + cfg.per_user_retry);
                     } else {
@@ -259,7 +264,9 @@ async fn flush(s: &mut State, events: &mpsc::Sender<Event>) {
 async fn handle(s: &mut State, done: Finished, events: &mpsc::Sender<Event>) {
     let cfg = s.shared.config.clone();
     s.counters.in_flight -= 1;
-    s.in_flight_openids.remove(&done.openid_key);
+    if let Some(k) = done.openid_key {
+        s.in_flight_openids.remove(&k);
+    }
     if done.token.retried {
         s.counters.requests += 1;
     }

@@ -47,7 +47,7 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct Finished {
     pub job: Job,
-    pub openid_key: u64,
+    pub openid_key: Option<u64>,
     pub verdict: Verdict,
     pub token: TokenNote,
 }
@@ -66,7 +66,7 @@ pub fn backoff(base: Duration, max: Duration, transient: u32) -> Duration {
     exp.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
-pub async fn attempt(shared: Arc<Shared>, mut job: Job, openid_key: u64) -> Finished {
+pub async fn attempt(shared: Arc<Shared>, mut job: Job, openid_key: Option<u64>) -> Finished {
     let body = match &job.body {
         Some(b) => b.clone(),
         None => {
