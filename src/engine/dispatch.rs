@@ -262,7 +262,8 @@ async fn flush(s: &mut State, events: &mpsc::Sender<Event>) {
 }
 
 async fn handle(s: &mut State, done: Finished, events: &mpsc::Sender<Event>) {
-    let cfg = s.shared.config.clone();
+    let shared = s.shared.clone();
+    let cfg = &shared.config;
     s.counters.in_flight -= 1;
     if let Some(k) = done.openid_key {
         s.in_flight_openids.remove(&k);

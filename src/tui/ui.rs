@@ -140,21 +140,13 @@ fn preview(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut titles = vec!["#".to_string(), "openid".to_string()];
     titles.extend(cols.iter().map(|&c| headers[c].clone()));
     titles.push("check".into());
-    let height = table_area.height.saturating_sub(3) as usize;
-    let range = window(app.selected, app.view.len(), height);
-    let rows: Vec<Row> = app.view[range.clone()]
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &r)| {
-            let row = app.campaign.recipients.row(r)?;
-            let (label, style) = check_label(app, r, theme);
-            let mut cells = vec![Cell::from((r + 1).to_string()), Cell::from(mask_openid(row.openid()))];
-            cells.extend(cols.iter().map(|&c| Cell::from(row.field(c).to_string())));
-            cells.push(Cell::from(Span::styled(label, style)));
-            let selected = range.start + i == app.selected;
-            Some(Row::new(cells).style(if selected { theme.selected() } else { Style::default() }))
-        })
-        .collect();
+    let rows = visible_rows(app, table_area, theme, |r, row| {
+        let (label, style) = check_label(app, r, theme);
+        let mut cells = vec![Cell::from((r + 1).to_string()), Cell::from(mask_openid(row.openid()))];
+        cells.extend(cols.iter().map(|&c| Cell::from(row.field(c).to_string())));
+        cells.push(Cell::from(Span::styled(label, style)));
+        cells
+    });
     let mut widths = vec![Constraint::Length(6), Constraint::Length(9)];
     widths.extend(cols.iter().map(|_| Constraint::Min(8)));
     widths.push(Constraint::Length(14));
@@ -251,32 +243,44 @@ fn status_cell(app: &App, row: usize, theme: Theme) -> (String, Style) {
     }
 }
 
-fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let height = area.height.saturating_sub(3) as usize;
-    let range = window(app.selected, app.view.len(), height);
-    let wide = area.width >= 100;
-    let rows: Vec<Row> = app.view[range.clone()]
+/// The table rows that fit in `area` (borders and header take 3 lines), the selection
+/// highlighted; `cells` builds one row's cells. Only these rows are touched.
+fn visible_rows<'a>(
+    app: &'a App,
+    area: Rect,
+    theme: Theme,
+    cells: impl Fn(usize, crate::campaign::Row<'a>) -> Vec<Cell<'a>>,
+) -> Vec<Row<'a>> {
+    let range = window(app.selected, app.view.len(), area.height.saturating_sub(3) as usize);
+    app.view[range.clone()]
         .iter()
         .enumerate()
         .filter_map(|(i, &r)| {
             let row = app.campaign.recipients.row(r)?;
-            let (label, style) = status_cell(app, r, theme);
-            let (code, msg) = app.failures.get(&r).cloned().unwrap_or_default();
-            let msg = if wide { msg } else { code.clone() + " " + &msg };
-            let mut cells = vec![
-                Cell::from((r + 1).to_string()),
-                Cell::from(mask_openid(row.openid())),
-                Cell::from(Span::styled(label, style)),
-            ];
-            if wide {
-                cells.push(Cell::from(code));
-            }
-            cells.push(Cell::from(msg));
-            cells.push(Cell::from(app.attempts.get(r).filter(|a| **a > 0).map(|a| a.to_string()).unwrap_or_default()));
-            let selected = range.start + i == app.selected;
-            Some(Row::new(cells).style(if selected { theme.selected() } else { Style::default() }))
+            let style = if range.start + i == app.selected { theme.selected() } else { Style::default() };
+            Some(Row::new(cells(r, row)).style(style))
         })
-        .collect();
+        .collect()
+}
+
+fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let wide = area.width >= 100;
+    let rows = visible_rows(app, area, theme, |r, row| {
+        let (label, style) = status_cell(app, r, theme);
+        let (code, msg) = app.failures.get(&r).cloned().unwrap_or_default();
+        let msg = if wide { msg } else { code.clone() + " " + &msg };
+        let mut cells = vec![
+            Cell::from((r + 1).to_string()),
+            Cell::from(mask_openid(row.openid())),
+            Cell::from(Span::styled(label, style)),
+        ];
+        if wide {
+            cells.push(Cell::from(code));
+        }
+        cells.push(Cell::from(msg));
+        cells.push(Cell::from(app.attempts.get(r).filter(|a| **a > 0).map(|a| a.to_string()).unwrap_or_default()));
+        cells
+    });
     let (widths, titles) = if wide {
         (
             vec![
