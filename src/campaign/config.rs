@@ -115,7 +115,7 @@ struct RawFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWechat {
-    api_base: Option<String>,
+    api_base: Option<Spanned<String>>,
     appid: String,
     secret_env: Option<String>,
     token: Option<Spanned<String>>,
@@ -271,8 +271,15 @@ impl CampaignConfig {
             None => TokenSpec::Stable,
             Some(t) => TokenSpec::parse(t.get_ref()).map_err(|m| err(t.span().start, format!("`token`: {m}")))?,
         };
+        let api_base = match raw.wechat.api_base {
+            None => DEFAULT_API_BASE.to_string(),
+            Some(b) => {
+                crate::wechat::http::check_base(b.get_ref()).map_err(|m| err(b.span().start, m))?;
+                b.into_inner()
+            }
+        };
         let wechat = WechatConfig {
-            api_base: raw.wechat.api_base.unwrap_or_else(|| DEFAULT_API_BASE.to_string()),
+            api_base,
             appid: raw.wechat.appid,
             secret_env: raw.wechat.secret_env.unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string()),
             token,
@@ -452,6 +459,15 @@ csv = "r.csv"
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("unknown key `secret`"), "{e}");
         assert!(e.contains("secret_env"), "{e}");
+    }
+
+    #[test]
+    fn api_base_must_be_an_http_url() {
+        let text = MINIMAL.replace("[message]\n", "api_base = \"api.weixin.qq.com\"\n[message]\n");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.starts_with("dir/c.toml:5:12: api_base \"api.weixin.qq.com\""), "{e}");
+        let text = MINIMAL.replace("[message]\n", "api_base = \"http://127.0.0.1:9000/\"\n[message]\n");
+        assert_eq!(parse(&text).unwrap().wechat.api_base, "http://127.0.0.1:9000/");
     }
 
     #[test]

@@ -1,17 +1,16 @@
-//! The HTTP client: one pooled reqwest client, the send endpoints and the answer's classification.
+//! The WeChat client: one pooled HTTP client, the send endpoints and the answer's classification.
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::Uri;
 use serde::{Deserialize, Serialize};
 
 use super::errors::{classify, ErrorClass};
+pub use super::http::ClientError;
+use super::http::{Http, TransportError};
 use super::secret::{scrub, AccessToken};
 use crate::campaign::Kind;
-
-/// Why the client could not be built.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build the HTTP client: {0}")]
-pub struct ClientError(String);
 
 /// A failed send: WeChat's answer, or a transport failure (no errcode).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,82 +59,64 @@ struct Answer {
 /// Talks to one API base (WeChat, a proxy, or the embedded mock) through one connection pool.
 #[derive(Debug, Clone)]
 pub struct WechatClient {
-    http: reqwest::Client,
-    base: String,
-    urls: std::sync::Arc<UrlCache>,
+    http: Http,
+    urls: std::sync::Arc<UriCache>,
 }
 
-/// Request URLs with the token in them, built once per token and endpoint instead of parsing and
-/// percent-encoding ~140 characters per message. Its `Debug` shows no URL (they hold tokens).
+/// Request URIs with the token in them, built once per token and endpoint instead of formatting
+/// and parsing ~140 characters per message. Its `Debug` shows no URI (they hold tokens).
 #[derive(Default)]
-struct UrlCache(std::sync::RwLock<Vec<(AccessToken, &'static str, reqwest::Url)>>);
+struct UriCache(std::sync::RwLock<Vec<(AccessToken, &'static str, Uri)>>);
 
-impl std::fmt::Debug for UrlCache {
+impl std::fmt::Debug for UriCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("UrlCache")
+        f.write_str("UriCache")
     }
 }
 
-impl UrlCache {
-    fn get(&self, base: &str, path: &'static str, token: &AccessToken) -> Option<reqwest::Url> {
+impl UriCache {
+    fn get(&self, http: &Http, path: &'static str, token: &AccessToken) -> Result<Uri, TransportError> {
         if let Ok(cached) = self.0.read() {
-            if let Some((_, _, url)) = cached.iter().find(|(t, p, _)| *p == path && t == token) {
-                return Some(url.clone());
+            if let Some((_, _, uri)) = cached.iter().find(|(t, p, _)| *p == path && t == token) {
+                return Ok(uri.clone());
             }
         }
-        let mut url = reqwest::Url::parse(&format!("{base}{path}")).ok()?;
-        url.query_pairs_mut().append_pair("access_token", token.expose());
+        let uri = http.uri(path, &[("access_token", token.expose())])?;
         if let Ok(mut cached) = self.0.write() {
             // A few entries: the current token per endpoint (and its predecessor while it overlaps).
             if cached.len() >= 8 {
                 cached.remove(0);
             }
-            cached.push((token.clone(), path, url.clone()));
+            cached.push((token.clone(), path, uri.clone()));
         }
-        Some(url)
+        Ok(uri)
     }
 }
 
 impl WechatClient {
     /// A client for `api_base` whose requests time out after `timeout`.
     pub fn new(api_base: &str, timeout: Duration) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(1024)
-            .tcp_nodelay(true)
-            // WeChat answers every call itself; a redirect would be a misconfigured api_base.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("wxsend/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError(e.without_url().to_string()))?;
-        Ok(Self { http, base: api_base.trim_end_matches('/').to_string(), urls: Default::default() })
+        Ok(Self { http: Http::new(api_base, timeout)?, urls: Default::default() })
     }
 
     /// The underlying HTTP client (shared with the token source).
-    pub fn http(&self) -> &reqwest::Client {
+    pub fn http(&self) -> &Http {
         &self.http
     }
 
     pub fn base(&self) -> &str {
-        &self.base
+        self.http.base()
     }
 
     /// POST `body` to `path?access_token=…`; the answer's bytes, or a transport failure.
-    async fn post(&self, path: &'static str, token: &AccessToken, body: bytes::Bytes) -> Result<bytes::Bytes, Failure> {
-        let url = self
-            .urls
-            .get(&self.base, path, token)
-            .ok_or_else(|| Failure::transport(format!("`{}{path}` is not a valid URL: check api_base", self.base)))?;
-        let result =
-            self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body).send().await;
-        let response = result.map_err(|e| Failure::transport(describe(&e)))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| Failure::transport(describe(&e)))?;
-        if status.is_server_error() {
-            return Err(Failure::transport(format!("HTTP {status}")));
+    async fn post(&self, path: &'static str, token: &AccessToken, body: Bytes) -> Result<Bytes, Failure> {
+        let transport = |e: TransportError| Failure::transport(e.0);
+        let uri = self.urls.get(&self.http, path, token).map_err(transport)?;
+        let reply = self.http.post_json(uri, body).await.map_err(transport)?;
+        if reply.status.is_server_error() {
+            return Err(Failure::transport(format!("HTTP {}", reply.status)));
         }
-        Ok(bytes)
+        Ok(reply.body)
     }
 
     /// POST and parse WeChat's JSON answer (whatever the Content-Type says).
@@ -143,14 +124,14 @@ impl WechatClient {
         &self,
         path: &'static str,
         token: &AccessToken,
-        body: bytes::Bytes,
+        body: Bytes,
     ) -> Result<serde_json::Value, Failure> {
         let bytes = self.post(path, token, body).await?;
         serde_json::from_slice(&bytes).map_err(|_| not_json(&bytes))
     }
 
     /// Send one message of `kind` with `token`.
-    pub async fn send(&self, kind: Kind, token: &AccessToken, body: bytes::Bytes) -> Outcome {
+    pub async fn send(&self, kind: Kind, token: &AccessToken, body: Bytes) -> Outcome {
         let bytes = match self.post(kind.endpoint(), token, body).await {
             Ok(b) => b,
             Err(f) => return Outcome::Failed(f),
@@ -171,30 +152,4 @@ impl WechatClient {
 
 fn not_json(bytes: &[u8]) -> Failure {
     Failure::transport(format!("the answer is not WeChat's JSON ({} bytes)", bytes.len()))
-}
-
-/// A transport error in words, without the URL (it carries the token as a query parameter).
-pub fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_body() || e.is_decode() {
-        "connection broke while reading the answer"
-    } else if e.is_request() {
-        "request failed"
-    } else {
-        "HTTP error"
-    };
-    let mut detail = String::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {detail}")
-    }
 }

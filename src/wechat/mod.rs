@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod http;
 pub mod secret;
 pub mod token;
 

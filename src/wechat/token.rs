@@ -11,11 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::client::{describe, WechatClient};
+use super::client::WechatClient;
 use super::errors::hint;
+use super::http::{Http, Reply, TransportError};
 use super::secret::{scrub, AccessToken, Secret};
 use crate::campaign::config::WechatConfig;
 use crate::campaign::TokenSpec;
@@ -52,8 +54,7 @@ pub struct TokenSource {
     spec: TokenSpec,
     appid: String,
     secret: Option<Secret>,
-    http: reqwest::Client,
-    base: String,
+    http: Http,
 }
 
 #[derive(Deserialize)]
@@ -84,7 +85,7 @@ impl TokenSource {
 
     /// A source from its parts (the secret already read).
     pub fn new(spec: TokenSpec, appid: &str, secret: Option<Secret>, client: &WechatClient) -> Self {
-        Self { spec, appid: appid.to_string(), secret, http: client.http().clone(), base: client.base().to_string() }
+        Self { spec, appid: appid.to_string(), secret, http: client.http().clone() }
     }
 
     pub fn spec(&self) -> &TokenSpec {
@@ -104,16 +105,21 @@ impl TokenSource {
                     "secret": self.secret(),
                     "force_refresh": false,
                 });
-                let req = self.http.post(format!("{}/cgi-bin/stable_token", self.base)).json(&body);
-                self.answer(req).await
+                let uri = self.http.uri("/cgi-bin/stable_token", &[]).map_err(|e| TokenError::Transport(e.0))?;
+                let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+                self.answer(self.http.post_json(uri, body).await).await
             }
             TokenSpec::ClientCredential => {
-                let req = self.http.get(format!("{}/cgi-bin/token", self.base)).query(&[
-                    ("grant_type", "client_credential"),
-                    ("appid", self.appid.as_str()),
-                    ("secret", self.secret()),
-                ]);
-                self.answer(req).await
+                let query =
+                    [("grant_type", "client_credential"), ("appid", self.appid.as_str()), ("secret", self.secret())];
+                // The URI holds the secret: the error names the path only.
+                let uri = self.http.uri("/cgi-bin/token", &query).map_err(|_| {
+                    TokenError::Transport(format!(
+                        "`{}/cgi-bin/token` is not a valid URL: check api_base",
+                        self.http.base()
+                    ))
+                })?;
+                self.answer(self.http.get(uri).await).await
             }
             TokenSpec::Env(var) => match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => Ok(Fetched { token: AccessToken::new(v.trim()), expires_in: None }),
@@ -123,11 +129,9 @@ impl TokenSource {
         }
     }
 
-    async fn answer(&self, req: reqwest::RequestBuilder) -> Result<Fetched, TokenError> {
-        let response = req.send().await.map_err(|e| TokenError::Transport(describe(&e)))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| TokenError::Transport(describe(&e)))?;
-        let answer: TokenAnswer = serde_json::from_slice(&bytes)
+    async fn answer(&self, reply: Result<Reply, TransportError>) -> Result<Fetched, TokenError> {
+        let Reply { status, body } = reply.map_err(|e| TokenError::Transport(e.0))?;
+        let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|_| TokenError::Transport(format!("HTTP {status}, the answer is not JSON")))?;
         match answer.access_token {
             Some(t) if answer.errcode == 0 && !t.is_empty() => {
@@ -383,7 +387,7 @@ impl TokenCache {
 /// One file per app, token source and API base (a mock's token must never meet the real API).
 fn cache_file_name(source: &TokenSource) -> String {
     let mut h = Sha256::new();
-    h.update(source.base.as_bytes());
+    h.update(source.http.base().as_bytes());
     h.update([0]);
     h.update(source.appid.as_bytes());
     let digest = h.finalize();

@@ -1,0 +1,369 @@
+//! HTTP/1.1 to one API base: hyper connections kept alive in a small pool, rustls for `https`.
+//!
+//! One request at a time per connection, as WeChat's API expects; a connection goes back to the
+//! pool when its answer has been read whole. A request is retried on another connection only when
+//! hyper hands it back unsent (the server closed an idle connection): a request that may have
+//! left is never repeated here.
+//!
+//! Requests carry the access token in their query, so nothing here ever formats a URI into an
+//! error: failures are described by what went wrong, not where.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
+use http::{Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// Why the client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientError(pub(crate) String);
+
+/// A transport failure, in words that hold no URI (hence no token).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);
+
+/// An answer: its status and whole body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+type Body = Full<Bytes>;
+
+/// Idle connections kept at most; more than the highest useful concurrency.
+const MAX_IDLE: usize = 1024;
+
+/// A pooled HTTP/1.1 client for one API base.
+#[derive(Clone)]
+pub struct Http {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: String,
+    /// The base's path (`""` or e.g. `/proxy`), prefixed to every request path.
+    prefix: String,
+    host: String,
+    port: u16,
+    host_header: HeaderValue,
+    /// Set for `https` bases.
+    tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: HeaderValue,
+    idle: Mutex<Vec<SendRequest<Body>>>,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http").field("base", &self.inner.base).finish_non_exhaustive()
+    }
+}
+
+impl Http {
+    /// A client for `base` (`http://` or `https://`, no query) whose requests time out after
+    /// `timeout`, connecting within `min(timeout, 10 s)`.
+    pub fn new(base: &str, timeout: Duration) -> Result<Self, ClientError> {
+        let base = base.trim_end_matches('/').to_string();
+        check_base(&base).map_err(ClientError)?;
+        let uri: Uri = base.parse().map_err(|_| ClientError(format!("api_base {base:?} is not a URL")))?;
+        let https = uri.scheme_str() == Some("https");
+        let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let authority = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
+        let host_header = HeaderValue::from_str(&authority).map_err(|e| ClientError(e.to_string()))?;
+        let tls = if https {
+            let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| ClientError(e.to_string()))?
+                .with_root_certificates(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+                .with_no_client_auth();
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|_| ClientError(format!("api_base {base:?}: {host:?} is not a host name")))?;
+            Some((TlsConnector::from(Arc::new(config)), name))
+        } else {
+            None
+        };
+        let prefix = uri.path().trim_end_matches('/').to_string();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                base,
+                prefix,
+                host,
+                port,
+                host_header,
+                tls,
+                timeout,
+                connect_timeout: timeout.min(Duration::from_secs(10)),
+                user_agent: HeaderValue::from_static(concat!("wxsend/", env!("CARGO_PKG_VERSION"))),
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The API base, without a trailing `/`.
+    pub fn base(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The request target of `path` (starting with `/`) with `query` pairs, percent-encoded.
+    pub fn uri(&self, path: &str, query: &[(&str, &str)]) -> Result<Uri, TransportError> {
+        let mut text = format!("{}{path}", self.inner.prefix);
+        if !query.is_empty() {
+            text.push('?');
+            text.push_str(&form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish());
+        }
+        Uri::try_from(text)
+            .map_err(|_| TransportError(format!("`{}{path}` is not a valid URL: check api_base", self.inner.base)))
+    }
+
+    /// POST a JSON `body` to `uri` (from [`Http::uri`]).
+    pub async fn post_json(&self, uri: Uri, body: Bytes) -> Result<Reply, TransportError> {
+        self.call(Method::POST, uri, body).await
+    }
+
+    /// GET `uri` (from [`Http::uri`]).
+    pub async fn get(&self, uri: Uri) -> Result<Reply, TransportError> {
+        self.call(Method::GET, uri, Bytes::new()).await
+    }
+
+    async fn call(&self, method: Method, uri: Uri, body: Bytes) -> Result<Reply, TransportError> {
+        let inner = &self.inner;
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(HOST, inner.host_header.clone());
+        headers.insert(USER_AGENT, inner.user_agent.clone());
+        if request.method() == Method::POST {
+            request.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        match tokio::time::timeout(inner.timeout, self.exchange(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(TransportError(format!("timed out after {} ms", inner.timeout.as_millis()))),
+        }
+    }
+
+    async fn exchange(&self, mut request: Request<Body>) -> Result<Reply, TransportError> {
+        loop {
+            let (mut conn, reused) = match self.take_idle() {
+                Some(conn) => (conn, true),
+                None => (self.connect().await?, false),
+            };
+            if let Err(e) = conn.ready().await {
+                if reused {
+                    continue; // closed while idle: take or open another
+                }
+                return Err(TransportError(format!("cannot connect: {}", innermost(&e))));
+            }
+            let response = match conn.try_send_request(request).await {
+                Ok(response) => response,
+                Err(mut e) => match e.take_message() {
+                    // Never written: safe on another connection, if this one had served before.
+                    Some(unsent) if reused => {
+                        request = unsent;
+                        continue;
+                    }
+                    _ => return Err(TransportError(format!("request failed: {}", innermost(e.error())))),
+                },
+            };
+            let status = response.status();
+            let body =
+                response.into_body().collect().await.map_err(|e| {
+                    TransportError(format!("connection broke while reading the answer: {}", innermost(&e)))
+                })?;
+            self.put_idle(conn);
+            return Ok(Reply { status, body: body.to_bytes() });
+        }
+    }
+
+    fn take_idle(&self) -> Option<SendRequest<Body>> {
+        let mut idle = self.inner.idle.lock().ok()?;
+        while let Some(conn) = idle.pop() {
+            if !conn.is_closed() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, conn: SendRequest<Body>) {
+        if conn.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.inner.idle.lock() {
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+    }
+
+    /// Open a connection; its driver runs as its own task until the connection closes.
+    async fn connect(&self) -> Result<SendRequest<Body>, TransportError> {
+        let inner = &self.inner;
+        let cannot = |detail: String| TransportError(format!("cannot connect: {detail}"));
+        let tcp = tokio::time::timeout(inner.connect_timeout, TcpStream::connect((inner.host.as_str(), inner.port)))
+            .await
+            .map_err(|_| cannot(format!("no connection within {} ms", inner.connect_timeout.as_millis())))?
+            .map_err(|e| cannot(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        match &inner.tls {
+            None => handshake(TokioIo::new(tcp)).await,
+            Some((tls, name)) => {
+                let stream = tokio::time::timeout(inner.connect_timeout, tls.connect(name.clone(), tcp))
+                    .await
+                    .map_err(|_| cannot("TLS handshake timed out".into()))?
+                    .map_err(|e| cannot(format!("TLS: {e}")))?;
+                handshake(TokioIo::new(stream)).await
+            }
+        }
+    }
+}
+
+async fn handshake<T>(io: T) -> Result<SendRequest<Body>, TransportError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) =
+        http1::handshake(io).await.map_err(|e| TransportError(format!("cannot connect: {}", innermost(&e))))?;
+    // Ends when the server closes the connection or the last SendRequest is dropped.
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// Whether `base` can be an API base: `http` or `https`, a host, no query or fragment.
+pub fn check_base(base: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("api_base {base:?} {why}: use e.g. https://api.weixin.qq.com"));
+    let Ok(uri) = base.parse::<Uri>() else { return bad("is not a URL") };
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return bad("must start with http:// or https://");
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return bad("has no host");
+    }
+    if uri.query().is_some() || base.contains('#') {
+        return bad("must not have a query or fragment");
+    }
+    Ok(())
+}
+
+/// The innermost cause of an error (hyper's outer layers say only "client error").
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut detail = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    detail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bases() {
+        assert!(check_base("https://api.weixin.qq.com").is_ok());
+        assert!(check_base("http://127.0.0.1:8080/proxy").is_ok());
+        assert!(check_base("ftp://x").unwrap_err().contains("http://"));
+        assert!(check_base("api.weixin.qq.com").is_err());
+        assert!(check_base("https://x/?a=1").unwrap_err().contains("query"));
+        assert!(check_base("https://x/#top").is_err());
+    }
+
+    #[test]
+    fn uri_encodes_the_query() {
+        let http = Http::new("http://127.0.0.1:1/", Duration::from_secs(1)).unwrap();
+        let uri = http.uri("/cgi-bin/token", &[("appid", "wx1"), ("secret", "a b&c")]).unwrap();
+        assert_eq!(uri.to_string(), "/cgi-bin/token?appid=wx1&secret=a+b%26c");
+        let proxied = Http::new("https://gw.example.com/wx/", Duration::from_secs(1)).unwrap();
+        assert_eq!(proxied.uri("/cgi-bin/token", &[]).unwrap().to_string(), "/wx/cgi-bin/token");
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_described_without_the_uri() {
+        // Port 1 on loopback: nothing listens there.
+        let http = Http::new("http://127.0.0.1:1", Duration::from_secs(2)).unwrap();
+        let uri = http.uri("/x", &[("access_token", "SECRET-TOKEN")]).unwrap();
+        let e = http.get(uri).await.unwrap_err();
+        assert!(e.0.starts_with("cannot connect"), "{e}");
+        assert!(!e.0.contains("SECRET-TOKEN") && !e.0.contains("127.0.0.1:1/x"), "{e}");
+    }
+
+    /// A server that answers one request per connection, then closes it without saying so.
+    async fn one_shot_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut got = Vec::new();
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let body = br#"{"errcode":0}"#;
+                    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(body).await;
+                    // Closed as this task ends: the client learns it only when it reuses the connection.
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn connections_closed_by_the_server_are_replaced_and_nothing_is_sent_twice() {
+        let (url, seen) = one_shot_server().await;
+        let http = Http::new(&url, Duration::from_secs(5)).unwrap();
+        for i in 0..20 {
+            let uri = http.uri("/x", &[]).unwrap();
+            let reply = http.get(uri).await;
+            // A request written to a connection the server had already closed fails (it may have
+            // arrived); one hyper hands back unsent goes out once on a new connection.
+            if let Ok(reply) = reply {
+                assert_eq!(reply.status, StatusCode::OK, "request {i}");
+                assert_eq!(&reply.body[..], br#"{"errcode":0}"#);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(seen.load(std::sync::atomic::Ordering::SeqCst) <= 20);
+        assert!(seen.load(std::sync::atomic::Ordering::SeqCst) >= 19, "stale connections were not replaced");
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let _keep = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let http = Http::new(&url, Duration::from_millis(200)).unwrap();
+        let e = http.post_json(http.uri("/x", &[("access_token", "T0KEN")]).unwrap(), Bytes::new()).await;
+        assert_eq!(e.unwrap_err().0, "timed out after 200 ms");
+    }
+}
