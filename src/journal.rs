@@ -451,6 +451,12 @@ impl JournalWriter {
         &self.inner.path
     }
 
+    /// A writer on a new file at `path`, for tests of what writes to a journal.
+    #[cfg(test)]
+    pub(crate) fn scratch(path: &Path) -> std::io::Result<Self> {
+        Self::spawn(File::create(path)?, path.to_path_buf())
+    }
+
     /// Append a line; it reaches the OS with the next dispatch or sync, and the disk within
     /// [`SYNC_INTERVAL`].
     pub fn append(&self, line: Line) {

@@ -2,6 +2,7 @@
 //! concurrency, retrying by error class, journaling every step. It knows nothing of terminals:
 //! front ends read [`Event`]s and send [`Control`]s.
 
+mod board;
 mod dispatch;
 pub mod events;
 pub mod pacer;

@@ -1,6 +1,5 @@
 //! One attempt at one row: render, journal the dispatch, send, journal the answer.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -66,11 +65,11 @@ pub fn backoff(base: Duration, max: Duration, transient: u32) -> Duration {
     exp.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
-pub async fn attempt(shared: Arc<Shared>, mut job: Job, openid_key: Option<u64>) -> Finished {
+pub async fn attempt(shared: &Shared, mut job: Job, openid_key: Option<u64>) -> Finished {
     let body = match &job.body {
         Some(b) => b.clone(),
         None => {
-            let b = render_body(&shared, job.row);
+            let b = render_body(shared, job.row);
             job.body = Some(b.clone());
             b
         }
@@ -96,7 +95,7 @@ pub async fn attempt(shared: Arc<Shared>, mut job: Job, openid_key: Option<u64>)
             shared.journal.append(Line::Ok { row, attempt, msgid: msgid.clone() });
             Verdict::Delivered { msgid }
         }
-        Outcome::Failed(f) => classify(&shared, &mut job, f),
+        Outcome::Failed(f) => classify(shared, &mut job, f),
     };
     Finished { job, openid_key, verdict, token }
 }

@@ -1,0 +1,406 @@
+//! The campaign's schedule, shared by the workers: which rows are left, which wait for a retry,
+//! what is paused, the counters and the events not yet sent. Every change is a plain method
+//! call under one lock, never held across an await.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::events::{Counters, EndReason, Event, PauseReason, RowEvent};
+use super::worker::{Finished, Job, Verdict};
+use super::Shared;
+use crate::wechat::errors::hint;
+
+/// A retry waiting for its time.
+struct Due {
+    at: Instant,
+    seq: u64,
+    job: Job,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// What a worker is to do next.
+#[derive(Debug)]
+pub enum Claim {
+    /// Send this job (`key` identifies its recipient in campaigns that allow duplicate openids).
+    Job { job: Job, key: Option<u64> },
+    /// Nothing may go now: wait for a change, or until this instant.
+    Wait(Option<Instant>),
+    /// The campaign is over (finished or stopping): the worker ends.
+    Exit,
+}
+
+pub struct Board {
+    shared: Arc<Shared>,
+    fresh: VecDeque<usize>,
+    retries: BinaryHeap<Reverse<Due>>,
+    seq: u64,
+    in_flight_openids: HashSet<u64>,
+    pub counters: Counters,
+    /// Row events since the last flush.
+    pub events: Vec<RowEvent>,
+    /// Other events decided by workers (pauses, token changes), sent with the next flush.
+    pub announcements: Vec<Event>,
+    pub paused_by_operator: bool,
+    pub paused_by_guard: bool,
+    /// 45011: nothing goes out before this instant.
+    pub slow_until: Option<Instant>,
+    pub stopping: Option<EndReason>,
+    /// The last results (true = failed), for the failure-rate guard.
+    window: VecDeque<bool>,
+    /// Workers waiting for a change.
+    pub waiting: usize,
+}
+
+impl Board {
+    pub fn new(shared: Arc<Shared>, rows: Vec<usize>) -> Self {
+        let counters = Counters { total: rows.len(), rate_limit: shared.config.rate, ..Default::default() };
+        Self {
+            shared,
+            fresh: rows.into(),
+            retries: BinaryHeap::new(),
+            seq: 0,
+            in_flight_openids: HashSet::new(),
+            counters,
+            events: Vec::new(),
+            announcements: Vec::new(),
+            paused_by_operator: false,
+            paused_by_guard: false,
+            slow_until: None,
+            stopping: None,
+            window: VecDeque::new(),
+            waiting: 0,
+        }
+    }
+
+    fn schedule(&mut self, job: Job, at: Instant) {
+        self.seq += 1;
+        self.retries.push(Reverse(Due { at, seq: self.seq, job }));
+        self.counters.retrying += 1;
+    }
+
+    /// Identifies a recipient, for campaigns that allow duplicate openids (the others never
+    /// have two rows for one recipient, so they skip the hashing).
+    fn openid_key(&self, row: usize) -> Option<u64> {
+        if !self.shared.campaign.config.recipients.allow_duplicates {
+            return None;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.shared.campaign.recipients.row(row).map(|r| r.openid()).unwrap_or_default().hash(&mut h);
+        Some(h.finish())
+    }
+
+    /// The next thing for a worker to do at `now`.
+    pub fn claim(&mut self, now: Instant) -> Claim {
+        if self.stopping.is_some() {
+            return Claim::Exit;
+        }
+        if self.paused_by_operator || self.paused_by_guard {
+            return Claim::Wait(None);
+        }
+        if let Some(until) = self.slow_until.filter(|t| *t > now) {
+            return Claim::Wait(Some(until));
+        }
+        loop {
+            let job = if self.retries.peek().is_some_and(|Reverse(d)| d.at <= now) {
+                let Some(Reverse(d)) = self.retries.pop() else { break };
+                self.counters.retrying -= 1;
+                d.job
+            } else if let Some(row) = self.fresh.pop_front() {
+                Job { row, attempt: 0, transient: 0, body: None }
+            } else {
+                break;
+            };
+            let key = self.openid_key(job.row);
+            if key.is_some_and(|k| !self.in_flight_openids.insert(k)) {
+                // Never two requests to one openid at once (allow_duplicates campaigns).
+                self.schedule(job, now + self.shared.config.per_user_retry);
+                continue;
+            }
+            self.counters.in_flight += 1;
+            self.counters.requests += 1;
+            self.events.push(RowEvent::Started { row: job.row, attempt: job.attempt + 1 });
+            return Claim::Job { job, key };
+        }
+        if self.counters.in_flight == 0 && self.retries.is_empty() {
+            return Claim::Exit;
+        }
+        // Results still to come may add retries: wait for them, or for the first retry's time.
+        Claim::Wait(self.retries.peek().map(|Reverse(d)| d.at))
+    }
+
+    /// Stop taking new rows; the rows in flight finish.
+    pub fn stop(&mut self) {
+        if self.stopping.is_none() {
+            self.stopping = Some(if self.paused_by_guard {
+                let n = self.window.len();
+                EndReason::FailureRate { failed: self.window.iter().filter(|f| **f).count(), of: n }
+            } else {
+                EndReason::Stopped
+            });
+        }
+    }
+
+    /// Resume after an operator or failure-rate pause; `false` if nothing was paused.
+    pub fn resume(&mut self) -> bool {
+        if !self.paused_by_operator && !self.paused_by_guard {
+            return false;
+        }
+        self.paused_by_operator = false;
+        self.paused_by_guard = false;
+        self.window.clear();
+        true
+    }
+
+    fn record_final(&mut self, failed: bool) {
+        let cfg = &self.shared.config;
+        self.window.push_back(failed);
+        while self.window.len() > cfg.failure_window {
+            self.window.pop_front();
+        }
+        let n = self.window.len();
+        let bad = self.window.iter().filter(|f| **f).count();
+        if !self.paused_by_guard && n >= cfg.failure_window_min && bad as f64 > n as f64 * cfg.pause_on_failure_rate {
+            self.paused_by_guard = true;
+            self.announcements.push(Event::Paused(PauseReason::FailureRate {
+                failed: bad,
+                of: n,
+                limit: cfg.pause_on_failure_rate,
+            }));
+        }
+    }
+
+    /// Record what an attempt came to.
+    pub fn complete(&mut self, done: Finished, now: Instant) {
+        let shared = self.shared.clone();
+        let cfg = &shared.config;
+        self.counters.in_flight -= 1;
+        if let Some(k) = done.openid_key {
+            self.in_flight_openids.remove(&k);
+        }
+        if done.token.retried {
+            self.counters.requests += 1;
+        }
+        if done.token.refreshed {
+            self.announcements
+                .push(Event::TokenRefreshed { external: done.token.external, status: shared.sender.tokens.status() });
+        }
+        let Finished { job, verdict, .. } = done;
+        let (row, attempt) = (job.row, job.attempt);
+        match verdict {
+            Verdict::Delivered { msgid } => {
+                self.counters.delivered += 1;
+                self.events.push(RowEvent::Delivered { row, attempt, msgid });
+                self.record_final(false);
+            }
+            Verdict::Failed(failure) => {
+                self.counters.failed += 1;
+                *self.counters.failures_by_code.entry(failure.code_label()).or_default() += 1;
+                self.events.push(RowEvent::Failed { row, attempt, failure });
+                self.record_final(true);
+            }
+            Verdict::Retry { failure, delay } => {
+                *self.counters.retries_by_code.entry(failure.code_label()).or_default() += 1;
+                self.events.push(RowEvent::Retrying { row, attempt, failure, delay });
+                self.schedule(job, now + delay);
+            }
+            Verdict::SlowDown(failure) => {
+                *self.counters.retries_by_code.entry(failure.code_label()).or_default() += 1;
+                let delay = if failure.errcode == Some(45011) {
+                    let until = now + cfg.minute_quota_pause;
+                    if self.slow_until.is_none_or(|t| t < until - Duration::from_secs(1)) {
+                        self.slow_until = Some(until);
+                        self.announcements.push(Event::Paused(PauseReason::MinuteQuota {
+                            wait_secs: cfg.minute_quota_pause.as_secs(),
+                        }));
+                    }
+                    cfg.minute_quota_pause
+                } else {
+                    cfg.per_user_retry
+                };
+                self.events.push(RowEvent::Retrying { row, attempt, failure, delay });
+                self.schedule(job, now + delay);
+            }
+            Verdict::Stop(failure) => {
+                self.events.push(RowEvent::Unanswered { row, attempt });
+                if self.stopping.is_none() || matches!(self.stopping, Some(EndReason::Stopped)) {
+                    self.stopping = Some(EndReason::Fatal {
+                        errcode: failure.errcode,
+                        hint: failure.errcode.and_then(hint),
+                        errmsg: failure.errmsg,
+                    });
+                }
+            }
+            Verdict::NoToken(message) => {
+                self.events.push(RowEvent::Unanswered { row, attempt });
+                if self.stopping.is_none() {
+                    self.stopping = Some(EndReason::Token { message });
+                }
+            }
+            Verdict::JournalFailed => {
+                self.events.push(RowEvent::Unanswered { row, attempt });
+                self.stopping = Some(EndReason::Journal);
+            }
+        }
+    }
+
+    /// When a 45011 pause is over at `now`: clears it and tells whether sending resumes (no
+    /// other pause holds it).
+    pub fn end_slow_down(&mut self, now: Instant) -> bool {
+        match self.slow_until {
+            Some(t) if t <= now => {
+                self.slow_until = None;
+                !self.paused_by_operator && !self.paused_by_guard
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::campaign::Campaign;
+    use crate::engine::{pacer::Pacer, EngineConfig};
+    use crate::journal::JournalWriter;
+    use crate::wechat::{Failure, Sender, TokenCache, TokenNote, TokenSource, WechatClient};
+
+    fn board(rows: usize, dir: &Path) -> Board {
+        let campaign = Campaign::load(Path::new("samples/campaign.toml"), None).unwrap();
+        let client = WechatClient::new("http://127.0.0.1:1", Duration::from_secs(1)).unwrap();
+        let source = TokenSource::new(crate::campaign::TokenSpec::Env("UNUSED".into()), "wx1", None, &client);
+        let sender = Sender::new(client, Arc::new(TokenCache::new(source, None)));
+        let journal = JournalWriter::scratch(&dir.join("journal")).unwrap();
+        let config = EngineConfig::from_send(&campaign.config.send);
+        let pacer = Pacer::new(config.rate, config.burst);
+        let shared = Arc::new(Shared { campaign: Arc::new(campaign), sender, journal, config, pacer });
+        Board::new(shared, (0..rows).collect())
+    }
+
+    fn job(claim: Claim) -> Job {
+        match claim {
+            Claim::Job { job, .. } => job,
+            other => panic!("expected a job, got {other:?}"),
+        }
+    }
+
+    fn done(mut job: Job, verdict: Verdict) -> Finished {
+        job.attempt += 1;
+        Finished { job, openid_key: None, verdict, token: TokenNote::default() }
+    }
+
+    fn delivered() -> Verdict {
+        Verdict::Delivered { msgid: None }
+    }
+
+    #[test]
+    fn rows_go_in_order_and_workers_end_when_the_last_answer_is_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = board(2, dir.path());
+        let now = Instant::now();
+        let (j0, j1) = (job(b.claim(now)), job(b.claim(now)));
+        assert_eq!((j0.row, j1.row), (0, 1));
+        // Nothing left to claim, but an answer may still bring a retry.
+        assert!(matches!(b.claim(now), Claim::Wait(None)));
+        b.complete(done(j0, delivered()), now);
+        assert!(matches!(b.claim(now), Claim::Wait(None)));
+        b.complete(done(j1, delivered()), now);
+        assert!(matches!(b.claim(now), Claim::Exit));
+        assert_eq!((b.counters.delivered, b.counters.in_flight, b.counters.requests), (2, 0, 2));
+        assert_eq!(b.events.len(), 4, "two started, two delivered");
+    }
+
+    #[test]
+    fn a_retry_waits_for_its_time_and_keeps_its_attempts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = board(1, dir.path());
+        let now = Instant::now();
+        let j = job(b.claim(now));
+        let failure = Failure::api(-1, "system error".into());
+        b.complete(done(j, Verdict::Retry { failure, delay: Duration::from_secs(1) }), now);
+        assert_eq!(b.counters.retrying, 1);
+        match b.claim(now) {
+            Claim::Wait(Some(at)) => assert_eq!(at, now + Duration::from_secs(1)),
+            other => panic!("{other:?}"),
+        }
+        let again = job(b.claim(now + Duration::from_secs(1)));
+        assert_eq!((again.row, again.attempt, b.counters.retrying), (0, 1, 0));
+    }
+
+    #[test]
+    fn operator_pause_holds_every_worker_until_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = board(3, dir.path());
+        b.paused_by_operator = true;
+        assert!(matches!(b.claim(Instant::now()), Claim::Wait(None)));
+        assert!(b.resume());
+        assert!(!b.resume(), "nothing left to resume");
+        assert_eq!(job(b.claim(Instant::now())).row, 0);
+    }
+
+    #[test]
+    fn minute_quota_pauses_everyone_until_the_minute_is_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = board(3, dir.path());
+        let now = Instant::now();
+        let j = job(b.claim(now));
+        b.complete(done(j, Verdict::SlowDown(Failure::api(45011, "api minute-quota reach limit".into()))), now);
+        let until = now + b.shared.config.minute_quota_pause;
+        assert_eq!(b.slow_until, Some(until));
+        assert!(matches!(b.announcements[..], [Event::Paused(PauseReason::MinuteQuota { wait_secs: 60 })]));
+        assert!(matches!(b.claim(now), Claim::Wait(Some(t)) if t == until));
+        assert!(!b.end_slow_down(now));
+        assert!(b.end_slow_down(until));
+        assert_eq!(job(b.claim(until)).row, 0, "the row that met the limit goes first, a minute later");
+        assert_eq!(job(b.claim(until)).row, 1);
+    }
+
+    #[test]
+    fn a_stop_verdict_ends_the_campaign_and_keeps_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = board(3, dir.path());
+        let now = Instant::now();
+        let j = job(b.claim(now));
+        b.complete(done(j, Verdict::Stop(Failure::api(48001, "api unauthorized".into()))), now);
+        assert!(matches!(b.claim(now), Claim::Exit));
+        assert!(matches!(b.stopping, Some(EndReason::Fatal { errcode: Some(48001), .. })));
+        b.stop();
+        assert!(matches!(b.stopping, Some(EndReason::Fatal { .. })), "an operator stop does not hide the cause");
+    }
+
+    #[test]
+    fn too_many_failures_pause_and_a_stop_then_names_the_failure_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = board(30, dir.path());
+        let now = Instant::now();
+        for _ in 0..20 {
+            let j = job(b.claim(now));
+            b.complete(done(j, Verdict::Failed(Failure::api(43101, "user refuse to accept the msg".into()))), now);
+        }
+        assert!(b.paused_by_guard);
+        assert!(matches!(b.announcements[..], [Event::Paused(PauseReason::FailureRate { failed: 20, of: 20, .. })]));
+        assert!(matches!(b.claim(now), Claim::Wait(None)));
+        b.stop();
+        assert_eq!(b.stopping, Some(EndReason::FailureRate { failed: 20, of: 20 }));
+    }
+}
