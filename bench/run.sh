@@ -9,7 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ROWS=${ROWS:-100000}
-OHA_SECS=${OHA_SECS:-4}
 REPEAT=${REPEAT:-3}
 TOOLS=$ROOT/bench/.tools
 WORK=$(mktemp -d)
@@ -90,40 +89,65 @@ print((int(h or 0)*3600)+int(mi)*60+float(s))")
 
 echo "== throughput: $ROWS messages, unlimited rate, against the mock; oha on the same endpoint =="
 echo "   (wxsend and oha alternate $REPEAT times per concurrency; medians; this machine is shared and noisy)"
+echo "   (oha sends $ROWS bodies drawn from $((ROWS * 10)) distinct ones shaped like wxsend's, each with its own"
+echo "    openid and client_msg_id, so the mock does the same work per request for both: see 'mock CPU';"
+echo "    'oha, 1 body' repeats one body without client_msg_id: cheaper for oha and for the mock, shown for reference)"
 cpu() { # cpu TIME_V_OUTPUT -> user + system seconds
   python3 -c "
 import re
 t=open('$1').read()
 print(float(re.search(r'User time \(seconds\): ([\d.]+)', t).group(1)) + float(re.search(r'System time \(seconds\): ([\d.]+)', t).group(1)))"
 }
+mock_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$MOCK_PID/stat"; } # seconds (USER_HZ = 100)
 median1() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 1))" "$@"; }
 median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
-printf "%-12s %12s %12s %8s %14s %16s %14s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend RSS" "wxsend CPU/msg" "oha CPU/req"
+bodies() { # bodies FILE TAG: ten times ROWS distinct request bodies, one per line (oha -Z picks lines at random)
+  python3 - "$1" "$2" "$ROWS" <<'PY2'
+import sys, hashlib
+path, tag, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(path, "w") as f:
+    for i in range(rows * 10):
+        order = f"SF{i:09d}"
+        cid = "wx" + hashlib.sha256(f"{tag}/{i}".encode()).hexdigest()[:30]
+        f.write('{"touser":"oOha%s%024d","template_id":"TID","url":"https://example.com/o/%s","data":{"thing1":{"value":"保温杯"},"character_string2":{"value":"%s"}},"client_msg_id":"%s"}\n'
+                % (tag[:1], i, order, order, cid))
+PY2
+}
+printf "%-12s %12s %12s %8s %12s %16s %14s %20s %14s %8s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend RSS" "wxsend CPU/msg" "oha CPU/req" "mock CPU/req (w / o)" "oha, 1 body" ratio
 for C in 16 64; do
   start_mock
   token=$(curl -s -X POST "$MOCK_URL/cgi-bin/stable_token" -d '{"grant_type":"client_credential","appid":"wx0123456789abcdef","secret":"s"}' | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
   body='{"touser":"oWx0000000000000000000000001","template_id":"TID","url":"https://example.com/o/SF000000001","data":{"thing1":{"value":"保温杯"},"character_string2":{"value":"SF000000001"}}}'
-  wxs=(); ohas=(); wcpu=(); ocpu=(); peak=0
+  wxs=(); ohas=(); wcpu=(); ocpu=(); wmock=(); omock=(); fixed=(); peak=0
   for i in $(seq "$REPEAT"); do
     # A new campaign name each time: its client_msg_ids are new, so the mock delivers every one.
     campaign "$WORK/c$C" "$ROWS" 100000 "$C" "bench$i"
-    before=$(stat "['accepted']")
+    bodies "$WORK/bodies.txt" "$C$i"
+    before=$(stat "['accepted']"); m0=$(mock_cpu)
     read -r wall rss cpus < <(send "$WORK/c$C")
-    after=$(stat "['accepted']")
+    after=$(stat "['accepted']"); m1=$(mock_cpu)
     wcpu+=("$(python3 -c "print($cpus/max(1,$after-$before)*1e6)")")
+    wmock+=("$(python3 -c "print(($m1-$m0)/max(1,$after-$before)*1e6)")")
     [ "$rss" -gt "$peak" ] && peak=$rss
     # The engine's own time (the wall time also counts loading and the token).
     elapsed=$(python3 -c "import json; print(json.load(open('$WORK/c$C/.wxsend/bench$i/recipients/report.json'))['elapsed_secs'])")
     wxs+=("$(python3 -c "print(($after-$before)/$elapsed)")")
-    /usr/bin/time -v -o "$WORK/oha-time.txt" "$OHA" -z "${OHA_SECS}s" -c "$C" -m POST -H "Content-Type: application/json" -d "$body" \
+    m0=$(mock_cpu)
+    /usr/bin/time -v -o "$WORK/oha-time.txt" "$OHA" -n "$ROWS" -c "$C" -m POST -H "Content-Type: application/json" -Z "$WORK/bodies.txt" \
       --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" > "$WORK/oha.json"
+    m1=$(mock_cpu)
     read -r rps total < <(python3 -c "import json; s=json.load(open('$WORK/oha.json'))['summary']; print(s['requestsPerSec'], s['requestsPerSec']*s['total'])")
     ohas+=("$rps")
     ocpu+=("$(python3 -c "print($(cpu "$WORK/oha-time.txt")/max(1,$total)*1e6)")")
+    omock+=("$(python3 -c "print(($m1-$m0)/max(1,$total)*1e6)")")
+    "$OHA" -n "$ROWS" -c "$C" -m POST -H "Content-Type: application/json" -d "$body" \
+      --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" > "$WORK/oha.json"
+    fixed+=("$(python3 -c "import json; print(json.load(open('$WORK/oha.json'))['summary']['requestsPerSec'])")")
   done
-  wx=$(median "${wxs[@]}"); oh=$(median "${ohas[@]}")
-  printf "%-12s %12s %12s %8s %11s MiB %13s µs %11s µs\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" "$((peak / 1024))" \
-    "$(median1 "${wcpu[@]}")" "$(median1 "${ocpu[@]}")"
+  wx=$(median "${wxs[@]}"); oh=$(median "${ohas[@]}"); of=$(median "${fixed[@]}")
+  printf "%-12s %12s %12s %8s %8s MiB %13s µs %11s µs %11s / %s µs %14s %8s\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" "$((peak / 1024))" \
+    "$(median1 "${wcpu[@]}")" "$(median1 "${ocpu[@]}")" "$(median1 "${wmock[@]}")" "$(median1 "${omock[@]}")" "$of" "$(python3 -c "print(f'{$wx/$of:.2f}')")"
+  echo "   runs: wxsend ${wxs[*]/%/ }| oha ${ohas[*]/%/ }" | python3 -c "import sys,re; print(re.sub(r'(\d+)\.\d+', r'\1', sys.stdin.read()), end='')"
 done
 
 [ "${ONLY:-}" = throughput ] && exit 0
