@@ -116,8 +116,10 @@ impl Board {
         if self.paused_by_operator || self.paused_by_guard {
             return Claim::Wait(None);
         }
-        if let Some(until) = self.slow_until.filter(|t| *t > now) {
-            return Claim::Wait(Some(until));
+        match self.slow_until {
+            Some(until) if until > now => return Claim::Wait(Some(until)),
+            Some(_) => self.end_slow_down(now),
+            None => {}
         }
         loop {
             let job = if self.retries.peek().is_some_and(|Reverse(d)| d.at <= now) {
@@ -136,8 +138,6 @@ impl Board {
                 continue;
             }
             self.counters.in_flight += 1;
-            self.counters.requests += 1;
-            self.events.push(RowEvent::Started { row: job.row, attempt: job.attempt + 1 });
             return Claim::Job { job, key };
         }
         if self.counters.in_flight == 0 && self.retries.is_empty() {
@@ -145,6 +145,31 @@ impl Board {
         }
         // Results still to come may add retries: wait for them, or for the first retry's time.
         Claim::Wait(self.retries.peek().map(|Reverse(d)| d.at))
+    }
+
+    /// A claimed job's request is about to leave.
+    pub fn dispatched(&mut self, job: &Job) {
+        self.counters.requests += 1;
+        self.events.push(RowEvent::Started { row: job.row, attempt: job.attempt + 1 });
+    }
+
+    /// A claimed job that did not go (a pause or stop came while it waited for its slot): back
+    /// to the head of the queue, as if never claimed.
+    pub fn release(&mut self, job: Job, key: Option<u64>, now: Instant) {
+        self.counters.in_flight -= 1;
+        if let Some(k) = key {
+            self.in_flight_openids.remove(&k);
+        }
+        if job.attempt == 0 {
+            self.fresh.push_front(job.row);
+        } else {
+            self.schedule(job, now);
+        }
+    }
+
+    /// Whether requests waiting for their slot must give it up: stopping, or paused.
+    pub fn halted(&self) -> bool {
+        self.stopping.is_some() || self.paused_by_operator || self.paused_by_guard || self.slow_until.is_some()
     }
 
     /// Stop taking new rows; the rows in flight finish.
@@ -262,15 +287,14 @@ impl Board {
         }
     }
 
-    /// When a 45011 pause is over at `now`: clears it and tells whether sending resumes (no
-    /// other pause holds it).
-    pub fn end_slow_down(&mut self, now: Instant) -> bool {
-        match self.slow_until {
-            Some(t) if t <= now => {
-                self.slow_until = None;
-                !self.paused_by_operator && !self.paused_by_guard
+    /// When a 45011 pause is over at `now`: clears it and, unless another pause holds sending,
+    /// announces that sending resumes.
+    pub fn end_slow_down(&mut self, now: Instant) {
+        if self.slow_until.is_some_and(|t| t <= now) {
+            self.slow_until = None;
+            if !self.paused_by_operator && !self.paused_by_guard {
+                self.announcements.push(Event::Resumed);
             }
-            _ => false,
         }
     }
 }
@@ -320,6 +344,8 @@ mod tests {
         let now = Instant::now();
         let (j0, j1) = (job(b.claim(now)), job(b.claim(now)));
         assert_eq!((j0.row, j1.row), (0, 1));
+        b.dispatched(&j0);
+        b.dispatched(&j1);
         // Nothing left to claim, but an answer may still bring a retry.
         assert!(matches!(b.claim(now), Claim::Wait(None)));
         b.complete(done(j0, delivered()), now);
@@ -336,6 +362,7 @@ mod tests {
         let mut b = board(1, dir.path());
         let now = Instant::now();
         let j = job(b.claim(now));
+        b.dispatched(&j);
         let failure = Failure::api(-1, "system error".into());
         b.complete(done(j, Verdict::Retry { failure, delay: Duration::from_secs(1) }), now);
         assert_eq!(b.counters.retrying, 1);
@@ -345,6 +372,28 @@ mod tests {
         }
         let again = job(b.claim(now + Duration::from_secs(1)));
         assert_eq!((again.row, again.attempt, b.counters.retrying), (0, 1, 0));
+    }
+
+    #[test]
+    fn a_released_job_goes_back_to_the_head_of_its_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = board(3, dir.path());
+        let now = Instant::now();
+        let first = job(b.claim(now));
+        b.paused_by_operator = true;
+        assert!(b.halted());
+        b.release(first, None, now);
+        assert_eq!((b.counters.in_flight, b.counters.requests), (0, 0));
+        assert!(b.events.is_empty(), "nothing was sent, nothing is announced");
+        b.resume();
+        assert_eq!(job(b.claim(now)).row, 0);
+        // A retry released goes back among the retries, due at once, its attempts kept.
+        let mut retry = job(b.claim(now));
+        retry.attempt = 2;
+        b.release(retry, None, now);
+        assert_eq!(b.counters.retrying, 1);
+        let again = job(b.claim(now));
+        assert_eq!((again.row, again.attempt), (1, 2));
     }
 
     #[test]
@@ -369,9 +418,11 @@ mod tests {
         assert_eq!(b.slow_until, Some(until));
         assert!(matches!(b.announcements[..], [Event::Paused(PauseReason::MinuteQuota { wait_secs: 60 })]));
         assert!(matches!(b.claim(now), Claim::Wait(Some(t)) if t == until));
-        assert!(!b.end_slow_down(now));
-        assert!(b.end_slow_down(until));
+        assert!(b.halted(), "requests waiting for a slot give it up");
+        b.announcements.clear();
         assert_eq!(job(b.claim(until)).row, 0, "the row that met the limit goes first, a minute later");
+        assert!(matches!(b.announcements[..], [Event::Resumed]));
+        assert!(!b.halted());
         assert_eq!(job(b.claim(until)).row, 1);
     }
 

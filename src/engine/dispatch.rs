@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 
 use super::board::{Board, Claim};
@@ -14,23 +14,33 @@ use super::worker::attempt;
 use super::Shared;
 use crate::journal::Line;
 
-/// The board and the signal that it changed in a way a waiting worker cares about.
+/// The board, the signal that it changed in a way a waiting worker cares about, and whether
+/// requests waiting for their slot must give it up ([`Board::halted`]).
 struct Shelf {
     board: Mutex<Board>,
     changed: Notify,
+    halt: watch::Sender<bool>,
 }
 
 impl Shelf {
     fn lock(&self) -> MutexGuard<'_, Board> {
         self.board.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Publish the board's halt state; called with the lock held after every change.
+    fn sync_halt(&self, board: &Board) {
+        let halted = board.halted();
+        self.halt.send_if_modified(|h| std::mem::replace(h, halted) != halted);
+    }
 }
 
 async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
+    let mut halt = shelf.halt.subscribe();
     loop {
         let (claim, changed) = {
             let mut board = shelf.lock();
             let claim = board.claim(Instant::now());
+            shelf.sync_halt(&board);
             // A waiting worker registers for the signal before the lock is released, so no
             // change can slip in between.
             let changed = matches!(claim, Claim::Wait(_)).then(|| {
@@ -44,10 +54,25 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
         match (claim, changed) {
             (Claim::Exit, _) => return,
             (Claim::Job { job, key }, _) => {
+                // Paced here, before the dispatch line: a pause or stop while the slot is
+                // awaited gives the row back unsent (one slot is awaited at a time, see pacer).
+                let slot = tokio::select! {
+                    biased;
+                    _ = shared.pacer.until_ready() => true,
+                    _ = halt.wait_for(|h| *h) => false,
+                };
+                if !slot {
+                    let mut board = shelf.lock();
+                    board.release(job, key, Instant::now());
+                    shelf.sync_halt(&board);
+                    continue;
+                }
+                shelf.lock().dispatched(&job);
                 let finished = attempt(&shared, job, key).await;
                 let wake = {
                     let mut board = shelf.lock();
                     board.complete(finished, Instant::now());
+                    shelf.sync_halt(&board);
                     board.waiting > 0
                 };
                 if wake {
@@ -80,7 +105,11 @@ pub(super) async fn run(
 ) {
     let cfg = shared.config.clone();
     let started = Instant::now();
-    let shelf = Arc::new(Shelf { board: Mutex::new(Board::new(shared.clone(), rows)), changed: Notify::new() });
+    let shelf = Arc::new(Shelf {
+        board: Mutex::new(Board::new(shared.clone(), rows)),
+        changed: Notify::new(),
+        halt: watch::Sender::new(false),
+    });
     let mut workers = JoinSet::new();
     for _ in 0..cfg.concurrency.max(1) {
         workers.spawn(work(shared.clone(), shelf.clone()));
@@ -99,7 +128,7 @@ pub(super) async fn run(
                 };
                 let event = {
                     let mut board = shelf.lock();
-                    match c {
+                    let event = match c {
                         Control::Pause => (!board.paused_by_operator).then(|| {
                             board.paused_by_operator = true;
                             Event::Paused(PauseReason::Operator)
@@ -115,7 +144,9 @@ pub(super) async fn run(
                             board.counters.rate_limit = rate;
                             Some(Event::RateChanged(rate))
                         }
-                    }
+                    };
+                    shelf.sync_halt(&board);
+                    event
                 };
                 shelf.changed.notify_waiters();
                 if let Some(e) = event {
@@ -154,24 +185,21 @@ pub(super) async fn run(
     let _ = events.send(Event::Done(Box::new(summary))).await;
 }
 
-/// Send the front end what happened since the last flush: pauses and token changes, the row
-/// events, the counters; and say when a 45011 pause is over.
+/// Send the front end what happened since the last flush: pauses, resumptions and token
+/// changes, the row events, the counters.
 async fn flush(shelf: &Shelf, events: &mpsc::Sender<Event>, started: Instant) {
-    let (announcements, rows, counters, resumed) = {
+    let (announcements, rows, counters) = {
         let mut board = shelf.lock();
         board.counters.elapsed_ms = started.elapsed().as_millis() as u64;
-        let resumed = board.end_slow_down(Instant::now());
-        (std::mem::take(&mut board.announcements), std::mem::take(&mut board.events), board.counters.clone(), resumed)
+        board.end_slow_down(Instant::now());
+        shelf.sync_halt(&board);
+        (std::mem::take(&mut board.announcements), std::mem::take(&mut board.events), board.counters.clone())
     };
     for e in announcements {
         let _ = events.send(e).await;
     }
     if !rows.is_empty() {
         let _ = events.send(Event::Rows(rows)).await;
-    }
-    if resumed {
-        shelf.changed.notify_waiters();
-        let _ = events.send(Event::Resumed).await;
     }
     let _ = events.send(Event::Progress(counters)).await;
 }

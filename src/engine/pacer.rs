@@ -40,6 +40,9 @@ struct State {
 #[derive(Debug)]
 pub struct Pacer {
     state: Mutex<State>,
+    /// One caller waits for its slot at a time (the others queue, first come first served):
+    /// a caller that gives up its wait (a pause, a stop) leaves at most one slot unused.
+    turn: tokio::sync::Mutex<()>,
 }
 
 fn timing(rate: u32, burst: u32) -> (Duration, Duration, usize) {
@@ -51,7 +54,10 @@ fn timing(rate: u32, burst: u32) -> (Duration, Duration, usize) {
 impl Pacer {
     pub fn new(rate: u32, burst: u32) -> Self {
         let (interval, tolerance, limit) = timing(rate, burst);
-        Self { state: Mutex::new(State { interval, tolerance, next: None, limit, sent: VecDeque::new() }) }
+        Self {
+            state: Mutex::new(State { interval, tolerance, next: None, limit, sent: VecDeque::new() }),
+            turn: tokio::sync::Mutex::new(()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -95,8 +101,9 @@ impl Pacer {
         Ok(())
     }
 
-    /// Wait for a slot.
+    /// Wait for a slot. Dropping the future gives up the wait.
     pub async fn until_ready(&self) {
+        let _turn = self.turn.lock().await;
         let at = self.reserve(Instant::now());
         if let Some(wake) = at.checked_sub(TIMER_TICK).filter(|w| *w > Instant::now()) {
             tokio::time::sleep_until(wake.into()).await;

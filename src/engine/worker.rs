@@ -79,8 +79,6 @@ pub async fn attempt(shared: &Shared, mut job: Job, openid_key: Option<u64>) -> 
     if !shared.journal.append_written(Line::Dispatch { row, attempt }).await {
         return Finished { job, openid_key, verdict: Verdict::JournalFailed, token: TokenNote::default() };
     }
-    // Governed here, after the journal write, so disk latency cannot bunch requests together.
-    shared.pacer.until_ready().await;
     let kind = shared.campaign.template.kind;
     let (outcome, token) = match shared.sender.send(kind, &body).await {
         Ok(r) => r,
