@@ -64,9 +64,10 @@ pub struct WechatClient {
 }
 
 /// Request URIs with the token in them, built once per token and endpoint instead of formatting
-/// and parsing ~140 characters per message. Its `Debug` shows no URI (they hold tokens).
+/// and parsing ~140 characters per message; read without a lock. Its `Debug` shows no URI (they
+/// hold tokens).
 #[derive(Default)]
-struct UriCache(std::sync::RwLock<Vec<(AccessToken, &'static str, Uri)>>);
+struct UriCache(arc_swap::ArcSwap<Vec<(AccessToken, &'static str, Uri)>>);
 
 impl std::fmt::Debug for UriCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,19 +77,16 @@ impl std::fmt::Debug for UriCache {
 
 impl UriCache {
     fn get(&self, http: &Http, path: &'static str, token: &AccessToken) -> Result<Uri, TransportError> {
-        if let Ok(cached) = self.0.read() {
-            if let Some((_, _, uri)) = cached.iter().find(|(t, p, _)| *p == path && t == token) {
-                return Ok(uri.clone());
-            }
+        if let Some((_, _, uri)) = self.0.load().iter().find(|(t, p, _)| *p == path && t == token) {
+            return Ok(uri.clone());
         }
         let uri = http.uri(path, &[("access_token", token.expose())])?;
-        if let Ok(mut cached) = self.0.write() {
+        self.0.rcu(|cached| {
             // A few entries: the current token per endpoint (and its predecessor while it overlaps).
-            if cached.len() >= 8 {
-                cached.remove(0);
-            }
-            cached.push((token.clone(), path, uri.clone()));
-        }
+            let mut next: Vec<_> = cached.iter().rev().take(7).rev().cloned().collect();
+            next.push((token.clone(), path, uri.clone()));
+            next
+        });
         Ok(uri)
     }
 }

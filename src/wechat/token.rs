@@ -8,7 +8,9 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -237,7 +239,8 @@ pub const CIRCUIT_LIMIT: usize = 10;
 #[derive(Debug)]
 pub struct TokenCache {
     source: TokenSource,
-    current: RwLock<Option<Cached>>,
+    /// Read without a lock by every send; replaced whole on refresh.
+    current: ArcSwapOption<Cached>,
     refresh: tokio::sync::Mutex<()>,
     disk: Option<PathBuf>,
     requests: AtomicU64,
@@ -255,7 +258,7 @@ impl TokenCache {
         };
         let cache = Self {
             source,
-            current: RwLock::new(None),
+            current: ArcSwapOption::empty(),
             refresh: tokio::sync::Mutex::new(()),
             disk,
             requests: AtomicU64::new(0),
@@ -289,25 +292,22 @@ impl TokenCache {
         &self.source
     }
 
-    fn snapshot(&self) -> Option<Cached> {
-        self.current.read().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    fn snapshot(&self) -> Option<Arc<Cached>> {
+        self.current.load_full()
     }
 
     fn store_memory(&self, cached: Cached) {
-        match self.current.write() {
-            Ok(mut g) => *g = Some(cached),
-            Err(p) => *p.into_inner() = Some(cached),
-        }
+        self.current.store(Some(Arc::new(cached)));
     }
 
     /// A usable token: the cached one, or one fetched by a single request however many callers wait.
     pub async fn get(&self) -> Result<AccessToken, TokenError> {
-        if let Some(c) = self.snapshot().filter(|c| c.is_fresh(SystemTime::now())) {
-            return Ok(c.token);
+        if let Some(c) = self.current.load().as_deref().filter(|c| c.is_fresh(SystemTime::now())) {
+            return Ok(c.token.clone());
         }
         let _flight = self.refresh.lock().await;
         if let Some(c) = self.snapshot().filter(|c| c.is_fresh(SystemTime::now())) {
-            return Ok(c.token);
+            return Ok(c.token.clone());
         }
         self.fetch_and_store().await
     }
