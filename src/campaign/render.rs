@@ -102,10 +102,11 @@ impl MessageTemplate {
                 h.update([0u8]);
             }
             let digest = h.finalize();
+            const HEX: &[u8; 16] = b"0123456789abcdef";
             out.client_msg_id.push_str("wx");
             for b in &digest[..15] {
-                use std::fmt::Write;
-                let _ = write!(out.client_msg_id, "{b:02x}");
+                out.client_msg_id.push(char::from(HEX[usize::from(b >> 4)]));
+                out.client_msg_id.push(char::from(HEX[usize::from(b & 15)]));
             }
         }
     }
@@ -259,4 +260,35 @@ struct SubscribeBody<'a> {
     data: Data<'a>,
     miniprogram_state: &'a str,
     lang: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::campaign::Campaign;
+
+    #[test]
+    fn client_msg_id_is_wx_and_the_first_15_bytes_of_the_sha256_in_hex() {
+        // Journals and WeChat's deduplication rely on this id staying the same across versions.
+        let c = Campaign::load(Path::new("samples/campaign.toml"), None).unwrap();
+        let row = c.recipients.row(0).unwrap();
+        let mut out = Rendered::default();
+        c.template.render(&row, &mut out);
+        let mut h = Sha256::new();
+        for part in [c.config.name.as_str(), c.template.template_id.as_str(), row.openid()] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        for v in &out.values {
+            h.update(v.as_bytes());
+            h.update([0u8]);
+        }
+        let hex: String = h.finalize()[..15].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(out.client_msg_id, format!("wx{hex}"));
+        assert_eq!(out.client_msg_id.len(), 32);
+    }
 }

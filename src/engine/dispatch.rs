@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use super::board::{Board, Claim};
 use super::events::{Control, EndReason, Event, PauseReason, Summary};
-use super::worker::attempt;
+use super::worker::{attempt, Scratch};
 use super::Shared;
 use crate::journal::Line;
 
@@ -36,6 +36,7 @@ impl Shelf {
 
 async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
     let mut halt = shelf.halt.subscribe();
+    let mut scratch = Scratch::default();
     loop {
         let (claim, changed) = {
             let mut board = shelf.lock();
@@ -68,7 +69,7 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
                     continue;
                 }
                 shelf.lock().dispatched(&job);
-                let finished = attempt(&shared, job, key).await;
+                let finished = attempt(&shared, &mut scratch, job, key).await;
                 let wake = {
                     let mut board = shelf.lock();
                     board.complete(finished, Instant::now());

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::Shared;
 use crate::campaign::Rendered;
@@ -51,12 +51,25 @@ pub struct Finished {
     pub token: TokenNote,
 }
 
-/// Render the row's request body.
-pub fn render_body(shared: &Shared, row: usize) -> Bytes {
-    let mut rendered = Rendered::default();
-    let mut buf = Vec::with_capacity(512);
-    shared.campaign.render_row(row, &mut rendered, &mut buf);
-    Bytes::from(buf)
+/// A worker's buffers, reused for every row it renders.
+#[derive(Default)]
+pub struct Scratch {
+    rendered: Rendered,
+    body: Vec<u8>,
+    /// Bodies are cut from this block, so a worker allocates once per some hundred messages.
+    bodies: BytesMut,
+}
+
+impl Scratch {
+    /// Render the row's request body.
+    pub fn render_body(&mut self, shared: &Shared, row: usize) -> Bytes {
+        shared.campaign.render_row(row, &mut self.rendered, &mut self.body);
+        if self.bodies.capacity() < self.body.len() {
+            self.bodies.reserve(self.body.len().max(64 * 1024));
+        }
+        self.bodies.extend_from_slice(&self.body);
+        self.bodies.split().freeze()
+    }
 }
 
 /// Exponential backoff with full jitter: 0.5–1 × base × 2^(n-1), at most `max`.
@@ -65,11 +78,11 @@ pub fn backoff(base: Duration, max: Duration, transient: u32) -> Duration {
     exp.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
-pub async fn attempt(shared: &Shared, mut job: Job, openid_key: Option<u64>) -> Finished {
+pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openid_key: Option<u64>) -> Finished {
     let body = match &job.body {
         Some(b) => b.clone(),
         None => {
-            let b = render_body(shared, job.row);
+            let b = scratch.render_body(shared, job.row);
             job.body = Some(b.clone());
             b
         }
