@@ -4,7 +4,7 @@
 #
 #   bash bench/run.sh            # everything (about 3 minutes, plus oha's first install)
 #   ROWS=20000 bash bench/run.sh # a smaller campaign for the throughput part
-#   ONLY=throughput bash bench/run.sh  # just the wxsend/oha part
+#   ONLY=throughput bash bench/run.sh  # one part: throughput, tokens, rate, memory, load or tui
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -72,6 +72,12 @@ max_attempts = 5
 PY
 }
 
+cpu() { # cpu TIME_V_OUTPUT -> user + system seconds
+  python3 -c "
+import re
+t=open('$1').read()
+print(float(re.search(r'User time \(seconds\): ([\d.]+)', t).group(1)) + float(re.search(r'System time \(seconds\): ([\d.]+)', t).group(1)))"
+}
 send() { # send DIR -> prints "wall_s peak_kib cpu_s"
   local out=$WORK/time.txt
   WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache /usr/bin/time -v -o "$out" \
@@ -87,17 +93,14 @@ print((int(h or 0)*3600)+int(mi)*60+float(s))")
   echo "$wall $peak $(cpu "$out")"
 }
 
+part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+
+if part throughput; then
 echo "== throughput: $ROWS messages, unlimited rate, against the mock; oha on the same endpoint =="
 echo "   (wxsend and oha alternate $REPEAT times per concurrency; medians; this machine is shared and noisy)"
 echo "   (oha sends $ROWS bodies drawn from $((ROWS * 10)) distinct ones shaped like wxsend's, each with its own"
 echo "    openid and client_msg_id, so the mock does the same work per request for both: see 'mock CPU';"
 echo "    'oha, 1 body' repeats one body without client_msg_id: cheaper for oha and for the mock, shown for reference)"
-cpu() { # cpu TIME_V_OUTPUT -> user + system seconds
-  python3 -c "
-import re
-t=open('$1').read()
-print(float(re.search(r'User time \(seconds\): ([\d.]+)', t).group(1)) + float(re.search(r'System time \(seconds\): ([\d.]+)', t).group(1)))"
-}
 mock_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$MOCK_PID/stat"; } # seconds (USER_HZ = 100)
 median1() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 1))" "$@"; }
 median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
@@ -150,7 +153,9 @@ for C in 16 64; do
   echo "   runs: wxsend ${wxs[*]/%/ }| oha ${ohas[*]/%/ }" | python3 -c "import sys,re; print(re.sub(r'(\d+)\.\d+', r'\1', sys.stdin.read()), end='')"
 done
 
-[ "${ONLY:-}" = throughput ] && exit 0
+fi
+
+if part tokens; then
 echo
 echo "== tokens per campaign (disk cache) =="
 start_mock
@@ -160,6 +165,9 @@ send "$WORK/tok" > /dev/null; cold=$(stat "['stable_token_calls']")
 send "$WORK/tok" > /dev/null; warm=$(( $(stat "['stable_token_calls']") - cold ))
 echo "cold cache: $cold token request(s); warm cache: $warm"
 
+fi
+
+if part rate; then
 echo
 echo "== rate accuracy (30 s each; worst 1-second window from the mock's timestamps) =="
 for R in 200 1000; do
@@ -174,6 +182,9 @@ worst=max(bisect.bisect_left(at, t+1000)-i for i,t in enumerate(at))
 print(f'rate $R/s: {len(at)} messages in {span:.2f} s = {len(at)/span/$R:.4f} x configured (first to last); worst 1-second window {worst} (limit {$R}+1)')"
 done
 
+fi
+
+if part memory; then
 echo
 echo "== memory while sending: ${RSS_ROWS:=1000000} rows (check = load + validate only; send = the whole campaign) =="
 start_mock
@@ -183,9 +194,16 @@ check_peak=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/check-t
 read -r wall send_peak cpus < <(send "$WORK/rss")
 echo "check peak RSS $((check_peak / 1024)) MiB; send peak RSS $((send_peak / 1024)) MiB; sending adds $(((send_peak - check_peak) / 1024)) MiB for $RSS_ROWS messages in ${wall} s"
 
+fi
+
+if part load; then
 echo
 echo "== load + validate 1,000,000 rows =="
 cargo bench --quiet --bench load_validate 2>/dev/null | sed -n '/rows/,$p'
+fi
+
+if part tui; then
 echo
 echo "== TUI frame time, 1,000,000 rows =="
 cargo bench --quiet --bench tui_frame 2>/dev/null | sed -n '/rows/,$p'
+fi

@@ -147,6 +147,10 @@ impl Board {
         Claim::Wait(self.retries.peek().map(|Reverse(d)| d.at))
     }
 
+    pub fn pacer(&self) -> &super::pacer::Pacer {
+        &self.shared.pacer
+    }
+
     /// A claimed job's request is about to leave.
     pub fn dispatched(&mut self, job: &Job) {
         self.counters.requests += 1;

@@ -27,10 +27,13 @@ impl Shelf {
         self.board.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Publish the board's halt state; called with the lock held after every change.
+    /// Publish the board's halt state; called with the lock held after every change. When
+    /// sending resumes, the pacer starts afresh: the slots given up while halted are not owed.
     fn sync_halt(&self, board: &Board) {
         let halted = board.halted();
-        self.halt.send_if_modified(|h| std::mem::replace(h, halted) != halted);
+        if self.halt.send_if_modified(|h| std::mem::replace(h, halted) != halted) && !halted {
+            board.pacer().restart();
+        }
     }
 }
 
@@ -56,7 +59,7 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
             (Claim::Exit, _) => return,
             (Claim::Job { job, key }, _) => {
                 // Paced here, before the dispatch line: a pause or stop while the slot is
-                // awaited gives the row back unsent (one slot is awaited at a time, see pacer).
+                // awaited gives the row back unsent (and the pacer restarts on resume).
                 let slot = tokio::select! {
                     biased;
                     _ = shared.pacer.until_ready() => true,

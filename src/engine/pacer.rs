@@ -40,9 +40,6 @@ struct State {
 #[derive(Debug)]
 pub struct Pacer {
     state: Mutex<State>,
-    /// One caller waits for its slot at a time (the others queue, first come first served):
-    /// a caller that gives up its wait (a pause, a stop) leaves at most one slot unused.
-    turn: tokio::sync::Mutex<()>,
 }
 
 fn timing(rate: u32, burst: u32) -> (Duration, Duration, usize) {
@@ -54,10 +51,7 @@ fn timing(rate: u32, burst: u32) -> (Duration, Duration, usize) {
 impl Pacer {
     pub fn new(rate: u32, burst: u32) -> Self {
         let (interval, tolerance, limit) = timing(rate, burst);
-        Self {
-            state: Mutex::new(State { interval, tolerance, next: None, limit, sent: VecDeque::new() }),
-            turn: tokio::sync::Mutex::new(()),
-        }
+        Self { state: Mutex::new(State { interval, tolerance, next: None, limit, sent: VecDeque::new() }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -74,6 +68,12 @@ impl Pacer {
         while s.sent.len() > limit {
             s.sent.pop_front();
         }
+    }
+
+    /// Start the schedule afresh (after a pause): the slots given up by the requests that were
+    /// waiting do not delay the next one. The one-second window is kept.
+    pub fn restart(&self) {
+        self.lock().next = None;
     }
 
     /// Reserve the next slot: the instant at which the caller may send (never before `now`).
@@ -101,9 +101,8 @@ impl Pacer {
         Ok(())
     }
 
-    /// Wait for a slot. Dropping the future gives up the wait.
+    /// Wait for a slot. Dropping the future gives up the wait (and the slot: see [`Pacer::restart`]).
     pub async fn until_ready(&self) {
-        let _turn = self.turn.lock().await;
         let at = self.reserve(Instant::now());
         if let Some(wake) = at.checked_sub(TIMER_TICK).filter(|w| *w > Instant::now()) {
             tokio::time::sleep_until(wake.into()).await;
@@ -185,6 +184,19 @@ mod tests {
         p.set_rate(100, 1);
         assert_eq!(p.reserve(t0), t0 + Duration::from_millis(100));
         assert_eq!(p.reserve(t0), t0 + Duration::from_millis(110));
+    }
+
+    #[test]
+    fn a_restart_forgets_slots_given_up() {
+        let p = Pacer::new(4, 1);
+        let t0 = Instant::now();
+        for _ in 0..8 {
+            p.reserve(t0); // reserved, then abandoned by a pause
+        }
+        assert_eq!(p.reserve(t0), t0 + Duration::from_secs(2));
+        p.restart();
+        let later = t0 + Duration::from_millis(10);
+        assert_eq!(p.reserve(later), later);
     }
 
     #[test]
