@@ -68,6 +68,8 @@ pub struct Board {
     window: VecDeque<bool>,
     /// Workers waiting for a change.
     pub waiting: usize,
+    /// The halt state last published to the workers waiting for a slot.
+    pub halt_published: bool,
 }
 
 impl Board {
@@ -88,6 +90,7 @@ impl Board {
             stopping: None,
             window: VecDeque::new(),
             waiting: 0,
+            halt_published: false,
         }
     }
 

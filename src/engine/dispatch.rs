@@ -29,10 +29,14 @@ impl Shelf {
 
     /// Publish the board's halt state; called with the lock held after every change. When
     /// sending resumes, the pacer starts afresh: the slots given up while halted are not owed.
-    fn sync_halt(&self, board: &Board) {
+    fn sync_halt(&self, board: &mut Board) {
         let halted = board.halted();
-        if self.halt.send_if_modified(|h| std::mem::replace(h, halted) != halted) && !halted {
-            board.pacer().restart();
+        if halted != board.halt_published {
+            board.halt_published = halted;
+            self.halt.send_replace(halted);
+            if !halted {
+                board.pacer().restart();
+            }
         }
     }
 }
@@ -44,7 +48,7 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
         let (claim, changed) = {
             let mut board = shelf.lock();
             let claim = board.claim(Instant::now());
-            shelf.sync_halt(&board);
+            shelf.sync_halt(&mut board);
             // A waiting worker registers for the signal before the lock is released, so no
             // change can slip in between.
             let changed = matches!(claim, Claim::Wait(_)).then(|| {
@@ -68,7 +72,7 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
                 if !slot {
                     let mut board = shelf.lock();
                     board.release(job, key, Instant::now());
-                    shelf.sync_halt(&board);
+                    shelf.sync_halt(&mut board);
                     continue;
                 }
                 shelf.lock().dispatched(&job);
@@ -76,7 +80,7 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
                 let wake = {
                     let mut board = shelf.lock();
                     board.complete(finished, Instant::now());
-                    shelf.sync_halt(&board);
+                    shelf.sync_halt(&mut board);
                     board.waiting > 0
                 };
                 if wake {
@@ -149,7 +153,7 @@ pub(super) async fn run(
                             Some(Event::RateChanged(rate))
                         }
                     };
-                    shelf.sync_halt(&board);
+                    shelf.sync_halt(&mut board);
                     event
                 };
                 shelf.changed.notify_waiters();
@@ -196,7 +200,7 @@ async fn flush(shelf: &Shelf, events: &mpsc::Sender<Event>, started: Instant) {
         let mut board = shelf.lock();
         board.counters.elapsed_ms = started.elapsed().as_millis() as u64;
         board.end_slow_down(Instant::now());
-        shelf.sync_halt(&board);
+        shelf.sync_halt(&mut board);
         (std::mem::take(&mut board.announcements), std::mem::take(&mut board.events), board.counters.clone())
     };
     for e in announcements {
