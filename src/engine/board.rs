@@ -191,6 +191,11 @@ impl Board {
         }
     }
 
+    /// Pause at the operator's request; `false` if already paused by them.
+    pub fn pause(&mut self) -> bool {
+        !std::mem::replace(&mut self.paused_by_operator, true)
+    }
+
     /// Resume after an operator or failure-rate pause; `false` if nothing was paused.
     pub fn resume(&mut self) -> bool {
         if !self.paused_by_operator && !self.paused_by_guard {

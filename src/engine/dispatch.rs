@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use super::board::{Board, Claim};
 use super::events::{Control, EndReason, Event, PauseReason, Summary};
-use super::worker::{attempt, Scratch};
+use super::worker::{attempt, Job, Scratch};
 use super::Shared;
 use crate::journal::Line;
 
@@ -45,23 +45,24 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
     let mut halt = shelf.halt.subscribe();
     let mut scratch = Scratch::default();
     loop {
-        let (claim, changed) = {
+        let step = {
             let mut board = shelf.lock();
             let claim = board.claim(Instant::now());
             shelf.sync_halt(&mut board);
-            // A waiting worker registers for the signal before the lock is released, so no
-            // change can slip in between.
-            let changed = matches!(claim, Claim::Wait(_)).then(|| {
-                let mut changed = Box::pin(shelf.changed.notified());
-                changed.as_mut().enable();
-                board.waiting += 1;
-                changed
-            });
-            (claim, changed)
+            match claim {
+                Claim::Exit => return,
+                Claim::Job { job, key } => Step::Send { job, key },
+                Claim::Wait(until) => {
+                    // Registered before the lock is released: no change can slip in between.
+                    let mut changed = Box::pin(shelf.changed.notified());
+                    changed.as_mut().enable();
+                    board.waiting += 1;
+                    Step::Wait { until, changed }
+                }
+            }
         };
-        match (claim, changed) {
-            (Claim::Exit, _) => return,
-            (Claim::Job { job, key }, _) => {
+        match step {
+            Step::Send { job, key } => {
                 // Paced here, before the dispatch line: a pause or stop while the slot is
                 // awaited gives the row back unsent (and the pacer restarts on resume).
                 let slot = tokio::select! {
@@ -87,22 +88,25 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
                     shelf.changed.notify_waiters();
                 }
             }
-            (Claim::Wait(until), changed) => {
-                if let Some(changed) = changed {
-                    match until {
-                        Some(t) => {
-                            tokio::select! {
-                                _ = changed => {}
-                                _ = tokio::time::sleep_until(t.into()) => {}
-                            }
-                        }
-                        None => changed.await,
-                    }
+            Step::Wait { until: Some(t), changed } => {
+                tokio::select! {
+                    _ = changed => {}
+                    _ = tokio::time::sleep_until(t.into()) => {}
                 }
+                shelf.lock().waiting -= 1;
+            }
+            Step::Wait { until: None, changed } => {
+                changed.await;
                 shelf.lock().waiting -= 1;
             }
         }
     }
+}
+
+/// What a worker does next, decided under the board's lock.
+enum Step<'a> {
+    Send { job: Job, key: Option<u64> },
+    Wait { until: Option<Instant>, changed: std::pin::Pin<Box<tokio::sync::futures::Notified<'a>>> },
 }
 
 pub(super) async fn run(
@@ -137,10 +141,7 @@ pub(super) async fn run(
                 let event = {
                     let mut board = shelf.lock();
                     let event = match c {
-                        Control::Pause => (!board.paused_by_operator).then(|| {
-                            board.paused_by_operator = true;
-                            Event::Paused(PauseReason::Operator)
-                        }),
+                        Control::Pause => board.pause().then_some(Event::Paused(PauseReason::Operator)),
                         Control::Resume => board.resume().then_some(Event::Resumed),
                         Control::Stop => {
                             board.stop();
