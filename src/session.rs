@@ -87,7 +87,10 @@ impl Session {
             // The mock mints its own tokens; never touch the real token cache.
             (TokenSource::new(TokenSpec::Stable, &cfg.wechat.appid, Some(Secret::new(MOCK_SECRET)), &client), None)
         } else {
-            (TokenSource::from_config(&cfg.wechat, &client)?, TokenCache::default_dir())
+            (
+                TokenSource::from_env(&cfg.wechat.token, &cfg.wechat.appid, &cfg.wechat.secret_env, &client)?,
+                TokenCache::default_dir(),
+            )
         };
         let tokens = Arc::new(TokenCache::new(source, cache_dir.as_deref()));
         let sender = Sender::new(client, tokens);

@@ -7,85 +7,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::error::{closest, LoadError, Location};
-
-/// The message API a campaign sends through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// Mini-program uniform message (`wxopen/template/uniform_send`), withdrawn by WeChat in 2023.
-    Uniform,
-    /// Official-account template message (`message/template/send`).
-    Template,
-    /// Mini-program subscribe message (`message/subscribe/send`).
-    Subscribe,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Uniform => "uniform",
-            Kind::Template => "template",
-            Kind::Subscribe => "subscribe",
-        }
-    }
-
-    /// The API path this kind posts to.
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            Kind::Uniform => "/cgi-bin/message/wxopen/template/uniform_send",
-            Kind::Template => "/cgi-bin/message/template/send",
-            Kind::Subscribe => "/cgi-bin/message/subscribe/send",
-        }
-    }
-}
-
-/// Where the access token comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "source", content = "arg")]
-pub enum TokenSpec {
-    /// `POST /cgi-bin/stable_token` in normal mode (the default).
-    Stable,
-    /// `GET /cgi-bin/token`: every call mints a new token.
-    ClientCredential,
-    /// A token another system manages, read from this environment variable.
-    Env(String),
-    /// A command that prints a token on stdout.
-    Command(String),
-}
-
-impl TokenSpec {
-    fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "stable" => Ok(TokenSpec::Stable),
-            "client_credential" => Ok(TokenSpec::ClientCredential),
-            _ => {
-                if let Some(var) = text.strip_prefix("env:") {
-                    if var.trim().is_empty() {
-                        return Err("`env:` needs a variable name, e.g. `env:WX_TOKEN`".into());
-                    }
-                    Ok(TokenSpec::Env(var.trim().to_string()))
-                } else if let Some(cmd) = text.strip_prefix("command:") {
-                    if cmd.trim().is_empty() {
-                        return Err("`command:` needs a command, e.g. `command:token-service get`".into());
-                    }
-                    Ok(TokenSpec::Command(cmd.trim().to_string()))
-                } else {
-                    Err(format!("unknown token source `{text}`: use stable, client_credential, env:VAR or command:CMD"))
-                }
-            }
-        }
-    }
-
-    /// A short label for screens and cache file names.
-    pub fn label(&self) -> &'static str {
-        match self {
-            TokenSpec::Stable => "stable",
-            TokenSpec::ClientCredential => "client_credential",
-            TokenSpec::Env(_) => "env",
-            TokenSpec::Command(_) => "command",
-        }
-    }
-}
+pub use crate::wechat::protocol::{Kind, TokenSpec};
 
 /// How the recipients file is decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -274,7 +196,7 @@ impl CampaignConfig {
         let api_base = match raw.wechat.api_base {
             None => DEFAULT_API_BASE.to_string(),
             Some(b) => {
-                crate::wechat::http::check_base(b.get_ref()).map_err(|m| err(b.span().start, m))?;
+                crate::wechat::protocol::check_api_base(b.get_ref()).map_err(|m| err(b.span().start, m))?;
                 b.into_inner()
             }
         };

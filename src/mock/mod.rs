@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 pub use state::{MockState, Record, Reply, Stats};
 
-use crate::campaign::Kind;
+use crate::wechat::protocol::Kind;
 
 /// How the mock behaves. Every field is a flag of `wxsend mock`.
 #[derive(Debug, Clone, clap::Args)]

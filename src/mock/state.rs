@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::MockConfig;
 use crate::campaign::subscribe_rules::check_subscribe_value;
 use crate::campaign::validate::check_openid;
-use crate::campaign::Kind;
+use crate::wechat::protocol::Kind;
 
 /// Counters of everything the mock saw.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use super::errors::{classify, ErrorClass};
 pub use super::http::ClientError;
 use super::http::{Http, TransportError};
 use super::secret::{scrub, AccessToken};
-use crate::campaign::Kind;
+use crate::wechat::protocol::Kind;
 
 /// A failed send: WeChat's answer, or a transport failure (no errcode).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

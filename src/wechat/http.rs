@@ -74,7 +74,7 @@ impl Http {
     /// `timeout`, connecting within `min(timeout, 10 s)`.
     pub fn new(base: &str, timeout: Duration) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_string();
-        check_base(&base).map_err(ClientError)?;
+        super::protocol::check_api_base(&base).map_err(ClientError)?;
         let uri: Uri = base.parse().map_err(|_| ClientError(format!("api_base {base:?} is not a URL")))?;
         let https = uri.scheme_str() == Some("https");
         let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
@@ -242,22 +242,6 @@ where
     Ok(sender)
 }
 
-/// Whether `base` can be an API base: `http` or `https`, a host, no query or fragment.
-pub fn check_base(base: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("api_base {base:?} {why}: use e.g. https://api.weixin.qq.com"));
-    let Ok(uri) = base.parse::<Uri>() else { return bad("is not a URL") };
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return bad("must start with http:// or https://");
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return bad("has no host");
-    }
-    if uri.query().is_some() || base.contains('#') {
-        return bad("must not have a query or fragment");
-    }
-    Ok(())
-}
-
 /// The innermost cause of an error (hyper's outer layers say only "client error").
 fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     let mut detail = e.to_string();
@@ -272,16 +256,6 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bases() {
-        assert!(check_base("https://api.weixin.qq.com").is_ok());
-        assert!(check_base("http://127.0.0.1:8080/proxy").is_ok());
-        assert!(check_base("ftp://x").unwrap_err().contains("http://"));
-        assert!(check_base("api.weixin.qq.com").is_err());
-        assert!(check_base("https://x/?a=1").unwrap_err().contains("query"));
-        assert!(check_base("https://x/#top").is_err());
-    }
 
     #[test]
     fn uri_encodes_the_query() {

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod errors;
 pub mod http;
+pub mod protocol;
 pub mod secret;
 pub mod token;
 
@@ -16,7 +17,7 @@ pub use errors::ErrorClass;
 pub use secret::{AccessToken, Secret};
 pub use token::{TokenCache, TokenError, TokenSource, TokenStatus};
 
-use crate::campaign::Kind;
+use crate::wechat::protocol::Kind;
 
 /// What happened to the token during one send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

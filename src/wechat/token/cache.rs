@@ -1,0 +1,177 @@
+//! The one token cache every worker shares: single-flight refresh, proactive refresh before
+//! expiry, compare-and-replace on a failing token, a circuit breaker, and the disk copy.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwapOption;
+
+use super::disk::{cache_file_name, read_disk, write_disk, Cached};
+use super::{TokenError, TokenSource, TokenStatus};
+use crate::wechat::protocol::TokenSpec;
+use crate::wechat::secret::AccessToken;
+
+/// What [`TokenCache::replace_failed`] did.
+#[derive(Debug, Clone)]
+pub struct Replaced {
+    pub token: AccessToken,
+    /// A token request was made (false: another worker had already replaced the failing token).
+    pub refreshed: bool,
+    /// The failing token was still within its life by our clock: something else replaced it.
+    pub external: bool,
+}
+
+/// Token requests allowed per minute before the circuit opens.
+pub const CIRCUIT_LIMIT: usize = 10;
+
+/// The one token cache shared by all workers.
+#[derive(Debug)]
+pub struct TokenCache {
+    source: TokenSource,
+    /// Read without a lock by every send; replaced whole on refresh.
+    current: ArcSwapOption<Cached>,
+    refresh: tokio::sync::Mutex<()>,
+    disk: Option<PathBuf>,
+    requests: AtomicU64,
+    refreshes: AtomicU64,
+    from_disk: AtomicBool,
+    recent: Mutex<VecDeque<Instant>>,
+}
+
+impl TokenCache {
+    /// A cache for `source`, persisted under `cache_dir` (None: memory only).
+    pub fn new(source: TokenSource, cache_dir: Option<&Path>) -> Self {
+        let disk = match source.spec {
+            TokenSpec::Stable | TokenSpec::ClientCredential => cache_dir.map(|d| d.join(cache_file_name(&source))),
+            TokenSpec::Env(_) | TokenSpec::Command(_) => None,
+        };
+        let cache = Self {
+            source,
+            current: ArcSwapOption::empty(),
+            refresh: tokio::sync::Mutex::new(()),
+            disk,
+            requests: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            from_disk: Default::default(),
+            recent: Mutex::new(VecDeque::new()),
+        };
+        if let Some(cached) = cache.disk.as_deref().and_then(read_disk) {
+            if cached.is_fresh(SystemTime::now()) {
+                cache.from_disk.store(true, Ordering::Relaxed);
+                cache.store_memory(cached);
+            }
+        }
+        cache
+    }
+
+    /// The default token cache folder: `$WXSEND_CACHE_DIR`, else the user's cache dir.
+    pub fn default_dir() -> Option<PathBuf> {
+        match std::env::var_os("WXSEND_CACHE_DIR") {
+            Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
+            _ => dirs::cache_dir().map(|d| d.join("wxsend").join("tokens")),
+        }
+    }
+
+    /// The file this cache persists to, if any.
+    pub fn disk_path(&self) -> Option<&Path> {
+        self.disk.as_deref()
+    }
+
+    pub fn source(&self) -> &TokenSource {
+        &self.source
+    }
+
+    fn snapshot(&self) -> Option<Arc<Cached>> {
+        self.current.load_full()
+    }
+
+    fn store_memory(&self, cached: Cached) {
+        self.current.store(Some(Arc::new(cached)));
+    }
+
+    /// A usable token: the cached one, or one fetched by a single request however many callers wait.
+    pub async fn get(&self) -> Result<AccessToken, TokenError> {
+        if let Some(c) = self.current.load().as_deref().filter(|c| c.is_fresh(SystemTime::now())) {
+            return Ok(c.token.clone());
+        }
+        let _flight = self.refresh.lock().await;
+        if let Some(c) = self.snapshot().filter(|c| c.is_fresh(SystemTime::now())) {
+            return Ok(c.token.clone());
+        }
+        self.fetch_and_store().await
+    }
+
+    /// `failed` was refused as invalid or expired: replace it, unless another worker already did.
+    pub async fn replace_failed(&self, failed: &AccessToken) -> Result<Replaced, TokenError> {
+        let _flight = self.refresh.lock().await;
+        let current = self.snapshot();
+        if let Some(c) = &current {
+            if c.token != *failed {
+                return Ok(Replaced { token: c.token.clone(), refreshed: false, external: false });
+            }
+        }
+        let external = current.is_some_and(|c| c.is_fresh(SystemTime::now()));
+        let token = self.fetch_and_store().await?;
+        Ok(Replaced { token, refreshed: true, external })
+    }
+
+    async fn fetch_and_store(&self) -> Result<AccessToken, TokenError> {
+        self.admit_request()?;
+        let had_token = self.snapshot().is_some();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let fetched = self.source.fetch().await?;
+        let now = SystemTime::now();
+        let cached = Cached {
+            token: fetched.token.clone(),
+            obtained_at: now,
+            expires_at: fetched.expires_in.map(|d| now + d),
+            ttl: fetched.expires_in,
+        };
+        if had_token {
+            self.refreshes.fetch_add(1, Ordering::Relaxed);
+        }
+        self.from_disk.store(false, Ordering::Relaxed);
+        if let Some(path) = &self.disk {
+            // A cache that cannot be written costs one token request next run; never fail the send.
+            let _ = write_disk(path, &cached);
+        }
+        self.store_memory(cached);
+        Ok(fetched.token)
+    }
+
+    /// The circuit breaker: at most [`CIRCUIT_LIMIT`] token requests in any minute.
+    fn admit_request(&self) -> Result<(), TokenError> {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        while recent.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
+            recent.pop_front();
+        }
+        if recent.len() >= CIRCUIT_LIMIT {
+            return Err(TokenError::CircuitOpen { count: recent.len() + 1 });
+        }
+        recent.push_back(now);
+        Ok(())
+    }
+
+    /// Counters and the current token's age, for screens and reports.
+    pub fn status(&self) -> TokenStatus {
+        let now = SystemTime::now();
+        let c = self.snapshot();
+        TokenStatus {
+            source: self.source.spec.label(),
+            token: c.as_ref().map(|c| c.token.redacted()),
+            age_secs: c.as_ref().and_then(|c| now.duration_since(c.obtained_at).ok()).map(|d| d.as_secs()),
+            expires_in_secs: c
+                .as_ref()
+                .and_then(|c| c.expires_at)
+                .and_then(|e| e.duration_since(now).ok())
+                .map(|d| d.as_secs()),
+            requests: self.requests.load(Ordering::Relaxed),
+            refreshes: self.refreshes.load(Ordering::Relaxed),
+            from_disk: self.from_disk.load(Ordering::Relaxed),
+        }
+    }
+}

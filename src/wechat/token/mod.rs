@@ -1,0 +1,49 @@
+//! Access tokens: where they come from, and the one cache every worker shares.
+//!
+//! The cache hands out the current token without waiting; a refresh is single-flight (one
+//! request however many workers need a token); a token is refreshed when under
+//! `min(300 s, ttl / 2)` remain; a failing token is replaced only if it is still the current
+//! one; tokens persist on disk (mode 0600) so the next run within their life asks for none.
+
+mod cache;
+mod disk;
+mod source;
+
+use serde::Serialize;
+
+pub use cache::{Replaced, TokenCache, CIRCUIT_LIMIT};
+pub use source::TokenSource;
+
+/// Why no token could be had. Never contains the secret or a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error(
+        "the app secret is not set: export it in the environment variable {var} (named by `secret_env` in [wechat])"
+    )]
+    MissingSecret { var: String },
+    #[error("token request failed: {0}")]
+    Transport(String),
+    #[error("WeChat refused the token request: errcode {errcode} ({errmsg}){}", .hint.map(|h| format!(" — {h}")).unwrap_or_default())]
+    Api { errcode: i64, errmsg: String, hint: Option<&'static str> },
+    #[error("the environment variable {0} that should hold the access token is not set")]
+    EnvMissing(String),
+    #[error("the token command `{command}` failed: {detail}")]
+    Command { command: String, detail: String },
+    #[error("{count} token requests in the last minute: stopping to protect the daily token quota (a flapping credential or another system refreshing the token?)")]
+    CircuitOpen { count: usize },
+}
+
+/// A snapshot for screens and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenStatus {
+    pub source: &'static str,
+    /// The current token, redacted.
+    pub token: Option<String>,
+    pub age_secs: Option<u64>,
+    pub expires_in_secs: Option<u64>,
+    /// Token requests this process made.
+    pub requests: u64,
+    /// Refreshes after the first token (expiry or invalidation).
+    pub refreshes: u64,
+    pub from_disk: bool,
+}
