@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::{CheckReport, Consent, Exit, SendOptions, Session};
 use crate::campaign::Campaign;
-use crate::check::CheckReport;
-use crate::exit::Exit;
 
 /// Send WeChat template and subscribe messages to every row of a CSV file.
 #[derive(Debug, Parser)]
@@ -95,11 +94,11 @@ pub fn run(cli: Cli) -> Exit {
 }
 
 /// Run a prepared session in the TUI on a terminal, else headless.
-fn drive(opts: crate::session::SendOptions, headless: bool, consent: crate::headless::Consent) -> Exit {
+fn drive(opts: SendOptions, headless: bool, consent: Consent) -> Exit {
     let Some(rt) = runtime() else { return Exit::Input };
     let tui = !headless && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    rt.block_on(async {
-        let session = match crate::session::Session::prepare(&opts).await {
+    let exit = rt.block_on(async {
+        let session = match Session::prepare(&opts).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -111,7 +110,11 @@ fn drive(opts: crate::session::SendOptions, headless: bool, consent: crate::head
         } else {
             crate::headless::run(session, consent).await
         }
-    })
+    });
+    // A quit during sending leaves requests in flight: they are abandoned (their rows stay
+    // unknown in the journal), not waited for.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    exit
 }
 
 /// The sample campaign and recipients bundled into the binary for `wxsend demo`.
@@ -138,13 +141,13 @@ fn demo(args: DemoArgs) -> Exit {
         invalidate_tokens_at: vec![25],
         ..Default::default()
     };
-    let opts = crate::session::SendOptions { campaign, mock: Some(mock), new_run: true, ..Default::default() };
-    let consent = crate::headless::Consent { yes: args.headless, may_ask: !args.headless, ignore_quota: false };
+    let opts = SendOptions { campaign, mock: Some(mock), new_run: true, ..Default::default() };
+    let consent = Consent { yes: args.headless, may_ask: !args.headless };
     drive(opts, args.headless, consent)
 }
 
 fn send(args: SendArgs) -> Exit {
-    let opts = crate::session::SendOptions {
+    let opts = SendOptions {
         campaign: args.campaign,
         csv: args.csv,
         mock: args.mock.then(crate::mock::MockConfig::default),
@@ -152,12 +155,10 @@ fn send(args: SendArgs) -> Exit {
         new_run: args.new_run,
         export: args.export,
         state_dir: args.state_dir,
-    };
-    let consent = crate::headless::Consent {
-        yes: args.yes,
-        may_ask: !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout()),
         ignore_quota: args.ignore_quota,
     };
+    let consent =
+        Consent { yes: args.yes, may_ask: !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout()) };
     drive(opts, args.headless, consent)
 }
 

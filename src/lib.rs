@@ -1,15 +1,18 @@
 //! wxsend: send one WeChat template or subscribe message to each row of a CSV file, at a governed
 //! rate, with one shared access token, never twice to the same row.
+//!
+//! Layers import one way, bottom to top: [`wechat`] (the protocol: kinds, errcodes, tokens, the
+//! HTTP client) → [`campaign`] (files, rows, render, validate) → [`engine`] and [`journal`] →
+//! [`app`] (the use cases) → the front ends [`tui`] and [`headless`]. [`mock`] is the embedded
+//! WeChat, judging with rules of its own. Only `main.rs` exits the process.
+#![warn(missing_docs)]
 
+pub mod app;
 pub mod campaign;
-pub mod check;
 pub mod cli;
 pub mod engine;
-pub mod exit;
-pub mod export;
 pub mod headless;
 pub mod journal;
 pub mod mock;
-pub mod session;
 pub mod tui;
 pub mod wechat;

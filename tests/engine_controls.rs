@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use wxsend::app::{SendOptions, Session};
 use wxsend::engine::{EndReason, Event, PauseReason};
 use wxsend::mock::MockConfig;
-use wxsend::session::{SendOptions, Session};
 
 async fn next_matching(events: &mut tokio::sync::mpsc::Receiver<Event>, want: impl Fn(&Event) -> bool) -> Event {
     tokio::time::timeout(Duration::from_secs(20), async {
@@ -60,7 +60,7 @@ async fn pause_and_stop_at_a_low_rate_send_nothing_more() {
     assert_eq!(summary.counters.in_flight, 0);
 
     // The rows that waited for a slot are pending, not unknown: the next run sends them once.
-    let finished = session.finish(&summary).await.unwrap();
+    let finished = session.finish(&summary).await;
     assert_eq!(finished.totals.unknown, 0);
     assert!(finished.unknown_rows.is_empty());
     assert_eq!(finished.totals.pending, 20 - sent);

@@ -6,9 +6,9 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
+use wxsend::app::{SendOptions, Session};
 use wxsend::journal::{replay_file, RowRecord};
 use wxsend::mock::MockConfig;
-use wxsend::session::{SendOptions, Session};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_test_send_reaches_the_operator_and_leaves_the_row_pending() {
@@ -18,10 +18,10 @@ async fn a_test_send_reaches_the_operator_and_leaves_the_row_pending() {
         .await
         .expect("prepare");
     let me = openid("oWxOPERATOR", 1);
-    let text = wxsend::tui::test_send(&session.campaign, &session.sender, &session.writer, 1, &me).await;
+    let text = session.tester().send(1, &me).await.to_string();
     assert!(text.starts_with("test send of row 2 to oWxO…01: delivered"), "{text}");
     // Twice in a row: a fresh client_msg_id each time, so WeChat does not drop the second.
-    wxsend::tui::test_send(&session.campaign, &session.sender, &session.writer, 1, &me).await;
+    session.tester().send(1, &me).await;
 
     let records = session.mock.as_ref().unwrap().records();
     assert_eq!(records.len(), 2);
@@ -36,8 +36,7 @@ async fn a_test_send_reaches_the_operator_and_leaves_the_row_pending() {
     let (_, replay) = replay_file(&session.files.journal, 3).unwrap();
     assert!(replay.rows.iter().all(|r| *r == RowRecord::Pending), "a test send is not the row sent");
 
-    let failed =
-        wxsend::tui::test_send(&session.campaign, &session.sender, &session.writer, 0, &openid("oREFUSE", 9)).await;
+    let failed = session.tester().send(0, &openid("oREFUSE", 9)).await.to_string();
     assert!(failed.contains("failed: 43101"), "{failed}");
     assert!(failed.contains("drop them from the next run"), "{failed}");
 }

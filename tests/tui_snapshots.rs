@@ -6,11 +6,13 @@ use std::sync::Arc;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
+use wxsend::app::export::{Files, Totals};
+use wxsend::app::{Exit, RunReport};
 use wxsend::campaign::Campaign;
 use wxsend::engine::{Counters, EndReason, Event, PauseReason, RowEvent, Summary};
 use wxsend::journal::RowRecord;
 use wxsend::tui::{ui, App};
-use wxsend::wechat::{ErrorClass, Failure, TokenStatus};
+use wxsend::wechat::{Code, ErrorClass, Failure, TokenStatus};
 
 const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
 
@@ -80,9 +82,9 @@ fn sending() -> App {
     });
     a.on_event(&Event::Rows(rows));
     let mut failures = std::collections::BTreeMap::new();
-    failures.insert("43101".to_string(), 2);
+    failures.insert(Code::of(Some(43101)), 2);
     let mut retries = std::collections::BTreeMap::new();
-    retries.insert("-1".to_string(), 1);
+    retries.insert(Code::of(Some(-1)), 1);
     for (t, req) in [(1000, 19), (2000, 24)] {
         a.on_event(&Event::Progress(Counters {
             total: 45,
@@ -151,7 +153,7 @@ fn sending_paused_by_the_failure_guard() {
 #[test]
 fn done_screen() {
     let mut a = sending();
-    a.on_event(&Event::Done(Box::new(Summary {
+    let summary = Summary {
         counters: Counters {
             total: 45,
             delivered: 41,
@@ -165,14 +167,26 @@ fn done_screen() {
         unanswered: 0,
         achieved_rate: 20.4,
         token: token(),
-    })));
-    a.done_lines = vec![
-        "completed: this run delivered 41, failed 4 in 2s (20.4 requests/s)".into(),
-        "campaign: delivered 41 of 45 ready; failed 4; unknown 0; not sent yet 0; invalid 4; duplicates 1".into(),
-        "journal  .wxsend/order-shipped-2026-11/recipients/journal.jsonl".into(),
-        "failures .wxsend/order-shipped-2026-11/recipients/failed-recipients.csv (8 rows)".into(),
-        "report   .wxsend/order-shipped-2026-11/recipients/report.json".into(),
-        "re-run the failures: wxsend send samples/campaign.toml --csv .wxsend/order-shipped-2026-11/recipients/failed-recipients.csv".into(),
-    ];
+    };
+    a.on_event(&Event::Done(Box::new(summary.clone())));
+    let state = Path::new(".wxsend/order-shipped-2026-11/recipients");
+    a.report = Some(RunReport {
+        summary,
+        totals: Totals { delivered: 41, failed: 4, unknown: 0, pending: 0 },
+        ready: 45,
+        invalid: 4,
+        duplicates: 1,
+        unknown_rows: Vec::new(),
+        failures: Ok(8),
+        files: Files {
+            journal: state.join("journal.jsonl"),
+            failures: state.join("failed-recipients.csv"),
+            report: state.join("report.json"),
+        },
+        rerun: "wxsend send samples/campaign.toml --csv .wxsend/order-shipped-2026-11/recipients/failed-recipients.csv"
+            .into(),
+        resume: "wxsend send samples/campaign.toml".into(),
+        exit: Exit::Partial,
+    });
     snap("done", &a);
 }

@@ -1,16 +1,16 @@
 //! The campaign's schedule, shared by the workers: which rows are left, which wait for a retry,
-//! what is paused, the counters and the events not yet sent. Every change is a plain method
-//! call under one lock, never held across an await.
+//! what is paused, the counters and the events not yet sent. A pure state machine: every change
+//! is a plain method call under one lock (never held across an await), with no I/O, no clock of
+//! its own (callers pass `now`) and no access to the token cache or the network.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::attempt::{Finished, Job, Verdict};
 use super::events::{Counters, EndReason, Event, PauseReason, RowEvent};
-use super::worker::{Finished, Job, Verdict};
-use super::Shared;
+use super::EngineConfig;
 use crate::wechat::errors::hint;
 
 /// A retry waiting for its time.
@@ -48,8 +48,12 @@ pub enum Claim {
     Exit,
 }
 
+/// The schedule of one run (see the module docs).
 pub struct Board {
-    shared: Arc<Shared>,
+    config: EngineConfig,
+    /// A key per row identifying its recipient, for campaigns that allow duplicate openids (the
+    /// others never have two rows for one recipient).
+    openid_keys: Option<Arc<[u64]>>,
     fresh: VecDeque<usize>,
     retries: BinaryHeap<Reverse<Due>>,
     seq: u64,
@@ -73,10 +77,13 @@ pub struct Board {
 }
 
 impl Board {
-    pub fn new(shared: Arc<Shared>, rows: Vec<usize>) -> Self {
-        let counters = Counters { total: rows.len(), rate_limit: shared.config.rate, ..Default::default() };
+    /// A board that sends `rows` in order; `openid_keys` (indexed by row) keeps two requests to
+    /// one recipient from being in flight at once.
+    pub fn new(config: EngineConfig, rows: Vec<usize>, openid_keys: Option<Arc<[u64]>>) -> Self {
+        let counters = Counters { total: rows.len(), rate_limit: config.rate, ..Default::default() };
         Self {
-            shared,
+            config,
+            openid_keys,
             fresh: rows.into(),
             retries: BinaryHeap::new(),
             seq: 0,
@@ -100,15 +107,8 @@ impl Board {
         self.counters.retrying += 1;
     }
 
-    /// Identifies a recipient, for campaigns that allow duplicate openids (the others never
-    /// have two rows for one recipient, so they skip the hashing).
     fn openid_key(&self, row: usize) -> Option<u64> {
-        if !self.shared.campaign.config.recipients.allow_duplicates {
-            return None;
-        }
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.shared.campaign.recipients.row(row).map(|r| r.openid()).unwrap_or_default().hash(&mut h);
-        Some(h.finish())
+        self.openid_keys.as_ref().and_then(|k| k.get(row).copied())
     }
 
     /// The next thing for a worker to do at `now`.
@@ -137,7 +137,7 @@ impl Board {
             let key = self.openid_key(job.row);
             if key.is_some_and(|k| !self.in_flight_openids.insert(k)) {
                 // Never two requests to one openid at once (allow_duplicates campaigns).
-                self.schedule(job, now + self.shared.config.per_user_retry);
+                self.schedule(job, now + self.config.per_user_retry);
                 continue;
             }
             self.counters.in_flight += 1;
@@ -148,10 +148,6 @@ impl Board {
         }
         // Results still to come may add retries: wait for them, or for the first retry's time.
         Claim::Wait(self.retries.peek().map(|Reverse(d)| d.at))
-    }
-
-    pub fn pacer(&self) -> &super::pacer::Pacer {
-        &self.shared.pacer
     }
 
     /// A claimed job's request is about to leave.
@@ -207,8 +203,13 @@ impl Board {
         true
     }
 
+    /// The engine failed (a task panicked): end the run with that reason, whatever else is going on.
+    pub fn crash(&mut self, message: String) {
+        self.stopping = Some(EndReason::Crashed { message });
+    }
+
     fn record_final(&mut self, failed: bool) {
-        let cfg = &self.shared.config;
+        let cfg = &self.config;
         self.window.push_back(failed);
         while self.window.len() > cfg.failure_window {
             self.window.pop_front();
@@ -227,8 +228,7 @@ impl Board {
 
     /// Record what an attempt came to.
     pub fn complete(&mut self, done: Finished, now: Instant) {
-        let shared = self.shared.clone();
-        let cfg = &shared.config;
+        let cfg = self.config.clone();
         self.counters.in_flight -= 1;
         if let Some(k) = done.openid_key {
             self.in_flight_openids.remove(&k);
@@ -236,9 +236,8 @@ impl Board {
         if done.token.retried {
             self.counters.requests += 1;
         }
-        if done.token.refreshed {
-            self.announcements
-                .push(Event::TokenRefreshed { external: done.token.external, status: shared.sender.tokens.status() });
+        if let Some(status) = done.token_status {
+            self.announcements.push(Event::TokenRefreshed { external: done.token.external, status });
         }
         let Finished { job, verdict, .. } = done;
         let (row, attempt) = (job.row, job.attempt);
@@ -250,17 +249,17 @@ impl Board {
             }
             Verdict::Failed(failure) => {
                 self.counters.failed += 1;
-                *self.counters.failures_by_code.entry(failure.code_label()).or_default() += 1;
+                *self.counters.failures_by_code.entry(failure.code()).or_default() += 1;
                 self.events.push(RowEvent::Failed { row, attempt, failure });
                 self.record_final(true);
             }
             Verdict::Retry { failure, delay } => {
-                *self.counters.retries_by_code.entry(failure.code_label()).or_default() += 1;
+                *self.counters.retries_by_code.entry(failure.code()).or_default() += 1;
                 self.events.push(RowEvent::Retrying { row, attempt, failure, delay });
                 self.schedule(job, now + delay);
             }
             Verdict::SlowDown(failure) => {
-                *self.counters.retries_by_code.entry(failure.code_label()).or_default() += 1;
+                *self.counters.retries_by_code.entry(failure.code()).or_default() += 1;
                 let delay = if failure.errcode == Some(45011) {
                     let until = now + cfg.minute_quota_pause;
                     if self.slow_until.is_none_or(|t| t < until - Duration::from_secs(1)) {
@@ -292,9 +291,11 @@ impl Board {
                     self.stopping = Some(EndReason::Token { message });
                 }
             }
-            Verdict::JournalFailed => {
+            Verdict::JournalFailed(detail) => {
                 self.events.push(RowEvent::Unanswered { row, attempt });
-                self.stopping = Some(EndReason::Journal);
+                if !matches!(self.stopping, Some(EndReason::Crashed { .. })) {
+                    self.stopping = Some(EndReason::Journal { detail });
+                }
             }
         }
     }
@@ -313,24 +314,12 @@ impl Board {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::campaign::Campaign;
-    use crate::engine::{pacer::Pacer, EngineConfig};
-    use crate::journal::JournalWriter;
-    use crate::wechat::{Failure, Sender, TokenCache, TokenNote, TokenSource, WechatClient};
+    use crate::campaign::SendConfig;
+    use crate::wechat::{Failure, TokenNote};
 
-    fn board(rows: usize, dir: &Path) -> Board {
-        let campaign = Campaign::load(Path::new("samples/campaign.toml"), None).unwrap();
-        let client = WechatClient::new("http://127.0.0.1:1", Duration::from_secs(1)).unwrap();
-        let source = TokenSource::new(crate::campaign::TokenSpec::Env("UNUSED".into()), "wx1", None, &client);
-        let sender = Sender::new(client, Arc::new(TokenCache::new(source, None)));
-        let journal = JournalWriter::scratch(&dir.join("journal")).unwrap();
-        let config = EngineConfig::from_send(&campaign.config.send);
-        let pacer = Pacer::new(config.rate, config.burst);
-        let shared = Arc::new(Shared { campaign: Arc::new(campaign), sender, journal, config, pacer });
-        Board::new(shared, (0..rows).collect())
+    fn board(rows: usize) -> Board {
+        Board::new(EngineConfig::from_send(&SendConfig::default()), (0..rows).collect(), None)
     }
 
     fn job(claim: Claim) -> Job {
@@ -342,7 +331,7 @@ mod tests {
 
     fn done(mut job: Job, verdict: Verdict) -> Finished {
         job.attempt += 1;
-        Finished { job, openid_key: None, verdict, token: TokenNote::default() }
+        Finished { job, openid_key: None, verdict, token: TokenNote::default(), token_status: None }
     }
 
     fn delivered() -> Verdict {
@@ -351,8 +340,7 @@ mod tests {
 
     #[test]
     fn rows_go_in_order_and_workers_end_when_the_last_answer_is_in() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = board(2, dir.path());
+        let mut b = board(2);
         let now = Instant::now();
         let (j0, j1) = (job(b.claim(now)), job(b.claim(now)));
         assert_eq!((j0.row, j1.row), (0, 1));
@@ -370,8 +358,7 @@ mod tests {
 
     #[test]
     fn a_retry_waits_for_its_time_and_keeps_its_attempts() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = board(1, dir.path());
+        let mut b = board(1);
         let now = Instant::now();
         let j = job(b.claim(now));
         b.dispatched(&j);
@@ -388,8 +375,7 @@ mod tests {
 
     #[test]
     fn a_released_job_goes_back_to_the_head_of_its_queue() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = board(3, dir.path());
+        let mut b = board(3);
         let now = Instant::now();
         let first = job(b.claim(now));
         b.paused_by_operator = true;
@@ -410,8 +396,7 @@ mod tests {
 
     #[test]
     fn operator_pause_holds_every_worker_until_resumed() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = board(3, dir.path());
+        let mut b = board(3);
         b.paused_by_operator = true;
         assert!(matches!(b.claim(Instant::now()), Claim::Wait(None)));
         assert!(b.resume());
@@ -421,12 +406,11 @@ mod tests {
 
     #[test]
     fn minute_quota_pauses_everyone_until_the_minute_is_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = board(3, dir.path());
+        let mut b = board(3);
         let now = Instant::now();
         let j = job(b.claim(now));
         b.complete(done(j, Verdict::SlowDown(Failure::api(45011, "api minute-quota reach limit".into()))), now);
-        let until = now + b.shared.config.minute_quota_pause;
+        let until = now + b.config.minute_quota_pause;
         assert_eq!(b.slow_until, Some(until));
         assert!(matches!(b.announcements[..], [Event::Paused(PauseReason::MinuteQuota { wait_secs: 60 })]));
         assert!(matches!(b.claim(now), Claim::Wait(Some(t)) if t == until));
@@ -440,8 +424,7 @@ mod tests {
 
     #[test]
     fn a_stop_verdict_ends_the_campaign_and_keeps_the_reason() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = board(3, dir.path());
+        let mut b = board(3);
         let now = Instant::now();
         let j = job(b.claim(now));
         b.complete(done(j, Verdict::Stop(Failure::api(48001, "api unauthorized".into()))), now);
@@ -453,8 +436,7 @@ mod tests {
 
     #[test]
     fn too_many_failures_pause_and_a_stop_then_names_the_failure_rate() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = board(30, dir.path());
+        let mut b = board(30);
         let now = Instant::now();
         for _ in 0..20 {
             let j = job(b.claim(now));

@@ -8,9 +8,9 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 
+use super::attempt::{attempt, Job, Scratch};
 use super::board::{Board, Claim};
 use super::events::{Control, EndReason, Event, PauseReason, Summary};
-use super::worker::{attempt, Job, Scratch};
 use super::Shared;
 use crate::journal::Line;
 
@@ -18,6 +18,7 @@ use crate::journal::Line;
 /// requests waiting for their slot must give it up ([`Board::halted`]).
 struct Shelf {
     board: Mutex<Board>,
+    shared: Arc<Shared>,
     changed: Notify,
     halt: watch::Sender<bool>,
 }
@@ -35,7 +36,7 @@ impl Shelf {
             board.halt_published = halted;
             self.halt.send_replace(halted);
             if !halted {
-                board.pacer().restart();
+                self.shared.pacer.restart();
             }
         }
     }
@@ -118,7 +119,8 @@ pub(super) async fn run(
     let cfg = shared.config.clone();
     let started = Instant::now();
     let shelf = Arc::new(Shelf {
-        board: Mutex::new(Board::new(shared.clone(), rows)),
+        board: Mutex::new(Board::new(cfg.clone(), rows, openid_keys(&shared))),
+        shared: shared.clone(),
         changed: Notify::new(),
         halt: watch::Sender::new(false),
     });
@@ -162,11 +164,20 @@ pub(super) async fn run(
                     let _ = events.send(e).await;
                 }
             }
-            joined = workers.join_next() => {
-                if joined.is_none() {
-                    break;
+            joined = workers.join_next() => match joined {
+                None => break,
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    // A worker that panicked ends the run as crashed, never as an operator stop;
+                    // the others finish their requests in flight and exit.
+                    let message = if e.is_panic() { panic_message(e.into_panic()) } else { e.to_string() };
+                    let mut board = shelf.lock();
+                    board.crash(format!("a sending task failed: {message}"));
+                    shelf.sync_halt(&mut board);
+                    drop(board);
+                    shelf.changed.notify_waiters();
                 }
-            }
+            },
             _ = tick.tick() => {
                 flush(&shelf, &events, started).await;
             }
@@ -192,6 +203,33 @@ pub(super) async fn run(
     };
     let _ = events.send(Event::Progress(counters)).await;
     let _ = events.send(Event::Done(Box::new(summary))).await;
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload.downcast_ref::<&str>().map_or_else(|| "panic".to_string(), |s| s.to_string()),
+    }
+}
+
+/// For campaigns that allow duplicate openids, a key per row naming its recipient, so that two
+/// requests to one person are never in flight at once; `None` for the others (their openids are
+/// unique), so they skip the hashing.
+fn openid_keys(shared: &Shared) -> Option<Arc<[u64]>> {
+    use std::hash::{Hash, Hasher};
+    let campaign = &shared.campaign;
+    if !campaign.config.recipients.allow_duplicates {
+        return None;
+    }
+    let keys = (0..campaign.recipients.len())
+        .map(|i| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            campaign.recipients.row(i).map(|r| r.openid()).unwrap_or_default().hash(&mut h);
+            h.finish()
+        })
+        .collect();
+    Some(keys)
 }
 
 /// Send the front end what happened since the last flush: pauses, resumptions and token

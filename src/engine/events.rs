@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::wechat::{Failure, TokenStatus};
+use crate::wechat::{Code, Failure, TokenStatus};
 
 /// Commands a front end sends to a running campaign.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,7 +96,15 @@ pub enum EndReason {
     /// No token could be had (secret, circuit breaker, token service).
     Token { message: String },
     /// The journal could not be written: sending stopped to stay exactly-once.
-    Journal,
+    Journal {
+        /// The file and the OS error.
+        detail: String,
+    },
+    /// A task of the engine failed (a panic): the run ended; the journal is intact.
+    Crashed {
+        /// What failed.
+        message: String,
+    },
 }
 
 impl EndReason {
@@ -110,7 +118,7 @@ impl EndReason {
             EndReason::Completed => "completed".into(),
             EndReason::Stopped => "stopped by the operator; run the same command again to send the rest".into(),
             EndReason::Fatal { errcode, errmsg, hint } => {
-                let code = errcode.map_or_else(|| "transport".to_string(), |c| c.to_string());
+                let code = Code::of(*errcode);
                 match hint {
                     Some(h) => format!("stopped by WeChat: {code} {errmsg} — {h}"),
                     None => format!("stopped by WeChat: {code} {errmsg}"),
@@ -120,7 +128,12 @@ impl EndReason {
                 "stopped: {failed} of the last {of} results failed; check the error breakdown, fix the cause and run again"
             ),
             EndReason::Token { message } => format!("stopped: {message}"),
-            EndReason::Journal => "stopped: the journal could not be written (disk full?); nothing more was sent".into(),
+            EndReason::Journal { detail } => format!(
+                "stopped: cannot write the journal ({detail}); nothing more was sent. Free space (or make the state folder writable), then run the same command again"
+            ),
+            EndReason::Crashed { message } => format!(
+                "crashed: {message}. The journal is intact: run the same command again to resume (and please report this)"
+            ),
         }
     }
 }
@@ -138,9 +151,9 @@ pub struct Counters {
     /// Requests sent, retries included.
     pub requests: u64,
     /// Final failures by errcode (`transport` for no errcode).
-    pub failures_by_code: BTreeMap<String, u64>,
+    pub failures_by_code: BTreeMap<Code, u64>,
     /// Transient answers that were retried, by errcode.
-    pub retries_by_code: BTreeMap<String, u64>,
+    pub retries_by_code: BTreeMap<Code, u64>,
     pub elapsed_ms: u64,
     /// Messages per second currently allowed.
     pub rate_limit: u32,

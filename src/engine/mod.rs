@@ -2,19 +2,19 @@
 //! concurrency, retrying by error class, journaling every step. It knows nothing of terminals:
 //! front ends read [`Event`]s and send [`Control`]s.
 
+mod attempt;
 mod board;
 mod dispatch;
 pub mod events;
 pub mod pacer;
-mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+pub use attempt::backoff;
 pub use events::{Control, Counters, EndReason, Event, PauseReason, RowEvent, Summary};
-pub use worker::backoff;
 
 use crate::campaign::{Campaign, SendConfig};
 use crate::journal::JournalWriter;

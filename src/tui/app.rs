@@ -7,10 +7,11 @@ use std::sync::Arc;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::keys::{lookup, Command, Screen};
+use crate::app::{Resume, RunReport};
 use crate::campaign::{Campaign, RowState};
 use crate::engine::{Counters, Event, PauseReason, RowEvent, Summary};
 use crate::journal::RowRecord;
-use crate::wechat::{external_refresh_hint, TokenStatus};
+use crate::wechat::{external_refresh_hint, Code, TokenStatus};
 
 /// An effect the loop carries out for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ pub struct App {
     pub follow: bool,
     pub status: Vec<Status>,
     /// The final failure of each failed row: code and message.
-    pub failures: HashMap<usize, (String, String)>,
+    pub failures: HashMap<usize, (Code, String)>,
     /// Requests made per row (0: none yet); one byte a row, allocated once.
     pub attempts: Vec<u8>,
     pub counters: Counters,
@@ -101,14 +102,15 @@ pub struct App {
     last_sample: (u64, u64),
     pub rate: u32,
     pub configured_rate: u32,
-    /// Lines describing the plan (resume state, quota) for the header and the confirmation.
-    pub plan_lines: Vec<String>,
+    /// What earlier runs did, when this run resumes a campaign.
+    pub resume: Option<Resume>,
     pub quota_line: Option<String>,
     pub estimate: String,
     /// The last thing worth telling the operator (export path, refusals).
     pub notice: Option<String>,
     pub summary: Option<Summary>,
-    pub done_lines: Vec<String>,
+    /// The finished run, for the done screen.
+    pub report: Option<RunReport>,
     pub color: bool,
 }
 
@@ -131,7 +133,7 @@ impl App {
         let mut failures = HashMap::new();
         for (i, r) in records.iter().enumerate() {
             if let RowRecord::Failed(f) = r {
-                failures.insert(i, (f.errcode.map_or_else(|| "transport".into(), |c| c.to_string()), f.errmsg.clone()));
+                failures.insert(i, (f.code(), f.errmsg.clone()));
             }
         }
         let rate = campaign.config.send.rate;
@@ -160,12 +162,12 @@ impl App {
             last_sample: (0, 0),
             rate,
             configured_rate: rate,
-            plan_lines: Vec::new(),
+            resume: None,
             quota_line: None,
             estimate: String::new(),
             notice: None,
             summary: None,
-            done_lines: Vec::new(),
+            report: None,
             color: true,
             campaign,
         };
@@ -487,7 +489,7 @@ impl App {
             RowEvent::Retrying { row, attempt, .. } => (*row, Status::Retrying(*attempt)),
             RowEvent::Delivered { row, .. } => (*row, Status::Delivered),
             RowEvent::Failed { row, failure, .. } => {
-                self.failures.insert(*row, (failure.code_label(), failure.errmsg.clone()));
+                self.failures.insert(*row, (failure.code(), failure.errmsg.clone()));
                 if self.failures_only && self.view.binary_search(row).is_err() {
                     let at = self.view.partition_point(|r| r < row);
                     self.view.insert(at, *row);

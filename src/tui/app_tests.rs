@@ -147,7 +147,7 @@ fn engine_events_update_rows_counters_and_failures_view() {
     assert_eq!(a.status[0], Status::Delivered);
     assert_eq!(a.status[4], Status::Failed);
     assert_eq!(a.view, vec![4]);
-    assert_eq!(a.failures[&4].0, "43101");
+    assert_eq!(a.failures[&4].0.to_string(), "43101");
     a.on_event(&Event::Progress(Counters {
         total: 45,
         delivered: 1,

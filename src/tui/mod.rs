@@ -12,20 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEventKind};
 use ratatui::crossterm::execute;
 use tokio::sync::mpsc;
 
 pub use app::{Action, App};
 
-use crate::campaign::Rendered;
+use crate::app::text::{duration, mask_openid};
+use crate::app::{Consent, Exit, Run, Session, TestSend};
 use crate::engine::{Event, Handle};
-use crate::exit::{self, Exit};
-use crate::headless::{self, duration, Consent};
-use crate::journal::{replay_file, Line};
-use crate::session::Session;
-use crate::wechat::Outcome;
 
 /// Whether colours are allowed (<https://no-color.org>).
 pub fn colors_allowed() -> bool {
@@ -34,18 +29,19 @@ pub fn colors_allowed() -> bool {
 
 /// Run a prepared session in the terminal UI.
 pub async fn run(session: Session, consent: Consent) -> Exit {
-    let quota_line = match headless::preflight(&session, consent).await {
+    let quota = match session.preflight().await {
         Ok(q) => q,
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Input;
         }
     };
+    let overview = session.overview();
     let mut app = App::new(session.campaign.clone(), &session.journal.replay.rows, session.plan.to_send.len());
     app.color = colors_allowed();
-    app.quota_line = quota_line;
-    app.estimate = duration(session.estimated_duration());
-    app.plan_lines = headless::describe_plan(&session).into_iter().filter(|l| l.starts_with("resuming")).collect();
+    app.quota_line = quota.describe();
+    app.estimate = duration(overview.estimate);
+    app.resume = Some(overview.resume).filter(|r| r.is_resuming());
 
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
@@ -79,13 +75,13 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
         }
     });
 
-    let (test_tx, mut tests) = mpsc::channel::<String>(8);
-    let mut engine: Option<(Handle, mpsc::Receiver<Event>)> = None;
+    let (test_tx, mut tests) = mpsc::channel::<TestSend>(8);
+    let mut engine: Option<Run> = None;
     let mut exit_code: Option<Exit> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut forced = false;
     if consent.yes && !session.plan.to_send.is_empty() {
-        engine = Some(session.engine().start());
+        engine = Some(session.launch());
         app.started();
     }
 
@@ -108,7 +104,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
             },
             ev = async {
                 match engine.as_mut() {
-                    Some((_, rx)) => rx.recv().await,
+                    Some(run) => run.next().await,
                     None => std::future::pending().await,
                 }
             } => {
@@ -116,16 +112,9 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
                     Some(ev) => {
                         app.on_event(&ev);
                         if let Event::Done(summary) = &ev {
-                            match session.finish(summary).await {
-                                Ok(finished) => {
-                                    app.done_lines = headless::summary_lines(&session, summary, &finished);
-                                    exit_code = Some(exit::after_send(&summary.reason, &finished.totals, session.campaign.checks.invalid));
-                                }
-                                Err(e) => {
-                                    app.done_lines = vec![format!("error: writing the failures file or report: {e}")];
-                                    exit_code = Some(Exit::Partial);
-                                }
-                            }
+                            let report = session.finish(summary).await;
+                            exit_code = Some(report.exit);
+                            app.report = Some(report);
                             engine = None;
                             if app.quit_when_done {
                                 break;
@@ -136,8 +125,8 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
                 }
                 Action::None
             }
-            Some(text) = tests.recv() => {
-                app.overlay = Some(app::Overlay::Message(text));
+            Some(done) = tests.recv() => {
+                app.overlay = Some(app::Overlay::Message(done.to_string()));
                 Action::None
             }
             _ = tick.tick() => Action::None,
@@ -149,21 +138,25 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
                 break;
             }
             Action::Start => {
-                engine = Some(session.engine().start());
+                engine = Some(session.launch());
                 app.started();
             }
             Action::Pause => with_engine(&engine, Handle::pause),
             Action::Resume => with_engine(&engine, Handle::resume),
             Action::Stop => with_engine(&engine, Handle::stop),
             Action::SetRate(r) => with_engine(&engine, |h| h.set_rate(r)),
-            Action::Export => app.notice = Some(export_now(&session).await),
+            Action::Export => {
+                app.notice = Some(match session.export_failures().await {
+                    Ok(n) => format!("exported {n} rows to {}", session.files.failures.display()),
+                    Err(e) => format!("export failed: {e}"),
+                })
+            }
             Action::TestSend { row, openid } => {
-                app.notice = Some(format!("test-sending row {} to {}…", row + 1, ui::mask_openid(&openid)));
+                app.notice = Some(format!("test-sending row {} to {}…", row + 1, mask_openid(&openid)));
                 let tx = test_tx.clone();
-                let (campaign, sender, journal) =
-                    (session.campaign.clone(), session.sender.clone(), session.writer.clone());
+                let tester = session.tester();
                 tokio::spawn(async move {
-                    let _ = tx.send(test_send(&campaign, &sender, &journal, row, &openid).await).await;
+                    let _ = tx.send(tester.send(row, &openid).await).await;
                 });
             }
         }
@@ -177,8 +170,10 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     let _ = std::io::stdout().flush();
-    for line in &app.done_lines {
-        eprintln!("{line}");
+    if let Some(report) = &app.report {
+        for line in report.lines() {
+            eprintln!("{}", line.text);
+        }
     }
     if forced {
         eprintln!(
@@ -187,79 +182,11 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
         );
         return Exit::Partial;
     }
-    exit_code.unwrap_or_else(|| {
-        let p = &session.plan;
-        if p.to_send.is_empty()
-            && p.unknown_held.is_empty()
-            && p.already_failed == 0
-            && session.campaign.checks.invalid == 0
-        {
-            Exit::Success
-        } else {
-            Exit::Partial
-        }
-    })
+    exit_code.unwrap_or_else(|| session.exit_without_sending())
 }
 
-fn with_engine(engine: &Option<(Handle, mpsc::Receiver<Event>)>, f: impl FnOnce(&Handle)) {
-    if let Some((h, _)) = engine {
-        f(h);
+fn with_engine(engine: &Option<Run>, f: impl FnOnce(&Handle)) {
+    if let Some(run) = engine {
+        f(&run.handle);
     }
-}
-
-/// Write the failures file from the journal as it stands now.
-async fn export_now(session: &Session) -> String {
-    session.writer.flush().await;
-    let rows = session.campaign.recipients.len();
-    let result = replay_file(&session.files.journal, rows).map_err(|e| e.to_string()).and_then(|(_, replay)| {
-        crate::export::write_failures(&session.campaign, &replay, &session.files.failures).map_err(|e| e.to_string())
-    });
-    match result {
-        Ok(n) => format!("exported {n} rows to {}", session.files.failures.display()),
-        Err(e) => format!("export failed: {e}"),
-    }
-}
-
-/// Send row `row`'s message to `openid` (the operator's own), journaled apart from the campaign.
-pub async fn test_send(
-    campaign: &crate::campaign::Campaign,
-    sender: &crate::wechat::Sender,
-    journal: &crate::journal::JournalWriter,
-    row: usize,
-    openid: &str,
-) -> String {
-    let Some(r) = campaign.recipients.row(row) else { return format!("row {} does not exist", row + 1) };
-    let mut rendered = Rendered::default();
-    campaign.template.render(&r, &mut rendered);
-    // Its own id: a test must never make WeChat drop the real message later.
-    rendered.client_msg_id = format!(
-        "test{}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
-    );
-    let mut buf = Vec::new();
-    campaign.template.write_body(openid, &rendered, &mut buf);
-    let result = sender.send(campaign.template.kind, &Bytes::from(buf)).await;
-    let (errcode, errmsg, text) = match result {
-        Ok((Outcome::Delivered { msgid }, _)) => (
-            Some(0),
-            "ok".to_string(),
-            format!(
-                "test send of row {} to {}: delivered{} — check the message on that phone",
-                row + 1,
-                ui::mask_openid(openid),
-                msgid.map(|m| format!(" (msgid {m})")).unwrap_or_default()
-            ),
-        ),
-        Ok((Outcome::Failed(f), _)) => {
-            let hint = f.errcode.and_then(crate::wechat::errors::hint).map(|h| format!(" — {h}")).unwrap_or_default();
-            (
-                f.errcode,
-                f.errmsg.clone(),
-                format!("test send of row {} failed: {} {}{hint}", row + 1, f.code_label(), f.errmsg),
-            )
-        }
-        Err(e) => (None, e.to_string(), format!("test send of row {} failed: {e}", row + 1)),
-    };
-    journal.append(Line::Test { row, openid: openid.to_string(), errcode, errmsg });
-    text
 }

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::app::{App, Overlay};
 use super::keys::for_screen;
 use super::theme::Theme;
-use crate::headless::thousands;
+use crate::app::text::thousands;
 
 fn area(frame: &Frame, width: u16, lines: usize) -> Rect {
     let full = frame.area();
@@ -64,8 +64,14 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
                 Line::raw(format!("duration   about {}", app.estimate)),
                 Line::raw(format!("quota      {}", app.quota_line.clone().unwrap_or_else(|| "not reported".into()))),
             ];
-            for l in &app.plan_lines {
-                lines.push(Line::raw(l.clone()));
+            if let Some(r) = &app.resume {
+                lines.push(Line::raw(format!(
+                    "resuming   already delivered {}, failed {}, unknown {}{}",
+                    thousands(r.delivered),
+                    thousands(r.failed),
+                    thousands(r.unknown_held.len() + r.unknown_resent),
+                    if r.unknown_held.is_empty() { "" } else { " (not resent; --resend-unknown resends them)" }
+                )));
             }
             for w in &c.warnings {
                 lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));

@@ -13,8 +13,9 @@ use super::app::{App, Status};
 use super::keys::{for_screen, Screen};
 use super::popup;
 use super::theme::Theme;
+use crate::app::text::{duration, mask_openid, thousands};
+use crate::app::LineKind;
 use crate::campaign::Rendered;
-use crate::headless::{duration, thousands};
 
 /// Draw the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -38,17 +39,6 @@ pub fn window(selected: usize, len: usize, height: usize) -> std::ops::Range<usi
     }
     let start = selected.saturating_sub(height / 2).min(len.saturating_sub(height));
     start..(start + height).min(len)
-}
-
-/// `oWxp…cF`: enough to tell rows apart, not the whole identifier.
-pub fn mask_openid(openid: &str) -> String {
-    let n = openid.chars().count();
-    if n <= 8 {
-        return openid.to_string();
-    }
-    let head: String = openid.chars().take(4).collect();
-    let tail: String = openid.chars().skip(n - 2).collect();
-    format!("{head}…{tail}")
 }
 
 fn footer_line(app: &App, theme: Theme) -> Line<'static> {
@@ -267,7 +257,10 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let wide = area.width >= 100;
     let rows = visible_rows(app, area, theme, |r, row| {
         let (label, style) = status_cell(app, r, theme);
-        let (code, msg) = app.failures.get(&r).cloned().unwrap_or_default();
+        let (code, msg) = match app.failures.get(&r) {
+            Some((code, msg)) => (code.to_string(), msg.clone()),
+            None => (String::new(), String::new()),
+        };
         let msg = if wide { msg } else { code.clone() + " " + &msg };
         let mut cells = vec![
             Cell::from((r + 1).to_string()),
@@ -328,12 +321,12 @@ fn progress_label(app: &App) -> String {
 }
 
 fn errors_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
-    let mut by_code: Vec<(&String, &u64)> = app.counters.failures_by_code.iter().collect();
+    let mut by_code: Vec<_> = app.counters.failures_by_code.iter().collect();
     by_code.sort_by(|a, b| b.1.cmp(a.1));
     let mut lines: Vec<Line> = by_code
         .iter()
         .map(|(code, n)| {
-            let hint = code.parse::<i64>().ok().and_then(crate::wechat::errors::hint).unwrap_or("");
+            let hint = code.hint().unwrap_or("");
             Line::from(vec![Span::styled(format!("{code:>9} ×{n:<6}"), theme.bad()), Span::raw(hint.to_string())])
         })
         .collect();
@@ -435,14 +428,13 @@ fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 
 fn done(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let lines: Vec<Line> = app
-        .done_lines
+        .report
         .iter()
-        .map(|l| {
-            if l.starts_with("re-run") || l.starts_with("resume") {
-                Line::styled(l.clone(), theme.accent())
-            } else {
-                Line::raw(l.clone())
-            }
+        .flat_map(|r| r.lines())
+        .map(|l| match l.kind {
+            LineKind::Advice => Line::styled(l.text, theme.accent()),
+            LineKind::Problem => Line::styled(l.text, theme.bad()),
+            LineKind::Info => Line::raw(l.text),
         })
         .collect();
     let inner = area.width.saturating_sub(2).max(1) as usize;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::Uri;
 use serde::{Deserialize, Serialize};
 
-use super::errors::{classify, ErrorClass};
+use super::errors::{classify, Code, ErrorClass};
 pub use super::http::ClientError;
 use super::http::{Http, TransportError};
 use super::secret::{scrub, AccessToken};
@@ -31,9 +31,9 @@ impl Failure {
         Self { errcode: Some(errcode), errmsg, class: classify(errcode) }
     }
 
-    /// A label for grouping: the errcode, or `transport`.
-    pub fn code_label(&self) -> String {
-        self.errcode.map_or_else(|| "transport".to_string(), |c| c.to_string())
+    /// What the failure is grouped under: its errcode, or `transport`.
+    pub fn code(&self) -> Code {
+        Code::of(self.errcode)
     }
 }
 

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 pub use client::{Failure, Outcome, WechatClient};
-pub use errors::ErrorClass;
+pub use errors::{Code, ErrCode, ErrorClass};
 pub use secret::{AccessToken, Secret};
 pub use token::{TokenCache, TokenError, TokenSource, TokenStatus};
 

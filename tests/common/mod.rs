@@ -111,3 +111,12 @@ pub fn wxsend(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     }
     cmd.output().expect("run wxsend")
 }
+
+/// Wait until `done()` holds, checking every 10 ms; panics after 60 s (a hang, not a slow machine).
+pub async fn wait_until(mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the condition never held");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

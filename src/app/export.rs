@@ -1,4 +1,5 @@
-//! What a run leaves behind: the failures CSV (re-runnable as it is) and the JSON report.
+//! What a run leaves behind: the failures CSV (re-runnable as it is) and the JSON report; the one
+//! export path both front ends use.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,10 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::campaign::{Campaign, DetectedEncoding, RowState};
-use crate::engine::{Counters, EndReason};
-use crate::journal::{Replay, RowRecord};
-use crate::wechat::errors::hint;
-use crate::wechat::TokenStatus;
+use crate::engine::{Counters, EndReason, Summary};
+use crate::journal::{Category, Replay, RowRecord};
+use crate::wechat::{Code, TokenStatus};
 
 /// The columns wxsend adds to the failures file.
 pub const OWN_COLUMNS: [&str; 3] = ["wxsend_errcode", "wxsend_errmsg", "wxsend_attempts"];
@@ -41,9 +41,7 @@ pub fn write_failures(campaign: &Campaign, replay: &Replay, path: &Path) -> std:
                 let problems: Vec<String> = campaign.checks.problems_of(i).iter().map(|(_, p)| p.to_string()).collect();
                 ("invalid".to_string(), problems.join("; "), 0)
             }
-            (Some(RowState::Ready), Some(RowRecord::Failed(f))) => {
-                (f.errcode.map_or_else(|| "transport".to_string(), |c| c.to_string()), f.errmsg.clone(), f.attempts)
-            }
+            (Some(RowState::Ready), Some(RowRecord::Failed(f))) => (f.code().to_string(), f.errmsg.clone(), f.attempts),
             _ => continue,
         };
         let mut record: Vec<String> = keep.iter().map(|&c| row.field(c).to_string()).collect();
@@ -62,7 +60,9 @@ pub fn write_failures(campaign: &Campaign, replay: &Replay, path: &Path) -> std:
 /// One errcode in the report.
 #[derive(Debug, Serialize)]
 pub struct CodeCount {
+    /// Rows that failed with the code.
     pub count: u64,
+    /// What it means and what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<&'static str>,
 }
@@ -70,8 +70,11 @@ pub struct CodeCount {
 /// Where a run's files are.
 #[derive(Debug, Clone, Serialize)]
 pub struct Files {
+    /// The journal.
     pub journal: PathBuf,
+    /// The failures CSV.
     pub failures: PathBuf,
+    /// `report.json`.
     pub report: PathBuf,
 }
 
@@ -94,7 +97,7 @@ pub struct Report {
     pub failed: usize,
     pub unknown: usize,
     pub pending: usize,
-    pub failures_by_code: BTreeMap<String, CodeCount>,
+    pub failures_by_code: BTreeMap<Code, CodeCount>,
     pub this_run: Counters,
     pub elapsed_secs: f64,
     pub achieved_rate: f64,
@@ -106,44 +109,41 @@ pub struct Report {
 /// Counts over the ready rows of a replayed journal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
+    /// Delivered.
     pub delivered: usize,
+    /// Failed for good.
     pub failed: usize,
+    /// Sent without an answer.
     pub unknown: usize,
+    /// Not sent yet.
     pub pending: usize,
 }
 
+/// Counts over the ready rows of `campaign` as `replay` sees them.
 pub fn totals(campaign: &Campaign, replay: &Replay) -> Totals {
     let mut t = Totals::default();
     for i in campaign.checks.ready_rows() {
-        match replay.rows.get(i) {
-            Some(RowRecord::Delivered { .. }) => t.delivered += 1,
-            Some(RowRecord::Failed(_)) => t.failed += 1,
-            Some(RowRecord::Unknown { .. }) => t.unknown += 1,
-            _ => t.pending += 1,
+        match replay.rows.get(i).map_or(Category::Pending, RowRecord::category) {
+            Category::Delivered => t.delivered += 1,
+            Category::Failed => t.failed += 1,
+            Category::Unknown => t.unknown += 1,
+            Category::Pending => t.pending += 1,
         }
     }
     t
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn build_report(
-    campaign: &Campaign,
-    replay: &Replay,
-    reason: EndReason,
-    counters: Counters,
-    achieved_rate: f64,
-    token: TokenStatus,
-    files: Files,
-) -> Report {
+/// The report of a run that ended with `summary`, over everything the journal holds.
+pub fn build_report(campaign: &Campaign, replay: &Replay, summary: &Summary, files: Files) -> Report {
     let t = totals(campaign, replay);
-    let mut failures_by_code: BTreeMap<String, CodeCount> = BTreeMap::new();
+    let mut failures_by_code: BTreeMap<Code, CodeCount> = BTreeMap::new();
     for i in campaign.checks.ready_rows() {
         if let Some(RowRecord::Failed(f)) = replay.rows.get(i) {
-            let errcode = f.errcode;
-            let key = errcode.map_or_else(|| "transport".to_string(), |c| c.to_string());
-            failures_by_code.entry(key).or_insert(CodeCount { count: 0, hint: errcode.and_then(hint) }).count += 1;
+            let code = f.code();
+            failures_by_code.entry(code).or_insert(CodeCount { count: 0, hint: code.hint() }).count += 1;
         }
     }
+    let (reason, counters) = (summary.reason.clone(), summary.counters.clone());
     Report {
         campaign: campaign.config.name.clone(),
         kind: campaign.config.message.kind.as_str(),
@@ -163,9 +163,9 @@ pub fn build_report(
         failures_by_code,
         elapsed_secs: counters.elapsed_ms as f64 / 1000.0,
         this_run: counters,
-        achieved_rate,
+        achieved_rate: summary.achieved_rate,
         configured_rate: campaign.config.send.rate,
-        token,
+        token: summary.token.clone(),
         files,
     }
 }

@@ -4,8 +4,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::exit::Exit;
 use crate::campaign::{Campaign, Problem, Rendered, Severity};
-use crate::exit::Exit;
 
 /// One problem of one row.
 #[derive(Debug, Serialize)]

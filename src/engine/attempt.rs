@@ -1,4 +1,5 @@
-//! One attempt at one row: render, journal the dispatch, send, journal the answer.
+//! One attempt at one row: render, journal the dispatch, send, journal the answer, and the
+//! verdict that tells the board what comes next.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use super::Shared;
 use crate::campaign::Rendered;
 use crate::journal::Line;
-use crate::wechat::{ErrorClass, Failure, Outcome, TokenNote};
+use crate::wechat::{ErrorClass, Failure, Outcome, TokenNote, TokenStatus};
 
 /// A row on its way: which attempt this is and the body to send (rendered once).
 #[derive(Debug, Clone)]
@@ -39,16 +40,23 @@ pub enum Verdict {
     Stop(Failure),
     /// No token: stop; the row stays pending.
     NoToken(String),
-    /// The dispatch line could not be written: the request was not sent.
-    JournalFailed,
+    /// The dispatch line could not be written (the file and OS error): the request was not sent.
+    JournalFailed(String),
 }
 
+/// An attempt, done: the job (its attempt counted), what it came to, and what happened to the token.
 #[derive(Debug)]
 pub struct Finished {
+    /// The row's job, to schedule again if it is retried.
     pub job: Job,
+    /// The recipient's key, released now that the request is over.
     pub openid_key: Option<u64>,
+    /// What the attempt came to.
     pub verdict: Verdict,
+    /// Whether the token was replaced on the way.
     pub token: TokenNote,
+    /// The token cache after a refresh, for the front ends.
+    pub token_status: Option<TokenStatus>,
 }
 
 /// A worker's buffers, reused for every row it renders.
@@ -90,7 +98,9 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     job.attempt += 1;
     let (row, attempt) = (job.row, job.attempt);
     if !shared.journal.append_written(Line::Dispatch { row, attempt }).await {
-        return Finished { job, openid_key, verdict: Verdict::JournalFailed, token: TokenNote::default() };
+        let detail = shared.journal.error().unwrap_or_else(|| "the journal cannot be written".into());
+        let verdict = Verdict::JournalFailed(detail);
+        return Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
     }
     let kind = shared.campaign.template.kind;
     let (outcome, token) = match shared.sender.send(kind, &body).await {
@@ -98,7 +108,8 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
         Err(e) => {
             let message = e.to_string();
             shared.journal.append(Line::Retry { row, attempt, errcode: None, errmsg: message.clone() });
-            return Finished { job, openid_key, verdict: Verdict::NoToken(message), token: TokenNote::default() };
+            let verdict = Verdict::NoToken(message);
+            return Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
         }
     };
     let verdict = match outcome {
@@ -108,7 +119,8 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
         }
         Outcome::Failed(f) => classify(shared, &mut job, f),
     };
-    Finished { job, openid_key, verdict, token }
+    let token_status = token.refreshed.then(|| shared.sender.tokens.status());
+    Finished { job, openid_key, verdict, token, token_status }
 }
 
 fn classify(shared: &Shared, job: &mut Job, f: Failure) -> Verdict {

@@ -1,0 +1,24 @@
+//! The application layer: every use case without drawing. `check` builds a [`CheckReport`];
+//! `send` prepares a [`Session`] (load, mock, journal, [`Plan`]), runs its preflight, test sends
+//! and launches the engine ([`Run`]), and ends in a typed [`RunReport`] with its [`Exit`]. The
+//! terminal UI and the headless front end render these types and never read each other.
+
+pub mod check;
+pub mod exit;
+pub mod export;
+pub mod plan;
+pub mod preflight;
+pub mod report;
+pub mod run;
+pub mod session;
+pub mod test_send;
+pub mod text;
+
+pub use check::CheckReport;
+pub use exit::Exit;
+pub use plan::{Overview, Plan, Resume};
+pub use preflight::{Consent, PreflightError, QuotaCheck};
+pub use report::{LineKind, ReportLine, RunReport};
+pub use run::Run;
+pub use session::{PrepareError, SendOptions, Session};
+pub use test_send::{TestResult, TestSend, TestSender};

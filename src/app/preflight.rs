@@ -1,0 +1,60 @@
+//! Checks made before the first message, whichever front end asks: a token can be had and the
+//! daily quota covers the run.
+
+use crate::wechat::{Quota, TokenError};
+
+use super::text::thousands;
+
+/// What the preflight found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuotaCheck {
+    /// Nothing to send: no token was needed.
+    NothingToSend,
+    /// WeChat reported the endpoint's daily quota.
+    Known(Quota),
+    /// The account may not ask (or the answer was unusable): the run goes on without it.
+    Unavailable(String),
+}
+
+impl QuotaCheck {
+    /// One line for the operator, if there is anything to say.
+    pub fn describe(&self) -> Option<String> {
+        match self {
+            QuotaCheck::NothingToSend => None,
+            QuotaCheck::Known(q) => Some(format!(
+                "daily quota: {} of {} left",
+                thousands(q.remain as usize),
+                thousands(q.daily_limit as usize)
+            )),
+            QuotaCheck::Unavailable(why) => Some(format!("daily quota: not available ({why})")),
+        }
+    }
+}
+
+/// Why a run may not start. Exit code 2: nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PreflightError {
+    /// No token could be had.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The daily quota left is smaller than the run.
+    #[error("the daily quota has {remain} messages left and this run needs {needed}: send tomorrow, or add --ignore-quota to send {remain} now and the rest later")]
+    QuotaTooSmall {
+        /// Messages the quota still allows today.
+        remain: u64,
+        /// Messages this run would send.
+        needed: u64,
+    },
+    /// The operator did not agree.
+    #[error("{0}")]
+    NotConfirmed(String),
+}
+
+/// How the operator agreed to send.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Consent {
+    /// `--yes`: no question asked (the terminal UI starts sending at once).
+    pub yes: bool,
+    /// The front end may ask on the terminal when `--yes` is missing (else it refuses).
+    pub may_ask: bool,
+}

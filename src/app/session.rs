@@ -1,0 +1,313 @@
+//! A prepared `send`: everything the use case needs that is not drawing, shared by the TUI and
+//! the headless front end — load, mock, journal, plan, preflight, test send, launch; then the
+//! failures file, the report and the exit code.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::exit::Exit;
+use super::export::{self, Files};
+use super::plan::{Overview, Plan};
+use super::preflight::{PreflightError, QuotaCheck};
+use super::report::RunReport;
+use super::run::Run;
+use super::test_send::TestSender;
+use crate::campaign::{Campaign, LoadError, TokenSpec};
+use crate::engine::{Engine, EngineConfig, Summary};
+use crate::journal::{replay_file, Journal, JournalError, JournalWriter, Replay, StatePaths};
+use crate::mock::{MockConfig, MockServer};
+use crate::wechat::client::ClientError;
+use crate::wechat::{Quota, Secret, Sender, TokenCache, TokenError, TokenSource, WechatClient};
+
+/// Options of `wxsend send` that shape the session.
+#[derive(Debug, Clone, Default)]
+pub struct SendOptions {
+    /// The campaign file.
+    pub campaign: PathBuf,
+    /// Another recipients file (`--csv`).
+    pub csv: Option<PathBuf>,
+    /// Run against the embedded mock with this configuration.
+    pub mock: Option<MockConfig>,
+    /// Resend rows dispatched without an answer (`--resend-unknown`).
+    pub resend_unknown: bool,
+    /// Start a fresh journal (`--new-run`).
+    pub new_run: bool,
+    /// Where to write the failures file (`--export`).
+    pub export: Option<PathBuf>,
+    /// The state folder (`--state-dir`).
+    pub state_dir: Option<PathBuf>,
+    /// Send even when the daily quota is smaller than the run (`--ignore-quota`).
+    pub ignore_quota: bool,
+}
+
+/// Why a send cannot start. Exit code 2: nothing was sent.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The campaign or recipients file cannot be used.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The state folder or journal cannot be used.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The token source cannot be set up (e.g. the secret is missing).
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The HTTP client cannot be built for the API base.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The embedded mock did not start.
+    #[error("cannot start the embedded mock: {0}")]
+    Mock(std::io::Error),
+}
+
+/// A prepared send.
+#[derive(Debug)]
+pub struct Session {
+    /// The loaded and checked campaign.
+    pub campaign: Arc<Campaign>,
+    /// The client and the shared token cache.
+    pub sender: Sender,
+    /// The open journal (holds the state folder's lock) and what it replayed.
+    pub journal: Journal,
+    /// Appends to the journal.
+    pub writer: JournalWriter,
+    /// Which rows this run sends.
+    pub plan: Plan,
+    /// Where the run's files go.
+    pub files: Files,
+    /// The embedded mock, when the run goes there.
+    pub mock: Option<MockServer>,
+    /// The engine's pace and retry settings.
+    pub engine_config: EngineConfig,
+    /// The options the session was prepared with (for the commands it prints).
+    pub options: SendOptions,
+}
+
+/// The secret used against the embedded mock (it accepts any).
+const MOCK_SECRET: &str = "mock-secret";
+
+impl Session {
+    /// Load the campaign, start the mock if asked, open the journal and plan the run.
+    pub async fn prepare(opts: &SendOptions) -> Result<Self, PrepareError> {
+        let mut campaign = Campaign::load(&opts.campaign, opts.csv.as_deref())?;
+        let mock = match &opts.mock {
+            Some(cfg) => {
+                let server = MockServer::start(cfg.clone()).await.map_err(PrepareError::Mock)?;
+                campaign.config.wechat.api_base = server.url();
+                Some(server)
+            }
+            None => None,
+        };
+        let cfg = &campaign.config;
+        let client = WechatClient::new(&cfg.wechat.api_base, Duration::from_millis(cfg.send.timeout_ms))?;
+        let (source, cache_dir) = if mock.is_some() {
+            // The mock mints its own tokens; never touch the real token cache.
+            (TokenSource::new(TokenSpec::Stable, &cfg.wechat.appid, Some(Secret::new(MOCK_SECRET)), &client), None)
+        } else {
+            (
+                TokenSource::from_env(&cfg.wechat.token, &cfg.wechat.appid, &cfg.wechat.secret_env, &client)?,
+                TokenCache::default_dir(),
+            )
+        };
+        let tokens = Arc::new(TokenCache::new(source, cache_dir.as_deref()));
+        let sender = Sender::new(client, tokens);
+
+        let mut state_dir = opts.state_dir.clone().unwrap_or_else(|| cfg.state_dir.clone());
+        if mock.is_some() {
+            // Mock runs keep their own journals: they must never count as real deliveries.
+            state_dir = state_dir.join("mock");
+        }
+        let paths = StatePaths::new(&state_dir, &campaign.recipients.path);
+        let (journal, writer) = Journal::open(paths, &campaign, opts.new_run)?;
+        let plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
+        writer.append(crate::journal::Line::Run {
+            at: crate::journal::unix_now(),
+            pending: plan.to_send.len(),
+            resend_unknown: opts.resend_unknown,
+        });
+        let files = Files {
+            journal: journal.paths.journal.clone(),
+            failures: opts.export.clone().unwrap_or_else(|| journal.paths.failed.clone()),
+            report: journal.paths.report.clone(),
+        };
+        let engine_config = EngineConfig::from_send(&campaign.config.send);
+        let campaign = Arc::new(campaign);
+        let options = opts.clone();
+        Ok(Self { campaign, sender, journal, writer, plan, files, mock, engine_config, options })
+    }
+
+    /// Everything the operator confirms before the run.
+    pub fn overview(&self) -> Overview {
+        let c = &self.campaign;
+        Overview {
+            campaign: c.config.name.clone(),
+            kind: c.config.message.kind.as_str(),
+            template_id: c.config.message.template_id.clone(),
+            recipients: c.recipients.path.display().to_string(),
+            rows: c.recipients.len(),
+            ready: c.checks.ready,
+            invalid: c.checks.invalid,
+            duplicates: c.checks.duplicates,
+            resume: self.plan.resume.clone(),
+            warnings: c.warnings.clone(),
+            mock_api: self.mock.as_ref().map(|m| m.url()),
+            to_send: self.plan.to_send.len(),
+            rate: c.config.send.rate,
+            concurrency: c.config.send.concurrency,
+            estimate: self.estimated_duration(),
+        }
+    }
+
+    /// The remaining daily quota of the campaign's endpoint, if the account may ask.
+    pub async fn quota(&self) -> Result<Quota, String> {
+        self.sender.quota(self.campaign.template.kind).await.map_err(|f| match f.errcode {
+            Some(c) => format!("errcode {c}: {}", f.errmsg),
+            None => f.errmsg,
+        })
+    }
+
+    /// Before anything is sent: a token can be had and the daily quota covers the run (unless
+    /// `--ignore-quota`).
+    pub async fn preflight(&self) -> Result<QuotaCheck, PreflightError> {
+        if self.plan.to_send.is_empty() {
+            return Ok(QuotaCheck::NothingToSend);
+        }
+        self.sender.tokens.get().await?;
+        match self.quota().await {
+            Ok(q) => {
+                let needed = self.plan.to_send.len() as u64;
+                if q.remain < needed && !self.options.ignore_quota {
+                    return Err(PreflightError::QuotaTooSmall { remain: q.remain, needed });
+                }
+                Ok(QuotaCheck::Known(q))
+            }
+            Err(e) => Ok(QuotaCheck::Unavailable(e)),
+        }
+    }
+
+    /// Messages at the configured rate take about this long.
+    pub fn estimated_duration(&self) -> Duration {
+        Duration::from_secs_f64(self.plan.to_send.len() as f64 / f64::from(self.campaign.config.send.rate.max(1)))
+    }
+
+    /// What a test send needs, to run in its own task.
+    pub fn tester(&self) -> TestSender {
+        TestSender { campaign: self.campaign.clone(), sender: self.sender.clone(), journal: self.writer.clone() }
+    }
+
+    /// Start sending the plan's rows.
+    pub fn launch(&self) -> Run {
+        let (handle, events) = self.engine().start();
+        Run::new(handle, events, self.sender.tokens.clone())
+    }
+
+    /// The engine for this run.
+    pub fn engine(&self) -> Engine {
+        Engine::new(
+            self.campaign.clone(),
+            self.sender.clone(),
+            self.writer.clone(),
+            self.engine_config.clone(),
+            self.plan.to_send.clone(),
+        )
+    }
+
+    /// Write the failures file from the journal as it stands now; the number of rows written.
+    pub async fn export_failures(&self) -> Result<usize, String> {
+        self.replay_now().await.and_then(|replay| self.write_failures(&replay))
+    }
+
+    async fn replay_now(&self) -> Result<Replay, String> {
+        self.writer.flush().await;
+        let rows = self.campaign.recipients.len();
+        replay_file(&self.files.journal, rows).map(|(_, replay)| replay).map_err(|e| e.to_string())
+    }
+
+    fn write_failures(&self, replay: &Replay) -> Result<usize, String> {
+        export::write_failures(&self.campaign, replay, &self.files.failures)
+            .map_err(|e| format!("{}: {e}", self.files.failures.display()))
+    }
+
+    /// After the run: replay the journal, write the failures file and the report, and say how
+    /// the run ended (with its exit code).
+    pub async fn finish(&self, summary: &Summary) -> RunReport {
+        let checks = &self.campaign.checks;
+        let replay = self.replay_now().await;
+        let (totals, unknown_rows) = match &replay {
+            Ok(r) => (export::totals(&self.campaign, r), r.unknown()),
+            Err(_) => (export::Totals { pending: self.plan.to_send.len(), ..Default::default() }, Vec::new()),
+        };
+        let failures = replay.and_then(|replay| {
+            let written = self.write_failures(&replay)?;
+            let report = export::build_report(&self.campaign, &replay, summary, self.files.clone());
+            export::write_report(&report, &self.files.report)
+                .map_err(|e| format!("{}: {e}", self.files.report.display()))?;
+            Ok(written)
+        });
+        let mut exit = Exit::of_run(&summary.reason, &totals, checks.invalid);
+        if failures.is_err() && !matches!(exit, Exit::Crashed | Exit::Stopped) {
+            exit = Exit::LocalWrite;
+        }
+        RunReport {
+            summary: summary.clone(),
+            totals,
+            ready: checks.ready,
+            invalid: checks.invalid,
+            duplicates: checks.duplicates,
+            unknown_rows,
+            failures,
+            files: self.files.clone(),
+            rerun: self.rerun_command(),
+            resume: self.resume_command(),
+            exit,
+        }
+    }
+
+    /// How a run that sent nothing ends: 0 when the campaign is complete, else 1.
+    pub fn exit_without_sending(&self) -> Exit {
+        if self.plan.is_complete(self.campaign.checks.invalid) {
+            Exit::Success
+        } else {
+            Exit::Partial
+        }
+    }
+
+    /// The command that re-runs the failures file, with every flag it needs.
+    pub fn rerun_command(&self) -> String {
+        let mut cmd = format!(
+            "wxsend send {} --csv {}",
+            shell_quote(&self.campaign.config.path.display().to_string()),
+            shell_quote(&self.files.failures.display().to_string())
+        );
+        self.push_common_flags(&mut cmd);
+        cmd
+    }
+
+    /// The command that resumes this campaign, with every flag it needs.
+    pub fn resume_command(&self) -> String {
+        let mut cmd = format!("wxsend send {}", shell_quote(&self.campaign.config.path.display().to_string()));
+        if let Some(csv) = &self.options.csv {
+            cmd.push_str(&format!(" --csv {}", shell_quote(&csv.display().to_string())));
+        }
+        self.push_common_flags(&mut cmd);
+        cmd
+    }
+
+    fn push_common_flags(&self, cmd: &mut String) {
+        if let Some(dir) = &self.options.state_dir {
+            cmd.push_str(&format!(" --state-dir {}", shell_quote(&dir.display().to_string())));
+        }
+        if self.mock.is_some() {
+            cmd.push_str(" --mock");
+        }
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

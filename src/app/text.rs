@@ -1,0 +1,87 @@
+//! Words and numbers as the operator reads them, shared by both front ends: counts with
+//! thousands separators, durations, the progress line, masked openids, a pretty request body.
+
+use std::time::Duration;
+
+use crate::engine::Counters;
+
+/// `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `4m23s`, `1h02m`, `12s`.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The progress of a run in one line: done of total, ok, failed, in flight, retrying, the rate
+/// against the limit, and the time left.
+pub fn progress(c: &Counters) -> String {
+    format!(
+        "{}/{}  ok {}  failed {}  in flight {}  retrying {}  rate {:.1}/s of {}/s  ETA {}",
+        thousands(c.done()),
+        thousands(c.total),
+        thousands(c.delivered),
+        thousands(c.failed),
+        c.in_flight,
+        c.retrying,
+        c.rate(),
+        c.rate_limit,
+        c.eta().map_or_else(|| "-".into(), duration)
+    )
+}
+
+/// `oWxp…cF`: enough to tell rows apart, not the whole identifier.
+pub fn mask_openid(openid: &str) -> String {
+    let n = openid.chars().count();
+    if n <= 8 {
+        return openid.to_string();
+    }
+    let head: String = openid.chars().take(4).collect();
+    let tail: String = openid.chars().skip(n - 2).collect();
+    format!("{head}…{tail}")
+}
+
+/// A request body as indented JSON lines (the access token is never part of a body).
+pub fn pretty_body(body: &serde_json::Value) -> Vec<String> {
+    serde_json::to_string_pretty(body).unwrap_or_default().lines().map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_durations_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(duration(Duration::from_secs(12)), "12s");
+        assert_eq!(duration(Duration::from_secs(263)), "4m23s");
+        assert_eq!(duration(Duration::from_secs(3720)), "1h02m");
+        assert_eq!(mask_openid("oWxp0123456789cF"), "oWxp…cF");
+        assert_eq!(mask_openid("short"), "short");
+    }
+
+    #[test]
+    fn progress_names_every_count() {
+        let c =
+            Counters { total: 2000, delivered: 1500, failed: 3, in_flight: 8, rate_limit: 20, ..Default::default() };
+        assert_eq!(progress(&c), "1,503/2,000  ok 1,500  failed 3  in flight 8  retrying 0  rate 0.0/s of 20/s  ETA -");
+    }
+}

@@ -1,0 +1,190 @@
+//! A campaign's state folder: its paths, the lock that keeps a second sender out, the
+//! fingerprints that tie a journal to its inputs, and opening (or starting) the journal.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+use super::{replay_file, JournalError, JournalWriter, Line, Replay, RowRecord};
+use crate::campaign::Campaign;
+
+/// The fingerprints a journal is tied to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprints {
+    pub campaign: String,
+    pub csv: String,
+}
+
+impl Fingerprints {
+    /// Hash what decides the messages (not the pace): template, mapping, app; and the CSV bytes.
+    pub fn of(campaign: &Campaign) -> Result<Self, JournalError> {
+        let c = &campaign.config;
+        let m = &c.message;
+        let mut h = Sha256::new();
+        let mut put = |s: &str| {
+            h.update(s.as_bytes());
+            h.update([0]);
+        };
+        put(&c.name);
+        put(&c.wechat.appid);
+        put(m.kind.as_str());
+        put(&m.template_id);
+        put(m.mp_appid.as_deref().unwrap_or(""));
+        put(m.miniprogram_appid.as_deref().unwrap_or(""));
+        put(m.url.as_ref().map_or("", |u| u.text.as_str()));
+        put(m.page.as_ref().map_or("", |p| p.text.as_str()));
+        put(&m.miniprogram_state);
+        put(&m.lang);
+        for (k, v) in &m.data {
+            put(k);
+            put(&v.text);
+        }
+        put(&c.recipients.openid_column);
+        put(if c.recipients.allow_duplicates { "dup" } else { "nodup" });
+        let campaign_fp = hex(&h.finalize());
+        let path = &campaign.recipients.path;
+        let io = |source| JournalError::Io { path: path.clone(), source };
+        let mut csv = Sha256::new();
+        std::io::copy(&mut File::open(path).map_err(io)?, &mut csv).map_err(io)?;
+        Ok(Self { campaign: campaign_fp, csv: hex(&csv.finalize()) })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The files of one campaign run, in its state folder.
+#[derive(Debug, Clone)]
+pub struct StatePaths {
+    pub dir: PathBuf,
+    pub journal: PathBuf,
+    pub lock: PathBuf,
+    pub failed: PathBuf,
+    pub report: PathBuf,
+}
+
+impl StatePaths {
+    /// `<state_dir>/<csv file stem>/`: one journal per recipients file, so a re-run of an
+    /// exported failures file (`failed-<stem>.csv`) gets its own.
+    pub fn new(state_dir: &Path, csv: &Path) -> Self {
+        let stem: String = csv
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "recipients".into())
+            .chars()
+            .map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+            .collect();
+        let dir = state_dir.join(&stem);
+        Self {
+            journal: dir.join("journal.jsonl"),
+            lock: dir.join("lock"),
+            failed: dir.join(format!("failed-{stem}.csv")),
+            report: dir.join("report.json"),
+            dir,
+        }
+    }
+}
+
+/// The open journal of a run: the lock, the replayed state, and the writer.
+#[derive(Debug)]
+pub struct Journal {
+    pub paths: StatePaths,
+    pub replay: Replay,
+    _lock: File,
+}
+
+impl Journal {
+    /// Lock the state folder, check the fingerprints and replay the journal.
+    /// `new_run` moves an existing journal aside and starts a fresh one.
+    pub fn open(paths: StatePaths, campaign: &Campaign, new_run: bool) -> Result<(Self, JournalWriter), JournalError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| JournalError::Io { path, source }
+        };
+        std::fs::create_dir_all(&paths.dir).map_err(io(&paths.dir))?;
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&paths.lock).map_err(io(&paths.lock))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked { path: paths.dir.clone() }),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(JournalError::Io { path: paths.lock.clone(), source: e })
+            }
+        }
+        let fp = Fingerprints::of(campaign)?;
+        let rows = campaign.recipients.len();
+        if new_run && paths.journal.exists() {
+            let aside = paths.dir.join(format!("journal-{}.jsonl", unix_now()));
+            std::fs::rename(&paths.journal, &aside).map_err(io(&paths.journal))?;
+        }
+        let exists = paths.journal.metadata().map(|m| m.len() > 0).unwrap_or(false);
+        let replay = if exists {
+            let (header, replay) = replay_file(&paths.journal, rows)?;
+            match header {
+                Some(h) => check_header(&paths, &h, &fp, campaign)?,
+                None => {
+                    return Err(JournalError::Corrupt {
+                        path: paths.journal.clone(),
+                        line: 1,
+                        detail: "no header line".into(),
+                    })
+                }
+            }
+            replay
+        } else {
+            Replay { rows: vec![RowRecord::Pending; rows], runs: 0 }
+        };
+        let file = OpenOptions::new().create(true).append(true).open(&paths.journal).map_err(io(&paths.journal))?;
+        let writer = JournalWriter::spawn(file, paths.journal.clone()).map_err(io(&paths.journal))?;
+        if !exists {
+            writer.append(Line::Header {
+                version: 1,
+                campaign: campaign.config.name.clone(),
+                campaign_fp: fp.campaign,
+                csv: campaign.recipients.path.display().to_string(),
+                csv_fp: fp.csv,
+                rows,
+                created: unix_now(),
+            });
+        }
+        Ok((Self { paths, replay, _lock: lock }, writer))
+    }
+}
+
+fn check_header(paths: &StatePaths, line: &Line, fp: &Fingerprints, campaign: &Campaign) -> Result<(), JournalError> {
+    let Line::Header { campaign_fp, csv_fp, rows, .. } = line else {
+        return Err(JournalError::Corrupt { path: paths.journal.clone(), line: 1, detail: "no header line".into() });
+    };
+    if *csv_fp != fp.csv || *rows != campaign.recipients.len() {
+        return Err(JournalError::Changed {
+            path: paths.journal.clone(),
+            what: format!("the recipients file {}", campaign.recipients.path.display()),
+        });
+    }
+    if *campaign_fp != fp.campaign {
+        return Err(JournalError::Changed {
+            path: paths.journal.clone(),
+            what: format!("the message of {} (template, mapping or app)", campaign.config.path.display()),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_paths_are_per_recipients_file() {
+        let p = StatePaths::new(Path::new("/s"), Path::new("/data/my list.csv"));
+        assert_eq!(p.dir, Path::new("/s/my_list"));
+        assert_eq!(p.failed, Path::new("/s/my_list/failed-my_list.csv"));
+    }
+}
