@@ -2,6 +2,7 @@
 //! the demo and the tests. It follows WeChat's token rules, validates requests, answers scripted
 //! errors by openid prefix, injects seeded faults and records every accepted message.
 
+mod rules;
 pub mod state;
 
 use std::net::SocketAddr;

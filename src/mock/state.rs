@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::rules::{openid_ok, subscribe_value_ok};
 use super::MockConfig;
-use crate::campaign::subscribe_rules::check_subscribe_value;
-use crate::campaign::validate::check_openid;
 use crate::wechat::protocol::Kind;
 
 /// Counters of everything the mock saw.
@@ -393,7 +392,7 @@ impl MockState {
         let Some(fields) = data.as_object() else {
             return self.error(g, 47001, "data format error");
         };
-        if touser.is_empty() || check_openid(&touser).is_some() {
+        if !openid_ok(&touser) {
             return self.error(g, 40003, "invalid openid");
         }
         if let Some(r) = self.scripted(g, &touser) {
@@ -404,9 +403,7 @@ impl MockState {
             if value.is_empty() {
                 return self.error(g, 47003, &format!("argument invalid! data.{key}.value is empty"));
             }
-            if kind == Kind::Subscribe
-                && (value.chars().any(char::is_control) || check_subscribe_value(key, value).is_some())
-            {
+            if kind == Kind::Subscribe && !subscribe_value_ok(key, value) {
                 return self.error(g, 47003, &format!("argument invalid! data.{key}.value invalid"));
             }
         }
