@@ -4,6 +4,7 @@
 
 mod rules;
 pub mod state;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

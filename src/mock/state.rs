@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::rules::{openid_ok, subscribe_value_ok};
+use super::tokens::{invalidate_all, Live};
 use super::MockConfig;
 use crate::wechat::protocol::Kind;
 
@@ -53,17 +54,6 @@ pub struct Record {
     pub data: Value,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chain {
-    Stable,
-    ClientCredential,
-}
-
-#[derive(Debug)]
-struct Live {
-    expires_at: Instant,
-}
-
 /// What the HTTP layer sends back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -75,29 +65,29 @@ pub enum Reply {
 }
 
 #[derive(Debug)]
-struct Inner {
-    rng: fastrand::Rng,
-    live: HashMap<String, Live>,
-    stable_current: Option<String>,
-    cc_current: Option<String>,
-    invalidate_at: Vec<u64>,
-    day_count: u64,
-    minute_start: Instant,
-    minute_count: u64,
-    seen_client_msg_ids: HashMap<(String, String), (Instant, Option<String>)>,
-    flaky_seen: HashSet<String>,
-    delivered_content: HashSet<u64>,
-    records: Vec<Record>,
-    stats: Stats,
-    next_msgid: u64,
-    record_file: Option<std::io::BufWriter<std::fs::File>>,
-    last_forced: Option<Instant>,
+pub(super) struct Inner {
+    pub(super) rng: fastrand::Rng,
+    pub(super) live: HashMap<String, Live>,
+    pub(super) stable_current: Option<String>,
+    pub(super) cc_current: Option<String>,
+    pub(super) invalidate_at: Vec<u64>,
+    pub(super) day_count: u64,
+    pub(super) minute_start: Instant,
+    pub(super) minute_count: u64,
+    pub(super) seen_client_msg_ids: HashMap<(String, String), (Instant, Option<String>)>,
+    pub(super) flaky_seen: HashSet<String>,
+    pub(super) delivered_content: HashSet<u64>,
+    pub(super) records: Vec<Record>,
+    pub(super) stats: Stats,
+    pub(super) next_msgid: u64,
+    pub(super) record_file: Option<std::io::BufWriter<std::fs::File>>,
+    pub(super) last_forced: Option<Instant>,
 }
 
 /// The mock's whole state behind one short-held lock.
 #[derive(Debug)]
 pub struct MockState {
-    config: MockConfig,
+    pub(super) config: MockConfig,
     started: Instant,
     inner: Mutex<Inner>,
 }
@@ -136,7 +126,7 @@ impl MockState {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -169,16 +159,16 @@ impl MockState {
         }
     }
 
-    fn ttl(&self) -> Duration {
+    pub(super) fn ttl(&self) -> Duration {
         Duration::from_secs(self.config.token_ttl.max(1))
     }
 
     /// The window before expiry in which a new token is handed out (300 s, or half a short TTL).
-    fn overlap(&self) -> Duration {
+    pub(super) fn overlap(&self) -> Duration {
         (self.ttl() / 2).min(Duration::from_secs(300))
     }
 
-    fn error(&self, g: &mut Inner, errcode: i64, errmsg: &str) -> Reply {
+    pub(super) fn error(&self, g: &mut Inner, errcode: i64, errmsg: &str) -> Reply {
         let mut rid = String::with_capacity(26);
         for i in 0..26 {
             if i == 8 || i == 17 {
@@ -188,108 +178,6 @@ impl MockState {
             }
         }
         Reply::Json(json!({ "errcode": errcode, "errmsg": format!("{errmsg} rid: {rid}") }))
-    }
-
-    fn check_credentials(&self, g: &mut Inner, appid: Option<&str>, secret: Option<&str>) -> Option<Reply> {
-        let appid = appid.unwrap_or_default();
-        let secret = secret.unwrap_or_default();
-        if appid.is_empty() {
-            return Some(self.error(g, 41002, "appid missing"));
-        }
-        if secret.is_empty() {
-            return Some(self.error(g, 41004, "appsecret missing"));
-        }
-        if self.config.appid.as_deref().is_some_and(|a| a != appid) {
-            return Some(self.error(g, 40013, "invalid appid"));
-        }
-        if self.config.secret.as_deref().is_some_and(|s| s != secret) {
-            return Some(self.error(g, 40125, "invalid appsecret"));
-        }
-        None
-    }
-
-    fn mint(&self, g: &mut Inner, chain: Chain) -> String {
-        let token: String = std::iter::once(if chain == Chain::Stable { 'S' } else { 'C' })
-            .chain((0..135).map(|_| g.rng.alphanumeric()))
-            .collect();
-        g.live.insert(token.clone(), Live { expires_at: Instant::now() + self.ttl() });
-        token
-    }
-
-    /// `GET /cgi-bin/token`: every call mints a token; the previous one lives 5 more minutes.
-    pub fn client_credential(&self, grant_type: Option<&str>, appid: Option<&str>, secret: Option<&str>) -> Reply {
-        let mut g = self.lock();
-        g.stats.token_calls += 1;
-        if grant_type != Some("client_credential") {
-            return self.error(&mut g, 40002, "invalid grant_type");
-        }
-        if let Some(r) = self.check_credentials(&mut g, appid, secret) {
-            return r;
-        }
-        let now = Instant::now();
-        if let Some(prev) = g.cc_current.take() {
-            let overlap_end = now + self.overlap();
-            if let Some(l) = g.live.get_mut(&prev) {
-                l.expires_at = l.expires_at.min(overlap_end);
-            }
-        }
-        let token = self.mint(&mut g, Chain::ClientCredential);
-        g.cc_current = Some(token.clone());
-        Reply::Json(json!({ "access_token": token, "expires_in": self.ttl().as_secs() }))
-    }
-
-    /// `POST /cgi-bin/stable_token`: the same token while valid; a new one in the overlap window
-    /// or when forced (which kills the previous one at once).
-    pub fn stable_token(&self, body: &[u8]) -> Reply {
-        let mut g = self.lock();
-        g.stats.stable_token_calls += 1;
-        let Ok(req) = serde_json::from_slice::<Value>(body) else {
-            return self.error(&mut g, 47001, "data format error");
-        };
-        if req.get("grant_type").and_then(Value::as_str) != Some("client_credential") {
-            return self.error(&mut g, 40002, "invalid grant_type");
-        }
-        if let Some(r) = self.check_credentials(
-            &mut g,
-            req.get("appid").and_then(Value::as_str),
-            req.get("secret").and_then(Value::as_str),
-        ) {
-            return r;
-        }
-        let now = Instant::now();
-        let force = req.get("force_refresh").and_then(Value::as_bool).unwrap_or(false);
-        if force {
-            if g.last_forced.is_some_and(|t| now.duration_since(t) < Duration::from_secs(30)) {
-                return self.error(&mut g, 45011, "api minute-quota reach limit, must slower, retry next minute");
-            }
-            g.last_forced = Some(now);
-            g.stats.forced_refreshes += 1;
-            if let Some(prev) = g.stable_current.take() {
-                g.live.remove(&prev);
-            }
-        } else if let Some(cur) = g.stable_current.clone() {
-            if let Some(l) = g.live.get(&cur) {
-                let left = l.expires_at.saturating_duration_since(now);
-                if left > self.overlap() {
-                    return Reply::Json(json!({ "access_token": cur, "expires_in": left.as_secs() }));
-                }
-            }
-        }
-        let token = self.mint(&mut g, Chain::Stable);
-        g.stable_current = Some(token.clone());
-        Reply::Json(json!({ "access_token": token, "expires_in": self.ttl().as_secs() }))
-    }
-
-    /// Check `access_token`; `None` when it is live.
-    fn check_token(&self, g: &mut Inner, token: Option<&str>) -> Option<Reply> {
-        let Some(token) = token.filter(|t| !t.is_empty()) else {
-            return Some(self.error(g, 41001, "access_token missing"));
-        };
-        match g.live.get(token) {
-            None => Some(self.error(g, 40001, "invalid credential, access_token is invalid or not latest")),
-            Some(l) if l.expires_at <= Instant::now() => Some(self.error(g, 42001, "access_token expired")),
-            Some(_) => None,
-        }
     }
 
     /// `POST /cgi-bin/openapi/quota/get`.
@@ -491,11 +379,4 @@ impl MockState {
         }
         None
     }
-}
-
-fn invalidate_all(g: &mut Inner) {
-    g.live.clear();
-    g.stable_current = None;
-    g.cc_current = None;
-    g.stats.invalidations += 1;
 }

@@ -1,5 +1,6 @@
-//! The TUI's state. Keys and engine events change it and may ask for an effect ([`Action`]);
-//! nothing here does I/O, so every transition is a unit test.
+//! The TUI's state and its navigation: keys and the mouse change it and may ask for an effect
+//! ([`Action`]); the run model (what engine events do to it) is in `model.rs`. Nothing here does
+//! I/O, so every transition is a unit test.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,11 +8,12 @@ use std::sync::Arc;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::keys::{lookup, Command, Screen};
+pub use super::model::{Status, THROUGHPUT_SAMPLES};
 use crate::app::{Resume, RunReport};
 use crate::campaign::{Campaign, RowState};
-use crate::engine::{Counters, Event, PauseReason, RowEvent, Summary};
+use crate::engine::{Counters, PauseReason, Summary};
 use crate::journal::RowRecord;
-use crate::wechat::{external_refresh_hint, Code, TokenStatus};
+use crate::wechat::{Code, TokenStatus};
 
 /// An effect the loop carries out for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,33 +41,6 @@ pub enum Overlay {
     TestOpenid,
     Message(String),
 }
-
-/// Where a row stands, for the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Pending,
-    Invalid,
-    Duplicate,
-    InFlight(u32),
-    Retrying(u32),
-    Delivered,
-    Failed,
-    /// Sent by an earlier run without an answer; not resent.
-    Unknown,
-    /// Delivered by an earlier run.
-    DeliveredBefore,
-    /// Failed in an earlier run.
-    FailedBefore,
-}
-
-impl Status {
-    pub fn is_failure(self) -> bool {
-        matches!(self, Status::Failed | Status::FailedBefore)
-    }
-}
-
-/// Samples of the throughput chart (one per second).
-pub const THROUGHPUT_SAMPLES: usize = 180;
 
 /// All the TUI knows.
 #[derive(Debug)]
@@ -99,7 +74,7 @@ pub struct App {
     pub token: Option<TokenStatus>,
     pub token_note: Option<String>,
     pub throughput: Vec<u64>,
-    last_sample: (u64, u64),
+    pub(super) last_sample: (u64, u64),
     pub rate: u32,
     pub configured_rate: u32,
     /// What earlier runs did, when this run resumes a campaign.
@@ -440,93 +415,6 @@ impl App {
             MouseEventKind::ScrollDown => self.move_by(3),
             MouseEventKind::ScrollUp => self.move_by(-3),
             _ => {}
-        }
-    }
-
-    /// The engine started: switch to the sending screen.
-    pub fn started(&mut self) {
-        self.screen = Screen::Sending;
-        self.follow = true;
-        self.invalid_only = false;
-        self.rebuild_view();
-    }
-
-    /// An engine event.
-    pub fn on_event(&mut self, ev: &Event) {
-        match ev {
-            Event::Rows(rows) => {
-                for r in rows {
-                    self.on_row(r);
-                }
-            }
-            Event::Progress(c) => {
-                self.counters = c.clone();
-                self.sample_throughput();
-            }
-            Event::TokenRefreshed { external, status } => {
-                self.token = Some(status.clone());
-                if *external {
-                    self.token_note = Some(external_refresh_hint(status.source).to_string());
-                }
-            }
-            Event::Paused(reason) => self.pause = Some(reason.clone()),
-            Event::Resumed => self.pause = None,
-            Event::RateChanged(r) => self.rate = *r,
-            Event::Done(summary) => {
-                self.counters = summary.counters.clone();
-                self.token = Some(summary.token.clone());
-                self.summary = Some((**summary).clone());
-                self.screen = Screen::Done;
-                self.pause = None;
-                self.overlay = None;
-            }
-        }
-    }
-
-    fn on_row(&mut self, ev: &RowEvent) {
-        let (row, status) = match ev {
-            RowEvent::Started { row, attempt } => (*row, Status::InFlight(*attempt)),
-            RowEvent::Retrying { row, attempt, .. } => (*row, Status::Retrying(*attempt)),
-            RowEvent::Delivered { row, .. } => (*row, Status::Delivered),
-            RowEvent::Failed { row, failure, .. } => {
-                self.failures.insert(*row, (failure.code(), failure.errmsg.clone()));
-                if self.failures_only && self.view.binary_search(row).is_err() {
-                    let at = self.view.partition_point(|r| r < row);
-                    self.view.insert(at, *row);
-                }
-                (*row, Status::Failed)
-            }
-            RowEvent::Unanswered { row, .. } => (*row, Status::Pending),
-        };
-        if let RowEvent::Started { attempt, .. } = ev {
-            if let Some(a) = self.attempts.get_mut(row) {
-                *a = u8::try_from(*attempt).unwrap_or(u8::MAX);
-            }
-            if self.follow {
-                if let Ok(at) = self.view.binary_search(&row) {
-                    self.selected = self.selected.max(at);
-                }
-            }
-        }
-        if let Some(s) = self.status.get_mut(row) {
-            *s = status;
-        }
-    }
-
-    fn sample_throughput(&mut self) {
-        let (at, requests) = self.last_sample;
-        let now = self.counters.elapsed_ms;
-        if now >= at + 1000 {
-            let seconds = ((now - at) / 1000).max(1);
-            let per_second = (self.counters.requests.saturating_sub(requests)) / seconds;
-            for _ in 0..seconds.min(THROUGHPUT_SAMPLES as u64) {
-                self.throughput.push(per_second);
-            }
-            if self.throughput.len() > THROUGHPUT_SAMPLES {
-                let extra = self.throughput.len() - THROUGHPUT_SAMPLES;
-                self.throughput.drain(..extra);
-            }
-            self.last_sample = (now, self.counters.requests);
         }
     }
 }

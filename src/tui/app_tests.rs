@@ -1,5 +1,6 @@
 //! State transitions of the TUI: keys and engine events in, state out.
 use super::*;
+use crate::engine::{Event, RowEvent};
 use crate::wechat::{ErrorClass, Failure};
 use std::path::Path;
 

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod model;
 pub mod popup;
 pub mod theme;
 pub mod ui;

@@ -1,0 +1,123 @@
+//! The run model of the TUI: what the engine's events do to the rows, counters, throughput and
+//! token shown while sending. Pure state, no I/O.
+
+use super::app::App;
+use super::keys::Screen;
+use crate::engine::{Event, RowEvent};
+use crate::wechat::external_refresh_hint;
+
+/// Where a row stands, for the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Invalid,
+    Duplicate,
+    InFlight(u32),
+    Retrying(u32),
+    Delivered,
+    Failed,
+    /// Sent by an earlier run without an answer; not resent.
+    Unknown,
+    /// Delivered by an earlier run.
+    DeliveredBefore,
+    /// Failed in an earlier run.
+    FailedBefore,
+}
+
+impl Status {
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::FailedBefore)
+    }
+}
+
+/// Samples of the throughput chart (one per second).
+pub const THROUGHPUT_SAMPLES: usize = 180;
+
+impl App {
+    /// The engine started: switch to the sending screen.
+    pub fn started(&mut self) {
+        self.screen = Screen::Sending;
+        self.follow = true;
+        self.invalid_only = false;
+        self.rebuild_view();
+    }
+
+    /// An engine event.
+    pub fn on_event(&mut self, ev: &Event) {
+        match ev {
+            Event::Rows(rows) => {
+                for r in rows {
+                    self.on_row(r);
+                }
+            }
+            Event::Progress(c) => {
+                self.counters = c.clone();
+                self.sample_throughput();
+            }
+            Event::TokenRefreshed { external, status } => {
+                self.token = Some(status.clone());
+                if *external {
+                    self.token_note = Some(external_refresh_hint(status.source).to_string());
+                }
+            }
+            Event::Paused(reason) => self.pause = Some(reason.clone()),
+            Event::Resumed => self.pause = None,
+            Event::RateChanged(r) => self.rate = *r,
+            Event::Done(summary) => {
+                self.counters = summary.counters.clone();
+                self.token = Some(summary.token.clone());
+                self.summary = Some((**summary).clone());
+                self.screen = Screen::Done;
+                self.pause = None;
+                self.overlay = None;
+            }
+        }
+    }
+
+    fn on_row(&mut self, ev: &RowEvent) {
+        let (row, status) = match ev {
+            RowEvent::Started { row, attempt } => (*row, Status::InFlight(*attempt)),
+            RowEvent::Retrying { row, attempt, .. } => (*row, Status::Retrying(*attempt)),
+            RowEvent::Delivered { row, .. } => (*row, Status::Delivered),
+            RowEvent::Failed { row, failure, .. } => {
+                self.failures.insert(*row, (failure.code(), failure.errmsg.clone()));
+                if self.failures_only && self.view.binary_search(row).is_err() {
+                    let at = self.view.partition_point(|r| r < row);
+                    self.view.insert(at, *row);
+                }
+                (*row, Status::Failed)
+            }
+            RowEvent::Unanswered { row, .. } => (*row, Status::Pending),
+        };
+        if let RowEvent::Started { attempt, .. } = ev {
+            if let Some(a) = self.attempts.get_mut(row) {
+                *a = u8::try_from(*attempt).unwrap_or(u8::MAX);
+            }
+            if self.follow {
+                if let Ok(at) = self.view.binary_search(&row) {
+                    self.selected = self.selected.max(at);
+                }
+            }
+        }
+        if let Some(s) = self.status.get_mut(row) {
+            *s = status;
+        }
+    }
+
+    fn sample_throughput(&mut self) {
+        let (at, requests) = self.last_sample;
+        let now = self.counters.elapsed_ms;
+        if now >= at + 1000 {
+            let seconds = ((now - at) / 1000).max(1);
+            let per_second = (self.counters.requests.saturating_sub(requests)) / seconds;
+            for _ in 0..seconds.min(THROUGHPUT_SAMPLES as u64) {
+                self.throughput.push(per_second);
+            }
+            if self.throughput.len() > THROUGHPUT_SAMPLES {
+                let extra = self.throughput.len() - THROUGHPUT_SAMPLES;
+                self.throughput.drain(..extra);
+            }
+            self.last_sample = (now, self.counters.requests);
+        }
+    }
+}
