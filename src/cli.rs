@@ -13,10 +13,12 @@ use crate::campaign::Campaign;
 #[command(name = "wxsend", version, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
+    /// What to do.
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
+/// The subcommands.
 pub enum Command {
     /// Load a campaign, check every row and show what would be sent; sends nothing.
     Check(CheckArgs),
@@ -29,6 +31,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+/// `wxsend demo`.
 pub struct DemoArgs {
     /// No terminal UI: progress on stderr, summary at the end.
     #[arg(long)]
@@ -36,6 +39,7 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
+/// `wxsend send`.
 pub struct SendArgs {
     /// The campaign file (TOML).
     pub campaign: PathBuf,
@@ -69,6 +73,7 @@ pub struct SendArgs {
 }
 
 #[derive(Debug, Args)]
+/// `wxsend check`.
 pub struct CheckArgs {
     /// The campaign file (TOML).
     pub campaign: PathBuf,

@@ -10,39 +10,62 @@ use crate::campaign::{Campaign, Problem, Rendered, Severity};
 /// One problem of one row.
 #[derive(Debug, Serialize)]
 pub struct RowProblem {
+    /// Row number (1-based).
     pub row: usize,
+    /// Line in the recipients file.
     pub line: u64,
+    /// The row's openid as written.
     pub openid: String,
+    /// Error (not sent) or warning (sent, but WeChat alters it).
     pub severity: Severity,
+    /// What is wrong, in words.
     pub message: String,
     #[serde(flatten)]
+    /// The check that failed, typed.
     pub problem: Problem,
 }
 
 /// The rendered body of one ready row.
 #[derive(Debug, Serialize)]
 pub struct Preview {
+    /// Row number (1-based).
     pub row: usize,
+    /// Line in the recipients file.
     pub line: u64,
+    /// The exact request body (the access token goes in the URL, never here).
     pub body: serde_json::Value,
 }
 
 /// Everything `check` reports, as text or as one JSON document.
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
+    /// The campaign's name.
     pub campaign: String,
+    /// `template`, `subscribe` or `uniform`.
     pub kind: &'static str,
+    /// The template the messages use.
     pub template_id: String,
+    /// The recipients file.
     pub csv: String,
+    /// How the recipients file was decoded.
     pub encoding: &'static str,
+    /// The recipients file's delimiter.
     pub delimiter: &'static str,
+    /// Data rows in the file.
     pub rows: usize,
+    /// Rows that will be sent.
     pub ready: usize,
+    /// Rows that will not be sent because a check failed.
     pub invalid: usize,
+    /// Rows skipped because their openid came earlier.
     pub duplicates: usize,
+    /// Rows sent with a warning.
     pub warned: usize,
+    /// Campaign-wide warnings.
     pub warnings: Vec<String>,
+    /// Every problem of every row.
     pub problems: Vec<RowProblem>,
+    /// The bodies of the first ready rows.
     pub preview: Vec<Preview>,
 }
 

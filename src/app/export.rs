@@ -81,28 +81,49 @@ pub struct Files {
 /// `report.json`: the whole campaign as the journal sees it, and this run.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The campaign's name.
     pub campaign: String,
+    /// `template`, `subscribe` or `uniform`.
     pub kind: &'static str,
+    /// The template the messages use.
     pub template_id: String,
+    /// The recipients file.
     pub csv: String,
+    /// When the run ended (Unix seconds).
     pub finished_at: u64,
+    /// Why the run ended, in words.
     pub outcome: String,
+    /// Why the run ended, typed.
     pub reason: EndReason,
+    /// Data rows in the file.
     pub rows: usize,
+    /// Rows never sendable.
     pub invalid: usize,
+    /// Rows skipped as repeated openids.
     pub duplicates: usize,
+    /// Rows that pass every check.
     pub ready: usize,
     /// Over all runs of this journal.
     pub delivered: usize,
+    /// Failed for good, over all runs.
     pub failed: usize,
+    /// Sent without an answer, over all runs.
     pub unknown: usize,
+    /// Not sent yet.
     pub pending: usize,
+    /// Rows failed for good, by errcode, with what to do.
     pub failures_by_code: BTreeMap<Code, CodeCount>,
+    /// This run's counters.
     pub this_run: Counters,
+    /// How long this run took.
     pub elapsed_secs: f64,
+    /// Requests per second this run achieved.
     pub achieved_rate: f64,
+    /// Messages per second the campaign allows.
     pub configured_rate: u32,
+    /// The access token's state at the end (redacted).
     pub token: TokenStatus,
+    /// Where the run's files are.
     pub files: Files,
 }
 

@@ -17,8 +17,10 @@ pub enum EncodingChoice {
     #[default]
     Auto,
     #[serde(alias = "utf8")]
+    /// Read as UTF-8 (a BOM is allowed).
     Utf8,
     #[serde(alias = "gb18030", alias = "gb2312")]
+    /// Read as GB18030, the superset of GBK that Excel writes on Chinese Windows.
     Gbk,
 }
 
@@ -83,51 +85,77 @@ struct RawSend {
 /// A template string from the campaign file with the place it was written.
 #[derive(Debug, Clone)]
 pub struct SourceText {
+    /// The text as written.
     pub text: String,
+    /// Where it was written, for messages.
     pub at: Location,
 }
 
 /// `[wechat]`: which app, and how to authenticate.
 #[derive(Debug, Clone, Serialize)]
 pub struct WechatConfig {
+    /// The API's address (`https://api.weixin.qq.com`, a proxy, or the mock).
     pub api_base: String,
+    /// The app whose token sends.
     pub appid: String,
+    /// The environment variable holding the app secret.
     pub secret_env: String,
+    /// Where the access token comes from.
     pub token: TokenSpec,
 }
 
 /// `[message]`: what each recipient receives.
 #[derive(Debug, Clone)]
 pub struct MessageConfig {
+    /// Which API sends the message.
     pub kind: Kind,
+    /// The template of the account.
     pub template_id: String,
+    /// `uniform`: the official account bound to the mini program.
     pub mp_appid: Option<String>,
+    /// The mini program a template message opens (with `page`).
     pub miniprogram_appid: Option<String>,
+    /// The link of a template or uniform message (may hold placeholders).
     pub url: Option<SourceText>,
+    /// The mini-program page the message opens (may hold placeholders).
     pub page: Option<SourceText>,
+    /// The operator's own openid, for test sends.
     pub test_openid: Option<String>,
+    /// `subscribe`: formal, trial or developer.
     pub miniprogram_state: String,
+    /// `subscribe`: the language of the message.
     pub lang: String,
+    /// Template fields and their values, in the order they are shown.
     pub data: Vec<(String, SourceText)>,
 }
 
 /// `[recipients]`: the CSV file and how to read it.
 #[derive(Debug, Clone)]
 pub struct RecipientsConfig {
+    /// The recipients file.
     pub csv: PathBuf,
+    /// The column holding the openid.
     pub openid_column: String,
+    /// How the file is decoded.
     pub encoding: EncodingChoice,
+    /// Send to a repeated openid once per row (default: once).
     pub allow_duplicates: bool,
 }
 
 /// `[send]`: pace and persistence of the sending.
 #[derive(Debug, Clone, Serialize)]
 pub struct SendConfig {
+    /// Messages per second.
     pub rate: u32,
+    /// Extra requests allowed at once above the rate.
     pub burst: u32,
+    /// Requests in flight at most.
     pub concurrency: u32,
+    /// Attempts for a row whose answers are transient.
     pub max_attempts: u32,
+    /// The timeout of one request.
     pub timeout_ms: u64,
+    /// Share of failures over the last 100 results that pauses sending.
     pub pause_on_failure_rate: f64,
 }
 
@@ -140,17 +168,25 @@ impl Default for SendConfig {
 /// A parsed and checked campaign file.
 #[derive(Debug, Clone)]
 pub struct CampaignConfig {
+    /// The campaign file.
     pub path: PathBuf,
+    /// Names the campaign and its state folder.
     pub name: String,
+    /// `[wechat]`.
     pub wechat: WechatConfig,
+    /// `[message]`.
     pub message: MessageConfig,
+    /// `[recipients]`.
     pub recipients: RecipientsConfig,
+    /// `[send]`.
     pub send: SendConfig,
     /// Folder holding the journal, failures and report of this campaign.
     pub state_dir: PathBuf,
 }
 
+/// WeChat's API host, the default `api_base`.
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
+/// The default `secret_env`.
 pub const DEFAULT_SECRET_ENV: &str = "WXSEND_APPSECRET";
 
 impl CampaignConfig {

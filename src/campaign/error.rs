@@ -6,16 +6,21 @@ use std::path::PathBuf;
 /// A place in an input file, printed as `file:line:column` (line and column 1-based, optional).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
+    /// The file.
     pub path: PathBuf,
+    /// The line (1-based), when known.
     pub line: Option<u64>,
+    /// The column (1-based), when known.
     pub column: Option<u64>,
 }
 
 impl Location {
+    /// The file as a whole.
     pub fn file(path: impl Into<PathBuf>) -> Self {
         Self { path: path.into(), line: None, column: None }
     }
 
+    /// A line of the file.
     pub fn line(path: impl Into<PathBuf>, line: u64) -> Self {
         Self { path: path.into(), line: Some(line), column: None }
     }
@@ -48,20 +53,58 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CsvProblem {
     #[error("the file is empty: it needs a header line naming the columns, one of them `{openid_column}`")]
-    Empty { openid_column: String },
+    /// The file has no header.
+    Empty {
+        /// The column the header must have.
+        openid_column: String,
+    },
     #[error("no column is named `{column}` (the campaign's `openid_column`){}; the header has: {}", closest_hint(.closest), .headers.join(", "))]
-    MissingOpenidColumn { column: String, closest: Option<String>, headers: Vec<String> },
+    /// The openid column is missing.
+    MissingOpenidColumn {
+        /// The column looked for.
+        column: String,
+        /// The header name closest to it.
+        closest: Option<String>,
+        /// The header's names.
+        headers: Vec<String>,
+    },
     #[error("the header names column `{name}` twice (columns {first} and {second}); rename one")]
-    DuplicateHeader { name: String, first: usize, second: usize },
+    /// A header name appears twice.
+    DuplicateHeader {
+        /// The name.
+        name: String,
+        /// Its first column (1-based).
+        first: usize,
+        /// Its second column.
+        second: usize,
+    },
     #[error("the header has an empty column name (column {column})")]
-    EmptyHeader { column: usize },
+    /// A header name is empty.
+    EmptyHeader {
+        /// The column (1-based).
+        column: usize,
+    },
     #[error("cannot tell the delimiter: the header contains {seen}, and none of them splits it into a header with the `{openid_column}` column; set the delimiter in the file to one of comma, semicolon or tab")]
-    AmbiguousDelimiter { seen: String, openid_column: String },
+    /// No delimiter yields the openid column.
+    AmbiguousDelimiter {
+        /// The delimiters found in the header.
+        seen: String,
+        /// The column looked for.
+        openid_column: String,
+    },
     #[error("not valid {encoding} text at byte {offset} (set `encoding` in [recipients] to the file's encoding: utf-8 or gbk)")]
-    Encoding { encoding: &'static str, offset: usize },
+    /// The bytes do not decode.
+    Encoding {
+        /// The encoding tried.
+        encoding: &'static str,
+        /// The first bad byte.
+        offset: usize,
+    },
     #[error("the file is larger than 4 GiB; split it into several campaigns")]
+    /// Row offsets are 32-bit: the file is too large.
     TooLarge,
     #[error("{0}")]
+    /// The CSV reader's own complaint.
     Malformed(String),
 }
 
@@ -73,11 +116,29 @@ fn closest_hint(closest: &Option<String>) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{path}: {source}", path = .path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    /// The file cannot be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     #[error("{at}: {message}")]
-    Config { at: Location, message: String },
+    /// The campaign file is wrong.
+    Config {
+        /// Where.
+        at: Location,
+        /// What and how to fix it.
+        message: String,
+    },
     #[error("{at}: {problem}")]
-    Recipients { at: Location, problem: Box<CsvProblem> },
+    /// The recipients file cannot be used.
+    Recipients {
+        /// Where.
+        at: Location,
+        /// What is wrong.
+        problem: Box<CsvProblem>,
+    },
 }
 
 /// The candidate closest to `word`, if any is close enough to be a plausible typo.

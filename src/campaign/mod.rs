@@ -20,9 +20,13 @@ pub use validate::{Checks, Problem, RowState, Severity};
 /// A loaded campaign: configuration, recipients, compiled message and row checks.
 #[derive(Debug)]
 pub struct Campaign {
+    /// The campaign file, parsed.
     pub config: CampaignConfig,
+    /// The recipients.
     pub recipients: Recipients,
+    /// The message, compiled.
     pub template: MessageTemplate,
+    /// The verdict on every row.
     pub checks: Checks,
     /// Warnings about the campaign as a whole (shown before anything is sent).
     pub warnings: Vec<String>,

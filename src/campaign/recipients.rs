@@ -12,14 +12,20 @@ use super::error::{closest, CsvProblem, LoadError, Location};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DetectedEncoding {
+    /// UTF-8 without a byte-order mark.
     Utf8,
+    /// UTF-8 with a byte-order mark.
     Utf8Bom,
+    /// GB18030 (GBK).
     Gb18030,
+    /// UTF-16, little-endian (Excel's "Unicode text").
     Utf16Le,
+    /// UTF-16, big-endian.
     Utf16Be,
 }
 
 impl DetectedEncoding {
+    /// The encoding's name for messages.
     pub fn label(self) -> &'static str {
         match self {
             DetectedEncoding::Utf8 => "utf-8",
@@ -47,10 +53,15 @@ struct RawRow {
 /// All rows of a recipients file in one text buffer plus field offsets (no allocation per cell).
 #[derive(Debug)]
 pub struct Recipients {
+    /// The file.
     pub path: PathBuf,
+    /// How it was decoded.
     pub encoding: DetectedEncoding,
+    /// Its delimiter.
     pub delimiter: u8,
+    /// The header's names.
     pub headers: Vec<String>,
+    /// The index of the openid column.
     pub openid_column: usize,
     data: String,
     ends: Vec<u32>,
@@ -225,6 +236,7 @@ impl Recipients {
         self.rows.len()
     }
 
+    /// Whether there are no data rows.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }

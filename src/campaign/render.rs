@@ -12,7 +12,9 @@ use super::template::FieldTemplate;
 /// The campaign's message, compiled once against the CSV header.
 #[derive(Debug, Clone)]
 pub struct MessageTemplate {
+    /// Which API sends it.
     pub kind: Kind,
+    /// The template.
     pub template_id: String,
     /// Template field keys, in campaign-file order (`thing1`, `amount2`, ...).
     pub keys: Vec<String>,
@@ -32,8 +34,11 @@ pub struct MessageTemplate {
 /// One row's rendered values; reused between rows so rendering does not allocate.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Rendered {
+    /// The value of each template field, in order.
     pub values: Vec<String>,
+    /// The link, if any.
     pub url: Option<String>,
+    /// The mini-program page, if any.
     pub page: Option<String>,
     /// `template` kind only: deterministic per campaign, template, recipient and content.
     pub client_msg_id: String,
@@ -116,6 +121,7 @@ impl MessageTemplate {
         self.url.as_ref().is_some_and(FieldTemplate::uses_columns)
     }
 
+    /// Whether the page is built from columns (so it can render empty).
     pub fn page_uses_columns(&self) -> bool {
         self.page.as_ref().is_some_and(FieldTemplate::uses_columns)
     }

@@ -25,30 +25,68 @@ pub enum Severity {
 #[serde(tag = "check", rename_all = "snake_case")]
 pub enum Problem {
     /// The row has a different number of fields than the header.
-    WrongFieldCount { found: usize, expected: usize },
+    WrongFieldCount {
+        /// Fields in the row.
+        found: usize,
+        /// Fields in the header.
+        expected: usize,
+    },
     /// The openid cell is empty.
     EmptyOpenid,
     /// The openid contains spaces or tabs.
     OpenidWhitespace,
     /// The openid contains a character WeChat never uses (they are `A-Z a-z 0-9 _ -`).
-    OpenidCharacter { character: char },
+    OpenidCharacter {
+        /// The character.
+        character: char,
+    },
     /// The openid is implausibly short or long (WeChat's are 28 characters).
-    OpenidLength { length: usize },
+    OpenidLength {
+        /// Its length.
+        length: usize,
+    },
     /// A template value, url or page renders to nothing.
-    EmptyValue { field: String },
+    EmptyValue {
+        /// The field.
+        field: String,
+    },
     /// A subscribe value contains a line break or control character (WeChat rejects it).
-    ControlCharacter { field: String },
+    ControlCharacter {
+        /// The field.
+        field: String,
+    },
     /// A subscribe value breaks the rule of its key's type (WeChat rejects it with 47003).
-    SubscribeRule { field: String, rule: String, detail: String },
+    SubscribeRule {
+        /// The field.
+        field: String,
+        /// The key type's rule.
+        rule: String,
+        /// What breaks it.
+        detail: String,
+    },
     /// A template-message value is longer than the 20 characters WeChat shows.
-    TooLongForTemplate { field: String, length: usize },
+    TooLongForTemplate {
+        /// The field.
+        field: String,
+        /// Its length in characters.
+        length: usize,
+    },
     /// A template-message value has a line break or control character, which WeChat strips.
-    LineBreakInTemplate { field: String },
+    LineBreakInTemplate {
+        /// The field.
+        field: String,
+    },
     /// The openid already appears on an earlier row; this row is skipped.
-    Duplicate { first_row: usize, first_line: u64 },
+    Duplicate {
+        /// The earlier row (0-based).
+        first_row: usize,
+        /// Its line.
+        first_line: u64,
+    },
 }
 
 impl Problem {
+    /// Whether the row is sent anyway.
     pub fn severity(&self) -> Severity {
         match self {
             Problem::TooLongForTemplate { .. } | Problem::LineBreakInTemplate { .. } => Severity::Warning,
@@ -113,8 +151,11 @@ impl fmt::Display for Problem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RowState {
+    /// Sent.
     Ready,
+    /// Not sent: a check failed.
     Invalid,
+    /// Not sent: the openid came earlier.
     Duplicate,
 }
 
@@ -124,14 +165,18 @@ pub struct Checks {
     states: Vec<RowState>,
     /// (row index, problem), in row order.
     problems: Vec<(usize, Problem)>,
+    /// Rows that will be sent.
     pub ready: usize,
+    /// Rows that will not be sent because a check failed.
     pub invalid: usize,
+    /// Rows skipped because their openid came earlier.
     pub duplicates: usize,
     /// Rows that will be sent but carry a warning.
     pub warned: usize,
 }
 
 impl Checks {
+    /// The verdict on row `row`.
     pub fn state(&self, row: usize) -> Option<RowState> {
         self.states.get(row).copied()
     }
@@ -154,7 +199,9 @@ impl Checks {
     }
 }
 
+/// The shortest plausible openid.
 pub const OPENID_MIN: usize = 16;
+/// The longest plausible openid.
 pub const OPENID_MAX: usize = 64;
 
 /// Check every row of `recipients` against `template`.

@@ -10,7 +10,9 @@ use crate::wechat::{Code, Failure, TokenStatus};
 /// Commands a front end sends to a running campaign.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Control {
+    /// No new request until resumed.
     Pause,
+    /// Sending goes on.
     Resume,
     /// Graceful: no new requests; in-flight ones finish and are recorded.
     Stop,
@@ -25,9 +27,19 @@ pub enum PauseReason {
     /// The operator paused.
     Operator,
     /// WeChat's per-minute quota (45011): sending resumes by itself after the wait.
-    MinuteQuota { wait_secs: u64 },
+    MinuteQuota {
+        /// How long sending waits.
+        wait_secs: u64,
+    },
     /// More than `pause_on_failure_rate` of the recent results failed.
-    FailureRate { failed: usize, of: usize, limit: f64 },
+    FailureRate {
+        /// Failures among the recent results.
+        failed: usize,
+        /// Recent results judged.
+        of: usize,
+        /// The share that pauses.
+        limit: f64,
+    },
 }
 
 impl PauseReason {
@@ -49,29 +61,47 @@ impl PauseReason {
 /// What happened to one row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowEvent {
+    /// A request left.
     Started {
+        /// The row (0-based).
         row: usize,
+        /// Its attempt number.
         attempt: u32,
     },
+    /// The answer was transient: the row goes again later.
     Retrying {
+        /// The row (0-based).
         row: usize,
+        /// Its attempt number.
         attempt: u32,
+        /// The answer.
         failure: Failure,
+        /// The wait before the next attempt.
         delay: Duration,
     },
+    /// WeChat accepted it.
     Delivered {
+        /// The row (0-based).
         row: usize,
+        /// Its attempt number.
         attempt: u32,
+        /// WeChat's msgid (template messages).
         msgid: Option<String>,
     },
+    /// Failed for good.
     Failed {
+        /// The row (0-based).
         row: usize,
+        /// Its attempt number.
         attempt: u32,
+        /// The answer.
         failure: Failure,
     },
     /// The request got no answer before the campaign ended (journal: unknown).
     Unanswered {
+        /// The row (0-based).
         row: usize,
+        /// Its attempt number.
         attempt: u32,
     },
 }
@@ -86,15 +116,26 @@ pub enum EndReason {
     Stopped,
     /// WeChat answered a condition no row can get past (quota, credentials, template...).
     Fatal {
+        /// WeChat's errcode (`None`: transport).
         errcode: Option<i64>,
+        /// WeChat's errmsg with its rid.
         errmsg: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        /// What to do.
         hint: Option<&'static str>,
     },
     /// Too many failures in a row window; the front end chose to stop.
-    FailureRate { failed: usize, of: usize },
+    FailureRate {
+        /// Failures among the recent results.
+        failed: usize,
+        /// Recent results judged.
+        of: usize,
+    },
     /// No token could be had (secret, circuit breaker, token service).
-    Token { message: String },
+    Token {
+        /// Why no token could be had.
+        message: String,
+    },
     /// The journal could not be written: sending stopped to stay exactly-once.
     Journal {
         /// The file and the OS error.
@@ -108,6 +149,7 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// Whether something other than the operator (or completion) ended the run.
     pub fn is_fatal(&self) -> bool {
         !matches!(self, EndReason::Completed | EndReason::Stopped)
     }
@@ -143,8 +185,11 @@ impl EndReason {
 pub struct Counters {
     /// Rows planned for this run.
     pub total: usize,
+    /// Delivered this run.
     pub delivered: usize,
+    /// Failed for good this run.
     pub failed: usize,
+    /// Requests on their way.
     pub in_flight: usize,
     /// Rows waiting for a retry.
     pub retrying: usize,
@@ -154,6 +199,7 @@ pub struct Counters {
     pub failures_by_code: BTreeMap<Code, u64>,
     /// Transient answers that were retried, by errcode.
     pub retries_by_code: BTreeMap<Code, u64>,
+    /// Time since the run started.
     pub elapsed_ms: u64,
     /// Messages per second currently allowed.
     pub rate_limit: u32,
@@ -165,6 +211,7 @@ impl Counters {
         self.total.saturating_sub(self.delivered + self.failed + self.in_flight + self.retrying)
     }
 
+    /// Rows with a final outcome.
     pub fn done(&self) -> usize {
         self.delivered + self.failed
     }
@@ -189,12 +236,15 @@ impl Counters {
 /// The end of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
+    /// The run's counters at the end.
     pub counters: Counters,
+    /// Why it ended.
     pub reason: EndReason,
     /// Rows dispatched without an answer when the run ended.
     pub unanswered: usize,
     /// Requests per second over the run.
     pub achieved_rate: f64,
+    /// The access token's state at the end.
     pub token: TokenStatus,
 }
 
@@ -203,13 +253,21 @@ pub struct Summary {
 pub enum Event {
     /// Row events since the previous batch (coalesced, at most ~20 batches a second).
     Rows(Vec<RowEvent>),
+    /// The counters, about 20 times a second.
     Progress(Counters),
+    /// The access token was replaced.
     TokenRefreshed {
+        /// Something other than this process replaced the failing token.
         external: bool,
+        /// The token cache now.
         status: TokenStatus,
     },
+    /// Sending paused.
     Paused(PauseReason),
+    /// Sending resumed.
     Resumed,
+    /// The rate changed (messages per second).
     RateChanged(u32),
+    /// The run is over; nothing follows.
     Done(Box<Summary>),
 }

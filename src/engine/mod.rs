@@ -23,16 +23,23 @@ use crate::wechat::Sender;
 /// Pace and persistence settings of the engine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// Messages per second.
     pub rate: u32,
+    /// Extra requests allowed at once above the rate.
     pub burst: u32,
+    /// Workers, and so requests in flight at most.
     pub concurrency: u32,
+    /// Transient failures a row may have before it is given up for this run.
     pub max_attempts: u32,
+    /// Share of failures over the window that pauses sending.
     pub pause_on_failure_rate: f64,
     /// Results the failure-rate guard looks at.
     pub failure_window: usize,
     /// The guard does not judge on fewer results than this.
     pub failure_window_min: usize,
+    /// The first retry's wait.
     pub backoff_base: Duration,
+    /// The longest retry wait.
     pub backoff_max: Duration,
     /// The wait after a 45011 (WeChat: retry next minute).
     pub minute_quota_pause: Duration,
@@ -43,6 +50,7 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
+    /// The engine settings of a campaign's `[send]`.
     pub fn from_send(send: &SendConfig) -> Self {
         Self {
             rate: send.rate,
@@ -64,9 +72,13 @@ impl EngineConfig {
 /// What every worker shares.
 #[derive(Debug)]
 pub struct Shared {
+    /// The campaign.
     pub campaign: Arc<Campaign>,
+    /// The client and token cache.
     pub sender: Sender,
+    /// The journal.
     pub journal: JournalWriter,
+    /// Pace and retry settings.
     pub config: EngineConfig,
     /// The rate limit, shared by the workers; its lock is never held across an await.
     pub pacer: pacer::Pacer,
@@ -92,28 +104,34 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// Send a control.
     pub fn send(&self, c: Control) {
         let _ = self.tx.send(c);
     }
 
+    /// Pause sending.
     pub fn pause(&self) {
         self.send(Control::Pause);
     }
 
+    /// Resume sending.
     pub fn resume(&self) {
         self.send(Control::Resume);
     }
 
+    /// Stop gracefully.
     pub fn stop(&self) {
         self.send(Control::Stop);
     }
 
+    /// Change the rate.
     pub fn set_rate(&self, rate: u32) {
         self.send(Control::SetRate(rate));
     }
 }
 
 impl Engine {
+    /// An engine that sends `rows` of `campaign`.
     pub fn new(
         campaign: Arc<Campaign>,
         sender: Sender,

@@ -49,6 +49,7 @@ fn timing(rate: u32, burst: u32) -> (Duration, Duration, usize) {
 }
 
 impl Pacer {
+    /// A pacer for `rate` messages a second with `burst` extra at once.
     pub fn new(rate: u32, burst: u32) -> Self {
         let (interval, tolerance, limit) = timing(rate, burst);
         Self { state: Mutex::new(State { interval, tolerance, next: None, limit, sent: VecDeque::new() }) }

@@ -22,13 +22,37 @@ pub use writer::{JournalWriter, SYNC_INTERVAL};
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("{path}: {source}", path = .path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    /// The file cannot be used.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     #[error("{path}: another wxsend is sending this campaign (the state folder is locked); wait for it or stop it first", path = .path.display())]
-    Locked { path: PathBuf },
+    /// Another process holds the lock.
+    Locked {
+        /// The state folder.
+        path: PathBuf,
+    },
     #[error("{path}:{line}: the journal is damaged ({detail}); move it away and start again with --new-run only if you know what was sent", path = .path.display())]
-    Corrupt { path: PathBuf, line: usize, detail: String },
+    /// A line inside the journal does not parse.
+    Corrupt {
+        /// The journal.
+        path: PathBuf,
+        /// The line (1-based).
+        line: usize,
+        /// What is wrong with it.
+        detail: String,
+    },
     #[error("{path}: {what} changed since this campaign's journal was started; nothing was sent. Restore it to resume, or start a fresh run with --new-run (the old journal is kept beside it)", path = .path.display())]
-    Changed { path: PathBuf, what: String },
+    /// An input changed since the journal began.
+    Changed {
+        /// The journal.
+        path: PathBuf,
+        /// What changed.
+        what: String,
+    },
 }
 
 /// One line of the journal.
@@ -37,51 +61,90 @@ pub enum JournalError {
 pub enum Line {
     /// First line: what this journal is about.
     Header {
+        /// Format version.
         version: u32,
+        /// The campaign's name.
         campaign: String,
+        /// Fingerprint of what decides the messages.
         campaign_fp: String,
+        /// The recipients file.
         csv: String,
+        /// Fingerprint of the recipients file's bytes.
         csv_fp: String,
+        /// Data rows in the recipients file.
         rows: usize,
+        /// When the journal began (Unix seconds).
         created: u64,
     },
     /// A run of `wxsend send` began.
-    Run { at: u64, pending: usize, resend_unknown: bool },
+    Run {
+        /// When (Unix seconds).
+        at: u64,
+        /// Rows it planned to send.
+        pending: usize,
+        /// Whether it resent unknown rows.
+        resend_unknown: bool,
+    },
     /// A request for `row` (0-based) is about to leave.
-    Dispatch { row: usize, attempt: u32 },
+    Dispatch {
+        /// The row (0-based).
+        row: usize,
+        /// Its attempt number.
+        attempt: u32,
+    },
     /// WeChat accepted the message.
     Ok {
+        /// The row (0-based).
         row: usize,
+        /// Its attempt number.
         attempt: u32,
         #[serde(skip_serializing_if = "Option::is_none", default)]
+        /// WeChat's msgid (template messages).
         msgid: Option<String>,
     },
     /// The attempt failed but the row may be sent again (transient, token, slow down).
     Retry {
+        /// The row (0-based).
         row: usize,
+        /// Its attempt number.
         attempt: u32,
         #[serde(skip_serializing_if = "Option::is_none", default)]
+        /// WeChat's errcode (`None`: transport).
         errcode: Option<i64>,
+        /// WeChat's errmsg with its rid, or the transport failure.
         errmsg: String,
     },
     /// The row failed for good (or the campaign stopped on its answer).
     Failed {
+        /// The row (0-based).
         row: usize,
+        /// Its attempt number.
         attempt: u32,
         #[serde(skip_serializing_if = "Option::is_none", default)]
+        /// WeChat's errcode (`None`: transport).
         errcode: Option<i64>,
+        /// WeChat's errmsg with its rid, or the transport failure.
         errmsg: String,
     },
     /// A test send of `row` to the operator's own openid (never counts as the row sent).
     Test {
+        /// The row (0-based).
         row: usize,
+        /// Where it went.
         openid: String,
         #[serde(skip_serializing_if = "Option::is_none", default)]
+        /// WeChat's errcode (0: delivered).
         errcode: Option<i64>,
+        /// WeChat's errmsg.
         errmsg: String,
     },
     /// The run ended.
-    End { at: u64, reason: String },
+    End {
+        /// When (Unix seconds).
+        at: u64,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 /// What the journal says about one row.
@@ -91,9 +154,15 @@ pub enum RowRecord {
     #[default]
     Pending,
     /// Dispatched with no outcome: it may or may not have arrived.
-    Unknown { attempts: u32 },
+    Unknown {
+        /// Requests made for the row.
+        attempts: u32,
+    },
     /// Delivered (its msgid stays in the journal: a million of them need not be in memory).
-    Delivered { attempts: u32 },
+    Delivered {
+        /// Requests made for the row.
+        attempts: u32,
+    },
     /// Failed for good; boxed so that the common states stay small.
     Failed(Box<FailedRow>),
 }
@@ -144,7 +213,9 @@ impl FailedRow {
 /// The journal's content, replayed.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
+    /// Each row's state, by row index.
     pub rows: Vec<RowRecord>,
+    /// Runs recorded.
     pub runs: usize,
 }
 

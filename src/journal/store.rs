@@ -13,7 +13,9 @@ use crate::campaign::Campaign;
 /// The fingerprints a journal is tied to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprints {
+    /// Of what decides the messages (not the pace).
     pub campaign: String,
+    /// Of the recipients file's bytes.
     pub csv: String,
 }
 
@@ -56,6 +58,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -63,10 +66,15 @@ pub fn unix_now() -> u64 {
 /// The files of one campaign run, in its state folder.
 #[derive(Debug, Clone)]
 pub struct StatePaths {
+    /// The folder.
     pub dir: PathBuf,
+    /// `journal.jsonl`.
     pub journal: PathBuf,
+    /// `lock`.
     pub lock: PathBuf,
+    /// `failed-<stem>.csv`.
     pub failed: PathBuf,
+    /// `report.json`.
     pub report: PathBuf,
 }
 
@@ -95,7 +103,9 @@ impl StatePaths {
 /// The open journal of a run: the lock, the replayed state, and the writer.
 #[derive(Debug)]
 pub struct Journal {
+    /// The state folder's files.
     pub paths: StatePaths,
+    /// What the journal held when opened.
     pub replay: Replay,
     _lock: File,
 }

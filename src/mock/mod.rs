@@ -140,6 +140,7 @@ impl MockServer {
         Ok(Self { addr, state, shutdown: Some(tx), task })
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -149,14 +150,17 @@ impl MockServer {
         format!("http://{}", self.addr)
     }
 
+    /// Its state, for tests that script it.
     pub fn state(&self) -> &Arc<MockState> {
         &self.state
     }
 
+    /// Its counters.
     pub fn stats(&self) -> Stats {
         self.state.stats()
     }
 
+    /// Every accepted message.
     pub fn records(&self) -> Vec<Record> {
         self.state.records()
     }

@@ -20,12 +20,15 @@ pub struct Stats {
     pub token_calls: u64,
     /// POST /cgi-bin/stable_token calls.
     pub stable_token_calls: u64,
+    /// `stable_token` calls with `force_refresh`.
     pub forced_refreshes: u64,
     /// Requests to the send endpoints, whatever their answer.
     pub send_requests: u64,
     /// Answers of the send endpoints by errcode (0 = delivered).
     pub sends_by_errcode: BTreeMap<i64, u64>,
+    /// HTTP 502 answers.
     pub http_502: u64,
+    /// Answers that were not JSON.
     pub non_json: u64,
     /// Messages accepted (delivered), each recorded.
     pub accepted: u64,
@@ -33,6 +36,7 @@ pub struct Stats {
     pub duplicate_deliveries: u64,
     /// Sends dropped because their client_msg_id was seen within 10 minutes.
     pub deduplicated: u64,
+    /// `quota/get` calls.
     pub quota_calls: u64,
     /// Times live tokens were invalidated by `invalidate_tokens_at`.
     pub invalidations: u64,
@@ -41,22 +45,30 @@ pub struct Stats {
 /// One accepted message, as WeChat would have delivered it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Record {
+    /// Its place in the record (1-based).
     pub seq: u64,
     /// Milliseconds since the mock started.
     pub at_ms: u64,
+    /// The endpoint it came through.
     pub kind: Kind,
+    /// The recipient.
     pub touser: String,
+    /// The template.
     pub template_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The sender's id for WeChat's de-duplication.
     pub client_msg_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The msgid answered (template messages).
     pub msgid: Option<String>,
+    /// The `data` as received.
     pub data: Value,
 }
 
 /// What the HTTP layer sends back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
+    /// A JSON body with HTTP 200.
     Json(Value),
     /// An HTTP 502 from a gateway.
     BadGateway,
@@ -95,6 +107,7 @@ pub struct MockState {
 const RID_CHARS: &[u8] = b"0123456789abcdef";
 
 impl MockState {
+    /// A mock in its initial state (opens the record file if asked).
     pub fn new(config: MockConfig) -> std::io::Result<Self> {
         let record_file = match &config.record {
             Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
@@ -130,14 +143,17 @@ impl MockState {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Its configuration.
     pub fn config(&self) -> &MockConfig {
         &self.config
     }
 
+    /// Its counters.
     pub fn stats(&self) -> Stats {
         self.lock().stats.clone()
     }
 
+    /// Every accepted message.
     pub fn records(&self) -> Vec<Record> {
         self.lock().records.clone()
     }
@@ -153,6 +169,7 @@ impl MockState {
         invalidate_all(&mut g);
     }
 
+    /// Write the record file's buffer out.
     pub fn flush_record(&self) {
         if let Some(f) = self.lock().record_file.as_mut() {
             let _ = f.flush();

@@ -18,40 +18,68 @@ use crate::wechat::{Code, TokenStatus};
 /// An effect the loop carries out for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// Nothing to do.
     None,
+    /// Leave the UI (while sending: after a graceful stop).
     Quit,
+    /// Start sending.
     Start,
+    /// Pause sending.
     Pause,
+    /// Resume sending.
     Resume,
+    /// Stop gracefully.
     Stop,
+    /// Write the failures file now.
     Export,
+    /// Set the rate (messages per second).
     SetRate(u32),
-    TestSend { row: usize, openid: String },
+    /// Test-send a row to an openid.
+    TestSend {
+        /// The row (0-based).
+        row: usize,
+        /// The operator's own openid.
+        openid: String,
+    },
 }
 
 /// A layer drawn over the screen; it takes the keys while open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
+    /// The keys of this screen.
     Help,
+    /// Start sending?
     Confirm,
+    /// Stop sending?
     ConfirmStop,
+    /// Stop and quit?
     ConfirmQuit,
+    /// Raise the rate above the campaign's?
     ConfirmRate(u32),
+    /// Typing a filter.
     Filter,
+    /// Typing the openid for a test send.
     TestOpenid,
+    /// A message; any key closes it.
     Message(String),
 }
 
 /// All the TUI knows.
 #[derive(Debug)]
 pub struct App {
+    /// The campaign shown.
     pub campaign: Arc<Campaign>,
+    /// The screen shown.
     pub screen: Screen,
+    /// The layer over it, if any.
     pub overlay: Option<Overlay>,
     /// Text being typed in the filter or openid prompt.
     pub input: String,
+    /// The filter applied to the rows.
     pub filter: String,
+    /// Show only rows that will not be sent.
     pub invalid_only: bool,
+    /// Show only failed rows.
     pub failures_only: bool,
     /// Row indexes shown by the table, in file order.
     pub view: Vec<usize>,
@@ -61,31 +89,46 @@ pub struct App {
     pub page: usize,
     /// While sending, keep the newest row selected.
     pub follow: bool,
+    /// Each row's status.
     pub status: Vec<Status>,
     /// The final failure of each failed row: code and message.
     pub failures: HashMap<usize, (Code, String)>,
     /// Requests made per row (0: none yet); one byte a row, allocated once.
     pub attempts: Vec<u8>,
+    /// The run's counters.
     pub counters: Counters,
+    /// Rows this run sends.
     pub to_send: usize,
+    /// Why sending is paused, if it is.
     pub pause: Option<PauseReason>,
+    /// A graceful stop is under way.
     pub stopping: bool,
+    /// Leave the UI once the run is over.
     pub quit_when_done: bool,
+    /// The access token's state.
     pub token: Option<TokenStatus>,
+    /// What to know about the token (e.g. another system replaced it).
     pub token_note: Option<String>,
+    /// Requests per second, one sample a second.
     pub throughput: Vec<u64>,
     pub(super) last_sample: (u64, u64),
+    /// The rate now.
     pub rate: u32,
+    /// The campaign's rate.
     pub configured_rate: u32,
     /// What earlier runs did, when this run resumes a campaign.
     pub resume: Option<Resume>,
+    /// The daily quota, as the preflight found it.
     pub quota_line: Option<String>,
+    /// How long the run takes at the rate.
     pub estimate: String,
     /// The last thing worth telling the operator (export path, refusals).
     pub notice: Option<String>,
+    /// The engine's summary, once the run is over.
     pub summary: Option<Summary>,
     /// The finished run, for the done screen.
     pub report: Option<RunReport>,
+    /// Whether colours are allowed.
     pub color: bool,
 }
 

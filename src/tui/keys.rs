@@ -16,34 +16,56 @@ pub enum Screen {
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
+    /// Quit (asks while sending).
     Quit,
+    /// Show the keys.
     Help,
+    /// Select the row above.
     Up,
+    /// Select the row below.
     Down,
+    /// A page up.
     PageUp,
+    /// A page down.
     PageDown,
+    /// The first row.
     Top,
+    /// The last row (while sending: follow the newest).
     Bottom,
+    /// Filter the rows.
     Filter,
+    /// Only rows that will not be sent.
     InvalidOnly,
+    /// Start sending (asks first).
     Start,
+    /// Test-send the selected row.
     TestSend,
+    /// Pause or resume.
     Pause,
+    /// Stop gracefully (asks first).
     Stop,
+    /// Only failed rows.
     FailuresOnly,
+    /// Write the failures file now.
     Export,
+    /// Raise the rate.
     RateUp,
+    /// Lower the rate.
     RateDown,
 }
 
 /// One entry of the key table.
 #[derive(Debug)]
 pub struct Binding {
+    /// The keys that run the command.
     pub keys: &'static [KeyCode],
     /// How the keys are written in help and the footer.
     pub label: &'static str,
+    /// The screens where they work.
     pub screens: &'static [Screen],
+    /// What they do.
     pub command: Command,
+    /// The help text.
     pub help: &'static str,
     /// The footer's word for it; `None`: only in the `?` help.
     pub footer: Option<&'static str>,

@@ -9,12 +9,19 @@ use crate::wechat::external_refresh_hint;
 /// Where a row stands, for the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// Not sent yet.
     Pending,
+    /// Not sent: a check failed.
     Invalid,
+    /// Not sent: the openid came earlier.
     Duplicate,
+    /// On its way (attempt number).
     InFlight(u32),
+    /// Waiting for another attempt (attempt number).
     Retrying(u32),
+    /// Delivered this run.
     Delivered,
+    /// Failed for good this run.
     Failed,
     /// Sent by an earlier run without an answer; not resent.
     Unknown,
@@ -25,6 +32,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// Whether the row failed, in this run or an earlier one.
     pub fn is_failure(self) -> bool {
         matches!(self, Status::Failed | Status::FailedBefore)
     }

@@ -19,14 +19,17 @@ pub struct Failure {
     pub errcode: Option<i64>,
     /// WeChat's errmsg (with its rid), or a description of the transport failure. Never a token.
     pub errmsg: String,
+    /// What a sender does about it.
     pub class: ErrorClass,
 }
 
 impl Failure {
+    /// A transport failure (no errcode): retried.
     pub fn transport(message: impl Into<String>) -> Self {
         Self { errcode: None, errmsg: message.into(), class: ErrorClass::Retry }
     }
 
+    /// WeChat's answer `errcode`, classified.
     pub fn api(errcode: i64, errmsg: String) -> Self {
         Self { errcode: Some(errcode), errmsg, class: classify(errcode) }
     }
@@ -42,8 +45,10 @@ impl Failure {
 pub enum Outcome {
     /// errcode 0. `msgid` (template kind) is kept as text: it exceeds 2^53.
     Delivered {
+        /// WeChat's msgid, as text.
         msgid: Option<String>,
     },
+    /// Refused, or no usable answer.
     Failed(Failure),
 }
 
@@ -102,6 +107,7 @@ impl WechatClient {
         &self.http
     }
 
+    /// The API base.
     pub fn base(&self) -> &str {
         self.http.base()
     }

@@ -22,6 +22,7 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// The class's name.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::Ok => "ok",
@@ -259,7 +260,7 @@ mod tests {
         assert_eq!(Code::of(Some(-1)).to_string(), "-1");
         assert_eq!(format!("{:>6}|{:<4}|", Code::of(Some(-1)), Code::of(Some(7))), "    -1|7   |");
         assert_eq!(serde_json::to_string(&Code::of(Some(43101))).unwrap(), "\"43101\"");
-        let mut v = vec![Code::of(Some(45009)), Code::of(None), Code::of(Some(-1)), Code::of(Some(40003))];
+        let mut v = [Code::of(Some(45009)), Code::of(None), Code::of(Some(-1)), Code::of(Some(40003))];
         v.sort();
         assert_eq!(v.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["transport", "-1", "40003", "45009"]);
     }

@@ -33,7 +33,9 @@ pub struct TransportError(pub String);
 /// An answer: its status and whole body.
 #[derive(Debug)]
 pub struct Reply {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The body.
     pub body: Bytes,
 }
 

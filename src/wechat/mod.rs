@@ -44,19 +44,25 @@ pub fn external_refresh_hint(source: &str) -> &'static str {
 /// The daily quota of an endpoint, as `/cgi-bin/openapi/quota/get` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quota {
+    /// Messages allowed a day.
     pub daily_limit: u64,
+    /// Messages sent today.
     pub used: u64,
+    /// Messages left today.
     pub remain: u64,
 }
 
 /// A client and the shared token cache: sends one message, handling token errors.
 #[derive(Debug, Clone)]
 pub struct Sender {
+    /// The HTTP client.
     pub client: WechatClient,
+    /// The token cache every worker shares.
     pub tokens: Arc<TokenCache>,
 }
 
 impl Sender {
+    /// A sender from its client and token cache.
     pub fn new(client: WechatClient, tokens: Arc<TokenCache>) -> Self {
         Self { client, tokens }
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wrap a secret.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -35,6 +36,7 @@ impl fmt::Display for Secret {
 pub struct AccessToken(Arc<str>);
 
 impl AccessToken {
+    /// Wrap a token.
     pub fn new(value: impl Into<Arc<str>>) -> Self {
         Self(value.into())
     }

@@ -17,6 +17,7 @@ use crate::wechat::secret::AccessToken;
 /// What [`TokenCache::replace_failed`] did.
 #[derive(Debug, Clone)]
 pub struct Replaced {
+    /// The token to use now.
     pub token: AccessToken,
     /// A token request was made (false: another worker had already replaced the failing token).
     pub refreshed: bool,
@@ -80,6 +81,7 @@ impl TokenCache {
         self.disk.as_deref()
     }
 
+    /// Where its tokens come from.
     pub fn source(&self) -> &TokenSource {
         &self.source
     }

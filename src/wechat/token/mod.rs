@@ -20,30 +20,58 @@ pub enum TokenError {
     #[error(
         "the app secret is not set: export it in the environment variable {var} (named by `secret_env` in [wechat])"
     )]
-    MissingSecret { var: String },
+    /// The app secret is not in the environment.
+    MissingSecret {
+        /// The variable named by `secret_env`.
+        var: String,
+    },
     #[error("token request failed: {0}")]
+    /// The token request failed in transport.
     Transport(String),
     #[error("WeChat refused the token request: errcode {errcode} ({errmsg}){}", .hint.map(|h| format!(" — {h}")).unwrap_or_default())]
-    Api { errcode: i64, errmsg: String, hint: Option<&'static str> },
+    /// WeChat refused the token request.
+    Api {
+        /// WeChat's errcode.
+        errcode: i64,
+        /// WeChat's errmsg (secret removed).
+        errmsg: String,
+        /// What to do.
+        hint: Option<&'static str>,
+    },
     #[error("the environment variable {0} that should hold the access token is not set")]
+    /// The variable holding the token is not set.
     EnvMissing(String),
     #[error("the token command `{command}` failed: {detail}")]
-    Command { command: String, detail: String },
+    /// The token command failed.
+    Command {
+        /// The command.
+        command: String,
+        /// What went wrong.
+        detail: String,
+    },
     #[error("{count} token requests in the last minute: stopping to protect the daily token quota (a flapping credential or another system refreshing the token?)")]
-    CircuitOpen { count: usize },
+    /// Too many token requests in a minute.
+    CircuitOpen {
+        /// Requests counted in the minute.
+        count: usize,
+    },
 }
 
 /// A snapshot for screens and reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenStatus {
+    /// The token source's name.
     pub source: &'static str,
     /// The current token, redacted.
     pub token: Option<String>,
+    /// How long ago the token was obtained.
     pub age_secs: Option<u64>,
+    /// How long it has left, when known.
     pub expires_in_secs: Option<u64>,
     /// Token requests this process made.
     pub requests: u64,
     /// Refreshes after the first token (expiry or invalidation).
     pub refreshes: u64,
+    /// Whether it came from the disk cache.
     pub from_disk: bool,
 }

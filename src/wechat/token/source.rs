@@ -65,6 +65,7 @@ impl TokenSource {
         Self { spec, appid: appid.to_string(), secret, http: client.http().clone() }
     }
 
+    /// The source's kind.
     pub fn spec(&self) -> &TokenSpec {
         &self.spec
     }
