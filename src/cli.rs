@@ -107,7 +107,7 @@ fn drive(opts: SendOptions, headless: bool, consent: Consent) -> Exit {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");
-                return Exit::Input;
+                return e.exit();
             }
         };
         if tui {

@@ -90,6 +90,7 @@ fn sending() -> App {
             total: 45,
             delivered: 15,
             failed: 2,
+            retry_later: 0,
             in_flight: 4,
             retrying: 1,
             requests: req,

@@ -19,11 +19,8 @@ pub const OWN_COLUMNS: [&str; 3] = ["wxsend_errcode", "wxsend_errmsg", "wxsend_a
 /// in order, plus wxsend's three. Returns the number of rows written.
 pub fn write_failures(campaign: &Campaign, replay: &Replay, path: &Path) -> std::io::Result<usize> {
     let r = &campaign.recipients;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("csv.tmp");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    let tmp = temp_beside(path)?;
+    let mut file = std::io::BufWriter::new(tmp.as_file());
     // Excel needs the BOM to read UTF-8; mirror the input's (a GBK input becomes UTF-8 with BOM).
     if r.encoding.had_bom() || r.encoding == DetectedEncoding::Gb18030 {
         file.write_all("\u{feff}".as_bytes())?;
@@ -53,8 +50,25 @@ pub fn write_failures(campaign: &Campaign, replay: &Replay, path: &Path) -> std:
     }
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    persist(tmp, path)?;
     Ok(written)
+}
+
+/// A temporary file in `path`'s folder (created if missing), removed again on every path that
+/// does not [`persist`] it: an error, a full disk, a panic.
+fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if path.is_dir() {
+        return Err(std::io::Error::other(format!("{} is a folder: name a file", path.display())));
+    }
+    std::fs::create_dir_all(dir)?;
+    tempfile::Builder::new().prefix(".wxsend-").suffix(".tmp").tempfile_in(dir)
+}
+
+/// Put a finished temporary file in place of `path` at once (readers see the old file or the
+/// new one, never half of one).
+fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// One errcode in the report.
@@ -194,5 +208,8 @@ pub fn build_report(campaign: &Campaign, replay: &Replay, summary: &Summary, fil
 /// Write the report as pretty JSON.
 pub fn write_report(report: &Report, path: &Path) -> std::io::Result<()> {
     let text = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
-    std::fs::write(path, text)
+    let mut tmp = temp_beside(path)?;
+    tmp.write_all(&text)?;
+    tmp.as_file().sync_all()?;
+    persist(tmp, path)
 }

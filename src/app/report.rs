@@ -89,6 +89,15 @@ impl RunReport {
                 thousands(self.duplicates)
             ),
         );
+        if c.retry_later > 0 {
+            say(
+                LineKind::Problem,
+                format!(
+                    "retry later: {} rows got only transient answers (timeouts, 5xx, -1) this run; they are not failed and the next run sends them",
+                    thousands(c.retry_later)
+                ),
+            );
+        }
         if !c.failures_by_code.is_empty() {
             say(LineKind::Info, "errors this run:".into());
             for (code, n) in &c.failures_by_code {

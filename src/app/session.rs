@@ -61,6 +61,17 @@ pub enum PrepareError {
     Mock(std::io::Error),
 }
 
+impl PrepareError {
+    /// The exit code: 4 when this machine's storage is the cause (nothing was sent, and nothing
+    /// about the input is wrong), else 2.
+    pub fn exit(&self) -> Exit {
+        match self {
+            PrepareError::Journal(e) if e.is_storage() => Exit::LocalWrite,
+            _ => Exit::Input,
+        }
+    }
+}
+
 /// A prepared send.
 #[derive(Debug)]
 pub struct Session {
@@ -150,7 +161,7 @@ impl Session {
             invalid: c.checks.invalid,
             duplicates: c.checks.duplicates,
             resume: self.plan.resume.clone(),
-            warnings: c.warnings.clone(),
+            warnings: c.warnings.iter().cloned().chain(self.journal.repaired.clone()).collect(),
             mock_api: self.mock.as_ref().map(|m| m.url()),
             to_send: self.plan.to_send.len(),
             rate: c.config.send.rate,

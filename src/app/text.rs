@@ -34,13 +34,14 @@ pub fn duration(d: Duration) -> String {
 /// against the limit, and the time left.
 pub fn progress(c: &Counters) -> String {
     format!(
-        "{}/{}  ok {}  failed {}  in flight {}  retrying {}  rate {:.1}/s of {}/s  ETA {}",
+        "{}/{}  ok {}  failed {}  in flight {}  retrying {}{}  rate {:.1}/s of {}/s  ETA {}",
         thousands(c.done()),
         thousands(c.total),
         thousands(c.delivered),
         thousands(c.failed),
         c.in_flight,
         c.retrying,
+        if c.retry_later > 0 { format!("  retry later {}", thousands(c.retry_later)) } else { String::new() },
         c.rate(),
         c.rate_limit,
         c.eta().map_or_else(|| "-".into(), duration)

@@ -27,8 +27,11 @@ pub enum Verdict {
     Delivered {
         msgid: Option<String>,
     },
-    /// Final failure of the row.
+    /// Final failure of the row: WeChat refused it.
     Failed(Failure),
+    /// Every attempt this run got a transient answer: the row stays pending (journal: `retry`)
+    /// and the next run sends it again.
+    RetryLater(Failure),
     /// Try again after `delay`.
     Retry {
         failure: Failure,
@@ -131,8 +134,10 @@ fn classify(shared: &Shared, job: &mut Job, f: Failure) -> Verdict {
         ErrorClass::Retry => {
             job.transient += 1;
             if job.transient >= shared.config.max_attempts {
-                shared.journal.append(failed_line(&f));
-                Verdict::Failed(f)
+                // Out of attempts on a transient answer: not a refusal, so the row is not failed
+                // for good; its last line is `retry` and the next run sends it.
+                shared.journal.append(retry_line(&f));
+                Verdict::RetryLater(f)
             } else {
                 shared.journal.append(retry_line(&f));
                 let delay = backoff(shared.config.backoff_base, shared.config.backoff_max, job.transient);
@@ -140,10 +145,10 @@ fn classify(shared: &Shared, job: &mut Job, f: Failure) -> Verdict {
             }
         }
         ErrorClass::SlowDown => {
-            // Bounded too: a row that keeps hitting per-user limits fails in the end.
+            // Bounded too: a row that keeps hitting per-user limits is left for a later run.
             if attempt >= shared.config.max_attempts.saturating_mul(4) {
-                shared.journal.append(failed_line(&f));
-                Verdict::Failed(f)
+                shared.journal.append(retry_line(&f));
+                Verdict::RetryLater(f)
             } else {
                 shared.journal.append(retry_line(&f));
                 Verdict::SlowDown(f)

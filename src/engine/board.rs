@@ -253,6 +253,12 @@ impl Board {
                 self.events.push(RowEvent::Failed { row, attempt, failure });
                 self.record_final(true);
             }
+            Verdict::RetryLater(failure) => {
+                self.counters.retry_later += 1;
+                *self.counters.retries_by_code.entry(failure.code()).or_default() += 1;
+                self.events.push(RowEvent::RetryLater { row, attempt, failure });
+                self.record_final(true);
+            }
             Verdict::Retry { failure, delay } => {
                 *self.counters.retries_by_code.entry(failure.code()).or_default() += 1;
                 self.events.push(RowEvent::Retrying { row, attempt, failure, delay });

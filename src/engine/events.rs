@@ -97,6 +97,15 @@ pub enum RowEvent {
         /// The answer.
         failure: Failure,
     },
+    /// Every attempt this run got a transient answer: the row is left for the next run.
+    RetryLater {
+        /// The row (0-based).
+        row: usize,
+        /// Its attempt number.
+        attempt: u32,
+        /// The last answer.
+        failure: Failure,
+    },
     /// The request got no answer before the campaign ended (journal: unknown).
     Unanswered {
         /// The row (0-based).
@@ -189,6 +198,8 @@ pub struct Counters {
     pub delivered: usize,
     /// Failed for good this run.
     pub failed: usize,
+    /// Left for the next run after every attempt got a transient answer ("retry later").
+    pub retry_later: usize,
     /// Requests on their way.
     pub in_flight: usize,
     /// Rows waiting for a retry.
@@ -208,12 +219,12 @@ pub struct Counters {
 impl Counters {
     /// Rows neither finished nor in flight nor waiting for a retry.
     pub fn pending(&self) -> usize {
-        self.total.saturating_sub(self.delivered + self.failed + self.in_flight + self.retrying)
+        self.total.saturating_sub(self.done() + self.in_flight + self.retrying)
     }
 
-    /// Rows with a final outcome.
+    /// Rows this run is finished with (delivered, failed, or left for a later run).
     pub fn done(&self) -> usize {
-        self.delivered + self.failed
+        self.delivered + self.failed + self.retry_later
     }
 
     /// Rows finished per second so far (0 in the first second, where it is noise).

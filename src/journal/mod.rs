@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use replay::replay_file;
+pub use replay::{read_journal, replay_file, ReadJournal, TornTail};
 pub use store::{unix_now, Fingerprints, Journal, StatePaths};
 pub use writer::{JournalWriter, SYNC_INTERVAL};
 
@@ -29,11 +29,13 @@ pub enum JournalError {
         /// The OS error.
         source: std::io::Error,
     },
-    #[error("{path}: another wxsend is sending this campaign (the state folder is locked); wait for it or stop it first", path = .path.display())]
+    #[error("{path}: another wxsend{} is sending this campaign (the state folder is locked); wait for it or stop it first", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), path = .path.display())]
     /// Another process holds the lock.
     Locked {
         /// The state folder.
         path: PathBuf,
+        /// The process holding it, when it could be read.
+        pid: Option<u32>,
     },
     #[error("{path}:{line}: the journal is damaged ({detail}); move it away and start again with --new-run only if you know what was sent", path = .path.display())]
     /// A line inside the journal does not parse.
@@ -53,6 +55,40 @@ pub enum JournalError {
         /// What changed.
         what: String,
     },
+    /// The journal cannot be written (disk full, read-only, I/O error).
+    #[error("cannot write the journal: {detail}. Free space (or make the state folder writable), then run the same command again; nothing was sent")]
+    Unwritable {
+        /// The file and the OS error.
+        detail: String,
+    },
+    /// The state folder is a symbolic link to nothing.
+    #[error("{path} is a symbolic link to {target}, which does not exist: create {target} or remove the link", path = .path.display())]
+    DanglingLink {
+        /// The link.
+        path: PathBuf,
+        /// Where it points.
+        target: String,
+    },
+}
+
+impl JournalError {
+    /// Whether the cause is this machine's storage (full, read-only, failing) rather than the
+    /// operator's input: such a run ends with exit 4, not 2.
+    pub fn is_storage(&self) -> bool {
+        match self {
+            JournalError::Unwritable { .. } => true,
+            JournalError::Io { source, .. } => {
+                matches!(
+                    source.kind(),
+                    std::io::ErrorKind::StorageFull
+                        | std::io::ErrorKind::ReadOnlyFilesystem
+                        | std::io::ErrorKind::QuotaExceeded
+                        | std::io::ErrorKind::WriteZero
+                ) || source.raw_os_error() == Some(5)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// One line of the journal.
@@ -145,6 +181,38 @@ pub enum Line {
         /// Why, in words.
         reason: String,
     },
+}
+
+/// Append `line` to `out` as one record: its JSON, a tab, the CRC32C of the JSON in 8 hex
+/// digits, a newline. The checksum tells a torn or corrupted record from a valid one.
+pub fn encode(line: &Line, out: &mut Vec<u8>) {
+    let start = out.len();
+    // Serializing these plain enums cannot fail; an empty record would be caught on replay.
+    let _ = serde_json::to_writer(&mut *out, line);
+    let crc = crc32c::crc32c(&out[start..]);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'\t');
+    for shift in (0..8).rev() {
+        out.push(HEX[((crc >> (shift * 4)) & 0xf) as usize]);
+    }
+    out.push(b'\n');
+}
+
+/// Parse one record (without its newline): JSON with a verified checksum, or JSON alone as
+/// journals of version 1 were written.
+pub fn decode(text: &[u8]) -> Result<Line, String> {
+    let json = match text.iter().rposition(|&b| b == b'\t') {
+        Some(tab) => {
+            let (json, crc) = (&text[..tab], &text[tab + 1..]);
+            let want = std::str::from_utf8(crc).ok().and_then(|c| u32::from_str_radix(c, 16).ok());
+            if crc.len() != 8 || want != Some(crc32c::crc32c(json)) {
+                return Err("its checksum does not match (a torn or corrupted record)".into());
+            }
+            json
+        }
+        None => text,
+    };
+    serde_json::from_slice(json).map_err(|e| e.to_string())
 }
 
 /// What the journal says about one row.
@@ -283,6 +351,18 @@ mod tests {
         assert!(matches!(&r.rows[3], RowRecord::Failed(f) if f.errcode == Some(43101)));
         assert_eq!(r.rows[4], RowRecord::Pending);
         assert_eq!(r.unknown(), vec![1]);
+    }
+
+    #[test]
+    fn records_carry_a_checksum_and_decode_back() {
+        let l = Line::Ok { row: 7, attempt: 1, msgid: Some("4674045479742390278".into()) };
+        let mut out = Vec::new();
+        encode(&l, &mut out);
+        let text = std::str::from_utf8(&out).unwrap();
+        let (json, crc) = text.trim_end().split_once('\t').unwrap();
+        assert_eq!(json, r#"{"t":"ok","row":7,"attempt":1,"msgid":"4674045479742390278"}"#);
+        assert_eq!(crc, format!("{:08x}", crc32c::crc32c(json.as_bytes())));
+        assert_eq!(decode(&out[..out.len() - 1]).unwrap(), l);
     }
 
     #[test]

@@ -1,58 +1,208 @@
-//! Reading a journal back: its header and the state of every row, streamed line by line.
+//! Reading a journal back: its header and the state of every row, streamed line by line, with
+//! each record's checksum verified. A last record that is incomplete (a crash, a power cut or a
+//! full disk cut it short) is reported as a torn tail for [`super::Journal::open`] to repair;
+//! a bad record with good ones after it is damage, and refuses.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use super::{JournalError, Line, Replay, RowRecord};
+use super::{decode, JournalError, Line, Replay, RowRecord};
 
-/// Read a journal: its header line and the state of each of `rows` rows.
-pub fn replay_file(path: &Path, rows: usize) -> Result<(Option<Line>, Replay), JournalError> {
+/// An incomplete last record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// Where it starts: the file is whole up to here.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// When it was a `dispatch` record whose row can still be read: that row and attempt. Its
+    /// request may have left before the cut (a power cut loses what was not yet fsynced), so the
+    /// row is counted unknown, never pending.
+    pub dispatch: Option<(usize, u32)>,
+}
+
+/// A journal as read from disk.
+#[derive(Debug, Clone)]
+pub struct ReadJournal {
+    /// The first record.
+    pub header: Option<Line>,
+    /// Every row's state.
+    pub replay: Replay,
+    /// The incomplete last record, if any.
+    pub torn: Option<TornTail>,
+}
+
+/// Read a journal: its header, the state of each of `rows` rows, and a torn last record.
+pub fn read_journal(path: &Path, rows: usize) -> Result<ReadJournal, JournalError> {
     let io = |source| JournalError::Io { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(io)?;
+    let mut reader = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
     let mut replay = Replay { rows: vec![RowRecord::Pending; rows], runs: 0 };
     let mut header = None;
-    // Read line by line: a journal of a million rows is never held in memory at once.
-    let mut bad: Option<(usize, String)> = None;
-    for (i, text) in BufReader::new(file).lines().enumerate() {
-        let text = text.map_err(io)?;
-        if text.trim().is_empty() {
+    // A bad record is only damage once a good one follows it.
+    let mut bad: Option<(usize, String, TornTail)> = None;
+    let mut offset = 0u64;
+    let mut number = 0usize;
+    let mut buf = Vec::with_capacity(256);
+    loop {
+        buf.clear();
+        // Read record by record: a journal of a million rows is never held in memory at once.
+        let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        let start = offset;
+        offset += n as u64;
+        let complete = buf.last() == Some(&b'\n');
+        let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.iter().all(u8::is_ascii_whitespace) && complete {
             continue;
         }
-        // A crash can cut the very last line short; a bad line with more after it is damage.
-        if let Some((line, detail)) = bad.take() {
+        if let Some((line, detail, _)) = bad.take() {
             return Err(JournalError::Corrupt { path: path.to_path_buf(), line, detail });
         }
-        match serde_json::from_str::<Line>(&text) {
-            Ok(line) if i == 0 => header = Some(line),
+        let parsed = if complete { decode(text) } else { Err("the record is cut short".to_string()) };
+        match parsed {
+            Ok(line) if header.is_none() && start == 0 => header = Some(line),
             Ok(line) => replay.apply(&line),
-            Err(e) => bad = Some((i + 1, e.to_string())),
+            Err(detail) => {
+                let torn = TornTail { offset: start, len: n as u64, dispatch: torn_dispatch(text) };
+                bad = Some((number, detail, torn));
+            }
         }
     }
-    Ok((header, replay))
+    let torn = bad.map(|(_, _, t)| t);
+    if let Some((row, attempt)) = torn.as_ref().and_then(|t| t.dispatch) {
+        if let Some(r) = replay.rows.get_mut(row) {
+            if *r == RowRecord::Pending {
+                *r = RowRecord::Unknown { attempts: attempt };
+            }
+        }
+    }
+    Ok(ReadJournal { header, replay, torn })
+}
+
+/// Read a journal: its header line and the state of each of `rows` rows (a torn last record is
+/// tolerated as [`read_journal`] describes).
+pub fn replay_file(path: &Path, rows: usize) -> Result<(Option<Line>, Replay), JournalError> {
+    read_journal(path, rows).map(|j| (j.header, j.replay))
+}
+
+/// The row and attempt of a cut `dispatch` record, when enough of it survived to tell.
+fn torn_dispatch(text: &[u8]) -> Option<(usize, u32)> {
+    let text = std::str::from_utf8(text).ok()?;
+    let rest = text.strip_prefix(r#"{"t":"dispatch","row":"#)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let row = digits.parse().ok()?;
+    // A row number cut short could name another row: trust it only if its field is complete.
+    let after = &rest[digits.len()..];
+    if !after.starts_with(',') {
+        return None;
+    }
+    let attempt = after
+        .strip_prefix(r#","attempt":"#)
+        .map(|a| a.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1);
+    Some((row, attempt))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::encode;
+
+    fn journal(lines: &[Line]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for l in lines {
+            encode(l, &mut out);
+        }
+        out
+    }
+
+    fn header() -> Line {
+        Line::Header {
+            version: 2,
+            campaign: "c".into(),
+            campaign_fp: "a".into(),
+            csv: "r.csv".into(),
+            csv_fp: "b".into(),
+            rows: 3,
+            created: 0,
+        }
+    }
 
     #[test]
-    fn a_cut_last_line_is_tolerated_but_damage_inside_is_not() {
+    fn a_cut_last_record_is_a_torn_tail_but_damage_inside_refuses() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let good = [
-            r#"{"t":"header","version":1,"campaign":"c","campaign_fp":"a","csv":"r.csv","csv_fp":"b","rows":2,"created":0}"#,
-            r#"{"t":"dispatch","row":0,"attempt":1}"#,
-            r#"{"t":"ok","row":0,"attempt":1,"msgid":"7"}"#,
-        ]
-        .join("\n");
-        std::fs::write(&path, format!("{good}\n{{\"t\":\"dispa")).unwrap();
-        let (header, replay) = replay_file(&path, 2).unwrap();
-        assert!(matches!(header, Some(Line::Header { rows: 2, .. })));
-        assert_eq!(replay.rows[0], RowRecord::Delivered { attempts: 1 });
-        std::fs::write(&path, format!("{good}\n{{\"t\":\"dispa\n{}\n", r#"{"t":"dispatch","row":1,"attempt":1}"#))
-            .unwrap();
-        let e = replay_file(&path, 2).unwrap_err().to_string();
+        let good = journal(&[
+            header(),
+            Line::Dispatch { row: 0, attempt: 1 },
+            Line::Ok { row: 0, attempt: 1, msgid: Some("7".into()) },
+        ]);
+        let mut torn = good.clone();
+        torn.extend_from_slice(br#"{"t":"ok","row":1"#);
+        std::fs::write(&path, &torn).unwrap();
+        let j = read_journal(&path, 3).unwrap();
+        assert!(matches!(j.header, Some(Line::Header { rows: 3, .. })));
+        assert_eq!(j.replay.rows[0], RowRecord::Delivered { attempts: 1 });
+        assert_eq!(j.torn, Some(TornTail { offset: good.len() as u64, len: 17, dispatch: None }));
+
+        let mut inside = good.clone();
+        inside.extend_from_slice(b"{\"t\":\"dispa\n");
+        inside.extend_from_slice(&journal(&[Line::Dispatch { row: 1, attempt: 1 }]));
+        std::fs::write(&path, inside).unwrap();
+        let e = read_journal(&path, 3).unwrap_err().to_string();
         assert!(e.contains("journal.jsonl:4: the journal is damaged"), "{e}");
+    }
+
+    #[test]
+    fn a_torn_dispatch_keeps_its_row_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut bytes = journal(&[header()]);
+        bytes.extend_from_slice(br#"{"t":"dispatch","row":2,"attempt":1}	0000"#);
+        std::fs::write(&path, &bytes).unwrap();
+        let j = read_journal(&path, 3).unwrap();
+        assert_eq!(j.torn.unwrap().dispatch, Some((2, 1)));
+        assert_eq!(j.replay.rows[2], RowRecord::Unknown { attempts: 1 });
+        // A row number that may itself be cut short is not trusted.
+        assert_eq!(torn_dispatch(br#"{"t":"dispatch","row":1"#), None);
+    }
+
+    #[test]
+    fn a_record_whose_checksum_fails_is_damage_not_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut bytes = journal(&[header(), Line::Dispatch { row: 0, attempt: 1 }]);
+        // Flip the row number of the dispatch record: still valid JSON, wrong checksum.
+        let at = bytes.windows(7).position(|w| w == b"\"row\":0").unwrap() + 6;
+        bytes[at] = b'1';
+        bytes.extend_from_slice(&journal(&[Line::Ok { row: 0, attempt: 1, msgid: None }]));
+        std::fs::write(&path, &bytes).unwrap();
+        let e = read_journal(&path, 3).unwrap_err().to_string();
+        assert!(e.contains("checksum"), "{e}");
+    }
+
+    #[test]
+    fn journals_without_checksums_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"t":"header","version":1,"campaign":"c","campaign_fp":"a","csv":"r.csv","csv_fp":"b","rows":2,"created":0}"#,
+                "\n",
+                r#"{"t":"dispatch","row":1,"attempt":1}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let j = read_journal(&path, 2).unwrap();
+        assert_eq!(j.replay.rows[1], RowRecord::Unknown { attempts: 1 });
+        assert!(j.torn.is_none());
     }
 }

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use super::{replay_file, JournalError, JournalWriter, Line, Replay, RowRecord};
+use super::{read_journal, JournalError, JournalWriter, Line, Replay, RowRecord};
 use crate::campaign::Campaign;
 
 /// The fingerprints a journal is tied to.
@@ -107,6 +107,8 @@ pub struct Journal {
     pub paths: StatePaths,
     /// What the journal held when opened.
     pub replay: Replay,
+    /// What opening repaired (an incomplete last record cut away), for the operator.
+    pub repaired: Option<String>,
     _lock: File,
 }
 
@@ -118,15 +120,31 @@ impl Journal {
             let path = path.to_path_buf();
             move |source| JournalError::Io { path, source }
         };
+        check_no_dangling_link(&paths.dir)?;
         std::fs::create_dir_all(&paths.dir).map_err(io(&paths.dir))?;
-        let lock =
-            OpenOptions::new().create(true).truncate(false).write(true).open(&paths.lock).map_err(io(&paths.lock))?;
+        let mut lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&paths.lock)
+            .map_err(io(&paths.lock))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked { path: paths.dir.clone() }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                // The holder wrote its pid when it took the lock. A lock left by a dead process
+                // is released by the OS, so only a live holder gets here.
+                let pid = std::fs::read_to_string(&paths.lock).ok().and_then(|t| t.trim().parse::<u32>().ok());
+                return Err(JournalError::Locked { path: paths.dir.clone(), pid });
+            }
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(JournalError::Io { path: paths.lock.clone(), source: e })
             }
+        }
+        {
+            use std::io::{Seek, Write};
+            let pid = std::process::id().to_string();
+            let _ = lock.set_len(0).and_then(|()| lock.rewind()).and_then(|()| lock.write_all(pid.as_bytes()));
         }
         let fp = Fingerprints::of(campaign)?;
         let rows = campaign.recipients.len();
@@ -135,8 +153,27 @@ impl Journal {
             std::fs::rename(&paths.journal, &aside).map_err(io(&paths.journal))?;
         }
         let exists = paths.journal.metadata().map(|m| m.len() > 0).unwrap_or(false);
+        let mut repaired = None;
+        let mut torn_dispatch = None;
         let replay = if exists {
-            let (header, replay) = replay_file(&paths.journal, rows)?;
+            let read = read_journal(&paths.journal, rows)?;
+            let (header, replay) = (read.header, read.replay);
+            if let Some(torn) = read.torn {
+                // Cut the incomplete record away before anything is appended, so the next
+                // record starts on a line of its own.
+                let f = OpenOptions::new().write(true).open(&paths.journal).map_err(io(&paths.journal))?;
+                f.set_len(torn.offset).and_then(|()| f.sync_all()).map_err(io(&paths.journal))?;
+                torn_dispatch = torn.dispatch;
+                repaired = Some(format!(
+                    "{}: the last record was incomplete (a crash, power cut or full disk cut it short); its {} bytes were removed{}",
+                    paths.journal.display(),
+                    torn.len,
+                    torn.dispatch.map_or(String::new(), |(row, _)| format!(
+                        "; it was a request for row {}, which is kept as unknown (it may have been sent)",
+                        row + 1
+                    ))
+                ));
+            }
             match header {
                 Some(h) => check_header(&paths, &h, &fp, campaign)?,
                 None => {
@@ -155,7 +192,7 @@ impl Journal {
         let writer = JournalWriter::spawn(file, paths.journal.clone()).map_err(io(&paths.journal))?;
         if !exists {
             writer.append(Line::Header {
-                version: 1,
+                version: 2,
                 campaign: campaign.config.name.clone(),
                 campaign_fp: fp.campaign,
                 csv: campaign.recipients.path.display().to_string(),
@@ -164,8 +201,29 @@ impl Journal {
                 created: unix_now(),
             });
         }
-        Ok((Self { paths, replay, _lock: lock }, writer))
+        if let Some((row, attempt)) = torn_dispatch {
+            // Written again whole: the row stays unknown on every later replay.
+            writer.append(Line::Dispatch { row, attempt });
+        }
+        // Everything so far reaches the disk now: a full disk is found before the first request.
+        if !writer.sync_now() {
+            let detail = writer.error().unwrap_or_else(|| paths.journal.display().to_string());
+            return Err(JournalError::Unwritable { detail });
+        }
+        Ok((Self { paths, replay, repaired, _lock: lock }, writer))
     }
+}
+
+/// A state folder (or its parent) that is a symbolic link to nothing: say so, rather than the
+/// OS's "File exists" when the folder is created.
+fn check_no_dangling_link(dir: &Path) -> Result<(), JournalError> {
+    for p in [Some(dir), dir.parent()].into_iter().flatten() {
+        if p.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) && !p.exists() {
+            let target = std::fs::read_link(p).map(|t| t.display().to_string()).unwrap_or_default();
+            return Err(JournalError::DanglingLink { path: p.to_path_buf(), target });
+        }
+    }
+    Ok(())
 }
 
 fn check_header(paths: &StatePaths, line: &Line, fp: &Fingerprints, campaign: &Campaign) -> Result<(), JournalError> {

@@ -20,7 +20,7 @@ pub struct JournalWriter {
 
 #[derive(Debug)]
 struct WriterInner {
-    out: Mutex<BufWriter<File>>,
+    out: Mutex<Writing>,
     /// A second handle for fsync, so appends are not blocked while the disk syncs.
     sync_file: File,
     path: PathBuf,
@@ -31,11 +31,18 @@ struct WriterInner {
     error: Mutex<Option<String>>,
 }
 
+/// The buffered file and the scratch buffer a record is encoded into, under one lock.
+#[derive(Debug)]
+struct Writing {
+    file: BufWriter<File>,
+    record: Vec<u8>,
+}
+
 /// The longest a written line waits for fsync.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
 impl WriterInner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BufWriter<File>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Writing> {
         self.out.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -45,12 +52,12 @@ impl WriterInner {
             return false;
         }
         let mut out = self.lock();
-        let mut result = serde_json::to_writer(&mut *out, line).map_err(std::io::Error::from);
-        if result.is_ok() {
-            result = out.write_all(b"\n");
-        }
+        let Writing { file, record } = &mut *out;
+        record.clear();
+        super::encode(line, record);
+        let mut result = file.write_all(record);
         if result.is_ok() && through {
-            result = out.flush();
+            result = file.flush();
         }
         drop(out);
         self.unsynced.store(true, Ordering::Relaxed);
@@ -71,7 +78,7 @@ impl WriterInner {
         if !self.unsynced.swap(false, Ordering::Relaxed) {
             return true;
         }
-        match self.lock().flush().and_then(|()| self.sync_file.sync_data()) {
+        match self.lock().file.flush().and_then(|()| self.sync_file.sync_data()) {
             Ok(()) => true,
             Err(e) => {
                 self.fail(e);
@@ -99,7 +106,10 @@ impl JournalWriter {
     pub(crate) fn spawn(file: File, path: PathBuf) -> std::io::Result<Self> {
         let sync_file = file.try_clone()?;
         let inner = Arc::new(WriterInner {
-            out: Mutex::new(BufWriter::with_capacity(64 * 1024, file)),
+            out: Mutex::new(Writing {
+                file: BufWriter::with_capacity(64 * 1024, file),
+                record: Vec::with_capacity(256),
+            }),
             sync_file,
             path,
             unsynced: AtomicBool::new(false),
@@ -139,6 +149,13 @@ impl JournalWriter {
     /// killed, and is fsynced within [`SYNC_INTERVAL`]. `false` if the journal cannot be written.
     pub async fn append_written(&self, line: Line) -> bool {
         self.inner.write(&line, true)
+    }
+
+    /// Flush and fsync everything appended so far, from synchronous code; `false` if the
+    /// journal cannot be written ([`Self::error`] says why).
+    pub fn sync_now(&self) -> bool {
+        self.inner.unsynced.store(true, Ordering::Relaxed);
+        self.inner.sync()
     }
 
     /// Flush and fsync everything appended so far.

@@ -96,6 +96,10 @@ impl App {
                 (*row, Status::Failed)
             }
             RowEvent::Unanswered { row, .. } => (*row, Status::Pending),
+            RowEvent::RetryLater { row, failure, .. } => {
+                self.failures.insert(*row, (failure.code(), format!("retry later: {}", failure.errmsg)));
+                (*row, Status::Pending)
+            }
         };
         if let RowEvent::Started { attempt, .. } = ev {
             if let Some(a) = self.attempts.get_mut(row) {

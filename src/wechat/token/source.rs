@@ -100,7 +100,13 @@ impl TokenSource {
                 self.answer(self.http.get(uri).await).await
             }
             TokenSpec::Env(var) => match std::env::var(var) {
-                Ok(v) if !v.trim().is_empty() => Ok(Fetched { token: AccessToken::new(v.trim()), expires_in: None }),
+                Ok(v) if !v.trim().is_empty() => {
+                    check_token_text(v.trim()).map_err(|why| TokenError::Command {
+                        command: format!("env:{var}"),
+                        detail: format!("the variable does not hold a token: {why}"),
+                    })?;
+                    Ok(Fetched { token: AccessToken::new(v.trim()), expires_in: None })
+                }
                 _ => Err(TokenError::EnvMissing(var.clone())),
             },
             TokenSpec::Command(command) => run_token_command(command).await,
@@ -113,6 +119,9 @@ impl TokenSource {
             .map_err(|_| TokenError::Transport(format!("HTTP {status}, the answer is not JSON")))?;
         match answer.access_token {
             Some(t) if answer.errcode == 0 && !t.is_empty() => {
+                check_token_text(&t).map_err(|why| {
+                    TokenError::Transport(format!("the token endpoint answered something that is not a token: {why}"))
+                })?;
                 Ok(Fetched { token: AccessToken::new(t), expires_in: answer.expires_in.map(Duration::from_secs) })
             }
             _ => Err(TokenError::Api {
@@ -124,31 +133,130 @@ impl TokenSource {
     }
 }
 
+/// How long a token command may take.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most a token command may print (a token is at most 512 characters; WeChat's JSON answer
+/// a little more).
+const COMMAND_OUTPUT_LIMIT: usize = 64 * 1024;
+
+/// Whether `token` can be an access token: 1 to 512 characters of `A-Z a-z 0-9 _ -` (WeChat's
+/// alphabet). Anything else is refused where it comes from, naming the source, rather than
+/// failing every send later as a bad URL.
+pub fn check_token_text(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("it is empty".into());
+    }
+    if token.len() > 512 {
+        return Err(format!("it is {} characters long; an access token has at most 512", token.len()));
+    }
+    if let Some(c) = token.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
+        return Err(format!("it contains {c:?}; an access token has only letters, digits, `_` and `-`"));
+    }
+    Ok(())
+}
+
 async fn run_token_command(command: &str) -> Result<Fetched, TokenError> {
+    use tokio::io::AsyncReadExt;
     let fail = |detail: String| TokenError::Command { command: command.to_string(), detail };
-    let child = tokio::process::Command::new("sh")
-        .arg("-c")
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
         .arg(command)
         .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(30), child)
-        .await
-        .map_err(|_| fail("no answer within 30 s".into()))?
-        .map_err(|e| fail(e.to_string()))?;
-    if !output.status.success() {
-        return Err(fail(format!("exited with {}", output.status)));
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    // Its own process group, so that a timeout ends the command and everything it started.
+    #[cfg(unix)]
+    cmd.process_group(0);
+    let mut child = cmd.spawn().map_err(|e| fail(format!("cannot start it: {e}")))?;
+    let pid = child.id();
+    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let collect = async {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.take(COMMAND_OUTPUT_LIMIT as u64 + 1).read_to_end(&mut stdout).await;
+        }
+        if let Some(e) = err.as_mut() {
+            let _ = e.take(8 * 1024).read_to_end(&mut stderr).await;
+        }
+        let status = child.wait().await;
+        (stdout, stderr, status)
+    };
+    let (stdout, stderr, status) = match tokio::time::timeout(COMMAND_TIMEOUT, collect).await {
+        Ok(done) => done,
+        Err(_) => {
+            kill_group(pid);
+            return Err(fail(format!(
+                "no answer within {} s; it was stopped (with everything it started)",
+                COMMAND_TIMEOUT.as_secs()
+            )));
+        }
+    };
+    let status = status.map_err(|e| fail(e.to_string()))?;
+    if stdout.len() > COMMAND_OUTPUT_LIMIT {
+        kill_group(pid);
+        return Err(fail(format!(
+            "it printed more than {} KiB; it should print the token alone",
+            COMMAND_OUTPUT_LIMIT / 1024
+        )));
     }
-    let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    // Either a bare token, or WeChat's JSON answer {"access_token": ..., "expires_in": ...}.
+    let text = String::from_utf8_lossy(&stdout).trim().to_string();
+    if !status.success() {
+        let said = String::from_utf8_lossy(&stderr);
+        // Whatever it printed may hold a secret or a token: show its words, not those.
+        let said = scrub(said.trim(), &[text.as_str()]);
+        let said: String = said.chars().take(300).collect();
+        return Err(fail(format!(
+            "exited with {status}{}",
+            if said.is_empty() { String::new() } else { format!(": {}", redact_secrets(&said)) }
+        )));
+    }
+    // Either a bare token, or WeChat's JSON answer {"access_token": ..., "expires_in": ...}
+    // (or its refusal, {"errcode": ..., "errmsg": ...}).
     if let Ok(a) = serde_json::from_str::<TokenAnswer>(&text) {
         if let Some(t) = a.access_token.filter(|t| !t.is_empty()) {
+            check_token_text(&t).map_err(|why| fail(format!("the access_token it printed is not a token: {why}")))?;
             return Ok(Fetched { token: AccessToken::new(t), expires_in: a.expires_in.map(Duration::from_secs) });
         }
+        if a.errcode != 0 {
+            return Err(TokenError::Api { errcode: a.errcode, errmsg: a.errmsg, hint: hint(a.errcode) });
+        }
     }
-    if text.is_empty() || text.contains(char::is_whitespace) {
-        return Err(fail("it printed no token (expected the token alone, or JSON with access_token)".into()));
+    if text.is_empty() {
+        return Err(fail("it printed nothing (expected the token alone, or JSON with access_token)".into()));
     }
+    check_token_text(&text).map_err(|why| fail(format!("what it printed is not a token: {why}")))?;
     Ok(Fetched { token: AccessToken::new(text), expires_in: None })
+}
+
+/// End a command's whole process group.
+fn kill_group(pid: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = pid {
+        // The group id is the child's pid (process_group(0)); `kill -- -PGID` ends them all.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}
+
+/// Words in a command's error output that look like credentials (long runs of token
+/// characters) are replaced by `***`.
+fn redact_secrets(text: &str) -> String {
+    text.split(' ')
+        .map(|w| {
+            if w.len() >= 24 && check_token_text(w.trim_matches(|c: char| !c.is_ascii_alphanumeric())).is_ok() {
+                "***"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
