@@ -123,8 +123,16 @@ pub enum LoadError {
         /// The OS error.
         source: std::io::Error,
     },
-    #[error("{at}: {message}")]
+    /// The recipients path is not a file wxsend can read twice.
+    #[error("{path}: is {what}; save the recipients to a regular file and name that file", path = .path.display())]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
     /// The campaign file is wrong.
+    #[error("{at}: {message}")]
     Config {
         /// Where.
         at: Location,

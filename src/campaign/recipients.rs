@@ -120,7 +120,16 @@ const BOM: &str = "\u{feff}";
 impl Recipients {
     /// Read and parse the recipients file.
     pub fn load(path: &Path, encoding: EncodingChoice, openid_column: &str) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        let io = |source| LoadError::Io { path: path.to_path_buf(), source };
+        // Looked at before it is opened: opening a FIFO would wait for a writer forever, and a
+        // pipe (`--csv <(…)`) can be read only once, while the journal's fingerprint reads the
+        // file again.
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if !meta.is_file() {
+            let what = if meta.is_dir() { "a folder" } else { "not a regular file (a pipe, FIFO or device)" };
+            return Err(LoadError::NotAFile { path: path.to_path_buf(), what });
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
         Self::from_bytes(path, bytes, encoding, openid_column)
     }
 

@@ -217,11 +217,14 @@ impl Journal {
 /// A state folder (or its parent) that is a symbolic link to nothing: say so, rather than the
 /// OS's "File exists" when the folder is created.
 fn check_no_dangling_link(dir: &Path) -> Result<(), JournalError> {
-    for p in [Some(dir), dir.parent()].into_iter().flatten() {
-        if p.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) && !p.exists() {
+    // The nearest part of the path that is there decides: a link to nothing, or a real entry.
+    for p in dir.ancestors() {
+        let Ok(meta) = p.symlink_metadata() else { continue };
+        if meta.file_type().is_symlink() && !p.exists() {
             let target = std::fs::read_link(p).map(|t| t.display().to_string()).unwrap_or_default();
             return Err(JournalError::DanglingLink { path: p.to_path_buf(), target });
         }
+        break;
     }
     Ok(())
 }

@@ -61,6 +61,8 @@ impl WriterInner {
         }
         drop(out);
         self.unsynced.store(true, Ordering::Relaxed);
+        #[cfg(feature = "failpoints")]
+        failpoint::after_write();
         match result {
             Ok(()) => true,
             Err(e) => {
@@ -162,5 +164,27 @@ impl JournalWriter {
     pub async fn flush(&self) -> bool {
         self.inner.unsynced.store(true, Ordering::Relaxed);
         self.inner.sync()
+    }
+}
+
+/// The crash-anywhere test's hook: with `WXSEND_FAILPOINT_ABORT_AFTER_WRITES=N` the process
+/// aborts right after its N-th journal record (a dispatch record has then reached the OS, other
+/// records may still sit in the buffer, exactly as in a real crash). Test builds only.
+#[cfg(feature = "failpoints")]
+mod failpoint {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn after_write() {
+        let limit = LIMIT
+            .get_or_init(|| std::env::var("WXSEND_FAILPOINT_ABORT_AFTER_WRITES").ok().and_then(|v| v.parse().ok()));
+        if let Some(n) = limit {
+            if WRITES.fetch_add(1, Ordering::Relaxed) + 1 >= *n {
+                std::process::abort();
+            }
+        }
     }
 }

@@ -63,6 +63,10 @@ pub struct MockConfig {
     /// Answer uniform_send with 45109, as WeChat has since 2023-09-20.
     #[arg(long)]
     pub uniform_withdrawn: bool,
+    /// Deliver every request, ignoring `client_msg_id` (what a resend costs where WeChat does
+    /// not de-duplicate: subscribe, uniform, or after 10 minutes).
+    #[arg(long)]
+    pub no_dedupe: bool,
     /// Accept only these template ids (repeatable; none: any id).
     #[arg(long = "template-id", value_name = "ID")]
     pub template_ids: Vec<String>,
@@ -105,6 +109,7 @@ impl Default for MockConfig {
             minute_window_ms: 60_000,
             invalidate_tokens_at: Vec::new(),
             uniform_withdrawn: false,
+            no_dedupe: false,
             template_ids: Vec::new(),
             appid: None,
             secret: None,

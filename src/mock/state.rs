@@ -314,7 +314,7 @@ impl MockState {
         }
         let client_msg_id =
             req.get("client_msg_id").and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
-        if let (Kind::Template, Some(id)) = (kind, &client_msg_id) {
+        if let (Kind::Template, Some(id), false) = (kind, &client_msg_id, c.no_dedupe) {
             let key = (touser.clone(), id.clone());
             if let Some((at, msgid)) = g.seen_client_msg_ids.get(&key) {
                 if now.duration_since(*at) < Duration::from_secs(600) {

@@ -14,10 +14,9 @@ use serde::{Deserialize, Serialize};
 
 pub use client::{Failure, Outcome, WechatClient};
 pub use errors::{Code, ErrCode, ErrorClass};
+pub use protocol::{Kind, TokenSpec};
 pub use secret::{AccessToken, Secret};
 pub use token::{TokenCache, TokenError, TokenSource, TokenStatus};
-
-use crate::wechat::protocol::Kind;
 
 /// What happened to the token during one send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

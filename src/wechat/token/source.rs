@@ -173,20 +173,61 @@ async fn run_token_command(command: &str) -> Result<Fetched, TokenError> {
     let pid = child.id();
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let collect = async {
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.take(COMMAND_OUTPUT_LIMIT as u64 + 1).read_to_end(&mut stdout).await;
+        // Both pipes at once: a command that fills one while we read the other must not hang;
+        // and stdout decides alone when it has printed too much.
+        let read_out = async {
+            let mut stdout = Vec::new();
+            if let Some(o) = out.as_mut() {
+                let _ = o.take(COMMAND_OUTPUT_LIMIT as u64 + 1).read_to_end(&mut stdout).await;
+            }
+            stdout
+        };
+        let read_err = async {
+            let mut stderr = Vec::new();
+            if let Some(e) = err.as_mut() {
+                let _ = e.take(8 * 1024).read_to_end(&mut stderr).await;
+            }
+            stderr
+        };
+        tokio::pin!(read_out, read_err);
+        let mut stderr = None;
+        let stdout = loop {
+            tokio::select! {
+                out = &mut read_out => break out,
+                e = &mut read_err, if stderr.is_none() => stderr = Some(e),
+            }
+        };
+        if stdout.len() > COMMAND_OUTPUT_LIMIT {
+            // Too much: stop it rather than wait for it to finish printing.
+            return (stdout, Vec::new(), None);
         }
-        if let Some(e) = err.as_mut() {
-            let _ = e.take(8 * 1024).read_to_end(&mut stderr).await;
-        }
+        let stderr = match stderr {
+            Some(e) => e,
+            None => read_err.await,
+        };
         let status = child.wait().await;
-        (stdout, stderr, status)
+        (stdout, stderr, Some(status))
+    };
+    let stopped = |child: &mut tokio::process::Child| {
+        kill_group(pid);
+        let _ = child.start_kill();
     };
     let (stdout, stderr, status) = match tokio::time::timeout(COMMAND_TIMEOUT, collect).await {
-        Ok(done) => done,
+        Ok((stdout, stderr, Some(status))) => (stdout, stderr, status),
+        Ok((_, _, None)) => {
+            stopped(&mut child);
+            let _ = child.wait().await;
+            kill_group(pid);
+            return Err(fail(format!(
+                "it printed more than {} KiB; it should print the token alone",
+                COMMAND_OUTPUT_LIMIT / 1024
+            )));
+        }
         Err(_) => {
+            // End the group, then the shell itself (and reap it, so it can start nothing more),
+            // then the group once more for anything it started in between.
+            stopped(&mut child);
+            let _ = child.wait().await;
             kill_group(pid);
             return Err(fail(format!(
                 "no answer within {} s; it was stopped (with everything it started)",

@@ -1,0 +1,305 @@
+//! The journal's promise under the failures of a real machine: a torn last record, transient
+//! outages that outlast the retries, SIGTERM, locks, hostile files and token commands.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use wxsend::app::{SendOptions, Session};
+use wxsend::engine::Event;
+use wxsend::journal::{replay_file, Category};
+use wxsend::mock::MockConfig;
+use wxsend::wechat::{TokenCache, TokenError, TokenSource, TokenSpec};
+
+fn send_cmd(campaign: &std::path::Path, cache: &std::path::Path, extra: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+    cmd.args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
+        .args(extra)
+        .env("WXSEND_TEST_SECRET", SECRET)
+        .env("WXSEND_CACHE_DIR", cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+fn once_each(server: &wxsend::mock::MockServer, n: usize) {
+    let mut per_user: HashMap<String, usize> = HashMap::new();
+    for r in server.records() {
+        *per_user.entry(r.touser).or_default() += 1;
+    }
+    assert_eq!(per_user.len(), n, "every row delivered");
+    assert!(per_user.values().all(|&c| c == 1), "nobody twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_last_record_is_cut_away_with_a_warning_and_the_campaign_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let server = mock(MockConfig::default()).await;
+    let openids = mixed_openids(30, 0, 0);
+    let campaign = write_campaign(dir.path(), "torn", Some(&server.url()), "rate = 500", &openids);
+    let journal = dir.path().join(".wxsend/torn/recipients/journal.jsonl");
+    // A first run, then a power cut that leaves half a record (and a second one that cut
+    // mid-line without a newline).
+    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut bytes = std::fs::read(&journal).unwrap();
+    let whole = bytes.len();
+    bytes.extend_from_slice(br#"{"t":"ok","row":12"#);
+    std::fs::write(&journal, &bytes).unwrap();
+
+    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("the last record was incomplete"), "{err}");
+    assert!(err.contains("journal.jsonl"), "{err}");
+    // Cut away, then the new run's records follow on lines of their own.
+    let after = String::from_utf8(std::fs::read(&journal).unwrap()).unwrap();
+    assert!(after.len() > whole);
+    assert!(after.lines().all(|l| l.starts_with('{') && l.contains('\t')), "every record whole, each on its line");
+    let (_, replay) = replay_file(&journal, 30).unwrap();
+    assert!(replay.rows.iter().all(|r| r.category() == Category::Delivered));
+    // And again: a finished campaign run once more exits 0 and sends nothing.
+    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    once_each(&server, 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_whose_retries_ran_out_on_transient_answers_are_sent_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let openids = mixed_openids(12, 0, 0);
+    let send = "rate = 1000\nmax_attempts = 2\npause_on_failure_rate = 1.0";
+    let campaign = write_campaign(dir.path(), "outage", None, send, &openids);
+    // A 502 outage: every answer is a gateway error.
+    let outage = MockConfig { http_502_rate: 1.0, ..Default::default() };
+    let session =
+        Session::prepare(&SendOptions { campaign: campaign.clone(), mock: Some(outage), ..Default::default() })
+            .await
+            .unwrap();
+    let mut engine = {
+        let mut config = session.engine_config.clone();
+        config.backoff_base = Duration::from_millis(1);
+        config.backoff_max = Duration::from_millis(2);
+        wxsend::engine::Engine::new(
+            session.campaign.clone(),
+            session.sender.clone(),
+            session.writer.clone(),
+            config,
+            session.plan.to_send.clone(),
+        )
+        .start()
+    };
+    let summary = loop {
+        if let Some(Event::Done(s)) = engine.1.recv().await {
+            break *s;
+        }
+    };
+    assert_eq!(summary.counters.retry_later, 12);
+    assert_eq!(summary.counters.failed, 0, "a transient answer is not a refusal");
+    let report = session.finish(&summary).await;
+    assert_eq!(report.totals.pending, 12);
+    assert_eq!(report.failures, Ok(0), "nothing in the failures file");
+    assert!(report.lines().iter().any(|l| l.text.starts_with("retry later: 12 rows")));
+    drop(session);
+
+    // WeChat is healthy again: the same command sends all twelve.
+    let session = Session::prepare(&SendOptions { campaign, mock: Some(MockConfig::default()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(session.plan.to_send.len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_gracefully_and_the_same_command_sends_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let server = mock(MockConfig { latency_ms: 20, ..Default::default() }).await;
+    let openids = mixed_openids(200, 0, 0);
+    let campaign = write_campaign(dir.path(), "term", Some(&server.url()), "rate = 100\nconcurrency = 8", &openids);
+    let journal = dir.path().join(".wxsend/term/recipients/journal.jsonl");
+    let child = send_cmd(&campaign, &cache, &[]).spawn().unwrap();
+    wait_until(|| server.stats().accepted >= 20).await;
+    let pid = child.id().unwrap().to_string();
+    let sent_at = std::time::Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().await.unwrap();
+    assert!(sent_at.elapsed() < Duration::from_secs(5), "SIGTERM took {:?}", sent_at.elapsed());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("SIGTERM: stopping"), "{err}");
+    assert!(err.contains("report"), "the summary and files are written: {err}");
+    let (_, replay) = replay_file(&journal, 200).unwrap();
+    assert!(replay.unknown().is_empty(), "every request in flight got its outcome");
+
+    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    once_each(&server, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sender_is_refused_with_the_holders_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(dir.path(), "locked", None, "rate = 10", &mixed_openids(3, 0, 0));
+    let opts = SendOptions { campaign, mock: Some(MockConfig::default()), ..Default::default() };
+    let first = Session::prepare(&opts).await.unwrap();
+    let e = Session::prepare(&opts).await.unwrap_err().to_string();
+    assert!(e.contains(&format!("another wxsend (pid {})", std::process::id())), "{e}");
+    drop(first);
+    // Released with its holder: the next one takes it over.
+    Session::prepare(&opts).await.expect("a lock whose holder is gone is taken over");
+}
+
+#[test]
+fn recipients_that_are_not_a_regular_file_are_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(dir.path(), "fifo", None, "rate = 10", &mixed_openids(3, 0, 0));
+    let fifo = dir.path().join("list.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for csv in [fifo.clone(), dir.path().to_path_buf()] {
+        let out = wxsend(&["check", campaign.to_str().unwrap(), "--csv", csv.to_str().unwrap()], &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(csv.to_str().unwrap()) && err.contains("save the recipients to a regular file"), "{err}");
+    }
+}
+
+#[test]
+fn a_dangling_state_folder_link_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(dir.path(), "link", None, "rate = 10", &mixed_openids(3, 0, 0));
+    let state = dir.path().join("state");
+    std::os::unix::fs::symlink(dir.path().join("gone"), &state).unwrap();
+    let out = wxsend(
+        &["send", campaign.to_str().unwrap(), "--mock", "--yes", "--headless", "--state-dir", state.to_str().unwrap()],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a symbolic link to") && err.contains("which does not exist"), "{err}");
+}
+
+#[test]
+fn export_into_a_folder_names_the_path_and_the_rerun_command_keeps_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(dir.path(), "exp", None, "rate = 100", &mixed_openids(6, 3, 0));
+    let folder = dir.path().join("out");
+    std::fs::create_dir(&folder).unwrap();
+    let state = dir.path().join("st");
+    let args =
+        ["send", campaign.to_str().unwrap(), "--mock", "--yes", "--headless", "--state-dir", state.to_str().unwrap()];
+    let mut with_export: Vec<&str> = args.to_vec();
+    with_export.extend(["--export", folder.to_str().unwrap()]);
+    let out = wxsend(&with_export, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(&format!("{} is a folder", folder.display())), "{err}");
+    let leftovers: Vec<_> = std::fs::read_dir(&folder).unwrap().collect();
+    assert!(leftovers.is_empty(), "no temporary file left: {leftovers:?}");
+
+    let out = wxsend(&args, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("--state-dir {}", state.display())), "the rerun command keeps --state-dir: {err}");
+}
+
+fn command_source(command: &str) -> TokenCache {
+    let client = wxsend::wechat::WechatClient::new("http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+    TokenCache::new(TokenSource::new(TokenSpec::Command(command.into()), APPID, None, &client), None)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_token_command_is_stopped_with_everything_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let (shell, child) = (dir.path().join("shell"), dir.path().join("child"));
+    // The command starts a grandchild and waits for it: both must go. (On the paused clock the
+    // 30 s pass at once, so the shell may be stopped before it got as far as either file.)
+    let command = format!("echo $$ > {}; sleep 300 & echo $! > {}; wait", shell.display(), child.display());
+    let e = command_source(&command).get().await.unwrap_err();
+    assert!(e.to_string().contains("no answer within 30 s"), "{e}");
+    for f in [shell, child] {
+        let Ok(pid) = std::fs::read_to_string(&f) else { continue };
+        // Killed: gone, or a zombie waiting to be reaped — never running on.
+        let state = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+        let alive = state.split_whitespace().nth(2).is_some_and(|s| s != "Z");
+        assert!(!alive, "a process of the token command is still running: {state}");
+    }
+}
+
+#[tokio::test]
+async fn token_commands_that_fail_or_print_garbage_are_named() {
+    let cases: &[(&str, &str)] = &[
+        ("echo 'cannot reach vault' >&2; exit 3", "exited with exit status: 3: cannot reach vault"),
+        (r#"echo '{"errcode":40125,"errmsg":"invalid appsecret"}'"#, "40125"),
+        ("head -c 10000000 /dev/zero | tr '\\0' 'a'", "more than 64 KiB"),
+        ("printf 'not a token!'", "not a token"),
+        ("printf '%0600d' 7", "at most 512"),
+        ("true", "printed nothing"),
+    ];
+    for (command, want) in cases {
+        let e: TokenError = command_source(command).get().await.unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains(want), "{command}: {text}");
+        if !matches!(e, TokenError::Api { .. }) {
+            assert!(text.contains(command), "the source is named: {text}");
+        }
+    }
+    let ok = command_source("printf 'Tok_en-123'").get().await.unwrap();
+    assert_eq!(ok.expose(), "Tok_en-123");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_file_or_output_ever_holds_the_secret_or_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let server = mock(MockConfig { invalidate_tokens_at: vec![5], ..Default::default() }).await;
+    let openids = mixed_openids(20, 4, 7);
+    let campaign = write_campaign(dir.path(), "secret", Some(&server.url()), "rate = 500", &openids);
+    let mut outputs = Vec::new();
+    for args in [vec!["check", campaign.to_str().unwrap()], vec!["check", campaign.to_str().unwrap(), "--json"]] {
+        outputs.push(wxsend(&args, &[("WXSEND_TEST_SECRET", SECRET)]));
+    }
+    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    outputs.push(out);
+    // The tokens the mock handed out, from the cache file (the one place a token may be kept).
+    let mut tokens = Vec::new();
+    for f in std::fs::read_dir(&cache).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        tokens.push(v["access_token"].as_str().unwrap().to_string());
+        assert!(!text.contains(SECRET), "the token cache holds no secret");
+    }
+    assert!(!tokens.is_empty());
+    let mut files = Vec::new();
+    let mut stack = vec![dir.path().join(".wxsend")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                files.push(p)
+            }
+        }
+    }
+    assert!(files.len() >= 4, "journal, lock, failures, report: {files:?}");
+    let mut texts: Vec<(String, String)> = files
+        .iter()
+        .map(|f| (f.display().to_string(), String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned()))
+        .collect();
+    for (i, o) in outputs.iter().enumerate() {
+        texts.push((format!("stdout {i}"), String::from_utf8_lossy(&o.stdout).into_owned()));
+        texts.push((format!("stderr {i}"), String::from_utf8_lossy(&o.stderr).into_owned()));
+    }
+    for (what, text) in &texts {
+        assert!(!text.contains(SECRET), "{what} holds the app secret");
+        for t in &tokens {
+            assert!(!text.contains(t.as_str()), "{what} holds an access token");
+        }
+    }
+}
