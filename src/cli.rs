@@ -86,6 +86,9 @@ pub struct CheckArgs {
     /// Print the report as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+    /// List every row with a problem (the text report lists 20 per check, then a count).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Run a parsed command line and say how it ended.
@@ -106,7 +109,7 @@ fn drive(opts: SendOptions, headless: bool, consent: Consent) -> Exit {
         let session = match Session::prepare(&opts).await {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
                 return e.exit();
             }
         };
@@ -205,7 +208,7 @@ fn check(args: CheckArgs) -> Exit {
     let campaign = match Campaign::load(&args.campaign, args.csv.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
             return Exit::Input;
         }
     };
@@ -215,7 +218,7 @@ fn check(args: CheckArgs) -> Exit {
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| writeln!(out))
     } else {
-        report.write_text(&mut out)
+        report.write_text(&mut out, args.all)
     };
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use crate::app::text::{duration, progress, thousands};
+use crate::app::text::{duration, printable, progress, thousands};
 use crate::app::{Consent, Exit, Overview, PreflightError, Run, RunReport, Session};
 use crate::engine::{Event, PauseReason};
 use crate::wechat::external_refresh_hint;
@@ -72,7 +72,7 @@ fn confirm(to_send: usize, consent: Consent) -> Result<(), PreflightError> {
 /// Run a prepared session without a terminal UI.
 pub async fn run(session: Session, consent: Consent) -> Exit {
     for line in overview_lines(&session.overview()) {
-        eprintln!("{line}");
+        eprintln!("{}", printable(&line));
     }
     let ready = match session.preflight().await {
         Ok(q) => {
@@ -88,7 +88,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
         Err(e) => Err(e),
     };
     if let Err(e) = ready {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", printable(&e.to_string()));
         return Exit::Input;
     }
     let mut run = session.launch();
@@ -113,7 +113,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
 /// Print a finished run's summary.
 pub fn print_report(report: &RunReport) {
     for line in report.lines() {
-        eprintln!("{}", line.text);
+        eprintln!("{}", printable(&line.text));
     }
 }
 
@@ -178,7 +178,7 @@ async fn watch(run: &mut Run) -> Option<crate::engine::Summary> {
             eprint!("\r\x1b[2K");
             *line_open = false;
         }
-        eprintln!("{text}");
+        eprintln!("{}", printable(&text));
     };
     loop {
         tokio::select! {

@@ -142,3 +142,39 @@ fn missing_campaign_file_exits_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err.contains("no/such/campaign.toml"), "{err}");
 }
+
+#[test]
+fn control_characters_from_the_csv_are_escaped_and_long_lists_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("openid,product,order\n");
+    // An ESC sequence that would clear the screen, and a NUL, in an openid.
+    csv.push_str("oWx\u{1b}[2J000000000000000000000,杯,1\n");
+    csv.push_str("oWx\u{0}0000000000000000000000001,杯,2\n");
+    for i in 0..45 {
+        csv.push_str(&format!("short{i},杯,3\n"));
+    }
+    std::fs::write(dir.path().join("recipients.csv"), csv).unwrap();
+    let campaign = dir.path().join("c.toml");
+    std::fs::write(
+        &campaign,
+        "name = \"esc\"\n[wechat]\nappid = \"wx1\"\n[message]\nkind = \"template\"\ntemplate_id = \"T\"\n\
+         [message.data]\nthing1 = \"{{product}}\"\n[recipients]\ncsv = \"recipients.csv\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
+        .args(["check", campaign.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{0}'), "raw control characters printed:\n{text}");
+    assert!(text.contains("oWx\\u{1b}[2J"), "{text}");
+    let listed = text.lines().filter(|l| l.contains(" row ") && l.contains("short")).count();
+    assert_eq!(listed, 20, "20 rows per check:\n{text}");
+    assert!(text.contains("… and 25 more rows with openid_length (--all lists every row)"), "{text}");
+    let all = std::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
+        .args(["check", campaign.to_str().unwrap(), "--all"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(all.stdout).unwrap();
+    assert_eq!(text.lines().filter(|l| l.contains(" row ") && l.contains("short")).count(), 45);
+}

@@ -5,6 +5,10 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::exit::Exit;
+use super::text::printable;
+
+/// Rows listed per check and severity before `check` says how many more there are.
+pub const SHOWN_PER_CHECK: usize = 20;
 use crate::campaign::{Campaign, Problem, Rendered, Severity};
 
 /// One problem of one row.
@@ -131,12 +135,13 @@ impl CheckReport {
         }
     }
 
-    /// The human-readable report.
-    pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
+    /// The human-readable report: at most [`SHOWN_PER_CHECK`] rows per check and severity unless
+    /// `all`, then how many more there are. Everything from the files is printed escaped.
+    pub fn write_text(&self, out: &mut impl Write, all: bool) -> io::Result<()> {
         writeln!(out, "campaign   {} ({}, template {})", self.campaign, self.kind, self.template_id)?;
         writeln!(out, "recipients {} ({}, {} separated)", self.csv, self.encoding, self.delimiter)?;
         for w in &self.warnings {
-            writeln!(out, "warning: {w}")?;
+            writeln!(out, "warning: {}", printable(w))?;
         }
         writeln!(
             out,
@@ -153,9 +158,28 @@ impl CheckReport {
                 continue;
             }
             writeln!(out, "\n{title}:")?;
+            let mut shown: std::collections::HashMap<std::mem::Discriminant<Problem>, usize> = Default::default();
+            let mut hidden: std::collections::BTreeMap<String, usize> = Default::default();
             for p in items {
+                let n = shown.entry(std::mem::discriminant(&p.problem)).or_default();
+                *n += 1;
+                if *n > SHOWN_PER_CHECK && !all {
+                    *hidden.entry(p.problem.check_name()).or_default() += 1;
+                    continue;
+                }
                 let openid = if p.openid.is_empty() { "-" } else { &p.openid };
-                writeln!(out, "  {}:{} row {} {}: {}", self.csv, p.line, p.row, openid, p.message)?;
+                writeln!(
+                    out,
+                    "  {}:{} row {} {}: {}",
+                    printable(&self.csv),
+                    p.line,
+                    p.row,
+                    printable(openid),
+                    printable(&p.message)
+                )?;
+            }
+            for (check, n) in hidden {
+                writeln!(out, "  … and {n} more rows with {check} (--all lists every row)")?;
             }
         }
         if !self.preview.is_empty() {

@@ -59,6 +59,23 @@ pub fn mask_openid(openid: &str) -> String {
     format!("{head}…{tail}")
 }
 
+/// `text` made safe for a terminal: control characters (NUL, ESC sequences, carriage returns,
+/// line breaks) from a CSV or an answer are shown escaped (`\u{1b}`), never interpreted.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A request body as indented JSON lines (the access token is never part of a body).
 pub fn pretty_body(body: &serde_json::Value) -> Vec<String> {
     serde_json::to_string_pretty(body).unwrap_or_default().lines().map(str::to_string).collect()
@@ -77,6 +94,12 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(3720)), "1h02m");
         assert_eq!(mask_openid("oWxp0123456789cF"), "oWxp…cF");
         assert_eq!(mask_openid("short"), "short");
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(printable("plain 文字"), "plain 文字");
+        assert_eq!(printable("a\u{1b}[2Jb\0c\r\n"), "a\\u{1b}[2Jb\\u{0}c\\r\\n");
     }
 
     #[test]

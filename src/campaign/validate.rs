@@ -86,6 +86,14 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// The check's name as the README and `check --json` write it (`wrong_field_count`, …).
+    pub fn check_name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("check").and_then(|c| c.as_str()).map(str::to_string))
+            .unwrap_or_default()
+    }
+
     /// Whether the row is sent anyway.
     pub fn severity(&self) -> Severity {
         match self {

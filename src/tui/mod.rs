@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 pub use app::{Action, App};
 
-use crate::app::text::{duration, mask_openid};
+use crate::app::text::{duration, mask_openid, printable};
 use crate::app::{Consent, Exit, Run, Session, TestSend};
 use crate::engine::{Event, Handle};
 
@@ -33,7 +33,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     let quota = match session.preflight().await {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", printable(&e.to_string()));
             return Exit::Input;
         }
     };
@@ -173,7 +173,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     let _ = std::io::stdout().flush();
     if let Some(report) = &app.report {
         for line in report.lines() {
-            eprintln!("{}", line.text);
+            eprintln!("{}", printable(&line.text));
         }
     }
     if forced {

@@ -13,7 +13,7 @@ use super::app::{App, Status};
 use super::keys::{for_screen, Screen};
 use super::popup;
 use super::theme::Theme;
-use crate::app::text::{duration, mask_openid, thousands};
+use crate::app::text::{duration, mask_openid, printable, thousands};
 use crate::app::LineKind;
 use crate::campaign::Rendered;
 
@@ -133,7 +133,7 @@ fn preview(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let rows = visible_rows(app, table_area, theme, |r, row| {
         let (label, style) = check_label(app, r, theme);
         let mut cells = vec![Cell::from((r + 1).to_string()), Cell::from(mask_openid(row.openid()))];
-        cells.extend(cols.iter().map(|&c| Cell::from(row.field(c).to_string())));
+        cells.extend(cols.iter().map(|&c| Cell::from(printable(row.field(c)).into_owned())));
         cells.push(Cell::from(Span::styled(label, style)));
         cells
     });
@@ -192,7 +192,7 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         lines.push(Line::from(vec![
             Span::styled("│ ", theme.accent()),
             Span::styled(format!("{k:<key_width$}  "), theme.dim()),
-            Span::raw(v.replace(['\n', '\r'], "⏎")),
+            Span::raw(printable(&v.replace(['\n', '\r'], "⏎")).into_owned()),
         ]));
     }
     if let Some(page) = &rendered.page {
@@ -270,7 +270,7 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         if wide {
             cells.push(Cell::from(code));
         }
-        cells.push(Cell::from(msg));
+        cells.push(Cell::from(printable(&msg).into_owned()));
         cells.push(Cell::from(app.attempts.get(r).filter(|a| **a > 0).map(|a| a.to_string()).unwrap_or_default()));
         cells
     });
