@@ -95,6 +95,36 @@ print((int(h or 0)*3600)+int(mi)*60+float(s))")
 
 part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 
+if part journal; then
+echo "== journal: the group-commit policy's cost ($ROWS messages, unlimited rate, concurrency 16) =="
+echo "   (the same build with and without the fsync thread, alternating $REPEAT times; medians. Both hand"
+echo "    every dispatch record to the OS before its request leaves; only the fsync differs)"
+cargo build --release --quiet --features bench-unsynced-journal --target-dir "$ROOT/target/unsynced"
+UNSYNCED=$ROOT/target/unsynced/release/wxsend
+start_mock
+synced=(); unsynced=(); scpu=(); ucpu=()
+for i in $(seq "$REPEAT"); do
+  for variant in synced unsynced; do
+    campaign "$WORK/j" "$ROWS" 100000 16 "j$variant$i"
+    before=$(stat "['accepted']")
+    if [ $variant = synced ]; then read -r wall rss cpus < <(send "$WORK/j"); else read -r wall rss cpus < <(BIN=$UNSYNCED send "$WORK/j"); fi
+    after=$(stat "['accepted']")
+    elapsed=$(python3 -c "import json; print(json.load(open('$WORK/j/.wxsend/j$variant$i/recipients/report.json'))['elapsed_secs'])")
+    rate=$(python3 -c "print(($after-$before)/$elapsed)")
+    per=$(python3 -c "print($cpus/max(1,$after-$before)*1e6)")
+    if [ $variant = synced ]; then synced+=("$rate"); scpu+=("$per"); else unsynced+=("$rate"); ucpu+=("$per"); fi
+  done
+done
+python3 - "${synced[*]}" "${unsynced[*]}" "${scpu[*]}" "${ucpu[*]}" <<'PY'
+import statistics, sys
+s, u, sc, uc = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+ms, mu = statistics.median(s), statistics.median(u)
+print(f"with fsync every 100 ms: {ms:9.0f} msg/s, {statistics.median(sc):5.1f} µs CPU/msg   (runs: {' '.join(f'{x:.0f}' for x in s)})")
+print(f"without fsync:           {mu:9.0f} msg/s, {statistics.median(uc):5.1f} µs CPU/msg   (runs: {' '.join(f'{x:.0f}' for x in u)})")
+print(f"cost of the policy: {ms / mu:.3f} x the throughput without it")
+PY
+fi
+
 if part throughput; then
 echo "== throughput: $ROWS messages, unlimited rate, against the mock; oha on the same endpoint =="
 echo "   (wxsend and oha alternate $REPEAT times per concurrency; medians; this machine is shared and noisy)"
