@@ -83,6 +83,17 @@ fn full_disk() {
             cmd.output().unwrap()
         };
 
+        // Full before the start: refused with exit 4, nothing sent.
+        let filler = state.join("filler");
+        let _ = std::fs::write(&filler, vec![0u8; 64 * 1024]);
+        let out = run(&[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(err.contains("No space left on device"), "{err}");
+        assert_eq!(server.stats().send_requests, 0, "nothing sent on a full disk");
+        std::fs::remove_file(&filler).unwrap();
+
+        // Full part way.
         let out = run(&[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(4), "{err}");

@@ -303,3 +303,46 @@ async fn no_file_or_output_ever_holds_the_secret_or_the_token() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_fails_ends_the_run_as_crashed_not_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let server = mock(MockConfig::default()).await;
+    let openids = mixed_openids(40, 0, 0);
+    let campaign = write_campaign(dir.path(), "crashed", Some(&server.url()), "rate = 1000", &openids);
+    let out = send_cmd(&campaign, &cache, &[]).env("WXSEND_FAILPOINT_PANIC_AT_ROW", "20").output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("crashed: a sending task failed: failpoint: a worker failed at row 20"), "{err}");
+    assert!(!err.contains("stopped by the operator"), "{err}");
+    // The journal is intact: the same command sends the rest, nobody twice.
+    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    once_each(&server, 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_interrupt_during_the_graceful_stop_quits_at_once_with_the_journal_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    // Slow answers: the graceful stop has requests in flight to wait for.
+    let server = mock(MockConfig { latency_ms: 2000, ..Default::default() }).await;
+    let openids = mixed_openids(50, 0, 0);
+    let campaign = write_campaign(dir.path(), "twice", Some(&server.url()), "rate = 1000\nconcurrency = 8", &openids);
+    let journal = dir.path().join(".wxsend/twice/recipients/journal.jsonl");
+    let child = send_cmd(&campaign, &cache, &[]).spawn().unwrap();
+    wait_until(|| server.stats().send_requests >= 8).await;
+    let pid = child.id().unwrap().to_string();
+    for _ in 0..2 {
+        assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    }
+    let out = child.wait_with_output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("quit; the journal is intact"), "{err}");
+    // Consistent: it reads back, and the requests abandoned in flight are unknown, not pending.
+    let (_, replay) = replay_file(&journal, 50).unwrap();
+    assert!(!replay.unknown().is_empty());
+    assert!(replay.unknown().len() <= 8);
+}

@@ -89,7 +89,13 @@ pub fn backoff(base: Duration, max: Duration, transient: u32) -> Duration {
     exp.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
+/// Send one attempt of `job`: render (once), journal the dispatch, send, journal the answer.
 pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openid_key: Option<u64>) -> Finished {
+    // Test builds only: a worker that fails, to prove a crash is reported as one.
+    #[cfg(feature = "failpoints")]
+    if std::env::var("WXSEND_FAILPOINT_PANIC_AT_ROW").ok().and_then(|v| v.parse::<usize>().ok()) == Some(job.row) {
+        panic!("failpoint: a worker failed at row {}", job.row);
+    }
     let body = match &job.body {
         Some(b) => b.clone(),
         None => {
