@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -13,18 +12,6 @@ use wxsend::engine::Event;
 use wxsend::journal::{replay_file, Category};
 use wxsend::mock::MockConfig;
 use wxsend::wechat::{TokenCache, TokenError, TokenSource, TokenSpec};
-
-fn send_cmd(campaign: &std::path::Path, cache: &std::path::Path, extra: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
-    cmd.args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
-        .args(extra)
-        .env("WXSEND_TEST_SECRET", SECRET)
-        .env("WXSEND_CACHE_DIR", cache)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
 
 fn once_each(server: &wxsend::mock::MockServer, n: usize) {
     let mut per_user: HashMap<String, usize> = HashMap::new();
@@ -45,14 +32,14 @@ async fn a_torn_last_record_is_cut_away_with_a_warning_and_the_campaign_complete
     let journal = dir.path().join(".wxsend/torn/recipients/journal.jsonl");
     // A first run, then a power cut that leaves half a record (and a second one that cut
     // mid-line without a newline).
-    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    let out = send_command(&campaign, &cache, &[]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let mut bytes = std::fs::read(&journal).unwrap();
     let whole = bytes.len();
     bytes.extend_from_slice(br#"{"t":"ok","row":12"#);
     std::fs::write(&journal, &bytes).unwrap();
 
-    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    let out = send_command(&campaign, &cache, &[]).output().await.unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("the last record was incomplete"), "{err}");
@@ -64,7 +51,7 @@ async fn a_torn_last_record_is_cut_away_with_a_warning_and_the_campaign_complete
     let (_, replay) = replay_file(&journal, 30).unwrap();
     assert!(replay.rows.iter().all(|r| r.category() == Category::Delivered));
     // And again: a finished campaign run once more exits 0 and sends nothing.
-    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    let out = send_command(&campaign, &cache, &[]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     once_each(&server, 30);
 }
@@ -122,7 +109,7 @@ async fn sigterm_stops_gracefully_and_the_same_command_sends_the_rest() {
     let openids = mixed_openids(200, 0, 0);
     let campaign = write_campaign(dir.path(), "term", Some(&server.url()), "rate = 100\nconcurrency = 8", &openids);
     let journal = dir.path().join(".wxsend/term/recipients/journal.jsonl");
-    let child = send_cmd(&campaign, &cache, &[]).spawn().unwrap();
+    let child = send_command(&campaign, &cache, &[]).spawn().unwrap();
     wait_until(|| server.stats().accepted >= 20).await;
     let pid = child.id().unwrap().to_string();
     let sent_at = std::time::Instant::now();
@@ -136,7 +123,7 @@ async fn sigterm_stops_gracefully_and_the_same_command_sends_the_rest() {
     let (_, replay) = replay_file(&journal, 200).unwrap();
     assert!(replay.unknown().is_empty(), "every request in flight got its outcome");
 
-    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    let out = send_command(&campaign, &cache, &[]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     once_each(&server, 200);
 }
@@ -263,7 +250,7 @@ async fn no_file_or_output_ever_holds_the_secret_or_the_token() {
     for args in [vec!["check", campaign.to_str().unwrap()], vec!["check", campaign.to_str().unwrap(), "--json"]] {
         outputs.push(wxsend(&args, &[("WXSEND_TEST_SECRET", SECRET)]));
     }
-    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    let out = send_command(&campaign, &cache, &[]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     outputs.push(out);
     // The tokens the mock handed out, from the cache file (the one place a token may be kept).
@@ -311,13 +298,13 @@ async fn a_worker_that_fails_ends_the_run_as_crashed_not_stopped() {
     let server = mock(MockConfig::default()).await;
     let openids = mixed_openids(40, 0, 0);
     let campaign = write_campaign(dir.path(), "crashed", Some(&server.url()), "rate = 1000", &openids);
-    let out = send_cmd(&campaign, &cache, &[]).env("WXSEND_FAILPOINT_PANIC_AT_ROW", "20").output().await.unwrap();
+    let out = send_command(&campaign, &cache, &[]).env("WXSEND_FAILPOINT_PANIC_AT_ROW", "20").output().await.unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("crashed: a sending task failed: failpoint: a worker failed at row 20"), "{err}");
     assert!(!err.contains("stopped by the operator"), "{err}");
     // The journal is intact: the same command sends the rest, nobody twice.
-    let out = send_cmd(&campaign, &cache, &[]).output().await.unwrap();
+    let out = send_command(&campaign, &cache, &[]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     once_each(&server, 40);
 }
@@ -331,7 +318,7 @@ async fn a_second_interrupt_during_the_graceful_stop_quits_at_once_with_the_jour
     let openids = mixed_openids(50, 0, 0);
     let campaign = write_campaign(dir.path(), "twice", Some(&server.url()), "rate = 1000\nconcurrency = 8", &openids);
     let journal = dir.path().join(".wxsend/twice/recipients/journal.jsonl");
-    let child = send_cmd(&campaign, &cache, &[]).spawn().unwrap();
+    let child = send_command(&campaign, &cache, &[]).spawn().unwrap();
     wait_until(|| server.stats().send_requests >= 8).await;
     let pid = child.id().unwrap().to_string();
     for _ in 0..2 {

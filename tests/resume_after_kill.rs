@@ -12,16 +12,9 @@ use wxsend::mock::MockConfig;
 
 const ROWS: usize = 300;
 
-/// `wxsend send CAMPAIGN --headless --yes EXTRA…` against the test mock, stderr captured.
 fn spawn_send(campaign: &std::path::Path, cache: &std::path::Path, extra: &[&str]) -> tokio::process::Child {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
-    cmd.args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
-        .args(extra)
-        .env("WXSEND_TEST_SECRET", SECRET)
-        .env("WXSEND_CACHE_DIR", cache)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let mut cmd = send_command(campaign, cache, extra);
+    cmd.stdout(Stdio::null());
     cmd.spawn().expect("spawn wxsend")
 }
 const CONCURRENCY: usize = 8;

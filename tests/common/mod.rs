@@ -120,3 +120,17 @@ pub async fn wait_until(mut done: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// `wxsend send CAMPAIGN --headless --yes EXTRA…` with the test secret and a token cache in
+/// `cache`; stdout and stderr piped.
+pub fn send_command(campaign: &Path, cache: &Path, extra: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+    cmd.args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
+        .args(extra)
+        .env("WXSEND_TEST_SECRET", SECRET)
+        .env("WXSEND_CACHE_DIR", cache)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
