@@ -210,10 +210,18 @@ async fn a_hanging_token_command_is_stopped_with_everything_it_started() {
     assert!(e.to_string().contains("no answer within 30 s"), "{e}");
     for f in [shell, child] {
         let Ok(pid) = std::fs::read_to_string(&f) else { continue };
-        // Killed: gone, or a zombie waiting to be reaped — never running on.
-        let state = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
-        let alive = state.split_whitespace().nth(2).is_some_and(|s| s != "Z");
-        assert!(!alive, "a process of the token command is still running: {state}");
+        // Killed: gone, or a zombie waiting to be reaped (a SIGKILL takes effect when the process
+        // is next scheduled: wait for that, on the real clock, not for a guessed time).
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let dead = || {
+            let state = std::fs::read_to_string(&stat).unwrap_or_default();
+            state.split_whitespace().nth(2).is_none_or(|s| s == "Z")
+        };
+        let start = std::time::Instant::now();
+        while !dead() {
+            assert!(start.elapsed() < Duration::from_secs(20), "a process of the token command is still running");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
