@@ -22,6 +22,7 @@ pub struct JournalWriter {
 struct WriterInner {
     out: Mutex<Writing>,
     /// A second handle for fsync, so appends are not blocked while the disk syncs.
+    #[cfg_attr(feature = "bench-unsynced-journal", allow(dead_code))]
     sync_file: File,
     path: PathBuf,
     unsynced: AtomicBool,
