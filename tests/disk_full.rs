@@ -47,12 +47,19 @@ fn main() {
     if !can_mount {
         eprintln!("cannot mount a tmpfs here (needs root): the disk-full test is ignored");
     }
-    let test = libtest_mimic::Trial::test("a_full_disk_stops_the_run_cleanly_and_the_same_command_resumes", || {
-        full_disk();
-        Ok(())
-    })
-    .with_ignored_flag(!can_mount);
-    libtest_mimic::run(&args, vec![test]).exit();
+    let tests = vec![
+        libtest_mimic::Trial::test("a_full_disk_stops_the_run_cleanly_and_the_same_command_resumes", || {
+            full_disk();
+            Ok(())
+        })
+        .with_ignored_flag(!can_mount),
+        libtest_mimic::Trial::test("a_read_only_state_folder_is_named_and_nothing_is_sent", || {
+            read_only();
+            Ok(())
+        })
+        .with_ignored_flag(!can_mount),
+    ];
+    libtest_mimic::run(&args, tests).exit();
 }
 
 fn full_disk() {
@@ -122,6 +129,29 @@ fn full_disk() {
         assert_eq!(server.stats().duplicate_deliveries, 0);
         let out = run(&[]);
         assert_eq!(out.status.code(), Some(0), "a finished campaign: {}", String::from_utf8_lossy(&out.stderr));
+        drop(disk);
+    });
+}
+
+fn read_only() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let disk = Tmpfs::mount(&state, "1m").expect("mount");
+        disk.resize("1m,ro");
+        let server = mock(MockConfig::default()).await;
+        let campaign = write_campaign(dir.path(), "ro", Some(&server.url()), "rate = 100", &mixed_openids(5, 0, 0));
+        let out = Command::new(env!("CARGO_BIN_EXE_wxsend"))
+            .args(["send", campaign.to_str().unwrap(), "--headless", "--yes", "--state-dir", state.to_str().unwrap()])
+            .env("WXSEND_TEST_SECRET", SECRET)
+            .env("WXSEND_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(err.contains("Read-only file system") && err.contains(state.to_str().unwrap()), "{err}");
+        assert_eq!(server.stats().send_requests, 0);
         drop(disk);
     });
 }
