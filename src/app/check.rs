@@ -190,9 +190,8 @@ impl CheckReport {
             )?;
             for p in &self.preview {
                 writeln!(out, "  {}:{} row {}", self.csv, p.line, p.row)?;
-                let pretty = serde_json::to_string_pretty(&p.body).unwrap_or_default();
-                for line in pretty.lines() {
-                    writeln!(out, "    {line}")?;
+                for line in super::text::pretty_body(&p.body) {
+                    writeln!(out, "    {}", printable(&line))?;
                 }
             }
         }

@@ -454,4 +454,32 @@ mod tests {
         b.stop();
         assert_eq!(b.stopping, Some(EndReason::FailureRate { failed: 20, of: 20 }));
     }
+
+    #[test]
+    fn each_verdict_moves_the_row_by_the_table() {
+        let f = |code| Failure::api(code, "x".into());
+        // verdict → (delivered, failed, retry later, waiting for a retry, the run ends)
+        let table: Vec<(Verdict, (usize, usize, usize, usize, bool))> = vec![
+            (delivered(), (1, 0, 0, 0, false)),
+            (Verdict::Failed(f(43101)), (0, 1, 0, 0, false)),
+            (Verdict::RetryLater(f(-1)), (0, 0, 1, 0, false)),
+            (Verdict::Retry { failure: f(-1), delay: Duration::from_secs(1) }, (0, 0, 0, 1, false)),
+            (Verdict::SlowDown(f(43108)), (0, 0, 0, 1, false)),
+            (Verdict::Stop(f(45009)), (0, 0, 0, 0, true)),
+            (Verdict::NoToken("no secret".into()), (0, 0, 0, 0, true)),
+            (Verdict::JournalFailed("journal.jsonl: No space left on device".into()), (0, 0, 0, 0, true)),
+        ];
+        for (verdict, want) in table {
+            let label = format!("{verdict:?}");
+            let mut b = board(2);
+            let now = Instant::now();
+            let j = job(b.claim(now));
+            b.dispatched(&j);
+            b.complete(done(j, verdict), now);
+            let c = &b.counters;
+            let got = (c.delivered, c.failed, c.retry_later, c.retrying, b.stopping.is_some());
+            assert_eq!(got, want, "{label}");
+            assert_eq!(c.in_flight, 0, "{label}");
+        }
+    }
 }

@@ -13,7 +13,7 @@ use super::app::{App, Status};
 use super::keys::{for_screen, Screen};
 use super::popup;
 use super::theme::Theme;
-use crate::app::text::{duration, mask_openid, printable, thousands};
+use crate::app::text::{duration, mask_openid, pretty_body, printable, progress, thousands};
 use crate::app::LineKind;
 use crate::campaign::Rendered;
 
@@ -204,8 +204,8 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     lines.push(Line::styled("└", theme.accent()));
     let body = c.template.body_json(row.openid(), &rendered);
     lines.push(Line::styled("request body (token not shown):", theme.dim()));
-    for l in serde_json::to_string_pretty(&body).unwrap_or_default().lines() {
-        lines.push(Line::raw(l.to_string()));
+    for l in pretty_body(&body) {
+        lines.push(Line::raw(printable(&l).into_owned()));
     }
     frame.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(format!(
@@ -305,21 +305,6 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(table, area);
 }
 
-fn progress_label(app: &App) -> String {
-    let c = &app.counters;
-    format!(
-        "{} / {}   ok {}   failed {}   in flight {}   rate {:.1}/s of {}/s   ETA {}",
-        thousands(c.done()),
-        thousands(c.total),
-        thousands(c.delivered),
-        thousands(c.failed),
-        c.in_flight,
-        c.rate(),
-        app.rate,
-        c.eta().map_or_else(|| "-".into(), duration)
-    )
-}
-
 fn errors_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     let mut by_code: Vec<_> = app.counters.failures_by_code.iter().collect();
     by_code.sort_by(|a, b| b.1.cmp(a.1));
@@ -389,7 +374,7 @@ fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             .block(Block::default().borders(Borders::ALL).title(title))
             .gauge_style(theme.ok())
             .ratio(ratio.clamp(0.0, 1.0))
-            .label(progress_label(app)),
+            .label(progress(&app.counters)),
         gauge,
     );
     if let Some(b) = banner {
