@@ -459,7 +459,8 @@ mod tests {
     fn each_verdict_moves_the_row_by_the_table() {
         let f = |code| Failure::api(code, "x".into());
         // verdict → (delivered, failed, retry later, waiting for a retry, the run ends)
-        let table: Vec<(Verdict, (usize, usize, usize, usize, bool))> = vec![
+        type Moves = (usize, usize, usize, usize, bool);
+        let table: Vec<(Verdict, Moves)> = vec![
             (delivered(), (1, 0, 0, 0, false)),
             (Verdict::Failed(f(43101)), (0, 1, 0, 0, false)),
             (Verdict::RetryLater(f(-1)), (0, 0, 1, 0, false)),
