@@ -66,7 +66,7 @@ mod tests {
             (EndReason::Stopped, pending, 0, 1),
             (fatal, pending, 0, 3),
             (EndReason::Token { message: "no secret".into() }, pending, 0, 3),
-            (EndReason::Journal { detail: "No space left on device".into() }, pending, 0, 4),
+            (EndReason::Journal { detail: "No space left on device".into(), unrecorded: Vec::new() }, pending, 0, 4),
             (EndReason::Crashed { message: "worker panicked".into() }, pending, 0, 5),
         ];
         for (reason, totals, invalid, code) in cases {

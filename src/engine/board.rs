@@ -300,7 +300,7 @@ impl Board {
             Verdict::JournalFailed(detail) => {
                 self.events.push(RowEvent::Unanswered { row, attempt });
                 if !matches!(self.stopping, Some(EndReason::Crashed { .. })) {
-                    self.stopping = Some(EndReason::Journal { detail });
+                    self.stopping = Some(EndReason::Journal { detail, unrecorded: Vec::new() });
                 }
             }
         }

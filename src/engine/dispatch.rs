@@ -194,6 +194,10 @@ pub(super) async fn run(
     };
     shared.journal.append(Line::End { at: crate::journal::unix_now(), reason: reason.describe() });
     shared.journal.flush().await;
+    let mut reason = reason;
+    if let EndReason::Journal { unrecorded, .. } = &mut reason {
+        *unrecorded = shared.journal.unrecorded_accepted();
+    }
     let summary = Summary {
         achieved_rate: counters.requests as f64 / started.elapsed().as_secs_f64().max(1e-3),
         counters: counters.clone(),

@@ -149,6 +149,9 @@ pub enum EndReason {
     Journal {
         /// The file and the OS error.
         detail: String,
+        /// Rows (0-based) WeChat accepted whose outcome could not be recorded even with the
+        /// reserve given up: the journal shows them as unknown; they must not be sent again.
+        unrecorded: Vec<usize>,
     },
     /// A task of the engine failed (a panic): the run ended; the journal is intact.
     Crashed {
@@ -179,9 +182,22 @@ impl EndReason {
                 "stopped: {failed} of the last {of} results failed; check the error breakdown, fix the cause and run again"
             ),
             EndReason::Token { message } => format!("stopped: {message}"),
-            EndReason::Journal { detail } => format!(
-                "stopped: cannot write the journal ({detail}); nothing more was sent. Free space (or make the state folder writable), then run the same command again"
-            ),
+            EndReason::Journal { detail, unrecorded } => {
+                let mut text = format!(
+                    "stopped: cannot write the journal ({detail}); nothing more was sent. Free space (or make the state folder writable), then run the same command again"
+                );
+                if !unrecorded.is_empty() {
+                    let rows: Vec<String> = unrecorded.iter().take(20).map(|r| (r + 1).to_string()).collect();
+                    let more = unrecorded.len().saturating_sub(20);
+                    text.push_str(&format!(
+                        ". WeChat accepted {} message(s) whose outcome could not be recorded (row {}{}): the journal shows them as unknown, so do NOT add --resend-unknown for them",
+                        unrecorded.len(),
+                        rows.join(", "),
+                        if more > 0 { format!(" and {more} more") } else { String::new() }
+                    ));
+                }
+                text
+            }
             EndReason::Crashed { message } => format!(
                 "crashed: {message}. The journal is intact: run the same command again to resume (and please report this)"
             ),

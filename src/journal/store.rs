@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
+use super::writer::RESERVE_BYTES;
 use super::{read_journal, JournalError, JournalWriter, Line, Replay, RowRecord};
 use crate::campaign::Campaign;
 
@@ -72,6 +73,9 @@ pub struct StatePaths {
     pub journal: PathBuf,
     /// `lock`.
     pub lock: PathBuf,
+    /// `journal.reserve`: disk space kept for the outcomes of requests in flight when the disk
+    /// fills.
+    pub reserve: PathBuf,
     /// `failed-<stem>.csv`.
     pub failed: PathBuf,
     /// `report.json`.
@@ -93,6 +97,7 @@ impl StatePaths {
         Self {
             journal: dir.join("journal.jsonl"),
             lock: dir.join("lock"),
+            reserve: dir.join("journal.reserve"),
             failed: dir.join(format!("failed-{stem}.csv")),
             report: dir.join("report.json"),
             dir,
@@ -188,8 +193,16 @@ impl Journal {
         } else {
             Replay { rows: vec![RowRecord::Pending; rows], runs: 0 }
         };
+        make_reserve(&paths.reserve).map_err(|e| JournalError::Unwritable {
+            detail: format!(
+                "{}: {e} (wxsend keeps {} KiB free beside the journal)",
+                paths.reserve.display(),
+                RESERVE_BYTES / 1024
+            ),
+        })?;
         let file = OpenOptions::new().create(true).append(true).open(&paths.journal).map_err(io(&paths.journal))?;
-        let writer = JournalWriter::spawn(file, paths.journal.clone()).map_err(io(&paths.journal))?;
+        let writer = JournalWriter::spawn(file, paths.journal.clone(), Some(paths.reserve.clone()))
+            .map_err(io(&paths.journal))?;
         if !exists {
             writer.append(Line::Header {
                 version: 2,
@@ -216,6 +229,22 @@ impl Journal {
 
 /// A state folder (or its parent) that is a symbolic link to nothing: say so, rather than the
 /// OS's "File exists" when the folder is created.
+/// Make sure the reserve file holds [`RESERVE_BYTES`] of real blocks (written, not sparse), so
+/// deleting it frees that much space on a full disk.
+fn make_reserve(path: &Path) -> std::io::Result<()> {
+    if path.metadata().is_ok_and(|m| m.len() >= RESERVE_BYTES as u64) {
+        return Ok(());
+    }
+    let written = File::create(path).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, &[0x20; RESERVE_BYTES])?;
+        f.sync_all()
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
+}
+
 fn check_no_dangling_link(dir: &Path) -> Result<(), JournalError> {
     // The nearest part of the path that is there decides: a link to nothing, or a real entry.
     for p in dir.ancestors() {

@@ -1,5 +1,7 @@
 //! Appending to the journal from any task: one buffer, dispatch lines written through to the OS
-//! before their request leaves, a background thread that fsyncs (group commit).
+//! before their request leaves, a background thread that fsyncs (group commit), and a reserve
+//! of disk space given up when the disk fills so the outcomes of requests in flight are still
+//! recorded.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -13,6 +15,12 @@ use super::Line;
 /// Appends lines from any task. Lines go into one buffer; a dispatch line is written through to
 /// the OS before its request leaves; a background thread fsyncs at least every
 /// [`SYNC_INTERVAL`] (group commit). No thread hand-off per message.
+///
+/// When a write fails, no further dispatch line is accepted (so no new request leaves), the
+/// reserve file is deleted to make room, and what was accepted is written again: the outcomes
+/// of the requests already in flight still reach the journal. Whatever still cannot be written
+/// is kept in memory, tried once more at the end, and reported by
+/// [`JournalWriter::unrecorded_accepted`].
 #[derive(Debug, Clone)]
 pub struct JournalWriter {
     inner: Arc<WriterInner>,
@@ -26,6 +34,7 @@ struct WriterInner {
     sync_file: File,
     path: PathBuf,
     unsynced: AtomicBool,
+    /// A write failed: no dispatch line is accepted any more.
     failed: AtomicBool,
     /// The first write error, for the end of the run (never printed here: a terminal UI may own
     /// the screen).
@@ -37,10 +46,49 @@ struct WriterInner {
 struct Writing {
     file: BufWriter<File>,
     record: Vec<u8>,
+    /// The space kept free for the end of a run (deleted on the first failed write).
+    reserve: Option<PathBuf>,
+    /// Writing is impossible for now: records wait in `pending`.
+    broken: bool,
+    /// Encoded records not yet handed to `file`, in order.
+    pending: Vec<u8>,
+    /// Rows whose `ok` record is in `pending` (accepted by WeChat, not yet recorded).
+    pending_ok: Vec<usize>,
 }
 
 /// The longest a written line waits for fsync.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The size of the reserve file kept beside the journal: room for the outcomes of the requests
+/// in flight when the disk fills.
+pub const RESERVE_BYTES: usize = 16 * 1024;
+
+impl Writing {
+    /// Give up the reserve and hand everything accepted so far to the OS.
+    fn rescue(&mut self) -> std::io::Result<()> {
+        if let Some(reserve) = self.reserve.take() {
+            let _ = std::fs::remove_file(reserve);
+        }
+        self.file.flush()?;
+        if !self.pending.is_empty() {
+            self.file.write_all(&self.pending)?;
+            self.file.flush()?;
+            self.pending.clear();
+            self.pending_ok.clear();
+        }
+        self.broken = false;
+        Ok(())
+    }
+
+    /// Keep an encoded record (`record`) for later.
+    fn keep(&mut self, line: &Line) {
+        let Writing { record, pending, pending_ok, .. } = self;
+        pending.extend_from_slice(record);
+        if let Line::Ok { row, .. } = line {
+            pending_ok.push(*row);
+        }
+    }
+}
 
 impl WriterInner {
     fn lock(&self) -> std::sync::MutexGuard<'_, Writing> {
@@ -48,44 +96,75 @@ impl WriterInner {
     }
 
     /// Write `line` into the buffer; with `through`, flush the buffer to the OS as well.
+    /// `false` when the line did not reach the journal as asked (a dispatch line: its request
+    /// must not leave).
     fn write(&self, line: &Line, through: bool) -> bool {
-        if self.failed.load(Ordering::Relaxed) {
+        let dispatch = matches!(line, Line::Dispatch { .. });
+        if dispatch && self.failed.load(Ordering::Relaxed) {
             return false;
         }
         let mut out = self.lock();
-        let Writing { file, record } = &mut *out;
-        record.clear();
-        super::encode(line, record);
-        let mut result = file.write_all(record);
-        if result.is_ok() && through {
-            result = file.flush();
-        }
-        drop(out);
-        self.unsynced.store(true, Ordering::Relaxed);
-        #[cfg(feature = "failpoints")]
-        failpoint::after_write();
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                self.fail(e);
-                false
+        out.record.clear();
+        super::encode(line, &mut out.record);
+        if out.broken {
+            if !dispatch {
+                out.keep(line);
             }
-        }
-    }
-
-    /// Flush the buffer and fsync.
-    fn sync(&self) -> bool {
-        if self.failed.load(Ordering::Relaxed) {
             return false;
         }
-        if !self.unsynced.swap(false, Ordering::Relaxed) {
+        let Writing { file, record, .. } = &mut *out;
+        let buffered = file.write_all(record);
+        let was_buffered = buffered.is_ok();
+        let result = buffered.and_then(|()| if through { file.flush() } else { Ok(()) });
+        self.unsynced.store(true, Ordering::Relaxed);
+        let Err(e) = result else {
+            drop(out);
+            #[cfg(feature = "failpoints")]
+            failpoint::after_write();
             return true;
+        };
+        self.fail(e);
+        if !was_buffered && !dispatch {
+            out.keep(line);
         }
-        let flushed = self.lock().file.flush();
+        if was_buffered {
+            if let Line::Dispatch { row, attempt } = *line {
+                // The dispatch record is in the buffer but its request never leaves: say so, so
+                // the row is sent on the next run instead of standing as unknown.
+                out.record.clear();
+                let withdrawn = Line::Retry {
+                    row,
+                    attempt,
+                    errcode: None,
+                    errmsg: "not sent: the journal could not be written".into(),
+                };
+                super::encode(&withdrawn, &mut out.record);
+                out.keep(&withdrawn);
+            }
+        }
+        if out.rescue().is_err() {
+            out.broken = true;
+        }
+        false
+    }
+
+    /// Flush the buffer (with anything kept from a failed write) and fsync.
+    fn sync(&self) -> bool {
+        if !self.unsynced.swap(false, Ordering::Relaxed) {
+            return !self.failed.load(Ordering::Relaxed);
+        }
+        let flushed = {
+            let mut out = self.lock();
+            if out.broken {
+                out.rescue()
+            } else {
+                out.file.flush()
+            }
+        };
         #[cfg(not(feature = "bench-unsynced-journal"))]
         let flushed = flushed.and_then(|()| self.sync_file.sync_data());
         match flushed {
-            Ok(()) => true,
+            Ok(()) => !self.failed.load(Ordering::Relaxed),
             Err(e) => {
                 self.fail(e);
                 false
@@ -109,12 +188,17 @@ impl Drop for WriterInner {
 
 impl JournalWriter {
     /// A writer appending to `file` (at `path`), with its fsync thread started.
-    pub(crate) fn spawn(file: File, path: PathBuf) -> std::io::Result<Self> {
+    /// `reserve`, when given, is the reserve file deleted to make room when the disk fills.
+    pub(crate) fn spawn(file: File, path: PathBuf, reserve: Option<PathBuf>) -> std::io::Result<Self> {
         let sync_file = file.try_clone()?;
         let inner = Arc::new(WriterInner {
             out: Mutex::new(Writing {
                 file: BufWriter::with_capacity(64 * 1024, file),
                 record: Vec::with_capacity(256),
+                reserve,
+                broken: false,
+                pending: Vec::new(),
+                pending_ok: Vec::new(),
             }),
             sync_file,
             path,
@@ -143,6 +227,13 @@ impl JournalWriter {
     /// The first write error (file and OS error), once writing has failed.
     pub fn error(&self) -> Option<String> {
         self.inner.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Rows (0-based) that WeChat accepted but whose `ok` record could not be written even after
+    /// the reserve was given up: the journal shows them as unknown, and they must not be sent
+    /// again.
+    pub fn unrecorded_accepted(&self) -> Vec<usize> {
+        self.inner.lock().pending_ok.clone()
     }
 
     /// Append a line; it reaches the OS with the next dispatch or sync, and the disk within
@@ -190,5 +281,47 @@ mod failpoint {
                 std::process::abort();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/dev/full` fails every write with ENOSPC: the writer refuses dispatches, keeps the
+    /// outcomes it could not write and names the rows WeChat accepted.
+    #[tokio::test]
+    async fn a_disk_that_stays_full_keeps_outcomes_in_memory_and_names_them() {
+        let Ok(file) = std::fs::OpenOptions::new().append(true).open("/dev/full") else {
+            return;
+        };
+        let writer = JournalWriter::spawn(file, PathBuf::from("/dev/full"), None).unwrap();
+        assert!(!writer.append_written(Line::Dispatch { row: 3, attempt: 1 }).await);
+        assert!(writer.error().is_some_and(|e| e.contains("/dev/full") && e.contains("No space left")));
+        writer.append(Line::Ok { row: 1, attempt: 1, msgid: Some("9".into()) });
+        writer.append(Line::Failed { row: 2, attempt: 1, errcode: Some(43101), errmsg: "refused".into() });
+        writer.append(Line::Ok { row: 5, attempt: 1, msgid: None });
+        assert!(!writer.append_written(Line::Dispatch { row: 6, attempt: 1 }).await, "no request after a failure");
+        assert!(!writer.flush().await);
+        assert_eq!(writer.unrecorded_accepted(), vec![1, 5]);
+    }
+
+    /// Once writing has failed no request may leave, but the outcomes of those in flight are
+    /// still written while the disk takes them.
+    #[tokio::test]
+    async fn after_a_failure_no_request_leaves_but_outcomes_are_still_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        let writer = JournalWriter::spawn(file, path.clone(), None).unwrap();
+        assert!(writer.append_written(Line::Dispatch { row: 0, attempt: 1 }).await);
+        writer.inner.fail(std::io::Error::from_raw_os_error(28));
+        assert!(!writer.append_written(Line::Dispatch { row: 1, attempt: 1 }).await);
+        writer.append(Line::Ok { row: 0, attempt: 1, msgid: None });
+        assert!(!writer.flush().await, "the run still ends as a journal failure");
+        assert!(writer.unrecorded_accepted().is_empty());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains("\"t\":\"ok\""), "{text}");
     }
 }
