@@ -212,13 +212,13 @@ fn check(args: CheckArgs) -> Exit {
             return Exit::Input;
         }
     };
-    let report = CheckReport::build(&campaign, args.show);
+    let report = CheckReport::build(&campaign, args.show, args.all || args.json);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| writeln!(out))
     } else {
-        report.write_text(&mut out, args.all)
+        report.write_text(&mut out)
     };
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

@@ -341,3 +341,42 @@ async fn a_second_interrupt_during_the_graceful_stop_quits_at_once_with_the_jour
     assert!(!replay.unknown().is_empty());
     assert!(replay.unknown().len() <= 8);
 }
+
+#[test]
+fn a_recipients_file_too_large_binary_or_unreadable_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(dir.path(), "hostile", None, "rate = 10", &mixed_openids(3, 0, 0));
+    let check = |csv: &std::path::Path| {
+        let out = wxsend(&["check", campaign.to_str().unwrap(), "--csv", csv.to_str().unwrap()], &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    // 2 GB (sparse: refused from its size, before a byte is read).
+    let huge = dir.path().join("huge.csv");
+    std::fs::File::create(&huge).unwrap().set_len(2_000_000_000).unwrap();
+    let err = check(&huge);
+    assert!(err.contains("huge.csv: is 2.0 GB") && err.contains("split it into several files"), "{err}");
+
+    // Binary: an image saved under a .csv name.
+    let binary = dir.path().join("photo.csv");
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8));
+    std::fs::write(&binary, bytes).unwrap();
+    let err = check(&binary);
+    assert!(err.contains("photo.csv") && err.contains("not a text file (a PNG image)"), "{err}");
+    // A workbook named .csv: the most common mix-up.
+    let workbook = dir.path().join("list.csv");
+    std::fs::write(&workbook, b"PK\x03\x04\x14\x00\x06\x00").unwrap();
+    let err = check(&workbook);
+    assert!(err.contains("list.csv") && err.contains(".xlsx"), "{err}");
+    // The zeros of a preallocated file.
+    let zeros = dir.path().join("zeros.csv");
+    std::fs::write(&zeros, vec![0u8; 10_000]).unwrap();
+    let err = check(&zeros);
+    assert!(err.contains("zeros.csv") && err.contains("mostly NUL bytes"), "{err}");
+
+    // Unreadable: a regular file whose read fails (EIO), even for root.
+    let err = check(std::path::Path::new("/proc/self/mem"));
+    assert!(err.contains("/proc/self/mem") && err.contains("Input/output error"), "{err}");
+}

@@ -67,20 +67,39 @@ pub struct CheckReport {
     pub warned: usize,
     /// Campaign-wide warnings.
     pub warnings: Vec<String>,
-    /// Every problem of every row.
+    /// The problems of the rows: every one, or (built for the terminal) the first
+    /// [`SHOWN_PER_CHECK`] of each check and severity.
     pub problems: Vec<RowProblem>,
+    /// Problems left out of `problems`, counted by severity and check.
+    #[serde(skip)]
+    pub more: std::collections::BTreeMap<(Severity, String), usize>,
     /// The bodies of the first ready rows.
     pub preview: Vec<Preview>,
 }
 
 impl CheckReport {
     /// Collect the report for `campaign`, with the bodies of its first `show` ready rows.
-    pub fn build(campaign: &Campaign, show: usize) -> Self {
+    /// With `every_problem` false, only the first [`SHOWN_PER_CHECK`] problems of each check and
+    /// severity are kept (the rest are counted in `more`): a list with a million bad rows costs
+    /// no more to report than one with twenty.
+    pub fn build(campaign: &Campaign, show: usize, every_problem: bool) -> Self {
         let r = &campaign.recipients;
+        let mut seen: std::collections::HashMap<(Severity, std::mem::Discriminant<Problem>), usize> =
+            Default::default();
+        let mut more: std::collections::BTreeMap<(Severity, String), usize> = Default::default();
         let problems = campaign
             .checks
             .problems()
             .iter()
+            .filter(|(_, problem)| {
+                let n = seen.entry((problem.severity(), std::mem::discriminant(problem))).or_default();
+                *n += 1;
+                if *n > SHOWN_PER_CHECK && !every_problem {
+                    *more.entry((problem.severity(), problem.check_name())).or_default() += 1;
+                    return false;
+                }
+                true
+            })
             .map(|(row, problem)| {
                 let view = r.row(*row);
                 RowProblem {
@@ -122,6 +141,7 @@ impl CheckReport {
             warned: campaign.checks.warned,
             warnings: campaign.warnings.clone(),
             problems,
+            more,
             preview,
         }
     }
@@ -135,9 +155,9 @@ impl CheckReport {
         }
     }
 
-    /// The human-readable report: at most [`SHOWN_PER_CHECK`] rows per check and severity unless
-    /// `all`, then how many more there are. Everything from the files is printed escaped.
-    pub fn write_text(&self, out: &mut impl Write, all: bool) -> io::Result<()> {
+    /// The human-readable report: the problems kept (all of them when built with every
+    /// problem), then how many more there are. Everything from the files is printed escaped.
+    pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "campaign   {} ({}, template {})", self.campaign, self.kind, self.template_id)?;
         writeln!(out, "recipients {} ({}, {} separated)", self.csv, self.encoding, self.delimiter)?;
         for w in &self.warnings {
@@ -158,15 +178,7 @@ impl CheckReport {
                 continue;
             }
             writeln!(out, "\n{title}:")?;
-            let mut shown: std::collections::HashMap<std::mem::Discriminant<Problem>, usize> = Default::default();
-            let mut hidden: std::collections::BTreeMap<String, usize> = Default::default();
             for p in items {
-                let n = shown.entry(std::mem::discriminant(&p.problem)).or_default();
-                *n += 1;
-                if *n > SHOWN_PER_CHECK && !all {
-                    *hidden.entry(p.problem.check_name()).or_default() += 1;
-                    continue;
-                }
                 let openid = if p.openid.is_empty() { "-" } else { &p.openid };
                 writeln!(
                     out,
@@ -178,7 +190,7 @@ impl CheckReport {
                     printable(&p.message)
                 )?;
             }
-            for (check, n) in hidden {
+            for ((_, check), n) in self.more.iter().filter(|((s, _), _)| Some(*s) == severity_filter) {
                 writeln!(out, "  … and {n} more rows with {check} (--all lists every row)")?;
             }
         }

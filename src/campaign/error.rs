@@ -103,9 +103,12 @@ pub enum CsvProblem {
     #[error("the file is larger than 4 GiB; split it into several campaigns")]
     /// Row offsets are 32-bit: the file is too large.
     TooLarge,
-    #[error("{0}")]
-    /// The CSV reader's own complaint.
-    Malformed(String),
+    #[error("not a text file ({what}): save the list as \"CSV UTF-8\" and name that file")]
+    /// A workbook, image or archive, or bytes that are mostly NUL: not a CSV.
+    Binary {
+        /// What it looks like.
+        what: &'static str,
+    },
 }
 
 fn closest_hint(closest: &Option<String>) -> String {
@@ -130,6 +133,16 @@ pub enum LoadError {
         path: PathBuf,
         /// What it is instead.
         what: &'static str,
+    },
+    /// The recipients file is larger than wxsend reads.
+    #[error("{path}: is {size}; wxsend reads recipients files up to {limit} (about 10 million rows); split it into several files, one campaign each", path = .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size, in words.
+        size: String,
+        /// The limit, in words.
+        limit: &'static str,
     },
     /// The campaign file is wrong.
     #[error("{at}: {message}")]

@@ -2,6 +2,7 @@
 //! message and the verdict on every row.
 
 pub mod config;
+mod csv_scan;
 pub mod error;
 pub mod recipients;
 pub mod render;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::config::EncodingChoice;
+use super::csv_scan::Compactor;
 use super::error::{closest, CsvProblem, LoadError, Location};
 
 /// The encoding a recipients file was read as.
@@ -114,6 +115,10 @@ impl<'a> Row<'a> {
     }
 }
 
+/// The largest recipients file read: the whole file is held in memory while it is parsed, and a
+/// list this long is already a hundred days of an account's default daily quota.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
 /// The UTF-8 byte order mark.
 const BOM: &str = "\u{feff}";
 
@@ -128,6 +133,13 @@ impl Recipients {
         if !meta.is_file() {
             let what = if meta.is_dir() { "a folder" } else { "not a regular file (a pipe, FIFO or device)" };
             return Err(LoadError::NotAFile { path: path.to_path_buf(), what });
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(LoadError::TooLarge {
+                path: path.to_path_buf(),
+                size: format!("{:.1} GB", meta.len() as f64 / 1e9),
+                limit: "1 GiB",
+            });
         }
         let bytes = std::fs::read(path).map_err(io)?;
         Self::from_bytes(path, bytes, encoding, openid_column)
@@ -147,29 +159,20 @@ impl Recipients {
         if bytes.len() >= u32::MAX as usize {
             return Err(fail(None, CsvProblem::TooLarge));
         }
+        if let Some(what) = binary_kind(&bytes) {
+            return Err(fail(None, CsvProblem::Binary { what }));
+        }
         let (text, detected) = decode(bytes, encoding).map_err(|(problem, line)| fail(line, problem))?;
-        let body = text.strip_prefix(BOM).unwrap_or(&text);
+        let start = if text.starts_with(BOM) { BOM.len() } else { 0 };
+        let delimiter = detect_delimiter(&text[start..], openid_column).map_err(|p| fail(Some(1), p))?;
+        let mut reader = Compactor::new(text.into_bytes(), start, delimiter);
 
-        let delimiter = detect_delimiter(body, openid_column).map_err(|p| fail(Some(1), p))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(body.as_bytes());
-
-        let mut record = csv::ByteRecord::new();
-        // Line numbers are counted from byte offsets: the csv crate's own count skips blank CRLF lines.
-        let mut lines = LineCounter::default();
         let (headers, header_line): (Vec<String>, u64) = loop {
-            let more = reader
-                .read_byte_record(&mut record)
-                .map_err(|e| fail(e.position().map(|p| p.line()), CsvProblem::Malformed(csv_message(&e))))?;
-            if !more {
+            let Some(line) = reader.next_record() else {
                 return Err(fail(None, CsvProblem::Empty { openid_column: openid_column.to_string() }));
-            }
-            if !is_blank(&record) {
-                let line = lines.line_at(body.as_bytes(), record.position().map_or(0, |p| p.byte() as usize));
-                break (record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect(), line);
+            };
+            if !is_blank(&reader) {
+                break (reader.fields().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect(), line);
             }
         };
         for (i, name) in headers.iter().enumerate() {
@@ -194,36 +197,24 @@ impl Recipients {
             )
         })?;
 
-        let mut data: Vec<u8> = Vec::with_capacity(body.len());
-        let mut ends: Vec<u32> = Vec::with_capacity(body.len() / 12);
-        let mut rows: Vec<RawRow> = Vec::with_capacity(body.len() / 64);
-        loop {
-            match reader.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    return Err(fail(e.position().map(|p| p.line()), CsvProblem::Malformed(csv_message(&e))));
-                }
-            }
-            if is_blank(&record) {
+        let mut ends: Vec<u32> = Vec::new();
+        let mut rows: Vec<RawRow> = Vec::new();
+        while let Some(line) = reader.next_record() {
+            if is_blank(&reader) {
                 continue;
             }
-            let line = lines.line_at(body.as_bytes(), record.position().map_or(0, |p| p.byte() as usize));
             let raw = RawRow {
                 line: u32::try_from(line).map_err(|_| fail(None, CsvProblem::TooLarge))?,
                 first_field: u32::try_from(ends.len()).map_err(|_| fail(None, CsvProblem::TooLarge))?,
-                fields: record.len() as u32,
+                fields: reader.len() as u32,
             };
-            for field in record.iter() {
-                data.extend_from_slice(field);
-                ends.push(data.len() as u32);
+            if !reader.keep(&mut ends) {
+                return Err(fail(None, CsvProblem::TooLarge));
             }
             rows.push(raw);
         }
-        drop(reader);
-        drop(text);
         // Fields are slices of valid UTF-8 split at ASCII bytes, so this only fails on a bug.
-        let data = String::from_utf8(data).map_err(|e| {
+        let data = String::from_utf8(reader.into_kept()).map_err(|e| {
             fail(None, CsvProblem::Encoding { encoding: "UTF-8", offset: e.utf8_error().valid_up_to() })
         })?;
         ends.shrink_to_fit();
@@ -276,37 +267,32 @@ impl Recipients {
     }
 }
 
-/// Turns increasing byte offsets into 1-based line numbers in one pass over the text.
-#[derive(Default)]
-struct LineCounter {
-    offset: usize,
-    newlines: u64,
-}
-
-impl LineCounter {
-    fn line_at(&mut self, text: &[u8], offset: usize) -> u64 {
-        // The csv crate reports a record as starting at the blank lines before it; skip them.
-        let mut offset = offset.min(text.len());
-        while offset < text.len() && matches!(text[offset], b'\r' | b'\n') {
-            offset += 1;
-        }
-        if offset > self.offset {
-            self.newlines += text[self.offset..offset].iter().filter(|&&b| b == b'\n').count() as u64;
-            self.offset = offset;
-        }
-        self.newlines + 1
+/// What a file that is not text looks like, from its first bytes: a known signature, or NUL
+/// bytes making up more than 1 in 64 of its first 64 KiB (a NUL or two in a field is text with a
+/// stray control character, reported and escaped with its row). UTF-16 text is not binary.
+fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"PK\x03\x04", "a zip archive, such as an .xlsx or .ods workbook"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an .xls workbook"),
+        (b"%PDF", "a PDF document"),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"GIF8", "a GIF image"),
+        (b"\x1f\x8b", "a gzip archive"),
+    ];
+    if let Some((_, what)) = SIGNATURES.iter().find(|(magic, _)| bytes.starts_with(magic)) {
+        return Some(what);
     }
-}
-
-fn is_blank(record: &csv::ByteRecord) -> bool {
-    record.iter().all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
-}
-
-fn csv_message(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid text", err.field() + 1),
-        _ => e.to_string(),
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return None;
     }
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let nuls = head.iter().filter(|&&b| b == 0).count();
+    (nuls > 0 && nuls * 64 > head.len()).then_some("it is mostly NUL bytes")
+}
+
+fn is_blank(record: &Compactor) -> bool {
+    record.fields().all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
 }
 
 /// Decode the file to UTF-8 text according to `choice`.

@@ -1,7 +1,7 @@
 //! Per-row checks: openid shape, empty values, WeChat's content rules per kind, duplicates.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 
 use serde::Serialize;
 
@@ -11,7 +11,7 @@ use super::render::{MessageTemplate, Rendered};
 use super::subscribe_rules::check_subscribe_value;
 
 /// Whether a problem stops the row from being sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The row is sent; WeChat will alter the message (cut or strip).
@@ -215,8 +215,11 @@ pub const OPENID_MAX: usize = 64;
 /// Check every row of `recipients` against `template`.
 pub fn check_all(recipients: &Recipients, template: &MessageTemplate, allow_duplicates: bool) -> Checks {
     let mut checks = Checks { states: Vec::with_capacity(recipients.len()), ..Default::default() };
-    let mut seen: HashMap<&str, usize> =
-        if allow_duplicates { HashMap::new() } else { HashMap::with_capacity(recipients.len()) };
+    // Row numbers hashed by openid: 4 bytes a row rather than a string slice and an index.
+    let hasher = hashbrown::DefaultHashBuilder::default();
+    let openid_of = |i: &u32| recipients.row(*i as usize).map_or("", |r| r.openid());
+    let mut seen: hashbrown::HashTable<u32> =
+        hashbrown::HashTable::with_capacity(if allow_duplicates { 0 } else { recipients.len() });
     let mut rendered = Rendered::default();
     let mut found = Vec::new();
     for row in recipients.rows() {
@@ -229,14 +232,16 @@ pub fn check_all(recipients: &Recipients, template: &MessageTemplate, allow_dupl
         };
         if state == RowState::Ready && !allow_duplicates {
             let openid = row.openid();
-            match seen.get(openid) {
+            let hash = hasher.hash_one(openid);
+            match seen.find(hash, |i| openid_of(i) == openid) {
                 Some(&first) => {
+                    let first = first as usize;
                     let first_line = recipients.row(first).map_or(0, |r| r.line());
                     found.push(Problem::Duplicate { first_row: first, first_line });
                     state = RowState::Duplicate;
                 }
                 None => {
-                    seen.insert(openid, row.index());
+                    seen.insert_unique(hash, row.index() as u32, |i| hasher.hash_one(openid_of(i)));
                 }
             }
         }

@@ -1,0 +1,62 @@
+//! `check` on a million-row list: a bounded number of lines on the terminal, and memory within
+//! twice the file's size (measured from the child's own rusage). Alone in its binary so the
+//! measurement is of this one process.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[test]
+// Reaped with wait4 below, which std does not know of.
+#[allow(clippy::zombie_processes)]
+fn check_on_a_million_rows_prints_a_bounded_report_within_twice_the_file_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("big.csv");
+    let rows = 1_000_000;
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&csv).unwrap());
+        writeln!(out, "openid,name,product,order_id,amount,shipped_at").unwrap();
+        for i in 0..rows {
+            // Every tenth row repeats an earlier recipient: 100,000 duplicates to report.
+            let who = if i % 10 == 9 { i - 5 } else { i };
+            writeln!(out, "oABCDEFGHIJKLMNOP{who:010},张三,保温杯,SF{i:07},{}.50,2026-11-2{}", i % 500, i % 10)
+                .unwrap();
+        }
+    }
+    let size = std::fs::metadata(&csv).unwrap().len();
+    let campaign = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/campaign.toml");
+
+    let child = Command::new(env!("CARGO_BIN_EXE_wxsend"))
+        .args(["check", campaign, "--csv", csv.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let output = {
+        // Read the pipes to the end, then reap the child with wait4 for its rusage.
+        let mut stdout = child.stdout.unwrap();
+        let mut stderr = child.stderr.unwrap();
+        let err = std::thread::spawn(move || {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
+            s
+        });
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
+        out + &err.join().unwrap()
+    };
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child, not yet reaped; the pointers are to live locals.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid);
+    assert!(libc::WIFEXITED(status), "{output}");
+
+    assert!(output.contains("rows 1,000,000") || output.contains("rows 1000000"), "{output}");
+    assert!(output.contains("duplicates 100000") || output.contains("duplicates 100,000"), "{output}");
+    assert!(output.lines().count() < 200, "a bounded report: {} lines", output.lines().count());
+    assert!(output.contains("--all"), "says how to see the rest: {output}");
+    let peak = usage.ru_maxrss as u64 * 1024;
+    assert!(peak <= 2 * size, "peak memory {peak} bytes for a {size}-byte file");
+}
