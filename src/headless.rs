@@ -34,8 +34,9 @@ pub fn overview_lines(o: &Overview) -> Vec<String> {
     for w in &o.warnings {
         lines.push(format!("warning: {w}"));
     }
-    if let Some(api) = &o.mock_api {
-        lines.push(format!("api: embedded mock at {api} (nothing reaches WeChat)"));
+    match &o.mock_api {
+        Some(api) => lines.push(format!("api: embedded mock at {api} (nothing reaches WeChat)")),
+        None => lines.push(format!("api: {} ({})", o.api, o.route)),
     }
     lines.push(format!(
         "to send now: {} messages at {}/s (concurrency {}), about {}",

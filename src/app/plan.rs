@@ -86,6 +86,10 @@ pub struct Overview {
     pub warnings: Vec<String>,
     /// The embedded mock's address when the run goes there (nothing reaches WeChat).
     pub mock_api: Option<String>,
+    /// The API base messages go to.
+    pub api: String,
+    /// How they travel: `direct`, or the proxy (never its credentials).
+    pub route: String,
     /// Messages this run sends.
     pub to_send: usize,
     /// Messages per second.

@@ -45,6 +45,9 @@ pub enum PreflightError {
         /// Messages this run would send.
         needed: u64,
     },
+    /// The network set-up lets nothing through (a certificate not trusted, a proxy refusing).
+    #[error("{0}")]
+    Network(String),
     /// The operator did not agree.
     #[error("{0}")]
     NotConfirmed(String),

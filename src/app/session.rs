@@ -110,8 +110,12 @@ impl Session {
             }
             None => None,
         };
+        if mock.is_some() {
+            // The embedded mock is on this machine: never through a proxy.
+            campaign.config.network.proxy = crate::wechat::ProxySetting::Off;
+        }
         let cfg = &campaign.config;
-        let client = WechatClient::new(&cfg.wechat.api_base, Duration::from_millis(cfg.send.timeout_ms))?;
+        let client = WechatClient::with_network(&cfg.wechat.api_base, &cfg.network)?;
         let (source, cache_dir) = if mock.is_some() {
             // The mock mints its own tokens; never touch the real token cache.
             (TokenSource::new(TokenSpec::Stable, &cfg.wechat.appid, Some(Secret::new(MOCK_SECRET)), &client), None)
@@ -163,6 +167,8 @@ impl Session {
             resume: self.plan.resume.clone(),
             warnings: c.warnings.iter().cloned().chain(self.journal.repaired.clone()).collect(),
             mock_api: self.mock.as_ref().map(|m| m.url()),
+            api: self.sender.client.base().to_string(),
+            route: self.sender.client.http().route(),
             to_send: self.plan.to_send.len(),
             rate: c.config.send.rate,
             concurrency: c.config.send.concurrency,
@@ -185,7 +191,17 @@ impl Session {
             return Ok(QuotaCheck::NothingToSend);
         }
         self.sender.tokens.get().await?;
-        match self.quota().await {
+        let quota = self.sender.quota(self.campaign.template.kind).await;
+        if let Err(f) = &quota {
+            if f.errcode.is_none() && f.class == crate::wechat::ErrorClass::Stop {
+                // A certificate not trusted, a proxy refusing: no message would get through.
+                return Err(PreflightError::Network(f.errmsg.clone()));
+            }
+        }
+        match quota.map_err(|f| match f.errcode {
+            Some(c) => format!("errcode {c}: {}", f.errmsg),
+            None => f.errmsg,
+        }) {
             Ok(q) => {
                 let needed = self.plan.to_send.len() as u64;
                 if q.remain < needed && !self.options.ignore_quota {

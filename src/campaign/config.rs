@@ -1,13 +1,15 @@
 //! The campaign file (TOML): parsing, defaults and value checks.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::error::{closest, LoadError, Location};
-pub use crate::wechat::protocol::{Kind, TokenSpec};
+use super::network::RawNetwork;
+pub use crate::wechat::protocol::{Kind, NetworkOptions, TokenSpec};
 
 /// How the recipients file is decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -33,6 +35,8 @@ struct RawFile {
     recipients: RawRecipients,
     #[serde(default)]
     send: RawSend,
+    #[serde(default)]
+    network: RawNetwork,
     state_dir: Option<String>,
 }
 
@@ -180,6 +184,8 @@ pub struct CampaignConfig {
     pub recipients: RecipientsConfig,
     /// `[send]`.
     pub send: SendConfig,
+    /// `[network]`: proxy, trust, timeouts (the request timeout is `[send] timeout_ms`).
+    pub network: NetworkOptions,
     /// Folder holding the journal, failures and report of this campaign.
     pub state_dir: PathBuf,
 }
@@ -352,7 +358,8 @@ impl CampaignConfig {
             Some(dir) => base.join(dir),
             None => base.join(".wxsend").join(&name),
         };
-        Ok(Self { path: path.to_path_buf(), name, wechat, message, recipients, send, state_dir })
+        let network = raw.network.resolve(base, Duration::from_millis(send.timeout_ms), err)?;
+        Ok(Self { path: path.to_path_buf(), name, wechat, message, recipients, send, network, state_dir })
     }
 }
 

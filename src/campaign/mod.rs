@@ -4,6 +4,7 @@
 pub mod config;
 mod csv_scan;
 pub mod error;
+mod network;
 pub mod recipients;
 pub mod render;
 pub mod subscribe_rules;

@@ -120,6 +120,8 @@ pub struct App {
     pub resume: Option<Resume>,
     /// The daily quota, as the preflight found it.
     pub quota_line: Option<String>,
+    /// Where messages go and how: `https://api.weixin.qq.com (proxy http://…)`.
+    pub api_line: String,
     /// How long the run takes at the rate.
     pub estimate: String,
     /// The last thing worth telling the operator (export path, refusals).
@@ -182,6 +184,7 @@ impl App {
             configured_rate: rate,
             resume: None,
             quota_line: None,
+            api_line: String::new(),
             estimate: String::new(),
             notice: None,
             summary: None,

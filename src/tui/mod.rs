@@ -42,6 +42,10 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     app.color = colors_allowed();
     app.quota_line = quota.describe();
     app.estimate = duration(overview.estimate);
+    app.api_line = match &overview.mock_api {
+        Some(api) => format!("embedded mock at {api} (nothing reaches WeChat)"),
+        None => format!("{} ({})", overview.api, overview.route),
+    };
     app.resume = Some(overview.resume).filter(|r| r.is_resuming());
 
     let mut terminal = match ratatui::try_init() {

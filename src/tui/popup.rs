@@ -64,6 +64,9 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
                 Line::raw(format!("duration   about {}", app.estimate)),
                 Line::raw(format!("quota      {}", app.quota_line.clone().unwrap_or_else(|| "not reported".into()))),
             ];
+            if !app.api_line.is_empty() {
+                lines.push(Line::raw(format!("api        {}", app.api_line)));
+            }
             if let Some(r) = &app.resume {
                 lines.push(Line::raw(format!(
                     "resuming   already delivered {}, failed {}, unknown {}{}",

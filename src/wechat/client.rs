@@ -29,6 +29,13 @@ impl Failure {
         Self { errcode: None, errmsg: message.into(), class: ErrorClass::Retry }
     }
 
+    /// A transport failure from the HTTP client: retried, unless the set-up is at fault (a
+    /// certificate not trusted, a proxy refusing), which stops the campaign.
+    pub fn transport_error(e: TransportError) -> Self {
+        let class = if e.setup { ErrorClass::Stop } else { ErrorClass::Retry };
+        Self { errcode: None, errmsg: e.message, class }
+    }
+
     /// WeChat's answer `errcode`, classified.
     pub fn api(errcode: i64, errmsg: String) -> Self {
         Self { errcode: Some(errcode), errmsg, class: classify(errcode) }
@@ -102,6 +109,11 @@ impl WechatClient {
         Ok(Self { http: Http::new(api_base, timeout)?, urls: Default::default() })
     }
 
+    /// A client for `api_base` with these network options (proxy, trust, timeouts).
+    pub fn with_network(api_base: &str, net: &crate::wechat::protocol::NetworkOptions) -> Result<Self, ClientError> {
+        Ok(Self { http: Http::with_network(api_base, net)?, urls: Default::default() })
+    }
+
     /// The underlying HTTP client (shared with the token source).
     pub fn http(&self) -> &Http {
         &self.http
@@ -114,7 +126,7 @@ impl WechatClient {
 
     /// POST `body` to `path?access_token=…`; the answer's bytes, or a transport failure.
     async fn post(&self, path: &'static str, token: &AccessToken, body: Bytes) -> Result<Bytes, Failure> {
-        let transport = |e: TransportError| Failure::transport(e.0);
+        let transport = Failure::transport_error;
         let uri = self.urls.get(&self.http, path, token).map_err(transport)?;
         let reply = self.http.post_json(uri, body).await.map_err(transport)?;
         if reply.status.is_server_error() {

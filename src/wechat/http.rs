@@ -9,16 +9,19 @@
 //! error: failures are described by what went wrong, not where.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
+use http::header::{HeaderValue, CONTENT_TYPE, HOST, PROXY_AUTHORIZATION, USER_AGENT};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+
+use super::net::{Proxy, Route};
+use super::protocol::NetworkOptions;
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -27,8 +30,26 @@ pub struct ClientError(pub(crate) String);
 
 /// A transport failure, in words that hold no URI (hence no token).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TransportError(pub String);
+#[error("{message}")]
+pub struct TransportError {
+    /// What went wrong.
+    pub message: String,
+    /// The set-up is at fault (a certificate not trusted, a proxy refusing): no retry will help
+    /// until the operator changes it. Nothing was sent.
+    pub setup: bool,
+}
+
+impl TransportError {
+    /// A failure that may pass (a timeout, a reset, a refused connection).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), setup: false }
+    }
+
+    /// A failure of the set-up (see [`TransportError::setup`]).
+    pub fn setup(message: impl Into<String>) -> Self {
+        Self { message: message.into(), setup: true }
+    }
+}
 
 /// An answer: its status and whole body.
 #[derive(Debug)]
@@ -57,12 +78,19 @@ struct Inner {
     host: String,
     port: u16,
     host_header: HeaderValue,
+    /// `http://host:port` when requests go to a proxy in absolute form (`http` through a proxy).
+    absolute: Option<String>,
+    /// Direct, or which proxy.
+    route: Route,
     /// Set for `https` bases.
     tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
     timeout: Duration,
     connect_timeout: Duration,
+    tls_timeout: Duration,
+    idle_timeout: Duration,
     user_agent: HeaderValue,
-    idle: Mutex<Vec<SendRequest<Body>>>,
+    /// Idle connections and when they became idle.
+    idle: Mutex<Vec<(SendRequest<Body>, Instant)>>,
 }
 
 impl std::fmt::Debug for Http {
@@ -72,9 +100,14 @@ impl std::fmt::Debug for Http {
 }
 
 impl Http {
-    /// A client for `base` (`http://` or `https://`, no query) whose requests time out after
-    /// `timeout`, connecting within `min(timeout, 10 s)`.
+    /// A client for `base` (`http://` or `https://`, no query) with default network options
+    /// (proxy from the environment) whose requests time out after `timeout`.
     pub fn new(base: &str, timeout: Duration) -> Result<Self, ClientError> {
+        Self::with_network(base, &NetworkOptions { timeout, ..NetworkOptions::default() })
+    }
+
+    /// A client for `base` with these network options.
+    pub fn with_network(base: &str, net: &NetworkOptions) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_string();
         super::protocol::check_api_base(&base).map_err(ClientError)?;
         let uri: Uri = base.parse().map_err(|_| ClientError(format!("api_base {base:?} is not a URL")))?;
@@ -83,18 +116,16 @@ impl Http {
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let authority = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
         let host_header = HeaderValue::from_str(&authority).map_err(|e| ClientError(e.to_string()))?;
+        let route = Route::for_base(&uri, &net.proxy)?;
         let tls = if https {
-            let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
-                .with_safe_default_protocol_versions()
-                .map_err(|e| ClientError(e.to_string()))?
-                .with_root_certificates(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
-                .with_no_client_auth();
+            let config = super::net::tls_config(net.ca_file.as_deref())?;
             let name = rustls::pki_types::ServerName::try_from(host.clone())
                 .map_err(|_| ClientError(format!("api_base {base:?}: {host:?} is not a host name")))?;
-            Some((TlsConnector::from(Arc::new(config)), name))
+            Some((TlsConnector::from(config), name))
         } else {
             None
         };
+        let absolute = (!https && matches!(route, Route::Proxy(_))).then(|| format!("http://{authority}"));
         let prefix = uri.path().trim_end_matches('/').to_string();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -103,13 +134,27 @@ impl Http {
                 host,
                 port,
                 host_header,
+                absolute,
+                route,
                 tls,
-                timeout,
-                connect_timeout: timeout.min(Duration::from_secs(10)),
+                timeout: net.timeout,
+                connect_timeout: net.connect_timeout,
+                tls_timeout: net.tls_timeout,
+                idle_timeout: net.idle_timeout,
                 user_agent: HeaderValue::from_static(concat!("wxsend/", env!("CARGO_PKG_VERSION"))),
                 idle: Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// How requests travel: `direct` or the proxy (never its credentials).
+    pub fn route(&self) -> String {
+        self.inner.route.describe()
+    }
+
+    /// The API host and port.
+    pub fn target(&self) -> (&str, u16) {
+        (&self.inner.host, self.inner.port)
     }
 
     /// The API base, without a trailing `/`.
@@ -119,13 +164,13 @@ impl Http {
 
     /// The request target of `path` (starting with `/`) with `query` pairs, percent-encoded.
     pub fn uri(&self, path: &str, query: &[(&str, &str)]) -> Result<Uri, TransportError> {
-        let mut text = format!("{}{path}", self.inner.prefix);
+        let mut text = format!("{}{}{path}", self.inner.absolute.as_deref().unwrap_or(""), self.inner.prefix);
         if !query.is_empty() {
             text.push('?');
             text.push_str(&form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish());
         }
         Uri::try_from(text)
-            .map_err(|_| TransportError(format!("`{}{path}` is not a valid URL: check api_base", self.inner.base)))
+            .map_err(|_| TransportError::new(format!("`{}{path}` is not a valid URL: check api_base", self.inner.base)))
     }
 
     /// POST a JSON `body` to `uri` (from [`Http::uri`]).
@@ -146,12 +191,15 @@ impl Http {
         let headers = request.headers_mut();
         headers.insert(HOST, inner.host_header.clone());
         headers.insert(USER_AGENT, inner.user_agent.clone());
+        if let (Some(_), Route::Proxy(Proxy { auth: Some(auth), .. })) = (&inner.absolute, &inner.route) {
+            headers.insert(PROXY_AUTHORIZATION, auth.clone());
+        }
         if request.method() == Method::POST {
             request.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         match tokio::time::timeout(inner.timeout, self.exchange(request)).await {
             Ok(result) => result,
-            Err(_) => Err(TransportError(format!("timed out after {} ms", inner.timeout.as_millis()))),
+            Err(_) => Err(TransportError::new(format!("timed out after {} ms", inner.timeout.as_millis()))),
         }
     }
 
@@ -165,7 +213,7 @@ impl Http {
                 if reused {
                     continue; // closed while idle: take or open another
                 }
-                return Err(TransportError(format!("cannot connect: {}", innermost(&e))));
+                return Err(TransportError::new(format!("cannot connect: {}", innermost(&e))));
             }
             let response = match conn.try_send_request(request).await {
                 Ok(response) => response,
@@ -175,14 +223,13 @@ impl Http {
                         request = unsent;
                         continue;
                     }
-                    _ => return Err(TransportError(format!("request failed: {}", innermost(e.error())))),
+                    _ => return Err(TransportError::new(format!("request failed: {}", innermost(e.error())))),
                 },
             };
             let status = response.status();
-            let body =
-                response.into_body().collect().await.map_err(|e| {
-                    TransportError(format!("connection broke while reading the answer: {}", innermost(&e)))
-                })?;
+            let body = response.into_body().collect().await.map_err(|e| {
+                TransportError::new(format!("connection broke while reading the answer: {}", innermost(&e)))
+            })?;
             self.put_idle(conn);
             return Ok(Reply { status, body: body.to_bytes() });
         }
@@ -190,7 +237,12 @@ impl Http {
 
     fn take_idle(&self) -> Option<SendRequest<Body>> {
         let mut idle = self.inner.idle.lock().ok()?;
-        while let Some(conn) = idle.pop() {
+        while let Some((conn, since)) = idle.pop() {
+            // The newest is taken first: once one is too old, all below it are older still.
+            if since.elapsed() > self.inner.idle_timeout {
+                idle.clear();
+                return None;
+            }
             if !conn.is_closed() {
                 return Some(conn);
             }
@@ -204,31 +256,71 @@ impl Http {
         }
         if let Ok(mut idle) = self.inner.idle.lock() {
             if idle.len() < MAX_IDLE {
-                idle.push(conn);
+                idle.push((conn, Instant::now()));
             }
         }
     }
 
-    /// Open a connection; its driver runs as its own task until the connection closes.
+    /// Open a connection (directly, to the proxy, or through a proxy's CONNECT tunnel); its
+    /// driver runs as its own task until the connection closes.
     async fn connect(&self) -> Result<SendRequest<Body>, TransportError> {
         let inner = &self.inner;
-        let cannot = |detail: String| TransportError(format!("cannot connect: {detail}"));
-        let tcp = tokio::time::timeout(inner.connect_timeout, TcpStream::connect((inner.host.as_str(), inner.port)))
-            .await
-            .map_err(|_| cannot(format!("no connection within {} ms", inner.connect_timeout.as_millis())))?
-            .map_err(|e| cannot(e.to_string()))?;
+        let tcp = match (&inner.route, &inner.tls) {
+            (Route::Direct, _) => tcp_connect(&inner.host, inner.port, inner.connect_timeout).await?,
+            (Route::Proxy(p), None) => tcp_connect(&p.host, p.port, inner.connect_timeout).await?,
+            (Route::Proxy(p), Some(_)) => self.tunnel(p).await?,
+        };
         let _ = tcp.set_nodelay(true);
         match &inner.tls {
             None => handshake(TokioIo::new(tcp)).await,
             Some((tls, name)) => {
-                let stream = tokio::time::timeout(inner.connect_timeout, tls.connect(name.clone(), tcp))
+                let stream = tokio::time::timeout(inner.tls_timeout, tls.connect(name.clone(), tcp))
                     .await
-                    .map_err(|_| cannot("TLS handshake timed out".into()))?
-                    .map_err(|e| cannot(format!("TLS: {e}")))?;
+                    .map_err(|_| {
+                        TransportError::new(format!(
+                            "cannot connect: no TLS handshake with {} within {} ms",
+                            inner.host,
+                            inner.tls_timeout.as_millis()
+                        ))
+                    })?
+                    .map_err(|e| {
+                        let (words, setup) = super::net::describe_tls_error(&inner.host, &e);
+                        TransportError { message: format!("cannot connect: {words}"), setup }
+                    })?;
                 handshake(TokioIo::new(stream)).await
             }
         }
     }
+
+    /// A CONNECT tunnel through `proxy` to the API host.
+    async fn tunnel(&self, proxy: &Proxy) -> Result<TcpStream, TransportError> {
+        let inner = &self.inner;
+        let mut tcp = tcp_connect(&proxy.host, proxy.port, inner.connect_timeout).await?;
+        let target = format!("{}:{}", inner.host, inner.port);
+        let via = format!("the proxy {}:{}", proxy.host, proxy.port);
+        tokio::time::timeout(inner.connect_timeout, super::net::connect_tunnel(&mut tcp, &target, proxy.auth.as_ref()))
+            .await
+            .map_err(|_| {
+                TransportError::new(format!(
+                    "cannot connect: {via} opened no tunnel to {target} within {} ms",
+                    inner.connect_timeout.as_millis()
+                ))
+            })?
+            .map_err(|e| TransportError { message: format!("cannot connect through {via}: {}", e.message), ..e })?;
+        Ok(tcp)
+    }
+}
+
+async fn tcp_connect(host: &str, port: u16, within: Duration) -> Result<TcpStream, TransportError> {
+    tokio::time::timeout(within, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| {
+            TransportError::new(format!(
+                "cannot connect: no connection to {host}:{port} within {} ms",
+                within.as_millis()
+            ))
+        })?
+        .map_err(|e| TransportError::new(format!("cannot connect to {host}:{port}: {e}")))
 }
 
 async fn handshake<T>(io: T) -> Result<SendRequest<Body>, TransportError>
@@ -236,7 +328,7 @@ where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (sender, connection) =
-        http1::handshake(io).await.map_err(|e| TransportError(format!("cannot connect: {}", innermost(&e))))?;
+        http1::handshake(io).await.map_err(|e| TransportError::new(format!("cannot connect: {}", innermost(&e))))?;
     // Ends when the server closes the connection or the last SendRequest is dropped.
     tokio::spawn(async move {
         let _ = connection.await;
@@ -274,8 +366,8 @@ mod tests {
         let http = Http::new("http://127.0.0.1:1", Duration::from_secs(2)).unwrap();
         let uri = http.uri("/x", &[("access_token", "SECRET-TOKEN")]).unwrap();
         let e = http.get(uri).await.unwrap_err();
-        assert!(e.0.starts_with("cannot connect"), "{e}");
-        assert!(!e.0.contains("SECRET-TOKEN") && !e.0.contains("127.0.0.1:1/x"), "{e}");
+        assert!(e.message.starts_with("cannot connect"), "{e}");
+        assert!(!e.message.contains("SECRET-TOKEN") && !e.message.contains("127.0.0.1:1/x"), "{e}");
     }
 
     /// A server that answers one request per connection, then closes it without saying so.
@@ -340,6 +432,6 @@ mod tests {
         });
         let http = Http::new(&url, Duration::from_millis(200)).unwrap();
         let e = http.post_json(http.uri("/x", &[("access_token", "T0KEN")]).unwrap(), Bytes::new()).await;
-        assert_eq!(e.unwrap_err().0, "timed out after 200 ms");
+        assert_eq!(e.unwrap_err().message, "timed out after 200 ms");
     }
 }

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod errors;
 pub mod http;
+pub mod net;
 pub mod protocol;
 pub mod secret;
 pub mod token;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use client::{Failure, Outcome, WechatClient};
 pub use errors::{Code, ErrCode, ErrorClass};
-pub use protocol::{Kind, TokenSpec};
+pub use protocol::{Kind, NetworkOptions, ProxySetting, TokenSpec};
 pub use secret::{AccessToken, Secret};
 pub use token::{TokenCache, TokenError, TokenSource, TokenStatus};
 

@@ -86,6 +86,71 @@ impl TokenSpec {
     }
 }
 
+/// Which proxy the HTTP client uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProxySetting {
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (or their lowercase forms), with
+    /// curl's rules.
+    #[default]
+    Environment,
+    /// `proxy = "none"`: always connect directly.
+    Off,
+    /// `proxy = "http://[user:pass@]host:port"`: this proxy (`NO_PROXY` still applies).
+    Url(String),
+}
+
+impl ProxySetting {
+    /// Parse the `proxy` key: `none`, or an `http://` URL.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("none") {
+            return Ok(ProxySetting::Off);
+        }
+        let uri: Uri = text
+            .parse()
+            .map_err(|_| "`proxy` is not a URL: use e.g. http://proxy.corp:3128 or \"none\"".to_string())?;
+        match uri.scheme_str() {
+            Some("http") if uri.host().is_some() => Ok(ProxySetting::Url(text.to_string())),
+            Some(other) if other != "http" => Err(format!(
+                "`proxy` uses {other}://, which wxsend does not speak: use an http:// proxy (HTTPS goes through it with CONNECT)"
+            )),
+            _ => Err("`proxy` needs http://host:port, e.g. http://proxy.corp:3128".into()),
+        }
+    }
+}
+
+/// How the HTTP client reaches its host: proxy, extra trust and timeouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkOptions {
+    /// The proxy.
+    pub proxy: ProxySetting,
+    /// A PEM file of extra root certificates (a company CA, a TLS-inspecting proxy's CA).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// The longest a TCP connection (and a proxy's CONNECT) may take.
+    pub connect_timeout: std::time::Duration,
+    /// The longest a TLS handshake may take.
+    pub tls_timeout: std::time::Duration,
+    /// The longest one request may take, from sending to its whole answer.
+    pub timeout: std::time::Duration,
+    /// Idle connections older than this are closed rather than reused (before a server or a
+    /// proxy drops them silently).
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Default for NetworkOptions {
+    fn default() -> Self {
+        use std::time::Duration;
+        Self {
+            proxy: ProxySetting::Environment,
+            ca_file: None,
+            connect_timeout: Duration::from_secs(5),
+            tls_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Whether `base` can be an API base: `http` or `https`, a host, no query or fragment.
 pub fn check_api_base(base: &str) -> Result<(), String> {
     let bad = |why: &str| Err(format!("api_base {base:?} {why}: use e.g. https://api.weixin.qq.com"));

@@ -83,7 +83,7 @@ impl TokenSource {
                     "secret": self.secret(),
                     "force_refresh": false,
                 });
-                let uri = self.http.uri("/cgi-bin/stable_token", &[]).map_err(|e| TokenError::Transport(e.0))?;
+                let uri = self.http.uri("/cgi-bin/stable_token", &[]).map_err(|e| TokenError::Transport(e.message))?;
                 let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
                 self.answer(self.http.post_json(uri, body).await).await
             }
@@ -114,7 +114,7 @@ impl TokenSource {
     }
 
     async fn answer(&self, reply: Result<Reply, TransportError>) -> Result<Fetched, TokenError> {
-        let Reply { status, body } = reply.map_err(|e| TokenError::Transport(e.0))?;
+        let Reply { status, body } = reply.map_err(|e| TokenError::Transport(e.message))?;
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|_| TokenError::Transport(format!("HTTP {status}, the answer is not JSON")))?;
         match answer.access_token {

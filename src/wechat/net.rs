@@ -1,0 +1,248 @@
+//! How a connection to the API host is made: directly or through an HTTP proxy (a CONNECT tunnel
+//! for `https`, absolute-form requests for `http`), which proxy the settings and the environment
+//! choose (hyper-util's matcher: curl's `NO_PROXY` rules), the TLS trust a certificate is checked
+//! against (webpki's roots, the system's store, `SSL_CERT_FILE`/`SSL_CERT_DIR`, `ca_file`), and
+//! what a failed handshake means in words.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use http::header::HeaderValue;
+use http::Uri;
+use hyper_util::client::proxy::matcher::Matcher;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
+use super::http::{ClientError, TransportError};
+use super::protocol::ProxySetting;
+
+/// How requests reach the API host.
+#[derive(Clone)]
+pub enum Route {
+    /// A direct TCP connection.
+    Direct,
+    /// Through an HTTP proxy.
+    Proxy(Proxy),
+}
+
+/// An HTTP proxy in use.
+#[derive(Clone)]
+pub struct Proxy {
+    /// The proxy's URI, credentials removed.
+    pub uri: Uri,
+    /// Its host.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// `Proxy-Authorization` from the URL's credentials (never shown).
+    pub auth: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Route {
+    /// The route for `base` under `setting` (and, unless the proxy is off, `NO_PROXY`).
+    pub fn for_base(base: &Uri, setting: &ProxySetting) -> Result<Self, ClientError> {
+        let matcher = match setting {
+            ProxySetting::Off => return Ok(Route::Direct),
+            ProxySetting::Environment => Matcher::from_env(),
+            ProxySetting::Url(url) => Matcher::builder().all(url.clone()).no(no_proxy_env()).build(),
+        };
+        let Some(intercept) = matcher.intercept(base) else {
+            return Ok(Route::Direct);
+        };
+        let uri = intercept.uri().clone();
+        let shown = format!("{}://{}", uri.scheme_str().unwrap_or("?"), uri.authority().map_or("?", |a| a.host()));
+        if uri.scheme_str() != Some("http") {
+            return Err(ClientError(format!(
+                "the proxy {shown} (from {}) is not an http:// proxy; wxsend tunnels HTTPS through an http:// proxy with CONNECT: set `proxy = \"http://host:port\"` (or `proxy = \"none\"`)",
+                setting_source(setting)
+            )));
+        }
+        let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+        let port = uri.port_u16().unwrap_or(80);
+        Ok(Route::Proxy(Proxy { uri, host, port, auth: intercept.basic_auth().cloned() }))
+    }
+
+    /// In words, without credentials: `direct` or `http://proxy:3128 (with credentials)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Route::Direct => "direct".into(),
+            Route::Proxy(p) => format!(
+                "proxy http://{}:{}{}",
+                p.host,
+                p.port,
+                if p.auth.is_some() { " (with credentials)" } else { "" }
+            ),
+        }
+    }
+}
+
+fn no_proxy_env() -> String {
+    ["NO_PROXY", "no_proxy"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_default()
+}
+
+fn setting_source(setting: &ProxySetting) -> &'static str {
+    match setting {
+        ProxySetting::Url(_) => "the `proxy` key",
+        _ => "HTTPS_PROXY/HTTP_PROXY/ALL_PROXY",
+    }
+}
+
+/// Ask the proxy on `tcp` for a tunnel to `target` (`host:port`) with HTTP CONNECT. The errors
+/// say what the proxy answered; a 407 or 403 is the set-up's fault.
+pub async fn connect_tunnel(
+    tcp: &mut tokio::net::TcpStream,
+    target: &str,
+    auth: Option<&HeaderValue>,
+) -> Result<(), TransportError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n").into_bytes();
+    if let Some(auth) = auth {
+        request.extend_from_slice(b"Proxy-Authorization: ");
+        request.extend_from_slice(auth.as_bytes());
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"\r\n");
+    let io = |e: std::io::Error| TransportError::new(e.to_string());
+    tcp.write_all(&request).await.map_err(io)?;
+    // The answer's head only: the proxy sends nothing more until the TLS handshake starts.
+    let mut head = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 * 1024 {
+            return Err(TransportError::new("the proxy's answer to CONNECT is too long"));
+        }
+        if tcp.read(&mut byte).await.map_err(io)? == 0 {
+            return Err(TransportError::new("the proxy closed the connection instead of answering CONNECT"));
+        }
+        head.push(byte[0]);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    if !matches!(response.parse(&head), Ok(httparse::Status::Complete(_))) {
+        return Err(TransportError::new("the proxy's answer to CONNECT is not HTTP"));
+    }
+    let code = response.code.unwrap_or(0);
+    let status = format!("{code} {}", response.reason.unwrap_or(""));
+    let status = status.trim();
+    match code {
+        200..=299 => Ok(()),
+        407 => Err(TransportError::setup(format!(
+            "it wants credentials ({status}): put them in the proxy URL, http://user:password@host:port"
+        ))),
+        401 | 403 => Err(TransportError::setup(format!(
+            "it refused a tunnel to {target} ({status}): ask for {target} to be allowed through it"
+        ))),
+        _ => Err(TransportError::new(format!("it could not open a tunnel to {target} ({status})"))),
+    }
+}
+
+/// The TLS client configuration: webpki's roots, the system's store (which honours
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR`) and `ca_file`.
+pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    // A system store that cannot be read leaves webpki's roots (and ca_file): not an error.
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| ClientError(format!("ca_file {}: {}", path.display(), pem_error(&e))))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| ClientError(format!("ca_file {}: {}", path.display(), pem_error(&e))))?;
+        if certs.is_empty() {
+            return Err(ClientError(format!(
+                "ca_file {}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            )));
+        }
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(ClientError(format!("ca_file {}: no usable CA certificate in it", path.display())));
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
+    match e {
+        rustls::pki_types::pem::Error::Io(io) => io.to_string(),
+        other => format!("not a PEM file ({other:?})"),
+    }
+}
+
+/// A failed TLS handshake with `host`, in words; `true` when it is the set-up's fault (a
+/// certificate this machine does not accept), which no retry will mend.
+pub fn describe_tls_error(host: &str, e: &std::io::Error) -> (String, bool) {
+    let Some(rustls::Error::InvalidCertificate(cert)) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+    else {
+        return (format!("TLS handshake with {host} failed: {e}"), false);
+    };
+    use rustls::CertificateError as C;
+    let why = match cert {
+        C::UnknownIssuer => "was issued by a certificate authority this machine does not trust",
+        C::Expired | C::ExpiredContext { .. } => "has expired (or this machine's clock is wrong)",
+        C::NotValidYet | C::NotValidYetContext { .. } => "is not valid yet (is this machine's clock right?)",
+        C::NotValidForName | C::NotValidForNameContext { .. } => "is not valid for that name",
+        C::BadSignature => "has a bad signature",
+        C::Revoked => "has been revoked",
+        _ => "was rejected",
+    };
+    (
+        format!(
+            "the TLS certificate of {host} {why} ({}); if a company proxy or gateway inspects TLS, set `ca_file` to its root CA (a PEM file), or add that CA to the system store or SSL_CERT_FILE",
+            short_debug(cert)
+        ),
+        true,
+    )
+}
+
+fn short_debug(cert: &rustls::CertificateError) -> String {
+    let text = format!("{cert:?}");
+    text.split([' ', '{', '(']).next().unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_setting_parses_none_and_http_urls_only() {
+        assert_eq!(ProxySetting::parse("none"), Ok(ProxySetting::Off));
+        assert!(matches!(ProxySetting::parse("http://u:p@proxy:3128"), Ok(ProxySetting::Url(_))));
+        assert!(ProxySetting::parse("socks5://proxy:1080").unwrap_err().contains("socks5"));
+        assert!(ProxySetting::parse("proxy:3128").is_err());
+    }
+
+    #[test]
+    fn a_configured_proxy_is_described_without_its_password() {
+        let base: Uri = "https://api.weixin.qq.com".parse().unwrap();
+        let route = Route::for_base(&base, &ProxySetting::Url("http://ops:s3cret@10.0.0.1:3128".into())).unwrap();
+        let shown = route.describe();
+        assert_eq!(shown, "proxy http://10.0.0.1:3128 (with credentials)");
+        assert!(!format!("{route:?}").contains("s3cret"));
+        let Route::Proxy(p) = route else { panic!("a proxy") };
+        assert_eq!(p.auth.unwrap(), "Basic b3BzOnMzY3JldA==");
+        assert!(matches!(Route::for_base(&base, &ProxySetting::Off).unwrap(), Route::Direct));
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_named() {
+        let e = tls_config(Some(Path::new("/no/such/ca.pem"))).unwrap_err();
+        assert!(e.0.contains("/no/such/ca.pem"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("ca.pem");
+        std::fs::write(&empty, "hello\n").unwrap();
+        let e = tls_config(Some(&empty)).unwrap_err();
+        assert!(e.0.contains("holds no PEM certificate"), "{e}");
+    }
+}

@@ -1,0 +1,175 @@
+//! The company network, all on 127.0.0.1: a CONNECT proxy that alone resolves the API host, a
+//! TLS server with a private CA, NO_PROXY, an untrusted certificate, a proxy wanting credentials
+//! and plain HTTP through a proxy. The real binary runs against the embedded mock behind them.
+
+mod common;
+#[path = "common/net.rs"]
+mod net;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use common::*;
+use net::*;
+use wxsend::mock::{MockConfig, MockServer};
+
+const PROXY_VARS: [&str; 8] =
+    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"];
+
+fn addr(server: &MockServer) -> SocketAddr {
+    server.url().trim_start_matches("http://").parse().unwrap()
+}
+
+/// `wxsend send` with the test secret, no proxy variables but `env`.
+async fn send(campaign: &Path, cache: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = send_command(campaign, cache, &[]);
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_connect_proxy_to_a_host_only_it_resolves_with_a_private_ca() {
+    let pki = TestPki::new();
+    let server = mock(MockConfig::default()).await;
+    let front = tls_front(&pki, addr(&server)).await;
+    let (proxy, log) = connect_proxy(front, addr(&server), Some("Basic b3BzOnMzY3JldA==".into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corp-ca.pem"), &pki.ca_pem).unwrap();
+    let network = format!("rate = 200\n[network]\nproxy = \"http://ops:s3cret@{proxy}\"\nca_file = \"corp-ca.pem\"\n");
+    let campaign = write_campaign(
+        dir.path(),
+        "proxied",
+        Some(&format!("https://{PRIVATE_HOST}")),
+        &network,
+        &mixed_openids(30, 0, 0),
+    );
+
+    let (code, out) = send(&campaign, &dir.path().join("cache"), &[]).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(server.stats().accepted, 30);
+    assert!(out.contains(&format!("api: https://{PRIVATE_HOST} (proxy http://{proxy} (with credentials))")), "{out}");
+    assert!(!out.contains("s3cret"), "the proxy password is never printed: {out}");
+    let log = log.lock().unwrap().clone();
+    assert!(!log.connects.is_empty() && log.connects.iter().all(|c| c == &format!("{PRIVATE_HOST}:443")), "{log:?}");
+    assert!(log.auth.iter().all(|a| a == "Basic b3BzOnMzY3JldA=="), "{log:?}");
+
+    // The same through HTTPS_PROXY, trusting the CA through SSL_CERT_FILE instead of ca_file.
+    let before = log.connects.len();
+    let (proxy_open, log_open) = connect_proxy(front, addr(&server), None).await;
+    let campaign = write_campaign(
+        dir.path(),
+        "env",
+        Some(&format!("https://{PRIVATE_HOST}")),
+        "rate = 200",
+        &mixed_openids(5, 0, 0),
+    );
+    let ca = dir.path().join("corp-ca.pem");
+    let (code, out) = send(
+        &campaign,
+        &dir.path().join("cache2"),
+        &[("HTTPS_PROXY", &format!("http://{proxy_open}")), ("SSL_CERT_FILE", ca.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!log_open.lock().unwrap().connects.is_empty());
+    assert_eq!(log.connects.len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_proxy_bypasses_the_proxy() {
+    let pki = TestPki::new();
+    let server = mock(MockConfig::default()).await;
+    let front = tls_front(&pki, addr(&server)).await;
+    let (proxy, log) = connect_proxy(front, addr(&server), None).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corp-ca.pem"), &pki.ca_pem).unwrap();
+    let network = "rate = 200\n[network]\nca_file = \"corp-ca.pem\"\n";
+    let base = format!("https://localhost:{}", front.port());
+    let campaign = write_campaign(dir.path(), "direct", Some(&base), network, &mixed_openids(10, 0, 0));
+    let (code, out) = send(
+        &campaign,
+        &dir.path().join("cache"),
+        &[("HTTPS_PROXY", &format!("http://{proxy}")), ("NO_PROXY", "example.com,localhost")],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("api: {base} (direct)")), "{out}");
+    assert_eq!(server.stats().accepted, 10);
+    assert!(log.lock().unwrap().connects.is_empty(), "NO_PROXY: the proxy saw nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_explained_and_nothing_is_sent() {
+    let pki = TestPki::new();
+    let server = mock(MockConfig::default()).await;
+    let front = tls_front(&pki, addr(&server)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("https://localhost:{}", front.port());
+    let campaign = write_campaign(dir.path(), "untrusted", Some(&base), "rate = 200", &mixed_openids(10, 0, 0));
+    let (code, out) = send(&campaign, &dir.path().join("cache"), &[]).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(
+            "the TLS certificate of localhost was issued by a certificate authority this machine does not trust"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("set `ca_file`"), "{out}");
+    assert_eq!(server.stats().send_requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_wanting_credentials_or_refusing_the_host_is_named() {
+    let pki = TestPki::new();
+    let server = mock(MockConfig::default()).await;
+    let front = tls_front(&pki, addr(&server)).await;
+    let (proxy, _) = connect_proxy(front, addr(&server), Some("Basic b3BzOnMzY3JldA==".into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corp-ca.pem"), &pki.ca_pem).unwrap();
+    let network = format!("rate = 200\n[network]\nproxy = \"http://{proxy}\"\nca_file = \"corp-ca.pem\"\n");
+    let campaign =
+        write_campaign(dir.path(), "auth", Some(&format!("https://{PRIVATE_HOST}")), &network, &mixed_openids(3, 0, 0));
+    let (code, out) = send(&campaign, &dir.path().join("cache"), &[]).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!("the proxy {}:{}", proxy.ip(), proxy.port())) && out.contains("wants credentials (407"),
+        "{out}"
+    );
+
+    let (open, _) = connect_proxy(front, addr(&server), None).await;
+    let network = format!("rate = 200\n[network]\nproxy = \"http://{open}\"\nca_file = \"corp-ca.pem\"\n");
+    let campaign =
+        write_campaign(dir.path(), "refused", Some("https://elsewhere.test"), &network, &mixed_openids(3, 0, 0));
+    let (code, out) = send(&campaign, &dir.path().join("cache"), &[]).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("refused a tunnel to elsewhere.test:443 (403 Forbidden)"), "{out}");
+    assert_eq!(server.stats().send_requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_goes_to_the_proxy_in_absolute_form() {
+    let pki = TestPki::new();
+    let server = mock(MockConfig::default()).await;
+    let front = tls_front(&pki, addr(&server)).await;
+    let (proxy, log) = connect_proxy(front, addr(&server), None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(
+        dir.path(),
+        "plain",
+        Some(&format!("http://{PRIVATE_HOST}")),
+        "rate = 200",
+        &mixed_openids(4, 0, 0),
+    );
+    let (code, out) = send(&campaign, &dir.path().join("cache"), &[("HTTP_PROXY", &format!("http://{proxy}"))]).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(server.stats().accepted, 4);
+    let log = log.lock().unwrap().clone();
+    assert!(log.plain.iter().any(|l| l.starts_with(&format!("POST http://{PRIVATE_HOST}/cgi-bin/"))), "{log:?}");
+}
