@@ -121,7 +121,14 @@ impl Session {
             (TokenSource::new(TokenSpec::Stable, &cfg.wechat.appid, Some(Secret::new(MOCK_SECRET)), &client), None)
         } else {
             (
-                TokenSource::from_env(&cfg.wechat.token, &cfg.wechat.appid, &cfg.wechat.secret_env, &client)?,
+                TokenSource::from_env(
+                    &cfg.wechat.token,
+                    &cfg.wechat.appid,
+                    &cfg.wechat.secret_env,
+                    &client,
+                    &cfg.wechat.token_headers,
+                    &cfg.network,
+                )?,
                 TokenCache::default_dir(),
             )
         };

@@ -47,6 +47,7 @@ struct RawWechat {
     appid: String,
     secret_env: Option<String>,
     token: Option<Spanned<String>>,
+    token_headers: Option<IndexMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +107,9 @@ pub struct WechatConfig {
     pub secret_env: String,
     /// Where the access token comes from.
     pub token: TokenSpec,
+    /// Headers sent to a token service (`url:`): name and value (`env:VAR` reads a variable).
+    #[serde(skip)]
+    pub token_headers: Vec<(String, String)>,
 }
 
 /// `[message]`: what each recipient receives.
@@ -247,6 +251,7 @@ impl CampaignConfig {
             appid: raw.wechat.appid,
             secret_env: raw.wechat.secret_env.unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string()),
             token,
+            token_headers: raw.wechat.token_headers.unwrap_or_default().into_iter().collect(),
         };
 
         let m = raw.message;
@@ -442,12 +447,28 @@ csv = "r.csv"
             ("client_credential", TokenSpec::ClientCredential),
             ("env:WX_TOKEN", TokenSpec::Env("WX_TOKEN".into())),
             ("command:tok get", TokenSpec::Command("tok get".into())),
+            ("url:https://tokens.internal/wx/A", TokenSpec::Url("https://tokens.internal/wx/A".into())),
         ] {
             let text = MINIMAL.replace("[message]\n", &format!("token = \"{spec}\"\n[message]\n"));
             assert_eq!(parse(&text).unwrap().wechat.token, want);
         }
         let text = MINIMAL.replace("[message]\n", "token = \"magic\"\n[message]\n");
         assert!(parse(&text).unwrap_err().to_string().contains("unknown token source `magic`"));
+        let text = MINIMAL.replace("[message]\n", "token = \"url:tokens.internal\"\n[message]\n");
+        assert!(parse(&text).unwrap_err().to_string().contains("`url:` needs an http:// or https:// URL"));
+    }
+
+    #[test]
+    fn network_keys_parse_and_are_checked() {
+        let text = format!("{MINIMAL}[network]\nproxy = \"none\"\nca_file = \"ca.pem\"\nconnect_timeout_ms = 2000\n");
+        let c = parse(&text).unwrap();
+        assert_eq!(c.network.proxy, crate::wechat::ProxySetting::Off);
+        assert_eq!(c.network.ca_file.as_deref(), Some(Path::new("dir/ca.pem")));
+        assert_eq!(c.network.connect_timeout, Duration::from_secs(2));
+        let text = format!("{MINIMAL}[network]\nproxy = \"socks5://p:1080\"\n");
+        assert!(parse(&text).unwrap_err().to_string().contains("socks5://, which wxsend does not speak"));
+        let text = format!("{MINIMAL}[network]\nidle_timeout_ms = 5\n");
+        assert!(parse(&text).unwrap_err().to_string().contains("`idle_timeout_ms` = 5: must be from 100 to 600000"));
     }
 
     #[test]

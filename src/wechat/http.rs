@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE, HOST, PROXY_AUTHORIZATION, USER_AGENT};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST, PROXY_AUTHORIZATION, USER_AGENT};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
@@ -175,15 +175,26 @@ impl Http {
 
     /// POST a JSON `body` to `uri` (from [`Http::uri`]).
     pub async fn post_json(&self, uri: Uri, body: Bytes) -> Result<Reply, TransportError> {
-        self.call(Method::POST, uri, body).await
+        self.call(Method::POST, uri, body, &[]).await
     }
 
     /// GET `uri` (from [`Http::uri`]).
     pub async fn get(&self, uri: Uri) -> Result<Reply, TransportError> {
-        self.call(Method::GET, uri, Bytes::new()).await
+        self.call(Method::GET, uri, Bytes::new(), &[]).await
     }
 
-    async fn call(&self, method: Method, uri: Uri, body: Bytes) -> Result<Reply, TransportError> {
+    /// GET `uri` with extra headers.
+    pub async fn get_with(&self, uri: Uri, headers: &[(HeaderName, HeaderValue)]) -> Result<Reply, TransportError> {
+        self.call(Method::GET, uri, Bytes::new(), headers).await
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: Uri,
+        body: Bytes,
+        extra: &[(HeaderName, HeaderValue)],
+    ) -> Result<Reply, TransportError> {
         let inner = &self.inner;
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = method;
@@ -191,6 +202,9 @@ impl Http {
         let headers = request.headers_mut();
         headers.insert(HOST, inner.host_header.clone());
         headers.insert(USER_AGENT, inner.user_agent.clone());
+        for (name, value) in extra {
+            headers.insert(name.clone(), value.clone());
+        }
         if let (Some(_), Route::Proxy(Proxy { auth: Some(auth), .. })) = (&inner.absolute, &inner.route) {
             headers.insert(PROXY_AUTHORIZATION, auth.clone());
         }

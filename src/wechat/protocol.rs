@@ -49,6 +49,8 @@ pub enum TokenSpec {
     Env(String),
     /// A command that prints a token on stdout.
     Command(String),
+    /// A central token service: `GET` this URL answers `{"access_token","expires_in"}`.
+    Url(String),
 }
 
 impl TokenSpec {
@@ -68,8 +70,21 @@ impl TokenSpec {
                         return Err("`command:` needs a command, e.g. `command:token-service get`".into());
                     }
                     Ok(TokenSpec::Command(cmd.trim().to_string()))
+                } else if let Some(url) = text.strip_prefix("url:") {
+                    let url = url.trim();
+                    let ok = url.parse::<Uri>().is_ok_and(|u| {
+                        matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty())
+                    });
+                    if !ok {
+                        return Err(format!(
+                            "`url:` needs an http:// or https:// URL, e.g. `url:https://tokens.internal/wx/APPID` (got {url:?})"
+                        ));
+                    }
+                    Ok(TokenSpec::Url(url.to_string()))
                 } else {
-                    Err(format!("unknown token source `{text}`: use stable, client_credential, env:VAR or command:CMD"))
+                    Err(format!(
+                        "unknown token source `{text}`: use stable, client_credential, env:VAR, command:CMD or url:URL"
+                    ))
                 }
             }
         }
@@ -82,6 +97,7 @@ impl TokenSpec {
             TokenSpec::ClientCredential => "client_credential",
             TokenSpec::Env(_) => "env",
             TokenSpec::Command(_) => "command",
+            TokenSpec::Url(_) => "url",
         }
     }
 }

@@ -47,7 +47,7 @@ impl TokenCache {
     pub fn new(source: TokenSource, cache_dir: Option<&Path>) -> Self {
         let disk = match source.spec {
             TokenSpec::Stable | TokenSpec::ClientCredential => cache_dir.map(|d| d.join(cache_file_name(&source))),
-            TokenSpec::Env(_) | TokenSpec::Command(_) => None,
+            TokenSpec::Env(_) | TokenSpec::Command(_) | TokenSpec::Url(_) => None,
         };
         let cache = Self {
             source,

@@ -7,6 +7,7 @@
 
 mod cache;
 mod disk;
+mod service;
 mod source;
 
 use serde::Serialize;
@@ -46,6 +47,14 @@ pub enum TokenError {
     Command {
         /// The command.
         command: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The central token service (`url:`) gave no token.
+    #[error("the token service {url} failed: {detail}")]
+    Service {
+        /// Its URL, without the query.
+        url: String,
         /// What went wrong.
         detail: String,
     },

@@ -26,6 +26,8 @@ pub struct TokenSource {
     pub(super) appid: String,
     secret: Option<Secret>,
     pub(super) http: Http,
+    /// The central token service, for `url:`.
+    service: Option<super::service::TokenService>,
 }
 
 #[derive(Deserialize)]
@@ -40,12 +42,15 @@ struct TokenAnswer {
 
 impl TokenSource {
     /// The source `spec` for `appid`; reads the secret from the variable `secret_env` when the
-    /// source needs one.
+    /// source needs one. A token service (`url:`) is reached with `net` and sent `headers`
+    /// (a value `env:VAR` is read from the environment).
     pub fn from_env(
         spec: &TokenSpec,
         appid: &str,
         secret_env: &str,
         client: &WechatClient,
+        headers: &[(String, String)],
+        net: &crate::wechat::protocol::NetworkOptions,
     ) -> Result<Self, TokenError> {
         let secret = match spec {
             TokenSpec::Stable | TokenSpec::ClientCredential => {
@@ -55,19 +60,37 @@ impl TokenSource {
                 }
                 Some(Secret::new(value.trim()))
             }
-            TokenSpec::Env(_) | TokenSpec::Command(_) => None,
+            TokenSpec::Env(_) | TokenSpec::Command(_) | TokenSpec::Url(_) => None,
         };
-        Ok(Self::new(spec.clone(), appid, secret, client))
+        let mut source = Self::new(spec.clone(), appid, secret, client);
+        if let TokenSpec::Url(url) = spec {
+            source.service = Some(super::service::TokenService::new(url, headers, net)?);
+        }
+        Ok(source)
     }
 
     /// A source from its parts (the secret already read).
     pub fn new(spec: TokenSpec, appid: &str, secret: Option<Secret>, client: &WechatClient) -> Self {
-        Self { spec, appid: appid.to_string(), secret, http: client.http().clone() }
+        Self { spec, appid: appid.to_string(), secret, http: client.http().clone(), service: None }
     }
 
     /// The source's kind.
     pub fn spec(&self) -> &TokenSpec {
         &self.spec
+    }
+
+    /// The source in words, without secrets: `stable_token at https://api.weixin.qq.com`,
+    /// `the token service https://tokens.internal/wx/APPID`, `command:…`, `env:VAR`.
+    pub fn describe(&self) -> String {
+        match &self.spec {
+            TokenSpec::Stable => format!("stable_token at {}", self.http.base()),
+            TokenSpec::ClientCredential => format!("cgi-bin/token at {}", self.http.base()),
+            TokenSpec::Env(var) => format!("the environment variable {var}"),
+            TokenSpec::Command(command) => format!("the command `{command}`"),
+            TokenSpec::Url(url) => {
+                format!("the token service {}", self.service.as_ref().map_or(url.as_str(), |s| s.shown()))
+            }
+        }
     }
 
     fn secret(&self) -> &str {
@@ -110,6 +133,10 @@ impl TokenSource {
                 _ => Err(TokenError::EnvMissing(var.clone())),
             },
             TokenSpec::Command(command) => run_token_command(command).await,
+            TokenSpec::Url(url) => match &self.service {
+                Some(service) => service.fetch().await,
+                None => Err(TokenError::Service { url: url.clone(), detail: "not set up".into() }),
+            },
         }
     }
 
