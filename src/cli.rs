@@ -24,10 +24,26 @@ pub enum Command {
     Check(CheckArgs),
     /// Send the campaign: one message per ready row, resumable, never twice.
     Send(SendArgs),
+    /// Check step by step that this machine can send the campaign: configuration, proxy, DNS,
+    /// TCP, TLS, token, quota, clock; sends nothing.
+    Doctor(DoctorArgs),
     /// Run the embedded mock WeChat server on 127.0.0.1 until Ctrl-C.
     Mock(crate::mock::MockConfig),
     /// The whole product on a bundled sample campaign against the embedded mock (no credentials).
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+/// `wxsend doctor`.
+pub struct DoctorArgs {
+    /// The campaign file (TOML).
+    pub campaign: PathBuf,
+    /// Use this recipients CSV instead of the campaign's.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// The steps as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -96,9 +112,36 @@ pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Send(args) => send(args),
+        Command::Doctor(args) => doctor(args),
         Command::Mock(config) => mock(config),
         Command::Demo(args) => demo(args),
     }
+}
+
+fn doctor(args: DoctorArgs) -> Exit {
+    use crate::app::doctor::StepStatus;
+    let Some(rt) = runtime() else { return Exit::Input };
+    let report = rt.block_on(crate::app::doctor::doctor(&args.campaign, args.csv.as_deref()));
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    } else {
+        for step in &report.steps {
+            let mark = match step.status {
+                StepStatus::Pass => "✓",
+                StepStatus::Fail => "✗",
+                StepStatus::Skip => "–",
+            };
+            println!("{mark} {:<13} {}", step.name, crate::app::text::printable(&step.detail));
+        }
+        match report.exit() {
+            Exit::Success => println!("\nready to send"),
+            _ => println!("\nfix the step marked ✗, then run doctor again"),
+        }
+    }
+    report.exit()
 }
 
 /// Run a prepared session in the TUI on a terminal, else headless.

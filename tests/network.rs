@@ -173,3 +173,62 @@ async fn plain_http_goes_to_the_proxy_in_absolute_form() {
     let log = log.lock().unwrap().clone();
     assert!(log.plain.iter().any(|l| l.starts_with(&format!("POST http://{PRIVATE_HOST}/cgi-bin/"))), "{log:?}");
 }
+
+fn doctor(campaign: &Path, cache: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+    cmd.args(["doctor", campaign.to_str().unwrap()]).env("WXSEND_TEST_SECRET", SECRET).env("WXSEND_CACHE_DIR", cache);
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_walks_every_step_through_a_proxy_and_sends_nothing() {
+    let pki = TestPki::new();
+    let server = mock(MockConfig::default()).await;
+    let front = tls_front(&pki, addr(&server)).await;
+    let (proxy, _) = connect_proxy(front, addr(&server), None).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corp-ca.pem"), &pki.ca_pem).unwrap();
+    let network = format!("rate = 200\n[network]\nproxy = \"http://{proxy}\"\nca_file = \"corp-ca.pem\"\n");
+    let campaign =
+        write_campaign(dir.path(), "doc", Some(&format!("https://{PRIVATE_HOST}")), &network, &mixed_openids(3, 0, 0));
+    let (code, out) = tokio::task::spawn_blocking({
+        let (campaign, cache) = (campaign.clone(), dir.path().join("cache"));
+        move || doctor(&campaign, &cache, &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    for step in ["✓ configuration", "✓ proxy", "✓ dns", "✓ tcp", "✓ tunnel", "✓ tls", "✓ token", "✓ quota", "✓ clock"]
+    {
+        assert!(out.contains(step), "{step}:\n{out}");
+    }
+    assert!(out.contains(&format!("{PRIVATE_HOST} is resolved by the proxy")), "{out}");
+    assert!(out.contains("issued by Corp Inspection CA"), "{out}");
+    assert!(out.contains("ready to send"), "{out}");
+    assert_eq!(server.stats().send_requests, 0, "doctor sends nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_the_ip_to_whitelist_on_40164() {
+    let server = mock(MockConfig { refuse_ip: Some("203.0.113.7".into()), ..MockConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(dir.path(), "ip", Some(&server.url()), "rate = 200", &mixed_openids(3, 0, 0));
+    let (code, out) = tokio::task::spawn_blocking({
+        let (campaign, cache) = (campaign.clone(), dir.path().join("cache"));
+        move || doctor(&campaign, &cache, &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("✓ tcp") && out.contains("✗ token"), "{out}");
+    assert!(out.contains("WeChat refused the request from IP 203.0.113.7"), "{out}");
+    assert!(out.contains("IP白名单"), "{out}");
+    assert!(!out.contains("✓ quota"), "{out}");
+}

@@ -4,6 +4,7 @@
 //! terminal UI and the headless front end render these types and never read each other.
 
 pub mod check;
+pub mod doctor;
 pub mod exit;
 pub mod export;
 pub mod plan;

@@ -70,6 +70,10 @@ pub struct MockConfig {
     /// Accept only these template ids (repeatable; none: any id).
     #[arg(long = "template-id", value_name = "ID")]
     pub template_ids: Vec<String>,
+    /// Refuse token requests with 40164 as WeChat does when the caller's IP is not on the
+    /// account's whitelist, naming this address as the caller's.
+    #[arg(long, value_name = "IP")]
+    pub refuse_ip: Option<String>,
     /// Accept token requests only for this appid (else 40013).
     #[arg(long)]
     pub appid: Option<String>,
@@ -111,6 +115,7 @@ impl Default for MockConfig {
             uniform_withdrawn: false,
             no_dedupe: false,
             template_ids: Vec::new(),
+            refuse_ip: None,
             appid: None,
             secret: None,
             record: None,

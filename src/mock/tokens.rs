@@ -35,6 +35,11 @@ impl MockState {
         if self.config.secret.as_deref().is_some_and(|s| s != secret) {
             return Some(self.error(g, 40125, "invalid appsecret"));
         }
+        if let Some(ip) = &self.config.refuse_ip {
+            // WeChat's wording, with the IPv4 address also in its IPv6-mapped form.
+            let msg = format!("invalid ip {ip} ipv6 ::ffff:{ip}, not in whitelist");
+            return Some(self.error(g, 40164, &msg));
+        }
         None
     }
 

@@ -65,6 +65,17 @@ type Body = Full<Bytes>;
 /// Idle connections kept at most; more than the highest useful concurrency.
 const MAX_IDLE: usize = 1024;
 
+/// The parts of a client a step-by-step probe uses.
+pub(crate) struct ProbeParts<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+    pub(crate) host_header: &'a HeaderValue,
+    pub(crate) route: &'a Route,
+    pub(crate) tls: Option<&'a (TlsConnector, rustls::pki_types::ServerName<'static>)>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) tls_timeout: Duration,
+}
+
 /// A pooled HTTP/1.1 client for one API base.
 #[derive(Clone)]
 pub struct Http {
@@ -155,6 +166,20 @@ impl Http {
     /// The API host and port.
     pub fn target(&self) -> (&str, u16) {
         (&self.inner.host, self.inner.port)
+    }
+
+    /// What a probe needs to make a connection step by step (see `probe.rs`).
+    pub(crate) fn probe_parts(&self) -> ProbeParts<'_> {
+        let inner = &self.inner;
+        ProbeParts {
+            host: &inner.host,
+            port: inner.port,
+            host_header: &inner.host_header,
+            route: &inner.route,
+            tls: inner.tls.as_ref(),
+            connect_timeout: inner.connect_timeout,
+            tls_timeout: inner.tls_timeout,
+        }
     }
 
     /// The API base, without a trailing `/`.
@@ -325,7 +350,7 @@ impl Http {
     }
 }
 
-async fn tcp_connect(host: &str, port: u16, within: Duration) -> Result<TcpStream, TransportError> {
+pub(crate) async fn tcp_connect(host: &str, port: u16, within: Duration) -> Result<TcpStream, TransportError> {
     tokio::time::timeout(within, TcpStream::connect((host, port)))
         .await
         .map_err(|_| {

@@ -4,6 +4,7 @@ pub mod client;
 pub mod errors;
 pub mod http;
 pub mod net;
+pub mod probe;
 pub mod protocol;
 pub mod secret;
 pub mod token;

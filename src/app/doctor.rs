@@ -1,0 +1,204 @@
+//! `wxsend doctor`: the preflight an operator runs first, step by step, each passed or failed
+//! with the fix: configuration, how requests travel, DNS, TCP, the proxy's tunnel, TLS, the
+//! token, the daily quota and the clock. Nothing is sent.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::exit::Exit;
+use super::text::thousands;
+use crate::campaign::Campaign;
+use crate::wechat::probe::probe;
+use crate::wechat::{Sender, TokenCache, TokenError, TokenSource, TokenSpec, WechatClient};
+
+/// How a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Fine.
+    Pass,
+    /// Wrong: the detail says how to fix it.
+    Fail,
+    /// Not checked (with the reason).
+    Skip,
+}
+
+/// One step of the doctor.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorStep {
+    /// What was checked.
+    pub name: &'static str,
+    /// How it went.
+    pub status: StepStatus,
+    /// What was found, or what is wrong and the fix.
+    pub detail: String,
+}
+
+/// Every step, in order; the first failure ends the network steps.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    /// The steps.
+    pub steps: Vec<DoctorStep>,
+}
+
+impl DoctorReport {
+    /// Exit 0 when nothing failed, 2 otherwise.
+    pub fn exit(&self) -> Exit {
+        if self.steps.iter().any(|s| s.status == StepStatus::Fail) {
+            Exit::Input
+        } else {
+            Exit::Success
+        }
+    }
+
+    fn push(&mut self, name: &'static str, status: StepStatus, detail: impl Into<String>) {
+        self.steps.push(DoctorStep { name, status, detail: detail.into() });
+    }
+}
+
+/// Run the doctor on the campaign at `path` (recipients from `csv` if given).
+pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
+    let mut report = DoctorReport { steps: Vec::new() };
+    let campaign = match Campaign::load(path, csv) {
+        Ok(c) => c,
+        Err(e) => {
+            report.push("configuration", StepStatus::Fail, e.to_string());
+            return report;
+        }
+    };
+    let cfg = &campaign.config;
+    report.push(
+        "configuration",
+        StepStatus::Pass,
+        format!(
+            "campaign {} ({}, template {}), {} of {} rows ready, api {}",
+            cfg.name,
+            cfg.message.kind.as_str(),
+            cfg.message.template_id,
+            thousands(campaign.checks.ready),
+            thousands(campaign.recipients.len()),
+            cfg.wechat.api_base
+        ),
+    );
+    let client = match WechatClient::with_network(&cfg.wechat.api_base, &cfg.network) {
+        Ok(c) => c,
+        Err(e) => {
+            report.push("network", StepStatus::Fail, e.to_string());
+            return report;
+        }
+    };
+    let mut clock = None;
+    for step in probe(client.http()).await {
+        let (status, detail) = match step.outcome {
+            Ok(d) => (StepStatus::Pass, d),
+            Err(d) => (StepStatus::Fail, d),
+        };
+        if step.name == "clock" {
+            clock = Some((status, detail));
+            continue;
+        }
+        report.push(step.name, status, detail);
+        if status == StepStatus::Fail {
+            return report;
+        }
+    }
+
+    let source = match TokenSource::from_env(
+        &cfg.wechat.token,
+        &cfg.wechat.appid,
+        &cfg.wechat.secret_env,
+        &client,
+        &cfg.wechat.token_headers,
+        &cfg.network,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            report.push("token", StepStatus::Fail, e.to_string());
+            return report;
+        }
+    };
+    let described = source.describe();
+    // cgi-bin/token replaces the token other services use: reuse a cached one if there is one.
+    let cache_dir = match cfg.wechat.token {
+        TokenSpec::ClientCredential => TokenCache::default_dir(),
+        _ => None,
+    };
+    let tokens = Arc::new(TokenCache::new(source, cache_dir.as_deref()));
+    match tokens.get().await {
+        Ok(_) => report.push("token", StepStatus::Pass, format!("a token from {described}")),
+        Err(e) => {
+            report.push("token", StepStatus::Fail, explain_token_error(&e, &described));
+            return report;
+        }
+    }
+
+    report.push(
+        "template",
+        StepStatus::Skip,
+        format!("template {} is not looked up in the account's list by this version", cfg.message.template_id),
+    );
+    let sender = Sender::new(client, tokens);
+    match sender.quota(cfg.message.kind).await {
+        Ok(q) => report.push(
+            "quota",
+            StepStatus::Pass,
+            format!("{} of {} left today", thousands(q.remain as usize), thousands(q.daily_limit as usize)),
+        ),
+        Err(f) => report.push(
+            "quota",
+            StepStatus::Skip,
+            format!("not reported ({}{})", f.errcode.map(|c| format!("errcode {c}: ")).unwrap_or_default(), f.errmsg),
+        ),
+    }
+    if let Some((status, detail)) = clock {
+        report.push("clock", status, detail);
+    }
+    report
+}
+
+/// A token failure in words, with the fix; 40164 names the IP to whitelist.
+pub fn explain_token_error(e: &TokenError, source: &str) -> String {
+    match e {
+        TokenError::Api { errcode: 40164, errmsg, .. } => match whitelist_ip(errmsg) {
+            Some(ip) => format!(
+                "WeChat refused the request from IP {ip}: it is not on the account's IP whitelist. Add {ip} in the admin console (official account: mp.weixin.qq.com → 设置与开发 → 基本配置 → IP白名单; mini program: 开发管理 → 开发设置 → IP白名单), wait a minute, and run doctor again. If {ip} is a proxy's or NAT's address, that is the one to add"
+            ),
+            None => format!("WeChat refused this machine's IP (40164: {errmsg}): add the egress IP to the account's IP whitelist"),
+        },
+        TokenError::Api { errcode: 40125, .. } => format!(
+            "{e}. The app secret is wrong or was reset: copy it again from the admin console (设置与开发 → 基本配置 → AppSecret) into the variable named by secret_env"
+        ),
+        TokenError::Api { errcode: 40013, .. } => {
+            format!("{e}. Check [wechat] appid: it is the account's AppID (wx followed by 16 characters)")
+        }
+        TokenError::Api { errcode: 40243, .. } => {
+            format!("{e}. The AppSecret is frozen: unfreeze it in the admin console (设置与开发 → 基本配置)")
+        }
+        _ => format!("{e} (token from {source})"),
+    }
+}
+
+/// The IP in WeChat's 40164 message: `invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in
+/// whitelist rid: …`.
+pub fn whitelist_ip(errmsg: &str) -> Option<String> {
+    let rest = errmsg.split("invalid ip ").nth(1)?;
+    let ip: String = rest.chars().take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':')).collect();
+    ip.parse::<std::net::IpAddr>().is_ok().then_some(ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ip_is_read_from_wechats_40164_message() {
+        assert_eq!(
+            whitelist_ip("invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in whitelist rid: 65a1-22"),
+            Some("203.0.113.7".into())
+        );
+        assert_eq!(whitelist_ip("invalid ip 2001:db8::1, not in whitelist"), Some("2001:db8::1".into()));
+        assert_eq!(whitelist_ip("not in whitelist"), None);
+    }
+}

@@ -1,0 +1,215 @@
+//! The network steps of `wxsend doctor`, each on a connection of its own: how requests travel,
+//! name resolution, TCP, the proxy's tunnel, TLS (who issued the certificate), and the server's
+//! clock from its `Date` header. Nothing is sent to WeChat's message APIs.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use http::header::{DATE, HOST};
+use http::{Request, Uri};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+
+use super::http::{tcp_connect, Http};
+use super::net::{connect_tunnel, describe_tls_error, Route};
+
+/// One step: its name and what was found (`Ok`) or what failed, with the fix (`Err`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeStep {
+    /// `proxy`, `dns`, `tcp`, `tunnel`, `tls`, `clock`.
+    pub name: &'static str,
+    /// What was found, or what failed and how to fix it.
+    pub outcome: Result<String, String>,
+}
+
+impl ProbeStep {
+    fn ok(name: &'static str, detail: String) -> Self {
+        Self { name, outcome: Ok(detail) }
+    }
+
+    fn fail(name: &'static str, detail: String) -> Self {
+        Self { name, outcome: Err(detail) }
+    }
+}
+
+/// The clock difference beyond which the `clock` step fails.
+pub const CLOCK_SKEW_LIMIT: Duration = Duration::from_secs(300);
+
+/// Run the steps for `http`'s API base; stops at the first failure.
+pub async fn probe(http: &Http) -> Vec<ProbeStep> {
+    let p = http.probe_parts();
+    let mut steps = vec![ProbeStep::ok("proxy", p.route.describe())];
+    let (dial_host, dial_port) = match p.route {
+        Route::Direct => (p.host.to_string(), p.port),
+        Route::Proxy(proxy) => (proxy.host.clone(), proxy.port),
+    };
+    // Name resolution.
+    let started = Instant::now();
+    match tokio::time::timeout(p.connect_timeout, tokio::net::lookup_host((dial_host.as_str(), dial_port))).await {
+        Ok(Ok(addrs)) => {
+            let addrs: Vec<String> = addrs.map(|a| a.ip().to_string()).take(4).collect();
+            let mut detail = format!("{dial_host} → {}", addrs.join(", "));
+            if matches!(p.route, Route::Proxy(_)) {
+                detail.push_str(&format!(" ({} is resolved by the proxy)", p.host));
+            }
+            steps.push(ProbeStep::ok("dns", detail));
+        }
+        Ok(Err(e)) => {
+            steps.push(ProbeStep::fail(
+                "dns",
+                format!("{dial_host} cannot be resolved ({e}): check the name, this machine's DNS, or set a proxy (HTTPS_PROXY or `proxy`)"),
+            ));
+            return steps;
+        }
+        Err(_) => {
+            steps.push(ProbeStep::fail(
+                "dns",
+                format!("no answer for {dial_host} within {} ms", started.elapsed().as_millis()),
+            ));
+            return steps;
+        }
+    }
+    // TCP.
+    let started = Instant::now();
+    let mut tcp = match tcp_connect(&dial_host, dial_port, p.connect_timeout).await {
+        Ok(tcp) => {
+            let peer = tcp.peer_addr().map_or_else(|_| format!("{dial_host}:{dial_port}"), |a| a.to_string());
+            steps.push(ProbeStep::ok("tcp", format!("connected to {peer} in {} ms", started.elapsed().as_millis())));
+            tcp
+        }
+        Err(e) => {
+            steps.push(ProbeStep::fail(
+                "tcp",
+                format!("{}: a firewall may block it; check the address, or whether a proxy is needed", e.message),
+            ));
+            return steps;
+        }
+    };
+    // The proxy's tunnel.
+    if let (Route::Proxy(proxy), Some(_)) = (p.route, p.tls) {
+        let target = format!("{}:{}", p.host, p.port);
+        match tokio::time::timeout(p.connect_timeout, connect_tunnel(&mut tcp, &target, proxy.auth.as_ref())).await {
+            Ok(Ok(())) => steps.push(ProbeStep::ok("tunnel", format!("the proxy opened a tunnel to {target}"))),
+            Ok(Err(e)) => {
+                steps
+                    .push(ProbeStep::fail("tunnel", format!("the proxy {}:{}: {}", proxy.host, proxy.port, e.message)));
+                return steps;
+            }
+            Err(_) => {
+                steps.push(ProbeStep::fail("tunnel", format!("the proxy opened no tunnel to {target} in time")));
+                return steps;
+            }
+        }
+    }
+    // TLS, then one plain request for the server's clock.
+    let date = match p.tls {
+        Some((connector, name)) => {
+            let tls = match tokio::time::timeout(p.tls_timeout, connector.connect(name.clone(), tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    steps.push(ProbeStep::fail("tls", describe_tls_error(p.host, &e).0));
+                    return steps;
+                }
+                Err(_) => {
+                    steps.push(ProbeStep::fail("tls", format!("no TLS handshake with {} in time", p.host)));
+                    return steps;
+                }
+            };
+            let issuer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| issuer_of(c.as_ref()));
+            steps.push(ProbeStep::ok(
+                "tls",
+                format!("certificate of {} verified, issued by {}", p.host, issuer.unwrap_or_else(|| "?".into())),
+            ));
+            server_date(TokioIo::new(tls), p.host_header, absolute(&p)).await
+        }
+        None => server_date(TokioIo::new(tcp), p.host_header, absolute(&p)).await,
+    };
+    steps.push(clock_step(date, SystemTime::now()));
+    steps
+}
+
+/// Plain `http` through a proxy asks in absolute form.
+fn absolute(p: &super::http::ProbeParts<'_>) -> Uri {
+    let text = match (p.route, p.tls) {
+        (Route::Proxy(_), None) => format!("http://{}/", p.host_header.to_str().unwrap_or(p.host)),
+        _ => "/".to_string(),
+    };
+    text.parse().unwrap_or_else(|_| Uri::from_static("/"))
+}
+
+/// The issuer's common name (or whole name) of a DER certificate.
+fn issuer_of(der: &[u8]) -> String {
+    match x509_parser::parse_x509_certificate(der) {
+        Ok((_, cert)) => {
+            let issuer = cert.issuer();
+            issuer
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map_or_else(|| issuer.to_string(), str::to_string)
+        }
+        Err(_) => "an issuer wxsend cannot read".into(),
+    }
+}
+
+async fn server_date<T>(io: T, host: &http::HeaderValue, uri: Uri) -> Option<SystemTime>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.ok()?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut request = Request::new(Empty::<bytes::Bytes>::new());
+    *request.uri_mut() = uri;
+    request.headers_mut().insert(HOST, host.clone());
+    let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request)).await.ok()?.ok()?;
+    let date =
+        response.headers().get(DATE).and_then(|d| d.to_str().ok()).and_then(|d| httpdate::parse_http_date(d).ok());
+    let _ = response.into_body().collect().await;
+    date
+}
+
+fn clock_step(server: Option<SystemTime>, local: SystemTime) -> ProbeStep {
+    let Some(server) = server else {
+        return ProbeStep::ok("clock", "the server sent no Date header: not checked".into());
+    };
+    let (skew, behind) = match local.duration_since(server) {
+        Ok(d) => (d, false),
+        Err(e) => (e.duration(), true),
+    };
+    let secs = skew.as_secs();
+    if skew > CLOCK_SKEW_LIMIT {
+        ProbeStep::fail(
+            "clock",
+            format!(
+                "this machine's clock is {secs} s {} the server's: set it right (timedatectl set-ntp true); token lifetimes and scheduled sends rely on it",
+                if behind { "behind" } else { "ahead of" }
+            ),
+        )
+    } else {
+        ProbeStep::ok("clock", format!("within {} s of the server's", secs.max(1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_skew_beyond_five_minutes_fails() {
+        let now = SystemTime::now();
+        assert!(clock_step(Some(now), now).outcome.is_ok());
+        let step = clock_step(Some(now + Duration::from_secs(900)), now);
+        assert!(step.outcome.unwrap_err().contains("900 s behind"));
+        assert!(clock_step(None, now).outcome.unwrap().contains("not checked"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_stops_at_the_tcp_step() {
+        let http = Http::new("http://127.0.0.1:1", Duration::from_secs(2)).unwrap();
+        let steps = probe(&http).await;
+        let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["proxy", "dns", "tcp"]);
+        assert!(steps[2].outcome.as_ref().unwrap_err().contains("127.0.0.1:1"));
+    }
+}
