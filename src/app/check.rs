@@ -18,6 +18,8 @@ pub struct RowProblem {
     pub row: usize,
     /// Line in the recipients file.
     pub line: u64,
+    /// Where, for messages: `list.csv:12` or `list.xlsx:名单!12`.
+    pub at: String,
     /// The row's openid as written.
     pub openid: String,
     /// Error (not sent) or warning (sent, but WeChat alters it).
@@ -36,6 +38,8 @@ pub struct Preview {
     pub row: usize,
     /// Line in the recipients file.
     pub line: u64,
+    /// Where, for messages: `list.csv:12` or `list.xlsx:名单!12`.
+    pub at: String,
     /// The exact request body (the access token goes in the URL, never here).
     pub body: serde_json::Value,
 }
@@ -102,9 +106,11 @@ impl CheckReport {
             })
             .map(|(row, problem)| {
                 let view = r.row(*row);
+                let line = view.map_or(0, |v| v.line());
                 RowProblem {
                     row: row + 1,
-                    line: view.map_or(0, |v| v.line()),
+                    line,
+                    at: r.location(line).to_string(),
                     openid: view.map(|v| v.openid().to_string()).unwrap_or_default(),
                     severity: problem.severity(),
                     message: problem.to_string(),
@@ -123,6 +129,7 @@ impl CheckReport {
                 Some(Preview {
                     row: i + 1,
                     line: row.line(),
+                    at: r.location(row.line()).to_string(),
                     body: campaign.template.body_json(row.openid(), &rendered),
                 })
             })
@@ -131,7 +138,7 @@ impl CheckReport {
             campaign: campaign.config.name.clone(),
             kind: campaign.config.message.kind.as_str(),
             template_id: campaign.config.message.template_id.clone(),
-            csv: r.path.display().to_string(),
+            csv: r.source_name(),
             encoding: r.encoding.label(),
             delimiter: crate::campaign::recipients::delimiter_name(r.delimiter),
             rows: r.len(),
@@ -180,15 +187,7 @@ impl CheckReport {
             writeln!(out, "\n{title}:")?;
             for p in items {
                 let openid = if p.openid.is_empty() { "-" } else { &p.openid };
-                writeln!(
-                    out,
-                    "  {}:{} row {} {}: {}",
-                    printable(&self.csv),
-                    p.line,
-                    p.row,
-                    printable(openid),
-                    printable(&p.message)
-                )?;
+                writeln!(out, "  {} row {} {}: {}", printable(&p.at), p.row, printable(openid), printable(&p.message))?;
             }
             for ((_, check), n) in self.more.iter().filter(|((s, _), _)| Some(*s) == severity_filter) {
                 writeln!(out, "  … and {n} more rows with {check} (--all lists every row)")?;
@@ -201,7 +200,7 @@ impl CheckReport {
                 self.preview.len()
             )?;
             for p in &self.preview {
-                writeln!(out, "  {}:{} row {}", self.csv, p.line, p.row)?;
+                writeln!(out, "  {} row {}", printable(&p.at), p.row)?;
                 for line in super::text::pretty_body(&p.body) {
                     writeln!(out, "    {}", printable(&line))?;
                 }

@@ -68,7 +68,10 @@ struct RawMessage {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRecipients {
-    csv: String,
+    /// The recipients file: CSV or a workbook (`csv` is the older name of the same key).
+    file: Option<String>,
+    csv: Option<String>,
+    sheet: Option<String>,
     openid_column: Option<String>,
     #[serde(default)]
     encoding: EncodingChoice,
@@ -140,8 +143,10 @@ pub struct MessageConfig {
 /// `[recipients]`: the CSV file and how to read it.
 #[derive(Debug, Clone)]
 pub struct RecipientsConfig {
-    /// The recipients file.
+    /// The recipients file (CSV or a workbook), from `file` or `csv`.
     pub csv: PathBuf,
+    /// The workbook's sheet (default: the first).
+    pub sheet: Option<String>,
     /// The column holding the openid.
     pub openid_column: String,
     /// How the file is decoded.
@@ -319,8 +324,25 @@ impl CampaignConfig {
         };
 
         let base = path.parent().unwrap_or_else(|| Path::new("."));
+        let file = match (raw.recipients.file, raw.recipients.csv) {
+            (Some(f), None) | (None, Some(f)) => f,
+            (Some(_), Some(_)) => {
+                return Err(LoadError::Config {
+                    at: Location::file(path),
+                    message: "[recipients] has both `file` and `csv`: keep one (`csv` is the older name of `file`)"
+                        .into(),
+                })
+            }
+            (None, None) => {
+                return Err(LoadError::Config {
+                    at: Location::file(path),
+                    message: "[recipients] needs `file = \"list.csv\"` (or a workbook: list.xlsx)".into(),
+                })
+            }
+        };
         let recipients = RecipientsConfig {
-            csv: base.join(&raw.recipients.csv),
+            csv: base.join(&file),
+            sheet: raw.recipients.sheet,
             openid_column: raw.recipients.openid_column.unwrap_or_else(|| "openid".into()).trim().to_string(),
             encoding: raw.recipients.encoding,
             allow_duplicates: raw.recipients.allow_duplicates,

@@ -12,17 +12,19 @@ pub struct Location {
     pub line: Option<u64>,
     /// The column (1-based), when known.
     pub column: Option<u64>,
+    /// The sheet of a workbook (then `line` is the sheet's row number).
+    pub sheet: Option<String>,
 }
 
 impl Location {
     /// The file as a whole.
     pub fn file(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), line: None, column: None }
+        Self { path: path.into(), line: None, column: None, sheet: None }
     }
 
     /// A line of the file.
     pub fn line(path: impl Into<PathBuf>, line: u64) -> Self {
-        Self { path: path.into(), line: Some(line), column: None }
+        Self { path: path.into(), line: Some(line), column: None, sheet: None }
     }
 
     /// The location of byte offset `offset` in `text`.
@@ -32,13 +34,20 @@ impl Location {
         let line = before.matches('\n').count() as u64 + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before[line_start..].chars().count() as u64 + 1;
-        Self { path: path.into(), line: Some(line), column: Some(column) }
+        Self { path: path.into(), line: Some(line), column: Some(column), sheet: None }
     }
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.path.display())?;
+        if let Some(sheet) = &self.sheet {
+            write!(f, ":{sheet}")?;
+            if let Some(line) = self.line {
+                write!(f, "!{line}")?;
+            }
+            return Ok(());
+        }
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
             if let Some(column) = self.column {
@@ -108,6 +117,22 @@ pub enum CsvProblem {
     Binary {
         /// What it looks like.
         what: &'static str,
+    },
+    #[error("cannot read the workbook: {detail}")]
+    /// calamine could not read the spreadsheet.
+    Workbook {
+        /// Its words.
+        detail: String,
+    },
+    #[error("no sheet named {sheet:?}{}; the sheets are: {}", .closest.as_ref().map(|c| format!(" (did you mean {c:?}?)")).unwrap_or_default(), .sheets.join(", "))]
+    /// `sheet` names no sheet of the workbook.
+    NoSuchSheet {
+        /// The name asked for.
+        sheet: String,
+        /// The closest name.
+        closest: Option<String>,
+        /// The sheets there are.
+        sheets: Vec<String>,
     },
 }
 

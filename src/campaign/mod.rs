@@ -10,6 +10,7 @@ pub mod render;
 pub mod subscribe_rules;
 pub mod template;
 pub mod validate;
+pub mod workbook;
 
 use std::path::Path;
 
@@ -52,7 +53,11 @@ impl Campaign {
     /// Load the recipients of an already parsed campaign file and check every row.
     pub fn from_config(config: CampaignConfig) -> Result<Self, LoadError> {
         let r = &config.recipients;
-        let recipients = Recipients::load(&r.csv, r.encoding, &r.openid_column)?;
+        let recipients = if workbook::is_workbook(&r.csv) {
+            workbook::load(&r.csv, r.sheet.as_deref(), &r.openid_column)?
+        } else {
+            Recipients::load(&r.csv, r.encoding, &r.openid_column)?
+        };
         let template = MessageTemplate::compile(&config, &recipients)?;
         let checks = validate::check_all(&recipients, &template, r.allow_duplicates);
         let mut warnings = Vec::new();
@@ -74,9 +79,9 @@ impl Campaign {
         }
     }
 
-    /// `file:line` of a data row, for messages.
+    /// `file:line` (or `file:sheet!row`) of a data row, for messages.
     pub fn row_location(&self, index: usize) -> Location {
         let line = self.recipients.row(index).map_or(0, |r| r.line());
-        Location::line(&self.recipients.path, line)
+        self.recipients.location(line)
     }
 }

@@ -23,6 +23,8 @@ pub enum DetectedEncoding {
     Utf16Le,
     /// UTF-16, big-endian.
     Utf16Be,
+    /// A spreadsheet (cells, no text encoding): its failures export as UTF-8 with a BOM.
+    Workbook,
 }
 
 impl DetectedEncoding {
@@ -34,12 +36,19 @@ impl DetectedEncoding {
             DetectedEncoding::Gb18030 => "gbk/gb18030",
             DetectedEncoding::Utf16Le => "utf-16le",
             DetectedEncoding::Utf16Be => "utf-16be",
+            DetectedEncoding::Workbook => "workbook",
         }
     }
 
     /// Whether the file started with a byte-order mark (an export mirrors it for Excel).
     pub fn had_bom(self) -> bool {
-        matches!(self, DetectedEncoding::Utf8Bom | DetectedEncoding::Utf16Le | DetectedEncoding::Utf16Be)
+        matches!(
+            self,
+            DetectedEncoding::Utf8Bom
+                | DetectedEncoding::Utf16Le
+                | DetectedEncoding::Utf16Be
+                | DetectedEncoding::Workbook
+        )
     }
 }
 
@@ -64,9 +73,44 @@ pub struct Recipients {
     pub headers: Vec<String>,
     /// The index of the openid column.
     pub openid_column: usize,
+    /// The sheet, for a workbook (then a row's line is its row number in the sheet).
+    pub sheet: Option<String>,
+    /// Cells that make their row invalid (a workbook's openid that is a number, a formula
+    /// error), by row.
+    pub cell_problems: Vec<CellProblem>,
     data: String,
     ends: Vec<u32>,
     rows: Vec<RawRow>,
+}
+
+/// A cell that makes its row invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellProblem {
+    /// The row (0-based, among data rows).
+    pub row: usize,
+    /// The column's name.
+    pub column: String,
+    /// What is wrong and the fix.
+    pub detail: String,
+}
+
+/// Refuse what cannot be read as a recipients file before opening it: a folder, a FIFO (opening
+/// it waits for a writer forever), a pipe (`--csv <(…)` can be read only once while the
+/// journal's fingerprint reads the file again), a file over [`MAX_FILE_BYTES`].
+pub(crate) fn check_file(path: &Path) -> Result<u64, LoadError> {
+    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a folder" } else { "not a regular file (a pipe, FIFO or device)" };
+        return Err(LoadError::NotAFile { path: path.to_path_buf(), what });
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            size: format!("{:.1} GB", meta.len() as f64 / 1e9),
+            limit: "1 GiB",
+        });
+    }
+    Ok(meta.len())
 }
 
 /// Borrowed view of one row.
@@ -126,21 +170,7 @@ impl Recipients {
     /// Read and parse the recipients file.
     pub fn load(path: &Path, encoding: EncodingChoice, openid_column: &str) -> Result<Self, LoadError> {
         let io = |source| LoadError::Io { path: path.to_path_buf(), source };
-        // Looked at before it is opened: opening a FIFO would wait for a writer forever, and a
-        // pipe (`--csv <(…)`) can be read only once, while the journal's fingerprint reads the
-        // file again.
-        let meta = std::fs::metadata(path).map_err(io)?;
-        if !meta.is_file() {
-            let what = if meta.is_dir() { "a folder" } else { "not a regular file (a pipe, FIFO or device)" };
-            return Err(LoadError::NotAFile { path: path.to_path_buf(), what });
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(LoadError::TooLarge {
-                path: path.to_path_buf(),
-                size: format!("{:.1} GB", meta.len() as f64 / 1e9),
-                limit: "1 GiB",
-            });
-        }
+        check_file(path)?;
         let bytes = std::fs::read(path).map_err(io)?;
         Self::from_bytes(path, bytes, encoding, openid_column)
     }
@@ -153,7 +183,7 @@ impl Recipients {
         openid_column: &str,
     ) -> Result<Self, LoadError> {
         let fail = |line: Option<u64>, problem: CsvProblem| LoadError::Recipients {
-            at: Location { path: path.to_path_buf(), line, column: None },
+            at: Location { path: path.to_path_buf(), line, column: None, sheet: None },
             problem: Box::new(problem),
         };
         if bytes.len() >= u32::MAX as usize {
@@ -225,10 +255,69 @@ impl Recipients {
             delimiter,
             headers,
             openid_column: openid_index,
+            sheet: None,
+            cell_problems: Vec::new(),
             data,
             ends,
             rows,
         })
+    }
+
+    /// Recipients from a table already read into cells (a workbook's sheet): `rows` holds each
+    /// row's number in the sheet and its cells, one per header.
+    pub fn from_table(
+        path: &Path,
+        sheet: Option<String>,
+        headers: Vec<String>,
+        openid_column: usize,
+        rows: Vec<(u64, Vec<String>)>,
+        cell_problems: Vec<CellProblem>,
+    ) -> Result<Self, CsvProblem> {
+        let mut data = String::new();
+        let mut ends = Vec::new();
+        let mut raw_rows = Vec::with_capacity(rows.len());
+        for (line, cells) in rows {
+            raw_rows.push(RawRow {
+                line: u32::try_from(line).map_err(|_| CsvProblem::TooLarge)?,
+                first_field: u32::try_from(ends.len()).map_err(|_| CsvProblem::TooLarge)?,
+                fields: cells.len() as u32,
+            });
+            for cell in cells {
+                data.push_str(&cell);
+                ends.push(u32::try_from(data.len()).map_err(|_| CsvProblem::TooLarge)?);
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            encoding: DetectedEncoding::Workbook,
+            delimiter: b',',
+            headers,
+            openid_column,
+            sheet,
+            cell_problems,
+            data,
+            ends,
+            rows: raw_rows,
+        })
+    }
+
+    /// Where line (or sheet row) `line` is, for messages: `list.csv:12` or `list.xlsx:名单!12`.
+    pub fn location(&self, line: u64) -> Location {
+        Location { path: self.path.clone(), line: Some(line), column: None, sheet: self.sheet.clone() }
+    }
+
+    /// The file (and sheet) as a whole, for messages: `list.csv` or `list.xlsx:名单`.
+    pub fn source_name(&self) -> String {
+        match &self.sheet {
+            Some(sheet) => format!("{}:{sheet}", self.path.display()),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// The cells that make row `index` invalid.
+    pub fn cell_problems_of(&self, index: usize) -> impl Iterator<Item = &CellProblem> + '_ {
+        let start = self.cell_problems.partition_point(|p| p.row < index);
+        self.cell_problems[start..].iter().take_while(move |p| p.row == index)
     }
 
     /// Number of data rows (blank lines excluded).

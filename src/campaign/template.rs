@@ -119,8 +119,10 @@ mod tests {
     }
 
     fn compile(text: &str) -> Result<FieldTemplate, LoadError> {
-        let src =
-            SourceText { text: text.into(), at: Location { path: "c.toml".into(), line: Some(9), column: Some(10) } };
+        let src = SourceText {
+            text: text.into(),
+            at: Location { path: "c.toml".into(), line: Some(9), column: Some(10), sheet: None },
+        };
         FieldTemplate::compile(&src, "[message.data] thing1", &recipients())
     }
 

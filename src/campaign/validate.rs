@@ -76,6 +76,13 @@ pub enum Problem {
         /// The field.
         field: String,
     },
+    /// A workbook cell that cannot be used: an openid that is a number, a formula error.
+    Cell {
+        /// The column.
+        column: String,
+        /// What is wrong and the fix.
+        detail: String,
+    },
     /// The openid already appears on an earlier row; this row is skipped.
     Duplicate {
         /// The earlier row (0-based).
@@ -113,6 +120,7 @@ impl Problem {
             Problem::SubscribeRule { .. } => "value rule",
             Problem::TooLongForTemplate { .. } => "cut at 20",
             Problem::LineBreakInTemplate { .. } => "line break",
+            Problem::Cell { .. } => "bad cell",
             Problem::Duplicate { .. } => "duplicate",
         }
     }
@@ -125,6 +133,7 @@ impl fmt::Display for Problem {
                 write!(f, "row has {found} fields, the header has {expected}")
             }
             Problem::EmptyOpenid => write!(f, "openid is empty"),
+            Problem::Cell { column, detail } => write!(f, "{column}: {detail}"),
             Problem::OpenidWhitespace => write!(f, "openid contains whitespace"),
             Problem::OpenidCharacter { character } => {
                 write!(f, "openid contains {character:?}, which WeChat openids never do (A-Z a-z 0-9 _ -)")
@@ -273,6 +282,9 @@ pub fn check_row(
     if row.field_count() != expected {
         out.push(Problem::WrongFieldCount { found: row.field_count(), expected });
         return;
+    }
+    for cell in recipients.cell_problems_of(row.index()) {
+        out.push(Problem::Cell { column: cell.column.clone(), detail: cell.detail.clone() });
     }
     if let Some(p) = check_openid(row.openid()) {
         out.push(p);
