@@ -3,6 +3,8 @@
 
 mod common;
 
+use tokio::io::AsyncBufReadExt;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -326,15 +328,29 @@ async fn a_second_interrupt_during_the_graceful_stop_quits_at_once_with_the_jour
     let openids = mixed_openids(50, 0, 0);
     let campaign = write_campaign(dir.path(), "twice", Some(&server.url()), "rate = 1000\nconcurrency = 8", &openids);
     let journal = dir.path().join(".wxsend/twice/recipients/journal.jsonl");
-    let child = send_command(&campaign, &cache, &[]).spawn().unwrap();
+    let mut child = send_command(&campaign, &cache, &[]).spawn().unwrap();
     wait_until(|| server.stats().send_requests >= 8).await;
     let pid = child.id().unwrap().to_string();
-    for _ in 0..2 {
-        assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let kill = || assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    // The second interrupt only once the first was taken (two signals sent at once merge into one).
+    kill();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("Ctrl-C again to quit at once") {
+            break;
+        }
     }
-    let out = child.wait_with_output().await.unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    kill();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let status = child.wait().await.unwrap();
+    let err = seen;
+    assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("quit; the journal is intact"), "{err}");
     // Consistent: it reads back, and the requests abandoned in flight are unknown, not pending.
     let (_, replay) = replay_file(&journal, 50).unwrap();
