@@ -27,6 +27,8 @@ pub enum Command {
     /// Check step by step that this machine can send the campaign: configuration, proxy, DNS,
     /// TCP, TLS, token, quota, clock; sends nothing.
     Doctor(DoctorArgs),
+    /// List the accounts of accounts.toml (no secrets).
+    Accounts,
     /// Run the embedded mock WeChat server on 127.0.0.1 until Ctrl-C.
     Mock(crate::mock::MockConfig),
     /// The whole product on a bundled sample campaign against the embedded mock (no credentials).
@@ -113,8 +115,34 @@ pub fn run(cli: Cli) -> Exit {
         Command::Check(args) => check(args),
         Command::Send(args) => send(args),
         Command::Doctor(args) => doctor(args),
+        Command::Accounts => accounts(),
         Command::Mock(config) => mock(config),
         Command::Demo(args) => demo(args),
+    }
+}
+
+fn accounts() -> Exit {
+    use crate::campaign::account::{accounts_path, describe, load_accounts};
+    let Some(path) = accounts_path() else {
+        eprintln!("error: no configuration folder: set WXSEND_ACCOUNTS to the accounts file");
+        return Exit::Input;
+    };
+    match load_accounts(&path) {
+        Ok(accounts) if accounts.is_empty() => {
+            println!("no accounts in {} (a campaign names one with `account = \"shop\"` in [wechat]); the file looks like:\n\n[accounts.shop]\nappid = \"wx0123456789abcdef\"\nsecret_env = \"SHOP_APPSECRET\"\n# token = \"url:https://tokens.internal/wx/wx0123456789abcdef\"\n# proxy = \"http://proxy.corp:3128\"\n# ca_file = \"corp-ca.pem\"", path.display());
+            Exit::Success
+        }
+        Ok(accounts) => {
+            println!("{}:", path.display());
+            for (name, account) in &accounts {
+                println!("  {}", crate::app::text::printable(&describe(name, account)));
+            }
+            Exit::Success
+        }
+        Err(e) => {
+            eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
+            Exit::Input
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use super::account::{resolve_wechat, RawWechat};
 use super::error::{closest, LoadError, Location};
 use super::network::RawNetwork;
 pub use crate::wechat::protocol::{Kind, NetworkOptions, TokenSpec};
@@ -38,16 +39,6 @@ struct RawFile {
     #[serde(default)]
     network: RawNetwork,
     state_dir: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWechat {
-    api_base: Option<Spanned<String>>,
-    appid: String,
-    secret_env: Option<String>,
-    token: Option<Spanned<String>>,
-    token_headers: Option<IndexMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +104,8 @@ pub struct WechatConfig {
     /// Headers sent to a token service (`url:`): name and value (`env:VAR` reads a variable).
     #[serde(skip)]
     pub token_headers: Vec<(String, String)>,
+    /// The account of accounts.toml the campaign uses, if any.
+    pub account: Option<String>,
 }
 
 /// `[message]`: what each recipient receives.
@@ -240,24 +233,8 @@ impl CampaignConfig {
             ));
         }
 
-        let token = match raw.wechat.token {
-            None => TokenSpec::Stable,
-            Some(t) => TokenSpec::parse(t.get_ref()).map_err(|m| err(t.span().start, format!("`token`: {m}")))?,
-        };
-        let api_base = match raw.wechat.api_base {
-            None => DEFAULT_API_BASE.to_string(),
-            Some(b) => {
-                crate::wechat::protocol::check_api_base(b.get_ref()).map_err(|m| err(b.span().start, m))?;
-                b.into_inner()
-            }
-        };
-        let wechat = WechatConfig {
-            api_base,
-            appid: raw.wechat.appid,
-            secret_env: raw.wechat.secret_env.unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string()),
-            token,
-            token_headers: raw.wechat.token_headers.unwrap_or_default().into_iter().collect(),
-        };
+        let mut raw_network = raw.network;
+        let wechat = resolve_wechat(raw.wechat, &mut raw_network, path, text)?;
 
         let m = raw.message;
         let data_span = m.data.span();
@@ -385,7 +362,7 @@ impl CampaignConfig {
             Some(dir) => base.join(dir),
             None => base.join(".wxsend").join(&name),
         };
-        let network = raw.network.resolve(base, Duration::from_millis(send.timeout_ms), err)?;
+        let network = raw_network.resolve(base, Duration::from_millis(send.timeout_ms), err)?;
         Ok(Self { path: path.to_path_buf(), name, wechat, message, recipients, send, network, state_dir })
     }
 }

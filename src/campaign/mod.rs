@@ -1,6 +1,7 @@
 //! Everything before the first message: the campaign file, the recipients, the compiled
 //! message and the verdict on every row.
 
+pub mod account;
 pub mod config;
 mod csv_scan;
 pub mod error;

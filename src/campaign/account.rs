@@ -1,0 +1,212 @@
+//! `[wechat]` of a campaign and the named accounts it may use instead of repeating them: a
+//! config file (`$XDG_CONFIG_HOME/wxsend/accounts.toml`, or `WXSEND_ACCOUNTS`) holds each
+//! account's appid, secret source, token source, API base, proxy and CA, so campaign files can be
+//! shared without them. Keys written in the campaign win over the account's.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::config::{WechatConfig, DEFAULT_API_BASE, DEFAULT_SECRET_ENV};
+use super::error::{closest, LoadError, Location};
+use super::network::RawNetwork;
+use crate::wechat::protocol::{check_api_base, ProxySetting, TokenSpec};
+
+/// `[wechat]` as written in a campaign.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWechat {
+    account: Option<Spanned<String>>,
+    api_base: Option<Spanned<String>>,
+    appid: Option<String>,
+    secret_env: Option<String>,
+    token: Option<Spanned<String>>,
+    token_headers: Option<IndexMap<String, String>>,
+}
+
+/// One account of the accounts file.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// The app's AppID.
+    pub appid: String,
+    /// The environment variable holding the app secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// The token source (`stable`, `client_credential`, `env:`, `command:`, `url:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Headers for a token service (values may be `env:VAR`; never shown).
+    #[serde(skip_serializing, default)]
+    pub token_headers: IndexMap<String, String>,
+    /// The API base.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_base: Option<String>,
+    /// The proxy (`none`, or an `http://` URL whose credentials are never shown).
+    #[serde(skip_serializing)]
+    pub proxy: Option<String>,
+    /// A PEM file of extra root certificates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsFile {
+    #[serde(default)]
+    accounts: IndexMap<String, Account>,
+}
+
+/// Where the accounts file is: `WXSEND_ACCOUNTS`, else `$XDG_CONFIG_HOME/wxsend/accounts.toml`
+/// (`~/.config/wxsend/accounts.toml`).
+pub fn accounts_path() -> Option<PathBuf> {
+    match std::env::var_os("WXSEND_ACCOUNTS") {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => dirs::config_dir().map(|d| d.join("wxsend").join("accounts.toml")),
+    }
+}
+
+/// Read the accounts file at `path`; a missing file has no accounts.
+pub fn load_accounts(path: &Path) -> Result<IndexMap<String, Account>, LoadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(IndexMap::new()),
+        Err(source) => return Err(LoadError::Io { path: path.to_path_buf(), source }),
+    };
+    let file: AccountsFile = toml::from_str(&text).map_err(|e| LoadError::Config {
+        at: e.span().map_or_else(|| Location::file(path), |s| Location::at_offset(path, &text, s.start)),
+        message: e.message().trim().to_string(),
+    })?;
+    // A relative ca_file is relative to the accounts file.
+    let base = path.parent().unwrap_or(Path::new("."));
+    Ok(file
+        .accounts
+        .into_iter()
+        .map(|(name, mut a)| {
+            a.ca_file = a.ca_file.map(|f| base.join(f));
+            (name, a)
+        })
+        .collect())
+}
+
+/// One line per account for `wxsend accounts`: name, appid, token source, API base, proxy in
+/// use (without credentials), CA file. Never a secret.
+pub fn describe(name: &str, a: &Account) -> String {
+    let proxy = match a.proxy.as_deref().map(ProxySetting::parse) {
+        None => "proxy from the environment".to_string(),
+        Some(Ok(ProxySetting::Off)) => "no proxy".to_string(),
+        Some(Ok(ProxySetting::Url(u))) => {
+            let uri: http::Uri = u.parse().unwrap_or_default();
+            format!("proxy http://{}:{}", uri.host().unwrap_or("?"), uri.port_u16().unwrap_or(80))
+        }
+        Some(Ok(ProxySetting::Environment)) => "proxy from the environment".to_string(),
+        Some(Err(e)) => format!("proxy: {e}"),
+    };
+    let token = a.token.clone().unwrap_or_else(|| "stable".into());
+    let token = match token.strip_prefix("url:").and_then(|u| u.split('?').next()) {
+        Some(url) => format!("url:{url}"),
+        None => token,
+    };
+    format!(
+        "{name}: appid {}, token {}, secret from ${}, api {}, {proxy}{}",
+        a.appid,
+        token,
+        a.secret_env.as_deref().unwrap_or(DEFAULT_SECRET_ENV),
+        a.api_base.as_deref().unwrap_or(DEFAULT_API_BASE),
+        a.ca_file.as_ref().map(|f| format!(", ca_file {}", f.display())).unwrap_or_default()
+    )
+}
+
+/// `[wechat]` of the campaign at `path` (text `text`), with its account's keys filled in; the
+/// account's proxy and CA go into `network` unless the campaign sets them.
+pub(crate) fn resolve_wechat(
+    raw: RawWechat,
+    network: &mut RawNetwork,
+    path: &Path,
+    text: &str,
+) -> Result<WechatConfig, LoadError> {
+    let err =
+        |offset: usize, message: String| LoadError::Config { at: Location::at_offset(path, text, offset), message };
+    let account = match &raw.account {
+        None => None,
+        Some(name) => {
+            let file = accounts_path().ok_or_else(|| {
+                err(
+                    name.span().start,
+                    "`account`: no configuration folder to find accounts.toml in; set WXSEND_ACCOUNTS".into(),
+                )
+            })?;
+            let mut accounts = load_accounts(&file)?;
+            let found = accounts.shift_remove(name.get_ref()).ok_or_else(|| {
+                let hint = closest(name.get_ref(), accounts.keys().map(String::as_str))
+                    .map(|c| format!(" (did you mean {c:?}?)"))
+                    .unwrap_or_default();
+                let known: Vec<&str> = accounts.keys().map(String::as_str).collect();
+                err(
+                    name.span().start,
+                    format!(
+                        "`account` = {:?}: {} has no such account{hint}; it has: {}",
+                        name.get_ref(),
+                        file.display(),
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                )
+            })?;
+            Some(found)
+        }
+    };
+    let a = account.unwrap_or_default();
+    let appid = match raw.appid.or(Some(a.appid).filter(|x| !x.is_empty())) {
+        Some(appid) => appid,
+        None => {
+            return Err(LoadError::Config {
+                at: Location::file(path),
+                message: "[wechat] needs `appid` (or `account = \"name\"` from accounts.toml)".into(),
+            })
+        }
+    };
+    let token = match (raw.token, a.token) {
+        (Some(t), _) => TokenSpec::parse(t.get_ref()).map_err(|m| err(t.span().start, format!("`token`: {m}")))?,
+        (None, Some(t)) => TokenSpec::parse(&t).map_err(|m| LoadError::Config {
+            at: Location::file(accounts_path().unwrap_or_default()),
+            message: format!("`token` of the account: {m}"),
+        })?,
+        (None, None) => TokenSpec::Stable,
+    };
+    let api_base = match (raw.api_base, a.api_base) {
+        (Some(b), _) => {
+            check_api_base(b.get_ref()).map_err(|m| err(b.span().start, m))?;
+            b.into_inner()
+        }
+        (None, Some(b)) => {
+            check_api_base(&b).map_err(|m| LoadError::Config {
+                at: Location::file(accounts_path().unwrap_or_default()),
+                message: format!("the account's {m}"),
+            })?;
+            b
+        }
+        (None, None) => DEFAULT_API_BASE.to_string(),
+    };
+    if network.proxy.is_none() {
+        if let Some(p) = a.proxy {
+            ProxySetting::parse(&p).map_err(|m| LoadError::Config {
+                at: Location::file(accounts_path().unwrap_or_default()),
+                message: format!("the account's {m}"),
+            })?;
+            network.proxy = Some(Spanned::new(0..0, p));
+        }
+    }
+    if network.ca_file.is_none() {
+        network.ca_file = a.ca_file.map(|f| f.display().to_string());
+    }
+    Ok(WechatConfig {
+        api_base,
+        appid,
+        secret_env: raw.secret_env.or(a.secret_env).unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string()),
+        token,
+        token_headers: raw.token_headers.unwrap_or(a.token_headers).into_iter().collect(),
+        account: raw.account.map(Spanned::into_inner),
+    })
+}
