@@ -76,6 +76,13 @@ pub struct SendArgs {
     /// Also resend rows an earlier run dispatched without getting an answer.
     #[arg(long)]
     pub resend_unknown: bool,
+    /// Send without checking the campaign against the account's templates (when they cannot be
+    /// listed: no permission, uniform, network).
+    #[arg(long)]
+    pub skip_template_check: bool,
+    /// Ask WeChat for the account's templates even when a cached list is young enough.
+    #[arg(long)]
+    pub refresh_templates: bool,
     /// Start a fresh journal (the old one is kept beside it); rows already sent WILL be sent again.
     #[arg(long)]
     pub new_run: bool,
@@ -107,6 +114,12 @@ pub struct CheckArgs {
     /// List every row with a problem (the text report lists 20 per check, then a count).
     #[arg(long)]
     pub all: bool,
+    /// Do not ask WeChat for the account's templates (a cached list is still used).
+    #[arg(long)]
+    pub offline: bool,
+    /// Ask WeChat for the account's templates even when a cached list is young enough.
+    #[arg(long)]
+    pub refresh_templates: bool,
 }
 
 /// Run a parsed command line and say how it ended.
@@ -235,6 +248,8 @@ fn send(args: SendArgs) -> Exit {
         export: args.export,
         state_dir: args.state_dir,
         ignore_quota: args.ignore_quota,
+        skip_template_check: args.skip_template_check,
+        refresh_templates: args.refresh_templates,
     };
     let consent =
         Consent { yes: args.yes, may_ask: !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout()) };
@@ -283,7 +298,15 @@ fn check(args: CheckArgs) -> Exit {
             return Exit::Input;
         }
     };
-    let report = CheckReport::build(&campaign, args.show, args.all || args.json);
+    let Some(rt) = runtime() else { return Exit::Input };
+    let mut campaign = campaign;
+    let opts = crate::app::templates::CatalogueOptions {
+        offline: args.offline,
+        refresh: args.refresh_templates,
+        ..Default::default()
+    };
+    let template = rt.block_on(crate::app::templates::check_standalone(&mut campaign, opts));
+    let report = CheckReport::build(&campaign, args.show, args.all || args.json, template);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if args.json {

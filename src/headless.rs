@@ -21,6 +21,10 @@ pub fn overview_lines(o: &Overview) -> Vec<String> {
             thousands(o.duplicates)
         ),
     ];
+    lines.push(o.template.clone());
+    for note in &o.template_notes {
+        lines.push(format!("note: {note}"));
+    }
     let r = &o.resume;
     if r.is_resuming() {
         lines.push(format!(
@@ -74,6 +78,12 @@ fn confirm(to_send: usize, consent: Consent) -> Result<(), PreflightError> {
 pub async fn run(session: Session, consent: Consent) -> Exit {
     for line in overview_lines(&session.overview()) {
         eprintln!("{}", printable(&line));
+    }
+    if let Some(why) = session.template_needs_consent() {
+        if !session.plan.to_send.is_empty() {
+            eprintln!("error: {}", printable(&why));
+            return Exit::Input;
+        }
     }
     let ready = match session.preflight().await {
         Ok(q) => {

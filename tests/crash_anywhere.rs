@@ -26,7 +26,7 @@ async fn a_crash_after_any_journal_record_never_sends_twice_nor_loses_a_row() {
     let mut crashes = 0;
     for n in 1..400u64 {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
-            .args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
+            .args(["send", campaign.to_str().unwrap(), "--headless", "--yes", "--skip-template-check"])
             .env("WXSEND_TEST_SECRET", SECRET)
             .env("WXSEND_CACHE_DIR", &cache)
             .env("WXSEND_FAILPOINT_ABORT_AFTER_WRITES", n.to_string())

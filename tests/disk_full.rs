@@ -84,6 +84,7 @@ fn full_disk() {
                 "--yes",
                 "--state-dir",
                 state.to_str().unwrap(),
+                "--skip-template-check",
             ])
             .args(extra)
             .env("WXSEND_TEST_SECRET", SECRET)
@@ -150,6 +151,7 @@ fn read_only() {
         let campaign = write_campaign(dir.path(), "ro", Some(&server.url()), "rate = 100", &mixed_openids(5, 0, 0));
         let out = Command::new(env!("CARGO_BIN_EXE_wxsend"))
             .args(["send", campaign.to_str().unwrap(), "--headless", "--yes", "--state-dir", state.to_str().unwrap()])
+            .arg("--skip-template-check")
             .env("WXSEND_TEST_SECRET", SECRET)
             .env("WXSEND_CACHE_DIR", dir.path().join("cache"))
             .output()

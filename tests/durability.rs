@@ -66,10 +66,14 @@ async fn rows_whose_retries_ran_out_on_transient_answers_are_sent_by_the_next_ru
     let campaign = write_campaign(dir.path(), "outage", None, send, &openids);
     // A 502 outage: every answer is a gateway error.
     let outage = MockConfig { http_502_rate: 1.0, ..Default::default() };
-    let session =
-        Session::prepare(&SendOptions { campaign: campaign.clone(), mock: Some(outage), ..Default::default() })
-            .await
-            .unwrap();
+    let session = Session::prepare(&SendOptions {
+        campaign: campaign.clone(),
+        mock: Some(outage),
+        skip_template_check: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let mut engine = {
         let mut config = session.engine_config.clone();
         config.backoff_base = Duration::from_millis(1);
@@ -97,9 +101,14 @@ async fn rows_whose_retries_ran_out_on_transient_answers_are_sent_by_the_next_ru
     drop(session);
 
     // WeChat is healthy again: the same command sends all twelve.
-    let session = Session::prepare(&SendOptions { campaign, mock: Some(MockConfig::default()), ..Default::default() })
-        .await
-        .unwrap();
+    let session = Session::prepare(&SendOptions {
+        campaign,
+        mock: Some(MockConfig::default()),
+        skip_template_check: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     assert_eq!(session.plan.to_send.len(), 12);
 }
 
@@ -134,7 +143,8 @@ async fn sigterm_stops_gracefully_and_the_same_command_sends_the_rest() {
 async fn a_second_sender_is_refused_with_the_holders_pid() {
     let dir = tempfile::tempdir().unwrap();
     let campaign = write_campaign(dir.path(), "locked", None, "rate = 10", &mixed_openids(3, 0, 0));
-    let opts = SendOptions { campaign, mock: Some(MockConfig::default()), ..Default::default() };
+    let opts =
+        SendOptions { campaign, mock: Some(MockConfig::default()), skip_template_check: true, ..Default::default() };
     let first = Session::prepare(&opts).await.unwrap();
     let e = Session::prepare(&opts).await.unwrap_err().to_string();
     assert!(e.contains(&format!("another wxsend (pid {})", std::process::id())), "{e}");
@@ -164,7 +174,16 @@ fn a_dangling_state_folder_link_is_named() {
     let state = dir.path().join("state");
     std::os::unix::fs::symlink(dir.path().join("gone"), &state).unwrap();
     let out = wxsend(
-        &["send", campaign.to_str().unwrap(), "--mock", "--yes", "--headless", "--state-dir", state.to_str().unwrap()],
+        &[
+            "send",
+            campaign.to_str().unwrap(),
+            "--mock",
+            "--yes",
+            "--headless",
+            "--skip-template-check",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
         &[],
     );
     let err = String::from_utf8_lossy(&out.stderr);
@@ -179,8 +198,16 @@ fn export_into_a_folder_names_the_path_and_the_rerun_command_keeps_state_dir() {
     let folder = dir.path().join("out");
     std::fs::create_dir(&folder).unwrap();
     let state = dir.path().join("st");
-    let args =
-        ["send", campaign.to_str().unwrap(), "--mock", "--yes", "--headless", "--state-dir", state.to_str().unwrap()];
+    let args = [
+        "send",
+        campaign.to_str().unwrap(),
+        "--mock",
+        "--yes",
+        "--headless",
+        "--skip-template-check",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
     let mut with_export: Vec<&str> = args.to_vec();
     with_export.extend(["--export", folder.to_str().unwrap()]);
     let out = wxsend(&with_export, &[]);

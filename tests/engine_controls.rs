@@ -29,7 +29,8 @@ async fn pause_and_stop_at_a_low_rate_send_nothing_more() {
     let openids: Vec<String> = (0..20).map(|i| openid("oWx", i)).collect();
     // 4 per second and 8 workers: most rows are waiting for a slot at any moment.
     let campaign = write_campaign(dir.path(), "controls", None, "rate = 4\nconcurrency = 8", &openids);
-    let opts = SendOptions { campaign, mock: Some(MockConfig::default()), ..Default::default() };
+    let opts =
+        SendOptions { campaign, mock: Some(MockConfig::default()), skip_template_check: true, ..Default::default() };
     let session = Session::prepare(&opts).await.expect("prepare");
     let (handle, mut events) = session.engine().start();
 

@@ -34,7 +34,8 @@ async fn every_fault_class_and_still_exactly_once() {
         minute_window_ms: 400,
         ..Default::default()
     };
-    let opts = SendOptions { campaign: campaign.clone(), mock: Some(mock), ..Default::default() };
+    let opts =
+        SendOptions { campaign: campaign.clone(), mock: Some(mock), skip_template_check: true, ..Default::default() };
     let mut session = Session::prepare(&opts).await.expect("prepare");
     session.engine_config.minute_quota_pause = Duration::from_millis(400);
     session.engine_config.backoff_base = Duration::from_millis(5);
@@ -132,7 +133,9 @@ async fn duplicate_openids_when_allowed_are_never_in_flight_together() {
     .unwrap();
     let mock = MockConfig { latency_ms: 40, ..Default::default() };
     let mut session =
-        Session::prepare(&SendOptions { campaign, mock: Some(mock), ..Default::default() }).await.unwrap();
+        Session::prepare(&SendOptions { campaign, mock: Some(mock), skip_template_check: true, ..Default::default() })
+            .await
+            .unwrap();
     session.engine_config.per_user_retry = Duration::from_millis(10);
     let (_h, mut events) = session.engine().start();
     let summary = loop {

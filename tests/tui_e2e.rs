@@ -78,10 +78,13 @@ fn send_the_sample_campaign_through_the_terminal_ui() {
 
     let preview = t.wait_for(" s start", 20);
     assert!(preview.contains("45 ready ─ 4 invalid ─ 1 duplicates"), "{preview}");
+    // The card shows the message as the phone does: the account's title and the labels.
+    assert!(preview.contains("「订单发货提醒」") && preview.contains("商品名称: 雨伞"), "{preview}");
     assert_eq!(t.run(&["display", "-p", "-t", t.session, "#{alternate_on}"]).trim(), "1");
     t.keys("s");
     let confirm = t.wait_for("Send 45 messages now?", 10);
-    assert!(confirm.contains("daily quota: 1,000,000,000 of 1,000,000,000 left"), "{confirm}");
+    assert!(confirm.contains("daily quota: 100,000 of 100,000 left"), "{confirm}");
+    assert!(confirm.contains("template verified: 「订单发货提醒」"), "{confirm}");
     t.keys("y");
     let done = t.wait_for("completed: this run delivered 41, failed 4", 30);
     assert!(done.contains("43101 ×2"), "{done}");

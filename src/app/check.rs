@@ -40,6 +40,9 @@ pub struct Preview {
     pub line: u64,
     /// Where, for messages: `list.csv:12` or `list.xlsx:名单!12`.
     pub at: String,
+    /// What the phone shows (title, labels and values), when the template is known.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phone: Vec<String>,
     /// The exact request body (the access token goes in the URL, never here).
     pub body: serde_json::Value,
 }
@@ -74,6 +77,8 @@ pub struct CheckReport {
     /// The problems of the rows: every one, or (built for the terminal) the first
     /// [`SHOWN_PER_CHECK`] of each check and severity.
     pub problems: Vec<RowProblem>,
+    /// The campaign against the account's template.
+    pub template: super::templates::TemplateCheck,
     /// Problems left out of `problems`, counted by severity and check.
     #[serde(skip)]
     pub more: std::collections::BTreeMap<(Severity, String), usize>,
@@ -86,7 +91,12 @@ impl CheckReport {
     /// With `every_problem` false, only the first [`SHOWN_PER_CHECK`] problems of each check and
     /// severity are kept (the rest are counted in `more`): a list with a million bad rows costs
     /// no more to report than one with twenty.
-    pub fn build(campaign: &Campaign, show: usize, every_problem: bool) -> Self {
+    pub fn build(
+        campaign: &Campaign,
+        show: usize,
+        every_problem: bool,
+        template: super::templates::TemplateCheck,
+    ) -> Self {
         let r = &campaign.recipients;
         let mut seen: std::collections::HashMap<(Severity, std::mem::Discriminant<Problem>), usize> =
             Default::default();
@@ -126,10 +136,14 @@ impl CheckReport {
             .filter_map(|i| {
                 let row = r.row(i)?;
                 campaign.template.render(&row, &mut rendered);
+                let phone = template.template.as_ref().map_or_else(Vec::new, |t| {
+                    super::templates::phone_lines(t, campaign.config.message.kind, &campaign.template.keys, &rendered)
+                });
                 Some(Preview {
                     row: i + 1,
                     line: row.line(),
                     at: r.location(row.line()).to_string(),
+                    phone,
                     body: campaign.template.body_json(row.openid(), &rendered),
                 })
             })
@@ -150,12 +164,15 @@ impl CheckReport {
             problems,
             more,
             preview,
+            template,
         }
     }
 
     /// 0 when every row is ready, 1 when some rows will not be sent.
     pub fn exit(&self) -> Exit {
-        if self.invalid + self.duplicates == 0 {
+        if !self.template.errors.is_empty() {
+            Exit::Input
+        } else if self.invalid + self.duplicates == 0 {
             Exit::Success
         } else {
             Exit::Partial
@@ -167,6 +184,15 @@ impl CheckReport {
     pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "campaign   {} ({}, template {})", self.campaign, self.kind, self.template_id)?;
         writeln!(out, "recipients {} ({}, {} separated)", self.csv, self.encoding, self.delimiter)?;
+        // The template first and loud: it decides whether anything below is worth sending.
+        let marker = if self.template.is_verified() { "" } else { "!! " };
+        writeln!(out, "{marker}{}", printable(&self.template.headline()))?;
+        for e in &self.template.errors {
+            writeln!(out, "error: {}", printable(e))?;
+        }
+        for n in &self.template.notes {
+            writeln!(out, "note: {}", printable(n))?;
+        }
         for w in &self.warnings {
             writeln!(out, "warning: {}", printable(w))?;
         }
@@ -201,6 +227,13 @@ impl CheckReport {
             )?;
             for p in &self.preview {
                 writeln!(out, "  {} row {}", printable(&p.at), p.row)?;
+                if !p.phone.is_empty() {
+                    writeln!(out, "    on the phone:")?;
+                    for line in &p.phone {
+                        writeln!(out, "      {}", printable(line))?;
+                    }
+                    writeln!(out, "    request body:")?;
+                }
                 for line in super::text::pretty_body(&p.body) {
                     writeln!(out, "    {}", printable(&line))?;
                 }

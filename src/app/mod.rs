@@ -12,6 +12,7 @@ pub mod preflight;
 pub mod report;
 pub mod run;
 pub mod session;
+pub mod templates;
 pub mod test_send;
 pub mod text;
 

@@ -86,6 +86,10 @@ pub struct Overview {
     pub warnings: Vec<String>,
     /// The embedded mock's address when the run goes there (nothing reaches WeChat).
     pub mock_api: Option<String>,
+    /// The campaign against the account's template, in one line.
+    pub template: String,
+    /// Notes from that check (keys WeChat no longer shows).
+    pub template_notes: Vec<String>,
     /// The API base messages go to.
     pub api: String,
     /// How they travel: `direct`, or the proxy (never its credentials).

@@ -12,6 +12,7 @@ use super::plan::{Overview, Plan};
 use super::preflight::{PreflightError, QuotaCheck};
 use super::report::RunReport;
 use super::run::Run;
+use super::templates::{check_campaign, CatalogueOptions, TemplateCheck, TemplateStatus};
 use super::test_send::TestSender;
 use crate::campaign::{Campaign, LoadError, TokenSpec};
 use crate::engine::{Engine, EngineConfig, Summary};
@@ -39,6 +40,11 @@ pub struct SendOptions {
     pub state_dir: Option<PathBuf>,
     /// Send even when the daily quota is smaller than the run (`--ignore-quota`).
     pub ignore_quota: bool,
+    /// Do not check the campaign against the account's templates (`--skip-template-check`).
+    pub skip_template_check: bool,
+    /// Fetch the account's templates even when a cached list is young enough
+    /// (`--refresh-templates`).
+    pub refresh_templates: bool,
 }
 
 /// Why a send cannot start. Exit code 2: nothing was sent.
@@ -59,6 +65,9 @@ pub enum PrepareError {
     /// The embedded mock did not start.
     #[error("cannot start the embedded mock: {0}")]
     Mock(std::io::Error),
+    /// The campaign does not match the account's template.
+    #[error("{}", .0.join("\n"))]
+    Template(Vec<String>),
 }
 
 impl PrepareError {
@@ -93,6 +102,8 @@ pub struct Session {
     pub engine_config: EngineConfig,
     /// The options the session was prepared with (for the commands it prints).
     pub options: SendOptions,
+    /// The campaign against the account's template.
+    pub template: TemplateCheck,
 }
 
 /// The secret used against the embedded mock (it accepts any).
@@ -140,6 +151,19 @@ impl Session {
             // Mock runs keep their own journals: they must never count as real deliveries.
             state_dir = state_dir.join("mock");
         }
+        let template = if opts.skip_template_check {
+            TemplateCheck::not_verified("skipped (--skip-template-check)")
+        } else {
+            let catalogue = CatalogueOptions {
+                refresh: opts.refresh_templates,
+                cache: mock.is_none(),
+                ..CatalogueOptions::default()
+            };
+            check_campaign(&mut campaign, Some(&sender), catalogue).await
+        };
+        if !template.errors.is_empty() {
+            return Err(PrepareError::Template(template.errors));
+        }
         let paths = StatePaths::new(&state_dir, &campaign.recipients.path);
         let (journal, writer) = Journal::open(paths, &campaign, opts.new_run)?;
         let plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
@@ -156,7 +180,7 @@ impl Session {
         let engine_config = EngineConfig::from_send(&campaign.config.send);
         let campaign = Arc::new(campaign);
         let options = opts.clone();
-        Ok(Self { campaign, sender, journal, writer, plan, files, mock, engine_config, options })
+        Ok(Self { campaign, sender, journal, writer, plan, files, mock, engine_config, options, template })
     }
 
     /// Everything the operator confirms before the run.
@@ -174,6 +198,8 @@ impl Session {
             resume: self.plan.resume.clone(),
             warnings: c.warnings.iter().cloned().chain(self.journal.repaired.clone()).collect(),
             mock_api: self.mock.as_ref().map(|m| m.url()),
+            template: self.template.headline(),
+            template_notes: self.template.notes.clone(),
             api: self.sender.client.base().to_string(),
             route: self.sender.client.http().route(),
             to_send: self.plan.to_send.len(),
@@ -217,6 +243,19 @@ impl Session {
                 Ok(QuotaCheck::Known(q))
             }
             Err(e) => Ok(QuotaCheck::Unavailable(e)),
+        }
+    }
+
+    /// Whether sending needs the operator's explicit consent because the template could not be
+    /// checked (the list could not be had) and `--skip-template-check` was not given: the
+    /// headless front end refuses, the terminal UI asks.
+    pub fn template_needs_consent(&self) -> Option<String> {
+        match &self.template.status {
+            TemplateStatus::NotVerified { .. } if !self.options.skip_template_check => Some(format!(
+                "{}; send anyway with --skip-template-check, or run `wxsend doctor` to see why",
+                self.template.headline()
+            )),
+            _ => None,
         }
     }
 

@@ -68,6 +68,16 @@ impl Campaign {
         Ok(Self { config, recipients, template, checks, warnings })
     }
 
+    /// Check every row again with the allowed values of the account's template (subscribe enum
+    /// fields, by key): a row whose value is outside its list becomes invalid.
+    pub fn apply_allowed_values(&mut self, allowed: std::collections::BTreeMap<String, Vec<String>>) {
+        if allowed.is_empty() {
+            return;
+        }
+        self.template.allowed = allowed;
+        self.checks = validate::check_all(&self.recipients, &self.template, self.config.recipients.allow_duplicates);
+    }
+
     /// Render row `index` into `rendered` and its body into `body` (for previews and sending).
     pub fn render_row(&self, index: usize, rendered: &mut Rendered, body: &mut Vec<u8>) -> bool {
         match self.recipients.row(index) {

@@ -29,6 +29,9 @@ pub struct MessageTemplate {
     lang: String,
     /// Mixed into `client_msg_id` so two campaigns never share ids.
     campaign_name: String,
+    /// Allowed values by key, from the account's template (subscribe enum fields): a row whose
+    /// value is not in its list is invalid.
+    pub allowed: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// One row's rendered values; reused between rows so rendering does not allocate.
@@ -72,6 +75,7 @@ impl MessageTemplate {
             miniprogram_state: m.miniprogram_state.clone(),
             lang: m.lang.clone(),
             campaign_name: config.name.clone(),
+            allowed: Default::default(),
         })
     }
 

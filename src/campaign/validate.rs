@@ -76,6 +76,15 @@ pub enum Problem {
         /// The field.
         field: String,
     },
+    /// A value outside the allowed list of its template field (subscribe enum fields).
+    NotInList {
+        /// The field.
+        field: String,
+        /// The value.
+        value: String,
+        /// The template's allowed values.
+        allowed: Vec<String>,
+    },
     /// A workbook cell that cannot be used: an openid that is a number, a formula error.
     Cell {
         /// The column.
@@ -121,6 +130,7 @@ impl Problem {
             Problem::TooLongForTemplate { .. } => "cut at 20",
             Problem::LineBreakInTemplate { .. } => "line break",
             Problem::Cell { .. } => "bad cell",
+            Problem::NotInList { .. } => "not in list",
             Problem::Duplicate { .. } => "duplicate",
         }
     }
@@ -134,6 +144,11 @@ impl fmt::Display for Problem {
             }
             Problem::EmptyOpenid => write!(f, "openid is empty"),
             Problem::Cell { column, detail } => write!(f, "{column}: {detail}"),
+            Problem::NotInList { field, value, allowed } => write!(
+                f,
+                "{field}: {value:?} is not one of the template's values ({}); WeChat would answer 47003",
+                allowed.join(" / ")
+            ),
             Problem::OpenidWhitespace => write!(f, "openid contains whitespace"),
             Problem::OpenidCharacter { character } => {
                 write!(f, "openid contains {character:?}, which WeChat openids never do (A-Z a-z 0-9 _ -)")
@@ -299,6 +314,8 @@ pub fn check_row(
             Kind::Subscribe => {
                 if value.chars().any(char::is_control) {
                     out.push(Problem::ControlCharacter { field: key.clone() });
+                } else if let Some(allowed) = template.allowed.get(key).filter(|a| !a.iter().any(|v| v == value)) {
+                    out.push(Problem::NotInList { field: key.clone(), value: value.clone(), allowed: allowed.clone() });
                 } else if let Some((rule, detail)) = check_subscribe_value(key, value) {
                     out.push(Problem::SubscribeRule { field: key.clone(), rule: rule.to_string(), detail });
                 }

@@ -2,6 +2,7 @@
 //! the demo and the tests. It follows WeChat's token rules, validates requests, answers scripted
 //! errors by openid prefix, injects seeded faults and records every accepted message.
 
+mod catalogue;
 mod rules;
 pub mod state;
 mod tokens;
@@ -48,8 +49,9 @@ pub struct MockConfig {
     /// Delay before each send answer, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
-    /// Sends allowed per day; then errcode 45009.
-    #[arg(long, value_name = "N")]
+    /// Sends allowed per day (WeChat's default for template messages: 100,000); then errcode
+    /// 45009.
+    #[arg(long, visible_alias = "quota", value_name = "N", default_value = "100000")]
     pub daily_quota: Option<u64>,
     /// Sends allowed per minute; then errcode 45011 until the minute is over.
     #[arg(long, value_name = "N")]
@@ -67,6 +69,11 @@ pub struct MockConfig {
     /// not de-duplicate: subscribe, uniform, or after 10 minutes).
     #[arg(long)]
     pub no_dedupe: bool,
+    /// The account's templates (JSON: {"template":[get_all_private_template entries],
+    /// "subscribe":[gettemplate entries]}); with it, other ids answer 40037 and subscribe sends
+    /// are checked against their template (47003). Default: the samples' templates, any id.
+    #[arg(long, value_name = "FILE")]
+    pub templates: Option<PathBuf>,
     /// Accept only these template ids (repeatable; none: any id).
     #[arg(long = "template-id", value_name = "ID")]
     pub template_ids: Vec<String>,
@@ -108,13 +115,14 @@ impl Default for MockConfig {
             http_502_rate: 0.0,
             non_json_rate: 0.0,
             latency_ms: 0,
-            daily_quota: None,
+            daily_quota: Some(100_000),
             minute_quota: None,
             minute_window_ms: 60_000,
             invalidate_tokens_at: Vec::new(),
             uniform_withdrawn: false,
             no_dedupe: false,
             template_ids: Vec::new(),
+            templates: None,
             refuse_ip: None,
             appid: None,
             secret: None,
@@ -214,6 +222,8 @@ fn router(state: Arc<MockState>) -> Router {
         .route(Kind::Subscribe.endpoint(), post(send_subscribe))
         .route(Kind::Uniform.endpoint(), post(send_uniform))
         .route("/cgi-bin/openapi/quota/get", post(quota))
+        .route("/cgi-bin/template/get_all_private_template", get(official_templates))
+        .route("/wxaapi/newtmpl/gettemplate", get(subscribe_templates))
         .route("/mock/stats", get(stats))
         .route("/mock/records", get(records))
         .route("/mock/reset-daily-quota", post(reset_daily_quota))
@@ -259,6 +269,14 @@ async fn send_uniform(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes
 
 async fn quota(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
     respond(s.quota(q.access_token.as_deref(), &body))
+}
+
+async fn official_templates(State(s): Shared, Query(q): Query<TokenQuery>) -> Response {
+    respond(s.templates(Kind::Template, q.access_token.as_deref()))
+}
+
+async fn subscribe_templates(State(s): Shared, Query(q): Query<TokenQuery>) -> Response {
+    respond(s.templates(Kind::Subscribe, q.access_token.as_deref()))
 }
 
 async fn stats(State(s): Shared) -> Response {

@@ -100,6 +100,7 @@ pub(super) struct Inner {
 #[derive(Debug)]
 pub struct MockState {
     pub(super) config: MockConfig,
+    catalogue: super::catalogue::MockCatalogue,
     started: Instant,
     inner: Mutex<Inner>,
 }
@@ -113,6 +114,8 @@ impl MockState {
             Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
             None => None,
         };
+        let catalogue = super::catalogue::MockCatalogue::load(config.templates.as_deref())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         let mut invalidate_at = config.invalidate_tokens_at.clone();
         invalidate_at.sort_unstable();
         Ok(Self {
@@ -135,7 +138,20 @@ impl MockState {
                 last_forced: None,
             }),
             config,
+            catalogue,
             started: Instant::now(),
+        })
+    }
+
+    /// The two template list endpoints.
+    pub fn templates(&self, kind: Kind, token: Option<&str>) -> Reply {
+        let mut g = self.lock();
+        if let Some(r) = self.check_token(&mut g, token) {
+            return r;
+        }
+        Reply::Json(match kind {
+            Kind::Subscribe => self.catalogue.subscribe_list(),
+            _ => self.catalogue.official_list(),
         })
     }
 
@@ -210,7 +226,7 @@ impl MockState {
         if path.is_none() {
             return self.error(&mut g, 47001, "data format error");
         }
-        // Without --daily-quota the mock has no daily limit, and says so with a very large one.
+        // Without a daily quota the mock has no daily limit, and says so with a very large one.
         let limit = self.config.daily_quota.unwrap_or(1_000_000_000);
         let used = g.day_count.min(limit);
         Reply::Json(
@@ -297,6 +313,9 @@ impl MockState {
         let Some(fields) = data.as_object() else {
             return self.error(g, 47001, "data format error");
         };
+        if let Some((errcode, errmsg)) = self.catalogue.judge(kind, &template_id, fields) {
+            return self.error(g, errcode, &errmsg);
+        }
         if !openid_ok(&touser) {
             return self.error(g, 40003, "invalid openid");
         }

@@ -122,6 +122,12 @@ pub struct App {
     pub quota_line: Option<String>,
     /// Where messages go and how: `https://api.weixin.qq.com (proxy http://…)`.
     pub api_line: String,
+    /// The campaign against the account's template, in one line.
+    pub template_line: String,
+    /// The template could not be checked: the confirm screen says so first.
+    pub template_unverified: bool,
+    /// The account's template, for the card's phone preview.
+    pub template: Option<crate::wechat::catalogue::Template>,
     /// How long the run takes at the rate.
     pub estimate: String,
     /// The last thing worth telling the operator (export path, refusals).
@@ -185,6 +191,9 @@ impl App {
             resume: None,
             quota_line: None,
             api_line: String::new(),
+            template_line: String::new(),
+            template_unverified: false,
+            template: None,
             estimate: String::new(),
             notice: None,
             summary: None,

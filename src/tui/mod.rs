@@ -42,6 +42,9 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     app.color = colors_allowed();
     app.quota_line = quota.describe();
     app.estimate = duration(overview.estimate);
+    app.template_line = overview.template.clone();
+    app.template_unverified = session.template_needs_consent().is_some();
+    app.template = session.template.template.clone();
     app.api_line = match &overview.mock_api {
         Some(api) => format!("embedded mock at {api} (nothing reaches WeChat)"),
         None => format!("{} ({})", overview.api, overview.route),

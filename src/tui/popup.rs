@@ -67,6 +67,14 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
             if !app.api_line.is_empty() {
                 lines.push(Line::raw(format!("api        {}", app.api_line)));
             }
+            if app.template_unverified {
+                lines.insert(
+                    1,
+                    Line::styled(format!("⚠ {} — sending anyway is your call", app.template_line), theme.bad()),
+                );
+            } else if !app.template_line.is_empty() {
+                lines.push(Line::raw(app.template_line.clone()));
+            }
             if let Some(r) = &app.resume {
                 lines.push(Line::raw(format!(
                     "resuming   already delivered {}, failed {}, unknown {}{}",

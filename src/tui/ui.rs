@@ -186,20 +186,44 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     }
     let mut rendered = Rendered::default();
     c.template.render(&row, &mut rendered);
-    lines.push(Line::styled(format!("┌ {} ", c.config.message.template_id), theme.accent()));
-    let key_width = c.template.keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
-    for (k, v) in c.template.keys.iter().zip(&rendered.values) {
-        lines.push(Line::from(vec![
-            Span::styled("│ ", theme.accent()),
-            Span::styled(format!("{k:<key_width$}  "), theme.dim()),
-            Span::raw(printable(&v.replace(['\n', '\r'], "⏎")).into_owned()),
-        ]));
-    }
-    if let Some(page) = &rendered.page {
-        lines
-            .push(Line::from(vec![Span::styled("│ ", theme.accent()), Span::styled(format!("→ {page}"), theme.dim())]));
-    } else if let Some(url) = &rendered.url {
-        lines.push(Line::from(vec![Span::styled("│ ", theme.accent()), Span::styled(format!("→ {url}"), theme.dim())]));
+    match &app.template {
+        // The account's template: what the phone shows, label by label.
+        Some(template) => {
+            let phone =
+                crate::app::templates::phone_lines(template, c.config.message.kind, &c.template.keys, &rendered);
+            let mut phone = phone.into_iter();
+            if let Some(title) = phone.next() {
+                lines.push(Line::styled(format!("┌ {title} "), theme.accent()));
+            }
+            for l in phone {
+                lines.push(Line::from(vec![
+                    Span::styled("│ ", theme.accent()),
+                    Span::raw(printable(&l.replace(['\n', '\r'], "⏎")).into_owned()),
+                ]));
+            }
+        }
+        None => {
+            lines.push(Line::styled(format!("┌ {} ", c.config.message.template_id), theme.accent()));
+            let key_width = c.template.keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+            for (k, v) in c.template.keys.iter().zip(&rendered.values) {
+                lines.push(Line::from(vec![
+                    Span::styled("│ ", theme.accent()),
+                    Span::styled(format!("{k:<key_width$}  "), theme.dim()),
+                    Span::raw(printable(&v.replace(['\n', '\r'], "⏎")).into_owned()),
+                ]));
+            }
+            if let Some(page) = &rendered.page {
+                lines.push(Line::from(vec![
+                    Span::styled("│ ", theme.accent()),
+                    Span::styled(format!("→ {page}"), theme.dim()),
+                ]));
+            } else if let Some(url) = &rendered.url {
+                lines.push(Line::from(vec![
+                    Span::styled("│ ", theme.accent()),
+                    Span::styled(format!("→ {url}"), theme.dim()),
+                ]));
+            }
+        }
     }
     lines.push(Line::styled("└", theme.accent()));
     let body = c.template.body_json(row.openid(), &rendered);

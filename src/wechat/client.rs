@@ -146,6 +146,16 @@ impl WechatClient {
         serde_json::from_slice(&bytes).map_err(|_| not_json(&bytes))
     }
 
+    /// GET `path?access_token=…` and parse the JSON answer.
+    pub async fn get_json(&self, path: &'static str, token: &AccessToken) -> Result<serde_json::Value, Failure> {
+        let uri = self.urls.get(&self.http, path, token).map_err(Failure::transport_error)?;
+        let reply = self.http.get(uri).await.map_err(Failure::transport_error)?;
+        if reply.status.is_server_error() {
+            return Err(Failure::transport(format!("HTTP {}", reply.status)));
+        }
+        serde_json::from_slice(&reply.body).map_err(|_| not_json(&reply.body))
+    }
+
     /// Send one message of `kind` with `token`.
     pub async fn send(&self, kind: Kind, token: &AccessToken, body: Bytes) -> Outcome {
         let bytes = match self.post(kind.endpoint(), token, body).await {

@@ -1,5 +1,6 @@
 //! Talking to WeChat: the HTTP client, access tokens, the error taxonomy and quotas.
 
+pub mod catalogue;
 pub mod client;
 pub mod errors;
 pub mod http;
@@ -7,6 +8,7 @@ pub mod net;
 pub mod probe;
 pub mod protocol;
 pub mod secret;
+pub mod templates;
 pub mod token;
 
 use std::sync::Arc;

@@ -1,0 +1,136 @@
+//! The mock account's templates: both list endpoints, and WeChat's judgement of a send against
+//! its template, written from WECHAT-API.md with the mock's own code (never the sender's
+//! parser): an id not in the list answers 40037, a subscribe send missing a key of its template's
+//! content or holding a value outside an enum list answers 47003. Template messages with extra
+//! or missing keys are accepted, as WeChat does.
+//!
+//! Without a catalogue file the mock lists the samples' templates and accepts any other id
+//! (the tests' own ids); with `--templates FILE` it lists the file's and refuses the rest.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use crate::wechat::protocol::Kind;
+
+/// The samples' templates, as WeChat would list them.
+const BUNDLED: &str = r#"{
+  "template": [
+    {"template_id": "TPL_ORDER_SHIPPED", "title": "订单发货提醒", "primary_industry": "IT科技", "deputy_industry": "互联网|电子商务",
+     "content": "{{first.DATA}}\n商品名称：{{thing1.DATA}}\n订单编号：{{character_string2.DATA}}\n订单金额：{{amount3.DATA}}\n发货时间：{{time4.DATA}}\n{{remark.DATA}}",
+     "example": "商品名称：保温杯\n订单编号：SF1000037\n订单金额：167.50元\n发货时间：2026-11-12 16:00"}
+  ],
+  "subscribe": [
+    {"priTmplId": "TPL_SUB_ORDER_SHIPPED", "title": "订单发货通知", "type": 2,
+     "content": "商品名称:{{thing1.DATA}}\n订单编号:{{character_string2.DATA}}\n订单金额:{{amount3.DATA}}\n发货日期:{{date4.DATA}}\n收货人:{{name5.DATA}}\n",
+     "example": "商品名称:保温杯\n订单编号:SF1000037\n订单金额:¥167.50\n发货日期:2026-11-12\n收货人:高峰\n",
+     "keywordEnumValueList": []}
+  ]
+}"#;
+
+/// The templates the mock account has.
+#[derive(Debug, Clone)]
+pub struct MockCatalogue {
+    official: Vec<Value>,
+    subscribe: Vec<Value>,
+    /// Refuse ids not in the list (a catalogue file was given).
+    strict: bool,
+}
+
+impl MockCatalogue {
+    /// The bundled catalogue, or the file's (then ids not in it are refused).
+    pub fn load(file: Option<&Path>) -> Result<Self, String> {
+        let (text, strict) = match file {
+            Some(path) => (std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?, true),
+            None => (BUNDLED.to_string(), false),
+        };
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("the template catalogue: {e}"))?;
+        let list = |key: &str| v.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(Self { official: list("template"), subscribe: list("subscribe"), strict })
+    }
+
+    /// `get_all_private_template`'s answer.
+    pub fn official_list(&self) -> Value {
+        json!({ "template_list": self.official })
+    }
+
+    /// `wxaapi/newtmpl/gettemplate`'s answer.
+    pub fn subscribe_list(&self) -> Value {
+        json!({ "errcode": 0, "errmsg": "ok", "data": self.subscribe })
+    }
+
+    /// WeChat's answer to a send of `template_id` with `data`, if it refuses it.
+    pub fn judge(&self, kind: Kind, template_id: &str, data: &Map<String, Value>) -> Option<(i64, String)> {
+        let (list, id_key) = match kind {
+            Kind::Template => (&self.official, "template_id"),
+            Kind::Subscribe => (&self.subscribe, "priTmplId"),
+            // The official account's template, sent through the mini program: not listed here.
+            Kind::Uniform => return None,
+        };
+        let Some(template) = list.iter().find(|t| t.get(id_key).and_then(Value::as_str) == Some(template_id)) else {
+            return self.strict.then(|| (40037, "invalid template_id".to_string()));
+        };
+        if kind != Kind::Subscribe {
+            return None;
+        }
+        let content = template.get("content").and_then(Value::as_str).unwrap_or_default();
+        for key in placeholders(content) {
+            let value = data.get(&key).and_then(|f| f.get("value")).and_then(Value::as_str).unwrap_or_default();
+            if value.is_empty() {
+                return Some((47003, format!("argument invalid! data.{key}.value is empty")));
+            }
+        }
+        for e in template.get("keywordEnumValueList").and_then(Value::as_array).into_iter().flatten() {
+            let code = e.get("keywordCode").and_then(Value::as_str).unwrap_or_default();
+            let key = code.trim_end_matches(".DATA");
+            let allowed: Vec<&str> = e
+                .get("enumValueList")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let value = data.get(key).and_then(|f| f.get("value")).and_then(Value::as_str).unwrap_or_default();
+            if !allowed.contains(&value) {
+                return Some((47003, format!("argument invalid! data.{key}.value invalid")));
+            }
+        }
+        None
+    }
+}
+
+/// The keys of `{{key.DATA}}` placeholders in a template's content.
+fn placeholders(content: &str) -> Vec<String> {
+    content
+        .split("{{")
+        .skip(1)
+        .filter_map(|part| part.split_once("}}").and_then(|(inner, _)| inner.trim().strip_suffix(".DATA")))
+        .map(|key| key.trim().to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_sends_are_judged_by_their_template() {
+        let c = MockCatalogue::load(None).unwrap();
+        let data = |pairs: &[(&str, &str)]| -> Map<String, Value> {
+            pairs.iter().map(|(k, v)| (k.to_string(), json!({ "value": v }))).collect()
+        };
+        let full = data(&[
+            ("thing1", "杯"),
+            ("character_string2", "SF1"),
+            ("amount3", "¥1"),
+            ("date4", "2026-11-12"),
+            ("name5", "高峰"),
+        ]);
+        assert_eq!(c.judge(Kind::Subscribe, "TPL_SUB_ORDER_SHIPPED", &full), None);
+        let missing = data(&[("thing1", "杯")]);
+        assert_eq!(c.judge(Kind::Subscribe, "TPL_SUB_ORDER_SHIPPED", &missing).unwrap().0, 47003);
+        assert_eq!(c.judge(Kind::Subscribe, "OTHER", &missing), None, "lenient without a file");
+        assert_eq!(c.judge(Kind::Template, "TPL_ORDER_SHIPPED", &missing), None, "template messages take any keys");
+        assert_eq!(placeholders("a:{{x1.DATA}}\n{{ y2.DATA }}"), ["x1", "y2"]);
+    }
+}
