@@ -27,12 +27,56 @@ pub enum Command {
     /// Check step by step that this machine can send the campaign: configuration, proxy, DNS,
     /// TCP, TLS, token, quota, clock; sends nothing.
     Doctor(DoctorArgs),
+    /// List the account's templates of the campaign's kind: id, title, fields with labels, enum
+    /// values, example.
+    Templates(TemplatesArgs),
+    /// Start a campaign from one of the account's templates: a campaign file with every key
+    /// mapped and a CSV with the matching header.
+    New(NewArgs),
     /// List the accounts of accounts.toml (no secrets).
     Accounts,
     /// Run the embedded mock WeChat server on 127.0.0.1 until Ctrl-C.
     Mock(crate::mock::MockConfig),
     /// The whole product on a bundled sample campaign against the embedded mock (no credentials).
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+/// `wxsend templates`.
+pub struct TemplatesArgs {
+    /// The campaign file whose app (and kind) to list.
+    pub campaign: PathBuf,
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Ask WeChat even when a cached list is young enough.
+    #[arg(long)]
+    pub refresh_templates: bool,
+}
+
+#[derive(Debug, Args)]
+/// `wxsend new`.
+pub struct NewArgs {
+    /// The campaign file to write (its CSV is written beside it, same name).
+    pub out: PathBuf,
+    /// The template's id (`wxsend templates` lists them).
+    #[arg(long)]
+    pub template: String,
+    /// The campaign whose [wechat] and [network] (app, credentials, proxy) the new one uses.
+    #[arg(long, value_name = "CAMPAIGN")]
+    pub from: PathBuf,
+    /// The kind of the template (default: the --from campaign's).
+    #[arg(long, value_enum)]
+    pub kind: Option<NewKind>,
+}
+
+/// The kinds whose templates can be listed.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NewKind {
+    /// Official-account template messages.
+    Template,
+    /// Mini-program subscribe messages.
+    Subscribe,
 }
 
 #[derive(Debug, Args)]
@@ -128,10 +172,142 @@ pub fn run(cli: Cli) -> Exit {
         Command::Check(args) => check(args),
         Command::Send(args) => send(args),
         Command::Doctor(args) => doctor(args),
+        Command::Templates(args) => templates(args),
+        Command::New(args) => new(args),
         Command::Accounts => accounts(),
         Command::Mock(config) => mock(config),
         Command::Demo(args) => demo(args),
     }
+}
+
+fn templates(args: TemplatesArgs) -> Exit {
+    use crate::app::templates::{catalogue, standalone_sender, CatalogueOptions};
+    let cfg = match crate::campaign::CampaignConfig::load(&args.campaign) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
+            return Exit::Input;
+        }
+    };
+    let Some(rt) = runtime() else { return Exit::Input };
+    let kind = cfg.message.kind;
+    let (sender, why) = standalone_sender(&cfg);
+    let opts = CatalogueOptions { refresh: args.refresh_templates, ..Default::default() };
+    let (list, from_cache) = match rt.block_on(catalogue(&cfg, kind, sender.as_ref(), opts)) {
+        Ok(found) => found,
+        Err(reason) => {
+            let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+            eprintln!("error: cannot list the account's {} templates: {reason}{why}", kind.as_str());
+            return Exit::Input;
+        }
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&list) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+        return Exit::Success;
+    }
+    println!(
+        "{} {} templates of {}{}",
+        list.templates.len(),
+        kind.as_str(),
+        list.appid,
+        if from_cache { " (cached; --refresh-templates asks WeChat again)" } else { "" }
+    );
+    for t in &list.templates {
+        let p = |s: &str| crate::app::text::printable(s).into_owned();
+        let kind_note = match t.subscribe_type {
+            Some(2) => " (one-off)",
+            Some(3) => " (long-term)",
+            _ => "",
+        };
+        println!("\n{}  「{}」{kind_note}", p(&t.id), p(&t.title));
+        for f in &t.fields {
+            let shown = if f.shown { "" } else { "  (not shown since 2023-05-04)" };
+            let label = if f.label.is_empty() { "-".to_string() } else { p(&f.label) };
+            println!("  {:<20} {label}{shown}", p(&f.key));
+            if let Some(values) = t.enums.get(&f.key) {
+                println!("  {:<20} one of: {}", "", p(&values.join(" / ")));
+            }
+        }
+        for line in t.example.lines().filter(|l| !l.trim().is_empty()) {
+            println!("  example: {}", p(line));
+        }
+    }
+    println!("\nstart a campaign from one: wxsend new NEW.toml --template ID --from {}", args.campaign.display());
+    Exit::Success
+}
+
+fn new(args: NewArgs) -> Exit {
+    use crate::app::templates::{catalogue, standalone_sender, CatalogueOptions};
+    let fail = |message: String| {
+        eprintln!("error: {}", crate::app::text::printable(&message));
+        Exit::Input
+    };
+    let cfg = match crate::campaign::CampaignConfig::load(&args.from) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let base: toml::Table = match std::fs::read_to_string(&args.from).map(|t| toml::from_str(&t)) {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return fail(format!("{}: {e}", args.from.display())),
+        Err(e) => return fail(format!("{}: {e}", args.from.display())),
+    };
+    let kind = match args.kind {
+        Some(NewKind::Template) => crate::campaign::Kind::Template,
+        Some(NewKind::Subscribe) => crate::campaign::Kind::Subscribe,
+        None => cfg.message.kind,
+    };
+    let Some(rt) = runtime() else { return Exit::Input };
+    let (sender, why) = standalone_sender(&cfg);
+    let list = match rt.block_on(catalogue(&cfg, kind, sender.as_ref(), CatalogueOptions::default())) {
+        Ok((list, _)) => list,
+        Err(reason) => {
+            return fail(format!(
+                "cannot list the account's templates: {reason}{}",
+                why.map(|w| format!(" ({w})")).unwrap_or_default()
+            ))
+        }
+    };
+    let Some(template) = list.find(&args.template) else {
+        let ids: Vec<String> = list.templates.iter().map(|t| format!("{} 「{}」", t.id, t.title)).collect();
+        return fail(format!(
+            "template {:?} is not one of the account's {} templates: {}",
+            args.template,
+            kind.as_str(),
+            if ids.is_empty() { "it has none".to_string() } else { ids.join(", ") }
+        ));
+    };
+    let made = match crate::app::new_campaign::new_campaign(&args.out, template, kind, &base) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    if let Some((path, _)) = [&made.campaign, &made.recipients].into_iter().find(|(p, _)| p.exists()) {
+        return fail(format!("{} exists (wxsend new never overwrites a file)", path.display()));
+    }
+    for (path, text) in [&made.campaign, &made.recipients] {
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+        if let Err(e) = written {
+            let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                " (wxsend new never overwrites a file)"
+            } else {
+                ""
+            };
+            return fail(format!("{}: {e}{hint}", path.display()));
+        }
+    }
+    println!("wrote {} and {}", made.campaign.0.display(), made.recipients.0.display());
+    println!(
+        "add one row per recipient to {}, then: wxsend check {}",
+        made.recipients.0.display(),
+        made.campaign.0.display()
+    );
+    Exit::Success
 }
 
 fn accounts() -> Exit {

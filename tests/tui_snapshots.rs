@@ -191,3 +191,23 @@ fn done_screen() {
     });
     snap("done", &a);
 }
+
+#[test]
+fn preview_card_shows_the_message_as_the_phone_does() {
+    let mut a = app();
+    let catalogue = serde_json::json!({"template_list": [{
+        "template_id": "TPL_ORDER_SHIPPED", "title": "订单发货提醒",
+        "content": "{{first.DATA}}\n商品名称：{{thing1.DATA}}\n订单编号：{{character_string2.DATA}}\n订单金额：{{amount3.DATA}}\n发货时间：{{time4.DATA}}\n{{remark.DATA}}",
+        "example": ""}]});
+    a.template = wxsend::wechat::catalogue::parse_official(&catalogue).unwrap().into_iter().next();
+    a.template_line = "template verified: 「订单发货提醒」 in the account's list".into();
+    let screen = render(&a, 120, 40);
+    assert!(
+        screen.contains("「订单发货提醒」")
+            && screen.contains("商品名称: 雨伞")
+            && screen.contains("订单金额: 167.50元"),
+        "{screen}"
+    );
+    assert!(!screen.contains("first") && !screen.contains("remark"), "not shown since 2023-05-04:\n{screen}");
+    snap("preview_phone", &a);
+}

@@ -7,6 +7,7 @@ pub mod check;
 pub mod doctor;
 pub mod exit;
 pub mod export;
+pub mod new_campaign;
 pub mod plan;
 pub mod preflight;
 pub mod report;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::campaign::{Campaign, Kind};
+use crate::campaign::{Campaign, CampaignConfig, Kind};
 use crate::wechat::catalogue::{Catalogue, Template};
 use crate::wechat::templates::{fetch, CatalogueCache};
 use crate::wechat::Sender;
@@ -105,12 +105,11 @@ impl TemplateCheck {
 /// The catalogue of the campaign's app and kind: from the cache unless `refresh`, else fetched
 /// with `sender` (and cached). `Err` says why there is none.
 pub async fn catalogue(
-    campaign: &Campaign,
+    cfg: &CampaignConfig,
+    kind: Kind,
     sender: Option<&Sender>,
     opts: CatalogueOptions,
 ) -> Result<(Catalogue, bool), String> {
-    let cfg = &campaign.config;
-    let kind = cfg.message.kind;
     let cache = if opts.cache { CatalogueCache::default_location() } else { None };
     if !opts.refresh {
         if let Some(c) =
@@ -222,7 +221,8 @@ pub async fn check_campaign(campaign: &mut Campaign, sender: Option<&Sender>, op
             template: None,
         };
     }
-    match catalogue(campaign, sender, opts).await {
+    let kind = campaign.config.message.kind;
+    match catalogue(&campaign.config, kind, sender, opts).await {
         Ok((c, from_cache)) => verify(campaign, &c, from_cache),
         Err(reason) => TemplateCheck::not_verified(reason),
     }
@@ -239,8 +239,9 @@ pub async fn check_standalone(campaign: &mut Campaign, opts: CatalogueOptions) -
             template: None,
         };
     }
-    let (sender, why_none) = standalone_sender(campaign);
-    match catalogue(campaign, sender.as_ref(), opts).await {
+    let (sender, why_none) = standalone_sender(&campaign.config);
+    let kind = campaign.config.message.kind;
+    match catalogue(&campaign.config, kind, sender.as_ref(), opts).await {
         Ok((c, from_cache)) => verify(campaign, &c, from_cache),
         Err(reason) => TemplateCheck::not_verified(match why_none {
             Some(why) if !opts.offline => format!("{reason} ({why})"),
@@ -250,8 +251,7 @@ pub async fn check_standalone(campaign: &mut Campaign, opts: CatalogueOptions) -
 }
 
 /// A sender from the campaign's credentials, or why there is none.
-pub fn standalone_sender(campaign: &Campaign) -> (Option<Sender>, Option<String>) {
-    let cfg = &campaign.config;
+pub fn standalone_sender(cfg: &CampaignConfig) -> (Option<Sender>, Option<String>) {
     let client = match crate::wechat::WechatClient::with_network(&cfg.wechat.api_base, &cfg.network) {
         Ok(c) => c,
         Err(e) => return (None, Some(e.to_string())),

@@ -74,6 +74,9 @@ pub struct MockConfig {
     /// are checked against their template (47003). Default: the samples' templates, any id.
     #[arg(long, value_name = "FILE")]
     pub templates: Option<PathBuf>,
+    /// Answer the template list endpoints with 48001 (an app without that permission).
+    #[arg(long)]
+    pub deny_template_list: bool,
     /// Accept only these template ids (repeatable; none: any id).
     #[arg(long = "template-id", value_name = "ID")]
     pub template_ids: Vec<String>,
@@ -123,6 +126,7 @@ impl Default for MockConfig {
             no_dedupe: false,
             template_ids: Vec::new(),
             templates: None,
+            deny_template_list: false,
             refuse_ip: None,
             appid: None,
             secret: None,

@@ -38,6 +38,8 @@ pub struct Stats {
     pub deduplicated: u64,
     /// `quota/get` calls.
     pub quota_calls: u64,
+    /// Template list requests (either endpoint).
+    pub template_list_calls: u64,
     /// Times live tokens were invalidated by `invalidate_tokens_at`.
     pub invalidations: u64,
 }
@@ -146,8 +148,12 @@ impl MockState {
     /// The two template list endpoints.
     pub fn templates(&self, kind: Kind, token: Option<&str>) -> Reply {
         let mut g = self.lock();
+        g.stats.template_list_calls += 1;
         if let Some(r) = self.check_token(&mut g, token) {
             return r;
+        }
+        if self.config.deny_template_list {
+            return self.error(&mut g, 48001, "api unauthorized");
         }
         Reply::Json(match kind {
             Kind::Subscribe => self.catalogue.subscribe_list(),
