@@ -198,6 +198,11 @@ async fn doctor_walks_every_step_through_a_proxy_and_sends_nothing() {
     let network = format!("rate = 200\n[network]\nproxy = \"http://{proxy}\"\nca_file = \"corp-ca.pem\"\n");
     let campaign =
         write_campaign(dir.path(), "doc", Some(&format!("https://{PRIVATE_HOST}")), &network, &mixed_openids(3, 0, 0));
+    // The samples' template, which the mock account lists.
+    let text = std::fs::read_to_string(&campaign)
+        .unwrap()
+        .replace("template_id = \"TID\"", "template_id = \"TPL_ORDER_SHIPPED\"");
+    std::fs::write(&campaign, text).unwrap();
     let (code, out) = tokio::task::spawn_blocking({
         let (campaign, cache) = (campaign.clone(), dir.path().join("cache"));
         move || doctor(&campaign, &cache, &[])
@@ -211,7 +216,20 @@ async fn doctor_walks_every_step_through_a_proxy_and_sends_nothing() {
     }
     assert!(out.contains(&format!("{PRIVATE_HOST} is resolved by the proxy")), "{out}");
     assert!(out.contains("issued by Corp Inspection CA"), "{out}");
+    assert!(out.contains("TPL_ORDER_SHIPPED 「订单发货提醒」 is in the account's list"), "{out}");
     assert!(out.contains("ready to send"), "{out}");
+
+    // An id the account does not have fails that step.
+    let text = std::fs::read_to_string(&campaign).unwrap().replace("TPL_ORDER_SHIPPED", "TPL_GONE");
+    std::fs::write(&campaign, text).unwrap();
+    let (code, out) = tokio::task::spawn_blocking({
+        let (campaign, cache) = (campaign.clone(), dir.path().join("cache"));
+        move || doctor(&campaign, &cache, &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("✗ template") && out.contains("\"TPL_GONE\" is not in the account's list"), "{out}");
     assert_eq!(server.stats().send_requests, 0, "doctor sends nothing");
 }
 

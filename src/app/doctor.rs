@@ -134,12 +134,36 @@ pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
         }
     }
 
-    report.push(
-        "template",
-        StepStatus::Skip,
-        format!("template {} is not looked up in the account's list by this version", cfg.message.template_id),
-    );
     let sender = Sender::new(client, tokens);
+    if cfg.message.kind == crate::campaign::Kind::Uniform {
+        report.push(
+            "template",
+            StepStatus::Skip,
+            "not verifiable (uniform): a mini program's token cannot list the official account's templates",
+        );
+    } else {
+        let opts = super::templates::CatalogueOptions { refresh: true, ..Default::default() };
+        match super::templates::catalogue(cfg, cfg.message.kind, Some(&sender), opts).await {
+            Ok((list, _)) => match list.find(&cfg.message.template_id) {
+                Some(t) => report.push(
+                    "template",
+                    StepStatus::Pass,
+                    format!("{} 「{}」 is in the account's list ({} templates)", t.id, t.title, list.templates.len()),
+                ),
+                None => report.push(
+                    "template",
+                    StepStatus::Fail,
+                    format!(
+                        "template_id {:?} is not in the account's list of {} templates: `wxsend templates {}` lists them",
+                        cfg.message.template_id,
+                        list.templates.len(),
+                        cfg.path.display()
+                    ),
+                ),
+            },
+            Err(reason) => report.push("template", StepStatus::Skip, format!("not checked: {reason}")),
+        }
+    }
     match sender.quota(cfg.message.kind).await {
         Ok(q) => report.push(
             "quota",
