@@ -154,6 +154,12 @@ async fn the_list_is_cached_and_refreshed_on_demand_and_new_makes_a_campaign_tha
     let (code, out) = check(&base, &cache, &["--refresh-templates"]);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(server.stats().template_list_calls, 2);
+    // template_cache_minutes = 0: every check asks.
+    let text = std::fs::read_to_string(&base).unwrap();
+    std::fs::write(&base, format!("template_cache_minutes = 0\n{text}")).unwrap();
+    assert_eq!(check(&base, &cache, &[]).0, Some(0));
+    assert_eq!(server.stats().template_list_calls, 3);
+    std::fs::write(&base, text).unwrap();
     let cached: Vec<_> = std::fs::read_dir(cache.join("templates")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(cached.len(), 1);
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cached[0]).unwrap().permissions());

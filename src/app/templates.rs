@@ -19,7 +19,8 @@ pub struct CatalogueOptions {
     pub offline: bool,
     /// Fetch even when the cache is young enough (`--refresh-templates`).
     pub refresh: bool,
-    /// How long a cached catalogue is used.
+    /// The longest a cached catalogue is used (the campaign's `template_cache_minutes` applies
+    /// when shorter).
     pub max_age: Duration,
     /// Read and write the cache (not for the embedded mock, whose address changes every run).
     pub cache: bool,
@@ -27,12 +28,9 @@ pub struct CatalogueOptions {
 
 impl Default for CatalogueOptions {
     fn default() -> Self {
-        Self { offline: false, refresh: false, max_age: DEFAULT_MAX_AGE, cache: true }
+        Self { offline: false, refresh: false, max_age: Duration::MAX, cache: true }
     }
 }
-
-/// How long a fetched catalogue is reused by default.
-pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// What became of the template check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -111,10 +109,10 @@ pub async fn catalogue(
     opts: CatalogueOptions,
 ) -> Result<(Catalogue, bool), String> {
     let cache = if opts.cache { CatalogueCache::default_location() } else { None };
-    if !opts.refresh {
-        if let Some(c) =
-            cache.as_ref().and_then(|c| c.load(&cfg.wechat.appid, kind, &cfg.wechat.api_base, opts.max_age))
-        {
+    // The campaign's `template_cache_minutes` unless the caller asked for less.
+    let max_age = opts.max_age.min(cfg.template_cache);
+    if !opts.refresh && !max_age.is_zero() {
+        if let Some(c) = cache.as_ref().and_then(|c| c.load(&cfg.wechat.appid, kind, &cfg.wechat.api_base, max_age)) {
             return Ok((c, true));
         }
     }

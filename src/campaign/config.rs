@@ -39,6 +39,7 @@ struct RawFile {
     #[serde(default)]
     network: RawNetwork,
     state_dir: Option<String>,
+    template_cache_minutes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +191,9 @@ pub struct CampaignConfig {
     pub network: NetworkOptions,
     /// Folder holding the journal, failures and report of this campaign.
     pub state_dir: PathBuf,
+    /// How long a fetched list of the account's templates is reused (`template_cache_minutes`,
+    /// default 60; 0 asks WeChat every time).
+    pub template_cache: Duration,
 }
 
 /// WeChat's API host, the default `api_base`.
@@ -358,12 +362,32 @@ impl CampaignConfig {
                 }
             },
         };
+        let template_cache = match raw.template_cache_minutes {
+            None => Duration::from_secs(3600),
+            Some(m) if *m.get_ref() <= 7 * 24 * 60 => Duration::from_secs(m.get_ref() * 60),
+            Some(m) => {
+                return Err(err(
+                    m.span().start,
+                    format!("`template_cache_minutes` = {}: must be from 0 to 10080 (a week)", m.get_ref()),
+                ))
+            }
+        };
         let state_dir = match raw.state_dir {
             Some(dir) => base.join(dir),
             None => base.join(".wxsend").join(&name),
         };
         let network = raw_network.resolve(base, Duration::from_millis(send.timeout_ms), err)?;
-        Ok(Self { path: path.to_path_buf(), name, wechat, message, recipients, send, network, state_dir })
+        Ok(Self {
+            path: path.to_path_buf(),
+            name,
+            wechat,
+            message,
+            recipients,
+            send,
+            network,
+            state_dir,
+            template_cache,
+        })
     }
 }
 

@@ -13,20 +13,9 @@ use serde_json::{json, Map, Value};
 
 use crate::wechat::protocol::Kind;
 
-/// The samples' templates, as WeChat would list them.
-const BUNDLED: &str = r#"{
-  "template": [
-    {"template_id": "TPL_ORDER_SHIPPED", "title": "订单发货提醒", "primary_industry": "IT科技", "deputy_industry": "互联网|电子商务",
-     "content": "{{first.DATA}}\n商品名称：{{thing1.DATA}}\n订单编号：{{character_string2.DATA}}\n订单金额：{{amount3.DATA}}\n发货时间：{{time4.DATA}}\n{{remark.DATA}}",
-     "example": "商品名称：保温杯\n订单编号：SF1000037\n订单金额：167.50元\n发货时间：2026-11-12 16:00"}
-  ],
-  "subscribe": [
-    {"priTmplId": "TPL_SUB_ORDER_SHIPPED", "title": "订单发货通知", "type": 2,
-     "content": "商品名称:{{thing1.DATA}}\n订单编号:{{character_string2.DATA}}\n订单金额:{{amount3.DATA}}\n发货日期:{{date4.DATA}}\n收货人:{{name5.DATA}}\n",
-     "example": "商品名称:保温杯\n订单编号:SF1000037\n订单金额:¥167.50\n发货日期:2026-11-12\n收货人:高峰\n",
-     "keywordEnumValueList": []}
-  ]
-}"#;
+/// The samples' templates, as WeChat would list them (`samples/templates.json`, also an
+/// example of the `--templates` file).
+const BUNDLED: &str = include_str!("../../samples/templates.json");
 
 /// The templates the mock account has.
 #[derive(Debug, Clone)]
