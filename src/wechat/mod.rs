@@ -7,6 +7,7 @@ pub mod http;
 pub mod net;
 pub mod probe;
 pub mod protocol;
+pub mod push;
 pub mod secret;
 pub mod templates;
 pub mod token;

@@ -1,0 +1,335 @@
+//! What WeChat pushes to the account's server about sent messages, and how it is authenticated:
+//! the URL signature (SHA-1 of the sorted token, timestamp and nonce), safe mode (`msg_signature`
+//! over the `Encrypt` text too; AES-256-CBC with the EncodingAESKey, PKCS#7 padding to 32
+//! bytes, the plaintext being 16 random bytes, a 4-byte length, the message and the appid), and
+//! the two delivery events: `TEMPLATESENDJOBFINISH` (XML) and `subscribe_msg_sent_event` (XML or
+//! JSON).
+
+use aes::cipher::{BlockDecryptMut, KeyIvInit};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+/// Why a push cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    /// The signature does not match: not from WeChat (or the token is wrong).
+    #[error("the signature does not match (a forged push, or [receipts] token differs from the one set in the admin console)")]
+    BadSignature,
+    /// The timestamp is too old or too far ahead: a replay.
+    #[error("the timestamp is {0} s away from this machine's clock: refused as a replay")]
+    Stale(i64),
+    /// Safe mode without a key, or a key that is not 43 characters of base64.
+    #[error("safe mode needs [receipts] aes_key: the 43-character EncodingAESKey from the admin console")]
+    NoKey,
+    /// The encrypted text cannot be decrypted or is not WeChat's layout.
+    #[error("the encrypted message cannot be read: {0}")]
+    Decrypt(String),
+    /// The decrypted message is for another app.
+    #[error("the message is for app {0}, not this campaign's")]
+    WrongApp(String),
+    /// Not an event wxsend understands.
+    #[error("the body is not WeChat's XML or JSON: {0}")]
+    Malformed(String),
+}
+
+/// `sha1(sorted(parts).join(""))` in hex: WeChat's signature of a push.
+pub fn signature(parts: &[&str]) -> String {
+    let mut sorted: Vec<&str> = parts.to_vec();
+    sorted.sort_unstable();
+    let digest = Sha1::digest(sorted.concat().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compare signatures without leaking where they differ.
+pub fn same_signature(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The longest a push's timestamp may be away from this machine's clock.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// Refuse a timestamp more than [`MAX_SKEW_SECS`] away from `now` (Unix seconds).
+pub fn check_fresh(timestamp: &str, now: i64) -> Result<(), PushError> {
+    let t: i64 = timestamp.trim().parse().map_err(|_| PushError::Stale(i64::MAX))?;
+    let skew = now - t;
+    if skew.abs() > MAX_SKEW_SECS {
+        return Err(PushError::Stale(skew));
+    }
+    Ok(())
+}
+
+/// Decrypt a safe-mode `Encrypt` text with the EncodingAESKey and check it is for `appid`.
+pub fn decrypt(encrypt: &str, aes_key: &str, appid: &str) -> Result<String, PushError> {
+    // The 43 characters' last one carries 2 bits of padding that WeChat does not zero.
+    let lenient = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    let key = lenient
+        .decode(format!("{}=", aes_key.trim()))
+        .ok()
+        .filter(|k| k.len() == 32)
+        .ok_or(PushError::NoKey)?;
+    let mut data = base64::engine::general_purpose::STANDARD
+        .decode(encrypt.trim())
+        .map_err(|e| PushError::Decrypt(format!("not base64 ({e})")))?;
+    if data.is_empty() || data.len() % 16 != 0 {
+        return Err(PushError::Decrypt("its length is not a whole number of AES blocks".into()));
+    }
+    let cipher = cbc::Decryptor::<aes::Aes256>::new_from_slices(&key, &key[..16])
+        .map_err(|e| PushError::Decrypt(e.to_string()))?;
+    let plain = cipher
+        .decrypt_padded_mut::<aes::cipher::block_padding::NoPadding>(&mut data)
+        .map_err(|e| PushError::Decrypt(e.to_string()))?;
+    // PKCS#7 to a 32-byte block, as WeChat pads.
+    let pad = *plain.last().unwrap_or(&0) as usize;
+    if !(1..=32).contains(&pad) || pad > plain.len() {
+        return Err(PushError::Decrypt("bad padding (a wrong aes_key?)".into()));
+    }
+    let plain = &plain[..plain.len() - pad];
+    if plain.len() < 20 {
+        return Err(PushError::Decrypt("too short".into()));
+    }
+    let len = u32::from_be_bytes([plain[16], plain[17], plain[18], plain[19]]) as usize;
+    let message = plain.get(20..20 + len).ok_or_else(|| PushError::Decrypt("its length field is wrong (a wrong aes_key?)".into()))?;
+    let from = String::from_utf8_lossy(&plain[20 + len..]).to_string();
+    if from != appid {
+        return Err(PushError::WrongApp(from));
+    }
+    String::from_utf8(message.to_vec()).map_err(|_| PushError::Decrypt("the message is not UTF-8".into()))
+}
+
+/// What a delivery receipt says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    /// Delivered to the recipient.
+    Success,
+    /// The recipient blocks the account's messages.
+    UserBlock,
+    /// WeChat failed to deliver.
+    SystemFailed,
+}
+
+impl ReceiptStatus {
+    /// From `TEMPLATESENDJOBFINISH`'s `Status`: `success`, `failed:user block`,
+    /// `failed: system failed`.
+    pub fn of_template(status: &str) -> Self {
+        let s = status.to_ascii_lowercase();
+        if s == "success" {
+            ReceiptStatus::Success
+        } else if s.contains("block") {
+            ReceiptStatus::UserBlock
+        } else {
+            ReceiptStatus::SystemFailed
+        }
+    }
+
+    /// From `subscribe_msg_sent_event`'s `ErrorCode` and `ErrorStatus`.
+    pub fn of_subscribe(code: &str, status: &str) -> Self {
+        let s = status.to_ascii_lowercase();
+        if code.trim() == "0" || s == "success" {
+            ReceiptStatus::Success
+        } else if s.contains("block") || s.contains("refuse") || s.contains("reject") {
+            ReceiptStatus::UserBlock
+        } else {
+            ReceiptStatus::SystemFailed
+        }
+    }
+}
+
+/// One delivery receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushEvent {
+    /// The recipient.
+    pub openid: String,
+    /// The msgid `template/send` returned (subscribe: WeChat's own id of the push).
+    pub msgid: Option<String>,
+    /// What happened.
+    pub status: ReceiptStatus,
+    /// WeChat's words, as sent.
+    pub detail: String,
+    /// `CreateTime` (Unix seconds).
+    pub created: u64,
+}
+
+/// The `Encrypt` text of a safe-mode body (XML or JSON), if it has one.
+pub fn encrypted_part(body: &str) -> Option<String> {
+    let body = body.trim();
+    if body.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        return v.get("Encrypt").and_then(|e| e.as_str()).map(str::to_string);
+    }
+    xml_fields(body).ok()?.into_iter().find(|(k, _)| k == "Encrypt").map(|(_, v)| v)
+}
+
+/// The delivery receipts in a plaintext body (XML or JSON); other events give none.
+pub fn parse_events(body: &str) -> Result<Vec<PushEvent>, PushError> {
+    let body = body.trim();
+    if body.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(body).map_err(|e| PushError::Malformed(e.to_string()))?;
+        let text = |v: &serde_json::Value, k: &str| match v.get(k) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) if !other.is_null() => other.to_string(),
+            _ => String::new(),
+        };
+        let openid = text(&v, "FromUserName");
+        let created = text(&v, "CreateTime").parse().unwrap_or(0);
+        return Ok(match text(&v, "Event").as_str() {
+            "subscribe_msg_sent_event" => {
+                let list = v.get("SubscribeMsgSentEvent").and_then(|e| e.get("List"));
+                let items: Vec<&serde_json::Value> = match list {
+                    Some(serde_json::Value::Array(a)) => a.iter().collect(),
+                    Some(one) => vec![one],
+                    None => Vec::new(),
+                };
+                items
+                    .into_iter()
+                    .map(|i| {
+                        let (code, status) = (text(i, "ErrorCode"), text(i, "ErrorStatus"));
+                        PushEvent {
+                            openid: openid.clone(),
+                            msgid: Some(text(i, "MsgID")).filter(|m| !m.is_empty()),
+                            status: ReceiptStatus::of_subscribe(&code, &status),
+                            detail: status,
+                            created,
+                        }
+                    })
+                    .collect()
+            }
+            "TEMPLATESENDJOBFINISH" => {
+                let status = text(&v, "Status");
+                vec![PushEvent {
+                    openid,
+                    msgid: Some(text(&v, "MsgID")).filter(|m| !m.is_empty()),
+                    status: ReceiptStatus::of_template(&status),
+                    detail: status,
+                    created,
+                }]
+            }
+            _ => Vec::new(),
+        });
+    }
+    let fields = xml_fields(body)?;
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let openid = get("FromUserName");
+    let created = get("CreateTime").parse().unwrap_or(0);
+    Ok(match get("Event").as_str() {
+        "TEMPLATESENDJOBFINISH" => {
+            let status = get("Status");
+            vec![PushEvent {
+                openid,
+                msgid: Some(get("MsgID")).filter(|m| !m.is_empty()),
+                status: ReceiptStatus::of_template(&status),
+                detail: status,
+                created,
+            }]
+        }
+        "subscribe_msg_sent_event" => {
+            // One <List> per message: the fields come in order, a MsgID per list.
+            let mut events = Vec::new();
+            let mut current: (String, String, String) = Default::default();
+            for (k, v) in &fields {
+                match k.as_str() {
+                    "MsgID" => current.0 = v.clone(),
+                    "ErrorCode" => current.1 = v.clone(),
+                    "ErrorStatus" => {
+                        current.2 = v.clone();
+                        let (msgid, code, status) = std::mem::take(&mut current);
+                        events.push(PushEvent {
+                            openid: openid.clone(),
+                            msgid: Some(msgid).filter(|m| !m.is_empty()),
+                            status: ReceiptStatus::of_subscribe(&code, &status),
+                            detail: status,
+                            created,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            events
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// Every leaf element of an XML document as (name, text), in document order.
+fn xml_fields(body: &str) -> Result<Vec<(String, String)>, PushError> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut fields = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut text = String::new();
+    loop {
+        match reader.read_event().map_err(|e| PushError::Malformed(e.to_string()))? {
+            Event::Start(e) => {
+                stack.push(String::from_utf8_lossy(e.name().as_ref()).to_string());
+                text.clear();
+            }
+            Event::Text(t) => {
+                text.push_str(&t.xml_content().map_err(|e| PushError::Malformed(e.to_string()))?);
+            }
+            Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c.into_inner())),
+            Event::End(_) => {
+                if let Some(name) = stack.pop() {
+                    if !text.trim().is_empty() {
+                        fields.push((name, text.trim().to_string()));
+                    }
+                }
+                text.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if fields.is_empty() {
+        return Err(PushError::Malformed("no XML elements".into()));
+    }
+    Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WeChat's own sample from its WXBizMsgCrypt demo (消息加解密说明).
+    const TOKEN: &str = "spamtest";
+    const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+    const APPID: &str = "wx2c2769f8efd9abc2";
+    const TIMESTAMP: &str = "1409735669";
+    const NONCE: &str = "1320562132";
+    const MSG_SIGNATURE: &str = "5d197aaffba7e9b25a30732f161a50dee96bd5fa";
+    const ENCRYPT: &str = "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=";
+
+    #[test]
+    fn wechats_own_safe_mode_sample_verifies_and_decrypts() {
+        assert!(same_signature(&signature(&[TOKEN, TIMESTAMP, NONCE, ENCRYPT]), MSG_SIGNATURE));
+        let xml = decrypt(ENCRYPT, AES_KEY, APPID).unwrap();
+        assert!(xml.starts_with("<xml>") && xml.contains("oyORnuP8q7ou2gfYjqLzSIWZf0rs"), "{xml}");
+        assert_eq!(decrypt(ENCRYPT, AES_KEY, "wxOTHER").unwrap_err(), PushError::WrongApp(APPID.into()));
+        let wrong_key = "bbcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        assert!(matches!(decrypt(ENCRYPT, wrong_key, APPID), Err(PushError::Decrypt(_) | PushError::WrongApp(_))));
+    }
+
+    #[test]
+    fn replays_are_refused() {
+        assert!(check_fresh("1000", 1100).is_ok());
+        assert_eq!(check_fresh("1000", 1000 + 301), Err(PushError::Stale(301)));
+        assert!(check_fresh("junk", 0).is_err());
+    }
+
+    #[test]
+    fn both_events_parse_in_xml_and_json() {
+        let xml = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oU1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>200163836</MsgID><Status><![CDATA[failed:user block]]></Status></xml>";
+        let e = &parse_events(xml).unwrap()[0];
+        assert_eq!((e.openid.as_str(), e.msgid.as_deref(), e.status), ("oU1", Some("200163836"), ReceiptStatus::UserBlock));
+        let sub = "<xml><FromUserName><![CDATA[oU2]]></FromUserName><CreateTime>1</CreateTime><Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent><List><TemplateId><![CDATA[T]]></TemplateId><MsgID><![CDATA[1700827132819554304]]></MsgID><ErrorCode><![CDATA[0]]></ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus></List></SubscribeMsgSentEvent></xml>";
+        assert_eq!(parse_events(sub).unwrap()[0].status, ReceiptStatus::Success);
+        let json = r#"{"ToUserName":"gh","FromUserName":"oU3","CreateTime":1,"MsgType":"event","Event":"subscribe_msg_sent_event","SubscribeMsgSentEvent":{"List":{"TemplateId":"T","MsgID":"17","ErrorCode":"20004","ErrorStatus":"fail"}}}"#;
+        assert_eq!(parse_events(json).unwrap()[0].status, ReceiptStatus::SystemFailed);
+        assert!(parse_events("<xml><Event>subscribe</Event></xml>").unwrap().is_empty());
+        assert_eq!(encrypted_part(r#"{"ToUserName":"gh","Encrypt":"abc"}"#).as_deref(), Some("abc"));
+        assert_eq!(encrypted_part("<xml><Encrypt><![CDATA[xyz]]></Encrypt></xml>").as_deref(), Some("xyz"));
+    }
+}
