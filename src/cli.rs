@@ -35,10 +35,79 @@ pub enum Command {
     New(NewArgs),
     /// List the accounts of accounts.toml (no secrets).
     Accounts,
+    /// The campaign at a glance without sending: rows sent, failed, unknown, pending, and the
+    /// delivery receipts.
+    Status(StatusArgs),
+    /// Delivery receipts: serve an endpoint for WeChat's pushes, or import them from a file.
+    Receipts(ReceiptsArgs),
     /// Run the embedded mock WeChat server on 127.0.0.1 until Ctrl-C.
     Mock(crate::mock::MockConfig),
     /// The whole product on a bundled sample campaign against the embedded mock (no credentials).
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+/// Which campaign state a status or receipts command reads.
+pub struct StateArgs {
+    /// The campaign file (TOML).
+    pub campaign: PathBuf,
+    /// The recipients file the run used, if not the campaign's (`send --csv`).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// The state folder, if `send` was given `--state-dir`.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The state of `send --mock` runs.
+    #[arg(long)]
+    pub mock: bool,
+}
+
+#[derive(Debug, Args)]
+/// `wxsend status`.
+pub struct StatusArgs {
+    #[command(flatten)]
+    /// The campaign and its state folder.
+    pub state: StateArgs,
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the failures file (invalid and failed rows) here.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// With --export: also the rows whose receipt says the recipient blocks the account.
+    #[arg(long)]
+    pub include_blocked: bool,
+}
+
+#[derive(Debug, Args)]
+/// `wxsend receipts`.
+pub struct ReceiptsArgs {
+    #[command(subcommand)]
+    /// Serve or import.
+    pub command: ReceiptsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+/// The receipts subcommands.
+pub enum ReceiptsCommand {
+    /// Receive WeChat's pushes (set this address, behind your HTTPS front, as the account's
+    /// server URL, or forward the pushes to it) until Ctrl-C.
+    Serve {
+        #[command(flatten)]
+        /// The campaign and its state folder.
+        state: StateArgs,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Record the events of FILE: one XML or JSON event per line, as your server received them.
+    Import {
+        #[command(flatten)]
+        /// The campaign and its state folder.
+        state: StateArgs,
+        /// The events.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -171,194 +240,15 @@ pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Send(args) => send(args),
-        Command::Doctor(args) => doctor(args),
-        Command::Templates(args) => templates(args),
-        Command::New(args) => new(args),
-        Command::Accounts => accounts(),
+        Command::Doctor(args) => crate::commands::doctor(args),
+        Command::Templates(args) => crate::commands::templates(args),
+        Command::New(args) => crate::commands::new(args),
+        Command::Accounts => crate::commands::accounts(),
+        Command::Status(args) => crate::commands::status(args),
+        Command::Receipts(args) => crate::commands::receipts(args),
         Command::Mock(config) => mock(config),
         Command::Demo(args) => demo(args),
     }
-}
-
-fn templates(args: TemplatesArgs) -> Exit {
-    use crate::app::templates::{catalogue, standalone_sender, CatalogueOptions};
-    let cfg = match crate::campaign::CampaignConfig::load(&args.campaign) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
-            return Exit::Input;
-        }
-    };
-    let Some(rt) = runtime() else { return Exit::Input };
-    let kind = cfg.message.kind;
-    let (sender, why) = standalone_sender(&cfg);
-    let opts = CatalogueOptions { refresh: args.refresh_templates, ..Default::default() };
-    let (list, from_cache) = match rt.block_on(catalogue(&cfg, kind, sender.as_ref(), opts)) {
-        Ok(found) => found,
-        Err(reason) => {
-            let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
-            eprintln!("error: cannot list the account's {} templates: {reason}{why}", kind.as_str());
-            return Exit::Input;
-        }
-    };
-    if args.json {
-        match serde_json::to_string_pretty(&list) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("error: {e}"),
-        }
-        return Exit::Success;
-    }
-    println!(
-        "{} {} templates of {}{}",
-        list.templates.len(),
-        kind.as_str(),
-        list.appid,
-        if from_cache { " (cached; --refresh-templates asks WeChat again)" } else { "" }
-    );
-    for t in &list.templates {
-        let p = |s: &str| crate::app::text::printable(s).into_owned();
-        let kind_note = match t.subscribe_type {
-            Some(2) => " (one-off)",
-            Some(3) => " (long-term)",
-            _ => "",
-        };
-        println!("\n{}  「{}」{kind_note}", p(&t.id), p(&t.title));
-        for f in &t.fields {
-            let shown = if f.shown { "" } else { "  (not shown since 2023-05-04)" };
-            let label = if f.label.is_empty() { "-".to_string() } else { p(&f.label) };
-            println!("  {:<20} {label}{shown}", p(&f.key));
-            if let Some(values) = t.enums.get(&f.key) {
-                println!("  {:<20} one of: {}", "", p(&values.join(" / ")));
-            }
-        }
-        for line in t.example.lines().filter(|l| !l.trim().is_empty()) {
-            println!("  example: {}", p(line));
-        }
-    }
-    println!("\nstart a campaign from one: wxsend new NEW.toml --template ID --from {}", args.campaign.display());
-    Exit::Success
-}
-
-fn new(args: NewArgs) -> Exit {
-    use crate::app::templates::{catalogue, standalone_sender, CatalogueOptions};
-    let fail = |message: String| {
-        eprintln!("error: {}", crate::app::text::printable(&message));
-        Exit::Input
-    };
-    let cfg = match crate::campaign::CampaignConfig::load(&args.from) {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
-    let base: toml::Table = match std::fs::read_to_string(&args.from).map(|t| toml::from_str(&t)) {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => return fail(format!("{}: {e}", args.from.display())),
-        Err(e) => return fail(format!("{}: {e}", args.from.display())),
-    };
-    let kind = match args.kind {
-        Some(NewKind::Template) => crate::campaign::Kind::Template,
-        Some(NewKind::Subscribe) => crate::campaign::Kind::Subscribe,
-        None => cfg.message.kind,
-    };
-    let Some(rt) = runtime() else { return Exit::Input };
-    let (sender, why) = standalone_sender(&cfg);
-    let list = match rt.block_on(catalogue(&cfg, kind, sender.as_ref(), CatalogueOptions::default())) {
-        Ok((list, _)) => list,
-        Err(reason) => {
-            return fail(format!(
-                "cannot list the account's templates: {reason}{}",
-                why.map(|w| format!(" ({w})")).unwrap_or_default()
-            ))
-        }
-    };
-    let Some(template) = list.find(&args.template) else {
-        let ids: Vec<String> = list.templates.iter().map(|t| format!("{} 「{}」", t.id, t.title)).collect();
-        return fail(format!(
-            "template {:?} is not one of the account's {} templates: {}",
-            args.template,
-            kind.as_str(),
-            if ids.is_empty() { "it has none".to_string() } else { ids.join(", ") }
-        ));
-    };
-    let made = match crate::app::new_campaign::new_campaign(&args.out, template, kind, &base) {
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
-    if let Some((path, _)) = [&made.campaign, &made.recipients].into_iter().find(|(p, _)| p.exists()) {
-        return fail(format!("{} exists (wxsend new never overwrites a file)", path.display()));
-    }
-    for (path, text) in [&made.campaign, &made.recipients] {
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
-        if let Err(e) = written {
-            let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
-                " (wxsend new never overwrites a file)"
-            } else {
-                ""
-            };
-            return fail(format!("{}: {e}{hint}", path.display()));
-        }
-    }
-    println!("wrote {} and {}", made.campaign.0.display(), made.recipients.0.display());
-    println!(
-        "add one row per recipient to {}, then: wxsend check {}",
-        made.recipients.0.display(),
-        made.campaign.0.display()
-    );
-    Exit::Success
-}
-
-fn accounts() -> Exit {
-    use crate::campaign::account::{accounts_path, describe, load_accounts};
-    let Some(path) = accounts_path() else {
-        eprintln!("error: no configuration folder: set WXSEND_ACCOUNTS to the accounts file");
-        return Exit::Input;
-    };
-    match load_accounts(&path) {
-        Ok(accounts) if accounts.is_empty() => {
-            println!("no accounts in {} (a campaign names one with `account = \"shop\"` in [wechat]); the file looks like:\n\n[accounts.shop]\nappid = \"wx0123456789abcdef\"\nsecret_env = \"SHOP_APPSECRET\"\n# token = \"url:https://tokens.internal/wx/wx0123456789abcdef\"\n# proxy = \"http://proxy.corp:3128\"\n# ca_file = \"corp-ca.pem\"", path.display());
-            Exit::Success
-        }
-        Ok(accounts) => {
-            println!("{}:", path.display());
-            for (name, account) in &accounts {
-                println!("  {}", crate::app::text::printable(&describe(name, account)));
-            }
-            Exit::Success
-        }
-        Err(e) => {
-            eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
-            Exit::Input
-        }
-    }
-}
-
-fn doctor(args: DoctorArgs) -> Exit {
-    use crate::app::doctor::StepStatus;
-    let Some(rt) = runtime() else { return Exit::Input };
-    let report = rt.block_on(crate::app::doctor::doctor(&args.campaign, args.csv.as_deref()));
-    if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("error: {e}"),
-        }
-    } else {
-        for step in &report.steps {
-            let mark = match step.status {
-                StepStatus::Pass => "✓",
-                StepStatus::Fail => "✗",
-                StepStatus::Skip => "–",
-            };
-            println!("{mark} {:<13} {}", step.name, crate::app::text::printable(&step.detail));
-        }
-        match report.exit() {
-            Exit::Success => println!("\nready to send"),
-            _ => println!("\nfix the step marked ✗, then run doctor again"),
-        }
-    }
-    report.exit()
 }
 
 /// Run a prepared session in the TUI on a terminal, else headless.
@@ -433,7 +323,7 @@ fn send(args: SendArgs) -> Exit {
 }
 
 /// A multi-threaded runtime for the commands that do I/O.
-fn runtime() -> Option<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => Some(rt),
         Err(e) => {

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod campaign;
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod headless;
 pub mod journal;

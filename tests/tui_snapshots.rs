@@ -188,6 +188,7 @@ fn done_screen() {
             .into(),
         resume: "wxsend send samples/campaign.toml".into(),
         exit: Exit::Partial,
+        receipts: wxsend::journal::receipts::ReceiptCounts { success: 30, user_block: 2, system_failed: 1, pending: 8 },
     });
     snap("done", &a);
 }

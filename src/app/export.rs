@@ -18,6 +18,17 @@ pub const OWN_COLUMNS: [&str; 3] = ["wxsend_errcode", "wxsend_errmsg", "wxsend_a
 /// Write the invalid and failed rows of `campaign` to `path`: the original columns unchanged and
 /// in order, plus wxsend's three. Returns the number of rows written.
 pub fn write_failures(campaign: &Campaign, replay: &Replay, path: &Path) -> std::io::Result<usize> {
+    write_failures_and_blocked(campaign, replay, path, &std::collections::HashSet::new())
+}
+
+/// [`write_failures`], plus the delivered rows in `blocked` (their receipt says the recipient
+/// blocks the account), with `wxsend_errcode` = `user_block`.
+pub fn write_failures_and_blocked(
+    campaign: &Campaign,
+    replay: &Replay,
+    path: &Path,
+    blocked: &std::collections::HashSet<usize>,
+) -> std::io::Result<usize> {
     let r = &campaign.recipients;
     let tmp = temp_beside(path)?;
     let mut file = std::io::BufWriter::new(tmp.as_file());
@@ -39,6 +50,11 @@ pub fn write_failures(campaign: &Campaign, replay: &Replay, path: &Path) -> std:
                 ("invalid".to_string(), problems.join("; "), 0)
             }
             (Some(RowState::Ready), Some(RowRecord::Failed(f))) => (f.code().to_string(), f.errmsg.clone(), f.attempts),
+            (Some(RowState::Ready), Some(RowRecord::Delivered { attempts })) if blocked.contains(&i) => (
+                "user_block".to_string(),
+                "accepted, but the delivery receipt says the recipient blocks the account's messages".to_string(),
+                *attempts,
+            ),
             _ => continue,
         };
         let mut record: Vec<String> = keep.iter().map(|&c| row.field(c).to_string()).collect();
@@ -52,6 +68,36 @@ pub fn write_failures(campaign: &Campaign, replay: &Replay, path: &Path) -> std:
     file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     persist(tmp, path)?;
     Ok(written)
+}
+
+/// The failures file of a campaign from its state folder (`wxsend status --export`), with the
+/// rows whose receipt says "user block" when `include_blocked`.
+pub fn export_with_receipts(
+    campaign: &Campaign,
+    state_dir: Option<&Path>,
+    path: &Path,
+    include_blocked: bool,
+) -> std::io::Result<usize> {
+    let paths = super::receipts::state_paths(campaign, state_dir);
+    let rows = campaign.recipients.len();
+    let replay = if paths.journal.exists() {
+        crate::journal::read_journal(&paths.journal, rows).map_err(|e| std::io::Error::other(e.to_string()))?.replay
+    } else {
+        Replay { rows: vec![RowRecord::Pending; rows], runs: 0 }
+    };
+    let mut blocked = std::collections::HashSet::new();
+    if include_blocked {
+        let mut last = std::collections::HashMap::new();
+        for r in crate::journal::receipts::ReceiptsFile::in_dir(&paths.dir).read()? {
+            if let Some(row) = r.row {
+                last.insert(row, r.event.status);
+            }
+        }
+        blocked.extend(
+            last.into_iter().filter(|(_, s)| *s == crate::wechat::push::ReceiptStatus::UserBlock).map(|(r, _)| r),
+        );
+    }
+    write_failures_and_blocked(campaign, &replay, path, &blocked)
 }
 
 /// A temporary file in `path`'s folder (created if missing), removed again on every path that
@@ -97,6 +143,10 @@ pub struct Files {
 pub struct Report {
     /// The campaign's name.
     pub campaign: String,
+    /// What the delivery receipts received so far say (`wxsend receipts` records them).
+    pub receipts: crate::journal::receipts::ReceiptCounts,
+    /// WeChat's msgid of every accepted row (1-based row number → msgid), to match receipts.
+    pub msgids: BTreeMap<usize, String>,
     /// `template`, `subscribe` or `uniform`.
     pub kind: &'static str,
     /// The template the messages use.
@@ -179,7 +229,14 @@ pub fn build_report(campaign: &Campaign, replay: &Replay, summary: &Summary, fil
         }
     }
     let (reason, counters) = (summary.reason.clone(), summary.counters.clone());
+    let dir = files.journal.parent().unwrap_or(Path::new("."));
+    let receipts = crate::journal::receipts::ReceiptsFile::in_dir(dir).read().unwrap_or_default();
+    let msgids = crate::journal::read_msgids(&files.journal)
+        .map(|m| m.into_iter().map(|(id, row)| (row + 1, id)).collect())
+        .unwrap_or_default();
     Report {
+        receipts: crate::journal::receipts::ReceiptCounts::of(&receipts, t.delivered),
+        msgids,
         campaign: campaign.config.name.clone(),
         kind: campaign.config.message.kind.as_str(),
         template_id: campaign.config.message.template_id.clone(),

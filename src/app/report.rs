@@ -34,6 +34,8 @@ pub struct RunReport {
     pub resume: String,
     /// How the process should exit.
     pub exit: Exit,
+    /// What the delivery receipts recorded so far say about the delivered rows.
+    pub receipts: crate::journal::receipts::ReceiptCounts,
 }
 
 /// What a line of the summary is, so that a front end can style it without reading its words.
@@ -89,6 +91,19 @@ impl RunReport {
                 thousands(self.duplicates)
             ),
         );
+        if t.delivered > 0 {
+            let r = &self.receipts;
+            say(
+                LineKind::Info,
+                format!(
+                    "receipts: success {}, user_block {}, system_failed {}, pending {} (errcode 0 is WeChat's acceptance; `wxsend receipts serve` records what arrived)",
+                    thousands(r.success),
+                    thousands(r.user_block),
+                    thousands(r.system_failed),
+                    thousands(r.pending)
+                ),
+            );
+        }
         if c.retry_later > 0 {
             say(
                 LineKind::Problem,

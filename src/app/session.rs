@@ -322,7 +322,11 @@ impl Session {
         if failures.is_err() && !matches!(exit, Exit::Crashed | Exit::Stopped) {
             exit = Exit::LocalWrite;
         }
+        let receipts =
+            crate::journal::receipts::ReceiptsFile::in_dir(&self.journal.paths.dir).read().unwrap_or_default();
+        let receipts = crate::journal::receipts::ReceiptCounts::of(&receipts, totals.delivered);
         RunReport {
+            receipts,
             summary: summary.clone(),
             totals,
             ready: checks.ready,

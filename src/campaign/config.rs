@@ -38,6 +38,8 @@ struct RawFile {
     send: RawSend,
     #[serde(default)]
     network: RawNetwork,
+    #[serde(default)]
+    receipts: super::receipts::RawReceipts,
     state_dir: Option<String>,
     template_cache_minutes: Option<Spanned<u64>>,
 }
@@ -191,6 +193,8 @@ pub struct CampaignConfig {
     pub network: NetworkOptions,
     /// Folder holding the journal, failures and report of this campaign.
     pub state_dir: PathBuf,
+    /// `[receipts]`: how WeChat's delivery pushes are authenticated.
+    pub receipts: super::receipts::ReceiptsConfig,
     /// How long a fetched list of the account's templates is reused (`template_cache_minutes`,
     /// default 60; 0 asks WeChat every time).
     pub template_cache: Duration,
@@ -387,6 +391,7 @@ impl CampaignConfig {
             network,
             state_dir,
             template_cache,
+            receipts: raw.receipts.into(),
         })
     }
 }

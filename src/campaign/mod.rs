@@ -6,6 +6,7 @@ pub mod config;
 mod csv_scan;
 pub mod error;
 mod network;
+pub mod receipts;
 pub mod recipients;
 pub mod render;
 pub mod subscribe_rules;

@@ -6,6 +6,7 @@
 //! (group commit): only a power loss can cost the last ~100 ms of lines, and for template
 //! messages the `client_msg_id` still makes WeChat drop a resent duplicate.
 
+pub mod receipts;
 mod replay;
 mod store;
 mod writer;
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use replay::{read_journal, replay_file, ReadJournal, TornTail};
+pub use replay::{read_journal, read_msgids, replay_file, ReadJournal, TornTail};
 pub use store::{unix_now, Fingerprints, Journal, StatePaths};
 pub use writer::{JournalWriter, SYNC_INTERVAL};
 
@@ -186,9 +187,15 @@ pub enum Line {
 /// Append `line` to `out` as one record: its JSON, a tab, the CRC32C of the JSON in 8 hex
 /// digits, a newline. The checksum tells a torn or corrupted record from a valid one.
 pub fn encode(line: &Line, out: &mut Vec<u8>) {
+    encode_record(line, out);
+}
+
+/// Append any record in the journal's framing (JSON, a tab, its CRC32C, a newline): the
+/// receipts file uses it too.
+pub fn encode_record<T: serde::Serialize>(record: &T, out: &mut Vec<u8>) {
     let start = out.len();
-    // Serializing these plain enums cannot fail; an empty record would be caught on replay.
-    let _ = serde_json::to_writer(&mut *out, line);
+    // Serializing these plain types cannot fail; an empty record would be caught on replay.
+    let _ = serde_json::to_writer(&mut *out, record);
     let crc = crc32c::crc32c(&out[start..]);
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'\t');
@@ -201,6 +208,11 @@ pub fn encode(line: &Line, out: &mut Vec<u8>) {
 /// Parse one record (without its newline): JSON with a verified checksum, or JSON alone as
 /// journals of version 1 were written.
 pub fn decode(text: &[u8]) -> Result<Line, String> {
+    decode_record(text)
+}
+
+/// Read one record in the journal's framing; the checksum must match when present.
+pub fn decode_record<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, String> {
     let json = match text.iter().rposition(|&b| b == b'\t') {
         Some(tab) => {
             let (json, crc) = (&text[..tab], &text[tab + 1..]);

@@ -66,11 +66,7 @@ pub fn decrypt(encrypt: &str, aes_key: &str, appid: &str) -> Result<String, Push
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
     );
-    let key = lenient
-        .decode(format!("{}=", aes_key.trim()))
-        .ok()
-        .filter(|k| k.len() == 32)
-        .ok_or(PushError::NoKey)?;
+    let key = lenient.decode(format!("{}=", aes_key.trim())).ok().filter(|k| k.len() == 32).ok_or(PushError::NoKey)?;
     let mut data = base64::engine::general_purpose::STANDARD
         .decode(encrypt.trim())
         .map_err(|e| PushError::Decrypt(format!("not base64 ({e})")))?;
@@ -92,7 +88,9 @@ pub fn decrypt(encrypt: &str, aes_key: &str, appid: &str) -> Result<String, Push
         return Err(PushError::Decrypt("too short".into()));
     }
     let len = u32::from_be_bytes([plain[16], plain[17], plain[18], plain[19]]) as usize;
-    let message = plain.get(20..20 + len).ok_or_else(|| PushError::Decrypt("its length field is wrong (a wrong aes_key?)".into()))?;
+    let message = plain
+        .get(20..20 + len)
+        .ok_or_else(|| PushError::Decrypt("its length field is wrong (a wrong aes_key?)".into()))?;
     let from = String::from_utf8_lossy(&plain[20 + len..]).to_string();
     if from != appid {
         return Err(PushError::WrongApp(from));
@@ -323,7 +321,10 @@ mod tests {
     fn both_events_parse_in_xml_and_json() {
         let xml = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oU1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>200163836</MsgID><Status><![CDATA[failed:user block]]></Status></xml>";
         let e = &parse_events(xml).unwrap()[0];
-        assert_eq!((e.openid.as_str(), e.msgid.as_deref(), e.status), ("oU1", Some("200163836"), ReceiptStatus::UserBlock));
+        assert_eq!(
+            (e.openid.as_str(), e.msgid.as_deref(), e.status),
+            ("oU1", Some("200163836"), ReceiptStatus::UserBlock)
+        );
         let sub = "<xml><FromUserName><![CDATA[oU2]]></FromUserName><CreateTime>1</CreateTime><Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent><List><TemplateId><![CDATA[T]]></TemplateId><MsgID><![CDATA[1700827132819554304]]></MsgID><ErrorCode><![CDATA[0]]></ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus></List></SubscribeMsgSentEvent></xml>";
         assert_eq!(parse_events(sub).unwrap()[0].status, ReceiptStatus::Success);
         let json = r#"{"ToUserName":"gh","FromUserName":"oU3","CreateTime":1,"MsgType":"event","Event":"subscribe_msg_sent_event","SubscribeMsgSentEvent":{"List":{"TemplateId":"T","MsgID":"17","ErrorCode":"20004","ErrorStatus":"fail"}}}"#;

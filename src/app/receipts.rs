@@ -1,0 +1,231 @@
+//! Delivery receipts for a campaign: WeChat's pushes received over HTTP (`receipts serve`) or
+//! read from a file (`receipts import`), authenticated, matched to rows by msgid (subscribe
+//! pushes, whose send returned none, by openid) and appended durably to the state folder.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::campaign::receipts::resolve;
+use crate::campaign::Campaign;
+use crate::journal::receipts::{ReceiptsFile, StoredReceipt};
+use crate::journal::{read_msgids, StatePaths};
+use crate::wechat::push::{
+    check_fresh, decrypt, encrypted_part, parse_events, same_signature, signature, PushError, PushEvent,
+};
+
+/// Counts since the book was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Receipts matched to a row of the campaign.
+    pub matched: usize,
+    /// Receipts whose msgid (and openid) no row has: counted, kept, not fatal.
+    pub unknown: usize,
+    /// Pushes refused (bad signature, replay, undecryptable).
+    pub refused: usize,
+}
+
+/// A campaign's receipts: the msgid and openid indexes and the file they go to.
+#[derive(Debug)]
+pub struct ReceiptBook {
+    by_msgid: HashMap<String, usize>,
+    by_openid: HashMap<String, usize>,
+    file: ReceiptsFile,
+    appid: String,
+    token: Option<String>,
+    aes_key: Option<String>,
+    tally: Mutex<Tally>,
+    /// Subscribe sends return no msgid: their receipts are matched by openid.
+    by_openid_too: bool,
+}
+
+/// The state folder of `campaign` (as `send` uses it; `--state-dir` overrides).
+pub fn state_paths(campaign: &Campaign, state_dir: Option<&Path>) -> StatePaths {
+    let dir: PathBuf = state_dir.map_or_else(|| campaign.config.state_dir.clone(), Path::to_path_buf);
+    StatePaths::new(&dir, &campaign.recipients.path)
+}
+
+impl ReceiptBook {
+    /// The book of `campaign`, whose journal (if any) gives the msgids.
+    pub fn open(campaign: &Campaign, state_dir: Option<&Path>) -> Result<Self, String> {
+        let paths = state_paths(campaign, state_dir);
+        let by_msgid = if paths.journal.exists() {
+            read_msgids(&paths.journal).map_err(|e| e.to_string())?
+        } else {
+            HashMap::new()
+        };
+        let by_openid = campaign.recipients.rows().map(|r| (r.openid().to_string(), r.index())).collect();
+        Ok(Self {
+            by_msgid,
+            by_openid,
+            file: ReceiptsFile::in_dir(&paths.dir),
+            appid: campaign.config.wechat.appid.clone(),
+            token: resolve(&campaign.config.receipts.token),
+            aes_key: resolve(&campaign.config.receipts.aes_key),
+            tally: Mutex::new(Tally::default()),
+            by_openid_too: campaign.config.message.kind == crate::campaign::Kind::Subscribe,
+        })
+    }
+
+    /// Where receipts are kept.
+    pub fn file(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Whether a push token is configured (without one, `serve` refuses to start).
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// The counts so far.
+    pub fn tally(&self) -> Tally {
+        *self.tally.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Match `events` to rows and append them durably.
+    pub fn record(&self, events: Vec<PushEvent>) -> std::io::Result<Tally> {
+        let now = crate::journal::unix_now();
+        let stored: Vec<StoredReceipt> = events
+            .into_iter()
+            .map(|event| {
+                let row = event
+                    .msgid
+                    .as_ref()
+                    .and_then(|m| self.by_msgid.get(m))
+                    .or_else(|| self.by_openid.get(&event.openid).filter(|_| self.by_openid_too))
+                    .copied();
+                StoredReceipt { row, event, recorded: now }
+            })
+            .collect();
+        if stored.is_empty() {
+            return Ok(Tally::default());
+        }
+        self.file.append(&stored)?;
+        let mut add = Tally::default();
+        for s in &stored {
+            if s.row.is_some() {
+                add.matched += 1;
+            } else {
+                add.unknown += 1;
+            }
+        }
+        let mut t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        t.matched += add.matched;
+        t.unknown += add.unknown;
+        Ok(add)
+    }
+
+    /// The URL handshake: `echostr` back when the signature matches.
+    pub fn verify_url(&self, q: &PushQuery) -> Result<String, PushError> {
+        let token = self.token.as_deref().ok_or(PushError::BadSignature)?;
+        let sig = signature(&[token, &q.timestamp, &q.nonce]);
+        if !same_signature(&sig, &q.signature) {
+            return Err(PushError::BadSignature);
+        }
+        Ok(q.echostr.clone().unwrap_or_default())
+    }
+
+    /// A pushed body: authenticated, fresh, decrypted in safe mode, its receipts recorded.
+    pub fn receive(&self, q: &PushQuery, body: &str, now: i64) -> Result<Tally, ReceiveError> {
+        let refused = |e: PushError| {
+            self.tally.lock().unwrap_or_else(|p| p.into_inner()).refused += 1;
+            ReceiveError::Refused(e)
+        };
+        let token = self.token.as_deref().ok_or_else(|| refused(PushError::BadSignature))?;
+        if !same_signature(&signature(&[token, &q.timestamp, &q.nonce]), &q.signature) {
+            return Err(refused(PushError::BadSignature));
+        }
+        check_fresh(&q.timestamp, now).map_err(refused)?;
+        let plain = if q.encrypt_type.as_deref() == Some("aes") {
+            let encrypt = encrypted_part(body).ok_or_else(|| refused(PushError::Malformed("no Encrypt".into())))?;
+            let msg_signature = q.msg_signature.as_deref().unwrap_or_default();
+            if !same_signature(&signature(&[token, &q.timestamp, &q.nonce, &encrypt]), msg_signature) {
+                return Err(refused(PushError::BadSignature));
+            }
+            let key = self.aes_key.as_deref().ok_or_else(|| refused(PushError::NoKey))?;
+            decrypt(&encrypt, key, &self.appid).map_err(refused)?
+        } else {
+            body.to_string()
+        };
+        let events = parse_events(&plain).map_err(refused)?;
+        self.record(events).map_err(ReceiveError::Store)
+    }
+}
+
+/// Why a push was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// Not authentic, stale or unreadable: 403, nothing recorded.
+    #[error(transparent)]
+    Refused(PushError),
+    /// The receipts file cannot be written: 500, so WeChat retries.
+    #[error("cannot write the receipts file: {0}")]
+    Store(std::io::Error),
+}
+
+/// The query WeChat adds to the server URL.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PushQuery {
+    /// SHA-1 of the sorted token, timestamp and nonce.
+    #[serde(default)]
+    pub signature: String,
+    /// Unix seconds, as text.
+    #[serde(default)]
+    pub timestamp: String,
+    /// A random text.
+    #[serde(default)]
+    pub nonce: String,
+    /// The URL handshake's echo.
+    pub echostr: Option<String>,
+    /// `aes` in safe mode.
+    pub encrypt_type: Option<String>,
+    /// Safe mode's signature over the `Encrypt` text too.
+    pub msg_signature: Option<String>,
+}
+
+/// The HTTP endpoint for WeChat's pushes (any path): GET for the URL handshake, POST for events.
+pub fn router(book: Arc<ReceiptBook>) -> axum::Router {
+    axum::Router::new().fallback(get(handshake).post(push)).with_state(book)
+}
+
+async fn handshake(State(book): State<Arc<ReceiptBook>>, Query(q): Query<PushQuery>) -> Response {
+    match book.verify_url(&q) {
+        Ok(echo) => echo.into_response(),
+        Err(e) => (StatusCode::FORBIDDEN, e.to_string()).into_response(),
+    }
+}
+
+async fn push(State(book): State<Arc<ReceiptBook>>, Query(q): Query<PushQuery>, body: String) -> Response {
+    let now = crate::journal::unix_now() as i64;
+    match book.receive(&q, &body, now) {
+        // WeChat wants "success" (or an empty body) and does not push the event again.
+        Ok(_) => "success".into_response(),
+        Err(ReceiveError::Refused(e)) => (StatusCode::FORBIDDEN, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Read events from `path`, one XML or JSON event per line (plaintext, as the company's server
+/// received them), and record them. Returns the tally and the lines that were not events.
+pub fn import(book: &ReceiptBook, path: &Path) -> Result<(Tally, Vec<String>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut events = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_events(line) {
+            Ok(found) => events.extend(found),
+            Err(e) => skipped.push(format!("{}:{}: {e}", path.display(), i + 1)),
+        }
+    }
+    let tally = book.record(events).map_err(|e| format!("{}: {e}", book.file().display()))?;
+    Ok((tally, skipped))
+}

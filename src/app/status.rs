@@ -1,0 +1,75 @@
+//! `wxsend status`: a campaign at a glance without sending — rows sent, failed, unknown and
+//! pending from the journal, and what the delivery receipts say.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::receipts::state_paths;
+use crate::campaign::{Campaign, RowState};
+use crate::journal::receipts::{ReceiptCounts, ReceiptsFile};
+use crate::journal::{read_journal, RowRecord};
+
+/// The campaign's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// The campaign's name.
+    pub campaign: String,
+    /// Data rows in the recipients file.
+    pub rows: usize,
+    /// Accepted by WeChat.
+    pub sent: usize,
+    /// Failed for good.
+    pub failed: usize,
+    /// Sent without an answer (may or may not have arrived).
+    pub unknown: usize,
+    /// Ready rows not sent yet.
+    pub pending: usize,
+    /// Rows that are never sent (invalid or duplicate).
+    pub not_sendable: usize,
+    /// What the delivery receipts say about the sent rows.
+    pub receipts: ReceiptCounts,
+    /// Receipts that matched no row of this campaign.
+    pub receipts_unmatched: usize,
+    /// The journal read, if there is one.
+    pub journal: Option<String>,
+}
+
+/// The status of `campaign` from its state folder (`state_dir` overrides the campaign's).
+pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusReport, String> {
+    let paths = state_paths(campaign, state_dir);
+    let rows = campaign.recipients.len();
+    let records = if paths.journal.exists() {
+        Some(read_journal(&paths.journal, rows).map_err(|e| e.to_string())?.replay.rows)
+    } else {
+        None
+    };
+    let mut report = StatusReport {
+        campaign: campaign.config.name.clone(),
+        rows,
+        sent: 0,
+        failed: 0,
+        unknown: 0,
+        pending: 0,
+        not_sendable: 0,
+        receipts: ReceiptCounts::default(),
+        receipts_unmatched: 0,
+        journal: records.as_ref().map(|_| paths.journal.display().to_string()),
+    };
+    for i in 0..rows {
+        if campaign.checks.state(i) != Some(RowState::Ready) {
+            report.not_sendable += 1;
+            continue;
+        }
+        match records.as_ref().and_then(|r| r.get(i)) {
+            Some(RowRecord::Delivered { .. }) => report.sent += 1,
+            Some(RowRecord::Failed(_)) => report.failed += 1,
+            Some(RowRecord::Unknown { .. }) => report.unknown += 1,
+            _ => report.pending += 1,
+        }
+    }
+    let receipts = ReceiptsFile::in_dir(&paths.dir).read().map_err(|e| format!("{}: {e}", paths.dir.display()))?;
+    report.receipts_unmatched = receipts.iter().filter(|r| r.row.is_none()).count();
+    report.receipts = ReceiptCounts::of(&receipts, report.sent);
+    Ok(report)
+}

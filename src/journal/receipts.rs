@@ -1,0 +1,131 @@
+//! `receipts.jsonl` in a campaign's state folder: every delivery receipt WeChat pushed (or an
+//! operator imported), appended and fsynced one by one in the journal's framing (JSON, tab,
+//! CRC32C), with the row it was matched to. Read back tolerantly: a torn last line (a crash
+//! mid-write) is ignored.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::wechat::push::{PushEvent, ReceiptStatus};
+
+/// One stored receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredReceipt {
+    /// The row (0-based) it was matched to; `None`: no row of this campaign has its msgid.
+    pub row: Option<usize>,
+    /// The event.
+    #[serde(flatten)]
+    pub event: PushEvent,
+    /// When it was recorded (Unix seconds).
+    pub recorded: u64,
+}
+
+/// The receipts file of a state folder.
+#[derive(Debug, Clone)]
+pub struct ReceiptsFile {
+    path: PathBuf,
+}
+
+impl ReceiptsFile {
+    /// `dir/receipts.jsonl`.
+    pub fn in_dir(dir: &Path) -> Self {
+        Self { path: dir.join("receipts.jsonl") }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append `receipts` and fsync before returning: a receipt acknowledged to WeChat is on disk.
+    pub fn append(&self, receipts: &[StoredReceipt]) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut bytes = Vec::new();
+        for r in receipts {
+            super::encode_record(r, &mut bytes);
+        }
+        let mut file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        file.write_all(&bytes)?;
+        file.sync_data()
+    }
+
+    /// Every receipt recorded so far (none when there is no file).
+    pub fn read(&self) -> std::io::Result<Vec<StoredReceipt>> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        // A line that does not decode (a torn last write) is skipped, never guessed at.
+        Ok(bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| super::decode_record::<StoredReceipt>(l).ok())
+            .collect())
+    }
+}
+
+/// Receipts counted by what they say; `pending` is the accepted rows with none yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReceiptCounts {
+    /// Delivered.
+    pub success: usize,
+    /// The recipient blocks the account.
+    pub user_block: usize,
+    /// WeChat failed to deliver.
+    pub system_failed: usize,
+    /// Accepted by WeChat, no receipt yet.
+    pub pending: usize,
+}
+
+impl ReceiptCounts {
+    /// Count the last receipt of each row among `receipts`, against `accepted` rows.
+    pub fn of(receipts: &[StoredReceipt], accepted: usize) -> Self {
+        let mut last: std::collections::HashMap<usize, ReceiptStatus> = Default::default();
+        for r in receipts {
+            if let Some(row) = r.row {
+                last.insert(row, r.event.status);
+            }
+        }
+        let mut c = ReceiptCounts::default();
+        for status in last.values() {
+            match status {
+                ReceiptStatus::Success => c.success += 1,
+                ReceiptStatus::UserBlock => c.user_block += 1,
+                ReceiptStatus::SystemFailed => c.system_failed += 1,
+            }
+        }
+        c.pending = accepted.saturating_sub(last.len());
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_survive_a_torn_last_line_and_count_once_per_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ReceiptsFile::in_dir(dir.path());
+        let r = |row, status| StoredReceipt {
+            row,
+            event: PushEvent { openid: "o".into(), msgid: Some("1".into()), status, detail: String::new(), created: 0 },
+            recorded: 0,
+        };
+        file.append(&[r(Some(0), ReceiptStatus::SystemFailed), r(Some(0), ReceiptStatus::Success)]).unwrap();
+        file.append(&[r(Some(1), ReceiptStatus::UserBlock), r(None, ReceiptStatus::Success)]).unwrap();
+        let mut bytes = std::fs::read(file.path()).unwrap();
+        bytes.extend_from_slice(b"{\"row\":2,\"openid\"");
+        std::fs::write(file.path(), bytes).unwrap();
+        let read = file.read().unwrap();
+        assert_eq!(read.len(), 4);
+        let c = ReceiptCounts::of(&read, 5);
+        assert_eq!((c.success, c.user_block, c.system_failed, c.pending), (1, 1, 0, 3));
+    }
+}
