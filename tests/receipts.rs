@@ -1,0 +1,175 @@
+//! Delivery receipts against a real run: pushes signed as WeChat signs them (plaintext and safe
+//! mode) are matched to rows; forged and replayed ones are refused; events import from a file;
+//! `status --json` counts them.
+
+mod common;
+
+use std::path::Path;
+
+use aes::cipher::{BlockEncryptMut, KeyIvInit};
+use base64::Engine;
+use common::*;
+use tokio::io::AsyncBufReadExt;
+use wxsend::mock::MockConfig;
+use wxsend::wechat::push::signature;
+
+const PUSH_TOKEN: &str = "push-token-123";
+const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+/// Safe mode as WeChat does it: 16 random bytes, the length, the message, the appid; PKCS#7 to
+/// 32 bytes; AES-256-CBC with the key's first 16 bytes as IV; base64.
+fn encrypt(message: &str, appid: &str) -> String {
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    let key = engine.decode(format!("{AES_KEY}=")).unwrap();
+    let mut plain = b"0123456789abcdef".to_vec();
+    plain.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    plain.extend_from_slice(message.as_bytes());
+    plain.extend_from_slice(appid.as_bytes());
+    let pad = 32 - plain.len() % 32;
+    plain.extend(std::iter::repeat_n(pad as u8, pad));
+    let len = plain.len();
+    let cipher = cbc::Encryptor::<aes::Aes256>::new_from_slices(&key, &key[..16]).unwrap();
+    let out = cipher.encrypt_padded_mut::<aes::cipher::block_padding::NoPadding>(&mut plain, len).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(out)
+}
+
+fn template_event(openid: &str, msgid: &str, status: &str) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>{msgid}</MsgID><Status><![CDATA[{status}]]></Status></xml>"
+    )
+}
+
+fn now() -> String {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string()
+}
+
+fn status(campaign: &Path) -> serde_json::Value {
+    let out = wxsend(&["status", campaign.to_str().unwrap(), "--json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_pushes_are_matched_to_rows_and_forged_or_replayed_ones_refused() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let openids = mixed_openids(5, 0, 0);
+    let campaign = write_campaign(dir.path(), "rcpt", Some(&server.url()), "rate = 200", &openids);
+    let out = send_command(&campaign, &dir.path().join("cache"), &[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let journal = dir.path().join(".wxsend/rcpt/recipients/journal.jsonl");
+    let msgids: std::collections::HashMap<usize, String> =
+        wxsend::journal::read_msgids(&journal).unwrap().into_iter().map(|(m, r)| (r, m)).collect();
+    assert_eq!(msgids.len(), 5, "every accepted row keeps its msgid");
+    let before = status(&campaign);
+    assert_eq!(before["sent"], 5);
+    assert_eq!(before["receipts"]["pending"], 5);
+
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
+        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
+        .env("WXSEND_PUSH_AES_KEY", AES_KEY)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(serve.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next_line().await.unwrap().expect("serve printed its address");
+        if let Some(rest) = line.strip_prefix("receiving WeChat's pushes on ") {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+    let http = reqwest::Client::new();
+    let (ts, nonce) = (now(), "n0nce".to_string());
+    let sig = signature(&[PUSH_TOKEN, &ts, &nonce]);
+
+    // The URL handshake.
+    let echo =
+        http.get(format!("{url}/?signature={sig}&timestamp={ts}&nonce={nonce}&echostr=hello")).send().await.unwrap();
+    assert_eq!(echo.text().await.unwrap(), "hello");
+    let forged = http
+        .get(format!("{url}/?signature=00{}&timestamp={ts}&nonce={nonce}&echostr=hello", &sig[2..]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    // Plaintext pushes for rows 1 and 2, and one for a message of another campaign.
+    let post = |query: String, body: String| {
+        let http = http.clone();
+        let url = url.clone();
+        async move { http.post(format!("{url}/wx?{query}")).body(body).send().await.unwrap() }
+    };
+    let q = format!("signature={sig}&timestamp={ts}&nonce={nonce}");
+    assert_eq!(
+        post(q.clone(), template_event(&openids[0], &msgids[&0], "success")).await.text().await.unwrap(),
+        "success"
+    );
+    assert_eq!(post(q.clone(), template_event(&openids[1], &msgids[&1], "failed:user block")).await.status(), 200);
+    assert_eq!(post(q.clone(), template_event("oSomeoneElse00000000000000000", "999", "success")).await.status(), 200);
+
+    // Forged and replayed: refused, nothing recorded.
+    let bad = format!("signature={}&timestamp={ts}&nonce={nonce}", signature(&["wrong-token", &ts, &nonce]));
+    assert_eq!(post(bad, template_event(&openids[2], &msgids[&2], "success")).await.status(), 403);
+    let old = (ts.parse::<u64>().unwrap() - 600).to_string();
+    let replay = format!("signature={}&timestamp={old}&nonce={nonce}", signature(&[PUSH_TOKEN, &old, &nonce]));
+    assert_eq!(post(replay, template_event(&openids[2], &msgids[&2], "success")).await.status(), 403);
+
+    // Safe mode for row 3.
+    let encrypted = encrypt(&template_event(&openids[3], &msgids[&3], "failed: system failed"), APPID);
+    let msg_sig = signature(&[PUSH_TOKEN, &ts, &nonce, &encrypted]);
+    let body =
+        format!("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>");
+    let safe = format!("{q}&encrypt_type=aes&msg_signature={msg_sig}");
+    assert_eq!(post(safe, body.clone()).await.status(), 200);
+    let tampered = format!("{q}&encrypt_type=aes&msg_signature={}", signature(&[PUSH_TOKEN, &ts, &nonce, "other"]));
+    assert_eq!(post(tampered, body).await.status(), 403);
+
+    let s = status(&campaign);
+    assert_eq!(s["receipts"]["success"], 1, "{s}");
+    assert_eq!(s["receipts"]["user_block"], 1, "{s}");
+    assert_eq!(s["receipts"]["system_failed"], 1, "{s}");
+    assert_eq!(s["receipts"]["pending"], 2, "{s}");
+    assert_eq!(s["receipts_unmatched"], 1, "{s}");
+    drop(serve);
+
+    // The blocked row goes into the failures export on request.
+    let export = dir.path().join("with-blocked.csv");
+    let out =
+        wxsend(&["status", campaign.to_str().unwrap(), "--export", export.to_str().unwrap(), "--include-blocked"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&export).unwrap();
+    assert!(text.contains(&openids[1]) && text.contains("user_block"), "{text}");
+    assert!(!text.contains(&openids[0]), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_import_from_a_file() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let openids = mixed_openids(3, 0, 0);
+    let campaign = write_campaign(dir.path(), "imp", Some(&server.url()), "rate = 200", &openids);
+    let out = send_command(&campaign, &dir.path().join("cache"), &[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let journal = dir.path().join(".wxsend/imp/recipients/journal.jsonl");
+    let msgids: std::collections::HashMap<usize, String> =
+        wxsend::journal::read_msgids(&journal).unwrap().into_iter().map(|(m, r)| (r, m)).collect();
+    let json = format!(
+        r#"{{"ToUserName":"gh","FromUserName":"{}","CreateTime":1,"MsgType":"event","Event":"TEMPLATESENDJOBFINISH","MsgID":{},"Status":"success"}}"#,
+        openids[2], msgids[&2]
+    );
+    let file = dir.path().join("events.txt");
+    std::fs::write(&file, format!("{}\n{json}\nnot an event\n", template_event(&openids[0], &msgids[&0], "success")))
+        .unwrap();
+    let out = wxsend(&["receipts", "import", campaign.to_str().unwrap(), file.to_str().unwrap()], &[]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("recorded 2 receipts (2 matched to rows, 0 unmatched)"), "{text}");
+    assert!(text.contains("events.txt:3"), "the line that is not an event is named: {text}");
+    let s = status(&campaign);
+    assert_eq!((s["receipts"]["success"].as_u64(), s["receipts"]["pending"].as_u64()), (Some(2), Some(1)), "{s}");
+}
