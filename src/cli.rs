@@ -193,6 +193,10 @@ pub struct SendArgs {
     /// listed: no permission, uniform, network).
     #[arg(long)]
     pub skip_template_check: bool,
+    /// Send nothing before this time: "2026-11-25 09:00" (seconds optional; the campaign's
+    /// timezone, default this machine's) or RFC 3339 with an offset.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// Ask WeChat for the account's templates even when a cached list is young enough.
     #[arg(long)]
     pub refresh_templates: bool,
@@ -316,6 +320,7 @@ fn send(args: SendArgs) -> Exit {
         ignore_quota: args.ignore_quota,
         skip_template_check: args.skip_template_check,
         refresh_templates: args.refresh_templates,
+        at: args.at,
     };
     let consent =
         Consent { yes: args.yes, may_ask: !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout()) };

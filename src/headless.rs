@@ -22,6 +22,9 @@ pub fn overview_lines(o: &Overview) -> Vec<String> {
         ),
     ];
     lines.push(o.template.clone());
+    for line in &o.schedule {
+        lines.push(format!("schedule: {line}"));
+    }
     for note in &o.template_notes {
         lines.push(format!("note: {note}"));
     }
@@ -181,6 +184,8 @@ async fn watch(run: &mut Run) -> Option<crate::engine::Summary> {
     let every = if tty { Duration::from_millis(250) } else { Duration::from_secs(2) };
     let mut last_print = Instant::now() - every;
     let mut in_flight = 0;
+    // While the schedule holds the run, the progress line is its countdown.
+    let mut held: Option<PauseReason> = None;
     let mut interrupted = false;
     let mut interrupts = Interrupts::new();
     let mut line_open = false;
@@ -203,7 +208,14 @@ async fn watch(run: &mut Run) -> Option<crate::engine::Summary> {
                 }
                 Some(Event::Progress(c)) => {
                     in_flight = c.in_flight;
-                    if last_print.elapsed() >= every {
+                    if let Some(reason) = held.as_ref().filter(|_| !tty && last_print.elapsed() >= Duration::from_secs(60)) {
+                        last_print = Instant::now();
+                        eprintln!("{}", reason.describe());
+                    } else if let Some(reason) = held.as_ref().filter(|_| tty && last_print.elapsed() >= every) {
+                        last_print = Instant::now();
+                        eprint!("\r\x1b[2K{}", reason.describe());
+                        line_open = true;
+                    } else if held.is_none() && last_print.elapsed() >= every {
                         last_print = Instant::now();
                         if tty {
                             eprint!("\r\x1b[2Ksending {}", progress(&c));
@@ -215,12 +227,19 @@ async fn watch(run: &mut Run) -> Option<crate::engine::Summary> {
                 }
                 Some(Event::Paused(reason)) => {
                     say(format!("paused: {}", reason.describe()), &mut line_open);
+                    if matches!(reason, PauseReason::Scheduled { .. }) {
+                        held = Some(reason.clone());
+                        last_print = Instant::now();
+                    }
                     if matches!(reason, PauseReason::FailureRate { .. }) {
                         say("stopping: a headless run does not resume on its own after the failure guard".into(), &mut line_open);
                         run.handle.stop();
                     }
                 }
-                Some(Event::Resumed) => say("resumed".into(), &mut line_open),
+                Some(Event::Resumed) => {
+                    held = None;
+                    say("resumed".into(), &mut line_open)
+                }
                 Some(Event::TokenRefreshed { external, status }) => {
                     let note = if external { format!(" — {}", external_refresh_hint(status.source)) } else { String::new() };
                     say(format!("access token refreshed ({} refreshes){note}", status.refreshes), &mut line_open);

@@ -90,6 +90,8 @@ pub struct Overview {
     pub template: String,
     /// Notes from that check (keys WeChat no longer shows).
     pub template_notes: Vec<String>,
+    /// When sending may happen (`--at`, the window), in words; empty when any time.
+    pub schedule: Vec<String>,
     /// The API base messages go to.
     pub api: String,
     /// How they travel: `direct`, or the proxy (never its credentials).

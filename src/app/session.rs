@@ -14,6 +14,7 @@ use super::report::RunReport;
 use super::run::Run;
 use super::templates::{check_campaign, CatalogueOptions, TemplateCheck, TemplateStatus};
 use super::test_send::TestSender;
+use crate::campaign::schedule::{parse_at, Schedule};
 use crate::campaign::{Campaign, LoadError, TokenSpec};
 use crate::engine::{Engine, EngineConfig, Summary};
 use crate::journal::{replay_file, Journal, JournalError, JournalWriter, Replay, StatePaths};
@@ -45,6 +46,8 @@ pub struct SendOptions {
     /// Fetch the account's templates even when a cached list is young enough
     /// (`--refresh-templates`).
     pub refresh_templates: bool,
+    /// Send nothing before this time (`--at`).
+    pub at: Option<String>,
 }
 
 /// Why a send cannot start. Exit code 2: nothing was sent.
@@ -65,6 +68,9 @@ pub enum PrepareError {
     /// The embedded mock did not start.
     #[error("cannot start the embedded mock: {0}")]
     Mock(std::io::Error),
+    /// `--at` cannot be read.
+    #[error("{0}")]
+    At(String),
     /// The campaign does not match the account's template.
     #[error("{}", .0.join("\n"))]
     Template(Vec<String>),
@@ -104,6 +110,8 @@ pub struct Session {
     pub options: SendOptions,
     /// The campaign against the account's template.
     pub template: TemplateCheck,
+    /// When sending may happen (`--at`, `[send] window`).
+    pub schedule: Schedule,
 }
 
 /// The secret used against the embedded mock (it accepts any).
@@ -113,6 +121,12 @@ impl Session {
     /// Load the campaign, start the mock if asked, open the journal and plan the run.
     pub async fn prepare(opts: &SendOptions) -> Result<Self, PrepareError> {
         let mut campaign = Campaign::load(&opts.campaign, opts.csv.as_deref())?;
+        let send_cfg = &campaign.config.send;
+        let at = match &opts.at {
+            Some(text) => Some(parse_at(text, send_cfg.zone).map_err(PrepareError::At)?),
+            None => None,
+        };
+        let schedule = Schedule { at, window: send_cfg.window, zone: send_cfg.zone };
         let mock = match &opts.mock {
             Some(cfg) => {
                 let server = MockServer::start(cfg.clone()).await.map_err(PrepareError::Mock)?;
@@ -180,7 +194,7 @@ impl Session {
         let engine_config = EngineConfig::from_send(&campaign.config.send);
         let campaign = Arc::new(campaign);
         let options = opts.clone();
-        Ok(Self { campaign, sender, journal, writer, plan, files, mock, engine_config, options, template })
+        Ok(Self { campaign, sender, journal, writer, plan, files, mock, engine_config, options, template, schedule })
     }
 
     /// Everything the operator confirms before the run.
@@ -198,6 +212,17 @@ impl Session {
             resume: self.plan.resume.clone(),
             warnings: c.warnings.iter().cloned().chain(self.journal.repaired.clone()).collect(),
             mock_api: self.mock.as_ref().map(|m| m.url()),
+            schedule: {
+                let s = &self.schedule;
+                let mut lines = Vec::new();
+                if let Some(at) = s.at {
+                    lines.push(format!("starts at {} ({})", s.show(at), s.zone.name()));
+                }
+                if let Some(w) = s.window {
+                    lines.push(format!("sends only between {w} each day ({})", s.zone.name()));
+                }
+                lines
+            },
             template: self.template.headline(),
             template_notes: self.template.notes.clone(),
             api: self.sender.client.base().to_string(),
@@ -271,7 +296,19 @@ impl Session {
 
     /// Start sending the plan's rows.
     pub fn launch(&self) -> Run {
-        let (handle, events) = self.engine().start();
+        let mut config = self.engine_config.clone();
+        config.start_held = self.schedule.is_set() && super::scheduler::starts_held(&self.schedule);
+        let engine = Engine::new(
+            self.campaign.clone(),
+            self.sender.clone(),
+            self.writer.clone(),
+            config,
+            self.plan.to_send.clone(),
+        );
+        let (handle, events) = engine.start();
+        if self.schedule.is_set() {
+            tokio::spawn(super::scheduler::drive(handle.clone(), self.schedule));
+        }
         Run::new(handle, events, self.sender.tokens.clone())
     }
 

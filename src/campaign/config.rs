@@ -82,6 +82,8 @@ struct RawSend {
     max_attempts: Option<Spanned<u32>>,
     timeout_ms: Option<Spanned<u64>>,
     pause_on_failure_rate: Option<Spanned<f64>>,
+    window: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
 }
 
 /// A template string from the campaign file with the place it was written.
@@ -166,11 +168,26 @@ pub struct SendConfig {
     pub timeout_ms: u64,
     /// Share of failures over the last 100 results that pauses sending.
     pub pause_on_failure_rate: f64,
+    /// The daily sending window, if any.
+    #[serde(skip)]
+    pub window: Option<super::schedule::Window>,
+    /// The zone the window (and a local `--at`) is read in.
+    #[serde(skip)]
+    pub zone: super::schedule::Zone,
 }
 
 impl Default for SendConfig {
     fn default() -> Self {
-        Self { rate: 20, burst: 1, concurrency: 8, max_attempts: 5, timeout_ms: 10_000, pause_on_failure_rate: 0.5 }
+        Self {
+            rate: 20,
+            burst: 1,
+            concurrency: 8,
+            max_attempts: 5,
+            timeout_ms: 10_000,
+            pause_on_failure_rate: 0.5,
+            window: None,
+            zone: super::schedule::Zone::Local,
+        }
     }
 }
 
@@ -354,6 +371,14 @@ impl CampaignConfig {
                         format!("`timeout_ms` = {}: must be from 100 to 600000", v.get_ref()),
                     ))
                 }
+            },
+            window: match &s.window {
+                None => None,
+                Some(w) => Some(super::schedule::Window::parse(w.get_ref()).map_err(|m| err(w.span().start, m))?),
+            },
+            zone: match &s.timezone {
+                None => super::schedule::Zone::Local,
+                Some(z) => super::schedule::Zone::parse(Some(z.get_ref())).map_err(|m| err(z.span().start, m))?,
             },
             pause_on_failure_rate: match s.pause_on_failure_rate {
                 None => d.pause_on_failure_rate,

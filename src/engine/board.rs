@@ -65,6 +65,8 @@ pub struct Board {
     pub announcements: Vec<Event>,
     pub paused_by_operator: bool,
     pub paused_by_guard: bool,
+    /// The schedule holds sending (before `--at`, outside the window).
+    pub held_by_schedule: bool,
     /// 45011: nothing goes out before this instant.
     pub slow_until: Option<Instant>,
     pub stopping: Option<EndReason>,
@@ -81,6 +83,7 @@ impl Board {
     /// one recipient from being in flight at once.
     pub fn new(config: EngineConfig, rows: Vec<usize>, openid_keys: Option<Arc<[u64]>>) -> Self {
         let counters = Counters { total: rows.len(), rate_limit: config.rate, ..Default::default() };
+        let held_by_schedule = config.start_held;
         Self {
             config,
             openid_keys,
@@ -93,6 +96,7 @@ impl Board {
             announcements: Vec::new(),
             paused_by_operator: false,
             paused_by_guard: false,
+            held_by_schedule,
             slow_until: None,
             stopping: None,
             window: VecDeque::new(),
@@ -116,7 +120,7 @@ impl Board {
         if self.stopping.is_some() {
             return Claim::Exit;
         }
-        if self.paused_by_operator || self.paused_by_guard {
+        if self.paused_by_operator || self.paused_by_guard || self.held_by_schedule {
             return Claim::Wait(None);
         }
         match self.slow_until {
@@ -172,7 +176,11 @@ impl Board {
 
     /// Whether requests waiting for their slot must give it up: stopping, or paused.
     pub fn halted(&self) -> bool {
-        self.stopping.is_some() || self.paused_by_operator || self.paused_by_guard || self.slow_until.is_some()
+        self.stopping.is_some()
+            || self.paused_by_operator
+            || self.paused_by_guard
+            || self.held_by_schedule
+            || self.slow_until.is_some()
     }
 
     /// Stop taking new rows; the rows in flight finish.

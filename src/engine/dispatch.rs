@@ -145,6 +145,13 @@ pub(super) async fn run(
                     let event = match c {
                         Control::Pause => board.pause().then_some(Event::Paused(PauseReason::Operator)),
                         Control::Resume => board.resume().then_some(Event::Resumed),
+                        Control::Schedule(Some(reason)) => {
+                            board.held_by_schedule = true;
+                            Some(Event::Paused(reason))
+                        }
+                        Control::Schedule(None) => {
+                            std::mem::replace(&mut board.held_by_schedule, false).then_some(Event::Resumed)
+                        }
                         Control::Stop => {
                             board.stop();
                             None

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::wechat::{Code, Failure, TokenStatus};
 
 /// Commands a front end sends to a running campaign.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Control {
     /// No new request until resumed.
     Pause,
@@ -18,6 +18,8 @@ pub enum Control {
     Stop,
     /// Messages per second from now on.
     SetRate(u32),
+    /// The schedule holds sending (with why and until when) or lets it go on (`None`).
+    Schedule(Option<PauseReason>),
 }
 
 /// Why sending is paused.
@@ -40,6 +42,15 @@ pub enum PauseReason {
         /// The share that pauses.
         limit: f64,
     },
+    /// The schedule holds sending: before `send --at`, or outside the daily window.
+    Scheduled {
+        /// Why: `the start time` or `the sending window 09:00-21:00 (Asia/Shanghai)`.
+        why: String,
+        /// When sending starts, as wall-clock time (`2026-11-25 09:00`).
+        opens_at: String,
+        /// The same instant, Unix seconds (for the countdown).
+        opens_at_unix: i64,
+    },
 }
 
 impl PauseReason {
@@ -50,6 +61,12 @@ impl PauseReason {
             PauseReason::MinuteQuota { wait_secs } => format!(
                 "WeChat's per-minute quota is reached (45011): waiting {wait_secs} s, then sending resumes; lower the rate to avoid it"
             ),
+            PauseReason::Scheduled { why, opens_at, opens_at_unix } => {
+                let now = crate::journal::unix_now() as i64;
+                let left = (opens_at_unix - now).max(0) as u64;
+                let (h, m, s) = (left / 3600, left % 3600 / 60, left % 60);
+                format!("waiting for {why}: sending starts at {opens_at} (in {h}h {m:02}m {s:02}s)")
+            }
             PauseReason::FailureRate { failed, of, limit } => format!(
                 "{failed} of the last {of} results failed (limit {:.0}%): check the error breakdown before resuming",
                 limit * 100.0

@@ -47,6 +47,9 @@ pub struct EngineConfig {
     pub per_user_retry: Duration,
     /// How often row events and progress are sent to the front end.
     pub event_interval: Duration,
+    /// Start held by the schedule (`send --at`, a closed window) until a
+    /// [`Control::Schedule`] opens it.
+    pub start_held: bool,
 }
 
 impl EngineConfig {
@@ -65,6 +68,7 @@ impl EngineConfig {
             minute_quota_pause: Duration::from_secs(60),
             per_user_retry: Duration::from_secs(2),
             event_interval: Duration::from_millis(50),
+            start_held: false,
         }
     }
 }
@@ -107,6 +111,11 @@ impl Handle {
     /// Send a control.
     pub fn send(&self, c: Control) {
         let _ = self.tx.send(c);
+    }
+
+    /// Whether the engine has ended (controls go nowhere).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
     }
 
     /// Pause sending.

@@ -51,6 +51,8 @@ pub struct Record {
     pub seq: u64,
     /// Milliseconds since the mock started.
     pub at_ms: u64,
+    /// When it was accepted (Unix milliseconds).
+    pub at_unix_ms: u64,
     /// The endpoint it came through.
     pub kind: Kind,
     /// The recipient.
@@ -371,6 +373,9 @@ impl MockState {
         let record = Record {
             seq: g.stats.accepted,
             at_ms: now.duration_since(self.started).as_millis() as u64,
+            at_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             kind,
             touser,
             template_id,

@@ -124,6 +124,8 @@ pub struct App {
     pub api_line: String,
     /// The campaign against the account's template, in one line.
     pub template_line: String,
+    /// When sending may happen (`--at`, the window), if limited.
+    pub schedule_lines: Vec<String>,
     /// The template could not be checked: the confirm screen says so first.
     pub template_unverified: bool,
     /// The account's template, for the card's phone preview.
@@ -192,6 +194,7 @@ impl App {
             quota_line: None,
             api_line: String::new(),
             template_line: String::new(),
+            schedule_lines: Vec::new(),
             template_unverified: false,
             template: None,
             estimate: String::new(),

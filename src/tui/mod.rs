@@ -43,6 +43,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     app.quota_line = quota.describe();
     app.estimate = duration(overview.estimate);
     app.template_line = overview.template.clone();
+    app.schedule_lines = overview.schedule.clone();
     app.template_unverified = session.template_needs_consent().is_some();
     app.template = session.template.template.clone();
     app.api_line = match &overview.mock_api {

@@ -67,6 +67,9 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
             if !app.api_line.is_empty() {
                 lines.push(Line::raw(format!("api        {}", app.api_line)));
             }
+            for line in &app.schedule_lines {
+                lines.push(Line::raw(format!("schedule   {line}")));
+            }
             if app.template_unverified {
                 lines.insert(
                     1,
