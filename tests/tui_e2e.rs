@@ -82,7 +82,9 @@ fn send_the_sample_campaign_through_the_terminal_ui() {
     assert!(preview.contains("「订单发货提醒」") && preview.contains("商品名称: 雨伞"), "{preview}");
     assert_eq!(t.run(&["display", "-p", "-t", t.session, "#{alternate_on}"]).trim(), "1");
     t.keys("s");
-    let confirm = t.wait_for("Send 45 messages now?", 10);
+    t.wait_for("Send 45 messages now?", 10);
+    // The whole popup: its last lines are drawn after its first.
+    let confirm = t.wait_for("template verified: 「订单发货提醒」", 10);
     assert!(confirm.contains("daily quota: 100,000 of 100,000 left"), "{confirm}");
     assert!(confirm.contains("template verified: 「订单发货提醒」"), "{confirm}");
     t.keys("y");
