@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod campaign;
+pub mod shared;
 pub mod cli;
 pub mod commands;
 pub mod engine;

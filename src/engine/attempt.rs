@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use super::Shared;
+use crate::shared::Claim;
 use crate::campaign::Rendered;
 use crate::journal::Line;
 use crate::wechat::{ErrorClass, Failure, Outcome, TokenNote, TokenStatus};
@@ -45,6 +46,13 @@ pub enum Verdict {
     NoToken(String),
     /// The dispatch line could not be written (the file and OS error): the request was not sent.
     JournalFailed(String),
+    /// Another sender has (or had) the row: not sent here.
+    Elsewhere {
+        /// It sent it without an answer.
+        unknown: bool,
+    },
+    /// Redis was lost before the request left: not sent; dispatching stops.
+    SharedLost(String),
 }
 
 /// An attempt, done: the job (its attempt counted), what it came to, and what happened to the token.
@@ -104,12 +112,32 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
             b
         }
     };
+    let finished = |job, verdict| Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
+    if let Some(c) = &shared.coord {
+        // The account's rate and the row's claim, across every sender; then the row is marked
+        // sent in Redis before the request leaves (the write-ahead rule, shared).
+        let claimed = match c.rate.permit().await {
+            Ok(()) => c.rows.claim(job.row).await,
+            Err(e) => Err(e),
+        };
+        let marked = match claimed {
+            Ok(Claim::Mine) => c.rows.mark_sent(job.row).await,
+            Ok(other) => return finished(job, Verdict::Elsewhere { unknown: other == Claim::Unknown }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = marked {
+            return finished(job, Verdict::SharedLost(e.to_string()));
+        }
+    }
     job.attempt += 1;
     let (row, attempt) = (job.row, job.attempt);
     if !shared.journal.append_written(Line::Dispatch { row, attempt }).await {
         let detail = shared.journal.error().unwrap_or_else(|| "the journal cannot be written".into());
+        if let Some(c) = &shared.coord {
+            let _ = c.rows.mark_outcome(row, "retry").await;
+        }
         let verdict = Verdict::JournalFailed(detail);
-        return Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
+        return finished(job, verdict);
     }
     let kind = shared.campaign.template.kind;
     let (outcome, token) = match shared.sender.send(kind, &body).await {
@@ -129,7 +157,30 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
         Outcome::Failed(f) => classify(shared, &mut job, f),
     };
     let token_status = token.refreshed.then(|| shared.sender.tokens.status());
+    let verdict = match &shared.coord {
+        Some(c) => share_outcome(c, row, verdict).await,
+        None => verdict,
+    };
     Finished { job, openid_key, verdict, token, token_status }
+}
+
+/// Write the row's outcome back to Redis. If that fails the outcome stands (it is in the
+/// journal; other senders see the row as sent, not resendable) but dispatching stops.
+async fn share_outcome(c: &super::Coordination, row: usize, verdict: Verdict) -> Verdict {
+    let outcome = match &verdict {
+        Verdict::Delivered { .. } => "ok".to_string(),
+        Verdict::Failed(f) => format!("failed:{}", f.code()),
+        Verdict::RetryLater(_) | Verdict::Stop(_) | Verdict::NoToken(_) => "retry".to_string(),
+        // Retried by this sender in this run: it stays marked sent by this sender.
+        _ => return verdict,
+    };
+    match c.rows.mark_outcome(row, &outcome).await {
+        Ok(()) => verdict,
+        Err(e) => {
+            c.lost(e.to_string());
+            verdict
+        }
+    }
 }
 
 fn classify(shared: &Shared, job: &mut Job, f: Failure) -> Verdict {

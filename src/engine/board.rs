@@ -305,12 +305,33 @@ impl Board {
                     self.stopping = Some(EndReason::Token { message });
                 }
             }
+            Verdict::Elsewhere { unknown } => {
+                self.counters.elsewhere += 1;
+                self.events.push(RowEvent::Elsewhere { row, unknown });
+            }
+            Verdict::SharedLost(detail) => {
+                // Not sent: back to the queue, for the next run.
+                self.events.push(RowEvent::Released { row });
+                if job.attempt == 0 {
+                    self.fresh.push_front(row);
+                } else {
+                    self.schedule(job, now);
+                }
+                self.lose_shared(detail);
+            }
             Verdict::JournalFailed(detail) => {
                 self.events.push(RowEvent::Unanswered { row, attempt });
                 if !matches!(self.stopping, Some(EndReason::Crashed { .. })) {
                     self.stopping = Some(EndReason::Journal { detail, unrecorded: Vec::new() });
                 }
             }
+        }
+    }
+
+    /// Redis was lost: stop dispatching (unless a crash already ended the run).
+    pub fn lose_shared(&mut self, detail: String) {
+        if !matches!(self.stopping, Some(EndReason::Crashed { .. } | EndReason::Journal { .. } | EndReason::Shared { .. })) {
+            self.stopping = Some(EndReason::Shared { detail });
         }
     }
 

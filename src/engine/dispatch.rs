@@ -159,6 +159,13 @@ pub(super) async fn run(
                         Control::SetRate(r) => {
                             let rate = r.max(1);
                             shared.set_rate(rate);
+                            if let Some(c) = &shared.coord {
+                                // The account's rate, for every sender.
+                                let limiter = c.rate.clone();
+                                tokio::spawn(async move {
+                                    let _ = limiter.set_rate(rate).await;
+                                });
+                            }
                             board.counters.rate_limit = rate;
                             Some(Event::RateChanged(rate))
                         }
@@ -186,6 +193,13 @@ pub(super) async fn run(
                 }
             },
             _ = tick.tick() => {
+                if let Some(detail) = shared.coord.as_ref().and_then(|c| c.lost_detail()) {
+                    let mut board = shelf.lock();
+                    board.lose_shared(detail);
+                    shelf.sync_halt(&mut board);
+                    drop(board);
+                    shelf.changed.notify_waiters();
+                }
                 flush(&shelf, &events, started).await;
             }
         }

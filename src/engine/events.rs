@@ -130,6 +130,18 @@ pub enum RowEvent {
         /// Its attempt number.
         attempt: u32,
     },
+    /// Another sender on Redis has (or had) the row: not sent here.
+    Elsewhere {
+        /// The row (0-based).
+        row: usize,
+        /// The other sender sent it without an answer: it may or may not have arrived.
+        unknown: bool,
+    },
+    /// The row goes back to the queue unsent (sending stopped before its request left).
+    Released {
+        /// The row (0-based).
+        row: usize,
+    },
 }
 
 /// Why a campaign run ended.
@@ -169,6 +181,12 @@ pub enum EndReason {
         /// Rows (0-based) WeChat accepted whose outcome could not be recorded even with the
         /// reserve given up: the journal shows them as unknown; they must not be sent again.
         unrecorded: Vec<usize>,
+    },
+    /// Redis (shared token, rate and rows) was lost: dispatching stopped, nothing falls back to
+    /// local state.
+    Shared {
+        /// What failed.
+        detail: String,
     },
     /// A task of the engine failed (a panic): the run ended; the journal is intact.
     Crashed {
@@ -215,6 +233,9 @@ impl EndReason {
                 }
                 text
             }
+            EndReason::Shared { detail } => format!(
+                "stopped: lost the shared state ({detail}); nothing more was sent. Run the same command again once Redis is back"
+            ),
             EndReason::Crashed { message } => format!(
                 "crashed: {message}. The journal is intact: run the same command again to resume (and please report this)"
             ),
@@ -233,6 +254,8 @@ pub struct Counters {
     pub failed: usize,
     /// Left for the next run after every attempt got a transient answer ("retry later").
     pub retry_later: usize,
+    /// Rows another sender on Redis had: not sent here.
+    pub elsewhere: usize,
     /// Requests on their way.
     pub in_flight: usize,
     /// Rows waiting for a retry.
@@ -255,9 +278,10 @@ impl Counters {
         self.total.saturating_sub(self.done() + self.in_flight + self.retrying)
     }
 
-    /// Rows this run is finished with (delivered, failed, or left for a later run).
+    /// Rows this run is finished with (delivered, failed, left for a later run, or had by
+    /// another sender).
     pub fn done(&self) -> usize {
-        self.delivered + self.failed + self.retry_later
+        self.delivered + self.failed + self.retry_later + self.elsewhere
     }
 
     /// Rows finished per second so far (0 in the first second, where it is noise).

@@ -86,6 +86,8 @@ pub struct Shared {
     pub config: EngineConfig,
     /// The rate limit, shared by the workers; its lock is never held across an await.
     pub pacer: pacer::Pacer,
+    /// Redis: the account's rate and the campaign's rows across senders, when scaled out.
+    pub coord: Option<Coordination>,
 }
 
 impl Shared {
@@ -99,6 +101,35 @@ impl Shared {
 pub struct Engine {
     shared: Arc<Shared>,
     rows: Vec<usize>,
+}
+
+/// The engine's part in scale-out: the shared rate and rows, and the first Redis failure seen
+/// after a request left (dispatching stops on it).
+#[derive(Debug)]
+pub struct Coordination {
+    /// The account's rate across senders.
+    pub rate: Arc<crate::shared::SharedRate>,
+    /// The campaign's rows across senders.
+    pub rows: crate::shared::SharedRows,
+    lost: std::sync::Mutex<Option<String>>,
+}
+
+impl Coordination {
+    /// Coordination through `rate` and `rows`.
+    pub fn new(rate: Arc<crate::shared::SharedRate>, rows: crate::shared::SharedRows) -> Self {
+        Self { rate, rows, lost: std::sync::Mutex::new(None) }
+    }
+
+    /// Remember that Redis failed (`detail`).
+    pub fn lost(&self, detail: String) {
+        let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+        lost.get_or_insert(detail);
+    }
+
+    /// The Redis failure seen, if any.
+    pub fn lost_detail(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// Controls a running campaign.
@@ -149,7 +180,15 @@ impl Engine {
         rows: Vec<usize>,
     ) -> Self {
         let pacer = pacer::Pacer::new(config.rate, config.burst);
-        Self { shared: Arc::new(Shared { campaign, sender, journal, config, pacer }), rows }
+        Self { shared: Arc::new(Shared { campaign, sender, journal, config, pacer, coord: None }), rows }
+    }
+
+    /// Share the rate and the rows with the other senders through Redis.
+    pub fn with_coordination(mut self, coord: Coordination) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.coord = Some(coord);
+        }
+        self
     }
 
     /// Start sending on the current runtime.

@@ -29,6 +29,11 @@ pub enum Status {
     DeliveredBefore,
     /// Failed in an earlier run.
     FailedBefore,
+    /// Another sender on Redis had it (`unknown`: it sent it without an answer).
+    Elsewhere {
+        /// Sent there without an answer.
+        unknown: bool,
+    },
 }
 
 impl Status {
@@ -96,6 +101,8 @@ impl App {
                 (*row, Status::Failed)
             }
             RowEvent::Unanswered { row, .. } => (*row, Status::Pending),
+            RowEvent::Released { row } => (*row, Status::Pending),
+            RowEvent::Elsewhere { row, unknown } => (*row, Status::Elsewhere { unknown: *unknown }),
             RowEvent::RetryLater { row, failure, .. } => {
                 self.failures.insert(*row, (failure.code(), format!("retry later: {}", failure.errmsg)));
                 (*row, Status::Pending)

@@ -254,6 +254,8 @@ fn status_cell(app: &App, row: usize, theme: Theme) -> (String, Style) {
         Status::Unknown => ("unknown".into(), theme.warn()),
         Status::DeliveredBefore => ("sent before".into(), theme.dim()),
         Status::FailedBefore => ("failed before".into(), theme.bad()),
+        Status::Elsewhere { unknown: false } => ("other sender".into(), theme.dim()),
+        Status::Elsewhere { unknown: true } => ("other sender: unknown".into(), theme.warn()),
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwapOption;
 
 use super::disk::{cache_file_name, read_disk, write_disk, Cached};
+use super::shared::SharedTokenStore;
 use super::{TokenError, TokenSource, TokenStatus};
 use crate::wechat::protocol::TokenSpec;
 use crate::wechat::secret::AccessToken;
@@ -40,6 +41,8 @@ pub struct TokenCache {
     refreshes: AtomicU64,
     from_disk: AtomicBool,
     recent: Mutex<VecDeque<Instant>>,
+    /// A store other processes share: one token and one refresh for all.
+    shared: Option<Arc<dyn SharedTokenStore>>,
 }
 
 impl TokenCache {
@@ -58,6 +61,7 @@ impl TokenCache {
             refreshes: AtomicU64::new(0),
             from_disk: Default::default(),
             recent: Mutex::new(VecDeque::new()),
+            shared: None,
         };
         if let Some(cached) = cache.disk.as_deref().and_then(read_disk) {
             if cached.is_fresh(SystemTime::now()) {
@@ -84,6 +88,12 @@ impl TokenCache {
     /// Where its tokens come from.
     pub fn source(&self) -> &TokenSource {
         &self.source
+    }
+
+    /// Share tokens with other processes through `store`.
+    pub fn with_shared(mut self, store: Arc<dyn SharedTokenStore>) -> Self {
+        self.shared = Some(store);
+        self
     }
 
     fn snapshot(&self) -> Option<Arc<Cached>> {
@@ -116,11 +126,52 @@ impl TokenCache {
             }
         }
         let external = current.is_some_and(|c| c.is_fresh(SystemTime::now()));
+        if let Some(store) = &self.shared {
+            // Withdrawn only if the store still holds the failing token; another process may
+            // already have published a new one, which the fetch below then reads.
+            store.withdraw(failed.expose()).await.map_err(TokenError::Shared)?;
+        }
         let token = self.fetch_and_store().await?;
         Ok(Replaced { token, refreshed: true, external })
     }
 
     async fn fetch_and_store(&self) -> Result<AccessToken, TokenError> {
+        let Some(store) = self.shared.clone() else { return self.fetch_from_source().await };
+        let failing = self.snapshot().map(|c| c.token.clone());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // The store's token, unless it is the one that just failed here.
+            if let Some((token, left)) = store.current().await.map_err(TokenError::Shared)? {
+                if failing.as_ref().is_none_or(|f| f.expose() != token) && left > Duration::from_secs(60) {
+                    let now = SystemTime::now();
+                    let token = AccessToken::new(token);
+                    self.store_memory(Cached { token: token.clone(), obtained_at: now, expires_at: Some(now + left), ttl: Some(left) });
+                    return Ok(token);
+                }
+            }
+            if store.try_lock().await.map_err(TokenError::Shared)? {
+                let fetched = self.fetch_from_source().await;
+                let published = match &fetched {
+                    Ok(token) => {
+                        let ttl = self.snapshot().and_then(|c| c.ttl).unwrap_or(Duration::from_secs(7200));
+                        // Published a little short of its life, so nobody reads a dying token.
+                        store.publish(token.expose(), ttl.saturating_sub(Duration::from_secs(120)).max(Duration::from_secs(60))).await
+                    }
+                    Err(_) => Ok(()),
+                };
+                let _ = store.unlock().await;
+                published.map_err(TokenError::Shared)?;
+                return fetched;
+            }
+            // Another process is fetching: wait for what it publishes.
+            if Instant::now() > deadline {
+                return Err(TokenError::Shared("another process has held the token refresh lock for 30 s".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn fetch_from_source(&self) -> Result<AccessToken, TokenError> {
         self.admit_request()?;
         let had_token = self.snapshot().is_some();
         self.requests.fetch_add(1, Ordering::Relaxed);

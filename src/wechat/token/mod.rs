@@ -8,6 +8,7 @@
 mod cache;
 mod disk;
 mod service;
+pub mod shared;
 mod source;
 
 use serde::Serialize;
@@ -50,6 +51,9 @@ pub enum TokenError {
         /// What went wrong.
         detail: String,
     },
+    /// The shared token store (Redis) cannot be reached.
+    #[error("the shared token store is lost: {0}")]
+    Shared(String),
     /// The central token service (`url:`) gave no token.
     #[error("the token service {url} failed: {detail}")]
     Service {

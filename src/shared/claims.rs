@@ -1,0 +1,157 @@
+//! The rows of a campaign across senders: a hash per campaign fingerprint
+//! (`wxsend:rows:<fingerprint>`), a field per row holding its state. A sender claims a row (with
+//! a lease) before it is sent, marks it `sent` before the request leaves (the write-ahead rule,
+//! in Redis), and writes the outcome back. A row claimed by a sender whose lease ran out before
+//! it marked the row sent is free again; a row marked sent without an outcome is **unknown** to
+//! everyone else: reported, never resent by them.
+
+use serde::Serialize;
+
+use super::{Redis, SharedError};
+
+/// KEYS[1] = the rows hash; ARGV = row, owner, lease ms.
+const CLAIM: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local mine = 'claimed:' .. ARGV[2] .. ':' .. string.format('%.0f', now + tonumber(ARGV[3]))
+if not cur then
+  redis.call('HSET', KEYS[1], ARGV[1], mine)
+  return 'mine'
+end
+if cur == 'ok' or string.sub(cur, 1, 6) == 'failed' then return 'done' end
+local kind, owner, rest = string.match(cur, '^(%a+):([^:]*):?(.*)$')
+if kind == 'claimed' then
+  if owner == ARGV[2] or tonumber(rest) < now then
+    redis.call('HSET', KEYS[1], ARGV[1], mine)
+    return 'mine'
+  end
+  return 'busy'
+end
+if kind == 'sent' then
+  if owner == ARGV[2] then return 'mine' end
+  return 'unknown'
+end
+if kind == 'retry' then
+  redis.call('HSET', KEYS[1], ARGV[1], mine)
+  return 'mine'
+end
+return 'busy'
+"#;
+
+/// What a claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This sender sends the row.
+    Mine,
+    /// Another sender delivered it or it failed for good there.
+    Done,
+    /// Another sender is sending it right now.
+    Busy,
+    /// Another sender sent it without an answer: it may have arrived; not resent here.
+    Unknown,
+}
+
+/// One sender, as the others see it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SenderInfo {
+    /// Its id.
+    pub owner: String,
+    /// Its host name.
+    pub host: String,
+    /// Rows it delivered this run.
+    pub delivered: usize,
+    /// Rows it failed this run.
+    pub failed: usize,
+    /// Its rate over the last seconds.
+    pub rate: f64,
+    /// When it last said so (Unix seconds).
+    pub at: u64,
+}
+
+/// The rows of one campaign in Redis, as this sender sees them.
+#[derive(Debug, Clone)]
+pub struct SharedRows {
+    redis: Redis,
+    key: String,
+    senders: String,
+    owner: String,
+}
+
+/// How long a claim holds before the row is marked sent.
+pub const LEASE_MS: u64 = 30_000;
+
+impl SharedRows {
+    /// The rows of the campaign with fingerprint `fingerprint`, for sender `owner` of `appid`.
+    pub fn new(redis: Redis, appid: &str, fingerprint: &str, owner: &str) -> Self {
+        Self {
+            key: format!("wxsend:rows:{fingerprint}"),
+            senders: format!("wxsend:senders:{appid}"),
+            redis,
+            owner: owner.to_string(),
+        }
+    }
+
+    /// This sender's id.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Claim `row` (0-based) for this sender.
+    pub async fn claim(&self, row: usize) -> Result<Claim, SharedError> {
+        let found: String = self
+            .redis
+            .script(&redis::Script::new(CLAIM), &[&self.key], &[row.to_string(), self.owner.clone(), LEASE_MS.to_string()])
+            .await?;
+        Ok(match found.as_str() {
+            "mine" => Claim::Mine,
+            "done" => Claim::Done,
+            "unknown" => Claim::Unknown,
+            _ => Claim::Busy,
+        })
+    }
+
+    /// Mark `row` sent by this sender: its request is about to leave.
+    pub async fn mark_sent(&self, row: usize) -> Result<(), SharedError> {
+        self.set(row, format!("sent:{}", self.owner)).await
+    }
+
+    /// Write `row`'s outcome: `ok`, `failed:<code>`, or `retry` (another sender may send it).
+    pub async fn mark_outcome(&self, row: usize, outcome: &str) -> Result<(), SharedError> {
+        let value = if outcome == "retry" { format!("retry:{}", self.owner) } else { outcome.to_string() };
+        self.set(row, value).await
+    }
+
+    async fn set(&self, row: usize, value: String) -> Result<(), SharedError> {
+        let _: () = self.redis.run(redis::cmd("HSET").arg(&self.key).arg(row).arg(value)).await?;
+        Ok(())
+    }
+
+    /// Every row's state in Redis (field → value).
+    pub async fn states(&self) -> Result<std::collections::HashMap<usize, String>, SharedError> {
+        let all: std::collections::HashMap<String, String> = self.redis.run(redis::cmd("HGETALL").arg(&self.key)).await?;
+        Ok(all.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, v))).collect())
+    }
+
+    /// Say how this sender is doing (kept for 30 s).
+    pub async fn heartbeat(&self, info: &SenderInfo) -> Result<(), SharedError> {
+        let value = serde_json::to_string(info).unwrap_or_default();
+        let key = format!("{}:{}", self.senders, self.owner);
+        let _: () = self.redis.run(redis::cmd("SET").arg(key).arg(value).arg("EX").arg(30)).await?;
+        Ok(())
+    }
+
+    /// The senders of this appid that spoke in the last 30 s.
+    pub async fn senders(&self) -> Result<Vec<SenderInfo>, SharedError> {
+        let keys: Vec<String> = self.redis.run(redis::cmd("KEYS").arg(format!("{}:*", self.senders))).await?;
+        let mut out = Vec::new();
+        for k in keys {
+            let v: Option<String> = self.redis.run(redis::cmd("GET").arg(&k)).await?;
+            if let Some(info) = v.and_then(|v| serde_json::from_str::<SenderInfo>(&v).ok()) {
+                out.push(info);
+            }
+        }
+        out.sort_by(|a, b| a.owner.cmp(&b.owner));
+        Ok(out)
+    }
+}

@@ -1,0 +1,116 @@
+//! One aggregate rate for every sender of an appid and kind: a GCRA whose theoretical arrival
+//! time lives in Redis (`wxsend:rate:<appid>:<kind>`, in Redis's own clock), advanced by a Lua
+//! script that hands out a small batch of permits at once (the redis-cell / `redis_rate` model).
+//! Each permit has its own instant, `interval` apart, so the aggregate keeps to the rate however
+//! many processes take batches. The rate itself is shared too (`+`/`-` in one TUI changes it for
+//! all).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::{Redis, SharedError};
+
+/// KEYS[1] = the TAT (µs, Redis time); ARGV = permits, interval µs, tolerance µs. Returns the
+/// first permit's instant and Redis's now, both µs.
+const TAKE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local n = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local tolerance = tonumber(ARGV[3])
+local first = tat - tolerance
+if first < now then first = now end
+local next_tat = tat + n * interval
+redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.floor((next_tat - now) / 1000) + 60000)
+return {string.format('%.0f', first), string.format('%.0f', now)}
+"#;
+
+#[derive(Debug)]
+struct Batch {
+    next: Instant,
+    left: u32,
+}
+
+/// The shared rate of one appid and kind.
+#[derive(Debug)]
+pub struct SharedRate {
+    redis: Redis,
+    key: String,
+    rate_key: String,
+    rate: AtomicU32,
+    burst: u32,
+    batch: Mutex<Batch>,
+}
+
+impl SharedRate {
+    /// The limiter of `appid` and `kind` at `rate` per second (the account's, across senders).
+    pub fn new(redis: Redis, appid: &str, kind: &str, rate: u32, burst: u32) -> Self {
+        Self {
+            key: format!("wxsend:rate:{appid}:{kind}"),
+            rate_key: format!("wxsend:rate_limit:{appid}:{kind}"),
+            redis,
+            rate: AtomicU32::new(rate.max(1)),
+            burst,
+            batch: Mutex::new(Batch { next: Instant::now(), left: 0 }),
+        }
+    }
+
+    /// Wait for this sender's next permit.
+    pub async fn permit(&self) -> Result<(), SharedError> {
+        let at = {
+            let mut b = self.batch.lock().await;
+            if b.left == 0 {
+                self.refill(&mut b).await?;
+            }
+            let at = b.next;
+            b.next += self.interval();
+            b.left -= 1;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+        Ok(())
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_micros(1_000_000 / u64::from(self.rate.load(Ordering::Relaxed).max(1)))
+    }
+
+    async fn refill(&self, b: &mut Batch) -> Result<(), SharedError> {
+        // About 50 ms of permits at a time: few round trips, little taken and left unused.
+        let rate = self.rate.load(Ordering::Relaxed).max(1);
+        let n = (rate / 20).clamp(1, 32);
+        let interval = 1_000_000 / u64::from(rate);
+        let tolerance = interval * u64::from(self.burst.saturating_sub(1));
+        let asked = Instant::now();
+        let (first, now): (String, String) = self
+            .redis
+            .script(&redis::Script::new(TAKE), &[&self.key], &[n.to_string(), interval.to_string(), tolerance.to_string()])
+            .await?;
+        let (first, now) = (first.parse::<u64>().unwrap_or(0), now.parse::<u64>().unwrap_or(0));
+        // Redis's clock mapped onto ours at the moment we asked (the round trip only delays).
+        b.next = asked + Duration::from_micros(first.saturating_sub(now));
+        b.left = n;
+        Ok(())
+    }
+
+    /// The rate every sender keeps to: this one's, or what another sender set.
+    pub async fn shared_rate(&self) -> Result<u32, SharedError> {
+        let set: Option<u32> = self.redis.run(redis::cmd("GET").arg(&self.rate_key)).await?;
+        if let Some(r) = set {
+            self.rate.store(r.max(1), Ordering::Relaxed);
+        }
+        Ok(self.rate.load(Ordering::Relaxed))
+    }
+
+    /// Set the rate for every sender.
+    pub async fn set_rate(&self, rate: u32) -> Result<(), SharedError> {
+        self.rate.store(rate.max(1), Ordering::Relaxed);
+        let _: () = self.redis.run(redis::cmd("SET").arg(&self.rate_key).arg(rate.max(1)).arg("EX").arg(86_400)).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! The shared access token, stored as WxJava stores it so other services read the same one:
+//! `<prefix>:access_token:<appid>` holds the token as a plain string with the token's time to
+//! live. Refresh is single-flight across processes with `<prefix>:access_token_lock:<appid>`
+//! (`SET NX PX`, released by compare-and-delete so a slow holder never deletes someone else's
+//! lock); a failing token is withdrawn only if Redis still holds that token.
+
+use std::time::Duration;
+
+use super::Redis;
+use crate::wechat::token::shared::{SharedTokenStore, StoreFuture};
+
+/// How long a refresh lock lives if its holder dies.
+pub const LOCK_TTL: Duration = Duration::from_secs(10);
+
+const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/// The token of one appid in Redis.
+#[derive(Debug, Clone)]
+pub struct SharedTokens {
+    redis: Redis,
+    key: String,
+    lock: String,
+    owner: String,
+}
+
+impl SharedTokens {
+    /// The token of `appid`; `owner` tells this process's lock from others'.
+    pub fn new(redis: Redis, appid: &str, owner: &str) -> Self {
+        let key = format!("{}:access_token:{appid}", redis.prefix);
+        let lock = format!("{}:access_token_lock:{appid}", redis.prefix);
+        Self { redis, key, lock, owner: owner.to_string() }
+    }
+
+    /// The key the token is stored under.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl SharedTokenStore for SharedTokens {
+    fn current(&self) -> StoreFuture<'_, Option<(String, Duration)>> {
+        Box::pin(async move {
+            let token: Option<String> = self.redis.run(redis::cmd("GET").arg(&self.key)).await.map_err(|e| e.to_string())?;
+            let ttl: i64 = self.redis.run(redis::cmd("PTTL").arg(&self.key)).await.map_err(|e| e.to_string())?;
+            Ok(token.filter(|t| !t.is_empty()).map(|t| {
+                // A key without expiry (set by another tool): trust it for an hour.
+                let left = if ttl > 0 { Duration::from_millis(ttl as u64) } else { Duration::from_secs(3600) };
+                (t, left)
+            }))
+        })
+    }
+
+    fn try_lock(&self) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            let set: Option<String> = self
+                .redis
+                .run(redis::cmd("SET").arg(&self.lock).arg(&self.owner).arg("NX").arg("PX").arg(LOCK_TTL.as_millis() as u64))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(set.is_some())
+        })
+    }
+
+    fn unlock(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let _: i64 = self
+                .redis
+                .script(&redis::Script::new(RELEASE), &[&self.lock], &[self.owner.clone()])
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
+    fn publish<'a>(&'a self, token: &'a str, ttl: Duration) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let _: () = self
+                .redis
+                .run(redis::cmd("SET").arg(&self.key).arg(token).arg("PX").arg(ttl.as_millis().max(1000) as u64))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
+    fn withdraw<'a>(&'a self, token: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let _: i64 = self
+                .redis
+                .script(&redis::Script::new(RELEASE), &[&self.key], &[token.to_string()])
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,24 @@
+//! A token store other processes share (Redis): the cache asks it before fetching, takes its
+//! refresh lock so one process in all fetches, publishes what it fetched, and withdraws a
+//! failing token only if the store still holds that one. The store itself lives a layer up.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A boxed future, for the object-safe trait below.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// What the cache needs from a shared token store. Errors are in words (the store is lost).
+pub trait SharedTokenStore: Send + Sync + std::fmt::Debug {
+    /// The token the store holds and how long it has left.
+    fn current(&self) -> StoreFuture<'_, Option<(String, Duration)>>;
+    /// Take the refresh lock (`true`), or see that another process holds it (`false`).
+    fn try_lock(&self) -> StoreFuture<'_, bool>;
+    /// Give the lock up, if it is still ours.
+    fn unlock(&self) -> StoreFuture<'_, ()>;
+    /// Publish `token` for `ttl`.
+    fn publish<'a>(&'a self, token: &'a str, ttl: Duration) -> StoreFuture<'a, ()>;
+    /// Withdraw `token` if the store still holds it (another process may have replaced it).
+    fn withdraw<'a>(&'a self, token: &'a str) -> StoreFuture<'a, ()>;
+}
