@@ -210,13 +210,23 @@ pub fn status(args: StatusArgs) -> Exit {
         Ok(c) => c,
         Err(exit) => return exit,
     };
-    let report = match crate::app::status::status(&campaign, dir.as_deref()) {
+    let mut report = match crate::app::status::status(&campaign, dir.as_deref()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {}", crate::app::text::printable(&e));
             return Exit::Input;
         }
     };
+    if campaign.config.shared.redis.is_some() {
+        let Some(rt) = runtime() else { return Exit::Input };
+        match rt.block_on(crate::app::status::shared_status(&campaign)) {
+            Ok(senders) => report.senders = senders,
+            Err(e) => {
+                eprintln!("error: {}", crate::app::text::printable(&e));
+                return Exit::Input;
+            }
+        }
+    }
     if let Some(path) = &args.export {
         match crate::app::export::export_with_receipts(&campaign, dir.as_deref(), path, args.include_blocked) {
             Ok(n) => eprintln!("failures: {} ({n} rows)", path.display()),
@@ -256,7 +266,26 @@ pub fn status(args: StatusArgs) -> Exit {
             String::new()
         }
     );
-    if report.journal.is_none() {
+    if let Some(senders) = &report.senders {
+        let all = |f: fn(&crate::app::status::SenderShare) -> usize| senders.iter().map(f).sum::<usize>();
+        println!(
+            "across senders (Redis): delivered {}, failed {}, sent without an answer yet {}",
+            t(all(|s| s.delivered)),
+            t(all(|s| s.failed)),
+            t(all(|s| s.sent))
+        );
+        println!("senders (Redis): {}", senders.len());
+        for s in senders {
+            println!(
+                "  {}: delivered {}, failed {}, sent without an answer yet {}, left for later {}",
+                s.sender,
+                t(s.delivered),
+                t(s.failed),
+                t(s.sent),
+                t(s.retry)
+            );
+        }
+    } else if report.journal.is_none() {
         println!("(no journal yet: nothing was sent)");
     }
     Exit::Success

@@ -9,12 +9,12 @@
 
 pub mod app;
 pub mod campaign;
-pub mod shared;
 pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod headless;
 pub mod journal;
 pub mod mock;
+pub mod shared;
 pub mod tui;
 pub mod wechat;

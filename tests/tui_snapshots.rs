@@ -91,6 +91,7 @@ fn sending() -> App {
             delivered: 15,
             failed: 2,
             retry_later: 0,
+            elsewhere: 0,
             in_flight: 4,
             retrying: 1,
             requests: req,
@@ -173,7 +174,7 @@ fn done_screen() {
     let state = Path::new(".wxsend/order-shipped-2026-11/recipients");
     a.report = Some(RunReport {
         summary,
-        totals: Totals { delivered: 41, failed: 4, unknown: 0, pending: 0 },
+        totals: Totals { delivered: 41, failed: 4, unknown: 0, pending: 0, ..Default::default() },
         ready: 45,
         invalid: 4,
         duplicates: 1,

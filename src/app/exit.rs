@@ -45,7 +45,14 @@ impl Exit {
             EndReason::Crashed { .. } => Exit::Crashed,
             EndReason::Journal { .. } => Exit::LocalWrite,
             r if r.is_fatal() => Exit::Stopped,
-            _ if totals.pending == 0 && totals.failed == 0 && totals.unknown == 0 && invalid == 0 => Exit::Success,
+            _ if totals.pending == 0
+                && totals.failed == 0
+                && totals.unknown == 0
+                && totals.elsewhere_unknown == 0
+                && invalid == 0 =>
+            {
+                Exit::Success
+            }
             _ => Exit::Partial,
         }
     }

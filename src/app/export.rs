@@ -202,6 +202,10 @@ pub struct Totals {
     pub unknown: usize,
     /// Not sent yet.
     pub pending: usize,
+    /// Finished by another sender on Redis.
+    pub elsewhere: usize,
+    /// Sent by another sender without an answer (it may have arrived; not resent here).
+    pub elsewhere_unknown: usize,
 }
 
 /// Counts over the ready rows of `campaign` as `replay` sees them.

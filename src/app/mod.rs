@@ -13,6 +13,7 @@ pub mod preflight;
 pub mod receipts;
 pub mod report;
 pub mod run;
+pub mod scale;
 pub mod scheduler;
 pub mod session;
 pub mod status;

@@ -91,6 +91,23 @@ impl RunReport {
                 thousands(self.duplicates)
             ),
         );
+        if t.elsewhere + t.elsewhere_unknown > 0 {
+            say(
+                LineKind::Info,
+                format!(
+                    "other senders (Redis): finished {} rows{}",
+                    thousands(t.elsewhere),
+                    if t.elsewhere_unknown > 0 {
+                        format!(
+                            "; {} sent there without an answer (unknown: check that sender's journal)",
+                            thousands(t.elsewhere_unknown)
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        }
         if t.delivered > 0 {
             let r = &self.receipts;
             say(

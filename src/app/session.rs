@@ -19,6 +19,7 @@ use crate::campaign::{Campaign, LoadError, TokenSpec};
 use crate::engine::{Engine, EngineConfig, Summary};
 use crate::journal::{replay_file, Journal, JournalError, JournalWriter, Replay, StatePaths};
 use crate::mock::{MockConfig, MockServer};
+use crate::shared::{Redis, SharedTokens};
 use crate::wechat::client::ClientError;
 use crate::wechat::{Quota, Secret, Sender, TokenCache, TokenError, TokenSource, WechatClient};
 
@@ -68,6 +69,9 @@ pub enum PrepareError {
     /// The embedded mock did not start.
     #[error("cannot start the embedded mock: {0}")]
     Mock(std::io::Error),
+    /// The shared Redis cannot be reached.
+    #[error("cannot use the shared state: {0}; check [shared] redis (or WXSEND_REDIS_URL) and that Redis runs")]
+    Shared(String),
     /// `--at` cannot be read.
     #[error("{0}")]
     At(String),
@@ -112,6 +116,8 @@ pub struct Session {
     pub template: TemplateCheck,
     /// When sending may happen (`--at`, `[send] window`).
     pub schedule: Schedule,
+    /// Redis, when several senders share this campaign.
+    pub scale: Option<super::scale::Scale>,
 }
 
 /// The secret used against the embedded mock (it accepts any).
@@ -157,14 +163,26 @@ impl Session {
                 TokenCache::default_dir(),
             )
         };
-        let tokens = Arc::new(TokenCache::new(source, cache_dir.as_deref()));
-        let sender = Sender::new(client, tokens);
-
         let mut state_dir = opts.state_dir.clone().unwrap_or_else(|| cfg.state_dir.clone());
         if mock.is_some() {
             // Mock runs keep their own journals: they must never count as real deliveries.
             state_dir = state_dir.join("mock");
         }
+        let mut tokens = TokenCache::new(source, cache_dir.as_deref());
+        // Scale-out: the embedded mock is this process's own, so a --mock run never shares.
+        let scale = match (&cfg.shared.redis, &mock) {
+            (Some(url), None) => {
+                let redis = Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
+                    .await
+                    .map_err(|e| PrepareError::Shared(e.to_string()))?;
+                let owner = super::scale::owner_id(&state_dir);
+                tokens = tokens.with_shared(Arc::new(SharedTokens::new(redis.clone(), &cfg.wechat.appid, &owner)));
+                let fingerprint = super::scale::rows_fingerprint(&campaign)?;
+                Some(super::scale::Scale { redis, owner, fingerprint })
+            }
+            _ => None,
+        };
+        let sender = Sender::new(client, Arc::new(tokens));
         let template = if opts.skip_template_check {
             TemplateCheck::not_verified("skipped (--skip-template-check)")
         } else {
@@ -180,6 +198,9 @@ impl Session {
         }
         let paths = StatePaths::new(&state_dir, &campaign.recipients.path);
         let (journal, writer) = Journal::open(paths, &campaign, opts.new_run)?;
+        if let Some(scale) = &scale {
+            scale.reconcile(&campaign, &journal.replay).await.map_err(|e| PrepareError::Shared(e.to_string()))?;
+        }
         let plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
         writer.append(crate::journal::Line::Run {
             at: crate::journal::unix_now(),
@@ -194,7 +215,20 @@ impl Session {
         let engine_config = EngineConfig::from_send(&campaign.config.send);
         let campaign = Arc::new(campaign);
         let options = opts.clone();
-        Ok(Self { campaign, sender, journal, writer, plan, files, mock, engine_config, options, template, schedule })
+        Ok(Self {
+            campaign,
+            sender,
+            journal,
+            writer,
+            plan,
+            files,
+            mock,
+            engine_config,
+            options,
+            template,
+            schedule,
+            scale,
+        })
     }
 
     /// Everything the operator confirms before the run.
@@ -305,6 +339,10 @@ impl Session {
             config,
             self.plan.to_send.clone(),
         );
+        let engine = match &self.scale {
+            Some(scale) => engine.with_coordination(scale.coordination(&self.campaign)),
+            None => engine,
+        };
         let (handle, events) = engine.start();
         if self.schedule.is_set() {
             tokio::spawn(super::scheduler::drive(handle.clone(), self.schedule));
@@ -344,10 +382,13 @@ impl Session {
     pub async fn finish(&self, summary: &Summary) -> RunReport {
         let checks = &self.campaign.checks;
         let replay = self.replay_now().await;
-        let (totals, unknown_rows) = match &replay {
+        let (mut totals, unknown_rows) = match &replay {
             Ok(r) => (export::totals(&self.campaign, r), r.unknown()),
             Err(_) => (export::Totals { pending: self.plan.to_send.len(), ..Default::default() }, Vec::new()),
         };
+        if let (Some(scale), Ok(r)) = (&self.scale, &replay) {
+            scale.settle(&self.campaign, r, &mut totals).await;
+        }
         let failures = replay.and_then(|replay| {
             let written = self.write_failures(&replay)?;
             let report = export::build_report(&self.campaign, &replay, summary, self.files.clone());

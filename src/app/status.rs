@@ -33,6 +33,9 @@ pub struct StatusReport {
     pub receipts_unmatched: usize,
     /// The journal read, if there is one.
     pub journal: Option<String>,
+    /// Each sender's share, when senders share the campaign through Redis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub senders: Option<Vec<SenderShare>>,
 }
 
 /// The status of `campaign` from its state folder (`state_dir` overrides the campaign's).
@@ -55,6 +58,7 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
         receipts: ReceiptCounts::default(),
         receipts_unmatched: 0,
         journal: records.as_ref().map(|_| paths.journal.display().to_string()),
+        senders: None,
     };
     for i in 0..rows {
         if campaign.checks.state(i) != Some(RowState::Ready) {
@@ -72,4 +76,39 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
     report.receipts_unmatched = receipts.iter().filter(|r| r.row.is_none()).count();
     report.receipts = ReceiptCounts::of(&receipts, report.sent);
     Ok(report)
+}
+
+/// One sender's share of the campaign, from Redis.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SenderShare {
+    /// The sender (`<host>-<state folder hash>`).
+    pub sender: String,
+    /// Rows it delivered.
+    pub delivered: usize,
+    /// Rows that failed for good there.
+    pub failed: usize,
+    /// Rows it sent without an answer yet (in flight, or unknown if it died).
+    pub sent: usize,
+    /// Rows left for a later run (transient answers only).
+    pub retry: usize,
+}
+
+/// The campaign across the senders sharing it through Redis (`[shared] redis`).
+pub async fn shared_status(campaign: &Campaign) -> Result<Option<Vec<SenderShare>>, String> {
+    let cfg = &campaign.config.shared;
+    let Some(url) = &cfg.redis else { return Ok(None) };
+    let redis = crate::shared::Redis::connect(url, cfg.password(), &cfg.prefix).await.map_err(|e| e.to_string())?;
+    let fingerprint = super::scale::rows_fingerprint(campaign).map_err(|e| e.to_string())?;
+    let rows = crate::shared::SharedRows::new(redis, &campaign.config.wechat.appid, &fingerprint, "status");
+    let mut by_sender: std::collections::BTreeMap<String, SenderShare> = Default::default();
+    for ((state, owner), n) in rows.tally().await.map_err(|e| e.to_string())? {
+        let s = by_sender.entry(owner.clone()).or_insert_with(|| SenderShare { sender: owner, ..Default::default() });
+        match state.as_str() {
+            "ok" => s.delivered += n,
+            "failed" => s.failed += n,
+            "sent" | "claimed" => s.sent += n,
+            _ => s.retry += n,
+        }
+    }
+    Ok(Some(by_sender.into_values().collect()))
 }

@@ -50,6 +50,9 @@ pub struct Account {
     /// A PEM file of extra root certificates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// The Redis the account's senders share (may hold a password: never shown).
+    #[serde(skip_serializing)]
+    pub redis: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +127,7 @@ pub fn describe(name: &str, a: &Account) -> String {
 pub(crate) fn resolve_wechat(
     raw: RawWechat,
     network: &mut RawNetwork,
+    shared: &mut super::scale::RawShared,
     path: &Path,
     text: &str,
 ) -> Result<WechatConfig, LoadError> {
@@ -200,6 +204,9 @@ pub(crate) fn resolve_wechat(
     }
     if network.ca_file.is_none() {
         network.ca_file = a.ca_file.map(|f| f.display().to_string());
+    }
+    if shared.redis.is_none() {
+        shared.redis = a.redis;
     }
     Ok(WechatConfig {
         api_base,

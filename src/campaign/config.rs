@@ -40,6 +40,8 @@ struct RawFile {
     network: RawNetwork,
     #[serde(default)]
     receipts: super::receipts::RawReceipts,
+    #[serde(default)]
+    shared: super::scale::RawShared,
     state_dir: Option<String>,
     template_cache_minutes: Option<Spanned<u64>>,
 }
@@ -210,6 +212,8 @@ pub struct CampaignConfig {
     pub network: NetworkOptions,
     /// Folder holding the journal, failures and report of this campaign.
     pub state_dir: PathBuf,
+    /// `[shared]`: the Redis several senders share, if any.
+    pub shared: super::scale::SharedConfig,
     /// `[receipts]`: how WeChat's delivery pushes are authenticated.
     pub receipts: super::receipts::ReceiptsConfig,
     /// How long a fetched list of the account's templates is reused (`template_cache_minutes`,
@@ -259,7 +263,9 @@ impl CampaignConfig {
         }
 
         let mut raw_network = raw.network;
-        let wechat = resolve_wechat(raw.wechat, &mut raw_network, path, text)?;
+        let mut raw_shared = raw.shared;
+        let wechat = resolve_wechat(raw.wechat, &mut raw_network, &mut raw_shared, path, text)?;
+        let shared = raw_shared.resolve().map_err(|message| LoadError::Config { at: Location::file(path), message })?;
 
         let m = raw.message;
         let data_span = m.data.span();
@@ -417,6 +423,7 @@ impl CampaignConfig {
             state_dir,
             template_cache,
             receipts: raw.receipts.into(),
+            shared,
         })
     }
 }

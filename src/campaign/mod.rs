@@ -9,6 +9,7 @@ mod network;
 pub mod receipts;
 pub mod recipients;
 pub mod render;
+pub mod scale;
 pub mod schedule;
 pub mod subscribe_rules;
 pub mod template;

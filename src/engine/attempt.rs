@@ -6,9 +6,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use super::Shared;
-use crate::shared::Claim;
 use crate::campaign::Rendered;
 use crate::journal::Line;
+use crate::shared::Claim;
 use crate::wechat::{ErrorClass, Failure, Outcome, TokenNote, TokenStatus};
 
 /// A row on its way: which attempt this is and the body to send (rendered once).
@@ -112,7 +112,8 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
             b
         }
     };
-    let finished = |job, verdict| Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
+    let finished =
+        |job, verdict| Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
     if let Some(c) = &shared.coord {
         // The account's rate and the row's claim, across every sender; then the row is marked
         // sent in Redis before the request leaves (the write-ahead rule, shared).

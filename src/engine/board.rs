@@ -330,7 +330,10 @@ impl Board {
 
     /// Redis was lost: stop dispatching (unless a crash already ended the run).
     pub fn lose_shared(&mut self, detail: String) {
-        if !matches!(self.stopping, Some(EndReason::Crashed { .. } | EndReason::Journal { .. } | EndReason::Shared { .. })) {
+        if !matches!(
+            self.stopping,
+            Some(EndReason::Crashed { .. } | EndReason::Journal { .. } | EndReason::Shared { .. })
+        ) {
             self.stopping = Some(EndReason::Shared { detail });
         }
     }

@@ -19,7 +19,7 @@ if not cur then
   redis.call('HSET', KEYS[1], ARGV[1], mine)
   return 'mine'
 end
-if cur == 'ok' or string.sub(cur, 1, 6) == 'failed' then return 'done' end
+if string.sub(cur, 1, 3) == 'ok:' or string.sub(cur, 1, 7) == 'failed:' then return 'done' end
 local kind, owner, rest = string.match(cur, '^(%a+):([^:]*):?(.*)$')
 if kind == 'claimed' then
   if owner == ARGV[2] or tonumber(rest) < now then
@@ -101,7 +101,11 @@ impl SharedRows {
     pub async fn claim(&self, row: usize) -> Result<Claim, SharedError> {
         let found: String = self
             .redis
-            .script(&redis::Script::new(CLAIM), &[&self.key], &[row.to_string(), self.owner.clone(), LEASE_MS.to_string()])
+            .script(
+                &redis::Script::new(CLAIM),
+                &[&self.key],
+                &[row.to_string(), self.owner.clone(), LEASE_MS.to_string()],
+            )
             .await?;
         Ok(match found.as_str() {
             "mine" => Claim::Mine,
@@ -116,10 +120,10 @@ impl SharedRows {
         self.set(row, format!("sent:{}", self.owner)).await
     }
 
-    /// Write `row`'s outcome: `ok`, `failed:<code>`, or `retry` (another sender may send it).
+    /// Write `row`'s outcome: `ok`, `failed:<code>`, or `retry` (another sender may send it);
+    /// stored with this sender's id.
     pub async fn mark_outcome(&self, row: usize, outcome: &str) -> Result<(), SharedError> {
-        let value = if outcome == "retry" { format!("retry:{}", self.owner) } else { outcome.to_string() };
-        self.set(row, value).await
+        self.set(row, format!("{outcome}:{}", self.owner)).await
     }
 
     async fn set(&self, row: usize, value: String) -> Result<(), SharedError> {
@@ -127,9 +131,23 @@ impl SharedRows {
         Ok(())
     }
 
+    /// Rows by state and sender: (`ok` | `failed` | `sent` | `claimed` | `retry`, owner) → count.
+    pub async fn tally(&self) -> Result<std::collections::BTreeMap<(String, String), usize>, SharedError> {
+        let mut out = std::collections::BTreeMap::new();
+        for value in self.states().await?.into_values() {
+            let mut parts = value.split(':');
+            let state = parts.next().unwrap_or_default().to_string();
+            let owner = value.rsplit(':').next().unwrap_or_default();
+            let owner = if state == "claimed" { value.split(':').nth(1).unwrap_or_default() } else { owner };
+            *out.entry((state, owner.to_string())).or_default() += 1;
+        }
+        Ok(out)
+    }
+
     /// Every row's state in Redis (field → value).
     pub async fn states(&self) -> Result<std::collections::HashMap<usize, String>, SharedError> {
-        let all: std::collections::HashMap<String, String> = self.redis.run(redis::cmd("HGETALL").arg(&self.key)).await?;
+        let all: std::collections::HashMap<String, String> =
+            self.redis.run(redis::cmd("HGETALL").arg(&self.key)).await?;
         Ok(all.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, v))).collect())
     }
 

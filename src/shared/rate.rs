@@ -89,7 +89,11 @@ impl SharedRate {
         let asked = Instant::now();
         let (first, now): (String, String) = self
             .redis
-            .script(&redis::Script::new(TAKE), &[&self.key], &[n.to_string(), interval.to_string(), tolerance.to_string()])
+            .script(
+                &redis::Script::new(TAKE),
+                &[&self.key],
+                &[n.to_string(), interval.to_string(), tolerance.to_string()],
+            )
             .await?;
         let (first, now) = (first.parse::<u64>().unwrap_or(0), now.parse::<u64>().unwrap_or(0));
         // Redis's clock mapped onto ours at the moment we asked (the round trip only delays).
@@ -110,7 +114,8 @@ impl SharedRate {
     /// Set the rate for every sender.
     pub async fn set_rate(&self, rate: u32) -> Result<(), SharedError> {
         self.rate.store(rate.max(1), Ordering::Relaxed);
-        let _: () = self.redis.run(redis::cmd("SET").arg(&self.rate_key).arg(rate.max(1)).arg("EX").arg(86_400)).await?;
+        let _: () =
+            self.redis.run(redis::cmd("SET").arg(&self.rate_key).arg(rate.max(1)).arg("EX").arg(86_400)).await?;
         Ok(())
     }
 }

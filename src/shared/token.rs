@@ -12,7 +12,8 @@ use crate::wechat::token::shared::{SharedTokenStore, StoreFuture};
 /// How long a refresh lock lives if its holder dies.
 pub const LOCK_TTL: Duration = Duration::from_secs(10);
 
-const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+const RELEASE: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
 /// The token of one appid in Redis.
 #[derive(Debug, Clone)]
@@ -40,7 +41,8 @@ impl SharedTokens {
 impl SharedTokenStore for SharedTokens {
     fn current(&self) -> StoreFuture<'_, Option<(String, Duration)>> {
         Box::pin(async move {
-            let token: Option<String> = self.redis.run(redis::cmd("GET").arg(&self.key)).await.map_err(|e| e.to_string())?;
+            let token: Option<String> =
+                self.redis.run(redis::cmd("GET").arg(&self.key)).await.map_err(|e| e.to_string())?;
             let ttl: i64 = self.redis.run(redis::cmd("PTTL").arg(&self.key)).await.map_err(|e| e.to_string())?;
             Ok(token.filter(|t| !t.is_empty()).map(|t| {
                 // A key without expiry (set by another tool): trust it for an hour.
@@ -54,7 +56,14 @@ impl SharedTokenStore for SharedTokens {
         Box::pin(async move {
             let set: Option<String> = self
                 .redis
-                .run(redis::cmd("SET").arg(&self.lock).arg(&self.owner).arg("NX").arg("PX").arg(LOCK_TTL.as_millis() as u64))
+                .run(
+                    redis::cmd("SET")
+                        .arg(&self.lock)
+                        .arg(&self.owner)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(LOCK_TTL.as_millis() as u64),
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(set.is_some())
@@ -65,7 +74,7 @@ impl SharedTokenStore for SharedTokens {
         Box::pin(async move {
             let _: i64 = self
                 .redis
-                .script(&redis::Script::new(RELEASE), &[&self.lock], &[self.owner.clone()])
+                .script(&redis::Script::new(RELEASE), &[&self.lock], std::slice::from_ref(&self.owner))
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(())

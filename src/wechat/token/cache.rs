@@ -145,7 +145,12 @@ impl TokenCache {
                 if failing.as_ref().is_none_or(|f| f.expose() != token) && left > Duration::from_secs(60) {
                     let now = SystemTime::now();
                     let token = AccessToken::new(token);
-                    self.store_memory(Cached { token: token.clone(), obtained_at: now, expires_at: Some(now + left), ttl: Some(left) });
+                    self.store_memory(Cached {
+                        token: token.clone(),
+                        obtained_at: now,
+                        expires_at: Some(now + left),
+                        ttl: Some(left),
+                    });
                     return Ok(token);
                 }
             }
@@ -155,7 +160,12 @@ impl TokenCache {
                     Ok(token) => {
                         let ttl = self.snapshot().and_then(|c| c.ttl).unwrap_or(Duration::from_secs(7200));
                         // Published a little short of its life, so nobody reads a dying token.
-                        store.publish(token.expose(), ttl.saturating_sub(Duration::from_secs(120)).max(Duration::from_secs(60))).await
+                        store
+                            .publish(
+                                token.expose(),
+                                ttl.saturating_sub(Duration::from_secs(120)).max(Duration::from_secs(60)),
+                            )
+                            .await
                     }
                     Err(_) => Ok(()),
                 };

@@ -1,0 +1,120 @@
+//! A session's part in scale-out: who this sender is (stable across its runs), which rows hash
+//! the campaign uses (its fingerprint: the same campaign and list on every host), and the
+//! engine's coordination built from them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::campaign::Campaign;
+use crate::engine::Coordination;
+use crate::journal::Fingerprints;
+use crate::shared::{Redis, SharedRate, SharedRows};
+
+/// Redis and this sender's place in it.
+#[derive(Debug, Clone)]
+pub struct Scale {
+    /// The connection.
+    pub redis: Redis,
+    /// This sender's id: its host and state folder, so its next run is recognised.
+    pub owner: String,
+    /// The campaign's rows key.
+    pub fingerprint: String,
+}
+
+impl Scale {
+    /// The engine's shared rate and rows.
+    pub fn coordination(&self, campaign: &Campaign) -> Coordination {
+        let cfg = &campaign.config;
+        let appid = &cfg.wechat.appid;
+        let rate = SharedRate::new(self.redis.clone(), appid, cfg.message.kind.as_str(), cfg.send.rate, cfg.send.burst);
+        let rows = SharedRows::new(self.redis.clone(), appid, &self.fingerprint, &self.owner);
+        Coordination::new(Arc::new(rate), rows)
+    }
+
+    /// The campaign's rows across senders.
+    pub fn rows(&self, campaign: &Campaign) -> SharedRows {
+        SharedRows::new(self.redis.clone(), &campaign.config.wechat.appid, &self.fingerprint, &self.owner)
+    }
+
+    /// Publish this sender's own final outcomes that Redis lacks (its journal is the record:
+    /// after a crash or a Redis outage, Redis may still show them as merely sent).
+    pub async fn reconcile(
+        &self,
+        campaign: &Campaign,
+        replay: &crate::journal::Replay,
+    ) -> Result<(), crate::shared::SharedError> {
+        let rows = self.rows(campaign);
+        let states = rows.states().await?;
+        for (i, record) in replay.rows.iter().enumerate() {
+            let outcome = match record {
+                crate::journal::RowRecord::Delivered { .. } => "ok".to_string(),
+                crate::journal::RowRecord::Failed(f) => format!("failed:{}", f.code()),
+                _ => continue,
+            };
+            let known = states.get(&i).is_some_and(|s| s.starts_with("ok:") || s.starts_with("failed:"));
+            let mine = states.get(&i).is_none_or(|s| {
+                s.rsplit(':').next() == Some(self.owner.as_str()) || s.contains(&format!(":{}:", self.owner))
+            });
+            if !known && mine {
+                rows.mark_outcome(i, &outcome).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Move the rows this sender's journal has pending but other senders finished (or sent
+    /// without an answer) out of `totals.pending`.
+    pub async fn settle(
+        &self,
+        campaign: &Campaign,
+        replay: &crate::journal::Replay,
+        totals: &mut super::export::Totals,
+    ) {
+        let Ok(states) = self.rows(campaign).states().await else { return };
+        for i in campaign.checks.ready_rows() {
+            let local =
+                replay.rows.get(i).map_or(crate::journal::Category::Pending, crate::journal::RowRecord::category);
+            if local != crate::journal::Category::Pending {
+                continue;
+            }
+            let Some(state) = states.get(&i) else { continue };
+            let owner = state.rsplit(':').next().unwrap_or_default();
+            if owner == self.owner {
+                continue;
+            }
+            if state.starts_with("ok:") || state.starts_with("failed:") {
+                totals.pending -= 1;
+                totals.elsewhere += 1;
+            } else if state.starts_with("sent:") {
+                totals.pending -= 1;
+                totals.elsewhere_unknown += 1;
+            }
+        }
+    }
+}
+
+/// This machine's name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
+
+/// `<host>-<hash of the state folder>`: the same for every run from this folder, different for
+/// two folders on one host.
+pub fn owner_id(state_dir: &Path) -> String {
+    use sha2::Digest;
+    let dir = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(dir.to_string_lossy().as_bytes());
+    let host: String = host_name().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
+    format!("{host}-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2])
+}
+
+/// The rows key: the campaign's and the recipients file's fingerprints together.
+pub fn rows_fingerprint(campaign: &Campaign) -> Result<String, crate::journal::JournalError> {
+    let fp = Fingerprints::of(campaign)?;
+    Ok(format!("{}{}", &fp.campaign[..16.min(fp.campaign.len())], &fp.csv[..16.min(fp.csv.len())]))
+}
