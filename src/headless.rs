@@ -217,11 +217,15 @@ async fn watch(run: &mut Run) -> Option<crate::engine::Summary> {
                         line_open = true;
                     } else if held.is_none() && last_print.elapsed() >= every {
                         last_print = Instant::now();
+                        let progress = match run.shared_line() {
+                            Some(shared) => format!("{} | {shared}", progress(&c)),
+                            None => progress(&c),
+                        };
                         if tty {
-                            eprint!("\r\x1b[2Ksending {}", progress(&c));
+                            eprint!("\r\x1b[2Ksending {progress}");
                             line_open = true;
                         } else {
-                            eprintln!("sending {}", progress(&c));
+                            eprintln!("sending {progress}");
                         }
                     }
                 }

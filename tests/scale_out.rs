@@ -151,3 +151,20 @@ async fn a_stale_refresh_lock_does_not_block_a_refresh() {
     assert_eq!(server.stats().accepted, 20);
     assert_eq!(server.stats().stable_token_calls, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accounts_rate_set_by_one_sender_holds_for_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path().join("redis"));
+    let server = mock(MockConfig::default()).await;
+    let campaign = write_campaign(dir.path(), "rate", Some(&server.url()), "rate = 2000", &mixed_openids(150, 0, 0));
+    // Another sender's `-` lowered the account's rate to 50/s.
+    let _: () = redis.cmd(redis::cmd("SET").arg(format!("wxsend:rate_limit:{APPID}:template")).arg(50));
+    let out = sender(&campaign, dir.path(), "a", &redis.url()).output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("rate set to 50/s"), "{err}");
+    assert!(err.contains("sender on this appid") || err.contains("senders on this appid"), "{err}");
+    let busiest = busiest_second(&server);
+    assert!(busiest <= 51, "the account's rate was exceeded: {busiest} in one second");
+}

@@ -17,12 +17,19 @@ pub struct Run {
     tokens: Arc<TokenCache>,
     last: Counters,
     done: bool,
+    /// The other senders on Redis, when scaled out.
+    pub shared: Option<tokio::sync::watch::Receiver<super::scale::SharedView>>,
 }
 
 impl Run {
     /// Wrap a started engine.
     pub fn new(handle: Handle, events: mpsc::Receiver<Event>, tokens: Arc<TokenCache>) -> Self {
-        Self { handle, events, tokens, last: Counters::default(), done: false }
+        Self { handle, events, tokens, last: Counters::default(), done: false, shared: None }
+    }
+
+    /// The other senders, in one line (when scaled out on Redis).
+    pub fn shared_line(&self) -> Option<String> {
+        self.shared.as_ref().map(|rx| rx.borrow().describe()).filter(|_| self.shared.is_some())
     }
 
     /// The next event; always ends with exactly one [`Event::Done`], then `None`. If the engine

@@ -118,3 +118,65 @@ pub fn rows_fingerprint(campaign: &Campaign) -> Result<String, crate::journal::J
     let fp = Fingerprints::of(campaign)?;
     Ok(format!("{}{}", &fp.campaign[..16.min(fp.campaign.len())], &fp.csv[..16.min(fp.csv.len())]))
 }
+
+/// What the other senders are doing, for the screens.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SharedView {
+    /// Senders on this appid that spoke in the last 30 s (this one included).
+    pub senders: usize,
+    /// Rows finished per second by all of them together.
+    pub aggregate_rate: f64,
+    /// The account's rate every sender keeps to.
+    pub rate_limit: u32,
+}
+
+impl SharedView {
+    /// One line: `3 senders on this appid, 1,950/s together (limit 2,000/s)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} sender{} on this appid, {:.0}/s together (limit {}/s)",
+            self.senders,
+            if self.senders == 1 { "" } else { "s" },
+            self.aggregate_rate,
+            self.rate_limit
+        )
+    }
+}
+
+/// Every 2 s until the engine ends: say this sender is alive, adopt the account's rate if
+/// another sender changed it, and measure the senders' aggregate rate.
+pub fn watch(
+    scale: &Scale,
+    campaign: &Campaign,
+    rate: Arc<SharedRate>,
+    handle: crate::engine::Handle,
+) -> tokio::sync::watch::Receiver<SharedView> {
+    let (tx, rx) = tokio::sync::watch::channel(SharedView::default());
+    let rows = scale.rows(campaign);
+    let info = crate::shared::SenderInfo { owner: scale.owner.clone(), host: host_name(), at: 0 };
+    let mut applied = campaign.config.send.rate;
+    tokio::spawn(async move {
+        let mut last: Option<(std::time::Instant, u64)> = None;
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        while !handle.is_closed() {
+            tick.tick().await;
+            let at = crate::journal::unix_now();
+            // Errors here are not acted on: the engine stops on the first one it meets itself.
+            let _ = rows.heartbeat(&crate::shared::SenderInfo { at, ..info.clone() }).await;
+            let senders = rows.senders().await.map_or(1, |s| s.len().max(1));
+            if let Ok(shared) = rate.shared_rate().await {
+                if shared != applied {
+                    applied = shared;
+                    handle.set_rate(shared);
+                }
+            }
+            let done = rows.done_count().await.unwrap_or(0);
+            let now = std::time::Instant::now();
+            let aggregate =
+                last.map_or(0.0, |(t, n)| done.saturating_sub(n) as f64 / now.duration_since(t).as_secs_f64());
+            last = Some((now, done));
+            let _ = tx.send(SharedView { senders, aggregate_rate: aggregate, rate_limit: applied });
+        }
+    });
+    rx
+}

@@ -339,15 +339,25 @@ impl Session {
             config,
             self.plan.to_send.clone(),
         );
-        let engine = match &self.scale {
-            Some(scale) => engine.with_coordination(scale.coordination(&self.campaign)),
-            None => engine,
+        let (engine, shared_rate) = match &self.scale {
+            Some(scale) => {
+                let coordination = scale.coordination(&self.campaign);
+                let rate = coordination.rate.clone();
+                (engine.with_coordination(coordination), Some(rate))
+            }
+            None => (engine, None),
         };
         let (handle, events) = engine.start();
+        let shared_view = match (&self.scale, shared_rate) {
+            (Some(scale), Some(rate)) => Some(super::scale::watch(scale, &self.campaign, rate, handle.clone())),
+            _ => None,
+        };
         if self.schedule.is_set() {
             tokio::spawn(super::scheduler::drive(handle.clone(), self.schedule));
         }
-        Run::new(handle, events, self.sender.tokens.clone())
+        let mut run = Run::new(handle, events, self.sender.tokens.clone());
+        run.shared = shared_view;
+        run
     }
 
     /// The engine for this run.

@@ -53,18 +53,12 @@ pub enum Claim {
 }
 
 /// One sender, as the others see it.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SenderInfo {
     /// Its id.
     pub owner: String,
     /// Its host name.
     pub host: String,
-    /// Rows it delivered this run.
-    pub delivered: usize,
-    /// Rows it failed this run.
-    pub failed: usize,
-    /// Its rate over the last seconds.
-    pub rate: f64,
     /// When it last said so (Unix seconds).
     pub at: u64,
 }
@@ -74,6 +68,7 @@ pub struct SenderInfo {
 pub struct SharedRows {
     redis: Redis,
     key: String,
+    done: String,
     senders: String,
     owner: String,
 }
@@ -86,6 +81,7 @@ impl SharedRows {
     pub fn new(redis: Redis, appid: &str, fingerprint: &str, owner: &str) -> Self {
         Self {
             key: format!("wxsend:rows:{fingerprint}"),
+            done: format!("wxsend:done:{fingerprint}"),
             senders: format!("wxsend:senders:{appid}"),
             redis,
             owner: owner.to_string(),
@@ -123,7 +119,21 @@ impl SharedRows {
     /// Write `row`'s outcome: `ok`, `failed:<code>`, or `retry` (another sender may send it);
     /// stored with this sender's id.
     pub async fn mark_outcome(&self, row: usize, outcome: &str) -> Result<(), SharedError> {
-        self.set(row, format!("{outcome}:{}", self.owner)).await
+        if outcome == "retry" {
+            return self.set(row, format!("{outcome}:{}", self.owner)).await;
+        }
+        // The outcome and the campaign's count of finished rows, in one transaction.
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("HSET").arg(&self.key).arg(row).arg(format!("{outcome}:{}", self.owner)).ignore();
+        pipe.cmd("INCR").arg(&self.done).ignore();
+        let _: () = self.redis.run_pipe(&pipe).await?;
+        Ok(())
+    }
+
+    /// Rows finished by every sender together (for the aggregate rate).
+    pub async fn done_count(&self) -> Result<u64, SharedError> {
+        let n: Option<u64> = self.redis.run(redis::cmd("GET").arg(&self.done)).await?;
+        Ok(n.unwrap_or(0))
     }
 
     async fn set(&self, row: usize, value: String) -> Result<(), SharedError> {

@@ -75,6 +75,12 @@ impl Redis {
         cmd.query_async(&mut conn).await.map_err(|e| self.lost(e))
     }
 
+    /// Run a pipeline (a transaction when it is atomic).
+    pub(crate) async fn run_pipe<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, SharedError> {
+        let mut conn = self.conn.clone();
+        pipe.query_async(&mut conn).await.map_err(|e| self.lost(e))
+    }
+
     /// Run `script` with `keys` and `args`.
     pub(crate) async fn script<T: redis::FromRedisValue>(
         &self,

@@ -13,27 +13,34 @@ use tokio::time::Instant;
 
 use super::{Redis, SharedError};
 
-/// KEYS[1] = the TAT (µs, Redis time); ARGV = permits, interval µs, tolerance µs. Returns the
-/// first permit's instant and Redis's now, both µs.
+/// KEYS[1] = the TAT (µs, Redis time), KEYS[2] = the account's rate if a sender set one;
+/// ARGV = this sender's rate, burst. Takes about 50 ms of permits. Returns the first permit's
+/// instant and Redis's now (µs), the permits taken and their spacing (µs).
 const TAKE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local rate = tonumber(redis.call('GET', KEYS[2]) or ARGV[1])
+if rate < 1 then rate = 1 end
+local interval = math.floor(1000000 / rate)
+local n = math.floor(rate / 20)
+if n < 1 then n = 1 end
+if n > 32 then n = 32 end
+local burst = tonumber(ARGV[2])
+local tolerance = interval * math.max(burst - 1, 0)
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local n = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local tolerance = tonumber(ARGV[3])
 local first = tat - tolerance
 if first < now then first = now end
 local next_tat = tat + n * interval
 redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.floor((next_tat - now) / 1000) + 60000)
-return {string.format('%.0f', first), string.format('%.0f', now)}
+return {string.format('%.0f', first), string.format('%.0f', now), n, interval}
 "#;
 
 #[derive(Debug)]
 struct Batch {
     next: Instant,
     left: u32,
+    interval: Duration,
 }
 
 /// The shared rate of one appid and kind.
@@ -56,7 +63,7 @@ impl SharedRate {
             redis,
             rate: AtomicU32::new(rate.max(1)),
             burst,
-            batch: Mutex::new(Batch { next: Instant::now(), left: 0 }),
+            batch: Mutex::new(Batch { next: Instant::now(), left: 0, interval: Duration::ZERO }),
         }
     }
 
@@ -68,7 +75,8 @@ impl SharedRate {
                 self.refill(&mut b).await?;
             }
             let at = b.next;
-            b.next += self.interval();
+            let step = b.interval;
+            b.next += step;
             b.left -= 1;
             at
         };
@@ -76,29 +84,22 @@ impl SharedRate {
         Ok(())
     }
 
-    fn interval(&self) -> Duration {
-        Duration::from_micros(1_000_000 / u64::from(self.rate.load(Ordering::Relaxed).max(1)))
-    }
-
     async fn refill(&self, b: &mut Batch) -> Result<(), SharedError> {
-        // About 50 ms of permits at a time: few round trips, little taken and left unused.
-        let rate = self.rate.load(Ordering::Relaxed).max(1);
-        let n = (rate / 20).clamp(1, 32);
-        let interval = 1_000_000 / u64::from(rate);
-        let tolerance = interval * u64::from(self.burst.saturating_sub(1));
         let asked = Instant::now();
-        let (first, now): (String, String) = self
+        let rate = self.rate.load(Ordering::Relaxed).max(1);
+        let (first, now, n, interval): (String, String, u32, u64) = self
             .redis
             .script(
                 &redis::Script::new(TAKE),
-                &[&self.key],
-                &[n.to_string(), interval.to_string(), tolerance.to_string()],
+                &[&self.key, &self.rate_key],
+                &[rate.to_string(), self.burst.to_string()],
             )
             .await?;
         let (first, now) = (first.parse::<u64>().unwrap_or(0), now.parse::<u64>().unwrap_or(0));
         // Redis's clock mapped onto ours at the moment we asked (the round trip only delays).
         b.next = asked + Duration::from_micros(first.saturating_sub(now));
-        b.left = n;
+        b.left = n.max(1);
+        b.interval = Duration::from_micros(interval.max(1));
         Ok(())
     }
 

@@ -126,6 +126,8 @@ pub struct App {
     pub template_line: String,
     /// When sending may happen (`--at`, the window), if limited.
     pub schedule_lines: Vec<String>,
+    /// The other senders on Redis and the aggregate rate, when scaled out.
+    pub shared_line: Option<String>,
     /// The template could not be checked: the confirm screen says so first.
     pub template_unverified: bool,
     /// The account's template, for the card's phone preview.
@@ -195,6 +197,7 @@ impl App {
             api_line: String::new(),
             template_line: String::new(),
             schedule_lines: Vec::new(),
+            shared_line: None,
             template_unverified: false,
             template: None,
             estimate: String::new(),

@@ -138,7 +138,12 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
                 app.overlay = Some(app::Overlay::Message(done.to_string()));
                 Action::None
             }
-            _ = tick.tick() => Action::None,
+            _ = tick.tick() => {
+                if let Some(run) = &engine {
+                    app.shared_line = run.shared_line();
+                }
+                Action::None
+            }
         };
         match action {
             Action::None => {}

@@ -73,6 +73,9 @@ fn header(app: &App, theme: Theme) -> Line<'static> {
     if before > 0 {
         spans.push(Span::styled(format!(" ─ {} done before", thousands(before)), theme.accent()));
     }
+    if let Some(shared) = &app.shared_line {
+        spans.push(Span::styled(format!(" ─ {shared}"), theme.accent()));
+    }
     Line::from(spans)
 }
 
