@@ -106,7 +106,7 @@ pub async fn shared_status(campaign: &Campaign) -> Result<Option<Vec<SenderShare
         match state.as_str() {
             "ok" => s.delivered += n,
             "failed" => s.failed += n,
-            "sent" | "claimed" => s.sent += n,
+            "sent" => s.sent += n,
             _ => s.retry += n,
         }
     }

@@ -115,19 +115,16 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     let finished =
         |job, verdict| Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
     if let Some(c) = &shared.coord {
-        // The account's rate and the row's claim, across every sender; then the row is marked
-        // sent in Redis before the request leaves (the write-ahead rule, shared).
+        // The account's rate, then the row's claim across every sender, which marks it sent in
+        // Redis before the request leaves (the write-ahead rule, shared).
         let claimed = match c.rate.permit().await {
             Ok(()) => c.rows.claim(job.row).await,
             Err(e) => Err(e),
         };
-        let marked = match claimed {
-            Ok(Claim::Mine) => c.rows.mark_sent(job.row).await,
+        match claimed {
+            Ok(Claim::Mine) => {}
             Ok(other) => return finished(job, Verdict::Elsewhere { unknown: other == Claim::Unknown }),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = marked {
-            return finished(job, Verdict::SharedLost(e.to_string()));
+            Err(e) => return finished(job, Verdict::SharedLost(e.to_string())),
         }
     }
     job.attempt += 1;

@@ -1,42 +1,32 @@
 //! The rows of a campaign across senders: a hash per campaign fingerprint
-//! (`wxsend:rows:<fingerprint>`), a field per row holding its state. A sender claims a row (with
-//! a lease) before it is sent, marks it `sent` before the request leaves (the write-ahead rule,
-//! in Redis), and writes the outcome back. A row claimed by a sender whose lease ran out before
-//! it marked the row sent is free again; a row marked sent without an outcome is **unknown** to
-//! everyone else: reported, never resent by them.
+//! (`wxsend:rows:<fingerprint>`), a field per row holding its state. A sender claims a row right
+//! before its request leaves, which marks it `sent:<sender>` (the write-ahead rule, in Redis),
+//! and writes the outcome back (`ok:`, `failed:<code>:`, or `retry:` when another sender may
+//! send it). A row marked sent without an outcome is **unknown** to everyone else — its sender
+//! died or lost Redis in flight — reported, never resent by them; its own sender settles it
+//! from its journal.
 
 use serde::Serialize;
 
 use super::{Redis, SharedError};
 
-/// KEYS[1] = the rows hash; ARGV = row, owner, lease ms.
+/// KEYS[1] = the rows hash; ARGV = row, owner. Takes a free row (or one left for a retry)
+/// and marks it sent by this sender in the same step: the request leaves right after, so
+/// there is no window in which a claimed row could be lost or taken twice.
 const CLAIM: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local mine = 'claimed:' .. ARGV[2] .. ':' .. string.format('%.0f', now + tonumber(ARGV[3]))
+local mine = 'sent:' .. ARGV[2]
 if not cur then
   redis.call('HSET', KEYS[1], ARGV[1], mine)
   return 'mine'
 end
 if string.sub(cur, 1, 3) == 'ok:' or string.sub(cur, 1, 7) == 'failed:' then return 'done' end
-local kind, owner, rest = string.match(cur, '^(%a+):([^:]*):?(.*)$')
-if kind == 'claimed' then
-  if owner == ARGV[2] or tonumber(rest) < now then
-    redis.call('HSET', KEYS[1], ARGV[1], mine)
-    return 'mine'
-  end
-  return 'busy'
-end
-if kind == 'sent' then
-  if owner == ARGV[2] then return 'mine' end
-  return 'unknown'
-end
-if kind == 'retry' then
+local kind, owner = string.match(cur, '^(%a+):(.*)$')
+if owner == ARGV[2] or kind == 'retry' then
   redis.call('HSET', KEYS[1], ARGV[1], mine)
   return 'mine'
 end
-return 'busy'
+return 'unknown'
 "#;
 
 /// What a claim found.
@@ -46,8 +36,6 @@ pub enum Claim {
     Mine,
     /// Another sender delivered it or it failed for good there.
     Done,
-    /// Another sender is sending it right now.
-    Busy,
     /// Another sender sent it without an answer: it may have arrived; not resent here.
     Unknown,
 }
@@ -73,9 +61,6 @@ pub struct SharedRows {
     owner: String,
 }
 
-/// How long a claim holds before the row is marked sent.
-pub const LEASE_MS: u64 = 30_000;
-
 impl SharedRows {
     /// The rows of the campaign with fingerprint `fingerprint`, for sender `owner` of `appid`.
     pub fn new(redis: Redis, appid: &str, fingerprint: &str, owner: &str) -> Self {
@@ -95,25 +80,13 @@ impl SharedRows {
 
     /// Claim `row` (0-based) for this sender.
     pub async fn claim(&self, row: usize) -> Result<Claim, SharedError> {
-        let found: String = self
-            .redis
-            .script(
-                &redis::Script::new(CLAIM),
-                &[&self.key],
-                &[row.to_string(), self.owner.clone(), LEASE_MS.to_string()],
-            )
-            .await?;
+        let found: String =
+            self.redis.script(&redis::Script::new(CLAIM), &[&self.key], &[row.to_string(), self.owner.clone()]).await?;
         Ok(match found.as_str() {
             "mine" => Claim::Mine,
             "done" => Claim::Done,
-            "unknown" => Claim::Unknown,
-            _ => Claim::Busy,
+            _ => Claim::Unknown,
         })
-    }
-
-    /// Mark `row` sent by this sender: its request is about to leave.
-    pub async fn mark_sent(&self, row: usize) -> Result<(), SharedError> {
-        self.set(row, format!("sent:{}", self.owner)).await
     }
 
     /// Write `row`'s outcome: `ok`, `failed:<code>`, or `retry` (another sender may send it);
@@ -141,14 +114,13 @@ impl SharedRows {
         Ok(())
     }
 
-    /// Rows by state and sender: (`ok` | `failed` | `sent` | `claimed` | `retry`, owner) → count.
+    /// Rows by state and sender: (`ok` | `failed` | `sent` | `retry`, owner) → count.
     pub async fn tally(&self) -> Result<std::collections::BTreeMap<(String, String), usize>, SharedError> {
         let mut out = std::collections::BTreeMap::new();
         for value in self.states().await?.into_values() {
             let mut parts = value.split(':');
             let state = parts.next().unwrap_or_default().to_string();
             let owner = value.rsplit(':').next().unwrap_or_default();
-            let owner = if state == "claimed" { value.split(':').nth(1).unwrap_or_default() } else { owner };
             *out.entry((state, owner.to_string())).or_default() += 1;
         }
         Ok(out)
