@@ -4,7 +4,7 @@
 #
 #   bash bench/run.sh            # everything (about 3 minutes, plus oha's first install)
 #   ROWS=20000 bash bench/run.sh # a smaller campaign for the throughput part
-#   ONLY=throughput bash bench/run.sh  # one part: throughput, tokens, rate, memory, load or tui
+#   ONLY=throughput bash bench/run.sh  # one part: throughput, journal, scale, tokens, rate, memory, load or tui
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -82,7 +82,7 @@ print(float(re.search(r'User time \(seconds\): ([\d.]+)', t).group(1)) + float(r
 send() { # send DIR -> prints "wall_s peak_kib cpu_s"
   local out=$WORK/time.txt
   WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache /usr/bin/time -v -o "$out" \
-    "$BIN" send "$1/campaign.toml" --headless --yes --new-run > /dev/null 2> "$WORK/send.log" || true
+    "$BIN" send "$1/campaign.toml" --headless --yes --new-run --skip-template-check > /dev/null 2> "$WORK/send.log" || true
   local wall peak
   wall=$(python3 -c "
 import re,sys
@@ -95,6 +95,40 @@ print((int(h or 0)*3600)+int(mi)*60+float(s))")
 }
 
 part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+
+if part scale; then
+SROWS=${SCALE_ROWS:-20000}
+echo "== scale-out: aggregate throughput of 1, 2 and 4 senders sharing one Redis ($SROWS messages, unlimited rate, concurrency 16 each) =="
+echo "   (each sender its own process and state folder; the baseline is one sender without Redis, same run)"
+command -v redis-server >/dev/null || { echo "redis-server is not installed (apt-get install redis-server)"; exit 1; }
+start_mock
+RPORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+mkdir -p "$WORK/redis"
+redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/redis" > /dev/null 2>&1 &
+REDIS_PID=$!
+trap 'kill $REDIS_PID 2>/dev/null; cleanup' EXIT
+for _ in $(seq 100); do redis-cli -p "$RPORT" ping > /dev/null 2>&1 && break; sleep 0.05; done
+campaign "$WORK/s0" "$SROWS" 100000 16 "scale0"
+read -r wall _ _ < <(send "$WORK/s0")
+base=$(python3 -c "print(round($SROWS/$wall))")
+printf "%-10s %12s %8s\n" senders "msg/s" ratio
+printf "%-10s %12s %8s\n" "1, local" "$base" "1.00"
+for n in 1 2 4; do
+  campaign "$WORK/s$n" "$SROWS" 100000 16 "scale$n"
+  start=$(date +%s.%N)
+  pids=()
+  for k in $(seq "$n"); do
+    WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache-$n-$k WXSEND_REDIS_URL=redis://127.0.0.1:$RPORT/0 \
+      "$BIN" send "$WORK/s$n/campaign.toml" --headless --yes --skip-template-check --state-dir "$WORK/st-$n-$k" > /dev/null 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+  end=$(date +%s.%N)
+  rate=$(python3 -c "print(round($SROWS/($end-$start)))")
+  printf "%-10s %12s %8s\n" "$n, redis" "$rate" "$(python3 -c "print(f'{$rate/$base:.2f}')")"
+done
+kill $REDIS_PID 2>/dev/null || true
+fi
 
 if part journal; then
 echo "== journal: the group-commit policy's cost ($ROWS messages, unlimited rate, concurrency 16) =="
