@@ -60,7 +60,7 @@ async fn three_senders_deliver_every_row_once_with_one_token_and_one_rate() {
         dir.path(),
         "scale",
         Some(&server.url()),
-        "rate = 2000\nburst = 20\nconcurrency = 16",
+        "rate = 400\nburst = 20\nconcurrency = 16",
         &mixed_openids(rows, 0, 0),
     );
     let mut children = Vec::new();
@@ -75,8 +75,14 @@ async fn three_senders_deliver_every_row_once_with_one_token_and_one_rate() {
     once_each(&server, rows);
     let stats = server.stats();
     assert_eq!(stats.stable_token_calls + stats.token_calls, 1, "one token fetch in all");
+    // Measured where the requests arrive, so the time from permit to arrival (scheduling on a
+    // busy machine) is in it; `burst` is the allowance for exactly that.
     let busiest = busiest_second(&server);
-    assert!(busiest <= 2000 + 20, "the aggregate rate was exceeded: {busiest} in one second");
+    assert!(busiest <= 400 + 20, "the aggregate rate was exceeded: {busiest} in one second");
+    let at: Vec<u64> = server.records().iter().map(|r| r.at_unix_ms).collect();
+    let span = (at.iter().max().unwrap() - at.iter().min().unwrap()) as f64 / 1000.0;
+    let achieved = (rows - 1) as f64 / span;
+    assert!(achieved <= 400.0 * 1.01, "the senders together ran at {achieved:.1}/s against 400/s");
     // Other services read the token where WxJava keeps it.
     let token: Option<String> = redis.cmd(redis::cmd("GET").arg(format!("wx:access_token:{APPID}")));
     assert!(token.is_some_and(|t| !t.is_empty()));

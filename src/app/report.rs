@@ -95,7 +95,7 @@ impl RunReport {
             say(
                 LineKind::Info,
                 format!(
-                    "other senders (Redis): finished {} rows{}",
+                    "other senders (Redis): finished or sending {} rows{}",
                     thousands(t.elsewhere),
                     if t.elsewhere_unknown > 0 {
                         format!(

@@ -29,7 +29,8 @@ impl Run {
 
     /// The other senders, in one line (when scaled out on Redis).
     pub fn shared_line(&self) -> Option<String> {
-        self.shared.as_ref().map(|rx| rx.borrow().describe()).filter(|_| self.shared.is_some())
+        let view = *self.shared.as_ref()?.borrow();
+        (view.senders > 0).then(|| view.describe())
     }
 
     /// The next event; always ends with exactly one [`Event::Done`], then `None`. If the engine

@@ -70,7 +70,12 @@ impl Scale {
         replay: &crate::journal::Replay,
         totals: &mut super::export::Totals,
     ) {
-        let Ok(states) = self.rows(campaign).states().await else { return };
+        let rows = self.rows(campaign);
+        let Ok(states) = rows.states().await else { return };
+        // A row another sender has in flight right now is theirs, not unknown: only a sender
+        // that stopped saying it is alive leaves unknown rows.
+        let alive: std::collections::HashSet<String> =
+            rows.senders().await.unwrap_or_default().into_iter().map(|s| s.owner).collect();
         for i in campaign.checks.ready_rows() {
             let local =
                 replay.rows.get(i).map_or(crate::journal::Category::Pending, crate::journal::RowRecord::category);
@@ -87,7 +92,11 @@ impl Scale {
                 totals.elsewhere += 1;
             } else if state.starts_with("sent:") {
                 totals.pending -= 1;
-                totals.elsewhere_unknown += 1;
+                if alive.contains(owner) {
+                    totals.elsewhere += 1;
+                } else {
+                    totals.elsewhere_unknown += 1;
+                }
             }
         }
     }

@@ -115,16 +115,17 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     let finished =
         |job, verdict| Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
     if let Some(c) = &shared.coord {
-        // The account's rate, then the row's claim across every sender, which marks it sent in
-        // Redis before the request leaves (the write-ahead rule, shared).
-        let claimed = match c.rate.permit().await {
-            Ok(()) => c.rows.claim(job.row).await,
-            Err(e) => Err(e),
-        };
-        match claimed {
+        // The row's claim across every sender, which marks it sent in Redis before the request
+        // leaves (the write-ahead rule, shared); then the account's rate. Claimed first, so a
+        // row another sender has costs no permit.
+        match c.rows.claim(job.row).await {
             Ok(Claim::Mine) => {}
             Ok(other) => return finished(job, Verdict::Elsewhere { unknown: other == Claim::Unknown }),
             Err(e) => return finished(job, Verdict::SharedLost(e.to_string())),
+        }
+        if let Err(e) = c.rate.permit().await {
+            let _ = c.rows.mark_outcome(job.row, "retry").await;
+            return finished(job, Verdict::SharedLost(e.to_string()));
         }
     }
     job.attempt += 1;

@@ -71,14 +71,20 @@ impl SharedRate {
     pub async fn permit(&self) -> Result<(), SharedError> {
         let at = {
             let mut b = self.batch.lock().await;
-            if b.left == 0 {
-                self.refill(&mut b).await?;
+            loop {
+                if b.left == 0 {
+                    self.refill(&mut b).await?;
+                }
+                let at = b.next;
+                let step = b.interval;
+                b.next += step;
+                b.left -= 1;
+                // A permit whose instant passed more than one interval ago is left unused:
+                // spending it now would put two requests where the rate allows one.
+                if at + step >= Instant::now() {
+                    break at;
+                }
             }
-            let at = b.next;
-            let step = b.interval;
-            b.next += step;
-            b.left -= 1;
-            at
         };
         tokio::time::sleep_until(at).await;
         Ok(())
