@@ -339,7 +339,15 @@ pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
 }
 
 fn mock(config: crate::mock::MockConfig) -> Exit {
-    let Some(rt) = runtime() else { return Exit::Input };
+    // One thread: the mock shares the machine with the sender it answers, and one thread
+    // handing requests over to no other costs the least CPU per request (BENCHMARKS.md).
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Input;
+        }
+    };
     rt.block_on(async {
         let server = match crate::mock::MockServer::start(config).await {
             Ok(s) => s,

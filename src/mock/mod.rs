@@ -238,6 +238,7 @@ fn router(state: Arc<MockState>) -> Router {
 fn respond(reply: Reply) -> Response {
     match reply {
         Reply::Json(v) => ([(header::CONTENT_TYPE, "application/json; encoding=utf-8")], v.to_string()).into_response(),
+        Reply::Ok(body) => ([(header::CONTENT_TYPE, "application/json; encoding=utf-8")], body).into_response(),
         Reply::BadGateway => (StatusCode::BAD_GATEWAY, "<html><body>502 Bad Gateway</body></html>").into_response(),
         Reply::NotJson => ([(header::CONTENT_TYPE, "text/html")], "<html><body>系统繁忙</body></html>").into_response(),
     }
