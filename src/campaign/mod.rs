@@ -5,6 +5,7 @@ pub mod account;
 pub mod config;
 mod csv_scan;
 pub mod error;
+pub mod file_checks;
 mod network;
 pub mod receipts;
 pub mod recipients;

@@ -8,6 +8,8 @@ use serde::Serialize;
 use super::config::EncodingChoice;
 use super::csv_scan::Compactor;
 use super::error::{closest, CsvProblem, LoadError, Location};
+use super::file_checks::binary_kind;
+pub use super::file_checks::{check_file, MAX_FILE_BYTES};
 
 /// The encoding a recipients file was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,25 +96,6 @@ pub struct CellProblem {
     pub detail: String,
 }
 
-/// Refuse what cannot be read as a recipients file before opening it: a folder, a FIFO (opening
-/// it waits for a writer forever), a pipe (`--csv <(…)` can be read only once while the
-/// journal's fingerprint reads the file again), a file over [`MAX_FILE_BYTES`].
-pub(crate) fn check_file(path: &Path) -> Result<u64, LoadError> {
-    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
-    if !meta.is_file() {
-        let what = if meta.is_dir() { "a folder" } else { "not a regular file (a pipe, FIFO or device)" };
-        return Err(LoadError::NotAFile { path: path.to_path_buf(), what });
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(LoadError::TooLarge {
-            path: path.to_path_buf(),
-            size: format!("{:.1} GB", meta.len() as f64 / 1e9),
-            limit: "1 GiB",
-        });
-    }
-    Ok(meta.len())
-}
-
 /// Borrowed view of one row.
 #[derive(Debug, Clone, Copy)]
 pub struct Row<'a> {
@@ -158,10 +141,6 @@ impl<'a> Row<'a> {
         (0..self.field_count()).map(move |c| self.field(c))
     }
 }
-
-/// The largest recipients file read: the whole file is held in memory while it is parsed, and a
-/// list this long is already a hundred days of an account's default daily quota.
-pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// The UTF-8 byte order mark.
 const BOM: &str = "\u{feff}";
@@ -354,30 +333,6 @@ impl Recipients {
     pub fn heap_bytes(&self) -> usize {
         self.data.capacity() + self.ends.capacity() * 4 + self.rows.capacity() * std::mem::size_of::<RawRow>()
     }
-}
-
-/// What a file that is not text looks like, from its first bytes: a known signature, or NUL
-/// bytes making up more than 1 in 64 of its first 64 KiB (a NUL or two in a field is text with a
-/// stray control character, reported and escaped with its row). UTF-16 text is not binary.
-fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
-    const SIGNATURES: &[(&[u8], &str)] = &[
-        (b"PK\x03\x04", "a zip archive, such as an .xlsx or .ods workbook"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an .xls workbook"),
-        (b"%PDF", "a PDF document"),
-        (b"\x89PNG", "a PNG image"),
-        (b"\xff\xd8\xff", "a JPEG image"),
-        (b"GIF8", "a GIF image"),
-        (b"\x1f\x8b", "a gzip archive"),
-    ];
-    if let Some((_, what)) = SIGNATURES.iter().find(|(magic, _)| bytes.starts_with(magic)) {
-        return Some(what);
-    }
-    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
-        return None;
-    }
-    let head = &bytes[..bytes.len().min(64 * 1024)];
-    let nuls = head.iter().filter(|&&b| b == 0).count();
-    (nuls > 0 && nuls * 64 > head.len()).then_some("it is mostly NUL bytes")
 }
 
 fn is_blank(record: &Compactor) -> bool {

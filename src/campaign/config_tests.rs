@@ -1,0 +1,112 @@
+//! Tests of `config.rs`.
+use super::*;
+
+const MINIMAL: &str = r#"
+name = "t1"
+[wechat]
+appid = "wx0123456789abcdef"
+[message]
+kind = "template"
+template_id = "TID"
+[message.data]
+keyword1 = "{{product}}"
+[recipients]
+csv = "r.csv"
+"#;
+
+fn parse(text: &str) -> Result<CampaignConfig, LoadError> {
+    CampaignConfig::parse(Path::new("dir/c.toml"), text)
+}
+
+#[test]
+fn defaults_apply_and_paths_resolve_next_to_the_campaign() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.wechat.token, TokenSpec::Stable);
+    assert_eq!(c.wechat.secret_env, "WXSEND_APPSECRET");
+    assert_eq!(c.wechat.api_base, DEFAULT_API_BASE);
+    assert_eq!(c.recipients.csv, Path::new("dir/r.csv"));
+    assert_eq!(c.recipients.openid_column, "openid");
+    assert_eq!(c.send.rate, 20);
+    assert_eq!(c.state_dir, Path::new("dir/.wxsend/t1"));
+    assert_eq!(c.message.data[0].0, "keyword1");
+    assert_eq!(c.message.data[0].1.at.to_string(), "dir/c.toml:9:12");
+}
+
+#[test]
+fn unknown_key_names_the_closest_valid_one_and_its_line() {
+    let text = MINIMAL.replace("[recipients]", "[send]\nratee = 5\n[recipients]");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.starts_with("dir/c.toml:11:1: unknown key `ratee`; did you mean `rate`?"), "{e}");
+}
+
+#[test]
+fn a_secret_in_the_file_is_refused() {
+    let text = MINIMAL.replace("[message]\n", "secret = \"abc\"\n[message]\n");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("unknown key `secret`"), "{e}");
+    assert!(e.contains("secret_env"), "{e}");
+}
+
+#[test]
+fn api_base_must_be_an_http_url() {
+    let text = MINIMAL.replace("[message]\n", "api_base = \"api.weixin.qq.com\"\n[message]\n");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.starts_with("dir/c.toml:5:12: api_base \"api.weixin.qq.com\""), "{e}");
+    let text = MINIMAL.replace("[message]\n", "api_base = \"http://127.0.0.1:9000/\"\n[message]\n");
+    assert_eq!(parse(&text).unwrap().wechat.api_base, "http://127.0.0.1:9000/");
+}
+
+#[test]
+fn token_sources_parse() {
+    for (spec, want) in [
+        ("stable", TokenSpec::Stable),
+        ("client_credential", TokenSpec::ClientCredential),
+        ("env:WX_TOKEN", TokenSpec::Env("WX_TOKEN".into())),
+        ("command:tok get", TokenSpec::Command("tok get".into())),
+        ("url:https://tokens.internal/wx/A", TokenSpec::Url("https://tokens.internal/wx/A".into())),
+    ] {
+        let text = MINIMAL.replace("[message]\n", &format!("token = \"{spec}\"\n[message]\n"));
+        assert_eq!(parse(&text).unwrap().wechat.token, want);
+    }
+    let text = MINIMAL.replace("[message]\n", "token = \"magic\"\n[message]\n");
+    assert!(parse(&text).unwrap_err().to_string().contains("unknown token source `magic`"));
+    let text = MINIMAL.replace("[message]\n", "token = \"url:tokens.internal\"\n[message]\n");
+    assert!(parse(&text).unwrap_err().to_string().contains("`url:` needs an http:// or https:// URL"));
+}
+
+#[test]
+fn network_keys_parse_and_are_checked() {
+    let text = format!("{MINIMAL}[network]\nproxy = \"none\"\nca_file = \"ca.pem\"\nconnect_timeout_ms = 2000\n");
+    let c = parse(&text).unwrap();
+    assert_eq!(c.network.proxy, crate::wechat::ProxySetting::Off);
+    assert_eq!(c.network.ca_file.as_deref(), Some(Path::new("dir/ca.pem")));
+    assert_eq!(c.network.connect_timeout, Duration::from_secs(2));
+    let text = format!("{MINIMAL}[network]\nproxy = \"socks5://p:1080\"\n");
+    assert!(parse(&text).unwrap_err().to_string().contains("socks5://, which wxsend does not speak"));
+    let text = format!("{MINIMAL}[network]\nidle_timeout_ms = 5\n");
+    assert!(parse(&text).unwrap_err().to_string().contains("`idle_timeout_ms` = 5: must be from 100 to 600000"));
+}
+
+#[test]
+fn out_of_range_send_values_are_refused_with_their_key() {
+    let text = MINIMAL.replace("[recipients]", "[send]\nrate = 0\n[recipients]");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("`rate` = 0: must be from 1"), "{e}");
+    let text = MINIMAL.replace("[recipients]", "[send]\npause_on_failure_rate = 1.5\n[recipients]");
+    assert!(parse(&text).unwrap_err().to_string().contains("pause_on_failure_rate"));
+}
+
+#[test]
+fn uniform_needs_the_official_account() {
+    let text = MINIMAL.replace("kind = \"template\"", "kind = \"uniform\"");
+    assert!(parse(&text).unwrap_err().to_string().contains("mp_appid"));
+}
+
+#[test]
+fn bad_names_and_kinds_are_refused() {
+    let text = MINIMAL.replace("\"t1\"", "\"../x\"");
+    assert!(parse(&text).unwrap_err().to_string().contains("`name`"));
+    let text = MINIMAL.replace("\"template\"", "\"sms\"");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("dir/c.toml:6:"), "{e}");
+}
