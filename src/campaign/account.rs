@@ -119,7 +119,7 @@ pub fn describe(name: &str, a: &Account) -> String {
         a.secret_env.as_deref().unwrap_or(DEFAULT_SECRET_ENV),
         a.api_base.as_deref().unwrap_or(DEFAULT_API_BASE),
         a.ca_file.as_ref().map(|f| format!(", ca_file {}", f.display())).unwrap_or_default()
-    )
+    ) + &a.redis.as_deref().map(|r| format!(", shared through {}", super::scale::shown(r))).unwrap_or_default()
 }
 
 /// `[wechat]` of the campaign at `path` (text `text`), with its account's keys filled in; the

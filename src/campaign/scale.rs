@@ -37,12 +37,17 @@ impl RawShared {
         let redis = self.redis.or_else(|| std::env::var("WXSEND_REDIS_URL").ok()).filter(|u| !u.trim().is_empty());
         if let Some(url) = &redis {
             if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
-                return Err(format!(
-                    "[shared] redis = {:?}: use redis://host:port/db (rediss:// for TLS)",
-                    crate::shared::shown(url)
-                ));
+                return Err(format!("[shared] redis = {:?}: use redis://host:port/db (rediss:// for TLS)", shown(url)));
             }
         }
         Ok(SharedConfig { redis, prefix: self.prefix.unwrap_or_else(|| "wx".into()), password_env: self.password_env })
     }
+}
+
+/// `url` without its credentials.
+pub fn shown(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let scheme = url.split_once("://").map_or("redis", |(s, _)| s);
+    format!("{scheme}://{rest}")
 }

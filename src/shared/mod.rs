@@ -106,13 +106,7 @@ impl Redis {
 
 use redis::IntoConnectionInfo;
 
-/// `url` without its credentials.
-pub fn shown(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let scheme = url.split_once("://").map_or("redis", |(s, _)| s);
-    format!("{scheme}://{rest}")
-}
+pub use crate::campaign::scale::shown;
 
 #[cfg(test)]
 mod tests {

@@ -37,7 +37,7 @@ pub async fn fetch(sender: &Sender, appid: &str, kind: Kind) -> Result<Catalogue
         _ => parse_official(&answer),
     }
     .map_err(Failure::transport)?;
-    Ok(Catalogue { appid: appid.to_string(), kind, fetched_at: crate::journal::unix_now(), templates })
+    Ok(Catalogue { appid: appid.to_string(), kind, fetched_at: unix_now(), templates })
 }
 
 /// The cached catalogues of one cache folder.
@@ -71,7 +71,7 @@ impl CatalogueCache {
     pub fn load(&self, appid: &str, kind: Kind, api_base: &str, max_age: Duration) -> Option<Catalogue> {
         let text = std::fs::read_to_string(self.file(appid, kind, api_base)).ok()?;
         let catalogue: Catalogue = serde_json::from_str(&text).ok()?;
-        let age = crate::journal::unix_now().saturating_sub(catalogue.fetched_at);
+        let age = unix_now().saturating_sub(catalogue.fetched_at);
         (catalogue.appid == appid && catalogue.kind == kind && age <= max_age.as_secs()).then_some(catalogue)
     }
 
@@ -91,4 +91,9 @@ impl CatalogueCache {
         tmp.persist(self.file(&catalogue.appid, catalogue.kind, api_base)).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
