@@ -327,9 +327,16 @@ fn send(args: SendArgs) -> Exit {
     drive(opts, args.headless, consent)
 }
 
-/// A multi-threaded runtime for the commands that do I/O.
+/// The runtime for the commands that do I/O: one thread by default — the sender's work per
+/// message is small, and a single thread never hands a request or an answer to another (fewer
+/// wake-ups, measured in BENCHMARKS.md); `WXSEND_WORKER_THREADS=N` gives N workers.
 pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let threads = std::env::var("WXSEND_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
+    let built = match threads {
+        Some(n) if n > 1 => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+        _ => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+    };
+    match built {
         Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
