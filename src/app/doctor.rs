@@ -11,7 +11,7 @@ use super::exit::Exit;
 use super::text::thousands;
 use crate::campaign::Campaign;
 use crate::wechat::probe::probe;
-use crate::wechat::{Sender, TokenCache, TokenError, TokenSource, TokenSpec, WechatClient};
+use crate::wechat::{Sender, TokenCache, TokenError, TokenSpec, WechatClient};
 
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -105,14 +105,7 @@ pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
         }
     }
 
-    let source = match TokenSource::from_env(
-        &cfg.wechat.token,
-        &cfg.wechat.appid,
-        &cfg.wechat.secret_env,
-        &client,
-        &cfg.wechat.token_headers,
-        &cfg.network,
-    ) {
+    let source = match super::session::token_source(cfg, &client) {
         Ok(s) => s,
         Err(e) => {
             report.push("token", StepStatus::Fail, e.to_string());

@@ -120,6 +120,16 @@ pub struct Session {
     pub scale: Option<super::scale::Scale>,
 }
 
+/// The campaign's token source, reached like its API (secret from the environment, a token
+/// service with its headers and the campaign's network options).
+pub(crate) fn token_source(
+    cfg: &crate::campaign::CampaignConfig,
+    client: &WechatClient,
+) -> Result<TokenSource, TokenError> {
+    let w = &cfg.wechat;
+    TokenSource::from_env(&w.token, &w.appid, &w.secret_env, client, &w.token_headers, &cfg.network)
+}
+
 /// The secret used against the embedded mock (it accepts any).
 const MOCK_SECRET: &str = "mock-secret";
 
@@ -151,17 +161,7 @@ impl Session {
             // The mock mints its own tokens; never touch the real token cache.
             (TokenSource::new(TokenSpec::Stable, &cfg.wechat.appid, Some(Secret::new(MOCK_SECRET)), &client), None)
         } else {
-            (
-                TokenSource::from_env(
-                    &cfg.wechat.token,
-                    &cfg.wechat.appid,
-                    &cfg.wechat.secret_env,
-                    &client,
-                    &cfg.wechat.token_headers,
-                    &cfg.network,
-                )?,
-                TokenCache::default_dir(),
-            )
+            (token_source(cfg, &client)?, TokenCache::default_dir())
         };
         let mut state_dir = opts.state_dir.clone().unwrap_or_else(|| cfg.state_dir.clone());
         if mock.is_some() {

@@ -79,6 +79,11 @@ impl TemplateCheck {
         }
     }
 
+    /// `uniform`: there is no list its token may read.
+    pub fn unverifiable() -> Self {
+        Self { status: TemplateStatus::Unverifiable, errors: Vec::new(), notes: Vec::new(), template: None }
+    }
+
     /// Whether the template was found and matches.
     pub fn is_verified(&self) -> bool {
         matches!(self.status, TemplateStatus::Verified { .. }) && self.errors.is_empty()
@@ -212,12 +217,7 @@ pub fn verify(campaign: &mut Campaign, catalogue: &Catalogue, from_cache: bool) 
 /// Catalogue then verification, for one campaign.
 pub async fn check_campaign(campaign: &mut Campaign, sender: Option<&Sender>, opts: CatalogueOptions) -> TemplateCheck {
     if campaign.config.message.kind == Kind::Uniform {
-        return TemplateCheck {
-            status: TemplateStatus::Unverifiable,
-            errors: Vec::new(),
-            notes: Vec::new(),
-            template: None,
-        };
+        return TemplateCheck::unverifiable();
     }
     let kind = campaign.config.message.kind;
     match catalogue(&campaign.config, kind, sender, opts).await {
@@ -230,12 +230,7 @@ pub async fn check_campaign(campaign: &mut Campaign, sender: Option<&Sender>, op
 /// from the campaign's own credentials when it has them (else only a cached list can be used).
 pub async fn check_standalone(campaign: &mut Campaign, opts: CatalogueOptions) -> TemplateCheck {
     if campaign.config.message.kind == Kind::Uniform {
-        return TemplateCheck {
-            status: TemplateStatus::Unverifiable,
-            errors: Vec::new(),
-            notes: Vec::new(),
-            template: None,
-        };
+        return TemplateCheck::unverifiable();
     }
     let (sender, why_none) = standalone_sender(&campaign.config);
     let kind = campaign.config.message.kind;
@@ -254,14 +249,7 @@ pub fn standalone_sender(cfg: &CampaignConfig) -> (Option<Sender>, Option<String
         Ok(c) => c,
         Err(e) => return (None, Some(e.to_string())),
     };
-    match crate::wechat::TokenSource::from_env(
-        &cfg.wechat.token,
-        &cfg.wechat.appid,
-        &cfg.wechat.secret_env,
-        &client,
-        &cfg.wechat.token_headers,
-        &cfg.network,
-    ) {
+    match super::session::token_source(cfg, &client) {
         Ok(source) => {
             let tokens = std::sync::Arc::new(crate::wechat::TokenCache::new(
                 source,

@@ -54,6 +54,25 @@ impl DetectedEncoding {
     }
 }
 
+/// The header's rules, for CSV and workbooks alike: no empty name, no name twice, the openid
+/// column present. The openid column's index, or what is wrong (`first_column` is added to
+/// the column numbers it names: a sheet's data may start right of column A).
+pub(crate) fn check_headers(headers: &[String], openid_column: &str, first_column: usize) -> Result<usize, CsvProblem> {
+    for (i, name) in headers.iter().enumerate() {
+        if name.is_empty() {
+            return Err(CsvProblem::EmptyHeader { column: first_column + i + 1 });
+        }
+        if let Some(j) = headers[..i].iter().position(|h| h == name) {
+            return Err(CsvProblem::DuplicateHeader { name: name.clone(), first: j + 1, second: i + 1 });
+        }
+    }
+    headers.iter().position(|h| h == openid_column).ok_or_else(|| CsvProblem::MissingOpenidColumn {
+        column: openid_column.to_string(),
+        closest: closest(openid_column, headers.iter().map(String::as_str)),
+        headers: headers.to_vec(),
+    })
+}
+
 /// One data row: where it was in the file and where its fields are stored.
 #[derive(Debug, Clone, Copy)]
 struct RawRow {
@@ -184,27 +203,7 @@ impl Recipients {
                 break (reader.fields().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect(), line);
             }
         };
-        for (i, name) in headers.iter().enumerate() {
-            if name.is_empty() {
-                return Err(fail(Some(header_line), CsvProblem::EmptyHeader { column: i + 1 }));
-            }
-            if let Some(j) = headers[..i].iter().position(|h| h == name) {
-                return Err(fail(
-                    Some(header_line),
-                    CsvProblem::DuplicateHeader { name: name.clone(), first: j + 1, second: i + 1 },
-                ));
-            }
-        }
-        let openid_index = headers.iter().position(|h| h == openid_column).ok_or_else(|| {
-            fail(
-                Some(header_line),
-                CsvProblem::MissingOpenidColumn {
-                    column: openid_column.to_string(),
-                    closest: closest(openid_column, headers.iter().map(String::as_str)),
-                    headers: headers.clone(),
-                },
-            )
-        })?;
+        let openid_index = check_headers(&headers, openid_column, 0).map_err(|p| fail(Some(header_line), p))?;
 
         let mut ends: Vec<u32> = Vec::new();
         let mut rows: Vec<RawRow> = Vec::new();

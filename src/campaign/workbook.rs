@@ -10,7 +10,7 @@ use calamine::{open_workbook_auto, Data, Reader};
 use chrono::{Datelike, Timelike};
 
 use super::error::{closest, CsvProblem, LoadError, Location};
-use super::recipients::{CellProblem, Recipients};
+use super::recipients::{check_headers, CellProblem, Recipients};
 
 /// Spreadsheet file extensions read as workbooks.
 pub const WORKBOOK_EXTENSIONS: [&str; 5] = ["xlsx", "xlsm", "xlsb", "xls", "ods"];
@@ -68,29 +68,8 @@ pub fn load(path: &Path, sheet: Option<&str>, openid_column: &str) -> Result<Rec
             break (line, headers);
         }
     };
-    for (i, h) in headers.iter().enumerate() {
-        if h.is_empty() {
-            return Err(fail(Some(&name), Some(header_line), CsvProblem::EmptyHeader { column: first_col + i + 1 }));
-        }
-        if let Some(j) = headers[..i].iter().position(|x| x == h) {
-            return Err(fail(
-                Some(&name),
-                Some(header_line),
-                CsvProblem::DuplicateHeader { name: h.clone(), first: j + 1, second: i + 1 },
-            ));
-        }
-    }
-    let openid_index = headers.iter().position(|h| h == openid_column).ok_or_else(|| {
-        fail(
-            Some(&name),
-            Some(header_line),
-            CsvProblem::MissingOpenidColumn {
-                column: openid_column.to_string(),
-                closest: closest(openid_column, headers.iter().map(String::as_str)),
-                headers: headers.clone(),
-            },
-        )
-    })?;
+    let openid_index =
+        check_headers(&headers, openid_column, first_col).map_err(|p| fail(Some(&name), Some(header_line), p))?;
 
     let mut table = Vec::new();
     let mut problems = Vec::new();

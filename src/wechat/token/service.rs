@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue};
 use http::Uri;
-use serde::Deserialize;
 
-use super::source::{check_token_text, Fetched};
+use super::source::{check_token_text, Fetched, TokenAnswer};
 use super::TokenError;
 use crate::wechat::errors::hint;
 use crate::wechat::http::Http;
@@ -23,16 +22,6 @@ pub(super) struct TokenService {
     headers: Vec<(HeaderName, Secret)>,
     /// The URL without its query (which may hold a key), for messages.
     shown: String,
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    access_token: Option<String>,
-    expires_in: Option<u64>,
-    #[serde(default)]
-    errcode: i64,
-    #[serde(default)]
-    errmsg: String,
 }
 
 impl TokenService {
@@ -94,7 +83,7 @@ impl TokenService {
             let body = String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).to_string();
             return Err(service_error(&self.shown, format!("HTTP {}: {}", reply.status, scrub(body.trim(), &secrets))));
         }
-        let answer: Answer = serde_json::from_slice(&reply.body).map_err(|_| {
+        let answer: TokenAnswer = serde_json::from_slice(&reply.body).map_err(|_| {
             service_error(&self.shown, "the answer is not JSON with `access_token` and `expires_in`".into())
         })?;
         match answer.access_token {

@@ -30,14 +30,15 @@ pub struct TokenSource {
     service: Option<super::service::TokenService>,
 }
 
+/// A token endpoint's answer (WeChat's, or a token service's in the same shape).
 #[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: Option<String>,
-    expires_in: Option<u64>,
+pub(super) struct TokenAnswer {
+    pub(super) access_token: Option<String>,
+    pub(super) expires_in: Option<u64>,
     #[serde(default)]
-    errcode: i64,
+    pub(super) errcode: i64,
     #[serde(default)]
-    errmsg: String,
+    pub(super) errmsg: String,
 }
 
 impl TokenSource {
