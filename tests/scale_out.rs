@@ -75,10 +75,12 @@ async fn three_senders_deliver_every_row_once_with_one_token_and_one_rate() {
     once_each(&server, rows);
     let stats = server.stats();
     assert_eq!(stats.stable_token_calls + stats.token_calls, 1, "one token fetch in all");
-    // Measured where the requests arrive, so the time from permit to arrival (scheduling on a
-    // busy machine) is in it; `burst` is the allowance for exactly that.
+    // Measured where the requests arrive, so the time from permit to arrival is in it: on one
+    // busy core a request can wait tens of milliseconds after its permit and land next to the
+    // following ones. Allowed: rate + burst + 5 % for that; the average below is the strict
+    // measure of the aggregate.
     let busiest = busiest_second(&server);
-    assert!(busiest <= 400 + 20, "the aggregate rate was exceeded: {busiest} in one second");
+    assert!(busiest <= 400 + 20 + 20, "the aggregate rate was exceeded: {busiest} in one second");
     let at: Vec<u64> = server.records().iter().map(|r| r.at_unix_ms).collect();
     let span = (at.iter().max().unwrap() - at.iter().min().unwrap()) as f64 / 1000.0;
     let achieved = (rows - 1) as f64 / span;
@@ -171,6 +173,10 @@ async fn the_accounts_rate_set_by_one_sender_holds_for_all() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("rate set to 50/s"), "{err}");
     assert!(err.contains("sender on this appid") || err.contains("senders on this appid"), "{err}");
+    // As above: rate + burst + 5 % for arrival jitter, and the average strictly.
     let busiest = busiest_second(&server);
-    assert!(busiest <= 51, "the account's rate was exceeded: {busiest} in one second");
+    assert!(busiest <= 50 + 1 + 3, "the account's rate was exceeded: {busiest} in one second");
+    let at: Vec<u64> = server.records().iter().map(|r| r.at_unix_ms).collect();
+    let span = (at.iter().max().unwrap() - at.iter().min().unwrap()) as f64 / 1000.0;
+    assert!(149.0 / span <= 50.0 * 1.02, "ran at {:.1}/s against 50/s", 149.0 / span);
 }
