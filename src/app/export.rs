@@ -223,7 +223,14 @@ pub fn totals(campaign: &Campaign, replay: &Replay) -> Totals {
 }
 
 /// The report of a run that ended with `summary`, over everything the journal holds.
-pub fn build_report(campaign: &Campaign, replay: &Replay, summary: &Summary, files: Files) -> Report {
+/// `msgids` maps each accepted row's msgid to its row (from the same pass as `replay`).
+pub fn build_report(
+    campaign: &Campaign,
+    replay: &Replay,
+    summary: &Summary,
+    files: Files,
+    msgids: &std::collections::HashMap<String, usize>,
+) -> Report {
     let t = totals(campaign, replay);
     let mut failures_by_code: BTreeMap<Code, CodeCount> = BTreeMap::new();
     for i in campaign.checks.ready_rows() {
@@ -235,9 +242,7 @@ pub fn build_report(campaign: &Campaign, replay: &Replay, summary: &Summary, fil
     let (reason, counters) = (summary.reason.clone(), summary.counters.clone());
     let dir = files.journal.parent().unwrap_or(Path::new("."));
     let receipts = crate::journal::receipts::ReceiptsFile::in_dir(dir).read().unwrap_or_default();
-    let msgids = crate::journal::read_msgids(&files.journal)
-        .map(|m| m.into_iter().map(|(id, row)| (row + 1, id)).collect())
-        .unwrap_or_default();
+    let msgids = msgids.iter().map(|(id, row)| (row + 1, id.clone())).collect();
     Report {
         receipts: crate::journal::receipts::ReceiptCounts::of(&receipts, t.delivered),
         msgids,

@@ -391,7 +391,14 @@ impl Session {
     /// the run ended (with its exit code).
     pub async fn finish(&self, summary: &Summary) -> RunReport {
         let checks = &self.campaign.checks;
-        let replay = self.replay_now().await;
+        // One pass over the journal gives every row's state and every accepted row's msgid.
+        self.writer.flush().await;
+        let read = crate::journal::read_journal_with_msgids(&self.files.journal, self.campaign.recipients.len())
+            .map_err(|e| e.to_string());
+        let (replay, msgids) = match read {
+            Ok((read, msgids)) => (Ok(read.replay), msgids),
+            Err(e) => (Err(e), Default::default()),
+        };
         let (mut totals, unknown_rows) = match &replay {
             Ok(r) => (export::totals(&self.campaign, r), r.unknown()),
             Err(_) => (export::Totals { pending: self.plan.to_send.len(), ..Default::default() }, Vec::new()),
@@ -401,7 +408,7 @@ impl Session {
         }
         let failures = replay.and_then(|replay| {
             let written = self.write_failures(&replay)?;
-            let report = export::build_report(&self.campaign, &replay, summary, self.files.clone());
+            let report = export::build_report(&self.campaign, &replay, summary, self.files.clone(), &msgids);
             export::write_report(&report, &self.files.report)
                 .map_err(|e| format!("{}: {e}", self.files.report.display()))?;
             Ok(written)
