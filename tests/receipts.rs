@@ -173,3 +173,43 @@ async fn receipts_import_from_a_file() {
     let s = status(&campaign);
     assert_eq!((s["receipts"]["success"].as_u64(), s["receipts"]["pending"].as_u64()), (Some(2), Some(1)), "{s}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_started_before_the_send_matches_the_rows_sent_after() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let openids = mixed_openids(2, 0, 0);
+    let campaign = write_campaign(dir.path(), "early", Some(&server.url()), "rate = 200", &openids);
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
+        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(serve.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next_line().await.unwrap().expect("serve printed its address");
+        if let Some(rest) = line.strip_prefix("receiving WeChat's pushes on ") {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+    // The send runs while the server is up: its msgids are not known to the server yet.
+    let out = send_command(&campaign, &dir.path().join("cache"), &[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let journal = dir.path().join(".wxsend/early/recipients/journal.jsonl");
+    let msgids: std::collections::HashMap<usize, String> =
+        wxsend::journal::read_msgids(&journal).unwrap().into_iter().map(|(m, r)| (r, m)).collect();
+    let (ts, nonce) = (now(), "n".to_string());
+    let q = format!("signature={}&timestamp={ts}&nonce={nonce}", signature(&[PUSH_TOKEN, &ts, &nonce]));
+    let reply = reqwest::Client::new()
+        .post(format!("{url}/?{q}"))
+        .body(template_event(&openids[1], &msgids[&1], "success"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    drop(serve);
+    let s = status(&campaign);
+    assert_eq!((s["receipts"]["success"].as_u64(), s["receipts_unmatched"].as_u64()), (Some(1), Some(0)), "{s}");
+}

@@ -34,7 +34,11 @@ pub struct Tally {
 /// A campaign's receipts: the msgid and openid indexes and the file they go to.
 #[derive(Debug)]
 pub struct ReceiptBook {
-    by_msgid: HashMap<String, usize>,
+    /// msgid → row, re-read from the journal when a receipt names one it lacks (a `send` may
+    /// still be running beside the server).
+    by_msgid: Mutex<HashMap<String, usize>>,
+    journal: PathBuf,
+    reloaded: Mutex<std::time::Instant>,
     by_openid: HashMap<String, usize>,
     file: ReceiptsFile,
     appid: String,
@@ -62,7 +66,13 @@ impl ReceiptBook {
         };
         let by_openid = campaign.recipients.rows().map(|r| (r.openid().to_string(), r.index())).collect();
         Ok(Self {
-            by_msgid,
+            by_msgid: Mutex::new(by_msgid),
+            journal: paths.journal.clone(),
+            reloaded: Mutex::new(
+                std::time::Instant::now()
+                    .checked_sub(std::time::Duration::from_secs(2))
+                    .unwrap_or_else(std::time::Instant::now),
+            ),
             by_openid,
             file: ReceiptsFile::in_dir(&paths.dir),
             appid: campaign.config.wechat.appid.clone(),
@@ -97,9 +107,8 @@ impl ReceiptBook {
                 let row = event
                     .msgid
                     .as_ref()
-                    .and_then(|m| self.by_msgid.get(m))
-                    .or_else(|| self.by_openid.get(&event.openid).filter(|_| self.by_openid_too))
-                    .copied();
+                    .and_then(|m| self.row_of(m))
+                    .or_else(|| self.by_openid.get(&event.openid).copied().filter(|_| self.by_openid_too));
                 StoredReceipt { row, event, recorded: now }
             })
             .collect();
@@ -119,6 +128,25 @@ impl ReceiptBook {
         t.matched += add.matched;
         t.unknown += add.unknown;
         Ok(add)
+    }
+
+    /// The row of `msgid`; on a miss the journal is read again (at most once a second).
+    fn row_of(&self, msgid: &str) -> Option<usize> {
+        let lock = |m: &Mutex<HashMap<String, usize>>| m.lock().unwrap_or_else(|p| p.into_inner()).get(msgid).copied();
+        if let Some(row) = lock(&self.by_msgid) {
+            return Some(row);
+        }
+        {
+            let mut reloaded = self.reloaded.lock().unwrap_or_else(|p| p.into_inner());
+            if reloaded.elapsed() < std::time::Duration::from_secs(1) {
+                return None;
+            }
+            *reloaded = std::time::Instant::now();
+        }
+        if let Ok(fresh) = read_msgids(&self.journal) {
+            *self.by_msgid.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+        }
+        lock(&self.by_msgid)
     }
 
     /// The URL handshake: `echostr` back when the signature matches.
