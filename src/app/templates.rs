@@ -3,8 +3,6 @@
 //! campaign's keys against the template's, the allowed values of enum fields applied to rows,
 //! and what the phone will show.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::campaign::{Campaign, CampaignConfig, Kind};
@@ -19,16 +17,13 @@ pub struct CatalogueOptions {
     pub offline: bool,
     /// Fetch even when the cache is young enough (`--refresh-templates`).
     pub refresh: bool,
-    /// The longest a cached catalogue is used (the campaign's `template_cache_minutes` applies
-    /// when shorter).
-    pub max_age: Duration,
     /// Read and write the cache (not for the embedded mock, whose address changes every run).
     pub cache: bool,
 }
 
 impl Default for CatalogueOptions {
     fn default() -> Self {
-        Self { offline: false, refresh: false, max_age: Duration::MAX, cache: true }
+        Self { offline: false, refresh: false, cache: true }
     }
 }
 
@@ -114,8 +109,7 @@ pub async fn catalogue(
     opts: CatalogueOptions,
 ) -> Result<(Catalogue, bool), String> {
     let cache = if opts.cache { CatalogueCache::default_location() } else { None };
-    // The campaign's `template_cache_minutes` unless the caller asked for less.
-    let max_age = opts.max_age.min(cfg.template_cache);
+    let max_age = cfg.template_cache;
     if !opts.refresh && !max_age.is_zero() {
         if let Some(c) = cache.as_ref().and_then(|c| c.load(&cfg.wechat.appid, kind, &cfg.wechat.api_base, max_age)) {
             return Ok((c, true));

@@ -133,20 +133,10 @@ fn torn_dispatch(text: &[u8]) -> Option<(usize, u32)> {
     Some((row, attempt))
 }
 
-/// The msgid of every row WeChat accepted, from the journal's `ok` records (a torn or damaged
-/// line is skipped: this index only matches receipts to rows).
+/// The msgid of every row WeChat accepted, from the journal's `ok` records (the same pass as
+/// [`read_journal_with_msgids`], without the rows' states).
 pub fn read_msgids(path: &Path) -> Result<std::collections::HashMap<String, usize>, JournalError> {
-    use std::io::BufRead;
-    let io = |source| JournalError::Io { path: path.to_path_buf(), source };
-    let reader = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
-    let mut msgids = std::collections::HashMap::new();
-    for line in reader.split(b'\n') {
-        let line = line.map_err(io)?;
-        if let Ok(Line::Ok { row, msgid: Some(msgid), .. }) = super::decode(&line) {
-            msgids.insert(msgid, row);
-        }
-    }
-    Ok(msgids)
+    read_journal_with_msgids(path, 0).map(|(_, msgids)| msgids)
 }
 
 #[cfg(test)]
