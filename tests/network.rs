@@ -16,6 +16,16 @@ use wxsend::mock::{MockConfig, MockServer};
 const PROXY_VARS: [&str; 8] =
     ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"];
 
+/// The mock behind a TLS front whose certificate a private CA signed; the CA's PEM is written
+/// to `dir/corp-ca.pem` for the campaigns that trust it.
+async fn corporate(dir: &Path) -> (MockServer, SocketAddr) {
+    let pki = TestPki::new();
+    let server = mock(MockConfig::default()).await;
+    let front = tls_front(&pki, addr(&server)).await;
+    std::fs::write(dir.join("corp-ca.pem"), &pki.ca_pem).unwrap();
+    (server, front)
+}
+
 fn addr(server: &MockServer) -> SocketAddr {
     server.url().trim_start_matches("http://").parse().unwrap()
 }
@@ -36,12 +46,9 @@ async fn send(campaign: &Path, cache: &Path, env: &[(&str, &str)]) -> (Option<i3
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_connect_proxy_to_a_host_only_it_resolves_with_a_private_ca() {
-    let pki = TestPki::new();
-    let server = mock(MockConfig::default()).await;
-    let front = tls_front(&pki, addr(&server)).await;
-    let (proxy, log) = connect_proxy(front, addr(&server), Some("Basic b3BzOnMzY3JldA==".into())).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("corp-ca.pem"), &pki.ca_pem).unwrap();
+    let (server, front) = corporate(dir.path()).await;
+    let (proxy, log) = connect_proxy(front, addr(&server), Some("Basic b3BzOnMzY3JldA==".into())).await;
     let network = format!("rate = 200\n[network]\nproxy = \"http://ops:s3cret@{proxy}\"\nca_file = \"corp-ca.pem\"\n");
     let campaign = write_campaign(
         dir.path(),
@@ -84,12 +91,9 @@ async fn through_a_connect_proxy_to_a_host_only_it_resolves_with_a_private_ca() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_proxy_bypasses_the_proxy() {
-    let pki = TestPki::new();
-    let server = mock(MockConfig::default()).await;
-    let front = tls_front(&pki, addr(&server)).await;
-    let (proxy, log) = connect_proxy(front, addr(&server), None).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("corp-ca.pem"), &pki.ca_pem).unwrap();
+    let (server, front) = corporate(dir.path()).await;
+    let (proxy, log) = connect_proxy(front, addr(&server), None).await;
     let network = "rate = 200\n[network]\nca_file = \"corp-ca.pem\"\n";
     let base = format!("https://localhost:{}", front.port());
     let campaign = write_campaign(dir.path(), "direct", Some(&base), network, &mixed_openids(10, 0, 0));
@@ -107,10 +111,8 @@ async fn no_proxy_bypasses_the_proxy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_is_explained_and_nothing_is_sent() {
-    let pki = TestPki::new();
-    let server = mock(MockConfig::default()).await;
-    let front = tls_front(&pki, addr(&server)).await;
     let dir = tempfile::tempdir().unwrap();
+    let (server, front) = corporate(dir.path()).await;
     let base = format!("https://localhost:{}", front.port());
     let campaign = write_campaign(dir.path(), "untrusted", Some(&base), "rate = 200", &mixed_openids(10, 0, 0));
     let (code, out) = send(&campaign, &dir.path().join("cache"), &[]).await;
@@ -127,12 +129,9 @@ async fn an_untrusted_certificate_is_explained_and_nothing_is_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_wanting_credentials_or_refusing_the_host_is_named() {
-    let pki = TestPki::new();
-    let server = mock(MockConfig::default()).await;
-    let front = tls_front(&pki, addr(&server)).await;
-    let (proxy, _) = connect_proxy(front, addr(&server), Some("Basic b3BzOnMzY3JldA==".into())).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("corp-ca.pem"), &pki.ca_pem).unwrap();
+    let (server, front) = corporate(dir.path()).await;
+    let (proxy, _) = connect_proxy(front, addr(&server), Some("Basic b3BzOnMzY3JldA==".into())).await;
     let network = format!("rate = 200\n[network]\nproxy = \"http://{proxy}\"\nca_file = \"corp-ca.pem\"\n");
     let campaign =
         write_campaign(dir.path(), "auth", Some(&format!("https://{PRIVATE_HOST}")), &network, &mixed_openids(3, 0, 0));
@@ -155,11 +154,9 @@ async fn a_proxy_wanting_credentials_or_refusing_the_host_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_goes_to_the_proxy_in_absolute_form() {
-    let pki = TestPki::new();
-    let server = mock(MockConfig::default()).await;
-    let front = tls_front(&pki, addr(&server)).await;
-    let (proxy, log) = connect_proxy(front, addr(&server), None).await;
     let dir = tempfile::tempdir().unwrap();
+    let (server, front) = corporate(dir.path()).await;
+    let (proxy, log) = connect_proxy(front, addr(&server), None).await;
     let campaign = write_campaign(
         dir.path(),
         "plain",
@@ -189,12 +186,9 @@ fn doctor(campaign: &Path, cache: &Path, env: &[(&str, &str)]) -> (Option<i32>, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_walks_every_step_through_a_proxy_and_sends_nothing() {
-    let pki = TestPki::new();
-    let server = mock(MockConfig::default()).await;
-    let front = tls_front(&pki, addr(&server)).await;
-    let (proxy, _) = connect_proxy(front, addr(&server), None).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("corp-ca.pem"), &pki.ca_pem).unwrap();
+    let (server, front) = corporate(dir.path()).await;
+    let (proxy, _) = connect_proxy(front, addr(&server), None).await;
     let network = format!("rate = 200\n[network]\nproxy = \"http://{proxy}\"\nca_file = \"corp-ca.pem\"\n");
     let campaign =
         write_campaign(dir.path(), "doc", Some(&format!("https://{PRIVATE_HOST}")), &network, &mixed_openids(3, 0, 0));

@@ -36,6 +36,26 @@ fn encrypt(message: &str, appid: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(out)
 }
 
+/// `wxsend receipts serve` on a free port, with the push token and AES key; its URL once it
+/// says it listens (read from its output: a condition, not a wait).
+async fn serve(campaign: &Path) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
+        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
+        .env("WXSEND_PUSH_AES_KEY", AES_KEY)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next_line().await.unwrap().expect("serve printed its address");
+        if let Some(rest) = line.strip_prefix("receiving WeChat's pushes on ") {
+            return (child, rest.split(' ').next().unwrap().to_string());
+        }
+    }
+}
+
 fn template_event(openid: &str, msgid: &str, status: &str) -> String {
     format!(
         "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>{msgid}</MsgID><Status><![CDATA[{status}]]></Status></xml>"
@@ -68,21 +88,7 @@ async fn signed_pushes_are_matched_to_rows_and_forged_or_replayed_ones_refused()
     assert_eq!(before["sent"], 5);
     assert_eq!(before["receipts"]["pending"], 5);
 
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
-        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
-        .env("WXSEND_PUSH_AES_KEY", AES_KEY)
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(serve.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next_line().await.unwrap().expect("serve printed its address");
-        if let Some(rest) = line.strip_prefix("receiving WeChat's pushes on ") {
-            break rest.split(' ').next().unwrap().to_string();
-        }
-    };
+    let (serve, url) = serve(&campaign).await;
     let http = reqwest::Client::new();
     let (ts, nonce) = (now(), "n0nce".to_string());
     let sig = signature(&[PUSH_TOKEN, &ts, &nonce]);
@@ -180,20 +186,7 @@ async fn a_server_started_before_the_send_matches_the_rows_sent_after() {
     let dir = tempfile::tempdir().unwrap();
     let openids = mixed_openids(2, 0, 0);
     let campaign = write_campaign(dir.path(), "early", Some(&server.url()), "rate = 200", &openids);
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
-        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(serve.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next_line().await.unwrap().expect("serve printed its address");
-        if let Some(rest) = line.strip_prefix("receiving WeChat's pushes on ") {
-            break rest.split(' ').next().unwrap().to_string();
-        }
-    };
+    let (serve, url) = serve(&campaign).await;
     // The send runs while the server is up: its msgids are not known to the server yet.
     let out = send_command(&campaign, &dir.path().join("cache"), &[]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0));
