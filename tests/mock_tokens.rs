@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 use wxsend::campaign::Kind;
-use wxsend::mock::MockConfig;
+use wxsend::mock::{MockConfig, Record};
 use wxsend::wechat::{AccessToken, Outcome};
 
 async fn stable(base: &str, force: bool) -> Value {
@@ -119,4 +119,23 @@ async fn client_msg_id_deduplicates_and_the_record_counts() {
     let stats = server.stats();
     assert_eq!((stats.accepted, stats.deduplicated, stats.duplicate_deliveries), (1, 1, 0));
     assert_eq!(server.records().len(), 1);
+}
+
+#[tokio::test]
+async fn without_dedupe_a_repeat_is_delivered_and_counted_as_a_duplicate_delivery() {
+    let server = mock(MockConfig { no_dedupe: true, ..MockConfig::default() }).await;
+    let s = sender(&server, None);
+    let body = template_body(&openid("oWx", 1));
+    s.send(Kind::Template, &body).await.unwrap();
+    s.send(Kind::Template, &body).await.unwrap();
+    s.send(Kind::Template, &template_body(&openid("oWx", 2))).await.unwrap();
+    let stats = server.stats();
+    assert_eq!((stats.accepted, stats.deduplicated, stats.duplicate_deliveries), (3, 0, 1));
+    let records = server.records();
+    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    let same = |r: &Record| (r.touser.clone(), r.template_id.clone(), r.client_msg_id.clone(), r.data.clone());
+    assert_eq!(same(&records[0]), same(&records[1]), "the same message twice");
+    assert_ne!(records[0].msgid, records[1].msgid, "each delivery its own msgid");
+    assert_eq!(records[2].touser, openid("oWx", 2));
+    assert_eq!(records[2].data["thing1"]["value"], records[0].data["thing1"]["value"]);
 }

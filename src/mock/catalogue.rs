@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::wechat::protocol::Kind;
 
@@ -49,7 +49,12 @@ impl MockCatalogue {
     }
 
     /// WeChat's answer to a send of `template_id` with `data`, if it refuses it.
-    pub fn judge(&self, kind: Kind, template_id: &str, data: &Map<String, Value>) -> Option<(i64, String)> {
+    pub fn judge<'v>(
+        &self,
+        kind: Kind,
+        template_id: &str,
+        value_of: impl Fn(&str) -> &'v str,
+    ) -> Option<(i64, String)> {
         let (list, id_key) = match kind {
             Kind::Template => (&self.official, "template_id"),
             Kind::Subscribe => (&self.subscribe, "priTmplId"),
@@ -64,7 +69,7 @@ impl MockCatalogue {
         }
         let content = template.get("content").and_then(Value::as_str).unwrap_or_default();
         for key in placeholders(content) {
-            let value = data.get(&key).and_then(|f| f.get("value")).and_then(Value::as_str).unwrap_or_default();
+            let value = value_of(&key);
             if value.is_empty() {
                 return Some((47003, format!("argument invalid! data.{key}.value is empty")));
             }
@@ -79,7 +84,7 @@ impl MockCatalogue {
                 .flatten()
                 .filter_map(Value::as_str)
                 .collect();
-            let value = data.get(key).and_then(|f| f.get("value")).and_then(Value::as_str).unwrap_or_default();
+            let value = value_of(key);
             if !allowed.contains(&value) {
                 return Some((47003, format!("argument invalid! data.{key}.value invalid")));
             }
@@ -105,8 +110,8 @@ mod tests {
     #[test]
     fn subscribe_sends_are_judged_by_their_template() {
         let c = MockCatalogue::load(None).unwrap();
-        let data = |pairs: &[(&str, &str)]| -> Map<String, Value> {
-            pairs.iter().map(|(k, v)| (k.to_string(), json!({ "value": v }))).collect()
+        let data = |pairs: &'static [(&'static str, &'static str)]| {
+            move |key: &str| pairs.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| *v)
         };
         let full = data(&[
             ("thing1", "杯"),
@@ -115,11 +120,11 @@ mod tests {
             ("date4", "2026-11-12"),
             ("name5", "高峰"),
         ]);
-        assert_eq!(c.judge(Kind::Subscribe, "TPL_SUB_ORDER_SHIPPED", &full), None);
+        assert_eq!(c.judge(Kind::Subscribe, "TPL_SUB_ORDER_SHIPPED", full), None);
         let missing = data(&[("thing1", "杯")]);
-        assert_eq!(c.judge(Kind::Subscribe, "TPL_SUB_ORDER_SHIPPED", &missing).unwrap().0, 47003);
-        assert_eq!(c.judge(Kind::Subscribe, "OTHER", &missing), None, "lenient without a file");
-        assert_eq!(c.judge(Kind::Template, "TPL_ORDER_SHIPPED", &missing), None, "template messages take any keys");
+        assert_eq!(c.judge(Kind::Subscribe, "TPL_SUB_ORDER_SHIPPED", missing).unwrap().0, 47003);
+        assert_eq!(c.judge(Kind::Subscribe, "OTHER", missing), None, "lenient without a file");
+        assert_eq!(c.judge(Kind::Template, "TPL_ORDER_SHIPPED", missing), None, "template messages take any keys");
         assert_eq!(placeholders("a:{{x1.DATA}}\n{{ y2.DATA }}"), ["x1", "y2"]);
     }
 }

@@ -2,7 +2,9 @@
 //! the demo and the tests. It follows WeChat's token rules, validates requests, answers scripted
 //! errors by openid prefix, injects seeded faults and records every accepted message.
 
+mod body;
 mod catalogue;
+mod record;
 mod rules;
 pub mod state;
 mod tokens;
@@ -20,7 +22,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-pub use state::{MockState, Record, Reply, Stats};
+pub use record::Record;
+pub use state::{MockState, Reply, Stats};
 
 use crate::wechat::protocol::Kind;
 

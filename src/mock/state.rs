@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 // attacker-chosen keys worth the cost.
 use hashbrown::{HashMap, HashSet};
 use std::io::Write;
+use std::num::NonZeroU64;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::body::{value_of, SendBody};
+use super::record::{Key, Keys, Record, Stored};
 use super::rules::{openid_ok, subscribe_value_ok};
 use super::tokens::{invalidate_all, Live};
 use super::MockConfig;
@@ -48,31 +51,6 @@ pub struct Stats {
     pub invalidations: u64,
 }
 
-/// One accepted message, as WeChat would have delivered it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Record {
-    /// Its place in the record (1-based).
-    pub seq: u64,
-    /// Milliseconds since the mock started.
-    pub at_ms: u64,
-    /// When it was accepted (Unix milliseconds).
-    pub at_unix_ms: u64,
-    /// The endpoint it came through.
-    pub kind: Kind,
-    /// The recipient.
-    pub touser: String,
-    /// The template.
-    pub template_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    /// The sender's id for WeChat's de-duplication.
-    pub client_msg_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    /// The msgid answered (template messages).
-    pub msgid: Option<String>,
-    /// The `data` as received.
-    pub data: Value,
-}
-
 /// What the HTTP layer sends back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -96,10 +74,12 @@ pub(super) struct Inner {
     pub(super) day_count: u64,
     pub(super) minute_start: Instant,
     pub(super) minute_count: u64,
-    pub(super) seen_client_msg_ids: HashMap<(String, String), (Instant, Option<String>)>,
+    /// (touser, client_msg_id) of accepted template messages → the record's index.
+    pub(super) seen_client_msg_ids: HashMap<Key, usize>,
     pub(super) flaky_seen: HashSet<String>,
-    pub(super) delivered_content: HashSet<u64>,
-    pub(super) records: Vec<Record>,
+    pub(super) delivered_content: HashSet<Key>,
+    pub(super) records: Vec<Stored>,
+    pub(super) bodies: Vec<u8>,
     pub(super) stats: Stats,
     pub(super) next_msgid: u64,
     pub(super) record_file: Option<std::io::BufWriter<std::fs::File>>,
@@ -111,6 +91,7 @@ pub(super) struct Inner {
 pub struct MockState {
     pub(super) config: MockConfig,
     catalogue: super::catalogue::MockCatalogue,
+    keys: Keys,
     started: Instant,
     inner: Mutex<Inner>,
 }
@@ -142,6 +123,7 @@ impl MockState {
                 flaky_seen: HashSet::new(),
                 delivered_content: HashSet::new(),
                 records: Vec::new(),
+                bodies: Vec::new(),
                 stats: Stats::default(),
                 next_msgid: 4_674_045_479_742_390_277,
                 record_file,
@@ -149,6 +131,7 @@ impl MockState {
             }),
             config,
             catalogue,
+            keys: Keys::default(),
             started: Instant::now(),
         })
     }
@@ -185,7 +168,9 @@ impl MockState {
 
     /// Every accepted message.
     pub fn records(&self) -> Vec<Record> {
-        self.lock().records.clone()
+        let g = self.lock();
+        let ends = g.records.iter().skip(1).map(|r| r.body_start).chain([g.bodies.len()]);
+        g.records.iter().zip(ends).zip(1..).map(|((r, end), seq)| r.record(seq, &g.bodies, end)).collect()
     }
 
     /// A new day: the daily quota is available again.
@@ -307,38 +292,41 @@ impl MockState {
         }
         g.day_count += 1;
 
-        let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        let Ok(req) = serde_json::from_slice::<SendBody>(body) else {
             return self.error(g, 47001, "data format error");
         };
-        let msg = if kind == Kind::Uniform { req.get("mp_template_msg").unwrap_or(&Value::Null) } else { &req };
-        let touser = req.get("touser").and_then(Value::as_str).unwrap_or_default().to_string();
-        let template_id = msg.get("template_id").and_then(Value::as_str).unwrap_or_default().to_string();
-        let data = msg.get("data").cloned().unwrap_or(Value::Null);
+        // uniform_send carries the message in `mp_template_msg`; the others at the top level.
+        let (template_id, data) = match kind {
+            Kind::Uniform => (&req.mp_template_msg.template_id, &req.mp_template_msg.data),
+            _ => (&req.template_id, &req.data),
+        };
+        let touser = req.touser.as_str();
+        let template_id = template_id.as_str();
         if kind == Kind::Uniform {
             if self.config.uniform_withdrawn {
                 return self.error(g, 45109, "uniform_send api has been offline");
             }
-            if msg.get("appid").and_then(Value::as_str).unwrap_or_default().is_empty() {
+            if req.mp_template_msg.appid.as_str().is_empty() {
                 return self.error(g, 40013, "invalid appid");
             }
         }
-        if template_id.is_empty() || (!c.template_ids.is_empty() && !c.template_ids.contains(&template_id)) {
+        if template_id.is_empty() || (!c.template_ids.is_empty() && !c.template_ids.iter().any(|t| t == template_id)) {
             return self.error(g, 40037, "invalid template_id");
         }
-        let Some(fields) = data.as_object() else {
+        let Some(fields) = data.fields() else {
             return self.error(g, 47001, "data format error");
         };
-        if let Some((errcode, errmsg)) = self.catalogue.judge(kind, &template_id, fields) {
+        if let Some((errcode, errmsg)) = self.catalogue.judge(kind, template_id, |key| value_of(fields, key)) {
             return self.error(g, errcode, &errmsg);
         }
-        if !openid_ok(&touser) {
+        if !openid_ok(touser) {
             return self.error(g, 40003, "invalid openid");
         }
-        if let Some(r) = self.scripted(g, &touser) {
+        if let Some(r) = self.scripted(g, touser) {
             return r;
         }
-        for (key, field) in fields {
-            let value = field.get("value").and_then(Value::as_str).unwrap_or_default();
+        for (key, value) in fields {
+            let (key, value) = (key.as_str(), value.as_str());
             if value.is_empty() {
                 return self.error(g, 47003, &format!("argument invalid! data.{key}.value is empty"));
             }
@@ -346,17 +334,18 @@ impl MockState {
                 return self.error(g, 47003, &format!("argument invalid! data.{key}.value invalid"));
             }
         }
-        let client_msg_id =
-            req.get("client_msg_id").and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
-        if let (Kind::Template, Some(id), false) = (kind, &client_msg_id, c.no_dedupe) {
-            let key = (touser.clone(), id.clone());
-            if let Some((at, msgid)) = g.seen_client_msg_ids.get(&key) {
-                if now.duration_since(*at) < Duration::from_secs(600) {
-                    let msgid = msgid.clone();
+        let client_msg_id = req.client_msg_id.as_str();
+        // WeChat de-duplicates template messages by (touser, client_msg_id) for 10 minutes. The
+        // key is a 128-bit hash of the pair (two independent seeds): no string kept per message.
+        let dedupe_key = (kind == Kind::Template && !client_msg_id.is_empty() && !c.no_dedupe)
+            .then(|| self.keys.pair(touser, client_msg_id));
+        if let Some(key) = dedupe_key {
+            let at_ms = now.duration_since(self.started).as_millis() as u64;
+            let earlier = g.seen_client_msg_ids.get(&key).and_then(|&i| g.records.get(i));
+            if let Some(&Stored { at_ms: at, msgid: Some(msgid), .. }) = earlier {
+                if at_ms.saturating_sub(at) < 600_000 {
                     g.stats.deduplicated += 1;
-                    return Reply::Json(
-                        json!({ "errcode": 0, "errmsg": "ok", "msgid": msgid.and_then(|m| m.parse::<u64>().ok()) }),
-                    );
+                    return Reply::Ok(format!(r#"{{"errcode":0,"errmsg":"ok","msgid":{msgid}}}"#));
                 }
             }
         }
@@ -364,34 +353,33 @@ impl MockState {
             g.next_msgid += 1;
             g.next_msgid
         });
-        if let (Some(id), Some(m)) = (&client_msg_id, msgid) {
-            g.seen_client_msg_ids.insert((touser.clone(), id.clone()), (now, Some(m.to_string())));
+        if let (Some(key), Some(_)) = (dedupe_key, msgid) {
+            let index = g.records.len();
+            g.seen_client_msg_ids.insert(key, index);
         }
-        let content = {
-            use std::hash::BuildHasher;
-            hashbrown::DefaultHashBuilder::default().hash_one((kind as u8, &touser, &template_id, data.to_string()))
-        };
-        if !g.delivered_content.insert(content) {
+        if !g.delivered_content.insert(self.keys.content(kind, touser, template_id, fields)) {
             g.stats.duplicate_deliveries += 1;
         }
         g.stats.accepted += 1;
-        let record = Record {
-            seq: g.stats.accepted,
+        // The record keeps the body's bytes; `records()` reads them again when asked.
+        let start = g.bodies.len();
+        g.bodies.extend_from_slice(body);
+        let stored = Stored {
             at_ms: now.duration_since(self.started).as_millis() as u64,
             at_unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
             kind,
-            touser,
-            template_id,
-            client_msg_id,
-            msgid: msgid.map(|m| m.to_string()),
-            data,
+            msgid: msgid.and_then(NonZeroU64::new),
+            body_start: start,
         };
-        if let Some(f) = g.record_file.as_mut() {
-            let _ = serde_json::to_writer(&mut *f, &record).map(|_| f.write_all(b"\n"));
+        if g.record_file.is_some() {
+            let record = stored.record(g.records.len() as u64 + 1, &g.bodies, g.bodies.len());
+            if let Some(f) = g.record_file.as_mut() {
+                let _ = serde_json::to_writer(&mut *f, &record).map(|_| f.write_all(b"\n"));
+            }
         }
-        g.records.push(record);
+        g.records.push(stored);
         // The common answer written directly, not built as a JSON tree.
         Reply::Ok(match msgid {
             Some(m) => format!(r#"{{"errcode":0,"errmsg":"ok","msgid":{m}}}"#),
