@@ -1,7 +1,7 @@
 //! Appending to the journal from any task: one buffer, dispatch lines written through to the OS
-//! before their request leaves, a background thread that fsyncs (group commit), and a reserve
-//! of disk space given up when the disk fills so the outcomes of requests in flight are still
-//! recorded.
+//! before their request leaves (the dispatches of every worker ready at that moment in one
+//! write), a background thread that fsyncs (group commit), and a reserve of disk space given up
+//! when the disk fills so the outcomes of requests in flight are still recorded.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -15,6 +15,11 @@ use super::Line;
 /// Appends lines from any task. Lines go into one buffer; a dispatch line is written through to
 /// the OS before its request leaves; a background thread fsyncs at least every
 /// [`SYNC_INTERVAL`] (group commit). No thread hand-off per message.
+///
+/// Dispatch lines are committed in groups: the first worker to wait becomes the leader, lets
+/// the other workers that are ready run (one yield), and writes every dispatch line buffered by
+/// then with one `write`; the others wait for that write. No request leaves before the write
+/// that holds its dispatch line has succeeded.
 ///
 /// When a write fails, no further dispatch line is accepted (so no new request leaves), the
 /// reserve file is deleted to make room, and what was accepted is written again: the outcomes
@@ -39,6 +44,8 @@ struct WriterInner {
     /// The first write error, for the end of the run (never printed here: a terminal UI may own
     /// the screen).
     error: Mutex<Option<String>>,
+    /// Woken after each group write (its followers learn whether their line is in it).
+    committed: tokio::sync::Notify,
 }
 
 /// The buffered file and the scratch buffer a record is encoded into, under one lock.
@@ -54,6 +61,19 @@ struct Writing {
     pending: Vec<u8>,
     /// Rows whose `ok` record is in `pending` (accepted by WeChat, not yet recorded).
     pending_ok: Vec<usize>,
+    /// Dispatch lines buffered so far (each one's number is its place in this count).
+    dispatched: u64,
+    /// Dispatch lines up to this number have reached the OS: their requests may leave.
+    committed: u64,
+    /// Dispatch lines up to this number were withdrawn by a failed write: their requests never
+    /// leave.
+    withdrawn: u64,
+    /// The row and attempt of each dispatch line buffered but not yet written to the OS.
+    uncommitted: Vec<(usize, u32)>,
+    /// A worker is gathering a group to write.
+    leader: bool,
+    /// Writes through to the OS so far.
+    writes_through: u64,
 }
 
 /// The longest a written line waits for fsync.
@@ -95,13 +115,13 @@ impl WriterInner {
         self.out.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Write `line` into the buffer; with `through`, flush the buffer to the OS as well.
-    /// `false` when the line did not reach the journal as asked (a dispatch line: its request
-    /// must not leave).
-    fn write(&self, line: &Line, through: bool) -> bool {
+    /// Encode `line` into the buffer: `Some` of its number among dispatch lines (0 for other
+    /// lines), `None` when it did not reach the buffer (a dispatch line after a failure is
+    /// refused: its request must not leave).
+    fn write(&self, line: &Line) -> Option<u64> {
         let dispatch = matches!(line, Line::Dispatch { .. });
         if dispatch && self.failed.load(Ordering::Relaxed) {
-            return false;
+            return None;
         }
         let mut out = self.lock();
         out.record.clear();
@@ -110,42 +130,100 @@ impl WriterInner {
             if !dispatch {
                 out.keep(line);
             }
-            return false;
+            return None;
         }
         let Writing { file, record, .. } = &mut *out;
         let buffered = file.write_all(record);
-        let was_buffered = buffered.is_ok();
-        let result = buffered.and_then(|()| if through { file.flush() } else { Ok(()) });
         self.unsynced.store(true, Ordering::Relaxed);
-        let Err(e) = result else {
-            drop(out);
-            #[cfg(feature = "failpoints")]
-            failpoint::after_write();
-            return true;
-        };
-        self.fail(e);
-        if !was_buffered && !dispatch {
-            out.keep(line);
-        }
-        if was_buffered {
-            if let Line::Dispatch { row, attempt } = *line {
-                // The dispatch record is in the buffer but its request never leaves: say so, so
-                // the row is sent on the next run instead of standing as unknown.
-                out.record.clear();
-                let withdrawn = Line::Retry {
-                    row,
-                    attempt,
-                    errcode: None,
-                    errmsg: "not sent: the journal could not be written".into(),
-                };
-                super::encode(&withdrawn, &mut out.record);
-                out.keep(&withdrawn);
+        if let Err(e) = buffered {
+            // Not in the buffer: an outcome is kept for later, a dispatch is simply not sent.
+            if !dispatch {
+                out.keep(line);
             }
+            self.write_failed(&mut out, e);
+            return None;
+        }
+        let mut number = 0;
+        if let Line::Dispatch { row, attempt } = *line {
+            out.dispatched += 1;
+            number = out.dispatched;
+            out.uncommitted.push((row, attempt));
+        }
+        drop(out);
+        #[cfg(feature = "failpoints")]
+        failpoint::after_write();
+        Some(number)
+    }
+
+    /// Hand the buffer to the OS; every dispatch line buffered so far is then committed.
+    fn write_through(&self, out: &mut Writing) -> bool {
+        if out.broken {
+            return false;
+        }
+        match out.file.flush() {
+            Ok(()) => {
+                out.committed = out.dispatched;
+                out.uncommitted.clear();
+                out.writes_through += 1;
+                true
+            }
+            Err(e) => {
+                self.write_failed(out, e);
+                false
+            }
+        }
+    }
+
+    /// A write failed: refuse further dispatches, withdraw the dispatch lines not yet written
+    /// through (their requests never leave; a `retry` line says so, and the rows are sent on the
+    /// next run), give up the reserve and write what was accepted.
+    fn write_failed(&self, out: &mut Writing, e: std::io::Error) {
+        self.fail(e);
+        out.withdrawn = out.dispatched;
+        for (row, attempt) in std::mem::take(&mut out.uncommitted) {
+            let withdrawn =
+                Line::Retry { row, attempt, errcode: None, errmsg: "not sent: the journal could not be written".into() };
+            out.record.clear();
+            super::encode(&withdrawn, &mut out.record);
+            out.keep(&withdrawn);
         }
         if out.rescue().is_err() {
             out.broken = true;
         }
-        false
+    }
+
+    /// Wait until dispatch line number `number` has reached the OS (leading the group write if
+    /// no other worker is); `false` when it was withdrawn instead.
+    async fn commit(&self, number: u64) -> bool {
+        loop {
+            let notified = self.committed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut out = self.lock();
+                if out.committed >= number {
+                    return true;
+                }
+                if out.withdrawn >= number || out.broken {
+                    return false;
+                }
+                if !out.leader {
+                    out.leader = true;
+                    break;
+                }
+            }
+            notified.await;
+        }
+        // The leader: hand the turn to the other workers that are ready, so their dispatch
+        // lines join this write, then write them all.
+        let leader = Leader(self);
+        tokio::task::yield_now().await;
+        let mut out = self.lock();
+        self.write_through(&mut out);
+        let committed = out.committed >= number;
+        drop(out);
+        drop(leader);
+        committed
     }
 
     /// Flush the buffer (with anything kept from a failed write) and fsync.
@@ -157,15 +235,19 @@ impl WriterInner {
             let mut out = self.lock();
             if out.broken {
                 out.rescue()
+            } else if self.write_through(&mut out) {
+                Ok(())
             } else {
-                out.file.flush()
+                Err(std::io::Error::other("the journal cannot be written"))
             }
         };
+        self.committed.notify_waiters();
         #[cfg(not(feature = "bench-unsynced-journal"))]
         let flushed = flushed.and_then(|()| self.sync_file.sync_data());
         match flushed {
             Ok(()) => !self.failed.load(Ordering::Relaxed),
             Err(e) => {
+                // A failed write has already recorded its error; this is the fsync's.
                 self.fail(e);
                 false
             }
@@ -177,6 +259,17 @@ impl WriterInner {
             let mut error = self.error.lock().unwrap_or_else(|p| p.into_inner());
             *error = Some(format!("{}: {e}", self.path.display()));
         }
+    }
+}
+
+/// The group write's leader: whatever happens to its task, the next waiter can lead and the
+/// waiting ones learn the outcome.
+struct Leader<'a>(&'a WriterInner);
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        self.0.lock().leader = false;
+        self.0.committed.notify_waiters();
     }
 }
 
@@ -199,12 +292,19 @@ impl JournalWriter {
                 broken: false,
                 pending: Vec::new(),
                 pending_ok: Vec::new(),
+                dispatched: 0,
+                committed: 0,
+                withdrawn: 0,
+                uncommitted: Vec::new(),
+                leader: false,
+                writes_through: 0,
             }),
             sync_file,
             path,
             unsynced: AtomicBool::new(false),
             failed: AtomicBool::new(false),
             error: Mutex::new(None),
+            committed: tokio::sync::Notify::new(),
         });
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new().name("wxsend-journal-sync".into()).spawn(move || loop {
@@ -239,13 +339,21 @@ impl JournalWriter {
     /// Append a line; it reaches the OS with the next dispatch or sync, and the disk within
     /// [`SYNC_INTERVAL`].
     pub fn append(&self, line: Line) {
-        self.inner.write(&line, false);
+        self.inner.write(&line);
     }
 
-    /// Append a line and hand it to the OS before returning: it survives the process being
-    /// killed, and is fsynced within [`SYNC_INTERVAL`]. `false` if the journal cannot be written.
+    /// Append a line and hand it to the OS before returning (with the lines of every other task
+    /// ready to write one: one write for the group): it survives the process being killed, and
+    /// is fsynced within [`SYNC_INTERVAL`]. `false` if the journal cannot be written.
     pub async fn append_written(&self, line: Line) -> bool {
-        self.inner.write(&line, true)
+        match self.inner.write(&line) {
+            None => false,
+            Some(0) => {
+                let mut out = self.inner.lock();
+                self.inner.write_through(&mut out)
+            }
+            Some(number) => self.inner.commit(number).await,
+        }
     }
 
     /// Flush and fsync everything appended so far, from synchronous code; `false` if the
@@ -304,6 +412,57 @@ mod tests {
         assert!(!writer.append_written(Line::Dispatch { row: 6, attempt: 1 }).await, "no request after a failure");
         assert!(!writer.flush().await);
         assert_eq!(writer.unrecorded_accepted(), vec![1, 5]);
+    }
+
+    /// Workers ready at the same moment share one write; every one of their dispatch lines is
+    /// in the file when they are told to send.
+    #[tokio::test(flavor = "current_thread")]
+    async fn dispatch_lines_of_ready_workers_share_one_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        let writer = JournalWriter::spawn(file, path.clone(), None).unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|row| {
+                let writer = writer.clone();
+                let path = path.clone();
+                tokio::spawn(async move {
+                    let sent = writer.append_written(Line::Dispatch { row, attempt: 1 }).await;
+                    // What a request leaving now could rely on: its line is in the file.
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    (sent, text.contains(&format!("\"row\":{row},")))
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), (true, true));
+        }
+        let writes = writer.inner.lock().writes_through;
+        assert!(writes < 16, "16 ready workers, {writes} writes");
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 16);
+    }
+
+    /// A group whose write fails: no member's request leaves, and each is withdrawn.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_group_write_withdraws_every_member() {
+        let Ok(file) = std::fs::OpenOptions::new().append(true).open("/dev/full") else {
+            return;
+        };
+        let writer = JournalWriter::spawn(file, PathBuf::from("/dev/full"), None).unwrap();
+        let tasks: Vec<_> = (0..5)
+            .map(|row| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.append_written(Line::Dispatch { row, attempt: 1 }).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(!t.await.unwrap(), "no request leaves");
+        }
+        let pending = String::from_utf8(writer.inner.lock().pending.clone()).unwrap();
+        for row in 0..5 {
+            assert!(pending.contains(&format!("\"t\":\"retry\",\"row\":{row},\"attempt\":1")), "{pending}");
+        }
+        assert!(pending.contains("not sent: the journal could not be written"));
     }
 
     /// Once writing has failed no request may leave, but the outcomes of those in flight are
