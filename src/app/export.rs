@@ -223,13 +223,14 @@ pub fn totals(campaign: &Campaign, replay: &Replay) -> Totals {
 }
 
 /// The report of a run that ended with `summary`, over everything the journal holds.
-/// `msgids` maps each accepted row's msgid to its row (from the same pass as `replay`).
+/// `msgids` holds each accepted row (0-based) with its msgid, in journal order (from the same
+/// pass as `replay`).
 pub fn build_report(
     campaign: &Campaign,
     replay: &Replay,
     summary: &Summary,
     files: Files,
-    msgids: &std::collections::HashMap<String, usize>,
+    msgids: Vec<(usize, String)>,
 ) -> Report {
     let t = totals(campaign, replay);
     let mut failures_by_code: BTreeMap<Code, CodeCount> = BTreeMap::new();
@@ -242,7 +243,7 @@ pub fn build_report(
     let (reason, counters) = (summary.reason.clone(), summary.counters.clone());
     let dir = files.journal.parent().unwrap_or(Path::new("."));
     let receipts = crate::journal::receipts::ReceiptsFile::in_dir(dir).read().unwrap_or_default();
-    let msgids = msgids.iter().map(|(id, row)| (row + 1, id.clone())).collect();
+    let msgids = msgids.into_iter().map(|(row, id)| (row + 1, id)).collect();
     Report {
         receipts: crate::journal::receipts::ReceiptCounts::of(&receipts, t.delivered),
         msgids,

@@ -408,7 +408,7 @@ impl Session {
         }
         let failures = replay.and_then(|replay| {
             let written = self.write_failures(&replay)?;
-            let report = export::build_report(&self.campaign, &replay, summary, self.files.clone(), &msgids);
+            let report = export::build_report(&self.campaign, &replay, summary, self.files.clone(), msgids);
             export::write_report(&report, &self.files.report)
                 .map_err(|e| format!("{}: {e}", self.files.report.display()))?;
             Ok(written)

@@ -6,6 +6,7 @@
 //! (group commit): only a power loss can cost the last ~100 ms of lines, and for template
 //! messages the `client_msg_id` still makes WeChat drop a resent duplicate.
 
+mod fast;
 pub mod receipts;
 mod replay;
 mod store;
@@ -187,7 +188,12 @@ pub enum Line {
 /// Append `line` to `out` as one record: its JSON, a tab, the CRC32C of the JSON in 8 hex
 /// digits, a newline. The checksum tells a torn or corrupted record from a valid one.
 pub fn encode(line: &Line, out: &mut Vec<u8>) {
-    encode_record(line, out);
+    let start = out.len();
+    if fast::encode(line, out) {
+        frame(out, start);
+    } else {
+        encode_record(line, out);
+    }
 }
 
 /// Append any record in the journal's framing (JSON, a tab, its CRC32C, a newline): the
@@ -196,6 +202,11 @@ pub fn encode_record<T: serde::Serialize>(record: &T, out: &mut Vec<u8>) {
     let start = out.len();
     // Serializing these plain types cannot fail; an empty record would be caught on replay.
     let _ = serde_json::to_writer(&mut *out, record);
+    frame(out, start);
+}
+
+/// Close the record that starts at `start`: a tab, the CRC32C of its JSON, a newline.
+fn frame(out: &mut Vec<u8>, start: usize) {
     let crc = crc32c::crc32c(&out[start..]);
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'\t');
@@ -208,11 +219,20 @@ pub fn encode_record<T: serde::Serialize>(record: &T, out: &mut Vec<u8>) {
 /// Parse one record (without its newline): JSON with a verified checksum, or JSON alone as
 /// journals of version 1 were written.
 pub fn decode(text: &[u8]) -> Result<Line, String> {
-    decode_record(text)
+    let json = checked_json(text)?;
+    match fast::decode(json) {
+        Some(line) => Ok(line),
+        None => serde_json::from_slice(json).map_err(|e| e.to_string()),
+    }
 }
 
 /// Read one record in the journal's framing; the checksum must match when present.
 pub fn decode_record<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(checked_json(text)?).map_err(|e| e.to_string())
+}
+
+/// A record's JSON, its checksum verified when it has one.
+fn checked_json(text: &[u8]) -> Result<&[u8], String> {
     let json = match text.iter().rposition(|&b| b == b'\t') {
         Some(tab) => {
             let (json, crc) = (&text[..tab], &text[tab + 1..]);
@@ -224,7 +244,7 @@ pub fn decode_record<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, S
         }
         None => text,
     };
-    serde_json::from_slice(json).map_err(|e| e.to_string())
+    Ok(json)
 }
 
 /// What the journal says about one row.

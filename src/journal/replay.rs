@@ -38,22 +38,15 @@ pub fn read_journal(path: &Path, rows: usize) -> Result<ReadJournal, JournalErro
     read(path, rows, None)
 }
 
-/// [`read_journal`], also collecting the msgid of every accepted row in the same pass (the end
-/// of a run needs both; one pass over a million records instead of two).
-pub fn read_journal_with_msgids(
-    path: &Path,
-    rows: usize,
-) -> Result<(ReadJournal, std::collections::HashMap<String, usize>), JournalError> {
-    let mut msgids = std::collections::HashMap::new();
+/// [`read_journal`], also collecting each accepted row with its msgid, in journal order, in the
+/// same pass (the end of a run needs both; one pass over a million records instead of two).
+pub fn read_journal_with_msgids(path: &Path, rows: usize) -> Result<(ReadJournal, Vec<(usize, String)>), JournalError> {
+    let mut msgids = Vec::new();
     let read = read(path, rows, Some(&mut msgids))?;
     Ok((read, msgids))
 }
 
-fn read(
-    path: &Path,
-    rows: usize,
-    mut msgids: Option<&mut std::collections::HashMap<String, usize>>,
-) -> Result<ReadJournal, JournalError> {
+fn read(path: &Path, rows: usize, mut msgids: Option<&mut Vec<(usize, String)>>) -> Result<ReadJournal, JournalError> {
     let io = |source| JournalError::Io { path: path.to_path_buf(), source };
     let mut reader = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
     let mut replay = Replay { rows: vec![RowRecord::Pending; rows], runs: 0 };
@@ -86,10 +79,10 @@ fn read(
         match parsed {
             Ok(line) if header.is_none() && start == 0 => header = Some(line),
             Ok(line) => {
-                if let (Some(m), Line::Ok { row, msgid: Some(id), .. }) = (msgids.as_deref_mut(), &line) {
-                    m.insert(id.clone(), *row);
+                replay.apply(&line);
+                if let (Some(m), Line::Ok { row, msgid: Some(id), .. }) = (msgids.as_deref_mut(), line) {
+                    m.push((row, id));
                 }
-                replay.apply(&line)
             }
             Err(detail) => {
                 let torn = TornTail { offset: start, len: n as u64, dispatch: torn_dispatch(text) };
@@ -136,7 +129,7 @@ fn torn_dispatch(text: &[u8]) -> Option<(usize, u32)> {
 /// The msgid of every row WeChat accepted, from the journal's `ok` records (the same pass as
 /// [`read_journal_with_msgids`], without the rows' states).
 pub fn read_msgids(path: &Path) -> Result<std::collections::HashMap<String, usize>, JournalError> {
-    read_journal_with_msgids(path, 0).map(|(_, msgids)| msgids)
+    read_journal_with_msgids(path, 0).map(|(_, msgids)| msgids.into_iter().map(|(row, id)| (id, row)).collect())
 }
 
 #[cfg(test)]

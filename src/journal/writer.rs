@@ -181,8 +181,12 @@ impl WriterInner {
         self.fail(e);
         out.withdrawn = out.dispatched;
         for (row, attempt) in std::mem::take(&mut out.uncommitted) {
-            let withdrawn =
-                Line::Retry { row, attempt, errcode: None, errmsg: "not sent: the journal could not be written".into() };
+            let withdrawn = Line::Retry {
+                row,
+                attempt,
+                errcode: None,
+                errmsg: "not sent: the journal could not be written".into(),
+            };
             out.record.clear();
             super::encode(&withdrawn, &mut out.record);
             out.keep(&withdrawn);
