@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -255,24 +255,38 @@ async fn stable_token(State(s): Shared, body: Bytes) -> Response {
     respond(s.stable_token(&body))
 }
 
-async fn send(s: Arc<MockState>, kind: Kind, token: Option<String>, body: Bytes) -> Response {
+async fn send(s: Arc<MockState>, kind: Kind, query: Option<String>, body: Bytes) -> Response {
     let latency = s.config().latency_ms;
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    let token = query.as_deref().and_then(access_token);
     respond(s.send(kind, token.as_deref(), &body))
 }
 
-async fn send_template(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
-    send(s, Kind::Template, q.access_token, body).await
+/// The `access_token` parameter of a query string: borrowed when it needs no decoding (a
+/// token's own characters never do), decoded as a form value otherwise.
+fn access_token(query: &str) -> Option<std::borrow::Cow<'_, str>> {
+    for pair in query.split('&') {
+        let Some(value) = pair.strip_prefix("access_token=") else { continue };
+        if !value.contains(['%', '+']) {
+            return Some(std::borrow::Cow::Borrowed(value));
+        }
+        return form_urlencoded::parse(pair.as_bytes()).next().map(|(_, v)| std::borrow::Cow::Owned(v.into_owned()));
+    }
+    None
 }
 
-async fn send_subscribe(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
-    send(s, Kind::Subscribe, q.access_token, body).await
+async fn send_template(State(s): Shared, RawQuery(q): RawQuery, body: Bytes) -> Response {
+    send(s, Kind::Template, q, body).await
 }
 
-async fn send_uniform(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
-    send(s, Kind::Uniform, q.access_token, body).await
+async fn send_subscribe(State(s): Shared, RawQuery(q): RawQuery, body: Bytes) -> Response {
+    send(s, Kind::Subscribe, q, body).await
+}
+
+async fn send_uniform(State(s): Shared, RawQuery(q): RawQuery, body: Bytes) -> Response {
+    send(s, Kind::Uniform, q, body).await
 }
 
 async fn quota(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
@@ -303,4 +317,19 @@ async fn reset_daily_quota(State(s): Shared) -> Response {
 async fn invalidate_tokens(State(s): Shared) -> Response {
     s.invalidate_tokens();
     respond(Reply::Json(serde_json::json!({ "errcode": 0, "errmsg": "ok" })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::access_token;
+
+    #[test]
+    fn the_access_token_is_read_from_the_query_as_a_form_would_be() {
+        assert_eq!(access_token("access_token=ABC_def-1").as_deref(), Some("ABC_def-1"));
+        assert_eq!(access_token("x=1&access_token=T&y=2").as_deref(), Some("T"));
+        assert_eq!(access_token("access_token=a%2Bb+c").as_deref(), Some("a+b c"));
+        assert_eq!(access_token("my_access_token=T"), None);
+        assert_eq!(access_token("access_token=").as_deref(), Some(""));
+        assert_eq!(access_token(""), None);
+    }
 }

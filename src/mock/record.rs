@@ -96,7 +96,8 @@ impl Default for Keys {
 }
 
 impl Keys {
-    fn wide(&self, feed: impl Fn(&mut dyn Hasher)) -> Key {
+    /// Both halves of a key: the same bytes fed to the two hashers.
+    fn wide<F: Fn(&mut foldhash::quality::FoldHasher<'static>)>(&self, feed: F) -> Key {
         let mut low = self.low.build_hasher();
         let mut high = self.high.build_hasher();
         feed(&mut low);
@@ -107,41 +108,22 @@ impl Keys {
     /// The key of WeChat's de-duplication: the recipient and the sender's id.
     pub(super) fn pair(&self, touser: &str, client_msg_id: &str) -> Key {
         self.wide(|h| {
-            touser.hash(&mut HasherRef(h));
-            client_msg_id.hash(&mut HasherRef(h));
+            touser.hash(h);
+            client_msg_id.hash(h);
         })
     }
 
     /// What a recipient sees: endpoint, recipient, template and every key with its value.
     pub(super) fn content(&self, kind: Kind, touser: &str, template_id: &str, fields: &[(Text, Text)]) -> Key {
         self.wide(|h| {
-            let mut h = HasherRef(h);
-            (kind as u8).hash(&mut h);
-            touser.hash(&mut h);
-            template_id.hash(&mut h);
+            (kind as u8).hash(h);
+            touser.hash(h);
+            template_id.hash(h);
             for (k, v) in fields {
-                k.as_str().hash(&mut h);
-                v.as_str().hash(&mut h);
+                k.as_str().hash(h);
+                v.as_str().hash(h);
             }
         })
-    }
-}
-
-/// A `&mut dyn Hasher` usable where `Hash::hash` wants a sized hasher.
-struct HasherRef<'a>(&'a mut dyn Hasher);
-
-impl Hasher for HasherRef<'_> {
-    fn finish(&self) -> u64 {
-        self.0.finish()
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.write(bytes);
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.0.write_u8(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.0.write_usize(i);
     }
 }
 

@@ -93,6 +93,9 @@ pub struct MockState {
     catalogue: super::catalogue::MockCatalogue,
     keys: Keys,
     started: Instant,
+    /// The wall clock when `started` was read (Unix milliseconds): records' wall times are this
+    /// plus their monotonic offset, one clock read per message.
+    started_unix_ms: u64,
     inner: Mutex<Inner>,
 }
 
@@ -133,6 +136,9 @@ impl MockState {
             catalogue,
             keys: Keys::default(),
             started: Instant::now(),
+            started_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
         })
     }
 
@@ -335,12 +341,12 @@ impl MockState {
             }
         }
         let client_msg_id = req.client_msg_id.as_str();
+        let at_ms = now.duration_since(self.started).as_millis() as u64;
         // WeChat de-duplicates template messages by (touser, client_msg_id) for 10 minutes. The
         // key is a 128-bit hash of the pair (two independent seeds): no string kept per message.
         let dedupe_key = (kind == Kind::Template && !client_msg_id.is_empty() && !c.no_dedupe)
             .then(|| self.keys.pair(touser, client_msg_id));
         if let Some(key) = dedupe_key {
-            let at_ms = now.duration_since(self.started).as_millis() as u64;
             let earlier = g.seen_client_msg_ids.get(&key).and_then(|&i| g.records.get(i));
             if let Some(&Stored { at_ms: at, msgid: Some(msgid), .. }) = earlier {
                 if at_ms.saturating_sub(at) < 600_000 {
@@ -365,10 +371,8 @@ impl MockState {
         let start = g.bodies.len();
         g.bodies.extend_from_slice(body);
         let stored = Stored {
-            at_ms: now.duration_since(self.started).as_millis() as u64,
-            at_unix_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            at_ms,
+            at_unix_ms: self.started_unix_ms + at_ms,
             kind,
             msgid: msgid.and_then(NonZeroU64::new),
             body_start: start,
