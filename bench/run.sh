@@ -167,6 +167,7 @@ echo "   (oha sends $ROWS bodies drawn from $((ROWS * 10)) distinct ones shaped 
 echo "    openid and client_msg_id, so the mock does the same work per request for both: see 'mock CPU';"
 echo "    'oha, 1 body' repeats one body without client_msg_id: cheaper for oha and for the mock, shown for reference)"
 mock_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$MOCK_PID/stat"; } # seconds (USER_HZ = 100)
+mock_user() { awk '{print $14 / 100}' "/proc/$MOCK_PID/stat"; } # its user-space part
 median1() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 1))" "$@"; }
 median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
 bodies() { # bodies FILE TAG: ten times ROWS distinct request bodies, one per line (oha -Z picks lines at random)
@@ -186,16 +187,17 @@ for C in 16 64; do
   start_mock
   token=$(curl -s -X POST "$MOCK_URL/cgi-bin/stable_token" -d '{"grant_type":"client_credential","appid":"wx0123456789abcdef","secret":"s"}' | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
   body='{"touser":"oWx0000000000000000000000001","template_id":"TID","url":"https://example.com/o/SF000000001","data":{"thing1":{"value":"保温杯"},"character_string2":{"value":"SF000000001"}}}'
-  wxs=(); ohas=(); wcpu=(); ocpu=(); wmock=(); omock=(); fixed=(); peak=0
+  wxs=(); ohas=(); wcpu=(); ocpu=(); wmock=(); wmuser=(); omock=(); fixed=(); peak=0
   for i in $(seq "$REPEAT"); do
     # A new campaign name each time: its client_msg_ids are new, so the mock delivers every one.
     campaign "$WORK/c$C" "$ROWS" 100000 "$C" "bench$i"
     bodies "$WORK/bodies.txt" "$C$i"
-    before=$(stat "['accepted']"); m0=$(mock_cpu)
+    before=$(stat "['accepted']"); m0=$(mock_cpu); u0=$(mock_user)
     read -r wall rss cpus < <(send "$WORK/c$C")
-    after=$(stat "['accepted']"); m1=$(mock_cpu)
+    after=$(stat "['accepted']"); m1=$(mock_cpu); u1=$(mock_user)
     wcpu+=("$(python3 -c "print($cpus/max(1,$after-$before)*1e6)")")
     wmock+=("$(python3 -c "print(($m1-$m0)/max(1,$after-$before)*1e6)")")
+    wmuser+=("$(python3 -c "print(($u1-$u0)/max(1,$after-$before)*1e6)")")
     [ "$rss" -gt "$peak" ] && peak=$rss
     # The engine's own time (the wall time also counts loading and the token).
     elapsed=$(python3 -c "import json; print(json.load(open('$WORK/c$C/.wxsend/bench$i/recipients/report.json'))['elapsed_secs'])")
@@ -216,6 +218,7 @@ for C in 16 64; do
   printf "%-12s %12s %12s %8s %8s MiB %13s µs %11s µs %11s / %s µs %14s %8s\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" "$((peak / 1024))" \
     "$(median1 "${wcpu[@]}")" "$(median1 "${ocpu[@]}")" "$(median1 "${wmock[@]}")" "$(median1 "${omock[@]}")" "$of" "$(python3 -c "print(f'{$wx/$of:.2f}')")"
   echo "   runs: wxsend ${wxs[*]/%/ }| oha ${ohas[*]/%/ }" | python3 -c "import sys,re; print(re.sub(r'(\d+)\.\d+', r'\1', sys.stdin.read()), end='')"
+  echo "   mock CPU/req with wxsend: $(median1 "${wmock[@]}") µs, of which user space $(median1 "${wmuser[@]}") µs (the rest is the kernel's socket work)"
 done
 
 fi
