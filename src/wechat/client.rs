@@ -59,13 +59,56 @@ pub enum Outcome {
     Failed(Failure),
 }
 
+/// A send's answer: only what the sender uses, borrowed from the body where it can be.
 #[derive(Deserialize)]
-struct Answer {
+struct Answer<'a> {
     #[serde(default)]
     errcode: i64,
+    #[serde(default, borrow)]
+    errmsg: std::borrow::Cow<'a, str>,
     #[serde(default)]
-    errmsg: String,
-    msgid: Option<serde_json::Value>,
+    msgid: Option<MsgId>,
+}
+
+/// WeChat's msgid as text, whether it came as a number (it exceeds 2^53, so never through
+/// `f64`) or as a string.
+struct MsgId(String);
+
+impl<'de> Deserialize<'de> for MsgId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = MsgId;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a msgid (number or string)")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<MsgId, E> {
+                Ok(MsgId(itoa::Buffer::new().format(v).to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<MsgId, E> {
+                Ok(MsgId(itoa::Buffer::new().format(v).to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<MsgId, E> {
+                Ok(MsgId(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<MsgId, E> {
+                Ok(MsgId(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<MsgId, E> {
+                Ok(MsgId(v.to_string()))
+            }
+            // Never seen from WeChat; an accepted message must not read as a broken answer.
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<MsgId, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(MsgId(String::new()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<MsgId, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(MsgId(String::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Talks to one API base (WeChat, a proxy, or the embedded mock) through one connection pool.
@@ -162,20 +205,52 @@ impl WechatClient {
             Ok(b) => b,
             Err(f) => return Outcome::Failed(f),
         };
-        match serde_json::from_slice::<Answer>(&bytes) {
-            Ok(a) if a.errcode == 0 => Outcome::Delivered {
-                msgid: a.msgid.map(|m| match m {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                }),
-            },
-            Ok(a) => Outcome::Failed(Failure::api(a.errcode, scrub(&a.errmsg, &[token.expose()]))),
-            // Anything but WeChat's JSON is transient (a gateway's HTML page, a cut body).
-            Err(_) => Outcome::Failed(not_json(&bytes)),
-        }
+        outcome_of(&bytes, token)
+    }
+}
+
+/// What a send's answer says.
+fn outcome_of(bytes: &[u8], token: &AccessToken) -> Outcome {
+    match serde_json::from_slice::<Answer>(bytes) {
+        Ok(a) if a.errcode == 0 => Outcome::Delivered { msgid: a.msgid.map(|MsgId(m)| m) },
+        Ok(a) => Outcome::Failed(Failure::api(a.errcode, scrub(&a.errmsg, &[token.expose()]))),
+        // Anything but WeChat's JSON is transient (a gateway's HTML page, a cut body).
+        Err(_) => Outcome::Failed(not_json(bytes)),
     }
 }
 
 fn not_json(bytes: &[u8]) -> Failure {
     Failure::transport(format!("the answer is not WeChat's JSON ({} bytes)", bytes.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msgid(body: &str) -> Option<String> {
+        match outcome_of(body.as_bytes(), &AccessToken::new("T")) {
+            Outcome::Delivered { msgid } => msgid,
+            Outcome::Failed(f) => panic!("{body}: {f:?}"),
+        }
+    }
+
+    #[test]
+    fn answers_are_read_for_errcode_and_msgid_only() {
+        assert_eq!(
+            msgid(r#"{"errcode":0,"errmsg":"ok","msgid":4674045479742390278}"#).as_deref(),
+            Some("4674045479742390278")
+        );
+        assert_eq!(msgid(r#"{"errcode":0,"errmsg":"ok","msgid":"200228332"}"#).as_deref(), Some("200228332"));
+        assert_eq!(msgid(r#"{"errcode":0,"errmsg":"ok"}"#), None);
+        assert_eq!(msgid(r#"{"errcode":0,"errmsg":"ok","msgid":null}"#), None);
+        assert_eq!(msgid(r#"{"errcode":0,"msgid":{"x":1}}"#).as_deref(), Some(""), "odd, but delivered");
+        let token = AccessToken::new("ACCESS_TOKEN_0123456789abcdef");
+        let body = br#"{"errcode":43101,"errmsg":"user refuse \u0041 ACCESS_TOKEN_0123456789abcdef"}"#;
+        let Outcome::Failed(f) = outcome_of(body, &token) else {
+            panic!("a refusal");
+        };
+        assert_eq!(f.errcode, Some(43101));
+        assert!(f.errmsg.contains("user refuse A") && !f.errmsg.contains("0123456789abcdef"), "{}", f.errmsg);
+        assert!(matches!(outcome_of(b"<html>", &AccessToken::new("T")), Outcome::Failed(f) if f.errcode.is_none()));
+    }
 }
