@@ -4,7 +4,8 @@
 #
 #   bash bench/run.sh            # everything (about 3 minutes, plus oha's first install)
 #   ROWS=20000 bash bench/run.sh # a smaller campaign for the throughput part
-#   ONLY=throughput bash bench/run.sh  # one part: throughput, journal, scale, tokens, rate, memory, load or tui
+#   ONLY=throughput bash bench/run.sh  # one part: throughput, journal, scale, tokens, rate, memory, load, tui
+#                                      # or floor (against nginx, when installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -94,6 +95,27 @@ print((int(h or 0)*3600)+int(mi)*60+float(s))")
   echo "$wall $peak $(cpu "$out")"
 }
 
+median1() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 1))" "$@"; }
+median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
+bodies() { # bodies FILE TAG: ten times ROWS distinct request bodies, one per line (oha -Z picks lines at random)
+  python3 - "$1" "$2" "$ROWS" <<'PY2'
+import sys, hashlib
+path, tag, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(path, "w") as f:
+    for i in range(rows * 10):
+        order = f"SF{i:09d}"
+        cid = "wx" + hashlib.sha256(f"{tag}/{i}".encode()).hexdigest()[:30]
+        f.write('{"touser":"oOha%s%024d","template_id":"TID","url":"https://example.com/o/%s","data":{"thing1":{"value":"保温杯"},"character_string2":{"value":"%s"}},"client_msg_id":"%s"}\n'
+                % (tag[:1], i, order, order, cid))
+PY2
+}
+
+oha_load_cpu() { # oha_load_cpu URL: CPU seconds oha spends starting and loading $WORK/bodies.txt (one request)
+  /usr/bin/time -v -o "$WORK/oha-load.txt" "$OHA" -n 1 -c 1 -m POST -H "Content-Type: application/json" -Z "$WORK/bodies.txt" \
+    --no-tui --output-format json "$1" > /dev/null
+  cpu "$WORK/oha-load.txt"
+}
+
 part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 
 if part scale; then
@@ -166,22 +188,9 @@ echo "   (wxsend and oha alternate $REPEAT times per concurrency; medians; this 
 echo "   (oha sends $ROWS bodies drawn from $((ROWS * 10)) distinct ones shaped like wxsend's, each with its own"
 echo "    openid and client_msg_id, so the mock does the same work per request for both: see 'mock CPU';"
 echo "    'oha, 1 body' repeats one body without client_msg_id: cheaper for oha and for the mock, shown for reference)"
+echo "   (oha's CPU per request leaves out loading its bodies file: an 'oha -n 1' on the same file is subtracted)"
 mock_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$MOCK_PID/stat"; } # seconds (USER_HZ = 100)
 mock_user() { awk '{print $14 / 100}' "/proc/$MOCK_PID/stat"; } # its user-space part
-median1() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 1))" "$@"; }
-median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
-bodies() { # bodies FILE TAG: ten times ROWS distinct request bodies, one per line (oha -Z picks lines at random)
-  python3 - "$1" "$2" "$ROWS" <<'PY2'
-import sys, hashlib
-path, tag, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with open(path, "w") as f:
-    for i in range(rows * 10):
-        order = f"SF{i:09d}"
-        cid = "wx" + hashlib.sha256(f"{tag}/{i}".encode()).hexdigest()[:30]
-        f.write('{"touser":"oOha%s%024d","template_id":"TID","url":"https://example.com/o/%s","data":{"thing1":{"value":"保温杯"},"character_string2":{"value":"%s"}},"client_msg_id":"%s"}\n'
-                % (tag[:1], i, order, order, cid))
-PY2
-}
 printf "%-12s %12s %12s %8s %12s %16s %14s %20s %14s %8s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend RSS" "wxsend CPU/msg" "oha CPU/req" "mock CPU/req (w / o)" "oha, 1 body" ratio
 for C in 16 64; do
   start_mock
@@ -208,7 +217,8 @@ for C in 16 64; do
     m1=$(mock_cpu)
     read -r rps total < <(python3 -c "import json; s=json.load(open('$WORK/oha.json'))['summary']; print(s['requestsPerSec'], s['requestsPerSec']*s['total'])")
     ohas+=("$rps")
-    ocpu+=("$(python3 -c "print($(cpu "$WORK/oha-time.txt")/max(1,$total)*1e6)")")
+    load=$(oha_load_cpu "$MOCK_URL/cgi-bin/message/template/send?access_token=$token")
+    ocpu+=("$(python3 -c "print(($(cpu "$WORK/oha-time.txt")-$load)/max(1,$total-1)*1e6)")")
     omock+=("$(python3 -c "print(($m1-$m0)/max(1,$total)*1e6)")")
     "$OHA" -n "$ROWS" -c "$C" -m POST -H "Content-Type: application/json" -d "$body" \
       --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" > "$WORK/oha.json"
@@ -274,4 +284,71 @@ if part tui; then
 echo
 echo "== TUI frame time, 1,000,000 rows =="
 cargo bench --quiet --bench tui_frame 2>/dev/null | sed -n '/rows/,$p'
+fi
+
+if part floor; then
+echo
+echo "== against a server at this machine's floor: nginx answering a fixed body ($ROWS messages) =="
+echo "   (not the mock: nginx neither checks nor records anything, so the clients' own costs decide;"
+echo "    wxsend and oha alternate $REPEAT times per concurrency; medians; oha's CPU leaves out loading its bodies)"
+if ! command -v nginx > /dev/null; then
+  echo "nginx is not installed (apt-get install nginx-light): skipped"
+else
+  NPORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+  mkdir -p "$WORK/nginx"
+  cat > "$WORK/nginx/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+error_log $WORK/nginx/error.log;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $WORK/nginx;
+  server {
+    listen 127.0.0.1:$NPORT;
+    default_type application/json;
+    location = /cgi-bin/stable_token { return 200 '{"access_token":"FLOOR_ACCESS_TOKEN_0123456789abcdef","expires_in":7200}'; }
+    location / { return 200 '{"errcode":0,"errmsg":"ok","msgid":4674045479742390278}'; }
+  }
+}
+NGX
+  nginx -c "$WORK/nginx/nginx.conf" &
+  NGINX_PID=$!
+  trap 'kill $NGINX_PID 2>/dev/null; cleanup' EXIT
+  for _ in $(seq 100); do curl -s "http://127.0.0.1:$NPORT/x" > /dev/null && break; sleep 0.05; done
+  worker=$(pgrep -P "$NGINX_PID" nginx | head -1)
+  ngx_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$worker/stat"; }
+  MOCK_URL=http://127.0.0.1:$NPORT
+  printf "%-12s %12s %12s %8s %16s %14s %22s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend CPU/msg" "oha CPU/req" "nginx CPU/req (w / o)"
+  for C in 16 64; do
+    wxs=(); ohas=(); wcpu=(); ocpu=(); wn=(); on=()
+    for i in $(seq "$REPEAT"); do
+      campaign "$WORK/f$C" "$ROWS" 100000 "$C" "floor$i"
+      bodies "$WORK/bodies.txt" "$C$i"
+      n0=$(ngx_cpu)
+      read -r wall rss cpus < <(send "$WORK/f$C")
+      n1=$(ngx_cpu)
+      elapsed=$(python3 -c "import json; print(json.load(open('$WORK/f$C/.wxsend/floor$i/recipients/report.json'))['elapsed_secs'])")
+      wxs+=("$(python3 -c "print($ROWS/$elapsed)")")
+      wcpu+=("$(python3 -c "print($cpus/$ROWS*1e6)")")
+      wn+=("$(python3 -c "print(($n1-$n0)/$ROWS*1e6)")")
+      n0=$(ngx_cpu)
+      /usr/bin/time -v -o "$WORK/oha-time.txt" "$OHA" -n "$ROWS" -c "$C" -m POST -H "Content-Type: application/json" -Z "$WORK/bodies.txt" \
+        --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=FLOOR_ACCESS_TOKEN_0123456789abcdef" > "$WORK/oha.json"
+      n1=$(ngx_cpu)
+      read -r rps total < <(python3 -c "import json; s=json.load(open('$WORK/oha.json'))['summary']; print(s['requestsPerSec'], s['requestsPerSec']*s['total'])")
+      ohas+=("$rps")
+      load=$(oha_load_cpu "$MOCK_URL/cgi-bin/message/template/send?access_token=FLOOR_ACCESS_TOKEN_0123456789abcdef")
+      ocpu+=("$(python3 -c "print(($(cpu "$WORK/oha-time.txt")-$load)/max(1,$total-1)*1e6)")")
+      on+=("$(python3 -c "print(($n1-$n0)/max(1,$total)*1e6)")")
+    done
+    wx=$(median "${wxs[@]}"); oh=$(median "${ohas[@]}")
+    printf "%-12s %12s %12s %8s %13s µs %11s µs %13s / %s µs\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" \
+      "$(median1 "${wcpu[@]}")" "$(median1 "${ocpu[@]}")" "$(median1 "${wn[@]}")" "$(median1 "${on[@]}")"
+    echo "   runs: wxsend ${wxs[*]/%/ }| oha ${ohas[*]/%/ }" | python3 -c "import sys,re; print(re.sub(r'(\d+)\.\d+', r'\1', sys.stdin.read()), end='')"
+  done
+  kill "$NGINX_PID" 2>/dev/null || true
+fi
 fi
