@@ -6,6 +6,7 @@ mod body;
 mod catalogue;
 mod record;
 mod rules;
+mod serve;
 pub mod state;
 mod tokens;
 
@@ -15,9 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Query, RawQuery, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Query, State};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -155,13 +155,10 @@ impl MockServer {
         let state = Arc::new(MockState::new(config)?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let served = state.clone();
+        let task = tokio::spawn(serve::serve(listener, served, app, async {
+            let _ = rx.await;
+        }));
         Ok(Self { addr, state, shutdown: Some(tx), task })
     }
 
@@ -221,13 +218,11 @@ struct CredentialQuery {
 
 type Shared = State<Arc<MockState>>;
 
+/// Every endpoint but the three sends, which [`serve`] answers itself.
 fn router(state: Arc<MockState>) -> Router {
     Router::new()
         .route("/cgi-bin/token", get(client_credential))
         .route("/cgi-bin/stable_token", post(stable_token))
-        .route(Kind::Template.endpoint(), post(send_template))
-        .route(Kind::Subscribe.endpoint(), post(send_subscribe))
-        .route(Kind::Uniform.endpoint(), post(send_uniform))
         .route("/cgi-bin/openapi/quota/get", post(quota))
         .route("/cgi-bin/template/get_all_private_template", get(official_templates))
         .route("/wxaapi/newtmpl/gettemplate", get(subscribe_templates))
@@ -238,14 +233,7 @@ fn router(state: Arc<MockState>) -> Router {
         .with_state(state)
 }
 
-fn respond(reply: Reply) -> Response {
-    match reply {
-        Reply::Json(v) => ([(header::CONTENT_TYPE, "application/json; encoding=utf-8")], v.to_string()).into_response(),
-        Reply::Ok(body) => ([(header::CONTENT_TYPE, "application/json; encoding=utf-8")], body).into_response(),
-        Reply::BadGateway => (StatusCode::BAD_GATEWAY, "<html><body>502 Bad Gateway</body></html>").into_response(),
-        Reply::NotJson => ([(header::CONTENT_TYPE, "text/html")], "<html><body>系统繁忙</body></html>").into_response(),
-    }
-}
+use serve::respond;
 
 async fn client_credential(State(s): Shared, Query(q): Query<CredentialQuery>) -> Response {
     respond(s.client_credential(q.grant_type.as_deref(), q.appid.as_deref(), q.secret.as_deref()))
@@ -253,40 +241,6 @@ async fn client_credential(State(s): Shared, Query(q): Query<CredentialQuery>) -
 
 async fn stable_token(State(s): Shared, body: Bytes) -> Response {
     respond(s.stable_token(&body))
-}
-
-async fn send(s: Arc<MockState>, kind: Kind, query: Option<String>, body: Bytes) -> Response {
-    let latency = s.config().latency_ms;
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
-    let token = query.as_deref().and_then(access_token);
-    respond(s.send(kind, token.as_deref(), &body))
-}
-
-/// The `access_token` parameter of a query string: borrowed when it needs no decoding (a
-/// token's own characters never do), decoded as a form value otherwise.
-fn access_token(query: &str) -> Option<std::borrow::Cow<'_, str>> {
-    for pair in query.split('&') {
-        let Some(value) = pair.strip_prefix("access_token=") else { continue };
-        if !value.contains(['%', '+']) {
-            return Some(std::borrow::Cow::Borrowed(value));
-        }
-        return form_urlencoded::parse(pair.as_bytes()).next().map(|(_, v)| std::borrow::Cow::Owned(v.into_owned()));
-    }
-    None
-}
-
-async fn send_template(State(s): Shared, RawQuery(q): RawQuery, body: Bytes) -> Response {
-    send(s, Kind::Template, q, body).await
-}
-
-async fn send_subscribe(State(s): Shared, RawQuery(q): RawQuery, body: Bytes) -> Response {
-    send(s, Kind::Subscribe, q, body).await
-}
-
-async fn send_uniform(State(s): Shared, RawQuery(q): RawQuery, body: Bytes) -> Response {
-    send(s, Kind::Uniform, q, body).await
 }
 
 async fn quota(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
@@ -317,19 +271,4 @@ async fn reset_daily_quota(State(s): Shared) -> Response {
 async fn invalidate_tokens(State(s): Shared) -> Response {
     s.invalidate_tokens();
     respond(Reply::Json(serde_json::json!({ "errcode": 0, "errmsg": "ok" })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::access_token;
-
-    #[test]
-    fn the_access_token_is_read_from_the_query_as_a_form_would_be() {
-        assert_eq!(access_token("access_token=ABC_def-1").as_deref(), Some("ABC_def-1"));
-        assert_eq!(access_token("x=1&access_token=T&y=2").as_deref(), Some("T"));
-        assert_eq!(access_token("access_token=a%2Bb+c").as_deref(), Some("a+b c"));
-        assert_eq!(access_token("my_access_token=T"), None);
-        assert_eq!(access_token("access_token=").as_deref(), Some(""));
-        assert_eq!(access_token(""), None);
-    }
 }
