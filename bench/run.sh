@@ -27,59 +27,9 @@ if [ ! -x "$TOOLS/bin/oha" ]; then
 fi
 OHA=$TOOLS/bin/oha
 
-start_mock() { # start_mock [flags…] -> sets MOCK_URL
-  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null || true
-  # The benchmarks send far more than WeChat's default 100,000 a day through one mock.
-  "$MOCK_BIN" mock --daily-quota 1000000000 "$@" 2> "$WORK/mock.log" &
-  MOCK_PID=$!
-  for _ in $(seq 100); do
-    MOCK_URL=$(sed -n 's/^wxsend mock listening on //p' "$WORK/mock.log")
-    [ -n "$MOCK_URL" ] && return 0
-    sleep 0.05
-  done
-  echo "the mock did not start" >&2; exit 1
-}
+# start_mock, campaign, cpu: shared with bench/profile.sh.
+source "$ROOT/bench/lib.sh"
 
-stat() { curl -s "$MOCK_URL/mock/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-
-campaign() { # campaign DIR ROWS RATE CONCURRENCY [NAME]
-  python3 - "$1" "$2" "$3" "$4" "$MOCK_URL" "${5:-bench}" <<'PY'
-import sys, os
-d, rows, rate, conc, base, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
-os.makedirs(d, exist_ok=True)
-with open(os.path.join(d, "recipients.csv"), "w") as f:
-    f.write("openid,product,order\n")
-    for i in range(rows):
-        f.write(f"oWx{i:025d},保温杯,SF{i:09d}\n")
-open(os.path.join(d, "campaign.toml"), "w").write(f'''name = "{name}"
-[wechat]
-api_base = "{base}"
-appid = "wx0123456789abcdef"
-secret_env = "WXSEND_BENCH_SECRET"
-[message]
-kind = "template"
-template_id = "TID"
-url = "https://example.com/o/{{{{order}}}}"
-[message.data]
-thing1 = "{{{{product}}}}"
-character_string2 = "{{{{order}}}}"
-[recipients]
-csv = "recipients.csv"
-[send]
-rate = {rate}
-burst = 1
-concurrency = {conc}
-max_attempts = 5
-''')
-PY
-}
-
-cpu() { # cpu TIME_V_OUTPUT -> user + system seconds
-  python3 -c "
-import re
-t=open('$1').read()
-print(float(re.search(r'User time \(seconds\): ([\d.]+)', t).group(1)) + float(re.search(r'System time \(seconds\): ([\d.]+)', t).group(1)))"
-}
 send() { # send DIR -> prints "wall_s peak_kib cpu_s"
   local out=$WORK/time.txt
   WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache /usr/bin/time -v -o "$out" \
@@ -110,10 +60,15 @@ with open(path, "w") as f:
 PY2
 }
 
-oha_load_cpu() { # oha_load_cpu URL: CPU seconds oha spends starting and loading $WORK/bodies.txt (one request)
-  /usr/bin/time -v -o "$WORK/oha-load.txt" "$OHA" -n 1 -c 1 -m POST -H "Content-Type: application/json" -Z "$WORK/bodies.txt" \
-    --no-tui --output-format json "$1" > /dev/null
-  cpu "$WORK/oha-load.txt"
+oha_bodies() { # oha_bodies C URL: oha posts ROWS bodies from $WORK/bodies.txt at concurrency C; sets
+  # OHA_RPS, OHA_TOTAL and OHA_CPU (µs per request, without starting and loading the bodies file:
+  # an 'oha -n 1' on the same file, run after, is subtracted)
+  /usr/bin/time -v -o "$WORK/oha-time.txt" "$OHA" -n "$ROWS" -c "$1" -m POST -H "Content-Type: application/json" \
+    -Z "$WORK/bodies.txt" --no-tui --output-format json "$2" > "$WORK/oha.json"
+  read -r OHA_RPS OHA_TOTAL < <(python3 -c "import json; s=json.load(open('$WORK/oha.json'))['summary']; print(s['requestsPerSec'], s['requestsPerSec']*s['total'])")
+  /usr/bin/time -v -o "$WORK/oha-load.txt" "$OHA" -n 1 -c 1 -m POST -H "Content-Type: application/json" \
+    -Z "$WORK/bodies.txt" --no-tui --output-format json "$2" > /dev/null
+  OHA_CPU=$(python3 -c "print(($(cpu "$WORK/oha-time.txt")-$(cpu "$WORK/oha-load.txt"))/max(1,$OHA_TOTAL-1)*1e6)")
 }
 
 part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
@@ -212,14 +167,10 @@ for C in 16 64; do
     elapsed=$(python3 -c "import json; print(json.load(open('$WORK/c$C/.wxsend/bench$i/recipients/report.json'))['elapsed_secs'])")
     wxs+=("$(python3 -c "print(($after-$before)/$elapsed)")")
     m0=$(mock_cpu)
-    /usr/bin/time -v -o "$WORK/oha-time.txt" "$OHA" -n "$ROWS" -c "$C" -m POST -H "Content-Type: application/json" -Z "$WORK/bodies.txt" \
-      --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" > "$WORK/oha.json"
-    m1=$(mock_cpu)
-    read -r rps total < <(python3 -c "import json; s=json.load(open('$WORK/oha.json'))['summary']; print(s['requestsPerSec'], s['requestsPerSec']*s['total'])")
-    ohas+=("$rps")
-    load=$(oha_load_cpu "$MOCK_URL/cgi-bin/message/template/send?access_token=$token")
-    ocpu+=("$(python3 -c "print(($(cpu "$WORK/oha-time.txt")-$load)/max(1,$total-1)*1e6)")")
-    omock+=("$(python3 -c "print(($m1-$m0)/max(1,$total)*1e6)")")
+    oha_bodies "$C" "$MOCK_URL/cgi-bin/message/template/send?access_token=$token"
+    m1=$(mock_cpu) # (counts the one request of oha's load run too: negligible)
+    ohas+=("$OHA_RPS"); ocpu+=("$OHA_CPU")
+    omock+=("$(python3 -c "print(($m1-$m0)/max(1,$OHA_TOTAL)*1e6)")")
     "$OHA" -n "$ROWS" -c "$C" -m POST -H "Content-Type: application/json" -d "$body" \
       --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" > "$WORK/oha.json"
     fixed+=("$(python3 -c "import json; print(json.load(open('$WORK/oha.json'))['summary']['requestsPerSec'])")")
@@ -335,14 +286,10 @@ NGX
       wcpu+=("$(python3 -c "print($cpus/$ROWS*1e6)")")
       wn+=("$(python3 -c "print(($n1-$n0)/$ROWS*1e6)")")
       n0=$(ngx_cpu)
-      /usr/bin/time -v -o "$WORK/oha-time.txt" "$OHA" -n "$ROWS" -c "$C" -m POST -H "Content-Type: application/json" -Z "$WORK/bodies.txt" \
-        --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=FLOOR_ACCESS_TOKEN_0123456789abcdef" > "$WORK/oha.json"
+      oha_bodies "$C" "$MOCK_URL/cgi-bin/message/template/send?access_token=FLOOR_ACCESS_TOKEN_0123456789abcdef"
       n1=$(ngx_cpu)
-      read -r rps total < <(python3 -c "import json; s=json.load(open('$WORK/oha.json'))['summary']; print(s['requestsPerSec'], s['requestsPerSec']*s['total'])")
-      ohas+=("$rps")
-      load=$(oha_load_cpu "$MOCK_URL/cgi-bin/message/template/send?access_token=FLOOR_ACCESS_TOKEN_0123456789abcdef")
-      ocpu+=("$(python3 -c "print(($(cpu "$WORK/oha-time.txt")-$load)/max(1,$total-1)*1e6)")")
-      on+=("$(python3 -c "print(($n1-$n0)/max(1,$total)*1e6)")")
+      ohas+=("$OHA_RPS"); ocpu+=("$OHA_CPU")
+      on+=("$(python3 -c "print(($n1-$n0)/max(1,$OHA_TOTAL)*1e6)")")
     done
     wx=$(median "${wxs[@]}"); oh=$(median "${ohas[@]}")
     printf "%-12s %12s %12s %8s %13s µs %11s µs %13s / %s µs\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" \
