@@ -84,6 +84,7 @@ pub(super) fn value_of<'s>(fields: &'s [(Text<'_>, Text<'_>)], key: &str) -> &'s
 }
 
 /// One member of `data`: `{"value": "…"}` (other members, such as `color`, are ignored).
+#[derive(Default)]
 struct FieldValue<'a>(Text<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for FieldValue<'a> {
@@ -107,8 +108,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for FieldValue<'a> {
             }
         }
         // Anything but an object has no value: read it as empty.
-        let FieldValue(text) = d.deserialize_any(ObjectOr(V))?;
-        Ok(FieldValue(text))
+        d.deserialize_any(ObjectOr(V))
     }
 }
 
@@ -129,8 +129,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
                 Ok(Data(Some(fields)))
             }
         }
-        let Data(fields) = d.deserialize_any(ObjectOr(V))?;
-        Ok(Data(fields))
+        d.deserialize_any(ObjectOr(V))
     }
 }
 
@@ -170,12 +169,6 @@ where
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(V::Value::default())
-    }
-}
-
-impl Default for FieldValue<'_> {
-    fn default() -> Self {
-        FieldValue(Text(None))
     }
 }
 
