@@ -115,17 +115,10 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     let finished =
         |job, verdict| Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
     if let Some(c) = &shared.coord {
-        // The row's claim across every sender, which marks it sent in Redis before the request
-        // leaves (the write-ahead rule, shared); then the account's rate. Claimed first, so a
-        // row another sender has costs no permit.
-        match c.rows.claim(job.row).await {
-            Ok(Claim::Mine) => {}
-            Ok(other) => return finished(job, Verdict::Elsewhere { unknown: other == Claim::Unknown }),
-            Err(e) => return finished(job, Verdict::SharedLost(e.to_string())),
-        }
-        if let Err(e) = c.rate.permit().await {
-            let _ = c.rows.mark_outcome(job.row, "retry").await;
-            return finished(job, Verdict::SharedLost(e.to_string()));
+        // Boxed here and below: Redis's futures are large, and a send without Redis should not
+        // copy their room with every attempt.
+        if let Err(verdict) = Box::pin(claim_shared(c, job.row)).await {
+            return finished(job, verdict);
         }
     }
     job.attempt += 1;
@@ -133,7 +126,7 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     if !shared.journal.append_written(Line::Dispatch { row, attempt }).await {
         let detail = shared.journal.error().unwrap_or_else(|| "the journal cannot be written".into());
         if let Some(c) = &shared.coord {
-            let _ = c.rows.mark_outcome(row, "retry").await;
+            let _ = Box::pin(c.rows.mark_outcome(row, "retry")).await;
         }
         let verdict = Verdict::JournalFailed(detail);
         return finished(job, verdict);
@@ -157,10 +150,26 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     };
     let token_status = token.refreshed.then(|| shared.sender.tokens.status());
     let verdict = match &shared.coord {
-        Some(c) => share_outcome(c, row, verdict).await,
+        Some(c) => Box::pin(share_outcome(c, row, verdict)).await,
         None => verdict,
     };
     Finished { job, openid_key, verdict, token, token_status }
+}
+
+/// The row's claim across every sender, which marks it sent in Redis before the request leaves
+/// (the write-ahead rule, shared); then the account's rate. Claimed first, so a row another
+/// sender has costs no permit. `Err` is the verdict when the row is not to be sent here.
+async fn claim_shared(c: &super::Coordination, row: usize) -> Result<(), Verdict> {
+    match c.rows.claim(row).await {
+        Ok(Claim::Mine) => {}
+        Ok(other) => return Err(Verdict::Elsewhere { unknown: other == Claim::Unknown }),
+        Err(e) => return Err(Verdict::SharedLost(e.to_string())),
+    }
+    if let Err(e) = c.rate.permit().await {
+        let _ = c.rows.mark_outcome(row, "retry").await;
+        return Err(Verdict::SharedLost(e.to_string()));
+    }
+    Ok(())
 }
 
 /// Write the row's outcome back to Redis. If that fails the outcome stands (it is in the

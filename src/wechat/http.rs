@@ -1,9 +1,10 @@
-//! HTTP/1.1 to one API base: hyper connections kept alive in a small pool, rustls for `https`.
+//! HTTP/1.1 to one API base: connections ([`super::h1::Conn`]) kept alive in a small pool,
+//! rustls for `https`.
 //!
 //! One request at a time per connection, as WeChat's API expects; a connection goes back to the
 //! pool when its answer has been read whole. A request is retried on another connection only when
-//! hyper hands it back unsent (the server closed an idle connection): a request that may have
-//! left is never repeated here.
+//! none of it was accepted by the first (the server closed an idle connection): a request that
+//! may have left is never repeated here.
 //!
 //! Requests carry the access token in their query, so nothing here ever formats a URI into an
 //! error: failures are described by what went wrong, not where.
@@ -12,14 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST, PROXY_AUTHORIZATION, USER_AGENT};
-use http::{Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use http::header::{HeaderName, HeaderValue};
+use http::{StatusCode, Uri};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::h1::{Conn, H1Error, Head};
 use super::net::{Proxy, Route};
 use super::protocol::NetworkOptions;
 
@@ -60,8 +59,6 @@ pub struct Reply {
     pub body: Bytes,
 }
 
-type Body = Full<Bytes>;
-
 /// Idle connections kept at most; more than the highest useful concurrency.
 const MAX_IDLE: usize = 1024;
 
@@ -101,7 +98,7 @@ struct Inner {
     idle_timeout: Duration,
     user_agent: HeaderValue,
     /// Idle connections and when they became idle.
-    idle: Mutex<Vec<(SendRequest<Body>, Instant)>>,
+    idle: Mutex<Vec<(Conn, Instant)>>,
 }
 
 impl std::fmt::Debug for Http {
@@ -200,97 +197,108 @@ impl Http {
 
     /// POST a JSON `body` to `uri` (from [`Http::uri`]).
     pub async fn post_json(&self, uri: Uri, body: Bytes) -> Result<Reply, TransportError> {
-        self.call(Method::POST, uri, body, &[]).await
+        self.call("POST", uri, &body, &[]).await
     }
 
     /// GET `uri` (from [`Http::uri`]).
     pub async fn get(&self, uri: Uri) -> Result<Reply, TransportError> {
-        self.call(Method::GET, uri, Bytes::new(), &[]).await
+        self.call("GET", uri, &[], &[]).await
     }
 
     /// GET `uri` with extra headers.
     pub async fn get_with(&self, uri: Uri, headers: &[(HeaderName, HeaderValue)]) -> Result<Reply, TransportError> {
-        self.call(Method::GET, uri, Bytes::new(), headers).await
+        self.call("GET", uri, &[], headers).await
     }
 
     async fn call(
         &self,
-        method: Method,
+        method: &'static str,
         uri: Uri,
-        body: Bytes,
+        body: &[u8],
         extra: &[(HeaderName, HeaderValue)],
     ) -> Result<Reply, TransportError> {
         let inner = &self.inner;
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = method;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.insert(HOST, inner.host_header.clone());
-        headers.insert(USER_AGENT, inner.user_agent.clone());
-        for (name, value) in extra {
-            headers.insert(name.clone(), value.clone());
+        // The request target: origin form, or the absolute form a plain-`http` proxy wants.
+        let absolute;
+        let target = match uri.scheme_str() {
+            None => uri.path_and_query().map_or("/", |p| p.as_str()),
+            Some(_) => {
+                absolute = uri.to_string();
+                &absolute
+            }
+        };
+        // The header lines, on the stack (no allocation per request).
+        let mut lines: [(&str, &[u8]); 4] = [("", b""); 4];
+        let mut n = 0;
+        let mut line = |name, value| {
+            lines[n] = (name, value);
+            n += 1;
+        };
+        line("Host", inner.host_header.as_bytes());
+        line("User-Agent", inner.user_agent.as_bytes());
+        if method == "POST" {
+            line("Content-Type", b"application/json");
         }
         if let (Some(_), Route::Proxy(Proxy { auth: Some(auth), .. })) = (&inner.absolute, &inner.route) {
-            headers.insert(PROXY_AUTHORIZATION, auth.clone());
+            line("Proxy-Authorization", auth.as_bytes());
         }
-        if request.method() == Method::POST {
-            request.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        match tokio::time::timeout(inner.timeout, self.exchange(request)).await {
+        let with_extra: Vec<(&str, &[u8])>;
+        let headers = if extra.is_empty() {
+            &lines[..n]
+        } else {
+            with_extra =
+                lines[..n].iter().copied().chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))).collect();
+            &with_extra[..]
+        };
+        let head = Head { method, target, headers, want_date: false };
+        match tokio::time::timeout(inner.timeout, self.exchange(&head, body)).await {
             Ok(result) => result,
             Err(_) => Err(TransportError::new(format!("timed out after {} ms", inner.timeout.as_millis()))),
         }
     }
 
-    async fn exchange(&self, mut request: Request<Body>) -> Result<Reply, TransportError> {
+    async fn exchange(&self, head: &Head<'_>, body: &[u8]) -> Result<Reply, TransportError> {
         loop {
             let (mut conn, reused) = match self.take_idle() {
                 Some(conn) => (conn, true),
-                None => (self.connect().await?, false),
+                // Boxed: opening a connection (TLS, a tunnel) is rare and its state is large;
+                // inline it would be copied with every request's future.
+                None => (Box::pin(self.connect()).await?, false),
             };
-            if let Err(e) = conn.ready().await {
-                if reused {
-                    continue; // closed while idle: take or open another
+            match conn.request(head, body).await {
+                Ok(answer) => {
+                    let status = StatusCode::from_u16(answer.status).map_err(|_| {
+                        TransportError::new(format!("the answer's status {} is not HTTP", answer.status))
+                    })?;
+                    self.put_idle(conn);
+                    return Ok(Reply { status, body: answer.body });
                 }
-                return Err(TransportError::new(format!("cannot connect: {}", innermost(&e))));
+                // None of it was accepted: safe on another connection, if this one had served
+                // before (the server closed it while idle).
+                Err(H1Error::Unsent(_)) if reused => continue,
+                Err(H1Error::Unsent(e)) => return Err(TransportError::new(format!("request failed: {e}"))),
+                Err(H1Error::Answer(message)) => return Err(TransportError::new(message)),
             }
-            let response = match conn.try_send_request(request).await {
-                Ok(response) => response,
-                Err(mut e) => match e.take_message() {
-                    // Never written: safe on another connection, if this one had served before.
-                    Some(unsent) if reused => {
-                        request = unsent;
-                        continue;
-                    }
-                    _ => return Err(TransportError::new(format!("request failed: {}", innermost(e.error())))),
-                },
-            };
-            let status = response.status();
-            let body = response.into_body().collect().await.map_err(|e| {
-                TransportError::new(format!("connection broke while reading the answer: {}", innermost(&e)))
-            })?;
-            self.put_idle(conn);
-            return Ok(Reply { status, body: body.to_bytes() });
         }
     }
 
-    fn take_idle(&self) -> Option<SendRequest<Body>> {
+    fn take_idle(&self) -> Option<Conn> {
         let mut idle = self.inner.idle.lock().ok()?;
-        while let Some((conn, since)) = idle.pop() {
+        while let Some((mut conn, since)) = idle.pop() {
             // The newest is taken first: once one is too old, all below it are older still.
             if since.elapsed() > self.inner.idle_timeout {
                 idle.clear();
                 return None;
             }
-            if !conn.is_closed() {
+            if conn.is_reusable() {
                 return Some(conn);
             }
         }
         None
     }
 
-    fn put_idle(&self, conn: SendRequest<Body>) {
-        if conn.is_closed() {
+    fn put_idle(&self, conn: Conn) {
+        if !conn.kept_open() {
             return;
         }
         if let Ok(mut idle) = self.inner.idle.lock() {
@@ -300,9 +308,8 @@ impl Http {
         }
     }
 
-    /// Open a connection (directly, to the proxy, or through a proxy's CONNECT tunnel); its
-    /// driver runs as its own task until the connection closes.
-    async fn connect(&self) -> Result<SendRequest<Body>, TransportError> {
+    /// Open a connection (directly, to the proxy, or through a proxy's CONNECT tunnel).
+    async fn connect(&self) -> Result<Conn, TransportError> {
         let inner = &self.inner;
         let tcp = match (&inner.route, &inner.tls) {
             (Route::Direct, _) => tcp_connect(&inner.host, inner.port, inner.connect_timeout).await?,
@@ -311,7 +318,7 @@ impl Http {
         };
         let _ = tcp.set_nodelay(true);
         match &inner.tls {
-            None => handshake(TokioIo::new(tcp)).await,
+            None => Ok(Conn::new(tcp)),
             Some((tls, name)) => {
                 let stream = tokio::time::timeout(inner.tls_timeout, tls.connect(name.clone(), tcp))
                     .await
@@ -326,7 +333,7 @@ impl Http {
                         let (words, setup) = super::net::describe_tls_error(&inner.host, &e);
                         TransportError { message: format!("cannot connect: {words}"), setup }
                     })?;
-                handshake(TokioIo::new(stream)).await
+                Ok(Conn::new(stream))
             }
         }
     }
@@ -360,30 +367,6 @@ pub(crate) async fn tcp_connect(host: &str, port: u16, within: Duration) -> Resu
             ))
         })?
         .map_err(|e| TransportError::new(format!("cannot connect to {host}:{port}: {e}")))
-}
-
-async fn handshake<T>(io: T) -> Result<SendRequest<Body>, TransportError>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (sender, connection) =
-        http1::handshake(io).await.map_err(|e| TransportError::new(format!("cannot connect: {}", innermost(&e))))?;
-    // Ends when the server closes the connection or the last SendRequest is dropped.
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(sender)
-}
-
-/// The innermost cause of an error (hyper's outer layers say only "client error").
-fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut detail = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    detail
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod catalogue;
 pub mod client;
 pub mod errors;
+pub mod h1;
 pub mod http;
 pub mod net;
 pub mod probe;
@@ -79,7 +80,18 @@ impl Sender {
         let Outcome::Failed(Failure { class: ErrorClass::Token, .. }) = &outcome else {
             return Ok((outcome, TokenNote::default()));
         };
-        let replaced = self.tokens.replace_failed(&token).await?;
+        // Boxed: rare, and large (a token fetch and a second request).
+        Box::pin(self.retry_with_new_token(kind, &token, body)).await
+    }
+
+    /// `token` was refused: replace it (once for every worker) and send again.
+    async fn retry_with_new_token(
+        &self,
+        kind: Kind,
+        token: &AccessToken,
+        body: &Bytes,
+    ) -> Result<(Outcome, TokenNote), TokenError> {
+        let replaced = self.tokens.replace_failed(token).await?;
         let note = TokenNote { retried: true, refreshed: replaced.refreshed, external: replaced.external };
         let retry = self.client.send(kind, &replaced.token, body.clone()).await;
         match retry {

@@ -4,11 +4,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use http::header::{DATE, HOST};
-use http::{Request, Uri};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
-
+use super::h1::{Conn, Head};
 use super::http::{tcp_connect, Http};
 use super::net::{connect_tunnel, describe_tls_error, Route};
 
@@ -119,21 +115,20 @@ pub async fn probe(http: &Http) -> Vec<ProbeStep> {
                 "tls",
                 format!("certificate of {} verified, issued by {}", p.host, issuer.unwrap_or_else(|| "?".into())),
             ));
-            server_date(TokioIo::new(tls), p.host_header, absolute(&p)).await
+            server_date(Conn::new(tls), p.host_header, &absolute(&p)).await
         }
-        None => server_date(TokioIo::new(tcp), p.host_header, absolute(&p)).await,
+        None => server_date(Conn::new(tcp), p.host_header, &absolute(&p)).await,
     };
     steps.push(clock_step(date, SystemTime::now()));
     steps
 }
 
 /// Plain `http` through a proxy asks in absolute form.
-fn absolute(p: &super::http::ProbeParts<'_>) -> Uri {
-    let text = match (p.route, p.tls) {
+fn absolute(p: &super::http::ProbeParts<'_>) -> String {
+    match (p.route, p.tls) {
         (Route::Proxy(_), None) => format!("http://{}/", p.host_header.to_str().unwrap_or(p.host)),
         _ => "/".to_string(),
-    };
-    text.parse().unwrap_or_else(|_| Uri::from_static("/"))
+    }
 }
 
 /// The issuer's common name (or whole name) of a DER certificate.
@@ -151,22 +146,11 @@ fn issuer_of(der: &[u8]) -> String {
     }
 }
 
-async fn server_date<T>(io: T, host: &http::HeaderValue, uri: Uri) -> Option<SystemTime>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.ok()?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut request = Request::new(Empty::<bytes::Bytes>::new());
-    *request.uri_mut() = uri;
-    request.headers_mut().insert(HOST, host.clone());
-    let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request)).await.ok()?.ok()?;
-    let date =
-        response.headers().get(DATE).and_then(|d| d.to_str().ok()).and_then(|d| httpdate::parse_http_date(d).ok());
-    let _ = response.into_body().collect().await;
-    date
+/// One `GET` for the server's `Date` header.
+async fn server_date(mut conn: Conn, host: &http::HeaderValue, target: &str) -> Option<SystemTime> {
+    let head = Head { method: "GET", target, headers: &[("Host", host.as_bytes())], want_date: true };
+    let answer = tokio::time::timeout(Duration::from_secs(10), conn.request(&head, b"")).await.ok()?.ok()?;
+    answer.date
 }
 
 fn clock_step(server: Option<SystemTime>, local: SystemTime) -> ProbeStep {

@@ -109,6 +109,12 @@ impl TokenCache {
         if let Some(c) = self.current.load().as_deref().filter(|c| c.is_fresh(SystemTime::now())) {
             return Ok(c.token.clone());
         }
+        // Boxed: a fetch is rare and its state is large (see `Http::exchange`).
+        Box::pin(self.get_slow()).await
+    }
+
+    /// [`TokenCache::get`] when no fresh token is at hand: one fetch at a time.
+    async fn get_slow(&self) -> Result<AccessToken, TokenError> {
         let _flight = self.refresh.lock().await;
         if let Some(c) = self.snapshot().filter(|c| c.is_fresh(SystemTime::now())) {
             return Ok(c.token.clone());
