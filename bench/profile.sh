@@ -20,7 +20,7 @@ BIN=$ROOT/target/profile/release/wxsend
 MOCK_BIN=$BIN
 source "$ROOT/bench/lib.sh"
 start_mock
-campaign "$WORK/p" "$ROWS" 100000 "$C" profile
+campaign "$WORK/p" "$ROWS" 1000000 "$C" profile
 run() { # run [wrapper…]: one send; prints its user + system seconds
   WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache /usr/bin/time -f "%U %S" -o "$WORK/time" "$@" \
     "$BIN" send "$WORK/p/campaign.toml" --headless --yes --new-run --skip-template-check > /dev/null 2> "$WORK/send.log"

@@ -85,13 +85,13 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$
 REDIS_PID=$!
 trap 'kill $REDIS_PID 2>/dev/null; cleanup' EXIT
 for _ in $(seq 100); do redis-cli -p "$RPORT" ping > /dev/null 2>&1 && break; sleep 0.05; done
-campaign "$WORK/s0" "$SROWS" 100000 16 "scale0"
+campaign "$WORK/s0" "$SROWS" 1000000 16 "scale0"
 read -r wall _ _ < <(send "$WORK/s0")
 base=$(python3 -c "print(round($SROWS/$wall))")
 printf "%-10s %12s %8s\n" senders "msg/s" ratio
 printf "%-10s %12s %8s\n" "1, local" "$base" "1.00"
 for n in 1 2 4; do
-  campaign "$WORK/s$n" "$SROWS" 100000 16 "scale$n"
+  campaign "$WORK/s$n" "$SROWS" 1000000 16 "scale$n"
   start=$(date +%s.%N)
   pids=()
   for k in $(seq "$n"); do
@@ -117,7 +117,7 @@ start_mock
 synced=(); unsynced=(); scpu=(); ucpu=()
 for i in $(seq "$REPEAT"); do
   for variant in synced unsynced; do
-    campaign "$WORK/j" "$ROWS" 100000 16 "j$variant$i"
+    campaign "$WORK/j" "$ROWS" 1000000 16 "j$variant$i"
     before=$(stat "['accepted']")
     if [ $variant = synced ]; then read -r wall rss cpus < <(send "$WORK/j"); else read -r wall rss cpus < <(BIN=$UNSYNCED send "$WORK/j"); fi
     after=$(stat "['accepted']")
@@ -154,7 +154,7 @@ for C in 16 64; do
   wxs=(); ohas=(); wcpu=(); ocpu=(); wmock=(); wmuser=(); omock=(); fixed=(); peak=0
   for i in $(seq "$REPEAT"); do
     # A new campaign name each time: its client_msg_ids are new, so the mock delivers every one.
-    campaign "$WORK/c$C" "$ROWS" 100000 "$C" "bench$i"
+    campaign "$WORK/c$C" "$ROWS" 1000000 "$C" "bench$i"
     bodies "$WORK/bodies.txt" "$C$i"
     before=$(stat "['accepted']"); m0=$(mock_cpu); u0=$(mock_user)
     read -r wall rss cpus < <(send "$WORK/c$C")
@@ -217,7 +217,7 @@ if part memory; then
 echo
 echo "== memory while sending: ${RSS_ROWS:=1000000} rows (check = load + validate only; send = the whole campaign) =="
 start_mock
-campaign "$WORK/rss" "$RSS_ROWS" 100000 64
+campaign "$WORK/rss" "$RSS_ROWS" 1000000 64
 /usr/bin/time -v -o "$WORK/check-time.txt" "$BIN" check "$WORK/rss/campaign.toml" --show 0 > /dev/null || true
 check_peak=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/check-time.txt")
 read -r wall send_peak cpus < <(send "$WORK/rss")
@@ -272,11 +272,12 @@ NGX
   worker=$(pgrep -P "$NGINX_PID" nginx | head -1)
   ngx_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$worker/stat"; }
   MOCK_URL=http://127.0.0.1:$NPORT
-  printf "%-12s %12s %12s %8s %16s %14s %22s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend CPU/msg" "oha CPU/req" "nginx CPU/req (w / o)"
+  fixed_body='{"touser":"oWx0000000000000000000000001","template_id":"TID","url":"https://example.com/o/SF000000001","data":{"thing1":{"value":"保温杯"},"character_string2":{"value":"SF000000001"}}}'
+  printf "%-12s %12s %12s %8s %16s %14s %22s %14s %8s %16s\n" concurrency "wxsend msg/s" "oha req/s" ratio "wxsend CPU/msg" "oha CPU/req" "nginx CPU/req (w / o)" "oha, 1 body" ratio "its CPU/req"
   for C in 16 64; do
-    wxs=(); ohas=(); wcpu=(); ocpu=(); wn=(); on=()
+    wxs=(); ohas=(); wcpu=(); ocpu=(); wn=(); on=(); fixed=(); fcpu=()
     for i in $(seq "$REPEAT"); do
-      campaign "$WORK/f$C" "$ROWS" 100000 "$C" "floor$i"
+      campaign "$WORK/f$C" "$ROWS" 1000000 "$C" "floor$i"
       bodies "$WORK/bodies.txt" "$C$i"
       n0=$(ngx_cpu)
       read -r wall rss cpus < <(send "$WORK/f$C")
@@ -290,11 +291,17 @@ NGX
       n1=$(ngx_cpu)
       ohas+=("$OHA_RPS"); ocpu+=("$OHA_CPU")
       on+=("$(python3 -c "print(($n1-$n0)/max(1,$OHA_TOTAL)*1e6)")")
+      # oha posting one fixed body: nothing to load, so its whole CPU counts.
+      /usr/bin/time -v -o "$WORK/oha-fixed.txt" "$OHA" -n "$ROWS" -c "$C" -m POST -H "Content-Type: application/json" -d "$fixed_body" \
+        --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=FLOOR_ACCESS_TOKEN_0123456789abcdef" > "$WORK/oha.json"
+      fixed+=("$(python3 -c "import json; print(json.load(open('$WORK/oha.json'))['summary']['requestsPerSec'])")")
+      fcpu+=("$(python3 -c "print($(cpu "$WORK/oha-fixed.txt")/$ROWS*1e6)")")
     done
-    wx=$(median "${wxs[@]}"); oh=$(median "${ohas[@]}")
-    printf "%-12s %12s %12s %8s %13s µs %11s µs %13s / %s µs\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" \
-      "$(median1 "${wcpu[@]}")" "$(median1 "${ocpu[@]}")" "$(median1 "${wn[@]}")" "$(median1 "${on[@]}")"
-    echo "   runs: wxsend ${wxs[*]/%/ }| oha ${ohas[*]/%/ }" | python3 -c "import sys,re; print(re.sub(r'(\d+)\.\d+', r'\1', sys.stdin.read()), end='')"
+    wx=$(median "${wxs[@]}"); oh=$(median "${ohas[@]}"); of=$(median "${fixed[@]}")
+    printf "%-12s %12s %12s %8s %13s µs %11s µs %13s / %s µs %14s %8s %13s µs\n" "$C" "$wx" "$oh" "$(python3 -c "print(f'{$wx/$oh:.2f}')")" \
+      "$(median1 "${wcpu[@]}")" "$(median1 "${ocpu[@]}")" "$(median1 "${wn[@]}")" "$(median1 "${on[@]}")" \
+      "$of" "$(python3 -c "print(f'{$wx/$of:.2f}')")" "$(median1 "${fcpu[@]}")"
+    echo "   runs: wxsend ${wxs[*]/%/ }| oha ${ohas[*]/%/ }| oha, 1 body ${fixed[*]/%/ }" | python3 -c "import sys,re; print(re.sub(r'(\d+)\.\d+', r'\1', sys.stdin.read()), end='')"
   done
   kill "$NGINX_PID" 2>/dev/null || true
 fi

@@ -327,16 +327,11 @@ fn send(args: SendArgs) -> Exit {
     drive(opts, args.headless, consent)
 }
 
-/// The runtime for the commands that do I/O: one thread by default — the sender's work per
-/// message is small, and a single thread never hands a request or an answer to another (fewer
-/// wake-ups, measured in BENCHMARKS.md); `WXSEND_WORKER_THREADS=N` gives N workers.
+/// The runtime for the commands that do I/O: one thread. A send's workers run on sending threads
+/// of their own (the engine's lanes, one per core unless `WXSEND_SEND_THREADS=N`), each never
+/// handing a request or an answer to another (measured in BENCHMARKS.md).
 pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
-    let threads = std::env::var("WXSEND_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
-    let built = match threads {
-        Some(n) if n > 1 => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
-        _ => tokio::runtime::Builder::new_current_thread().enable_all().build(),
-    };
-    match built {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

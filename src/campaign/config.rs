@@ -364,7 +364,7 @@ impl CampaignConfig {
             Some(v) => Err(err(v.span().start, format!("`{key}` = {}: must be from 1 to {max}", v.get_ref()))),
         };
         let send = SendConfig {
-            rate: positive(s.rate, d.rate, "rate", 100_000)?,
+            rate: positive(s.rate, d.rate, "rate", 1_000_000)?,
             burst: positive(s.burst, d.burst, "burst", 10_000)?,
             concurrency: positive(s.concurrency, d.concurrency, "concurrency", 1024)?,
             max_attempts: positive(s.max_attempts, d.max_attempts, "max_attempts", 100)?,

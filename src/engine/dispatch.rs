@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use super::attempt::{attempt, Job, Scratch};
 use super::board::{Board, Claim};
 use super::events::{Control, EndReason, Event, PauseReason, Summary};
+use super::lanes::Lanes;
 use super::Shared;
 use crate::journal::Line;
 
@@ -125,8 +126,21 @@ pub(super) async fn run(
         halt: watch::Sender::new(false),
     });
     let mut workers = JoinSet::new();
-    for _ in 0..cfg.concurrency.max(1) {
-        workers.spawn(work(shared.clone(), shelf.clone()));
+    let http = shared.sender.client.http().clone();
+    let lanes = match cfg.lanes {
+        0 | 1 => None,
+        n => match Lanes::start(n, move || http.close_thread_connections()) {
+            Ok(lanes) => Some(lanes),
+            // No thread to be had: the workers run here, as with one lane.
+            Err(_) => None,
+        },
+    };
+    for i in 0..cfg.concurrency.max(1) as usize {
+        let worker = work(shared.clone(), shelf.clone());
+        match &lanes {
+            Some(lanes) => workers.spawn_on(worker, lanes.handle(i)),
+            None => workers.spawn(worker),
+        };
     }
     let mut tick = tokio::time::interval(cfg.event_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -205,6 +219,8 @@ pub(super) async fn run(
         }
     }
 
+    // Every worker has ended: the lanes stop (closing their connections).
+    drop(lanes);
     flush(&shelf, &events, started).await;
     // Retries that never went out stay pending in the journal (their last line is `retry`).
     let (reason, counters) = {

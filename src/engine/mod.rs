@@ -6,6 +6,7 @@ mod attempt;
 mod board;
 mod dispatch;
 pub mod events;
+mod lanes;
 pub mod pacer;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 
 pub use attempt::backoff;
 pub use events::{Control, Counters, EndReason, Event, PauseReason, RowEvent, Summary};
+pub use lanes::lanes_for;
 
 use crate::campaign::{Campaign, SendConfig};
 use crate::journal::JournalWriter;
@@ -47,6 +49,9 @@ pub struct EngineConfig {
     pub per_user_retry: Duration,
     /// How often row events and progress are sent to the front end.
     pub event_interval: Duration,
+    /// Sending threads, each with its share of the workers and its own connections (see
+    /// [`lanes_for`]); 1 runs the workers on the caller's runtime.
+    pub lanes: usize,
     /// Start held by the schedule (`send --at`, a closed window) until a
     /// [`Control::Schedule`] opens it.
     pub start_held: bool,
@@ -69,6 +74,7 @@ impl EngineConfig {
             per_user_retry: Duration::from_secs(2),
             event_interval: Duration::from_millis(50),
             start_held: false,
+            lanes: 1,
         }
     }
 }

@@ -59,8 +59,21 @@ pub struct Reply {
     pub body: Bytes,
 }
 
-/// Idle connections kept at most; more than the highest useful concurrency.
+/// Idle connections kept at most per thread; more than the highest useful concurrency.
 const MAX_IDLE: usize = 1024;
+
+/// The next thread's place in the pool.
+static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's place in every client's pool: a connection is driven by the runtime of the
+    /// thread that opened it, so it is reused on that thread only.
+    static SLOT: usize = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn slot() -> usize {
+    SLOT.with(|s| *s)
+}
 
 /// The parts of a client a step-by-step probe uses.
 pub(crate) struct ProbeParts<'a> {
@@ -97,8 +110,8 @@ struct Inner {
     tls_timeout: Duration,
     idle_timeout: Duration,
     user_agent: HeaderValue,
-    /// Idle connections and when they became idle.
-    idle: Mutex<Vec<(Conn, Instant)>>,
+    /// Idle connections and when they became idle, by the thread that opened them.
+    idle: Mutex<Vec<Vec<(Conn, Instant)>>>,
 }
 
 impl std::fmt::Debug for Http {
@@ -283,7 +296,8 @@ impl Http {
     }
 
     fn take_idle(&self) -> Option<Conn> {
-        let mut idle = self.inner.idle.lock().ok()?;
+        let mut pool = self.inner.idle.lock().ok()?;
+        let idle = pool.get_mut(slot())?;
         while let Some((mut conn, since)) = idle.pop() {
             // The newest is taken first: once one is too old, all below it are older still.
             if since.elapsed() > self.inner.idle_timeout {
@@ -301,11 +315,25 @@ impl Http {
         if !conn.kept_open() {
             return;
         }
-        if let Ok(mut idle) = self.inner.idle.lock() {
-            if idle.len() < MAX_IDLE {
-                idle.push((conn, Instant::now()));
+        if let Ok(mut pool) = self.inner.idle.lock() {
+            let slot = slot();
+            if pool.len() <= slot {
+                pool.resize_with(slot + 1, Vec::new);
+            }
+            if pool[slot].len() < MAX_IDLE {
+                pool[slot].push((conn, Instant::now()));
             }
         }
+    }
+
+    /// Close the idle connections this thread opened (a sending thread that ends calls it while
+    /// its runtime still runs).
+    pub fn close_thread_connections(&self) {
+        let closing = match self.inner.idle.lock() {
+            Ok(mut pool) => pool.get_mut(slot()).map(std::mem::take),
+            Err(_) => None,
+        };
+        drop(closing);
     }
 
     /// Open a connection (directly, to the proxy, or through a proxy's CONNECT tunnel).
