@@ -129,11 +129,8 @@ pub(super) async fn run(
     let http = shared.sender.client.http().clone();
     let lanes = match cfg.lanes {
         0 | 1 => None,
-        n => match Lanes::start(n, move || http.close_thread_connections()) {
-            Ok(lanes) => Some(lanes),
-            // No thread to be had: the workers run here, as with one lane.
-            Err(_) => None,
-        },
+        // No thread to be had: the workers run here, as with one lane.
+        n => Lanes::start(n, move || http.close_thread_connections()).ok(),
     };
     for i in 0..cfg.concurrency.max(1) as usize {
         let worker = work(shared.clone(), shelf.clone());
