@@ -76,6 +76,9 @@ struct Writing {
     writes_through: u64,
 }
 
+/// How many times a group's leader yields at most while other workers still join the group.
+const GATHER_ROUNDS: usize = 4;
+
 /// The longest a written line waits for fsync.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -219,9 +222,19 @@ impl WriterInner {
             notified.await;
         }
         // The leader: hand the turn to the other workers that are ready, so their dispatch
-        // lines join this write, then write them all.
+        // lines join this write, then write them all. Workers on other sending threads add
+        // theirs meanwhile: the leader yields again while the group still grows (a few times
+        // at most, so a steady stream never holds a write back).
         let leader = Leader(self);
-        tokio::task::yield_now().await;
+        let mut seen = number;
+        for _ in 0..GATHER_ROUNDS {
+            tokio::task::yield_now().await;
+            let now = self.lock().dispatched;
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
         let mut out = self.lock();
         self.write_through(&mut out);
         let committed = out.committed >= number;
