@@ -62,17 +62,10 @@ pub struct Reply {
 /// Idle connections kept at most per thread; more than the highest useful concurrency.
 const MAX_IDLE: usize = 1024;
 
-/// The next thread's place in the pool.
-static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-thread_local! {
-    /// This thread's place in every client's pool: a connection is driven by the runtime of the
-    /// thread that opened it, so it is reused on that thread only.
-    static SLOT: usize = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-}
-
+/// This thread's place in every client's pool: a connection is driven by the runtime of the
+/// thread that opened it, so it is reused on that thread only.
 fn slot() -> usize {
-    SLOT.with(|s| *s)
+    crate::slot::current()
 }
 
 /// The parts of a client a step-by-step probe uses.
