@@ -277,7 +277,11 @@ impl Conn {
                 return Err(cut_short());
             }
         }
-        Ok(self.buf.split_to(n).freeze())
+        // Copied out, not split off: answers are small, and a split would make the buffer shared
+        // (reference counts on every answer, and a new buffer whenever one is still held).
+        let body = Bytes::copy_from_slice(&self.buf[..n]);
+        self.buf.advance(n);
+        Ok(body)
     }
 
     async fn read_to_end(&mut self) -> Result<Bytes, H1Error> {
