@@ -12,7 +12,7 @@ RULES = [  # (phase, regex on any frame; checked in this order)
  ("journal (encode + write to the OS)", r"journal::writer|JournalWriter|journal::encode"),
  ("journal fsync thread", r"wxsend-journal|sync_data|fdatasync"),
  ("response parsing", r"parse_answer|protocol::|from_slice|serde_json::de"),
- ("HTTP client (hyper, request building, syscalls)", r"hyper::|Http::|http::|WechatClient|Sender::send|mio::|__GI___writev|__libc_recv|__libc_read"),
+ ("HTTP client (connection, request building, syscalls)", r"h1::|hyper::|Http::|http::|WechatClient|Sender::send|mio::|__GI___writev|__send|__libc_recv|__libc_read"),
  ("board + events + pacer", r"engine::board|engine::dispatch::flush|engine::events|pacer|Board::|events::"),
  ("engine loop + tokio scheduler (wake-ups, epoll)", r"tokio::runtime|epoll_wait"),
 ]
