@@ -252,8 +252,14 @@ impl Http {
         let headers = if extra.is_empty() {
             &lines[..n]
         } else {
-            with_extra =
-                lines[..n].iter().copied().chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))).collect();
+            // An extra header replaces a built-in one of the same name (as a header map would).
+            let replaced = |name: &str| extra.iter().any(|(k, _)| k.as_str().eq_ignore_ascii_case(name));
+            with_extra = lines[..n]
+                .iter()
+                .copied()
+                .filter(|(name, _)| !replaced(name))
+                .chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
+                .collect();
             &with_extra[..]
         };
         let head = Head { method, target, headers, want_date: false };
@@ -391,90 +397,5 @@ pub(crate) async fn tcp_connect(host: &str, port: u16, within: Duration) -> Resu
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uri_encodes_the_query() {
-        let http = Http::new("http://127.0.0.1:1/", Duration::from_secs(1)).unwrap();
-        let uri = http.uri("/cgi-bin/token", &[("appid", "wx1"), ("secret", "a b&c")]).unwrap();
-        assert_eq!(uri.to_string(), "/cgi-bin/token?appid=wx1&secret=a+b%26c");
-        let proxied = Http::new("https://gw.example.com/wx/", Duration::from_secs(1)).unwrap();
-        assert_eq!(proxied.uri("/cgi-bin/token", &[]).unwrap().to_string(), "/wx/cgi-bin/token");
-    }
-
-    #[tokio::test]
-    async fn refused_connection_is_described_without_the_uri() {
-        // Port 1 on loopback: nothing listens there.
-        let http = Http::new("http://127.0.0.1:1", Duration::from_secs(2)).unwrap();
-        let uri = http.uri("/x", &[("access_token", "SECRET-TOKEN")]).unwrap();
-        let e = http.get(uri).await.unwrap_err();
-        assert!(e.message.starts_with("cannot connect"), "{e}");
-        assert!(!e.message.contains("SECRET-TOKEN") && !e.message.contains("127.0.0.1:1/x"), "{e}");
-    }
-
-    /// A server that answers one request per connection, then closes it without saying so.
-    async fn one_shot_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let counter = counter.clone();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 4096];
-                    let mut got = Vec::new();
-                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => got.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let body = br#"{"errcode":0}"#;
-                    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    let _ = socket.write_all(body).await;
-                    // Closed as this task ends: the client learns it only when it reuses the connection.
-                });
-            }
-        });
-        (url, seen)
-    }
-
-    #[tokio::test]
-    async fn connections_closed_by_the_server_are_replaced_and_nothing_is_sent_twice() {
-        let (url, seen) = one_shot_server().await;
-        let http = Http::new(&url, Duration::from_secs(5)).unwrap();
-        for i in 0..20 {
-            let uri = http.uri("/x", &[]).unwrap();
-            let reply = http.get(uri).await;
-            // A request written to a connection the server had already closed fails (it may have
-            // arrived); one hyper hands back unsent goes out once on a new connection.
-            if let Ok(reply) = reply {
-                assert_eq!(reply.status, StatusCode::OK, "request {i}");
-                assert_eq!(&reply.body[..], br#"{"errcode":0}"#);
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        assert!(seen.load(std::sync::atomic::Ordering::SeqCst) <= 20);
-        assert!(seen.load(std::sync::atomic::Ordering::SeqCst) >= 19, "stale connections were not replaced");
-    }
-
-    #[tokio::test]
-    async fn a_silent_server_times_out() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let _keep = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((socket, _)) = listener.accept().await {
-                held.push(socket);
-            }
-        });
-        let http = Http::new(&url, Duration::from_millis(200)).unwrap();
-        let e = http.post_json(http.uri("/x", &[("access_token", "T0KEN")]).unwrap(), Bytes::new()).await;
-        assert_eq!(e.unwrap_err().message, "timed out after 200 ms");
-    }
-}
+#[path = "http_tests.rs"]
+mod tests;
