@@ -327,9 +327,9 @@ fn send(args: SendArgs) -> Exit {
     drive(opts, args.headless, consent)
 }
 
-/// The runtime for the commands that do I/O: one thread. A send's workers run on sending threads
-/// of their own (the engine's lanes, one per core unless `WXSEND_SEND_THREADS=N`), each never
-/// handing a request or an answer to another (measured in BENCHMARKS.md).
+/// The runtime for the commands that do I/O: one thread. A send's workers, reqwest's connections
+/// and the front end share it; on a real network the client's CPU per message is a few percent
+/// of one core at the rates WeChat allows (BENCHMARKS.md).
 pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => Some(rt),

@@ -4,7 +4,7 @@
 //! Layers import one way, bottom to top: [`wechat`] (the protocol: kinds, errcodes, tokens, the
 //! HTTP client) → [`campaign`] (files, rows, render, validate) → [`engine`] and [`journal`] →
 //! [`app`] (the use cases) → the front ends [`tui`] and [`headless`]. [`mock`] is the embedded
-//! WeChat, judging with rules of its own; [`slot`] (a thread's number) imports nothing. Only `main.rs` exits the process.
+//! WeChat, judging with rules of its own. Only `main.rs` exits the process.
 #![warn(missing_docs)]
 
 pub mod app;
@@ -16,6 +16,5 @@ pub mod headless;
 pub mod journal;
 pub mod mock;
 pub mod shared;
-pub mod slot;
 pub mod tui;
 pub mod wechat;

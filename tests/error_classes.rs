@@ -67,7 +67,7 @@ async fn transient_answers_are_the_retry_class() {
 }
 
 #[tokio::test]
-async fn a_timeout_is_the_retry_class() {
+async fn a_timeout_may_have_arrived_so_it_is_unanswered() {
     let server = mock(MockConfig { latency_ms: 400, ..Default::default() }).await;
     let client = WechatClient::new(&server.url(), Duration::from_millis(100)).unwrap();
     let tokens = std::sync::Arc::new(TokenCache::new(
@@ -76,7 +76,7 @@ async fn a_timeout_is_the_retry_class() {
     ));
     let s = Sender::new(client, tokens);
     let f = failure(s.send(Kind::Template, &template_body(&openid("oWx", 1))).await.unwrap().0);
-    assert_eq!((f.errcode, f.class), (None, ErrorClass::Retry));
+    assert_eq!((f.errcode, f.class), (None, ErrorClass::Unanswered));
     assert!(f.errmsg.contains("timed out"), "{}", f.errmsg);
 }
 

@@ -38,9 +38,6 @@ async fn every_fault_class_and_still_exactly_once() {
     let opts =
         SendOptions { campaign: campaign.clone(), mock: Some(mock), skip_template_check: true, ..Default::default() };
     let mut session = Session::prepare(&opts).await.expect("prepare");
-    // Two sending threads: every fault class crosses them (the token refreshed once for both,
-    // the quota pause seen by both, the journal's groups from both).
-    session.engine_config.lanes = 2;
     session.engine_config.minute_quota_pause = Duration::from_millis(400);
     session.engine_config.backoff_base = Duration::from_millis(5);
     session.engine_config.backoff_max = Duration::from_millis(50);

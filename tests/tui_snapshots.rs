@@ -92,6 +92,7 @@ fn sending() -> App {
             failed: 2,
             retry_later: 0,
             elsewhere: 0,
+            unknown: 0,
             in_flight: 4,
             retrying: 1,
             requests: req,

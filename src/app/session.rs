@@ -212,8 +212,7 @@ impl Session {
             failures: opts.export.clone().unwrap_or_else(|| journal.paths.failed.clone()),
             report: journal.paths.report.clone(),
         };
-        let mut engine_config = EngineConfig::from_send(&campaign.config.send);
-        engine_config.lanes = crate::engine::lanes_for(campaign.config.send.concurrency, send_threads());
+        let engine_config = EngineConfig::from_send(&campaign.config.send);
         let campaign = Arc::new(campaign);
         let options = opts.clone();
         Ok(Self {
@@ -483,9 +482,4 @@ fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
-}
-
-/// `WXSEND_SEND_THREADS=N`: the number of sending threads, when the operator sets it.
-fn send_threads() -> Option<usize> {
-    std::env::var("WXSEND_SEND_THREADS").ok().and_then(|v| v.trim().parse().ok())
 }

@@ -46,6 +46,9 @@ pub enum Verdict {
     NoToken(String),
     /// The dispatch line could not be written (the file and OS error): the request was not sent.
     JournalFailed(String),
+    /// No answer, and the request may have arrived: the row stays unknown (journal:
+    /// `unanswered`) and is not sent again without `--resend-unknown`.
+    Unknown(Failure),
     /// Another sender has (or had) the row: not sent here.
     Elsewhere {
         /// It sent it without an answer.
@@ -165,9 +168,9 @@ async fn claim_shared(c: &super::Coordination, row: usize) -> Result<(), Verdict
         Ok(other) => return Err(Verdict::Elsewhere { unknown: other == Claim::Unknown }),
         Err(e) => return Err(Verdict::SharedLost(e.to_string())),
     }
-    if let Err(e) = c.rate.permit().await {
+    if let Err(e) = super::Limiter::until_ready(&*c.rate).await {
         let _ = c.rows.mark_outcome(row, "retry").await;
-        return Err(Verdict::SharedLost(e.to_string()));
+        return Err(Verdict::SharedLost(e));
     }
     Ok(())
 }
@@ -179,6 +182,8 @@ async fn share_outcome(c: &super::Coordination, row: usize, verdict: Verdict) ->
         Verdict::Delivered { .. } => "ok".to_string(),
         Verdict::Failed(f) => format!("failed:{}", f.code()),
         Verdict::RetryLater(_) | Verdict::Stop(_) | Verdict::NoToken(_) => "retry".to_string(),
+        // Left marked sent (by this sender, without an answer): no other sender sends it.
+        Verdict::Unknown(_) => return verdict,
         // Retried by this sender in this run: it stays marked sent by this sender.
         _ => return verdict,
     };
@@ -195,7 +200,18 @@ fn classify(shared: &Shared, job: &mut Job, f: Failure) -> Verdict {
     let (row, attempt) = (job.row, job.attempt);
     let retry_line = |f: &Failure| Line::Retry { row, attempt, errcode: f.errcode, errmsg: f.errmsg.clone() };
     let failed_line = |f: &Failure| Line::Failed { row, attempt, errcode: f.errcode, errmsg: f.errmsg.clone() };
-    match f.class {
+    // WeChat drops a repeated `client_msg_id` (template/send, 10 minutes): there an unanswered
+    // request is retried like a transient failure; every other kind would deliver it twice.
+    let dedupes = shared.campaign.template.kind.has_client_msg_id();
+    let class = match f.class {
+        ErrorClass::Unanswered if dedupes => ErrorClass::Retry,
+        class => class,
+    };
+    match class {
+        ErrorClass::Unanswered => {
+            shared.journal.append(Line::Unanswered { row, attempt, errmsg: f.errmsg.clone() });
+            Verdict::Unknown(f)
+        }
         ErrorClass::Retry => {
             job.transient += 1;
             if job.transient >= shared.config.max_attempts {

@@ -305,6 +305,12 @@ impl Board {
                     self.stopping = Some(EndReason::Token { message });
                 }
             }
+            Verdict::Unknown(failure) => {
+                self.counters.unknown += 1;
+                *self.counters.retries_by_code.entry(failure.code()).or_default() += 1;
+                self.events.push(RowEvent::Unanswered { row, attempt });
+                self.record_final(true);
+            }
             Verdict::Elsewhere { unknown } => {
                 self.counters.elsewhere += 1;
                 self.events.push(RowEvent::Elsewhere { row, unknown });

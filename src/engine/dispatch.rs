@@ -11,8 +11,7 @@ use tokio::task::JoinSet;
 use super::attempt::{attempt, Job, Scratch};
 use super::board::{Board, Claim};
 use super::events::{Control, EndReason, Event, PauseReason, Summary};
-use super::lanes::Lanes;
-use super::Shared;
+use super::{Limiter, Shared};
 use crate::journal::Line;
 
 /// The board, the signal that it changed in a way a waiting worker cares about, and whether
@@ -37,7 +36,7 @@ impl Shelf {
             board.halt_published = halted;
             self.halt.send_replace(halted);
             if !halted {
-                self.shared.pacer.restart();
+                self.shared.limiter.restart();
             }
         }
     }
@@ -69,7 +68,7 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
                 // awaited gives the row back unsent (and the pacer restarts on resume).
                 let slot = tokio::select! {
                     biased;
-                    _ = shared.pacer.until_ready() => true,
+                    _ = shared.limiter.until_ready() => true,
                     _ = halt.wait_for(|h| *h) => false,
                 };
                 if !slot {
@@ -126,18 +125,8 @@ pub(super) async fn run(
         halt: watch::Sender::new(false),
     });
     let mut workers = JoinSet::new();
-    let http = shared.sender.client.http().clone();
-    let lanes = match cfg.lanes {
-        0 | 1 => None,
-        // No thread to be had: the workers run here, as with one lane.
-        n => Lanes::start(n, move || http.close_thread_connections()).ok(),
-    };
-    for i in 0..cfg.concurrency.max(1) as usize {
-        let worker = work(shared.clone(), shelf.clone());
-        match &lanes {
-            Some(lanes) => workers.spawn_on(worker, lanes.handle(i)),
-            None => workers.spawn(worker),
-        };
+    for _ in 0..cfg.concurrency.max(1) {
+        workers.spawn(work(shared.clone(), shelf.clone()));
     }
     let mut tick = tokio::time::interval(cfg.event_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -151,6 +140,17 @@ pub(super) async fn run(
                     control_open = false;
                     continue;
                 };
+                if let Control::SetRate(r) = c {
+                    // This process's limiter at once; the account's (every sender's) behind it.
+                    let rate = r.max(1);
+                    let _ = shared.limiter.set_rate(rate).await;
+                    if let Some(coord) = &shared.coord {
+                        let limiter = coord.rate.clone();
+                        tokio::spawn(async move {
+                            let _ = Limiter::set_rate(&*limiter, rate).await;
+                        });
+                    }
+                }
                 let event = {
                     let mut board = shelf.lock();
                     let event = match c {
@@ -169,14 +169,6 @@ pub(super) async fn run(
                         }
                         Control::SetRate(r) => {
                             let rate = r.max(1);
-                            shared.set_rate(rate);
-                            if let Some(c) = &shared.coord {
-                                // The account's rate, for every sender.
-                                let limiter = c.rate.clone();
-                                tokio::spawn(async move {
-                                    let _ = limiter.set_rate(rate).await;
-                                });
-                            }
                             board.counters.rate_limit = rate;
                             Some(Event::RateChanged(rate))
                         }
@@ -216,8 +208,6 @@ pub(super) async fn run(
         }
     }
 
-    // Every worker has ended: the lanes stop (closing their connections).
-    drop(lanes);
     flush(&shelf, &events, started).await;
     // Retries that never went out stay pending in the journal (their last line is `retry`).
     let (reason, counters) = {

@@ -256,6 +256,8 @@ pub struct Counters {
     pub retry_later: usize,
     /// Rows another sender on Redis had: not sent here.
     pub elsewhere: usize,
+    /// Rows whose request may have arrived but got no answer: left unknown, not sent again.
+    pub unknown: usize,
     /// Requests on their way.
     pub in_flight: usize,
     /// Rows waiting for a retry.
@@ -281,7 +283,7 @@ impl Counters {
     /// Rows this run is finished with (delivered, failed, left for a later run, or had by
     /// another sender).
     pub fn done(&self) -> usize {
-        self.delivered + self.failed + self.retry_later + self.elsewhere
+        self.delivered + self.failed + self.retry_later + self.elsewhere + self.unknown
     }
 
     /// Rows finished per second so far (0 in the first second, where it is noise).

@@ -6,8 +6,7 @@ mod attempt;
 mod board;
 mod dispatch;
 pub mod events;
-mod lanes;
-pub mod pacer;
+pub mod rate;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +15,7 @@ use tokio::sync::mpsc;
 
 pub use attempt::backoff;
 pub use events::{Control, Counters, EndReason, Event, PauseReason, RowEvent, Summary};
-pub use lanes::lanes_for;
+pub use rate::{Limiter, LocalRate};
 
 use crate::campaign::{Campaign, SendConfig};
 use crate::journal::JournalWriter;
@@ -49,9 +48,6 @@ pub struct EngineConfig {
     pub per_user_retry: Duration,
     /// How often row events and progress are sent to the front end.
     pub event_interval: Duration,
-    /// Sending threads, each with its share of the workers and its own connections (see
-    /// [`lanes_for`]); 1 runs the workers on the caller's runtime.
-    pub lanes: usize,
     /// Start held by the schedule (`send --at`, a closed window) until a
     /// [`Control::Schedule`] opens it.
     pub start_held: bool,
@@ -74,7 +70,6 @@ impl EngineConfig {
             per_user_retry: Duration::from_secs(2),
             event_interval: Duration::from_millis(50),
             start_held: false,
-            lanes: 1,
         }
     }
 }
@@ -90,22 +85,16 @@ pub struct Shared {
     pub journal: JournalWriter,
     /// Pace and retry settings.
     pub config: EngineConfig,
-    /// The rate limit, shared by the workers; its lock is never held across an await.
-    pub pacer: pacer::Pacer,
+    /// This process's rate, shared by the workers.
+    pub limiter: LocalRate,
     /// Redis: the account's rate and the campaign's rows across senders, when scaled out.
     pub coord: Option<Coordination>,
-}
-
-impl Shared {
-    fn set_rate(&self, rate: u32) {
-        self.pacer.set_rate(rate, self.config.burst);
-    }
 }
 
 /// A campaign ready to run: the rows to send, in order.
 #[derive(Debug)]
 pub struct Engine {
-    shared: Arc<Shared>,
+    shared: Shared,
     rows: Vec<usize>,
 }
 
@@ -185,15 +174,14 @@ impl Engine {
         config: EngineConfig,
         rows: Vec<usize>,
     ) -> Self {
-        let pacer = pacer::Pacer::new(config.rate, config.burst);
-        Self { shared: Arc::new(Shared { campaign, sender, journal, config, pacer, coord: None }), rows }
+        let limiter = LocalRate::new(config.rate, config.burst);
+        Self { shared: Shared { campaign, sender, journal, config, limiter, coord: None }, rows }
     }
 
-    /// Share the rate and the rows with the other senders through Redis.
+    /// Share the rate and the rows with the other senders through Redis (before [`Engine::start`]:
+    /// the engine owns its parts until then, so this cannot be lost).
     pub fn with_coordination(mut self, coord: Coordination) -> Self {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.coord = Some(coord);
-        }
+        self.shared.coord = Some(coord);
         self
     }
 
@@ -201,7 +189,7 @@ impl Engine {
     pub fn start(self) -> (Handle, mpsc::Receiver<Event>) {
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(1024);
-        tokio::spawn(dispatch::run(self.shared, self.rows, ctl_rx, ev_tx));
+        tokio::spawn(dispatch::run(Arc::new(self.shared), self.rows, ctl_rx, ev_tx));
         (Handle { tx: ctl_tx }, ev_rx)
     }
 }

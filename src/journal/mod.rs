@@ -164,6 +164,16 @@ pub enum Line {
         /// WeChat's errmsg with its rid, or the transport failure.
         errmsg: String,
     },
+    /// The request may have reached WeChat and no answer came (a timeout after it was written, a
+    /// reset or a cut answer): the row stays unknown, never pending, so nobody gets it twice.
+    Unanswered {
+        /// The row (0-based).
+        row: usize,
+        /// Its attempt number.
+        attempt: u32,
+        /// What went wrong.
+        errmsg: String,
+    },
     /// A test send of `row` to the operator's own openid (never counts as the row sent).
     Test {
         /// The row (0-based).
@@ -350,6 +360,11 @@ impl Replay {
                         errcode: *errcode,
                         errmsg: errmsg.clone(),
                     }));
+                }
+            }
+            Line::Unanswered { row, attempt, .. } => {
+                if let Some(r) = self.rows.get_mut(*row) {
+                    *r = RowRecord::Unknown { attempts: *attempt };
                 }
             }
             Line::Run { .. } => self.runs += 1,

@@ -44,9 +44,8 @@ struct WriterInner {
     /// The first write error, for the end of the run (never printed here: a terminal UI may own
     /// the screen).
     error: Mutex<Option<String>>,
-    /// Woken after each group write (its followers learn whether their line is in it): one per
-    /// group (see [`GROUPS`]).
-    committed: [tokio::sync::Notify; GROUPS],
+    /// Woken after each group write (its followers learn whether their line is in it).
+    committed: tokio::sync::Notify,
 }
 
 /// The buffered file and the scratch buffer a record is encoded into, under one lock.
@@ -71,16 +70,11 @@ struct Writing {
     withdrawn: u64,
     /// The row and attempt of each dispatch line buffered but not yet written to the OS.
     uncommitted: Vec<(usize, u32)>,
-    /// Which groups have a worker gathering them to write.
-    leaders: [bool; GROUPS],
+    /// A worker is gathering the group to write.
+    leading: bool,
     /// Writes through to the OS so far.
     writes_through: u64,
 }
-
-/// Groups gathered at once: a worker joins the group of its thread (by [`crate::slot`], modulo
-/// this), so a sending thread's workers wait for a leader on their own thread and are never woken
-/// from another. A write hands the OS every line buffered by then, whichever group added it.
-const GROUPS: usize = 16;
 
 /// How many times a group's leader yields at most while other workers still join the group.
 const GATHER_ROUNDS: usize = 4;
@@ -208,9 +202,8 @@ impl WriterInner {
     /// Wait until dispatch line number `number` has reached the OS (leading the group write if
     /// no other worker is); `false` when it was withdrawn instead.
     async fn commit(&self, number: u64) -> bool {
-        let group = crate::slot::current() % GROUPS;
         loop {
-            let notified = self.committed[group].notified();
+            let notified = self.committed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
@@ -221,18 +214,17 @@ impl WriterInner {
                 if out.withdrawn >= number || out.broken {
                     return false;
                 }
-                if !out.leaders[group] {
-                    out.leaders[group] = true;
+                if !out.leading {
+                    out.leading = true;
                     break;
                 }
             }
             notified.await;
         }
         // The leader: hand the turn to the other workers that are ready, so their dispatch
-        // lines join this write, then write them all. Workers on other sending threads add
-        // theirs meanwhile: the leader yields again while the group still grows (a few times
-        // at most, so a steady stream never holds a write back).
-        let leader = Leader(self, group);
+        // lines join this write, then write them all. The leader yields again while the group
+        // still grows (a few times at most, so a steady stream never holds a write back).
+        let leader = Leader(self);
         let mut seen = number;
         for _ in 0..GATHER_ROUNDS {
             tokio::task::yield_now().await;
@@ -265,9 +257,7 @@ impl WriterInner {
                 Err(std::io::Error::other("the journal cannot be written"))
             }
         };
-        for group in &self.committed {
-            group.notify_waiters();
-        }
+        self.committed.notify_waiters();
         #[cfg(not(feature = "bench-unsynced-journal"))]
         let flushed = flushed.and_then(|()| self.sync_file.sync_data());
         match flushed {
@@ -290,12 +280,12 @@ impl WriterInner {
 
 /// The group write's leader: whatever happens to its task, the next waiter can lead and the
 /// waiting ones learn the outcome.
-struct Leader<'a>(&'a WriterInner, usize);
+struct Leader<'a>(&'a WriterInner);
 
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
-        self.0.lock().leaders[self.1] = false;
-        self.0.committed[self.1].notify_waiters();
+        self.0.lock().leading = false;
+        self.0.committed.notify_waiters();
     }
 }
 
@@ -322,7 +312,7 @@ impl JournalWriter {
                 committed: 0,
                 withdrawn: 0,
                 uncommitted: Vec::new(),
-                leaders: [false; GROUPS],
+                leading: false,
                 writes_through: 0,
             }),
             sync_file,
@@ -330,7 +320,7 @@ impl JournalWriter {
             unsynced: AtomicBool::new(false),
             failed: AtomicBool::new(false),
             error: Mutex::new(None),
-            committed: std::array::from_fn(|_| tokio::sync::Notify::new()),
+            committed: tokio::sync::Notify::new(),
         });
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new().name("wxsend-journal-sync".into()).spawn(move || loop {

@@ -3,12 +3,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Uri;
 use serde::{Deserialize, Serialize};
 
 use super::errors::{classify, Code, ErrorClass};
 pub use super::http::ClientError;
-use super::http::{Http, TransportError};
+use super::http::{Http, RequestUrl, TransportError};
 use super::secret::{scrub, AccessToken};
 use crate::wechat::protocol::Kind;
 
@@ -29,10 +28,17 @@ impl Failure {
         Self { errcode: None, errmsg: message.into(), class: ErrorClass::Retry }
     }
 
-    /// A transport failure from the HTTP client: retried, unless the set-up is at fault (a
-    /// certificate not trusted, a proxy refusing), which stops the campaign.
+    /// A transport failure from the HTTP client: retried when the request certainly never left;
+    /// `unanswered` when it may have reached WeChat; `stop` when the set-up is at fault (a
+    /// certificate not trusted, a proxy refusing).
     pub fn transport_error(e: TransportError) -> Self {
-        let class = if e.setup { ErrorClass::Stop } else { ErrorClass::Retry };
+        let class = if e.setup {
+            ErrorClass::Stop
+        } else if e.maybe_sent {
+            ErrorClass::Unanswered
+        } else {
+            ErrorClass::Retry
+        };
         Self { errcode: None, errmsg: e.message, class }
     }
 
@@ -122,7 +128,7 @@ pub struct WechatClient {
 /// and parsing ~140 characters per message; read without a lock. Its `Debug` shows no URI (they
 /// hold tokens).
 #[derive(Default)]
-struct UriCache(arc_swap::ArcSwap<Vec<(AccessToken, &'static str, Uri)>>);
+struct UriCache(arc_swap::ArcSwap<Vec<(AccessToken, &'static str, RequestUrl)>>);
 
 impl std::fmt::Debug for UriCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,7 +137,7 @@ impl std::fmt::Debug for UriCache {
 }
 
 impl UriCache {
-    fn get(&self, http: &Http, path: &'static str, token: &AccessToken) -> Result<Uri, TransportError> {
+    fn get(&self, http: &Http, path: &'static str, token: &AccessToken) -> Result<RequestUrl, TransportError> {
         if let Some((_, _, uri)) = self.0.load().iter().find(|(t, p, _)| *p == path && t == token) {
             return Ok(uri.clone());
         }

@@ -19,6 +19,10 @@ pub enum ErrorClass {
     Row,
     /// Nothing will succeed until the operator acts: stop the campaign.
     Stop,
+    /// No answer, and the request may have reached WeChat (a timeout after it was written, a
+    /// reset or a cut body while the answer was read). Sent again only where WeChat drops a
+    /// duplicate (`client_msg_id`); otherwise the row stays unknown.
+    Unanswered,
 }
 
 impl ErrorClass {
@@ -31,6 +35,7 @@ impl ErrorClass {
             ErrorClass::SlowDown => "slow down",
             ErrorClass::Row => "row",
             ErrorClass::Stop => "stop",
+            ErrorClass::Unanswered => "unanswered",
         }
     }
 }

@@ -1,24 +1,23 @@
-//! HTTP/1.1 to one API base: connections ([`super::h1::Conn`]) kept alive in a small pool,
-//! rustls for `https`.
+//! HTTP to one API base: one `reqwest::Client`, built once from the `[network]` settings.
 //!
-//! One request at a time per connection, as WeChat's API expects; a connection goes back to the
-//! pool when its answer has been read whole. A request is retried on another connection only when
-//! none of it was accepted by the first (the server closed an idle connection): a request that
-//! may have left is never repeated here.
+//! reqwest (hyper underneath) frames every request, keeps connections alive in its pool (sized
+//! to the campaign's concurrency), tunnels `https` through an HTTP proxy with CONNECT and sends
+//! plain `http` to a proxy in absolute form. What wxsend adds is the decisions around it: which
+//! route a base takes ([`super::net::Route`], the same curl rules reqwest applies), which roots a
+//! certificate is checked against ([`super::net::tls_config`], shared with `doctor`'s probe), and
+//! what each failure means for a message — whether the request can have reached WeChat
+//! ([`TransportError::maybe_sent`]) and whether the set-up is at fault ([`TransportError::setup`]).
 //!
-//! Requests carry the access token in their query, so nothing here ever formats a URI into an
-//! error: failures are described by what went wrong, not where.
+//! Requests carry the access token in their query, so nothing here ever lets a URL into an error:
+//! reqwest's errors are read without their URL and described by what went wrong.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
-use http::{StatusCode, Uri};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
+use http::{HeaderMap, StatusCode};
 
-use super::h1::{Conn, H1Error, Head};
 use super::net::{Proxy, Route};
 use super::protocol::NetworkOptions;
 
@@ -27,7 +26,7 @@ use super::protocol::NetworkOptions;
 #[error("cannot build the HTTP client: {0}")]
 pub struct ClientError(pub(crate) String);
 
-/// A transport failure, in words that hold no URI (hence no token).
+/// A transport failure, in words that hold no URL (hence no token).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct TransportError {
@@ -36,50 +35,62 @@ pub struct TransportError {
     /// The set-up is at fault (a certificate not trusted, a proxy refusing): no retry will help
     /// until the operator changes it. Nothing was sent.
     pub setup: bool,
+    /// The request may have reached the server: it was written, at least in part, before the
+    /// failure (a timeout while waiting for the answer, a reset while reading it, a cut body).
+    /// `false` means it certainly never left (DNS, TCP, the proxy's tunnel, the TLS handshake).
+    pub maybe_sent: bool,
 }
 
 impl TransportError {
-    /// A failure that may pass (a timeout, a reset, a refused connection).
-    pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), setup: false }
+    /// A failure before any of the request left (DNS, TCP, tunnel, TLS): safe to send again.
+    pub fn unsent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), setup: false, maybe_sent: false }
     }
 
-    /// A failure of the set-up (see [`TransportError::setup`]).
+    /// A failure after the request was written: the server may have acted on it.
+    pub fn maybe_sent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), setup: false, maybe_sent: true }
+    }
+
+    /// A failure of the set-up (see [`TransportError::setup`]); nothing left.
     pub fn setup(message: impl Into<String>) -> Self {
-        Self { message: message.into(), setup: true }
+        Self { message: message.into(), setup: true, maybe_sent: false }
     }
 }
 
-/// An answer: its status and whole body.
+/// An answer: its status, its `Date` header and its whole body.
 #[derive(Debug)]
 pub struct Reply {
     /// The HTTP status.
     pub status: StatusCode,
+    /// The server's clock, from its `Date` header.
+    pub date: Option<std::time::SystemTime>,
     /// The body.
     pub body: Bytes,
 }
 
-/// Idle connections kept at most per thread; more than the highest useful concurrency.
-const MAX_IDLE: usize = 1024;
+/// A request URL: the API base, a path and a query (which may hold the access token: its
+/// `Debug` shows none of it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RequestUrl(reqwest::Url);
 
-/// This thread's place in every client's pool: a connection is driven by the runtime of the
-/// thread that opened it, so it is reused on that thread only.
-fn slot() -> usize {
-    crate::slot::current()
+impl std::fmt::Debug for RequestUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RequestUrl({})", self.0.path())
+    }
 }
 
-/// The parts of a client a step-by-step probe uses.
-pub(crate) struct ProbeParts<'a> {
-    pub(crate) host: &'a str,
-    pub(crate) port: u16,
-    pub(crate) host_header: &'a HeaderValue,
-    pub(crate) route: &'a Route,
-    pub(crate) tls: Option<&'a (TlsConnector, rustls::pki_types::ServerName<'static>)>,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) tls_timeout: Duration,
+impl RequestUrl {
+    /// The path and query, as sent (in tests: the query is percent-encoded).
+    pub fn path_and_query(&self) -> String {
+        match self.0.query() {
+            Some(q) => format!("{}?{q}", self.0.path()),
+            None => self.0.path().to_string(),
+        }
+    }
 }
 
-/// A pooled HTTP/1.1 client for one API base.
+/// The HTTP client of one API base.
 #[derive(Clone)]
 pub struct Http {
     inner: Arc<Inner>,
@@ -87,24 +98,16 @@ pub struct Http {
 
 struct Inner {
     base: String,
-    /// The base's path (`""` or e.g. `/proxy`), prefixed to every request path.
-    prefix: String,
+    /// The base parsed; paths are appended to its path.
+    url: reqwest::Url,
     host: String,
     port: u16,
-    host_header: HeaderValue,
-    /// `http://host:port` when requests go to a proxy in absolute form (`http` through a proxy).
-    absolute: Option<String>,
     /// Direct, or which proxy.
     route: Route,
-    /// Set for `https` bases.
-    tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    tls_timeout: Duration,
-    idle_timeout: Duration,
-    user_agent: HeaderValue,
-    /// Idle connections and when they became idle, by the thread that opened them.
-    idle: Mutex<Vec<Vec<(Conn, Instant)>>>,
+    /// The trust a certificate is checked against (`https` bases).
+    tls: Option<Arc<rustls::ClientConfig>>,
+    net: NetworkOptions,
+    client: reqwest::Client,
 }
 
 impl std::fmt::Debug for Http {
@@ -112,6 +115,19 @@ impl std::fmt::Debug for Http {
         f.debug_struct("Http").field("base", &self.inner.base).finish_non_exhaustive()
     }
 }
+
+/// What a step-by-step probe needs (see `probe.rs`): the same route, trust and timeouts.
+pub(crate) struct ProbeParts<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+    pub(crate) route: &'a Route,
+    pub(crate) tls: Option<&'a Arc<rustls::ClientConfig>>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) tls_timeout: Duration,
+}
+
+/// Connections kept idle per host when the caller gives no concurrency.
+const DEFAULT_POOL: usize = 32;
 
 impl Http {
     /// A client for `base` (`http://` or `https://`, no query) with default network options
@@ -122,43 +138,38 @@ impl Http {
 
     /// A client for `base` with these network options.
     pub fn with_network(base: &str, net: &NetworkOptions) -> Result<Self, ClientError> {
+        Self::build(base, net, DEFAULT_POOL)
+    }
+
+    /// A client for `base` whose pool keeps up to `pool` idle connections (the concurrency).
+    pub fn build(base: &str, net: &NetworkOptions, pool: usize) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_string();
         super::protocol::check_api_base(&base).map_err(ClientError)?;
-        let uri: Uri = base.parse().map_err(|_| ClientError(format!("api_base {base:?} is not a URL")))?;
+        let uri: http::Uri = base.parse().map_err(|_| ClientError(format!("api_base {base:?} is not a URL")))?;
+        let url = reqwest::Url::parse(&base).map_err(|_| ClientError(format!("api_base {base:?} is not a URL")))?;
         let https = uri.scheme_str() == Some("https");
         let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let authority = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
-        let host_header = HeaderValue::from_str(&authority).map_err(|e| ClientError(e.to_string()))?;
         let route = Route::for_base(&uri, &net.proxy)?;
-        let tls = if https {
-            let config = super::net::tls_config(net.ca_file.as_deref())?;
-            let name = rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|_| ClientError(format!("api_base {base:?}: {host:?} is not a host name")))?;
-            Some((TlsConnector::from(config), name))
-        } else {
-            None
+        let tls = if https { Some(super::net::tls_config(net.ca_file.as_deref())?) } else { None };
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("wxsend/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(net.connect_timeout.max(net.tls_timeout))
+            .timeout(net.timeout)
+            .pool_idle_timeout(net.idle_timeout)
+            .pool_max_idle_per_host(pool.max(1))
+            .tcp_nodelay(true)
+            .http1_only()
+            .redirect(reqwest::redirect::Policy::none());
+        builder = match &route {
+            Route::Direct => builder.no_proxy(),
+            Route::Proxy(p) => builder.proxy(reqwest_proxy(p)?),
         };
-        let absolute = (!https && matches!(route, Route::Proxy(_))).then(|| format!("http://{authority}"));
-        let prefix = uri.path().trim_end_matches('/').to_string();
-        Ok(Self {
-            inner: Arc::new(Inner {
-                base,
-                prefix,
-                host,
-                port,
-                host_header,
-                absolute,
-                route,
-                tls,
-                timeout: net.timeout,
-                connect_timeout: net.connect_timeout,
-                tls_timeout: net.tls_timeout,
-                idle_timeout: net.idle_timeout,
-                user_agent: HeaderValue::from_static(concat!("wxsend/", env!("CARGO_PKG_VERSION"))),
-                idle: Mutex::new(Vec::new()),
-            }),
-        })
+        if let Some(config) = &tls {
+            builder = builder.use_preconfigured_tls((**config).clone());
+        }
+        let client = builder.build().map_err(|e| ClientError(describe(&e)))?;
+        Ok(Self { inner: Arc::new(Inner { base, url, host, port, route, tls, net: net.clone(), client }) })
     }
 
     /// How requests travel: `direct` or the proxy (never its credentials).
@@ -177,11 +188,10 @@ impl Http {
         ProbeParts {
             host: &inner.host,
             port: inner.port,
-            host_header: &inner.host_header,
             route: &inner.route,
             tls: inner.tls.as_ref(),
-            connect_timeout: inner.connect_timeout,
-            tls_timeout: inner.tls_timeout,
+            connect_timeout: inner.net.connect_timeout,
+            tls_timeout: inner.net.tls_timeout,
         }
     }
 
@@ -190,210 +200,188 @@ impl Http {
         &self.inner.base
     }
 
-    /// The request target of `path` (starting with `/`) with `query` pairs, percent-encoded.
-    pub fn uri(&self, path: &str, query: &[(&str, &str)]) -> Result<Uri, TransportError> {
-        let mut text = format!("{}{}{path}", self.inner.absolute.as_deref().unwrap_or(""), self.inner.prefix);
+    /// The URL of `path` (starting with `/`, appended to the base's own path) with `query` pairs,
+    /// percent-encoded.
+    pub fn uri(&self, path: &str, query: &[(&str, &str)]) -> Result<RequestUrl, TransportError> {
+        let mut url = self.inner.url.clone();
+        // A path may bring a query of its own (a token service's `?key=`): kept, then `query`.
+        let (path, own_query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+        url.set_path(&format!("{}{path}", self.inner.url.path().trim_end_matches('/')));
+        url.set_query(own_query);
         if !query.is_empty() {
-            text.push('?');
-            text.push_str(&form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish());
+            url.query_pairs_mut().extend_pairs(query);
         }
-        Uri::try_from(text)
-            .map_err(|_| TransportError::new(format!("`{}{path}` is not a valid URL: check api_base", self.inner.base)))
+        Ok(RequestUrl(url))
     }
 
-    /// POST a JSON `body` to `uri` (from [`Http::uri`]).
-    pub async fn post_json(&self, uri: Uri, body: Bytes) -> Result<Reply, TransportError> {
-        self.call("POST", uri, &body, &[]).await
+    /// POST a JSON `body` to `url` (from [`Http::uri`]).
+    pub async fn post_json(&self, url: RequestUrl, body: Bytes) -> Result<Reply, TransportError> {
+        let request = self.inner.client.post(url.0).header(http::header::CONTENT_TYPE, "application/json").body(body);
+        self.call(request).await
     }
 
-    /// GET `uri` (from [`Http::uri`]).
-    pub async fn get(&self, uri: Uri) -> Result<Reply, TransportError> {
-        self.call("GET", uri, &[], &[]).await
+    /// GET `url` (from [`Http::uri`]).
+    pub async fn get(&self, url: RequestUrl) -> Result<Reply, TransportError> {
+        self.call(self.inner.client.get(url.0)).await
     }
 
-    /// GET `uri` with extra headers.
-    pub async fn get_with(&self, uri: Uri, headers: &[(HeaderName, HeaderValue)]) -> Result<Reply, TransportError> {
-        self.call("GET", uri, &[], headers).await
-    }
-
-    async fn call(
+    /// GET `url` with extra headers (they replace built-in ones of the same name).
+    pub async fn get_with(
         &self,
-        method: &'static str,
-        uri: Uri,
-        body: &[u8],
-        extra: &[(HeaderName, HeaderValue)],
+        url: RequestUrl,
+        headers: &[(HeaderName, HeaderValue)],
     ) -> Result<Reply, TransportError> {
-        let inner = &self.inner;
-        // The request target: origin form, or the absolute form a plain-`http` proxy wants.
-        let absolute;
-        let target = match uri.scheme_str() {
-            None => uri.path_and_query().map_or("/", |p| p.as_str()),
-            Some(_) => {
-                absolute = uri.to_string();
-                &absolute
-            }
-        };
-        // The header lines, on the stack (no allocation per request).
-        let mut lines: [(&str, &[u8]); 4] = [("", b""); 4];
-        let mut n = 0;
-        let mut line = |name, value| {
-            lines[n] = (name, value);
-            n += 1;
-        };
-        line("Host", inner.host_header.as_bytes());
-        line("User-Agent", inner.user_agent.as_bytes());
-        if method == "POST" {
-            line("Content-Type", b"application/json");
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(k.clone(), v.clone());
         }
-        if let (Some(_), Route::Proxy(Proxy { auth: Some(auth), .. })) = (&inner.absolute, &inner.route) {
-            line("Proxy-Authorization", auth.as_bytes());
-        }
-        let with_extra: Vec<(&str, &[u8])>;
-        let headers = if extra.is_empty() {
-            &lines[..n]
-        } else {
-            // An extra header replaces a built-in one of the same name (as a header map would).
-            let replaced = |name: &str| extra.iter().any(|(k, _)| k.as_str().eq_ignore_ascii_case(name));
-            with_extra = lines[..n]
-                .iter()
-                .copied()
-                .filter(|(name, _)| !replaced(name))
-                .chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
-                .collect();
-            &with_extra[..]
+        self.call(self.inner.client.get(url.0).headers(map)).await
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Reply, TransportError> {
+        let response = match request.send().await {
+            Ok(r) => r,
+            // Boxed: rare, and a tunnel diagnosis is a connection of its own.
+            Err(e) => return Err(Box::pin(self.explain(e)).await),
         };
-        let head = Head { method, target, headers, want_date: false };
-        match tokio::time::timeout(inner.timeout, self.exchange(&head, body)).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::new(format!("timed out after {} ms", inner.timeout.as_millis()))),
+        let status = response.status();
+        let date = response
+            .headers()
+            .get(http::header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| httpdate::parse_http_date(d).ok());
+        match response.bytes().await {
+            Ok(body) => Ok(Reply { status, date, body }),
+            Err(e) => Err(Box::pin(self.explain(e)).await),
         }
     }
 
-    async fn exchange(&self, head: &Head<'_>, body: &[u8]) -> Result<Reply, TransportError> {
-        loop {
-            let (mut conn, reused) = match self.take_idle() {
-                Some(conn) => (conn, true),
-                // Boxed: opening a connection (TLS, a tunnel) is rare and its state is large;
-                // inline it would be copied with every request's future.
-                None => (Box::pin(self.connect()).await?, false),
-            };
-            match conn.request(head, body).await {
-                Ok(answer) => {
-                    let status = StatusCode::from_u16(answer.status).map_err(|_| {
-                        TransportError::new(format!("the answer's status {} is not HTTP", answer.status))
-                    })?;
-                    self.put_idle(conn);
-                    return Ok(Reply { status, body: answer.body });
+    /// What a reqwest error means: the words, whether the request may have left, whether the
+    /// set-up is at fault.
+    async fn explain(&self, e: reqwest::Error) -> TransportError {
+        let e = e.without_url();
+        let timeout_ms = self.inner.net.timeout.as_millis();
+        if e.is_connect() {
+            if let Some(tls) = find_source::<rustls::Error>(&e) {
+                let (words, setup) = super::net::describe_rustls_error(&self.inner.host, tls);
+                return TransportError { message: format!("cannot connect: {words}"), setup, maybe_sent: false };
+            }
+            if let Route::Proxy(proxy) = &self.inner.route {
+                if self.inner.tls.is_some() {
+                    if let Some(refusal) = self.tunnel_refusal(proxy).await {
+                        return refusal;
+                    }
                 }
-                // None of it was accepted: safe on another connection, if this one had served
-                // before (the server closed it while idle).
-                Err(H1Error::Unsent(_)) if reused => continue,
-                Err(H1Error::Unsent(e)) => return Err(TransportError::new(format!("request failed: {e}"))),
-                Err(H1Error::Answer(message)) => return Err(TransportError::new(message)),
             }
+            let what = if e.is_timeout() {
+                format!(
+                    "no connection to {} within {} ms",
+                    self.connect_target(),
+                    self.inner.net.connect_timeout.max(self.inner.net.tls_timeout).as_millis()
+                )
+            } else {
+                format!("no connection to {}: {}", self.connect_target(), describe(&e))
+            };
+            return TransportError::unsent(format!("cannot connect: {what}"));
+        }
+        if e.is_builder() {
+            return TransportError::unsent(format!("the request could not be made: {}", describe(&e)));
+        }
+        if e.is_timeout() {
+            return TransportError::maybe_sent(format!(
+                "timed out after {timeout_ms} ms (the request may have arrived)"
+            ));
+        }
+        if e.is_body() || e.is_decode() {
+            return TransportError::maybe_sent(format!("the answer was cut off: {}", describe(&e)));
+        }
+        TransportError::maybe_sent(format!("the connection failed during the request: {}", describe(&e)))
+    }
+
+    /// Where a connection goes first: the API host, or the proxy.
+    fn connect_target(&self) -> String {
+        match &self.inner.route {
+            Route::Direct => format!("{}:{}", self.inner.host, self.inner.port),
+            Route::Proxy(p) => format!("the proxy {}:{}", p.host, p.port),
         }
     }
 
-    fn take_idle(&self) -> Option<Conn> {
-        let mut pool = self.inner.idle.lock().ok()?;
-        let idle = pool.get_mut(slot())?;
-        while let Some((mut conn, since)) = idle.pop() {
-            // The newest is taken first: once one is too old, all below it are older still.
-            if since.elapsed() > self.inner.idle_timeout {
-                idle.clear();
-                return None;
-            }
-            if conn.is_reusable() {
-                return Some(conn);
-            }
-        }
-        None
-    }
-
-    fn put_idle(&self, conn: Conn) {
-        if !conn.kept_open() {
-            return;
-        }
-        if let Ok(mut pool) = self.inner.idle.lock() {
-            let slot = slot();
-            if pool.len() <= slot {
-                pool.resize_with(slot + 1, Vec::new);
-            }
-            if pool[slot].len() < MAX_IDLE {
-                pool[slot].push((conn, Instant::now()));
-            }
-        }
-    }
-
-    /// Close the idle connections this thread opened (a sending thread that ends calls it while
-    /// its runtime still runs).
-    pub fn close_thread_connections(&self) {
-        let closing = match self.inner.idle.lock() {
-            Ok(mut pool) => pool.get_mut(slot()).map(std::mem::take),
-            Err(_) => None,
-        };
-        drop(closing);
-    }
-
-    /// Open a connection (directly, to the proxy, or through a proxy's CONNECT tunnel).
-    async fn connect(&self) -> Result<Conn, TransportError> {
-        let inner = &self.inner;
-        let tcp = match (&inner.route, &inner.tls) {
-            (Route::Direct, _) => tcp_connect(&inner.host, inner.port, inner.connect_timeout).await?,
-            (Route::Proxy(p), None) => tcp_connect(&p.host, p.port, inner.connect_timeout).await?,
-            (Route::Proxy(p), Some(_)) => self.tunnel(p).await?,
-        };
-        let _ = tcp.set_nodelay(true);
-        match &inner.tls {
-            None => Ok(Conn::new(tcp)),
-            Some((tls, name)) => {
-                let stream = tokio::time::timeout(inner.tls_timeout, tls.connect(name.clone(), tcp))
-                    .await
-                    .map_err(|_| {
-                        TransportError::new(format!(
-                            "cannot connect: no TLS handshake with {} within {} ms",
-                            inner.host,
-                            inner.tls_timeout.as_millis()
-                        ))
-                    })?
-                    .map_err(|e| {
-                        let (words, setup) = super::net::describe_tls_error(&inner.host, &e);
-                        TransportError { message: format!("cannot connect: {words}"), setup }
-                    })?;
-                Ok(Conn::new(stream))
-            }
-        }
-    }
-
-    /// A CONNECT tunnel through `proxy` to the API host.
-    async fn tunnel(&self, proxy: &Proxy) -> Result<TcpStream, TransportError> {
-        let inner = &self.inner;
-        let mut tcp = tcp_connect(&proxy.host, proxy.port, inner.connect_timeout).await?;
-        let target = format!("{}:{}", inner.host, inner.port);
-        let via = format!("the proxy {}:{}", proxy.host, proxy.port);
-        tokio::time::timeout(inner.connect_timeout, super::net::connect_tunnel(&mut tcp, &target, proxy.auth.as_ref()))
+    /// reqwest reports a refused tunnel without the proxy's answer: ask the proxy once more, on a
+    /// connection of this diagnosis's own, and keep its words when it refuses (407, 403).
+    async fn tunnel_refusal(&self, proxy: &Proxy) -> Option<TransportError> {
+        let within = self.inner.net.connect_timeout;
+        let mut tcp = tcp_connect(&proxy.host, proxy.port, within).await.ok()?;
+        let target = format!("{}:{}", self.inner.host, self.inner.port);
+        let answer = tokio::time::timeout(within, super::net::connect_tunnel(&mut tcp, &target, proxy.auth.as_ref()))
             .await
-            .map_err(|_| {
-                TransportError::new(format!(
-                    "cannot connect: {via} opened no tunnel to {target} within {} ms",
-                    inner.connect_timeout.as_millis()
-                ))
-            })?
-            .map_err(|e| TransportError { message: format!("cannot connect through {via}: {}", e.message), ..e })?;
-        Ok(tcp)
+            .ok()?;
+        match answer {
+            Err(e) => Some(TransportError {
+                message: format!("cannot connect through the proxy {}:{}: {}", proxy.host, proxy.port, e.message),
+                ..e
+            }),
+            Ok(()) => None,
+        }
     }
 }
 
-pub(crate) async fn tcp_connect(host: &str, port: u16, within: Duration) -> Result<TcpStream, TransportError> {
-    tokio::time::timeout(within, TcpStream::connect((host, port)))
+/// reqwest's proxy for `p`: every request through it, its credentials for both the tunnel and
+/// absolute-form requests.
+fn reqwest_proxy(p: &Proxy) -> Result<reqwest::Proxy, ClientError> {
+    let url = format!("http://{}:{}", p.host, p.port);
+    let proxy = reqwest::Proxy::all(&url).map_err(|e| ClientError(format!("the proxy {url}: {}", describe(&e))))?;
+    Ok(match &p.auth {
+        Some(auth) => proxy.custom_http_auth(auth.clone()),
+        None => proxy,
+    })
+}
+
+/// The first error in `e`'s chain of causes that is a `T`. An `io::Error` is looked into
+/// (its own `source()` skips the error it wraps, and TLS errors come wrapped twice).
+fn find_source<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        current = match err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// An error and its causes in words, the innermost last, without repeats (and without a URL:
+/// callers pass errors stripped of theirs).
+fn describe(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
+}
+
+/// A TCP connection to `host:port` within `within` (for the probe and the tunnel diagnosis).
+pub(crate) async fn tcp_connect(
+    host: &str,
+    port: u16,
+    within: Duration,
+) -> Result<tokio::net::TcpStream, TransportError> {
+    tokio::time::timeout(within, tokio::net::TcpStream::connect((host, port)))
         .await
         .map_err(|_| {
-            TransportError::new(format!(
+            TransportError::unsent(format!(
                 "cannot connect: no connection to {host}:{port} within {} ms",
                 within.as_millis()
             ))
         })?
-        .map_err(|e| TransportError::new(format!("cannot connect to {host}:{port}: {e}")))
+        .map_err(|e| TransportError::unsent(format!("cannot connect to {host}:{port}: {e}")))
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 pub mod catalogue;
 pub mod client;
 pub mod errors;
-pub mod h1;
 pub mod http;
 pub mod net;
 pub mod probe;

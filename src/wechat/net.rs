@@ -1,8 +1,9 @@
-//! How a connection to the API host is made: directly or through an HTTP proxy (a CONNECT tunnel
-//! for `https`, absolute-form requests for `http`), which proxy the settings and the environment
-//! choose (hyper-util's matcher: curl's `NO_PROXY` rules), the TLS trust a certificate is checked
-//! against (webpki's roots, the system's store, `SSL_CERT_FILE`/`SSL_CERT_DIR`, `ca_file`), and
-//! what a failed handshake means in words.
+//! The network decisions around the HTTP client: which proxy the settings and the environment
+//! choose for a base (hyper-util's matcher, the code reqwest itself uses: curl's `NO_PROXY`
+//! rules), the TLS trust a certificate is checked against (webpki's roots, the system's store,
+//! `SSL_CERT_FILE`/`SSL_CERT_DIR`, `ca_file`), what a failed handshake means in words, and the
+//! proxy's CONNECT answer read for diagnosis (`doctor`'s tunnel step, and the words of a refused
+//! tunnel, which reqwest does not keep).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -108,27 +109,29 @@ pub async fn connect_tunnel(
         request.extend_from_slice(b"\r\n");
     }
     request.extend_from_slice(b"\r\n");
-    let io = |e: std::io::Error| TransportError::new(e.to_string());
+    let io = |e: std::io::Error| TransportError::unsent(e.to_string());
     tcp.write_all(&request).await.map_err(io)?;
     // The answer's head only: the proxy sends nothing more until the TLS handshake starts.
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 16 * 1024 {
-            return Err(TransportError::new("the proxy's answer to CONNECT is too long"));
+            return Err(TransportError::unsent("the proxy's answer to CONNECT is too long"));
         }
         if tcp.read(&mut byte).await.map_err(io)? == 0 {
-            return Err(TransportError::new("the proxy closed the connection instead of answering CONNECT"));
+            return Err(TransportError::unsent("the proxy closed the connection instead of answering CONNECT"));
         }
         head.push(byte[0]);
     }
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut response = httparse::Response::new(&mut headers);
-    if !matches!(response.parse(&head), Ok(httparse::Status::Complete(_))) {
-        return Err(TransportError::new("the proxy's answer to CONNECT is not HTTP"));
-    }
-    let code = response.code.unwrap_or(0);
-    let status = format!("{code} {}", response.reason.unwrap_or(""));
+    // Only the status line matters: `HTTP/1.1 407 Proxy Authentication Required`.
+    let text = String::from_utf8_lossy(&head);
+    let line = text.lines().next().unwrap_or("");
+    let mut parts = line.splitn(3, ' ');
+    let (version, code) = (parts.next().unwrap_or(""), parts.next().and_then(|c| c.parse::<u16>().ok()));
+    let (true, Some(code)) = (version.starts_with("HTTP/"), code) else {
+        return Err(TransportError::unsent("the proxy's answer to CONNECT is not HTTP"));
+    };
+    let status = format!("{code} {}", parts.next().unwrap_or(""));
     let status = status.trim();
     match code {
         200..=299 => Ok(()),
@@ -138,7 +141,7 @@ pub async fn connect_tunnel(
         401 | 403 => Err(TransportError::setup(format!(
             "it refused a tunnel to {target} ({status}): ask for {target} to be allowed through it"
         ))),
-        _ => Err(TransportError::new(format!("it could not open a tunnel to {target} ({status})"))),
+        _ => Err(TransportError::unsent(format!("it could not open a tunnel to {target} ({status})"))),
     }
 }
 
@@ -183,8 +186,15 @@ fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
 /// A failed TLS handshake with `host`, in words; `true` when it is the set-up's fault (a
 /// certificate this machine does not accept), which no retry will mend.
 pub fn describe_tls_error(host: &str, e: &std::io::Error) -> (String, bool) {
-    let Some(rustls::Error::InvalidCertificate(cert)) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
-    else {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(tls) => describe_rustls_error(host, tls),
+        None => (format!("TLS handshake with {host} failed: {e}"), false),
+    }
+}
+
+/// [`describe_tls_error`] for rustls's own error.
+pub fn describe_rustls_error(host: &str, e: &rustls::Error) -> (String, bool) {
+    let rustls::Error::InvalidCertificate(cert) = e else {
         return (format!("TLS handshake with {host} failed: {e}"), false);
     };
     use rustls::CertificateError as C;

@@ -1,10 +1,10 @@
 //! The network steps of `wxsend doctor`, each on a connection of its own: how requests travel,
 //! name resolution, TCP, the proxy's tunnel, TLS (who issued the certificate), and the server's
-//! clock from its `Date` header. Nothing is sent to WeChat's message APIs.
+//! clock from its `Date` header (asked through the campaign's own client). Nothing is sent to
+//! WeChat's message APIs.
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::h1::{Conn, Head};
 use super::http::{tcp_connect, Http};
 use super::net::{connect_tunnel, describe_tls_error, Route};
 
@@ -96,39 +96,37 @@ pub async fn probe(http: &Http) -> Vec<ProbeStep> {
             }
         }
     }
-    // TLS, then one plain request for the server's clock.
-    let date = match p.tls {
-        Some((connector, name)) => {
-            let tls = match tokio::time::timeout(p.tls_timeout, connector.connect(name.clone(), tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    steps.push(ProbeStep::fail("tls", describe_tls_error(p.host, &e).0));
-                    return steps;
-                }
-                Err(_) => {
-                    steps.push(ProbeStep::fail("tls", format!("no TLS handshake with {} in time", p.host)));
-                    return steps;
-                }
-            };
-            let issuer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| issuer_of(c.as_ref()));
-            steps.push(ProbeStep::ok(
-                "tls",
-                format!("certificate of {} verified, issued by {}", p.host, issuer.unwrap_or_else(|| "?".into())),
-            ));
-            server_date(Conn::new(tls), p.host_header, &absolute(&p)).await
-        }
-        None => server_date(Conn::new(tcp), p.host_header, &absolute(&p)).await,
+    // TLS, with the client's own trust.
+    if let Some(config) = p.tls {
+        let Ok(name) = rustls::pki_types::ServerName::try_from(p.host.to_string()) else {
+            steps.push(ProbeStep::fail("tls", format!("{:?} is not a host name", p.host)));
+            return steps;
+        };
+        let connector = tokio_rustls::TlsConnector::from(config.clone());
+        let tls = match tokio::time::timeout(p.tls_timeout, connector.connect(name, tcp)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                steps.push(ProbeStep::fail("tls", describe_tls_error(p.host, &e).0));
+                return steps;
+            }
+            Err(_) => {
+                steps.push(ProbeStep::fail("tls", format!("no TLS handshake with {} in time", p.host)));
+                return steps;
+            }
+        };
+        let issuer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| issuer_of(c.as_ref()));
+        steps.push(ProbeStep::ok(
+            "tls",
+            format!("certificate of {} verified, issued by {}", p.host, issuer.unwrap_or_else(|| "?".into())),
+        ));
+    }
+    // One plain request, through the client that sends, for the server's clock.
+    let date = match http.uri("/", &[]) {
+        Ok(url) => http.get(url).await.ok().and_then(|reply| reply.date),
+        Err(_) => None,
     };
     steps.push(clock_step(date, SystemTime::now()));
     steps
-}
-
-/// Plain `http` through a proxy asks in absolute form.
-fn absolute(p: &super::http::ProbeParts<'_>) -> String {
-    match (p.route, p.tls) {
-        (Route::Proxy(_), None) => format!("http://{}/", p.host_header.to_str().unwrap_or(p.host)),
-        _ => "/".to_string(),
-    }
 }
 
 /// The issuer's common name (or whole name) of a DER certificate.
@@ -144,13 +142,6 @@ fn issuer_of(der: &[u8]) -> String {
         }
         Err(_) => "an issuer wxsend cannot read".into(),
     }
-}
-
-/// One `GET` for the server's `Date` header.
-async fn server_date(mut conn: Conn, host: &http::HeaderValue, target: &str) -> Option<SystemTime> {
-    let head = Head { method: "GET", target, headers: &[("Host", host.as_bytes())], want_date: true };
-    let answer = tokio::time::timeout(Duration::from_secs(10), conn.request(&head, b"")).await.ok()?.ok()?;
-    answer.date
 }
 
 fn clock_step(server: Option<SystemTime>, local: SystemTime) -> ProbeStep {

@@ -27,6 +27,12 @@ impl Kind {
         }
     }
 
+    /// Whether the body carries a `client_msg_id`, so that WeChat drops a repeat of it (template
+    /// messages, within 10 minutes): only then may a request that got no answer go again.
+    pub fn has_client_msg_id(self) -> bool {
+        matches!(self, Kind::Template)
+    }
+
     /// The API path this kind posts to.
     pub fn endpoint(self) -> &'static str {
         match self {

@@ -142,7 +142,7 @@ impl TokenSource {
     }
 
     async fn answer(&self, reply: Result<Reply, TransportError>) -> Result<Fetched, TokenError> {
-        let Reply { status, body } = reply.map_err(|e| TokenError::Transport(e.message))?;
+        let Reply { status, body, .. } = reply.map_err(|e| TokenError::Transport(e.message))?;
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|_| TokenError::Transport(format!("HTTP {status}, the answer is not JSON")))?;
         match answer.access_token {

@@ -1,0 +1,154 @@
+//! The rate a campaign sends at: one [`Limiter`] the workers wait on before a request leaves,
+//! either this process's ([`LocalRate`], governor's GCRA) or the account's across every sender
+//! (`shared::SharedRate`, a GCRA in Redis).
+//!
+//! governor's `until_ready` sleeps until the limiter's next cell and checks again; a wake-up that
+//! comes late is lost for good when the bucket holds one cell (measured: 0.89× the rate at
+//! 1,000/s). The local limiter therefore holds at least a twentieth of a second's worth of cells
+//! ([`effective_burst`]): late wake-ups are made up from it, and no one-second span holds more
+//! than `rate + burst` requests (BENCHMARKS.md, "rate accuracy").
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// A boxed future of a limiter (the trait is used as `dyn`).
+pub type LimiterFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the engine waits on before each request: a permit at the campaign's rate.
+pub trait Limiter: Send + Sync + Debug {
+    /// Wait for the next permit. `Err` (words): the limiter itself failed (Redis lost).
+    fn until_ready(&self) -> LimiterFuture<'_, Result<(), String>>;
+
+    /// Change the rate (messages a second) from the next permit on, with no catch-up burst.
+    fn set_rate(&self, rate: u32) -> LimiterFuture<'_, Result<(), String>>;
+
+    /// Sending resumes after a pause: permits given up while halted are not owed.
+    fn restart(&self) {}
+}
+
+/// The burst the local limiter holds: the campaign's `burst`, and at least a twentieth of a
+/// second of messages (at least 2), so that timer lateness does not cost rate.
+pub fn effective_burst(rate: u32, burst: u32) -> u32 {
+    burst.max(rate.div_ceil(20)).max(2)
+}
+
+/// This process's rate: a governor limiter, swapped whole when the rate changes.
+#[derive(Debug)]
+pub struct LocalRate {
+    limiter: ArcSwap<DefaultDirectRateLimiter>,
+    burst: u32,
+    rate: std::sync::atomic::AtomicU32,
+}
+
+impl LocalRate {
+    /// A limiter of `rate` messages a second with the campaign's `burst`; its bucket starts full.
+    pub fn new(rate: u32, burst: u32) -> Self {
+        let rate = rate.max(1);
+        Self {
+            limiter: ArcSwap::from_pointee(limiter(rate, burst, false)),
+            burst,
+            rate: std::sync::atomic::AtomicU32::new(rate),
+        }
+    }
+
+    /// The rate in force.
+    pub fn rate(&self) -> u32 {
+        self.rate.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn install(&self, rate: u32) {
+        let rate = rate.max(1);
+        self.rate.store(rate, std::sync::atomic::Ordering::Relaxed);
+        self.limiter.store(Arc::new(limiter(rate, self.burst, true)));
+    }
+}
+
+/// A governor limiter at `rate` with [`effective_burst`]; `drained`: its bucket starts empty, so
+/// the first permit is one interval away (a rate change or a resume sends no burst).
+fn limiter(rate: u32, burst: u32, drained: bool) -> DefaultDirectRateLimiter {
+    let rate_nz = NonZeroU32::new(rate.max(1)).unwrap_or(NonZeroU32::MIN);
+    let cells = NonZeroU32::new(effective_burst(rate, burst)).unwrap_or(NonZeroU32::MIN);
+    let limiter = RateLimiter::direct(Quota::per_second(rate_nz).allow_burst(cells));
+    if drained {
+        // The bucket holds exactly `cells`, so this cannot be refused as too large.
+        let _ = limiter.check_n(cells);
+    }
+    limiter
+}
+
+impl Limiter for LocalRate {
+    fn until_ready(&self) -> LimiterFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            loop {
+                let current = self.limiter.load_full();
+                current.until_ready().await;
+                // Granted by the limiter in force (a rate change meanwhile: wait on the new one).
+                if Arc::ptr_eq(&current, &self.limiter.load()) {
+                    return Ok(());
+                }
+            }
+        })
+    }
+
+    fn set_rate(&self, rate: u32) -> LimiterFuture<'_, Result<(), String>> {
+        self.install(rate);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn restart(&self) {
+        self.install(self.rate());
+    }
+}
+
+impl Limiter for crate::shared::SharedRate {
+    fn until_ready(&self) -> LimiterFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.permit().await.map_err(|e| e.to_string()) })
+    }
+
+    fn set_rate(&self, rate: u32) -> LimiterFuture<'_, Result<(), String>> {
+        Box::pin(async move { crate::shared::SharedRate::set_rate(self, rate).await.map_err(|e| e.to_string()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_burst_absorbs_a_twentieth_of_a_second() {
+        assert_eq!(effective_burst(20, 1), 2);
+        assert_eq!(effective_burst(1000, 1), 50);
+        assert_eq!(effective_burst(5000, 1), 250);
+        assert_eq!(effective_burst(1000, 80), 80);
+    }
+
+    #[tokio::test]
+    async fn a_fresh_limiter_lets_its_burst_go_then_paces() {
+        let rate = LocalRate::new(1000, 1);
+        let started = Instant::now();
+        for _ in 0..50 {
+            rate.until_ready().await.unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_millis(40), "the burst goes at once");
+        let limiter = rate.limiter.load_full();
+        assert!(limiter.check().is_err(), "then the bucket is empty");
+    }
+
+    #[tokio::test]
+    async fn a_rate_change_sends_no_catch_up_burst() {
+        let rate = LocalRate::new(10, 1);
+        rate.set_rate(20).await.unwrap();
+        assert_eq!(rate.rate(), 20);
+        let limiter = rate.limiter.load_full();
+        assert!(limiter.check().is_err(), "the new limiter starts empty");
+        rate.restart();
+        assert!(rate.limiter.load_full().check().is_err(), "a resume starts empty too");
+    }
+}
