@@ -299,7 +299,7 @@ fn demo(args: DemoArgs) -> Exit {
         seed: 2026,
         system_error_rate: 0.04,
         http_502_rate: 0.02,
-        latency_ms: 30,
+        latency: crate::mock::Latency::fixed(30),
         invalidate_tokens_at: vec![25],
         ..Default::default()
     };

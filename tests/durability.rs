@@ -116,7 +116,7 @@ async fn rows_whose_retries_ran_out_on_transient_answers_are_sent_by_the_next_ru
 async fn sigterm_stops_gracefully_and_the_same_command_sends_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let server = mock(MockConfig { latency_ms: 20, ..Default::default() }).await;
+    let server = mock(MockConfig { latency: wxsend::mock::Latency::fixed(20), ..Default::default() }).await;
     let openids = mixed_openids(200, 0, 0);
     let campaign = write_campaign(dir.path(), "term", Some(&server.url()), "rate = 100\nconcurrency = 8", &openids);
     let journal = dir.path().join(".wxsend/term/recipients/journal.jsonl");
@@ -351,7 +351,7 @@ async fn a_second_interrupt_during_the_graceful_stop_quits_at_once_with_the_jour
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     // Slow answers: the graceful stop has requests in flight to wait for.
-    let server = mock(MockConfig { latency_ms: 2000, ..Default::default() }).await;
+    let server = mock(MockConfig { latency: wxsend::mock::Latency::fixed(2000), ..Default::default() }).await;
     let openids = mixed_openids(50, 0, 0);
     let campaign = write_campaign(dir.path(), "twice", Some(&server.url()), "rate = 1000\nconcurrency = 8", &openids);
     let journal = dir.path().join(".wxsend/twice/recipients/journal.jsonl");

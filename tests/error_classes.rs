@@ -68,7 +68,7 @@ async fn transient_answers_are_the_retry_class() {
 
 #[tokio::test]
 async fn a_timeout_may_have_arrived_so_it_is_unanswered() {
-    let server = mock(MockConfig { latency_ms: 400, ..Default::default() }).await;
+    let server = mock(MockConfig { latency: wxsend::mock::Latency::fixed(400), ..Default::default() }).await;
     let client = WechatClient::new(&server.url(), Duration::from_millis(100)).unwrap();
     let tokens = std::sync::Arc::new(TokenCache::new(
         TokenSource::new(TokenSpec::Stable, APPID, Some(wxsend::wechat::Secret::new(SECRET)), &client),
@@ -168,4 +168,48 @@ async fn the_remaining_daily_quota_is_reported() {
     s.send(Kind::Template, &template_body(&openid("oWx", 1))).await.unwrap();
     let q = s.quota(Kind::Template).await.unwrap();
     assert_eq!((q.daily_limit, q.used, q.remain), (500, 1, 499));
+}
+
+/// A campaign of `kind` whose answers come after `timeout_ms`: WeChat has each message, the
+/// sender never learns it. Returns the exit code, the output and the journal's text.
+async fn unanswered_run(kind: &str, rows: usize) -> (Option<i32>, String, String, wxsend::mock::Stats) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = mock(MockConfig { latency: wxsend::mock::Latency::fixed(400), ..Default::default() }).await;
+    let openids: Vec<String> = (0..rows).map(|i| openid("oWx", i)).collect();
+    let campaign = write_campaign(
+        dir.path(),
+        "slow",
+        Some(&server.url()),
+        "rate = 500\ntimeout_ms = 100\nmax_attempts = 2",
+        &openids,
+    );
+    let text =
+        std::fs::read_to_string(&campaign).unwrap().replace("kind = \"template\"", &format!("kind = \"{kind}\""));
+    std::fs::write(&campaign, text).unwrap();
+    let out = send_command(&campaign, &dir.path().join("cache"), &[]).output().await.unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // The same command again: nothing is resent without --resend-unknown.
+    let again = send_command(&campaign, &dir.path().join("cache"), &[]).output().await.unwrap();
+    let all = format!("{all}\n--- again ---\n{}", String::from_utf8_lossy(&again.stderr));
+    let journal = std::fs::read_to_string(dir.path().join(".wxsend/slow/recipients/journal.jsonl")).unwrap();
+    (out.status.code(), all, journal, server.stats())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_subscribe_message_stays_unknown_and_is_never_sent_twice() {
+    let (code, out, journal, stats) = unanswered_run("subscribe", 4).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(stats.accepted, 4, "WeChat got each message once: {out}");
+    assert_eq!(stats.send_requests, 4, "none was sent again, in this run or the next: {out}");
+    assert_eq!(journal.matches("\"t\":\"unanswered\"").count(), 4, "{journal}");
+    assert!(out.contains("unknown"), "the summary names the unknown rows: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_template_message_is_retried_under_its_client_msg_id() {
+    let (_, out, journal, stats) = unanswered_run("template", 3).await;
+    assert!(stats.send_requests > 3, "retried: {out}");
+    assert_eq!(stats.accepted, 3, "WeChat dropped every repeat by client_msg_id: {out}");
+    assert!(stats.deduplicated >= 1, "{stats:?}");
+    assert!(!journal.contains("\"t\":\"unanswered\""), "{journal}");
 }

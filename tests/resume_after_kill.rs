@@ -23,7 +23,7 @@ const CONCURRENCY: usize = 8;
 async fn killed_runs_resume_without_sending_anyone_twice() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let server = mock(MockConfig { latency_ms: 40, ..Default::default() }).await;
+    let server = mock(MockConfig { latency: wxsend::mock::Latency::fixed(40), ..Default::default() }).await;
     let openids = mixed_openids(ROWS, 0, 0);
     let campaign = write_campaign(
         dir.path(),
@@ -84,7 +84,7 @@ async fn killed_runs_resume_without_sending_anyone_twice() {
 async fn ctrl_c_stops_gracefully_and_the_rest_is_sent_later() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let server = mock(MockConfig { latency_ms: 20, ..Default::default() }).await;
+    let server = mock(MockConfig { latency: wxsend::mock::Latency::fixed(20), ..Default::default() }).await;
     let openids = mixed_openids(200, 0, 0);
     let campaign = write_campaign(dir.path(), "sigint", Some(&server.url()), "rate = 100\nconcurrency = 8", &openids);
     let journal = dir.path().join(".wxsend/sigint/recipients/journal.jsonl");

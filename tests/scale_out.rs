@@ -101,7 +101,8 @@ async fn three_senders_deliver_every_row_once_with_one_token_and_one_rate() {
 async fn losing_redis_stops_every_sender_and_the_campaign_completes_once_it_is_back() {
     let dir = tempfile::tempdir().unwrap();
     let mut redis = RedisServer::start(dir.path().join("redis"));
-    let server = mock(MockConfig { no_dedupe: true, latency_ms: 5, ..MockConfig::default() }).await;
+    let server =
+        mock(MockConfig { no_dedupe: true, latency: wxsend::mock::Latency::fixed(5), ..MockConfig::default() }).await;
     let rows = 3000;
     let campaign = write_campaign(
         dir.path(),
@@ -159,6 +160,24 @@ async fn a_stale_refresh_lock_does_not_block_a_refresh() {
     assert_eq!(server.stats().stable_token_calls, 1);
 }
 
+async fn a_token_invalidated_in_redis_costs_one_refetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path().join("redis"));
+    let server = mock(MockConfig::default()).await;
+    let campaign = write_campaign(dir.path(), "stale", Some(&server.url()), "rate = 500", &mixed_openids(20, 0, 0));
+    let out = sender(&campaign, dir.path(), "a", &redis.url()).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(server.stats().stable_token_calls, 1);
+    // WeChat invalidates the token Redis holds; a second sender on the same Redis meets it.
+    server.state().invalidate_tokens();
+    let more = write_campaign(dir.path(), "stale-2", Some(&server.url()), "rate = 500", &mixed_openids(40, 0, 0));
+    let out = sender(&more, dir.path(), "b", &redis.url()).output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(server.stats().stable_token_calls, 2, "one refetch, published for every sender");
+    assert_eq!(server.stats().token_calls, 0);
+}
+
 async fn the_accounts_rate_set_by_one_sender_holds_for_all() {
     let dir = tempfile::tempdir().unwrap();
     let redis = RedisServer::start(dir.path().join("redis"));
@@ -205,6 +224,9 @@ fn main() {
         }),
         trial("a_stale_refresh_lock_does_not_block_a_refresh", || {
             Box::pin(a_stale_refresh_lock_does_not_block_a_refresh())
+        }),
+        trial("a_token_invalidated_in_redis_costs_one_refetch", || {
+            Box::pin(a_token_invalidated_in_redis_costs_one_refetch())
         }),
         trial("the_accounts_rate_set_by_one_sender_holds_for_all", || {
             Box::pin(the_accounts_rate_set_by_one_sender_holds_for_all())

@@ -132,7 +132,7 @@ async fn duplicate_openids_when_allowed_are_never_in_flight_together() {
         text.replace("csv = \"recipients.csv\"", "csv = \"recipients.csv\"\nallow_duplicates = true"),
     )
     .unwrap();
-    let mock = MockConfig { latency_ms: 40, ..Default::default() };
+    let mock = MockConfig { latency: wxsend::mock::Latency::fixed(40), ..Default::default() };
     let mut session =
         Session::prepare(&SendOptions { campaign, mock: Some(mock), skip_template_check: true, ..Default::default() })
             .await

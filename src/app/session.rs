@@ -156,7 +156,7 @@ impl Session {
             campaign.config.network.proxy = crate::wechat::ProxySetting::Off;
         }
         let cfg = &campaign.config;
-        let client = WechatClient::with_network(&cfg.wechat.api_base, &cfg.network)?;
+        let client = WechatClient::for_sending(&cfg.wechat.api_base, &cfg.network, cfg.send.concurrency as usize)?;
         let (source, cache_dir) = if mock.is_some() {
             // The mock mints its own tokens; never touch the real token cache.
             (TokenSource::new(TokenSpec::Stable, &cfg.wechat.appid, Some(Secret::new(MOCK_SECRET)), &client), None)

@@ -49,9 +49,16 @@ pub struct MockConfig {
     /// Share of sends answered with a body that is not JSON.
     #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
     pub non_json_rate: f64,
-    /// Delay before each send answer, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    pub latency_ms: u64,
+    /// Delay of each send answer, in milliseconds: `N`, or a range `A-B` drawn from evenly per
+    /// request (a real network: `40-60`).
+    #[arg(long = "latency-ms", value_name = "MS", default_value = "0")]
+    pub latency: Latency,
+    /// Serve HTTPS with this certificate chain (PEM); with `--tls-key`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Sends allowed per day (WeChat's default for template messages: 100,000); then errcode
     /// 45009.
     #[arg(long, visible_alias = "quota", value_name = "N", default_value = "100000")]
@@ -120,7 +127,9 @@ impl Default for MockConfig {
             system_error_rate: 0.0,
             http_502_rate: 0.0,
             non_json_rate: 0.0,
-            latency_ms: 0,
+            latency: Latency::default(),
+            tls_cert: None,
+            tls_key: None,
             daily_quota: Some(100_000),
             minute_quota: None,
             minute_window_ms: 60_000,
@@ -138,10 +147,75 @@ impl Default for MockConfig {
     }
 }
 
+/// The delay of a send's answer: between `min_ms` and `max_ms`, evenly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latency {
+    /// The shortest delay.
+    pub min_ms: u64,
+    /// The longest delay.
+    pub max_ms: u64,
+}
+
+impl Latency {
+    /// Always `ms`.
+    pub fn fixed(ms: u64) -> Self {
+        Self { min_ms: ms, max_ms: ms }
+    }
+
+    /// One request's delay.
+    pub fn draw(&self) -> Duration {
+        let ms = if self.max_ms > self.min_ms { fastrand::u64(self.min_ms..=self.max_ms) } else { self.min_ms };
+        Duration::from_millis(ms)
+    }
+
+    /// No delay at all.
+    pub fn is_zero(&self) -> bool {
+        self.max_ms == 0
+    }
+}
+
+impl std::str::FromStr for Latency {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let number = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("{s:?} is not N or A-B milliseconds"));
+        match s.split_once('-') {
+            Some((a, b)) => {
+                let (min_ms, max_ms) = (number(a)?, number(b)?);
+                if min_ms > max_ms {
+                    return Err(format!("{s:?}: the range's low end is above its high end"));
+                }
+                Ok(Self { min_ms, max_ms })
+            }
+            None => number(s).map(Self::fixed),
+        }
+    }
+}
+
+/// The TLS set-up of `--tls-cert`/`--tls-key`, or none.
+fn tls_acceptor(config: &MockConfig) -> std::io::Result<Option<tokio_rustls::TlsAcceptor>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else { return Ok(None) };
+    let bad = |path: &std::path::Path, e: String| std::io::Error::other(format!("{}: {e}", path.display()));
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(cert, e.to_string()))?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, e.to_string()))?;
+    let server = rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|e| bad(cert, e.to_string()))?;
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
+}
+
 /// A running mock server.
 #[derive(Debug)]
 pub struct MockServer {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<MockState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -152,14 +226,16 @@ impl MockServer {
     pub async fn start(config: MockConfig) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
+        let acceptor = tls_acceptor(&config)?;
+        let tls = acceptor.is_some();
         let state = Arc::new(MockState::new(config)?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
         let served = state.clone();
-        let task = tokio::spawn(serve::serve(listener, served, app, async {
+        let task = tokio::spawn(serve::serve(listener, served, app, acceptor, async {
             let _ = rx.await;
         }));
-        Ok(Self { addr, state, shutdown: Some(tx), task })
+        Ok(Self { addr, tls, state, shutdown: Some(tx), task })
     }
 
     /// The address it listens on.
@@ -167,9 +243,12 @@ impl MockServer {
         self.addr
     }
 
-    /// The base URL to put in `api_base`.
+    /// The base URL to put in `api_base` (`https://localhost:…` with `--tls-cert`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.tls {
+            true => format!("https://localhost:{}", self.addr.port()),
+            false => format!("http://{}", self.addr),
+        }
     }
 
     /// Its state, for tests that script it.
@@ -218,9 +297,12 @@ struct CredentialQuery {
 
 type Shared = State<Arc<MockState>>;
 
-/// Every endpoint but the three sends, which [`serve`] answers itself.
+/// Every endpoint.
 fn router(state: Arc<MockState>) -> Router {
     Router::new()
+        .route(Kind::Template.endpoint(), post(send_template))
+        .route(Kind::Subscribe.endpoint(), post(send_subscribe))
+        .route(Kind::Uniform.endpoint(), post(send_uniform))
         .route("/cgi-bin/token", get(client_credential))
         .route("/cgi-bin/stable_token", post(stable_token))
         .route("/cgi-bin/openapi/quota/get", post(quota))
@@ -234,6 +316,29 @@ fn router(state: Arc<MockState>) -> Router {
 }
 
 use serve::respond;
+
+async fn send_template(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+    send(s, Kind::Template, q, body).await
+}
+
+async fn send_subscribe(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+    send(s, Kind::Subscribe, q, body).await
+}
+
+async fn send_uniform(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+    send(s, Kind::Uniform, q, body).await
+}
+
+/// A send: judged and recorded at once, answered after the network's delay (what a slow answer
+/// looks like to a sender: WeChat has the message, the answer is on its way).
+async fn send(s: Arc<MockState>, kind: Kind, q: TokenQuery, body: Bytes) -> Response {
+    let reply = s.send(kind, q.access_token.as_deref(), &body);
+    let latency = s.config().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency.draw()).await;
+    }
+    respond(reply)
+}
 
 async fn client_credential(State(s): Shared, Query(q): Query<CredentialQuery>) -> Response {
     respond(s.client_credential(q.grant_type.as_deref(), q.appid.as_deref(), q.secret.as_deref()))

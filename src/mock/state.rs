@@ -49,6 +49,8 @@ pub struct Stats {
     pub template_list_calls: u64,
     /// Times live tokens were invalidated by `invalidate_tokens_at`.
     pub invalidations: u64,
+    /// TCP connections accepted (a client that keeps its connections alive opens few).
+    pub connections: u64,
 }
 
 /// What the HTTP layer sends back.
@@ -177,6 +179,11 @@ impl MockState {
         let g = self.lock();
         let ends = g.records.iter().skip(1).map(|r| r.body_start).chain([g.bodies.len()]);
         g.records.iter().zip(ends).zip(1..).map(|((r, end), seq)| r.record(seq, &g.bodies, end)).collect()
+    }
+
+    /// A connection was accepted.
+    pub fn count_connection(&self) {
+        self.lock().stats.connections += 1;
     }
 
     /// A new day: the daily quota is available again.

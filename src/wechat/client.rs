@@ -163,6 +163,16 @@ impl WechatClient {
         Ok(Self { http: Http::with_network(api_base, net)?, urls: Default::default() })
     }
 
+    /// A client for `api_base` that keeps up to `concurrency` connections alive: every worker
+    /// of a campaign reuses its own, so no request waits for a handshake after the first.
+    pub fn for_sending(
+        api_base: &str,
+        net: &crate::wechat::protocol::NetworkOptions,
+        concurrency: usize,
+    ) -> Result<Self, ClientError> {
+        Ok(Self { http: Http::build(api_base, net, concurrency)?, urls: Default::default() })
+    }
+
     /// The underlying HTTP client (shared with the token source).
     pub fn http(&self) -> &Http {
         &self.http

@@ -9,18 +9,17 @@ pub mod probe;
 pub mod protocol;
 pub mod push;
 pub mod secret;
+pub mod sender;
 pub mod templates;
 pub mod token;
 
-use std::sync::Arc;
-
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 pub use client::{Failure, Outcome, WechatClient};
 pub use errors::{Code, ErrCode, ErrorClass};
 pub use protocol::{Kind, NetworkOptions, ProxySetting, TokenSpec};
 pub use secret::{AccessToken, Secret};
+pub use sender::Sender;
 pub use token::{TokenCache, TokenError, TokenSource, TokenStatus};
 
 /// What happened to the token during one send.
@@ -54,71 +53,4 @@ pub struct Quota {
     pub used: u64,
     /// Messages left today.
     pub remain: u64,
-}
-
-/// A client and the shared token cache: sends one message, handling token errors.
-#[derive(Debug, Clone)]
-pub struct Sender {
-    /// The HTTP client.
-    pub client: WechatClient,
-    /// The token cache every worker shares.
-    pub tokens: Arc<TokenCache>,
-}
-
-impl Sender {
-    /// A sender from its client and token cache.
-    pub fn new(client: WechatClient, tokens: Arc<TokenCache>) -> Self {
-        Self { client, tokens }
-    }
-
-    /// Send `body` once. A token-class answer replaces the token (single-flight) and retries
-    /// once; the same answer with the new token becomes a `stop`.
-    pub async fn send(&self, kind: Kind, body: &Bytes) -> Result<(Outcome, TokenNote), TokenError> {
-        let token = self.tokens.get().await?;
-        let outcome = self.client.send(kind, &token, body.clone()).await;
-        let Outcome::Failed(Failure { class: ErrorClass::Token, .. }) = &outcome else {
-            return Ok((outcome, TokenNote::default()));
-        };
-        // Boxed: rare, and large (a token fetch and a second request).
-        Box::pin(self.retry_with_new_token(kind, &token, body)).await
-    }
-
-    /// `token` was refused: replace it (once for every worker) and send again.
-    async fn retry_with_new_token(
-        &self,
-        kind: Kind,
-        token: &AccessToken,
-        body: &Bytes,
-    ) -> Result<(Outcome, TokenNote), TokenError> {
-        let replaced = self.tokens.replace_failed(token).await?;
-        let note = TokenNote { retried: true, refreshed: replaced.refreshed, external: replaced.external };
-        let retry = self.client.send(kind, &replaced.token, body.clone()).await;
-        match retry {
-            Outcome::Failed(mut f) if f.class == ErrorClass::Token => {
-                f.class = ErrorClass::Stop;
-                f.errmsg = format!(
-                    "{} — a fresh token was refused the same way: check the appid and secret, and that no other system refreshes this app's token",
-                    f.errmsg
-                );
-                Ok((Outcome::Failed(f), note))
-            }
-            other => Ok((other, note)),
-        }
-    }
-
-    /// The remaining daily quota of `kind`'s endpoint, when the account may ask for it.
-    pub async fn quota(&self, kind: Kind) -> Result<Quota, Failure> {
-        let token = self.tokens.get().await.map_err(|e| Failure::transport(e.to_string()))?;
-        let body = serde_json::to_vec(&serde_json::json!({ "cgi_path": kind.endpoint() })).unwrap_or_default();
-        let v = self.client.post_json("/cgi-bin/openapi/quota/get", &token, Bytes::from(body)).await?;
-        let errcode = v.get("errcode").and_then(serde_json::Value::as_i64).unwrap_or(0);
-        if errcode != 0 {
-            let errmsg = v.get("errmsg").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
-            return Err(Failure::api(errcode, errmsg));
-        }
-        v.get("quota")
-            .cloned()
-            .and_then(|q| serde_json::from_value(q).ok())
-            .ok_or_else(|| Failure::transport("quota answer without a quota"))
-    }
 }

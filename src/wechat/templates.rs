@@ -25,13 +25,7 @@ pub async fn fetch(sender: &Sender, appid: &str, kind: Kind) -> Result<Catalogue
             "uniform messages use an official account's template, which the mini program's token cannot list",
         ));
     };
-    let token = sender.tokens.get().await.map_err(|e| Failure::transport(e.to_string()))?;
-    let answer = sender.client.get_json(path, &token).await?;
-    let errcode = answer.get("errcode").and_then(serde_json::Value::as_i64).unwrap_or(0);
-    if errcode != 0 {
-        let errmsg = answer.get("errmsg").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
-        return Err(Failure::api(errcode, errmsg));
-    }
+    let answer = sender.get_json(path).await?;
     let templates = match kind {
         Kind::Subscribe => parse_subscribe(&answer),
         _ => parse_official(&answer),
