@@ -14,7 +14,8 @@ start_mock() { # start_mock [flags…] -> sets MOCK_URL
   echo "the mock did not start" >&2; exit 1
 }
 
-stat() { curl -s "$MOCK_URL/mock/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+# CURL_CA: the CA file of a mock started with --tls-cert (empty: plain http).
+stat() { curl -s ${CURL_CA:+--cacert "$CURL_CA"} "$MOCK_URL/mock/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 campaign() { # campaign DIR ROWS RATE CONCURRENCY [NAME]
   python3 - "$1" "$2" "$3" "$4" "$MOCK_URL" "${5:-bench}" <<'PY'

@@ -4,7 +4,8 @@
 #
 #   bash bench/run.sh            # everything (about 3 minutes, plus oha's first install)
 #   ROWS=20000 bash bench/run.sh # a smaller campaign for the throughput part
-#   ONLY=throughput bash bench/run.sh  # one part: throughput, journal, scale, tokens, rate, memory, load, tui
+#   ONLY=network bash bench/run.sh     # one part: network (TLS + 40-60 ms, the operator's case),
+#                                      # throughput, journal, scale, tokens, rate, memory, load, tui,
 #                                      # or floor (against nginx, when installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,13 +65,14 @@ oha_bodies() { # oha_bodies C URL: oha posts ROWS bodies from $WORK/bodies.txt a
   # OHA_RPS, OHA_TOTAL and OHA_CPU (µs per request, without starting and loading the bodies file:
   # an 'oha -n 1' on the same file, run after, is subtracted)
   /usr/bin/time -v -o "$WORK/oha-time.txt" "$OHA" -n "$ROWS" -c "$1" -m POST -H "Content-Type: application/json" \
-    -Z "$WORK/bodies.txt" --no-tui --output-format json "$2" > "$WORK/oha.json"
+    "${OHA_EXTRA[@]}" -Z "$WORK/bodies.txt" --no-tui --output-format json "$2" > "$WORK/oha.json"
   read -r OHA_RPS OHA_TOTAL < <(python3 -c "import json; s=json.load(open('$WORK/oha.json'))['summary']; print(s['requestsPerSec'], s['requestsPerSec']*s['total'])")
   /usr/bin/time -v -o "$WORK/oha-load.txt" "$OHA" -n 1 -c 1 -m POST -H "Content-Type: application/json" \
-    -Z "$WORK/bodies.txt" --no-tui --output-format json "$2" > /dev/null
+    "${OHA_EXTRA[@]}" -Z "$WORK/bodies.txt" --no-tui --output-format json "$2" > /dev/null
   OHA_CPU=$(python3 -c "print(($(cpu "$WORK/oha-time.txt")-$(cpu "$WORK/oha-load.txt"))/max(1,$OHA_TOTAL-1)*1e6)")
 }
 
+OHA_EXTRA=()
 part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 
 if part scale; then
@@ -135,6 +137,89 @@ print(f"with fsync every 100 ms: {ms:9.0f} msg/s, {statistics.median(sc):5.1f} �
 print(f"without fsync:           {mu:9.0f} msg/s, {statistics.median(uc):5.1f} µs CPU/msg   (runs: {' '.join(f'{x:.0f}' for x in u)})")
 print(f"cost of the policy: {ms / mu:.3f} x the throughput without it")
 PY
+fi
+
+if part network; then
+# The operator's network: TLS and a 40-60 ms round trip (the mock answers each send after a
+# delay drawn from that range), judged against the physical limits: Little's law
+# (concurrency / mean latency) without a rate, the rate itself with one.
+NET_ROWS=${NET_ROWS:-10000}
+RATE_ROWS=${RATE_ROWS:-20000}
+echo "== network: TLS on loopback, answers after 40-60 ms; $NET_ROWS messages at c=64, rates 1,000/s and 5,000/s over $RATE_ROWS =="
+pki=$WORK/pki; mkdir -p "$pki"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=wxsend bench CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+  -keyout "$pki/leaf.key" -out "$pki/leaf.csr" 2>/dev/null
+printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" > "$pki/leaf.ext"
+openssl x509 -req -in "$pki/leaf.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
+  -extfile "$pki/leaf.ext" -out "$pki/leaf.pem" 2>/dev/null
+CURL_CA=$pki/ca.pem
+tls_campaign() { # tls_campaign DIR ROWS RATE CONCURRENCY NAME: campaign(), trusting the bench CA
+  campaign "$1" "$2" "$3" "$4" "$5"
+  printf '[network]\nca_file = "%s"\n' "$pki/ca.pem" >> "$1/campaign.toml"
+}
+net_mock() { start_mock --tls-cert "$pki/leaf.pem" --tls-key "$pki/leaf.key" --latency-ms 40-60; }
+records() { curl -s --cacert "$pki/ca.pem" "$MOCK_URL/mock/records"; }
+
+net_mock
+token=$(curl -s --cacert "$pki/ca.pem" -X POST "$MOCK_URL/cgi-bin/stable_token" -d '{"grant_type":"client_credential","appid":"wx0123456789abcdef","secret":"s"}' | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
+send_url="$MOCK_URL/cgi-bin/message/template/send?access_token=$token"
+OHA_EXTRA=(--cacert "$pki/ca.pem")
+held() { stat "['answer_delay_us']/max(1,$(stat "['delayed_answers']"))/1e6"; } # mean answer delay so far (s)
+echo "   Little's law: 64 ÷ the mean delay the mock really held each answer (the timer's rounding included)"
+printf "%-8s %10s %12s %9s %8s %13s %12s\n" run "msg/s" "Little's law" "÷ ideal" "÷ oha" "connections" "CPU µs/msg"
+ROWS_SAVED=$ROWS; ROWS=$NET_ROWS
+for i in $(seq "$REPEAT"); do
+  tls_campaign "$WORK/n$i" "$NET_ROWS" 1000000 64 "net$i"
+  bodies "$WORK/bodies.txt" "n$i"
+  before=$(stat "['accepted']"); c0=$(stat "['connections']"); d0=$(stat "['answer_delay_us']"); n0=$(stat "['delayed_answers']")
+  read -r wall rss cpus < <(send "$WORK/n$i")
+  after=$(stat "['accepted']"); c1=$(stat "['connections']"); d1=$(stat "['answer_delay_us']"); n1=$(stat "['delayed_answers']")
+  elapsed=$(python3 -c "import json; print(json.load(open('$WORK/n$i/.wxsend/net$i/recipients/report.json'))['elapsed_secs'])")
+  wx=$(python3 -c "print(($after-$before)/$elapsed)")
+  wideal=$(python3 -c "print(64/(($d1-$d0)/max(1,$n1-$n0)/1e6))")
+  wcpu=$(python3 -c "print($cpus/max(1,$after-$before)*1e6)")
+  oha_bodies 64 "$send_url"
+  c2=$(stat "['connections']"); d2=$(stat "['answer_delay_us']"); n2=$(stat "['delayed_answers']")
+  oideal=$(python3 -c "print(64/(($d2-$d1)/max(1,$n2-$n1)/1e6))")
+  printf "%-8s %10.0f %12.0f %9.3f %8.3f %8s / 64 %12.1f\n" wxsend "$wx" "$wideal" "$(python3 -c "print($wx/$wideal)")" \
+    "$(python3 -c "print($wx/$OHA_RPS)")" "$((c1 - c0))" "$wcpu"
+  printf "%-8s %10.0f %12.0f %9.3f %8s %8s / 64 %12.1f\n" oha "$OHA_RPS" "$oideal" "$(python3 -c "print($OHA_RPS/$oideal)")" "" \
+    "$((c2 - c1 - 1))" "$OHA_CPU"
+done
+ROWS=$ROWS_SAVED
+
+# The mock's records from index FROM on: messages, first-to-last rate, the same after the first
+# second (once the connections are open), the busiest second.
+rate_of() { # rate_of FROM RATE BURST LABEL
+  records | python3 -c "
+import json,sys,bisect
+at=sorted(r['at_ms'] for r in json.load(sys.stdin)[$1:])
+def rate(a): return (len(a)-1)/((a[-1]-a[0])/1000)
+steady=[t for t in at if t >= at[0]+1000]
+worst=max(bisect.bisect_left(at, t+1000)-i for i,t in enumerate(at))
+print(f'   %-7s {len(at)} in {(at[-1]-at[0])/1000:.2f} s: {rate(at)/$2:.4f} x the rate, {rate(steady)/$2:.4f} after the first second; busiest second {worst} (rate + burst {$2+$3})' % '$4')"
+}
+echo "   rate accuracy at the mock (burst = the limiter's: max(1, rate/20, 2)); oha -q in the same run:"
+for spec in "1000 64" "5000 512"; do
+  read -r R C <<< "$spec"
+  burst=$(python3 -c "print(max(1, -(-$R//20), 2))")
+  net_mock
+  token=$(curl -s --cacert "$pki/ca.pem" -X POST "$MOCK_URL/cgi-bin/stable_token" -d '{"grant_type":"client_credential","appid":"wx0123456789abcdef","secret":"s"}' | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
+  tls_campaign "$WORK/nr$R" "$RATE_ROWS" "$R" "$C" "rate$R"
+  c0=$(stat "['connections']")
+  read -r wall rss cpus < <(send "$WORK/nr$R")
+  c1=$(stat "['connections']"); from=$(stat "['accepted']")
+  echo "   rate $R/s, c=$C: wxsend opened $((c1 - c0)) connections (≤ $C), CPU $(python3 -c "print(round($cpus/$RATE_ROWS*1e6,1))") µs/msg"
+  rate_of 0 "$R" "$burst" wxsend
+  bodies "$WORK/bodies.txt" "r$R"
+  "$OHA" -n "$RATE_ROWS" -c "$C" -q "$R" -m POST -H "Content-Type: application/json" "${OHA_EXTRA[@]}" \
+    -Z "$WORK/bodies.txt" --no-tui --output-format json "$MOCK_URL/cgi-bin/message/template/send?access_token=$token" > /dev/null
+  rate_of "$from" "$R" 0 oha
+done
+unset CURL_CA
 fi
 
 if part throughput; then

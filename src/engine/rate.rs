@@ -42,16 +42,23 @@ pub fn effective_burst(rate: u32, burst: u32) -> u32 {
 #[derive(Debug)]
 pub struct LocalRate {
     limiter: ArcSwap<DefaultDirectRateLimiter>,
+    /// One waiter at a time on the limiter, the others queued in order: governor wakes every
+    /// waiter at the next cell's instant, and with hundreds of workers all but one would wake
+    /// for nothing at every permit.
+    turn: tokio::sync::Mutex<()>,
     burst: u32,
     rate: std::sync::atomic::AtomicU32,
 }
 
 impl LocalRate {
-    /// A limiter of `rate` messages a second with the campaign's `burst`; its bucket starts full.
+    /// A limiter of `rate` messages a second with the campaign's `burst`. Its bucket starts
+    /// empty: the first second holds `rate` messages, not `rate + burst` (each of which would
+    /// open a connection at once).
     pub fn new(rate: u32, burst: u32) -> Self {
         let rate = rate.max(1);
         Self {
-            limiter: ArcSwap::from_pointee(limiter(rate, burst, false)),
+            limiter: ArcSwap::from_pointee(limiter(rate, burst, true)),
+            turn: tokio::sync::Mutex::new(()),
             burst,
             rate: std::sync::atomic::AtomicU32::new(rate),
         }
@@ -85,6 +92,7 @@ fn limiter(rate: u32, burst: u32, drained: bool) -> DefaultDirectRateLimiter {
 impl Limiter for LocalRate {
     fn until_ready(&self) -> LimiterFuture<'_, Result<(), String>> {
         Box::pin(async move {
+            let _turn = self.turn.lock().await;
             loop {
                 let current = self.limiter.load_full();
                 current.until_ready().await;
@@ -130,15 +138,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_fresh_limiter_lets_its_burst_go_then_paces() {
-        let rate = LocalRate::new(1000, 1);
+    async fn a_fresh_limiter_paces_from_the_start() {
+        let rate = LocalRate::new(100, 1);
+        assert!(rate.limiter.load_full().check().is_err(), "no burst at the start");
         let started = Instant::now();
-        for _ in 0..50 {
+        for _ in 0..5 {
             rate.until_ready().await.unwrap();
         }
-        assert!(started.elapsed() < Duration::from_millis(40), "the burst goes at once");
-        let limiter = rate.limiter.load_full();
-        assert!(limiter.check().is_err(), "then the bucket is empty");
+        assert!(started.elapsed() >= Duration::from_millis(40), "five permits at 100/s take 50 ms");
     }
 
     #[tokio::test]

@@ -6,7 +6,6 @@
 //! (group commit): only a power loss can cost the last ~100 ms of lines, and for template
 //! messages the `client_msg_id` still makes WeChat drop a resent duplicate.
 
-mod fast;
 pub mod receipts;
 mod replay;
 mod store;
@@ -198,12 +197,7 @@ pub enum Line {
 /// Append `line` to `out` as one record: its JSON, a tab, the CRC32C of the JSON in 8 hex
 /// digits, a newline. The checksum tells a torn or corrupted record from a valid one.
 pub fn encode(line: &Line, out: &mut Vec<u8>) {
-    let start = out.len();
-    if fast::encode(line, out) {
-        frame(out, start);
-    } else {
-        encode_record(line, out);
-    }
+    encode_record(line, out);
 }
 
 /// Append any record in the journal's framing (JSON, a tab, its CRC32C, a newline): the
@@ -229,11 +223,7 @@ fn frame(out: &mut Vec<u8>, start: usize) {
 /// Parse one record (without its newline): JSON with a verified checksum, or JSON alone as
 /// journals of version 1 were written.
 pub fn decode(text: &[u8]) -> Result<Line, String> {
-    let json = checked_json(text)?;
-    match fast::decode(json) {
-        Some(line) => Ok(line),
-        None => serde_json::from_slice(json).map_err(|e| e.to_string()),
-    }
+    serde_json::from_slice(checked_json(text)?).map_err(|e| e.to_string())
 }
 
 /// Read one record in the journal's framing; the checksum must match when present.

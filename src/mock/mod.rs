@@ -335,7 +335,9 @@ async fn send(s: Arc<MockState>, kind: Kind, q: TokenQuery, body: Bytes) -> Resp
     let reply = s.send(kind, q.access_token.as_deref(), &body);
     let latency = s.config().latency;
     if !latency.is_zero() {
+        let started = std::time::Instant::now();
         tokio::time::sleep(latency.draw()).await;
+        s.count_delay(started.elapsed());
     }
     respond(reply)
 }

@@ -51,6 +51,11 @@ pub struct Stats {
     pub invalidations: u64,
     /// TCP connections accepted (a client that keeps its connections alive opens few).
     pub connections: u64,
+    /// Send answers held back by `--latency-ms`.
+    pub delayed_answers: u64,
+    /// The time they were held, in all (µs): the mean is the round trip a client really saw,
+    /// the timer's rounding included.
+    pub answer_delay_us: u64,
 }
 
 /// What the HTTP layer sends back.
@@ -179,6 +184,13 @@ impl MockState {
         let g = self.lock();
         let ends = g.records.iter().skip(1).map(|r| r.body_start).chain([g.bodies.len()]);
         g.records.iter().zip(ends).zip(1..).map(|((r, end), seq)| r.record(seq, &g.bodies, end)).collect()
+    }
+
+    /// A send's answer was held back for `held`.
+    pub fn count_delay(&self, held: std::time::Duration) {
+        let mut g = self.lock();
+        g.stats.delayed_answers += 1;
+        g.stats.answer_delay_us += held.as_micros() as u64;
     }
 
     /// A connection was accepted.

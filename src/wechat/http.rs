@@ -159,6 +159,7 @@ impl Http {
             .pool_idle_timeout(net.idle_timeout)
             .pool_max_idle_per_host(pool.max(1))
             .tcp_nodelay(true)
+            .dns_resolver(Arc::new(super::dns::CachedResolver::default()))
             .http1_only()
             .redirect(reqwest::redirect::Policy::none());
         builder = match &route {

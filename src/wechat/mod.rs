@@ -2,6 +2,7 @@
 
 pub mod catalogue;
 pub mod client;
+pub mod dns;
 pub mod errors;
 pub mod http;
 pub mod net;
