@@ -12,8 +12,8 @@ RULES = [  # (phase, regex on any frame; checked in this order)
  ("journal (encode + write to the OS)", r"journal::writer|JournalWriter|journal::encode"),
  ("journal fsync thread", r"wxsend-journal|sync_data|fdatasync"),
  ("response parsing", r"parse_answer|protocol::|from_slice|serde_json::de"),
- ("HTTP client (connection, request building, syscalls)", r"h1::|hyper::|Http::|http::|WechatClient|Sender::send|mio::|__GI___writev|__send|__libc_recv|__libc_read"),
- ("board + events + pacer", r"engine::board|engine::dispatch::flush|engine::events|pacer|Board::|events::"),
+ ("HTTP client (connection, request building, syscalls)", r"reqwest::|hyper::|hyper_util::|Http::|http::|WechatClient|Sender::send|mio::|__GI___writev|__send|__libc_recv|__libc_read"),
+ ("board + events + rate", r"engine::board|engine::dispatch::flush|engine::events|engine::rate|governor::|futures_timer::|Board::|events::"),
  ("engine loop + tokio scheduler (wake-ups, epoll)", r"tokio::runtime|epoll_wait"),
 ]
 comp = [(p, re.compile(r)) for p, r in RULES]

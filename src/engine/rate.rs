@@ -2,11 +2,11 @@
 //! either this process's ([`LocalRate`], governor's GCRA) or the account's across every sender
 //! (`shared::SharedRate`, a GCRA in Redis).
 //!
-//! governor's `until_ready` sleeps until the limiter's next cell and checks again; a wake-up that
-//! comes late is lost for good when the bucket holds one cell (measured: 0.89× the rate at
-//! 1,000/s). The local limiter therefore holds at least a twentieth of a second's worth of cells
-//! ([`effective_burst`]): late wake-ups are made up from it, and no one-second span holds more
-//! than `rate + burst` requests (BENCHMARKS.md, "rate accuracy").
+//! A waiter asks governor for a cell and, when refused, sleeps until the cell's instant and asks
+//! again; a wake-up that comes late is lost for good when the bucket holds one cell (measured:
+//! 0.89× the rate at 1,000/s). The local limiter therefore holds at least a twentieth of a
+//! second's worth of cells ([`effective_burst`]): late wake-ups are made up from it, and no
+//! one-second span holds more than `rate + burst` requests (BENCHMARKS.md, "network").
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -94,11 +94,17 @@ impl Limiter for LocalRate {
         Box::pin(async move {
             let _turn = self.turn.lock().await;
             loop {
+                // Asked of the limiter in force each time: a rate change meanwhile applies.
                 let current = self.limiter.load_full();
-                current.until_ready().await;
-                // Granted by the limiter in force (a rate change meanwhile: wait on the new one).
-                if Arc::ptr_eq(&current, &self.limiter.load()) {
-                    return Ok(());
+                match current.check() {
+                    Ok(()) => return Ok(()),
+                    // Slept on tokio's own timer, on this runtime: governor's `until_ready`
+                    // sleeps on a timer thread of its own, a thread switch per permit
+                    // (BENCHMARKS.md, "network").
+                    Err(not_until) => {
+                        let wait = not_until.wait_time_from(governor::clock::Clock::now(current.clock()));
+                        tokio::time::sleep(wait).await;
+                    }
                 }
             }
         })
