@@ -322,8 +322,9 @@ fn send(args: SendArgs) -> Exit {
         refresh_templates: args.refresh_templates,
         at: args.at,
     };
-    let consent =
-        Consent { yes: args.yes, may_ask: !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout()) };
+    // Someone can answer when standard input is a terminal: the terminal UI's popup, or a
+    // headless y/N prompt.
+    let consent = Consent { yes: args.yes, may_ask: std::io::IsTerminal::is_terminal(&std::io::stdin()) };
     drive(opts, args.headless, consent)
 }
 

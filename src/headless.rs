@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use crate::app::text::{duration, printable, progress, thousands};
-use crate::app::{Consent, Exit, Overview, PreflightError, Run, RunReport, Session};
+use crate::app::{Consent, Exit, Gate, Overview, Question, Run, RunReport, Session};
 use crate::engine::{Event, PauseReason};
 use crate::wechat::external_refresh_hint;
 
@@ -55,26 +55,13 @@ pub fn overview_lines(o: &Overview) -> Vec<String> {
     lines
 }
 
-/// Ask on the terminal, unless `--yes` was given.
-fn confirm(to_send: usize, consent: Consent) -> Result<(), PreflightError> {
-    if consent.yes {
-        return Ok(());
-    }
-    if !consent.may_ask || !std::io::stdin().is_terminal() {
-        return Err(PreflightError::NotConfirmed(format!(
-            "refusing to send {} messages without confirmation: add --yes to send from a script",
-            thousands(to_send)
-        )));
-    }
-    eprint!("send {} messages now? type yes to confirm: ", thousands(to_send));
+/// Ask `question` on the terminal: `true` for yes.
+fn ask(question: &Question) -> bool {
+    eprint!("{} type yes to confirm: ", printable(&question.text()));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().read_line(&mut answer);
-    if answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y") {
-        Ok(())
-    } else {
-        Err(PreflightError::NotConfirmed("not confirmed; nothing was sent".into()))
-    }
+    answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y")
 }
 
 /// Run a prepared session without a terminal UI.
@@ -82,28 +69,29 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     for line in overview_lines(&session.overview()) {
         eprintln!("{}", printable(&line));
     }
-    if let Some(why) = session.template_needs_consent() {
-        if !session.plan.to_send.is_empty() {
-            eprintln!("error: {}", printable(&why));
-            return Exit::Input;
-        }
-    }
-    let ready = match session.preflight().await {
+    match session.preflight().await {
         Ok(q) => {
             if let Some(line) = q.describe() {
                 eprintln!("{line}");
             }
-            if session.plan.to_send.is_empty() {
-                Ok(())
-            } else {
-                confirm(session.plan.to_send.len(), consent)
+        }
+        Err(e) => {
+            eprintln!("error: {}", printable(&e.to_string()));
+            return Exit::Input;
+        }
+    }
+    match session.gate(consent) {
+        Gate::Nothing | Gate::Go => {}
+        Gate::Refuse(why) => {
+            eprintln!("error: {}", printable(&why));
+            return Exit::Input;
+        }
+        Gate::Ask(questions) => {
+            if !questions.iter().all(ask) {
+                eprintln!("error: not confirmed; nothing was sent");
+                return Exit::Input;
             }
         }
-        Err(e) => Err(e),
-    };
-    if let Err(e) = ready {
-        eprintln!("error: {}", printable(&e.to_string()));
-        return Exit::Input;
     }
     let mut run = session.launch();
     match watch(&mut run).await {

@@ -2,6 +2,8 @@
 //! export, quit; then the terminal is restored and the files hold the expected rows.
 //! Reported as ignored (not passed) where tmux is missing.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -54,10 +56,16 @@ fn main() {
         Ok(())
     })
     .with_ignored_flag(!has_tmux);
+    let unverified =
+        libtest_mimic::Trial::test("yes_with_an_unverified_template_asks_and_sends_nothing_until_answered", || {
+            yes_with_an_unverified_template_asks_and_sends_nothing_until_answered();
+            Ok(())
+        })
+        .with_ignored_flag(!has_tmux);
     if !has_tmux {
         eprintln!("tmux is not installed: the terminal end-to-end test is ignored (apt-get install tmux)");
     }
-    libtest_mimic::run(&args, vec![test]).exit();
+    libtest_mimic::run(&args, vec![test, unverified]).exit();
 }
 
 fn send_the_sample_campaign_through_the_terminal_ui() {
@@ -111,4 +119,48 @@ fn send_the_sample_campaign_through_the_terminal_ui() {
     assert_eq!(failures.matches(",invalid,").count(), 4);
     assert!(state.join("report.json").exists());
     assert!(state.join("journal.jsonl").exists());
+}
+
+/// An app without permission to list its templates (48001): `send --yes` in the terminal UI
+/// opens the confirm popup with the template's question first and sends nothing until it is
+/// answered; `--skip-template-check --yes` sends at once.
+fn yes_with_an_unverified_template_asks_and_sends_nothing_until_answered() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let server = rt.block_on(common::mock(wxsend::mock::MockConfig { deny_template_list: true, ..Default::default() }));
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = common::write_campaign(
+        dir.path(),
+        "denied",
+        Some(&server.url()),
+        "rate = 200",
+        &common::mixed_openids(5, 0, 0),
+    );
+    let run = |extra: &str, name: &str| {
+        let command = format!(
+            "WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} {} send {} --yes {extra}; sleep 30",
+            common::SECRET,
+            dir.path().join("cache").display(),
+            env!("CARGO_BIN_EXE_wxsend"),
+            campaign.display(),
+        );
+        let t = Tmux { socket: format!("wxsend-e2e-{name}-{}", std::process::id()), session: "e2e" };
+        t.run(&["new-session", "-d", "-s", t.session, "-x", "120", "-y", "40", &command]);
+        t
+    };
+    let t = run("", "denied");
+    let confirm = t.wait_for("Send 5 messages now?", 20);
+    let confirm = if confirm.contains("NOT verified") { confirm } else { t.wait_for("NOT verified", 10) };
+    assert!(confirm.contains("48001") || confirm.contains("NOT verified"), "{confirm}");
+    assert_eq!(server.stats().send_requests, 0, "nothing leaves before the answer");
+    t.keys("n");
+    t.wait_for(" s start", 10);
+    assert_eq!(server.stats().send_requests, 0, "declined: nothing sent");
+    t.keys("q");
+    drop(t);
+
+    let t = run("--skip-template-check", "skip");
+    t.wait_for("completed: this run delivered 5", 30);
+    assert_eq!(server.stats().accepted, 5);
+    drop(t);
+    drop(server);
 }

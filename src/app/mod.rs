@@ -7,6 +7,7 @@ pub mod check;
 pub mod doctor;
 pub mod exit;
 pub mod export;
+pub mod gate;
 pub mod new_campaign;
 pub mod plan;
 pub mod preflight;
@@ -23,6 +24,7 @@ pub mod text;
 
 pub use check::CheckReport;
 pub use exit::Exit;
+pub use gate::{Gate, Question};
 pub use plan::{Overview, Plan, Resume};
 pub use preflight::{Consent, PreflightError, QuotaCheck};
 pub use report::{LineKind, ReportLine, RunReport};

@@ -56,8 +56,10 @@ pub enum PreflightError {
 /// How the operator agreed to send.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Consent {
-    /// `--yes`: no question asked (the terminal UI starts sending at once).
+    /// `--yes`: the count and rate are agreed (the template's consent is not: see
+    /// [`super::Question::Template`]).
     pub yes: bool,
-    /// The front end may ask on the terminal when `--yes` is missing (else it refuses).
+    /// Someone is there to answer (the terminal UI, or a terminal on standard input); else
+    /// every question is a refusal.
     pub may_ask: bool,
 }

@@ -305,6 +305,13 @@ impl Session {
         }
     }
 
+    /// What must happen before the first message leaves (see [`super::gate`]); both front ends
+    /// ask this, after the preflight, and launch only on [`super::Gate::Go`] or answered
+    /// questions.
+    pub fn gate(&self, consent: super::preflight::Consent) -> super::Gate {
+        super::gate::decide(self.plan.to_send.len(), self.template_needs_consent(), consent)
+    }
+
     /// Whether sending needs the operator's explicit consent because the template could not be
     /// checked (the list could not be had) and `--skip-template-check` was not given: the
     /// headless front end refuses, the terminal UI asks.

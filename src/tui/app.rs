@@ -130,6 +130,8 @@ pub struct App {
     pub shared_line: Option<String>,
     /// The template could not be checked: the confirm screen says so first.
     pub template_unverified: bool,
+    /// What the operator confirms beside the counts: journal repairs, campaign warnings.
+    pub warnings: Vec<String>,
     /// The account's template, for the card's phone preview.
     pub template: Option<crate::wechat::catalogue::Template>,
     /// How long the run takes at the rate.
@@ -145,6 +147,15 @@ pub struct App {
 }
 
 impl App {
+    /// The send decision asks before anything leaves (`--yes` with a template that could not be
+    /// checked): open the confirm popup now, showing the template's question first.
+    pub fn ask_to_start(&mut self, questions: &[crate::app::Question]) {
+        if questions.iter().any(|q| matches!(q, crate::app::Question::Template(_))) {
+            self.template_unverified = true;
+        }
+        self.overlay = Some(Overlay::Confirm);
+    }
+
     /// A new app for `campaign`, with what earlier runs did (`records`, one per row).
     pub fn new(campaign: Arc<Campaign>, records: &[RowRecord], to_send: usize) -> Self {
         let rows = campaign.recipients.len();
@@ -199,6 +210,7 @@ impl App {
             schedule_lines: Vec::new(),
             shared_line: None,
             template_unverified: false,
+            warnings: Vec::new(),
             template: None,
             estimate: String::new(),
             notice: None,

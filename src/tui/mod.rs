@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 pub use app::{Action, App};
 
 use crate::app::text::{duration, mask_openid, printable};
-use crate::app::{Consent, Exit, Run, Session, TestSend};
+use crate::app::{Consent, Exit, Gate, Run, Session, TestSend};
 use crate::engine::{Event, Handle};
 
 /// Whether colours are allowed (<https://no-color.org>).
@@ -37,6 +37,13 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
             return Exit::Input;
         }
     };
+    // The one send decision (app/gate.rs): refused before the UI opens, sent at once, or asked
+    // in the confirm popup (at once when --yes left only the template's question).
+    let gate = session.gate(consent);
+    if let Gate::Refuse(why) = &gate {
+        eprintln!("error: {}", printable(why));
+        return Exit::Input;
+    }
     let overview = session.overview();
     let mut app = App::new(session.campaign.clone(), &session.journal.replay.rows, session.plan.to_send.len());
     app.color = colors_allowed();
@@ -51,6 +58,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
         None => format!("{} ({})", overview.api, overview.route),
     };
     app.resume = Some(overview.resume).filter(|r| r.is_resuming());
+    app.warnings = overview.warnings.clone();
 
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
@@ -89,9 +97,13 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     let mut exit_code: Option<Exit> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut forced = false;
-    if consent.yes && !session.plan.to_send.is_empty() {
-        engine = Some(session.launch());
-        app.started();
+    match &gate {
+        Gate::Go => {
+            engine = Some(session.launch());
+            app.started();
+        }
+        Gate::Ask(questions) if consent.yes => app.ask_to_start(questions),
+        Gate::Ask(_) | Gate::Nothing | Gate::Refuse(_) => {}
     }
 
     loop {

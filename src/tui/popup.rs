@@ -87,7 +87,7 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
                     if r.unknown_held.is_empty() { "" } else { " (not resent; --resend-unknown resends them)" }
                 )));
             }
-            for w in &c.warnings {
+            for w in &app.warnings {
                 lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
             }
             lines.push(Line::raw(""));
