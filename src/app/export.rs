@@ -280,3 +280,37 @@ pub fn write_report(report: &Report, path: &Path) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     persist(tmp, path)
 }
+/// The failures file written from the journal as it stands: the journal's buffer handed to the
+/// OS first, then the replay and the file written on a blocking thread, never on the runtime.
+#[derive(Debug)]
+pub struct FailuresExport {
+    writer: crate::journal::JournalWriter,
+    campaign: std::sync::Arc<Campaign>,
+    journal: PathBuf,
+    failures: PathBuf,
+}
+
+impl FailuresExport {
+    /// The export of `campaign`'s journal to its failures file (both in `files`).
+    pub fn new(writer: &crate::journal::JournalWriter, campaign: &std::sync::Arc<Campaign>, files: &Files) -> Self {
+        Self {
+            writer: writer.clone(),
+            campaign: campaign.clone(),
+            journal: files.journal.clone(),
+            failures: files.failures.clone(),
+        }
+    }
+
+    /// Write it; the number of rows written.
+    pub async fn run(self) -> Result<usize, String> {
+        self.writer.flush().await;
+        let Self { campaign, journal, failures, .. } = self;
+        tokio::task::spawn_blocking(move || {
+            let (_, replay) =
+                crate::journal::replay_file(&journal, campaign.recipients.len()).map_err(|e| e.to_string())?;
+            write_failures(&campaign, &replay, &failures).map_err(|e| format!("{}: {e}", failures.display()))
+        })
+        .await
+        .map_err(|e| format!("the export stopped: {e}"))?
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::campaign::Campaign;
 use crate::engine::Coordination;
 use crate::journal::Fingerprints;
-use crate::shared::{Redis, SharedRate, SharedRows};
+use crate::shared::{Redis, RowState, SharedRate, SharedRows};
 
 /// Redis and this sender's place in it.
 #[derive(Debug, Clone)]
@@ -47,14 +47,12 @@ impl Scale {
         let states = rows.states().await?;
         for (i, record) in replay.rows.iter().enumerate() {
             let outcome = match record {
-                crate::journal::RowRecord::Delivered { .. } => "ok".to_string(),
-                crate::journal::RowRecord::Failed(f) => format!("failed:{}", f.code()),
+                crate::journal::RowRecord::Delivered { .. } => RowState::Ok,
+                crate::journal::RowRecord::Failed(f) => RowState::Failed(f.code().to_string()),
                 _ => continue,
             };
-            let known = states.get(&i).is_some_and(|s| s.starts_with("ok:") || s.starts_with("failed:"));
-            let mine = states.get(&i).is_none_or(|s| {
-                s.rsplit(':').next() == Some(self.owner.as_str()) || s.contains(&format!(":{}:", self.owner))
-            });
+            let known = states.get(&i).is_some_and(|e| e.state.is_final());
+            let mine = states.get(&i).is_none_or(|e| e.owner == self.owner);
             if !known && mine {
                 rows.mark_outcome(i, &outcome).await?;
             }
@@ -82,17 +80,16 @@ impl Scale {
             if local != crate::journal::Category::Pending {
                 continue;
             }
-            let Some(state) = states.get(&i) else { continue };
-            let owner = state.rsplit(':').next().unwrap_or_default();
-            if owner == self.owner {
+            let Some(entry) = states.get(&i) else { continue };
+            if entry.owner == self.owner {
                 continue;
             }
-            if state.starts_with("ok:") || state.starts_with("failed:") {
+            if entry.state.is_final() {
                 totals.pending -= 1;
                 totals.elsewhere += 1;
-            } else if state.starts_with("sent:") {
+            } else if entry.state == RowState::Sent {
                 totals.pending -= 1;
-                if alive.contains(owner) {
+                if alive.contains(&entry.owner) {
                     totals.elsewhere += 1;
                 } else {
                     totals.elsewhere_unknown += 1;

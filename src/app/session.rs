@@ -17,7 +17,7 @@ use super::test_send::TestSender;
 use crate::campaign::schedule::{parse_at, Schedule};
 use crate::campaign::{Campaign, LoadError, TokenSpec};
 use crate::engine::{Engine, EngineConfig, Summary};
-use crate::journal::{replay_file, Journal, JournalError, JournalWriter, Replay, StatePaths};
+use crate::journal::{Journal, JournalError, JournalWriter, Replay, StatePaths};
 use crate::mock::{MockConfig, MockServer};
 use crate::shared::{Redis, SharedTokens};
 use crate::wechat::client::ClientError;
@@ -380,13 +380,13 @@ impl Session {
 
     /// Write the failures file from the journal as it stands now; the number of rows written.
     pub async fn export_failures(&self) -> Result<usize, String> {
-        self.replay_now().await.and_then(|replay| self.write_failures(&replay))
+        self.exporter().run().await
     }
 
-    async fn replay_now(&self) -> Result<Replay, String> {
-        self.writer.flush().await;
-        let rows = self.campaign.recipients.len();
-        replay_file(&self.files.journal, rows).map(|(_, replay)| replay).map_err(|e| e.to_string())
+    /// The failures export as a value of its own, to run in a task of its own (the terminal UI
+    /// keeps drawing while it runs).
+    pub fn exporter(&self) -> export::FailuresExport {
+        export::FailuresExport::new(&self.writer, &self.campaign, &self.files)
     }
 
     fn write_failures(&self, replay: &Replay) -> Result<usize, String> {

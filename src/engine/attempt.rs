@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use super::Shared;
 use crate::campaign::Rendered;
 use crate::journal::Line;
-use crate::shared::Claim;
+use crate::shared::{Claim, RowState};
 use crate::wechat::{ErrorClass, Failure, Outcome, TokenNote, TokenStatus};
 
 /// A row on its way: which attempt this is and the body to send (rendered once).
@@ -129,7 +129,7 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     if !shared.journal.append_written(Line::Dispatch { row, attempt }).await {
         let detail = shared.journal.error().unwrap_or_else(|| "the journal cannot be written".into());
         if let Some(c) = &shared.coord {
-            let _ = Box::pin(c.rows.mark_outcome(row, "retry")).await;
+            let _ = Box::pin(c.rows.mark_outcome(row, &RowState::Retry)).await;
         }
         let verdict = Verdict::JournalFailed(detail);
         return finished(job, verdict);
@@ -169,7 +169,7 @@ async fn claim_shared(c: &super::Coordination, row: usize) -> Result<(), Verdict
         Err(e) => return Err(Verdict::SharedLost(e.to_string())),
     }
     if let Err(e) = super::Limiter::until_ready(&*c.rate).await {
-        let _ = c.rows.mark_outcome(row, "retry").await;
+        let _ = c.rows.mark_outcome(row, &RowState::Retry).await;
         return Err(Verdict::SharedLost(e));
     }
     Ok(())
@@ -179,9 +179,9 @@ async fn claim_shared(c: &super::Coordination, row: usize) -> Result<(), Verdict
 /// journal; other senders see the row as sent, not resendable) but dispatching stops.
 async fn share_outcome(c: &super::Coordination, row: usize, verdict: Verdict) -> Verdict {
     let outcome = match &verdict {
-        Verdict::Delivered { .. } => "ok".to_string(),
-        Verdict::Failed(f) => format!("failed:{}", f.code()),
-        Verdict::RetryLater(_) | Verdict::Stop(_) | Verdict::NoToken(_) => "retry".to_string(),
+        Verdict::Delivered { .. } => RowState::Ok,
+        Verdict::Failed(f) => RowState::Failed(f.code().to_string()),
+        Verdict::RetryLater(_) | Verdict::Stop(_) | Verdict::NoToken(_) => RowState::Retry,
         // Left marked sent (by this sender, without an answer): no other sender sends it.
         Verdict::Unknown(_) => return verdict,
         // Retried by this sender in this run: it stays marked sent by this sender.

@@ -29,6 +29,72 @@ end
 return 'unknown'
 "#;
 
+/// A row's state in Redis, one encoding for every reader and writer (the claim script reads the
+/// same prefixes): `sent:<owner>`, `ok:<owner>`, `failed:<code>:<owner>`, `retry:<owner>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowState {
+    /// Claimed and sent by its owner; no outcome yet (unknown to the others).
+    Sent,
+    /// Delivered.
+    Ok,
+    /// Failed for good, with WeChat's code (or `transport`).
+    Failed(String),
+    /// Not delivered; any sender may send it again.
+    Retry,
+}
+
+impl RowState {
+    /// The state's name (`sent`, `ok`, `failed`, `retry`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            RowState::Sent => "sent",
+            RowState::Ok => "ok",
+            RowState::Failed(_) => "failed",
+            RowState::Retry => "retry",
+        }
+    }
+
+    /// Finished for good: nobody sends it again.
+    pub fn is_final(&self) -> bool {
+        matches!(self, RowState::Ok | RowState::Failed(_))
+    }
+
+    /// The field's value for `owner`.
+    pub fn encode(&self, owner: &str) -> String {
+        match self {
+            RowState::Failed(code) => format!("failed:{code}:{owner}"),
+            other => format!("{}:{owner}", other.name()),
+        }
+    }
+}
+
+/// A row's field as stored: its state and the sender that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowEntry {
+    /// The state.
+    pub state: RowState,
+    /// The sender that set it.
+    pub owner: String,
+}
+
+impl RowEntry {
+    /// Read a stored value; `None` for one no version of wxsend writes.
+    pub fn parse(value: &str) -> Option<Self> {
+        let (name, rest) = value.split_once(':')?;
+        let (state, owner) = match name {
+            "sent" => (RowState::Sent, rest),
+            "ok" => (RowState::Ok, rest),
+            "retry" => (RowState::Retry, rest),
+            "failed" => {
+                let (code, owner) = rest.split_once(':')?;
+                (RowState::Failed(code.to_string()), owner)
+            }
+            _ => return None,
+        };
+        Some(Self { state, owner: owner.to_string() })
+    }
+}
+
 /// What a claim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
@@ -89,15 +155,16 @@ impl SharedRows {
         })
     }
 
-    /// Write `row`'s outcome: `ok`, `failed:<code>`, or `retry` (another sender may send it);
-    /// stored with this sender's id.
-    pub async fn mark_outcome(&self, row: usize, outcome: &str) -> Result<(), SharedError> {
-        if outcome == "retry" {
-            return self.set(row, format!("{outcome}:{}", self.owner)).await;
+    /// Write `row`'s outcome (`Ok`, `Failed`, or `Retry`: another sender may send it), stored
+    /// with this sender's id.
+    pub async fn mark_outcome(&self, row: usize, outcome: &RowState) -> Result<(), SharedError> {
+        let value = outcome.encode(&self.owner);
+        if !outcome.is_final() {
+            return self.set(row, value).await;
         }
         // The outcome and the campaign's count of finished rows, in one transaction.
         let mut pipe = redis::pipe();
-        pipe.atomic().cmd("HSET").arg(&self.key).arg(row).arg(format!("{outcome}:{}", self.owner)).ignore();
+        pipe.atomic().cmd("HSET").arg(&self.key).arg(row).arg(value).ignore();
         pipe.cmd("INCR").arg(&self.done).ignore();
         let _: () = self.redis.run_pipe(&pipe).await?;
         Ok(())
@@ -117,20 +184,17 @@ impl SharedRows {
     /// Rows by state and sender: (`ok` | `failed` | `sent` | `retry`, owner) → count.
     pub async fn tally(&self) -> Result<std::collections::BTreeMap<(String, String), usize>, SharedError> {
         let mut out = std::collections::BTreeMap::new();
-        for value in self.states().await?.into_values() {
-            let mut parts = value.split(':');
-            let state = parts.next().unwrap_or_default().to_string();
-            let owner = value.rsplit(':').next().unwrap_or_default();
-            *out.entry((state, owner.to_string())).or_default() += 1;
+        for entry in self.states().await?.into_values() {
+            *out.entry((entry.state.name().to_string(), entry.owner)).or_default() += 1;
         }
         Ok(out)
     }
 
-    /// Every row's state in Redis (field → value).
-    pub async fn states(&self) -> Result<std::collections::HashMap<usize, String>, SharedError> {
+    /// Every row's state in Redis, by row.
+    pub async fn states(&self) -> Result<std::collections::HashMap<usize, RowEntry>, SharedError> {
         let all: std::collections::HashMap<String, String> =
             self.redis.run(redis::cmd("HGETALL").arg(&self.key)).await?;
-        Ok(all.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, v))).collect())
+        Ok(all.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, RowEntry::parse(&v)?))).collect())
     }
 
     /// Say how this sender is doing (kept for 30 s).
@@ -143,7 +207,21 @@ impl SharedRows {
 
     /// The senders of this appid that spoke in the last 30 s.
     pub async fn senders(&self) -> Result<Vec<SenderInfo>, SharedError> {
-        let keys: Vec<String> = self.redis.run(redis::cmd("KEYS").arg(format!("{}:*", self.senders))).await?;
+        // SCAN, never KEYS: KEYS walks every key of a shared database in one blocking step.
+        let pattern = format!("{}:*", self.senders);
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) =
+                self.redis.run(redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500)).await?;
+            keys.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        keys.sort();
+        keys.dedup();
         let mut out = Vec::new();
         for k in keys {
             let v: Option<String> = self.redis.run(redis::cmd("GET").arg(&k)).await?;
@@ -153,5 +231,22 @@ impl SharedRows {
         }
         out.sort_by(|a, b| a.owner.cmp(&b.owner));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_states_read_back_as_written() {
+        for state in [RowState::Sent, RowState::Ok, RowState::Failed("43101".into()), RowState::Retry] {
+            let value = state.encode("host-a1b2");
+            assert_eq!(RowEntry::parse(&value), Some(RowEntry { state, owner: "host-a1b2".into() }), "{value}");
+        }
+        // The claim script reads the same prefixes.
+        assert!(CLAIM.contains("'ok:'") && CLAIM.contains("'failed:'") && CLAIM.contains("'sent:'"));
+        assert_eq!(RowEntry::parse("bogus"), None);
+        assert_eq!(RowEntry::parse("failed:nocode"), None);
     }
 }

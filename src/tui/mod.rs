@@ -93,6 +93,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     });
 
     let (test_tx, mut tests) = mpsc::channel::<TestSend>(8);
+    let (export_tx, mut exports) = mpsc::channel::<Result<usize, String>>(4);
     let mut engine: Option<Run> = None;
     let mut exit_code: Option<Exit> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -146,6 +147,13 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
                 }
                 Action::None
             }
+            Some(exported) = exports.recv() => {
+                app.notice = Some(match exported {
+                    Ok(n) => format!("exported {n} rows to {}", session.files.failures.display()),
+                    Err(e) => format!("export failed: {e}"),
+                });
+                Action::None
+            }
             Some(done) = tests.recv() => {
                 app.overlay = Some(app::Overlay::Message(done.to_string()));
                 Action::None
@@ -172,10 +180,12 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
             Action::Stop => with_engine(&engine, Handle::stop),
             Action::SetRate(r) => with_engine(&engine, |h| h.set_rate(r)),
             Action::Export => {
-                app.notice = Some(match session.export_failures().await {
-                    Ok(n) => format!("exported {n} rows to {}", session.files.failures.display()),
-                    Err(e) => format!("export failed: {e}"),
-                })
+                // In a task of its own, the replay on a blocking thread: frames keep coming.
+                app.notice = Some("exporting the failures…".into());
+                let (exporter, tx) = (session.exporter(), export_tx.clone());
+                tokio::spawn(async move {
+                    let _ = tx.send(exporter.run().await).await;
+                });
             }
             Action::TestSend { row, openid } => {
                 app.notice = Some(format!("test-sending row {} to {}…", row + 1, mask_openid(&openid)));
