@@ -105,7 +105,7 @@ pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
         }
     }
 
-    let source = match super::session::token_source(cfg, &client) {
+    let source = match super::tokens::token_source(cfg, &client) {
         Ok(s) => s,
         Err(e) => {
             report.push("token", StepStatus::Fail, e.to_string());

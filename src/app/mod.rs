@@ -21,6 +21,7 @@ pub mod status;
 pub mod templates;
 pub mod test_send;
 pub mod text;
+pub mod tokens;
 
 pub use check::CheckReport;
 pub use exit::Exit;

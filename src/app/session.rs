@@ -14,6 +14,7 @@ use super::report::RunReport;
 use super::run::Run;
 use super::templates::{check_campaign, CatalogueOptions, TemplateCheck, TemplateStatus};
 use super::test_send::TestSender;
+use super::tokens::token_source;
 use crate::campaign::schedule::{parse_at, Schedule};
 use crate::campaign::{Campaign, LoadError, TokenSpec};
 use crate::engine::{Engine, EngineConfig, Summary};
@@ -118,16 +119,6 @@ pub struct Session {
     pub schedule: Schedule,
     /// Redis, when several senders share this campaign.
     pub scale: Option<super::scale::Scale>,
-}
-
-/// The campaign's token source, reached like its API (secret from the environment, a token
-/// service with its headers and the campaign's network options).
-pub(crate) fn token_source(
-    cfg: &crate::campaign::CampaignConfig,
-    client: &WechatClient,
-) -> Result<TokenSource, TokenError> {
-    let w = &cfg.wechat;
-    TokenSource::from_env(&w.token, &w.appid, &w.secret_env, client, &w.token_headers, &cfg.network)
 }
 
 /// The secret used against the embedded mock (it accepts any).

@@ -243,7 +243,7 @@ pub fn standalone_sender(cfg: &CampaignConfig) -> (Option<Sender>, Option<String
         Ok(c) => c,
         Err(e) => return (None, Some(e.to_string())),
     };
-    match super::session::token_source(cfg, &client) {
+    match super::tokens::token_source(cfg, &client) {
         Ok(source) => {
             let tokens = std::sync::Arc::new(crate::wechat::TokenCache::new(
                 source,

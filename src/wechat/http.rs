@@ -18,45 +18,9 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 
+pub use super::net::{ClientError, TransportError};
 use super::net::{Proxy, Route};
 use super::protocol::NetworkOptions;
-
-/// Why the client could not be built.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build the HTTP client: {0}")]
-pub struct ClientError(pub(crate) String);
-
-/// A transport failure, in words that hold no URL (hence no token).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct TransportError {
-    /// What went wrong.
-    pub message: String,
-    /// The set-up is at fault (a certificate not trusted, a proxy refusing): no retry will help
-    /// until the operator changes it. Nothing was sent.
-    pub setup: bool,
-    /// The request may have reached the server: it was written, at least in part, before the
-    /// failure (a timeout while waiting for the answer, a reset while reading it, a cut body).
-    /// `false` means it certainly never left (DNS, TCP, the proxy's tunnel, the TLS handshake).
-    pub maybe_sent: bool,
-}
-
-impl TransportError {
-    /// A failure before any of the request left (DNS, TCP, tunnel, TLS): safe to send again.
-    pub fn unsent(message: impl Into<String>) -> Self {
-        Self { message: message.into(), setup: false, maybe_sent: false }
-    }
-
-    /// A failure after the request was written: the server may have acted on it.
-    pub fn maybe_sent(message: impl Into<String>) -> Self {
-        Self { message: message.into(), setup: false, maybe_sent: true }
-    }
-
-    /// A failure of the set-up (see [`TransportError::setup`]); nothing left.
-    pub fn setup(message: impl Into<String>) -> Self {
-        Self { message: message.into(), setup: true, maybe_sent: false }
-    }
-}
 
 /// An answer: its status, its `Date` header and its whole body.
 #[derive(Debug)]

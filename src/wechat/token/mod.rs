@@ -5,6 +5,7 @@
 //! `min(300 s, ttl / 2)` remain; a failing token is replaced only if it is still the current
 //! one; tokens persist on disk (mode 0600) so the next run within their life asks for none.
 
+mod answer;
 mod cache;
 mod disk;
 mod service;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::header::{HeaderName, HeaderValue};
 use http::Uri;
 
-use super::source::{check_token_text, Fetched, TokenAnswer};
+use super::answer::{check_token_text, Fetched, TokenAnswer};
 use super::TokenError;
 use crate::wechat::errors::hint;
 use crate::wechat::http::Http;

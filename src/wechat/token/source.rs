@@ -3,21 +3,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Deserialize;
 
+use super::answer::{check_token_text, Fetched, TokenAnswer};
 use super::TokenError;
 use crate::wechat::client::WechatClient;
 use crate::wechat::errors::hint;
 use crate::wechat::http::{Http, Reply, TransportError};
 use crate::wechat::protocol::TokenSpec;
 use crate::wechat::secret::{scrub, AccessToken, Secret};
-
-/// A token as fetched, with its lifetime when the source tells it.
-#[derive(Debug, Clone)]
-pub(super) struct Fetched {
-    pub(super) token: AccessToken,
-    pub(super) expires_in: Option<Duration>,
-}
 
 /// Where tokens come from (`token` in [wechat]).
 #[derive(Debug, Clone)]
@@ -28,17 +21,6 @@ pub struct TokenSource {
     pub(super) http: Http,
     /// The central token service, for `url:`.
     service: Option<super::service::TokenService>,
-}
-
-/// A token endpoint's answer (WeChat's, or a token service's in the same shape).
-#[derive(Deserialize)]
-pub(super) struct TokenAnswer {
-    pub(super) access_token: Option<String>,
-    pub(super) expires_in: Option<u64>,
-    #[serde(default)]
-    pub(super) errcode: i64,
-    #[serde(default)]
-    pub(super) errmsg: String,
 }
 
 impl TokenSource {
@@ -167,22 +149,6 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most a token command may print (a token is at most 512 characters; WeChat's JSON answer
 /// a little more).
 const COMMAND_OUTPUT_LIMIT: usize = 64 * 1024;
-
-/// Whether `token` can be an access token: 1 to 512 characters of `A-Z a-z 0-9 _ -` (WeChat's
-/// alphabet). Anything else is refused where it comes from, naming the source, rather than
-/// failing every send later as a bad URL.
-pub fn check_token_text(token: &str) -> Result<(), String> {
-    if token.is_empty() {
-        return Err("it is empty".into());
-    }
-    if token.len() > 512 {
-        return Err(format!("it is {} characters long; an access token has at most 512", token.len()));
-    }
-    if let Some(c) = token.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-        return Err(format!("it contains {c:?}; an access token has only letters, digits, `_` and `-`"));
-    }
-    Ok(())
-}
 
 async fn run_token_command(command: &str) -> Result<Fetched, TokenError> {
     use tokio::io::AsyncReadExt;
