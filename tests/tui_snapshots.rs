@@ -167,7 +167,6 @@ fn done_screen() {
             ..Default::default()
         },
         reason: EndReason::Completed,
-        unanswered: 0,
         achieved_rate: 20.4,
         token: token(),
     };

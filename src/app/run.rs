@@ -52,7 +52,6 @@ impl Run {
                 Some(Event::Done(Box::new(Summary {
                     counters,
                     reason: EndReason::Crashed { message: "the sending engine ended without a summary".into() },
-                    unanswered: 0,
                     achieved_rate: 0.0,
                     token: self.tokens.status(),
                 })))

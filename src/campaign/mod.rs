@@ -93,10 +93,4 @@ impl Campaign {
             None => false,
         }
     }
-
-    /// `file:line` (or `file:sheet!row`) of a data row, for messages.
-    pub fn row_location(&self, index: usize) -> Location {
-        let line = self.recipients.row(index).map_or(0, |r| r.line());
-        self.recipients.location(line)
-    }
 }

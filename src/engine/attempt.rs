@@ -170,7 +170,7 @@ async fn claim_shared(c: &super::Coordination, row: usize) -> Result<(), Verdict
     }
     if let Err(e) = super::Limiter::until_ready(&*c.rate).await {
         let _ = c.rows.mark_outcome(row, &RowState::Retry).await;
-        return Err(Verdict::SharedLost(e));
+        return Err(Verdict::SharedLost(e.to_string()));
     }
     Ok(())
 }

@@ -226,7 +226,6 @@ pub(super) async fn run(
         achieved_rate: counters.requests as f64 / started.elapsed().as_secs_f64().max(1e-3),
         counters: counters.clone(),
         reason,
-        unanswered: 0,
         token: shared.sender.tokens.status(),
     };
     let _ = events.send(Event::Progress(counters)).await;

@@ -310,8 +310,6 @@ pub struct Summary {
     pub counters: Counters,
     /// Why it ended.
     pub reason: EndReason,
-    /// Rows dispatched without an answer when the run ended.
-    pub unanswered: usize,
     /// Requests per second over the run.
     pub achieved_rate: f64,
     /// The access token's state at the end.

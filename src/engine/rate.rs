@@ -17,16 +17,19 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
+use crate::shared::SharedError;
+
 /// A boxed future of a limiter (the trait is used as `dyn`).
 pub type LimiterFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the engine waits on before each request: a permit at the campaign's rate.
 pub trait Limiter: Send + Sync + Debug {
-    /// Wait for the next permit. `Err` (words): the limiter itself failed (Redis lost).
-    fn until_ready(&self) -> LimiterFuture<'_, Result<(), String>>;
+    /// Wait for the next permit. `Err`: the limiter itself failed (Redis lost; the local one
+    /// never does).
+    fn until_ready(&self) -> LimiterFuture<'_, Result<(), SharedError>>;
 
     /// Change the rate (messages a second) from the next permit on, with no catch-up burst.
-    fn set_rate(&self, rate: u32) -> LimiterFuture<'_, Result<(), String>>;
+    fn set_rate(&self, rate: u32) -> LimiterFuture<'_, Result<(), SharedError>>;
 
     /// Sending resumes after a pause: permits given up while halted are not owed.
     fn restart(&self) {}
@@ -90,7 +93,7 @@ fn limiter(rate: u32, burst: u32, drained: bool) -> DefaultDirectRateLimiter {
 }
 
 impl Limiter for LocalRate {
-    fn until_ready(&self) -> LimiterFuture<'_, Result<(), String>> {
+    fn until_ready(&self) -> LimiterFuture<'_, Result<(), SharedError>> {
         Box::pin(async move {
             let _turn = self.turn.lock().await;
             loop {
@@ -110,7 +113,7 @@ impl Limiter for LocalRate {
         })
     }
 
-    fn set_rate(&self, rate: u32) -> LimiterFuture<'_, Result<(), String>> {
+    fn set_rate(&self, rate: u32) -> LimiterFuture<'_, Result<(), SharedError>> {
         self.install(rate);
         Box::pin(async { Ok(()) })
     }
@@ -121,12 +124,12 @@ impl Limiter for LocalRate {
 }
 
 impl Limiter for crate::shared::SharedRate {
-    fn until_ready(&self) -> LimiterFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.permit().await.map_err(|e| e.to_string()) })
+    fn until_ready(&self) -> LimiterFuture<'_, Result<(), SharedError>> {
+        Box::pin(self.permit())
     }
 
-    fn set_rate(&self, rate: u32) -> LimiterFuture<'_, Result<(), String>> {
-        Box::pin(async move { crate::shared::SharedRate::set_rate(self, rate).await.map_err(|e| e.to_string()) })
+    fn set_rate(&self, rate: u32) -> LimiterFuture<'_, Result<(), SharedError>> {
+        Box::pin(crate::shared::SharedRate::set_rate(self, rate))
     }
 }
 
