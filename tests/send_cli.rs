@@ -219,3 +219,30 @@ async fn the_failures_file_reruns_as_it_is() {
     assert!(stderr(&o).contains("rows 5: ready 4, invalid 1"), "{}", stderr(&o));
     assert_eq!(server.stats().sends_by_errcode.get(&43101), Some(&8));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_its_export_refuse_a_journal_written_for_another_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = mock(MockConfig::default()).await;
+    let openids = mixed_openids(12, 4, 0);
+    let campaign = write_campaign(dir.path(), "sorted", Some(&server.url()), "rate = 1000", &openids);
+    assert_eq!(run(&campaign, &dir.path().join("cache"), &["--yes"]).status.code(), Some(1), "refusals fail");
+    // The operator sorts the list afterwards: row numbers now name other people.
+
+    let csv = dir.path().join("recipients.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1..].reverse();
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let export = dir.path().join("f.csv");
+    let cache = dir.path().join("cache");
+    for extra in [vec![], vec!["--export", export.to_str().unwrap()]] {
+        let mut args = vec!["status", campaign.to_str().unwrap()];
+        args.extend(extra.iter().copied());
+        let out = wxsend(&args, &[("WXSEND_CACHE_DIR", cache.to_str().unwrap())]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("recipients file") && err.contains("changed since"), "{err}");
+    }
+    assert!(!export.exists(), "no failures file naming the wrong people");
+}

@@ -81,7 +81,7 @@ pub fn export_with_receipts(
     let paths = super::receipts::state_paths(campaign, state_dir);
     let rows = campaign.recipients.len();
     let replay = if paths.journal.exists() {
-        crate::journal::read_journal(&paths.journal, rows).map_err(|e| std::io::Error::other(e.to_string()))?.replay
+        crate::journal::read_bound(&paths.journal, campaign).map_err(|e| std::io::Error::other(e.to_string()))?.replay
     } else {
         Replay { rows: vec![RowRecord::Pending; rows], runs: 0 }
     };

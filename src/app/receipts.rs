@@ -60,6 +60,8 @@ impl ReceiptBook {
     pub fn open(campaign: &Campaign, state_dir: Option<&Path>) -> Result<Self, String> {
         let paths = state_paths(campaign, state_dir);
         let by_msgid = if paths.journal.exists() {
+            // Rows are matched by position: only the list this journal was written for.
+            crate::journal::check_bound(&paths.journal, campaign).map_err(|e| e.to_string())?;
             read_msgids(&paths.journal).map_err(|e| e.to_string())?
         } else {
             HashMap::new()

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::receipts::state_paths;
 use crate::campaign::{Campaign, RowState};
 use crate::journal::receipts::{ReceiptCounts, ReceiptsFile};
-use crate::journal::{read_journal, RowRecord};
+use crate::journal::{read_bound, RowRecord};
 
 /// The campaign's state.
 #[derive(Debug, Clone, Serialize)]
@@ -43,7 +43,7 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
     let paths = state_paths(campaign, state_dir);
     let rows = campaign.recipients.len();
     let records = if paths.journal.exists() {
-        Some(read_journal(&paths.journal, rows).map_err(|e| e.to_string())?.replay.rows)
+        Some(read_bound(&paths.journal, campaign).map_err(|e| e.to_string())?.replay.rows)
     } else {
         None
     };

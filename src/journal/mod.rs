@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use replay::{read_journal, read_journal_with_msgids, read_msgids, replay_file, ReadJournal, TornTail};
-pub use store::{unix_now, Fingerprints, Journal, StatePaths};
+pub use store::{check_bound, read_bound, unix_now, Fingerprints, Journal, StatePaths};
 pub use writer::{JournalWriter, SYNC_INTERVAL};
 
 /// Why the journal cannot be used. Exit code 2: nothing is sent.

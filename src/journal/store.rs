@@ -180,7 +180,7 @@ impl Journal {
                 ));
             }
             match header {
-                Some(h) => check_header(&paths, &h, &fp, campaign)?,
+                Some(h) => check_header(&paths.journal, &h, &fp, campaign)?,
                 None => {
                     return Err(JournalError::Corrupt {
                         path: paths.journal.clone(),
@@ -258,19 +258,41 @@ fn check_no_dangling_link(dir: &Path) -> Result<(), JournalError> {
     Ok(())
 }
 
-fn check_header(paths: &StatePaths, line: &Line, fp: &Fingerprints, campaign: &Campaign) -> Result<(), JournalError> {
+/// Read `journal` for `campaign`, refusing it when it was written for another recipients file
+/// or message (its header's fingerprints): every reader of a journal — `status`,
+/// `status --export`, `receipts` — applies a journal's rows only to the exact list it was
+/// written for, as `send` does.
+pub fn read_bound(journal: &Path, campaign: &Campaign) -> Result<super::ReadJournal, JournalError> {
+    check_bound(journal, campaign)?;
+    read_journal(journal, campaign.recipients.len())
+}
+
+/// Whether `journal` was written for `campaign` as it is now (see [`read_bound`]); only its first
+/// record is read.
+pub fn check_bound(journal: &Path, campaign: &Campaign) -> Result<(), JournalError> {
+    use std::io::BufRead;
+    let io = |source| JournalError::Io { path: journal.to_path_buf(), source };
+    let mut first = Vec::new();
+    std::io::BufReader::new(File::open(journal).map_err(io)?).read_until(b'\n', &mut first).map_err(io)?;
+    let text = first.strip_suffix(b"\n").unwrap_or(&first);
+    let header =
+        super::decode(text).map_err(|detail| JournalError::Corrupt { path: journal.to_path_buf(), line: 1, detail })?;
+    check_header(journal, &header, &Fingerprints::of(campaign)?, campaign)
+}
+
+fn check_header(journal: &Path, line: &Line, fp: &Fingerprints, campaign: &Campaign) -> Result<(), JournalError> {
     let Line::Header { campaign_fp, csv_fp, rows, .. } = line else {
-        return Err(JournalError::Corrupt { path: paths.journal.clone(), line: 1, detail: "no header line".into() });
+        return Err(JournalError::Corrupt { path: journal.to_path_buf(), line: 1, detail: "no header line".into() });
     };
     if *csv_fp != fp.csv || *rows != campaign.recipients.len() {
         return Err(JournalError::Changed {
-            path: paths.journal.clone(),
+            path: journal.to_path_buf(),
             what: format!("the recipients file {}", campaign.recipients.path.display()),
         });
     }
     if *campaign_fp != fp.campaign {
         return Err(JournalError::Changed {
-            path: paths.journal.clone(),
+            path: journal.to_path_buf(),
             what: format!("the message of {} (template, mapping or app)", campaign.config.path.display()),
         });
     }
