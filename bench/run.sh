@@ -174,20 +174,23 @@ ROWS_SAVED=$ROWS; ROWS=$NET_ROWS
 for i in $(seq "$REPEAT"); do
   tls_campaign "$WORK/n$i" "$NET_ROWS" 1000000 64 "net$i"
   bodies "$WORK/bodies.txt" "n$i"
-  before=$(stat "['accepted']"); c0=$(stat "['connections']"); d0=$(stat "['answer_delay_us']"); n0=$(stat "['delayed_answers']")
+  # (each stat is a curl, a connection of its own: c0 and c1 are read right around the run,
+  # and c1's own connection is not the client's)
+  before=$(stat "['accepted']"); d0=$(stat "['answer_delay_us']"); n0=$(stat "['delayed_answers']"); c0=$(stat "['connections']")
   read -r wall rss cpus < <(send "$WORK/n$i")
-  after=$(stat "['accepted']"); c1=$(stat "['connections']"); d1=$(stat "['answer_delay_us']"); n1=$(stat "['delayed_answers']")
+  c1=$(( $(stat "['connections']") - 1 )); after=$(stat "['accepted']"); d1=$(stat "['answer_delay_us']"); n1=$(stat "['delayed_answers']")
   elapsed=$(python3 -c "import json; print(json.load(open('$WORK/n$i/.wxsend/net$i/recipients/report.json'))['elapsed_secs'])")
   wx=$(python3 -c "print(($after-$before)/$elapsed)")
   wideal=$(python3 -c "print(64/(($d1-$d0)/max(1,$n1-$n0)/1e6))")
   wcpu=$(python3 -c "print($cpus/max(1,$after-$before)*1e6)")
+  c1b=$(stat "['connections']")
   oha_bodies 64 "$send_url"
-  c2=$(stat "['connections']"); d2=$(stat "['answer_delay_us']"); n2=$(stat "['delayed_answers']")
+  c2=$(( $(stat "['connections']") - 1 - 1 )); d2=$(stat "['answer_delay_us']"); n2=$(stat "['delayed_answers']")  # (less oha's -n 1 run)
   oideal=$(python3 -c "print(64/(($d2-$d1)/max(1,$n2-$n1)/1e6))")
   printf "%-8s %10.0f %12.0f %9.3f %8.3f %8s / 64 %12.1f\n" wxsend "$wx" "$wideal" "$(python3 -c "print($wx/$wideal)")" \
     "$(python3 -c "print($wx/$OHA_RPS)")" "$((c1 - c0))" "$wcpu"
   printf "%-8s %10.0f %12.0f %9.3f %8s %8s / 64 %12.1f\n" oha "$OHA_RPS" "$oideal" "$(python3 -c "print($OHA_RPS/$oideal)")" "" \
-    "$((c2 - c1 - 1))" "$OHA_CPU"
+    "$((c2 - c1b))" "$OHA_CPU"
 done
 ROWS=$ROWS_SAVED
 
@@ -211,7 +214,7 @@ for spec in "1000 64" "5000 512"; do
   tls_campaign "$WORK/nr$R" "$RATE_ROWS" "$R" "$C" "rate$R"
   c0=$(stat "['connections']")
   read -r wall rss cpus < <(send "$WORK/nr$R")
-  c1=$(stat "['connections']"); from=$(stat "['accepted']")
+  c1=$(( $(stat "['connections']") - 1 )); from=$(stat "['accepted']")
   echo "   rate $R/s, c=$C: wxsend opened $((c1 - c0)) connections (≤ $C), CPU $(python3 -c "print(round($cpus/$RATE_ROWS*1e6,1))") µs/msg"
   rate_of 0 "$R" "$burst" wxsend
   bodies "$WORK/bodies.txt" "r$R"
