@@ -109,6 +109,12 @@ pub enum CsvProblem {
         /// The first bad byte.
         offset: usize,
     },
+    #[error("bytes that are not UTF-8 at byte {offset}, in a file that is otherwise UTF-8: fix that line (or, if the file really is GBK, set encoding = \"gbk\" in [recipients])")]
+    /// `encoding = "auto"`: a UTF-8 file with a few bad bytes is refused, never read as GBK.
+    StrayBytes {
+        /// The first bad byte.
+        offset: usize,
+    },
     #[error("the file is larger than 4 GiB; split it into several campaigns")]
     /// Row offsets are 32-bit: the file is too large.
     TooLarge,

@@ -58,13 +58,17 @@ impl DetectedEncoding {
 /// column present. The openid column's index, or what is wrong (`first_column` is added to
 /// the column numbers it names: a sheet's data may start right of column A).
 pub(crate) fn check_headers(headers: &[String], openid_column: &str, first_column: usize) -> Result<usize, CsvProblem> {
+    // One pass with the first column of each name: a header of 100,000 columns is checked in
+    // linear time.
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(headers.len());
     for (i, name) in headers.iter().enumerate() {
         if name.is_empty() {
             return Err(CsvProblem::EmptyHeader { column: first_column + i + 1 });
         }
-        if let Some(j) = headers[..i].iter().position(|h| h == name) {
+        if let Some(&j) = seen.get(name.as_str()) {
             return Err(CsvProblem::DuplicateHeader { name: name.clone(), first: j + 1, second: i + 1 });
         }
+        seen.insert(name, i);
     }
     headers.iter().position(|h| h == openid_column).ok_or_else(|| CsvProblem::MissingOpenidColumn {
         column: openid_column.to_string(),
@@ -373,13 +377,32 @@ fn decode(bytes: Vec<u8>, choice: EncodingChoice) -> Result<(String, DetectedEnc
         EncodingChoice::Auto => match String::from_utf8(bytes) {
             Ok(text) => Ok((text, DetectedEncoding::Utf8)),
             Err(e) => {
+                let offset = e.utf8_error().valid_up_to();
                 let bytes = e.into_bytes();
+                if mostly_utf8(&bytes) {
+                    return Err((CsvProblem::StrayBytes { offset }, Some(line_of(&bytes, offset))));
+                }
                 decode_gb18030(&bytes).map(|t| (t, DetectedEncoding::Gb18030)).map_err(|offset| {
                     (CsvProblem::Encoding { encoding: "UTF-8 or GBK", offset }, Some(line_of(&bytes, offset)))
                 })
             }
         },
     }
+}
+
+/// Whether bytes that are not valid UTF-8 are still mostly UTF-8: more well-formed multi-byte
+/// characters than broken sequences. A GBK file forms a UTF-8 character only by chance (about
+/// one Chinese character in twelve); a UTF-8 list with a stray byte pair is almost all well
+/// formed, and reading it as GBK would send every Chinese value garbled.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut good, mut bad) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        good += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        if !chunk.invalid().is_empty() {
+            bad += 1;
+        }
+    }
+    good > bad
 }
 
 /// Decode GB18030 strictly; on failure, the byte offset where decoding broke.

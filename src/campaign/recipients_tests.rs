@@ -26,6 +26,33 @@ fn gbk_bytes_are_detected_and_decoded() {
 }
 
 #[test]
+fn a_utf8_list_with_stray_bytes_is_refused_never_read_as_gbk() {
+    let mut bytes = "openid,商品\noA,保温杯\noB,围巾\n".as_bytes().to_vec();
+    // A GBK "你" pasted into a UTF-8 file, on line 4.
+    bytes.extend_from_slice(b"oC,\xc4\xe3\n");
+    bytes.extend_from_slice("oD,雨伞\n".as_bytes());
+    let e = load(&bytes).unwrap_err().to_string();
+    assert!(e.starts_with("r.csv:4: bytes that are not UTF-8"), "{e}");
+    assert!(e.contains("encoding = \"gbk\""), "{e}");
+    // A real GBK file (some of whose pairs happen to be valid UTF-8) still loads as GBK.
+    let gbk = encode_gbk("openid,商品\noA,保温杯\noB,羽绒枕\noC,无线充电器\n").into_owned();
+    assert_eq!(load(&gbk).unwrap().encoding, DetectedEncoding::Gb18030);
+}
+
+#[test]
+fn a_header_of_100000_columns_is_checked_in_linear_time() {
+    let mut header: Vec<String> = (0..100_000).map(|i| format!("c{i}")).collect();
+    header[0] = "openid".into();
+    let started = std::time::Instant::now();
+    assert_eq!(check_headers(&header, "openid", 0).unwrap(), 0);
+    header[99_999] = "c5".into();
+    let e = check_headers(&header, "openid", 0).unwrap_err();
+    assert!(matches!(e, CsvProblem::DuplicateHeader { first: 6, second: 100_000, .. }), "{e:?}");
+    // Linear: milliseconds (the old pairwise test took 14 s); generous for a debug build on a busy core.
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+}
+
+#[test]
 fn forced_utf8_refuses_gbk_with_the_line() {
     let bytes = encode_gbk("openid,name\noA,x\noB,张三\n").into_owned();
     let e = Recipients::from_bytes(Path::new("r.csv"), bytes, EncodingChoice::Utf8, "openid").unwrap_err();
