@@ -172,7 +172,10 @@ async fn the_remaining_daily_quota_is_reported() {
 
 /// A campaign of `kind` whose answers come after `timeout_ms`: WeChat has each message, the
 /// sender never learns it. Returns the exit code, the output and the journal's text.
-async fn unanswered_run(kind: &str, rows: usize) -> (Option<i32>, String, String, wxsend::mock::Stats) {
+async fn unanswered_run(
+    kind: &str,
+    rows: usize,
+) -> (Option<i32>, String, String, wxsend::mock::Stats, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let server = mock(MockConfig { latency: wxsend::mock::Latency::fixed(400), ..Default::default() }).await;
     let openids: Vec<String> = (0..rows).map(|i| openid("oWx", i)).collect();
@@ -192,22 +195,31 @@ async fn unanswered_run(kind: &str, rows: usize) -> (Option<i32>, String, String
     let again = send_command(&campaign, &dir.path().join("cache"), &[]).output().await.unwrap();
     let all = format!("{all}\n--- again ---\n{}", String::from_utf8_lossy(&again.stderr));
     let journal = std::fs::read_to_string(dir.path().join(".wxsend/slow/recipients/journal.jsonl")).unwrap();
-    (out.status.code(), all, journal, server.stats())
+    let status = wxsend(&["status", campaign.to_str().unwrap(), "--json"], &[]);
+    let status = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    (out.status.code(), all, journal, server.stats(), status)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_subscribe_message_stays_unknown_and_is_never_sent_twice() {
-    let (code, out, journal, stats) = unanswered_run("subscribe", 4).await;
+    let (code, out, journal, stats, status) = unanswered_run("subscribe", 4).await;
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(stats.accepted, 4, "WeChat got each message once: {out}");
     assert_eq!(stats.send_requests, 4, "none was sent again, in this run or the next: {out}");
     assert_eq!(journal.matches("\"t\":\"unanswered\"").count(), 4, "{journal}");
     assert!(out.contains("unknown"), "the summary names the unknown rows: {out}");
+    // `status --json` lists each of them with its openid.
+    let listed = status["unknown_rows"].as_array().cloned().unwrap_or_default();
+    assert_eq!(status["unknown"], 4, "{status}");
+    assert_eq!(listed.len(), 4, "{status}");
+    assert_eq!(listed[0]["row"], 1);
+    assert_eq!(listed[0]["openid"], openid("oWx", 0));
+    assert_eq!(listed[0]["attempts"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_template_message_is_retried_under_its_client_msg_id() {
-    let (_, out, journal, stats) = unanswered_run("template", 3).await;
+    let (_, out, journal, stats, _) = unanswered_run("template", 3).await;
     assert!(stats.send_requests > 3, "retried: {out}");
     assert_eq!(stats.accepted, 3, "WeChat dropped every repeat by client_msg_id: {out}");
     assert!(stats.deduplicated >= 1, "{stats:?}");

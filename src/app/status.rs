@@ -23,6 +23,9 @@ pub struct StatusReport {
     pub failed: usize,
     /// Sent without an answer (may or may not have arrived).
     pub unknown: usize,
+    /// Each of them: the row, its openid and the requests made (`--resend-unknown` sends them
+    /// again; check first for kinds WeChat does not de-duplicate).
+    pub unknown_rows: Vec<UnknownRow>,
     /// Ready rows not sent yet.
     pub pending: usize,
     /// Rows that are never sent (invalid or duplicate).
@@ -36,6 +39,17 @@ pub struct StatusReport {
     /// Each sender's share, when senders share the campaign through Redis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub senders: Option<Vec<SenderShare>>,
+}
+
+/// A row sent without an answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnknownRow {
+    /// The data row (1-based, as `send` names rows).
+    pub row: usize,
+    /// Its recipient.
+    pub openid: String,
+    /// Requests made for it.
+    pub attempts: u32,
 }
 
 /// The status of `campaign` from its state folder (`state_dir` overrides the campaign's).
@@ -53,6 +67,7 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
         sent: 0,
         failed: 0,
         unknown: 0,
+        unknown_rows: Vec::new(),
         pending: 0,
         not_sendable: 0,
         receipts: ReceiptCounts::default(),
@@ -68,7 +83,11 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
         match records.as_ref().and_then(|r| r.get(i)) {
             Some(RowRecord::Delivered { .. }) => report.sent += 1,
             Some(RowRecord::Failed(_)) => report.failed += 1,
-            Some(RowRecord::Unknown { .. }) => report.unknown += 1,
+            Some(RowRecord::Unknown { attempts }) => {
+                report.unknown += 1;
+                let openid = campaign.recipients.row(i).map(|r| r.openid().to_string()).unwrap_or_default();
+                report.unknown_rows.push(UnknownRow { row: i + 1, openid, attempts: *attempts });
+            }
             _ => report.pending += 1,
         }
     }
