@@ -147,15 +147,6 @@ pub struct App {
 }
 
 impl App {
-    /// The send decision asks before anything leaves (`--yes` with a template that could not be
-    /// checked): open the confirm popup now, showing the template's question first.
-    pub fn ask_to_start(&mut self, questions: &[crate::app::Question]) {
-        if questions.iter().any(|q| matches!(q, crate::app::Question::Template(_))) {
-            self.template_unverified = true;
-        }
-        self.overlay = Some(Overlay::Confirm);
-    }
-
     /// A new app for `campaign`, with what earlier runs did (`records`, one per row).
     pub fn new(campaign: Arc<Campaign>, records: &[RowRecord], to_send: usize) -> Self {
         let rows = campaign.recipients.len();

@@ -55,6 +55,15 @@ impl App {
         self.rebuild_view();
     }
 
+    /// The send decision asks before anything leaves (`--yes` with a template that could not be
+    /// checked): open the confirm popup now, showing the template's question first.
+    pub fn ask_to_start(&mut self, questions: &[crate::app::Question]) {
+        if questions.iter().any(|q| matches!(q, crate::app::Question::Template(_))) {
+            self.template_unverified = true;
+        }
+        self.overlay = Some(super::app::Overlay::Confirm);
+    }
+
     /// An engine event.
     pub fn on_event(&mut self, ev: &Event) {
         match ev {
