@@ -142,11 +142,6 @@ impl Http {
         self.inner.route.describe()
     }
 
-    /// The API host and port.
-    pub fn target(&self) -> (&str, u16) {
-        (&self.inner.host, self.inner.port)
-    }
-
     /// What a probe needs to make a connection step by step (see `probe.rs`).
     pub(crate) fn probe_parts(&self) -> ProbeParts<'_> {
         let inner = &self.inner;

@@ -28,40 +28,9 @@ async fn refused_connection_is_described_without_the_uri() {
     assert!(!e.maybe_sent && !e.setup, "refused: certainly not sent, and worth retrying: {e:?}");
 }
 
-/// A server that answers one request per connection, then closes it without saying so.
-async fn one_shot_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut got = Vec::new();
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                }
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let body = br#"{"errcode":0}"#;
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body).await;
-                // Closed as this task ends: the client learns it only when it reuses the connection.
-            });
-        }
-    });
-    (url, seen)
-}
-
 #[tokio::test]
 async fn connections_closed_by_the_server_are_replaced_and_nothing_is_sent_twice() {
-    let (url, seen) = one_shot_server().await;
+    let (url, seen) = misbehaving(Misbehave::AnswerThenClose).await;
     let http = Http::new(&url, Duration::from_secs(5)).unwrap();
     for i in 0..20 {
         let uri = http.uri("/x", &[]).unwrap();
@@ -136,6 +105,9 @@ enum Misbehave {
     HalfBody,
     /// Read the request, answer 502 with an HTML page.
     BadGateway,
+    /// Answer `{"errcode":0}`, then close the connection without saying so: the client learns it
+    /// only when it reuses the connection.
+    AnswerThenClose,
 }
 
 /// A loopback server misbehaving as `how`; its URL and how many requests it read whole.
@@ -191,6 +163,12 @@ async fn misbehaving(how: Misbehave) -> (String, std::sync::Arc<std::sync::atomi
                         let _ = socket.flush().await;
                         // Keep it open until the client is done with it.
                         let _ = socket.read(&mut buf).await;
+                    }
+                    Misbehave::AnswerThenClose => {
+                        let body = br#"{"errcode":0}"#;
+                        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+                        let _ = socket.write_all(head.as_bytes()).await;
+                        let _ = socket.write_all(body).await;
                     }
                     Misbehave::ResetAtAccept => {}
                 }
