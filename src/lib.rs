@@ -15,6 +15,7 @@ pub mod engine;
 pub mod headless;
 pub mod journal;
 pub mod mock;
+pub mod private;
 pub mod shared;
 pub mod tui;
 pub mod wechat;

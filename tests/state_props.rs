@@ -43,6 +43,7 @@ fn header() -> Line {
         csv_fp: "b".into(),
         rows: ROWS,
         created: 0,
+        list: None,
     }
 }
 

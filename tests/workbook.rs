@@ -106,7 +106,7 @@ async fn failures_of_a_workbook_export_as_csv_with_a_bom_and_the_same_columns() 
     let out = send_command(&c, &dir.path().join("cache"), &[]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(server.stats().accepted, 2);
-    let failed = std::fs::read(dir.path().join(".wxsend/book/list/failed-list.csv")).unwrap();
+    let failed = std::fs::read(dir.path().join(".wxsend/book/list@名单/failed-list@名单.csv")).unwrap();
     let failed = String::from_utf8(failed).unwrap();
     assert!(failed.starts_with("\u{feff}openid,name,qty,price,day,at,total,wxsend_errcode"), "{failed}");
     assert!(failed.contains("12345,李四,1,1,1,1,1,invalid"), "{failed}");

@@ -78,7 +78,7 @@ pub fn export_with_receipts(
     path: &Path,
     include_blocked: bool,
 ) -> std::io::Result<usize> {
-    let paths = super::receipts::state_paths(campaign, state_dir);
+    let paths = super::receipts::state_paths(campaign, state_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
     let rows = campaign.recipients.len();
     let replay = if paths.journal.exists() {
         crate::journal::read_bound(&paths.journal, campaign).map_err(|e| std::io::Error::other(e.to_string()))?.replay

@@ -49,16 +49,20 @@ pub struct ReceiptBook {
     by_openid_too: bool,
 }
 
-/// The state folder of `campaign` (as `send` uses it; `--state-dir` overrides).
-pub fn state_paths(campaign: &Campaign, state_dir: Option<&Path>) -> StatePaths {
+/// The state folder of `campaign`'s list (as `send` uses it; `--state-dir` overrides); a
+/// workbook's journal still in the folder of an earlier wxsend (no sheet recorded) is refused,
+/// never read as "nothing sent yet".
+pub fn state_paths(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatePaths, crate::journal::JournalError> {
     let dir: PathBuf = state_dir.map_or_else(|| campaign.config.state_dir.clone(), Path::to_path_buf);
-    StatePaths::new(&dir, &campaign.recipients.path)
+    let paths = StatePaths::of(&dir, &campaign.recipients);
+    paths.check_legacy()?;
+    Ok(paths)
 }
 
 impl ReceiptBook {
     /// The book of `campaign`, whose journal (if any) gives the msgids.
     pub fn open(campaign: &Campaign, state_dir: Option<&Path>) -> Result<Self, String> {
-        let paths = state_paths(campaign, state_dir);
+        let paths = state_paths(campaign, state_dir).map_err(|e| e.to_string())?;
         let by_msgid = if paths.journal.exists() {
             // Rows are matched by position: only the list this journal was written for.
             crate::journal::check_bound(&paths.journal, campaign).map_err(|e| e.to_string())?;

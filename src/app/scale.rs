@@ -119,10 +119,10 @@ pub fn owner_id(state_dir: &Path) -> String {
     format!("{host}-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2])
 }
 
-/// The rows key: the campaign's and the recipients file's fingerprints together.
-pub fn rows_fingerprint(campaign: &Campaign) -> Result<String, crate::journal::JournalError> {
-    let fp = Fingerprints::of(campaign)?;
-    Ok(format!("{}{}", &fp.campaign[..16.min(fp.campaign.len())], &fp.csv[..16.min(fp.csv.len())]))
+/// The rows key: the message's fingerprint and the list's binding (bytes, sheet, encoding,
+/// openid column, header) together.
+pub fn rows_fingerprint(campaign: &Campaign) -> String {
+    Fingerprints::of(campaign).rows_key()
 }
 
 /// What the other senders are doing, for the screens.

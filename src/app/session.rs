@@ -168,7 +168,7 @@ impl Session {
                     .map_err(|e| PrepareError::Shared(e.to_string()))?;
                 let owner = super::scale::owner_id(&state_dir);
                 tokens = tokens.with_shared(Arc::new(SharedTokens::new(redis.clone(), &cfg.wechat.appid, &owner)));
-                let fingerprint = super::scale::rows_fingerprint(&campaign)?;
+                let fingerprint = super::scale::rows_fingerprint(&campaign);
                 Some(super::scale::Scale { redis, owner, fingerprint })
             }
             _ => None,
@@ -187,7 +187,7 @@ impl Session {
         if !template.errors.is_empty() {
             return Err(PrepareError::Template(template.errors));
         }
-        let paths = StatePaths::new(&state_dir, &campaign.recipients.path);
+        let paths = StatePaths::of(&state_dir, &campaign.recipients);
         let (journal, writer) = Journal::open(paths, &campaign, opts.new_run)?;
         if let Some(scale) = &scale {
             scale.reconcile(&campaign, &journal.replay).await.map_err(|e| PrepareError::Shared(e.to_string()))?;

@@ -54,7 +54,7 @@ pub struct UnknownRow {
 
 /// The status of `campaign` from its state folder (`state_dir` overrides the campaign's).
 pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusReport, String> {
-    let paths = state_paths(campaign, state_dir);
+    let paths = state_paths(campaign, state_dir).map_err(|e| e.to_string())?;
     let rows = campaign.recipients.len();
     let records = if paths.journal.exists() {
         Some(read_bound(&paths.journal, campaign).map_err(|e| e.to_string())?.replay.rows)
@@ -117,7 +117,7 @@ pub async fn shared_status(campaign: &Campaign) -> Result<Option<Vec<SenderShare
     let cfg = &campaign.config.shared;
     let Some(url) = &cfg.redis else { return Ok(None) };
     let redis = crate::shared::Redis::connect(url, cfg.password(), &cfg.prefix).await.map_err(|e| e.to_string())?;
-    let fingerprint = super::scale::rows_fingerprint(campaign).map_err(|e| e.to_string())?;
+    let fingerprint = super::scale::rows_fingerprint(campaign);
     let rows = crate::shared::SharedRows::new(redis, &campaign.config.wechat.appid, &fingerprint, "status");
     let mut by_sender: std::collections::BTreeMap<String, SenderShare> = Default::default();
     for ((state, owner), n) in rows.tally().await.map_err(|e| e.to_string())? {

@@ -7,15 +7,7 @@ use crate::engine::Counters;
 
 /// `1,234,567`.
 pub fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::campaign::error::thousands(n as u64)
 }
 
 /// `4m23s`, `1h02m`, `12s`.

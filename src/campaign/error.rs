@@ -130,6 +130,15 @@ pub enum CsvProblem {
         /// Its words.
         detail: String,
     },
+    #[error("{what}; wxsend reads a workbook only within {limit}: copy the list (only its own rows and columns) into a new workbook, or save the sheet as \"CSV UTF-8\", and name that file")]
+    /// A workbook beyond what wxsend reads (declared range, cells, shared strings, inflated
+    /// size): refused before anything that size is allocated.
+    WorkbookLimit {
+        /// What the workbook holds or declares.
+        what: String,
+        /// The limit, in words.
+        limit: String,
+    },
     #[error("no sheet named {sheet:?}{}; the sheets are: {}", .closest.as_ref().map(|c| format!(" (did you mean {c:?}?)")).unwrap_or_default(), .sheets.join(", "))]
     /// `sheet` names no sheet of the workbook.
     NoSuchSheet {
@@ -191,6 +200,19 @@ pub enum LoadError {
         /// What is wrong.
         problem: Box<CsvProblem>,
     },
+}
+
+/// `1234567` → `1,234,567`: counts in messages, as the operator reads them.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The candidate closest to `word`, if any is close enough to be a plausible typo.

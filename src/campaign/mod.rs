@@ -7,6 +7,7 @@ mod csv_scan;
 pub mod error;
 pub mod file_checks;
 mod network;
+mod ods_limits;
 pub mod receipts;
 pub mod recipients;
 pub mod render;
@@ -16,6 +17,8 @@ pub mod subscribe_rules;
 pub mod template;
 pub mod validate;
 pub mod workbook;
+pub mod workbook_limits;
+mod xls_limits;
 
 use std::path::Path;
 

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use sha2::Digest;
 
 use super::config::EncodingChoice;
 use super::csv_scan::Compactor;
@@ -100,12 +101,31 @@ pub struct Recipients {
     pub openid_column: usize,
     /// The sheet, for a workbook (then a row's line is its row number in the sheet).
     pub sheet: Option<String>,
+    /// SHA-256 of the very bytes that were parsed (read once: a file replaced afterwards does
+    /// not change what this list is bound to).
+    pub digest: [u8; 32],
+    /// The line (or sheet row) of the header: the rows are numbered from it.
+    pub header_line: u64,
     /// Cells that make their row invalid (a workbook's openid that is a number, a formula
     /// error), by row.
     pub cell_problems: Vec<CellProblem>,
     data: String,
     ends: Vec<u32>,
     rows: Vec<RawRow>,
+}
+
+/// Where a table of cells came from: the workbook, its sheet, the hash of the workbook's bytes
+/// as read, and the header's row.
+#[derive(Debug)]
+pub struct TableSource<'a> {
+    /// The workbook.
+    pub path: &'a Path,
+    /// The sheet the rows are from.
+    pub sheet: String,
+    /// SHA-256 of the workbook's bytes that were parsed.
+    pub digest: [u8; 32],
+    /// The header's row number in the sheet.
+    pub header_line: u64,
 }
 
 /// A cell that makes its row invalid.
@@ -194,6 +214,7 @@ impl Recipients {
         if let Some(what) = binary_kind(&bytes) {
             return Err(fail(None, CsvProblem::Binary { what }));
         }
+        let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
         let (text, detected) = decode(bytes, encoding).map_err(|(problem, line)| fail(line, problem))?;
         let start = if text.starts_with(BOM) { BOM.len() } else { 0 };
         let delimiter = detect_delimiter(&text[start..], openid_column).map_err(|p| fail(Some(1), p))?;
@@ -238,6 +259,8 @@ impl Recipients {
             headers,
             openid_column: openid_index,
             sheet: None,
+            digest,
+            header_line,
             cell_problems: Vec::new(),
             data,
             ends,
@@ -248,8 +271,7 @@ impl Recipients {
     /// Recipients from a table already read into cells (a workbook's sheet): `rows` holds each
     /// row's number in the sheet and its cells, one per header.
     pub fn from_table(
-        path: &Path,
-        sheet: Option<String>,
+        source: TableSource<'_>,
         headers: Vec<String>,
         openid_column: usize,
         rows: Vec<(u64, Vec<String>)>,
@@ -270,12 +292,14 @@ impl Recipients {
             }
         }
         Ok(Self {
-            path: path.to_path_buf(),
+            path: source.path.to_path_buf(),
             encoding: DetectedEncoding::Workbook,
             delimiter: b',',
             headers,
             openid_column,
-            sheet,
+            sheet: Some(source.sheet),
+            digest: source.digest,
+            header_line: source.header_line,
             cell_problems,
             data,
             ends,

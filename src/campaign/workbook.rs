@@ -4,13 +4,16 @@
 //! `YYYY-MM-DD HH:MM`, formulas by their cached value. An openid cell that is not text, and a
 //! cell holding a formula error, make their row invalid; messages name `file:sheet!row`.
 
+use std::io::Cursor;
 use std::path::Path;
 
-use calamine::{open_workbook_auto, Data, Reader};
+use calamine::{Data, Ods, Reader, Sheets, Xls, Xlsb, Xlsx};
 use chrono::{Datelike, Timelike};
+use sha2::Digest;
 
 use super::error::{closest, CsvProblem, LoadError, Location};
-use super::recipients::{check_headers, CellProblem, Recipients};
+use super::recipients::{check_headers, CellProblem, Recipients, TableSource};
+use super::workbook_limits::{check_cell, check_container, check_declared};
 
 /// Spreadsheet file extensions read as workbooks.
 pub const WORKBOOK_EXTENSIONS: [&str; 5] = ["xlsx", "xlsm", "xlsb", "xls", "ods"];
@@ -22,15 +25,34 @@ pub fn is_workbook(path: &Path) -> bool {
         .is_some_and(|e| WORKBOOK_EXTENSIONS.iter().any(|w| w.eq_ignore_ascii_case(e)))
 }
 
-/// Load the sheet `sheet` (default: the first) of the workbook at `path`.
+type Book<'a> = Sheets<Cursor<&'a [u8]>>;
+
+/// Open the workbook's bytes with the reader its extension names.
+fn open<'a>(path: &Path, bytes: &'a [u8]) -> Result<Book<'a>, CsvProblem> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let cursor = Cursor::new(bytes);
+    let detail = |e: &dyn std::fmt::Display| CsvProblem::Workbook { detail: e.to_string() };
+    match ext.as_str() {
+        "xls" => Xls::new(cursor).map(Sheets::Xls).map_err(|e| detail(&e)),
+        "xlsb" => Xlsb::new(cursor).map(Sheets::Xlsb).map_err(|e| detail(&e)),
+        "ods" => Ods::new(cursor).map(Sheets::Ods).map_err(|e| detail(&e)),
+        _ => Xlsx::new(cursor).map(Sheets::Xlsx).map_err(|e| detail(&e)),
+    }
+}
+
+/// Load the sheet `sheet` (default: the first) of the workbook at `path`. The file is read
+/// once: the bytes hashed for the journal's binding are the bytes parsed. Its limits are checked
+/// before the parser allocates anything (`workbook_limits`).
 pub fn load(path: &Path, sheet: Option<&str>, openid_column: &str) -> Result<Recipients, LoadError> {
     let fail = |sheet: Option<&str>, line: Option<u64>, problem: CsvProblem| LoadError::Recipients {
         at: Location { path: path.to_path_buf(), line, column: None, sheet: sheet.map(str::to_string) },
         problem: Box::new(problem),
     };
     super::recipients::check_file(path)?;
-    let mut book =
-        open_workbook_auto(path).map_err(|e| fail(None, None, CsvProblem::Workbook { detail: e.to_string() }))?;
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+    let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+    check_container(&bytes).map_err(|p| fail(None, None, p))?;
+    let mut book = open(path, &bytes).map_err(|p| fail(None, None, p))?;
     let names = book.sheet_names();
     let name = match sheet {
         Some(wanted) => names.iter().find(|n| n.as_str() == wanted).cloned().ok_or_else(|| {
@@ -49,60 +71,122 @@ pub fn load(path: &Path, sheet: Option<&str>, openid_column: &str) -> Result<Rec
             .cloned()
             .ok_or_else(|| fail(None, None, CsvProblem::Workbook { detail: "it has no sheet".into() }))?,
     };
-    let range = book
-        .worksheet_range(&name)
-        .map_err(|e| fail(Some(&name), None, CsvProblem::Workbook { detail: e.to_string() }))?;
-    let first_row = u64::from(range.start().map_or(0, |(row, _)| row)) + 1;
-    let first_col = range.start().map_or(0, |(_, col)| col as usize);
-
-    let mut rows = range.rows().enumerate().map(|(i, cells)| (first_row + i as u64, cells));
-    let (header_line, headers) = loop {
-        let Some((line, cells)) = rows.next() else {
-            return Err(fail(Some(&name), None, CsvProblem::Empty { openid_column: openid_column.to_string() }));
-        };
-        if cells.iter().any(|c| !cell_text(c).trim().is_empty()) {
-            let mut headers: Vec<String> = cells.iter().map(|c| cell_text(c).trim().to_string()).collect();
-            while headers.last().is_some_and(String::is_empty) {
-                headers.pop();
-            }
-            break (line, headers);
-        }
-    };
-    let openid_index =
-        check_headers(&headers, openid_column, first_col).map_err(|p| fail(Some(&name), Some(header_line), p))?;
-
-    let mut table = Vec::new();
-    let mut problems = Vec::new();
-    for (line, cells) in rows {
-        let mut texts: Vec<String> = cells.iter().take(headers.len()).map(cell_text).collect();
-        if texts.iter().all(|t| t.trim().is_empty()) {
-            continue;
-        }
-        texts.resize(headers.len(), String::new());
-        let index = table.len();
-        for (col, cell) in cells.iter().take(headers.len()).enumerate() {
-            if let Data::Error(e) = cell {
-                problems.push(CellProblem {
-                    row: index,
-                    column: headers[col].clone(),
-                    detail: format!("the cell holds the formula error {e}"),
-                });
-            } else if col == openid_index && !matches!(cell, Data::String(_) | Data::Empty) {
-                problems.push(CellProblem {
-                    row: index,
-                    column: headers[col].clone(),
-                    detail: format!(
-                        "the openid cell holds a {} ({}), not text: an openid is text like oAbC…; format the column as Text and paste the openids again",
-                        kind_of(cell),
-                        texts[col]
-                    ),
-                });
-            }
-        }
-        table.push((line, texts));
-    }
-    Recipients::from_table(path, Some(name), headers, openid_index, table, problems)
+    let cells = read_cells(&mut book, &name).map_err(|p| fail(Some(&name), None, p))?;
+    drop(book);
+    let table = Table::of(cells, openid_column).map_err(|(line, p)| fail(Some(&name), line, p))?;
+    let source = TableSource { path, sheet: name, digest, header_line: table.header_line };
+    Recipients::from_table(source, table.headers, table.openid_index, table.rows, table.problems)
         .map_err(|problem| fail(None, None, problem))
+}
+
+/// A sheet's cells with a value, in row order, as `(row, column, value)` (0-based): read one at a
+/// time where the format allows (`.xlsx`, `.xlsb`: the declared range and every cell checked
+/// before it is kept), from calamine's range otherwise (the container was checked before).
+fn read_cells(book: &mut Book<'_>, name: &str) -> Result<Vec<(u32, u32, Data)>, CsvProblem> {
+    let detail = |e: &dyn std::fmt::Display| CsvProblem::Workbook { detail: e.to_string() };
+    let mut cells: Vec<(u32, u32, Data)> = Vec::new();
+    let mut keep = |(row, col): (u32, u32), value: Data| -> Result<(), CsvProblem> {
+        if !matches!(value, Data::Empty) {
+            check_cell(row, col, cells.len() as u64 + 1)?;
+            cells.push((row, col, value));
+        }
+        Ok(())
+    };
+    match book {
+        Sheets::Xlsx(x) => {
+            let mut reader = x.worksheet_cells_reader(name).map_err(|e| detail(&e))?;
+            let d = reader.dimensions();
+            check_declared(d.start, d.end)?;
+            while let Some(cell) = reader.next_cell().map_err(|e| detail(&e))? {
+                keep(cell.get_position(), Data::from(cell.get_value().clone()))?;
+            }
+        }
+        Sheets::Xlsb(x) => {
+            let mut reader = x.worksheet_cells_reader(name).map_err(|e| detail(&e))?;
+            let d = reader.dimensions();
+            check_declared(d.start, d.end)?;
+            while let Some(cell) = reader.next_cell().map_err(|e| detail(&e))? {
+                keep(cell.get_position(), Data::from(cell.get_value().clone()))?;
+            }
+        }
+        other => {
+            let range = other.worksheet_range(name).map_err(|e| detail(&e))?;
+            let (top, left) = range.start().unwrap_or((0, 0));
+            for (row, col, value) in range.used_cells() {
+                keep((top + row as u32, left + col as u32), value.clone())?;
+            }
+        }
+    }
+    if !cells.is_sorted_by_key(|c| (c.0, c.1)) {
+        cells.sort_by_key(|c| (c.0, c.1));
+    }
+    Ok(cells)
+}
+
+/// A sheet's cells as a recipients table: the header (the first row with a value), then each
+/// row with a value, one text per header column.
+struct Table {
+    header_line: u64,
+    headers: Vec<String>,
+    openid_index: usize,
+    rows: Vec<(u64, Vec<String>)>,
+    problems: Vec<CellProblem>,
+}
+
+impl Table {
+    fn of(cells: Vec<(u32, u32, Data)>, openid_column: &str) -> Result<Self, (Option<u64>, CsvProblem)> {
+        // Columns count from the leftmost cell with a value, as a person reads the sheet.
+        let first_col = cells.iter().map(|c| c.1).min().unwrap_or(0);
+        let mut by_row =
+            cells.chunk_by(|a, b| a.0 == b.0).filter(|row| row.iter().any(|c| !cell_text(&c.2).trim().is_empty()));
+        let Some(header_cells) = by_row.next() else {
+            return Err((None, CsvProblem::Empty { openid_column: openid_column.to_string() }));
+        };
+        let header_line = u64::from(header_cells[0].0) + 1;
+        let width = header_cells.iter().map(|c| (c.1 - first_col) as usize + 1).max().unwrap_or(0);
+        let mut headers = vec![String::new(); width];
+        for (_, col, value) in header_cells {
+            headers[(col - first_col) as usize] = cell_text(value).trim().to_string();
+        }
+        while headers.last().is_some_and(String::is_empty) {
+            headers.pop();
+        }
+        let openid_index =
+            check_headers(&headers, openid_column, first_col as usize).map_err(|p| (Some(header_line), p))?;
+        let mut rows = Vec::new();
+        let mut problems = Vec::new();
+        for row in by_row {
+            let index = rows.len();
+            let mut texts = vec![String::new(); headers.len()];
+            for (_, col, cell) in row {
+                let Some(slot) = texts.get_mut((col - first_col) as usize) else { continue };
+                *slot = cell_text(cell);
+                let col = (col - first_col) as usize;
+                if let Data::Error(e) = cell {
+                    problems.push(CellProblem {
+                        row: index,
+                        column: headers[col].clone(),
+                        detail: format!("the cell holds the formula error {e}"),
+                    });
+                } else if col == openid_index && !matches!(cell, Data::String(_)) {
+                    problems.push(CellProblem {
+                        row: index,
+                        column: headers[col].clone(),
+                        detail: format!(
+                            "the openid cell holds a {} ({}), not text: an openid is text like oAbC…; format the column as Text and paste the openids again",
+                            kind_of(cell),
+                            texts[col]
+                        ),
+                    });
+                }
+            }
+            if texts.iter().all(|t| t.trim().is_empty()) {
+                continue;
+            }
+            rows.push((u64::from(row[0].0) + 1, texts));
+        }
+        Ok(Self { header_line, headers, openid_index, rows, problems })
+    }
 }
 
 fn kind_of(cell: &Data) -> &'static str {

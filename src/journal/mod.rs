@@ -56,6 +56,14 @@ pub enum JournalError {
         /// What changed.
         what: String,
     },
+    #[error("{old}: an earlier wxsend kept this workbook's journal here without recording its sheet, and wxsend now keeps one journal per sheet. If that journal was written for this sheet, rename the folder to {new} and run again; if it was for another sheet, rename it to that sheet's folder (<file>@<sheet>). Nothing was sent", old = .old.display(), new = .new.display())]
+    /// A workbook's journal from before journals recorded their sheet.
+    SheetUnrecorded {
+        /// The workbook's old folder.
+        old: PathBuf,
+        /// This sheet's folder.
+        new: PathBuf,
+    },
     /// The journal cannot be written (disk full, read-only, I/O error).
     #[error("cannot write the journal: {detail}. Free space (or make the state folder writable), then run the same command again; nothing was sent")]
     Unwritable {
@@ -92,6 +100,24 @@ impl JournalError {
     }
 }
 
+/// What besides its bytes decides a list's rows: the file's name (its reader), the sheet, the
+/// encoding that decoded it, the openid column and the header's line. A journal is applied only
+/// to a list read with the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListBinding {
+    /// The file's name (not its folder: a campaign folder moved keeps its journal).
+    pub file: String,
+    /// The workbook's sheet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// The encoding the file was read as (`workbook` for a workbook).
+    pub encoding: String,
+    /// The openid column's name.
+    pub openid_column: String,
+    /// The header's line (or sheet row).
+    pub header_line: u64,
+}
+
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -112,6 +138,10 @@ pub enum Line {
         rows: usize,
         /// When the journal began (Unix seconds).
         created: u64,
+        /// The settings that chose, decoded and numbered the rows (version 3 on; a version 2
+        /// journal is bound by its bytes' fingerprint alone).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        list: Option<ListBinding>,
     },
     /// A run of `wxsend send` began.
     Run {

@@ -3,7 +3,6 @@
 //! CRC32C), with the row it was matched to. Read back tolerantly: a torn last line (a crash
 //! mid-write) is ignored.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -43,13 +42,13 @@ impl ReceiptsFile {
     /// Append `receipts` and fsync before returning: a receipt acknowledged to WeChat is on disk.
     pub fn append(&self, receipts: &[StoredReceipt]) -> std::io::Result<()> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::private::create_dir_all(dir)?;
         }
         let mut bytes = Vec::new();
         for r in receipts {
             super::encode_record(r, &mut bytes);
         }
-        let mut file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let mut file = crate::private::options().create(true).append(true).open(&self.path)?;
         file.write_all(&bytes)?;
         file.sync_data()
     }

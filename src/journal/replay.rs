@@ -154,6 +154,7 @@ mod tests {
             csv_fp: "b".into(),
             rows: 3,
             created: 0,
+            list: None,
         }
     }
 

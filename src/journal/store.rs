@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use super::writer::RESERVE_BYTES;
-use super::{read_journal, JournalError, JournalWriter, Line, Replay, RowRecord};
+use super::{read_journal, JournalError, JournalWriter, Line, ListBinding, Replay, RowRecord};
 use crate::campaign::Campaign;
 
 /// The fingerprints a journal is tied to.
@@ -16,13 +16,17 @@ use crate::campaign::Campaign;
 pub struct Fingerprints {
     /// Of what decides the messages (not the pace).
     pub campaign: String,
-    /// Of the recipients file's bytes.
+    /// Of the recipients file's bytes, as they were parsed.
     pub csv: String,
+    /// The settings that chose, decoded and numbered the rows.
+    pub list: ListBinding,
 }
 
 impl Fingerprints {
-    /// Hash what decides the messages (not the pace): template, mapping, app; and the CSV bytes.
-    pub fn of(campaign: &Campaign) -> Result<Self, JournalError> {
+    /// Hash what decides the messages (not the pace): template, mapping, app; and take the list's
+    /// binding from the recipients as they were read — the hash of the very bytes parsed (the
+    /// file is never read a second time: one replaced meanwhile cannot change the binding).
+    pub fn of(campaign: &Campaign) -> Self {
         let c = &campaign.config;
         let m = &c.message;
         let mut h = Sha256::new();
@@ -46,12 +50,29 @@ impl Fingerprints {
         }
         put(&c.recipients.openid_column);
         put(if c.recipients.allow_duplicates { "dup" } else { "nodup" });
-        let campaign_fp = hex(&h.finalize());
-        let path = &campaign.recipients.path;
-        let io = |source| JournalError::Io { path: path.clone(), source };
-        let mut csv = Sha256::new();
-        std::io::copy(&mut File::open(path).map_err(io)?, &mut csv).map_err(io)?;
-        Ok(Self { campaign: campaign_fp, csv: hex(&csv.finalize()) })
+        let r = &campaign.recipients;
+        let list = ListBinding {
+            file: r.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            sheet: r.sheet.clone(),
+            encoding: r.encoding.label().to_string(),
+            openid_column: r.headers.get(r.openid_column).cloned().unwrap_or_default(),
+            header_line: r.header_line,
+        };
+        Self { campaign: hex(&h.finalize()), csv: hex(&r.digest), list }
+    }
+
+    /// One short key for the rows of this message and list (Redis keys a campaign's rows by it).
+    pub fn rows_key(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.csv.as_bytes());
+        for part in
+            [&self.list.file, self.list.sheet.as_deref().unwrap_or(""), &self.list.encoding, &self.list.openid_column]
+        {
+            h.update([0]);
+            h.update(part.as_bytes());
+        }
+        h.update(self.list.header_line.to_le_bytes());
+        format!("{}{}", &self.campaign[..16.min(self.campaign.len())], &hex(&h.finalize())[..16])
     }
 }
 
@@ -80,29 +101,55 @@ pub struct StatePaths {
     pub failed: PathBuf,
     /// `report.json`.
     pub report: PathBuf,
+    /// For a workbook's sheet: the folder an earlier wxsend kept for the whole workbook.
+    pub legacy: Option<PathBuf>,
 }
 
 impl StatePaths {
-    /// `<state_dir>/<csv file stem>/`: one journal per recipients file, so a re-run of an
-    /// exported failures file (`failed-<stem>.csv`) gets its own.
-    pub fn new(state_dir: &Path, csv: &Path) -> Self {
-        let stem: String = csv
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "recipients".into())
-            .chars()
-            .map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
-            .collect();
-        let dir = state_dir.join(&stem);
+    /// `<state_dir>/<file stem>/` for a CSV, `<state_dir>/<file stem>@<sheet>/` for a workbook's
+    /// sheet: one journal per list, so a re-run of an exported failures file
+    /// (`failed-<stem>.csv`) gets its own, and each sheet of a workbook its own.
+    pub fn new(state_dir: &Path, csv: &Path, sheet: Option<&str>) -> Self {
+        let stem = safe_name(
+            &csv.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recipients".into()),
+        );
+        let name = match sheet {
+            Some(sheet) => format!("{stem}@{}", safe_name(sheet)),
+            None => stem.clone(),
+        };
+        let dir = state_dir.join(&name);
         Self {
             journal: dir.join("journal.jsonl"),
             lock: dir.join("lock"),
             reserve: dir.join("journal.reserve"),
-            failed: dir.join(format!("failed-{stem}.csv")),
+            failed: dir.join(format!("failed-{name}.csv")),
             report: dir.join("report.json"),
+            legacy: sheet.map(|_| state_dir.join(&stem)),
             dir,
         }
     }
+
+    /// The state folder of the list `recipients` (see [`StatePaths::new`]).
+    pub fn of(state_dir: &Path, recipients: &crate::campaign::Recipients) -> Self {
+        Self::new(state_dir, &recipients.path, recipients.sheet.as_deref())
+    }
+
+    /// Refuse a workbook whose journal is still in the folder an earlier wxsend kept for the
+    /// whole workbook (without recording the sheet): applying it to another sheet would skip
+    /// that sheet's people, starting afresh would message the first sheet's again.
+    pub fn check_legacy(&self) -> Result<(), JournalError> {
+        let Some(old) = &self.legacy else { return Ok(()) };
+        if old.join("journal.jsonl").exists() && !self.journal.exists() {
+            return Err(JournalError::SheetUnrecorded { old: old.clone(), new: self.dir.clone() });
+        }
+        Ok(())
+    }
+}
+
+/// A file or folder name from a stem or sheet name: letters (any script), digits, `-_.`; anything
+/// else `_`.
+fn safe_name(text: &str) -> String {
+    text.chars().map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect()
 }
 
 /// The open journal of a run: the lock, the replayed state, and the writer.
@@ -126,8 +173,11 @@ impl Journal {
             move |source| JournalError::Io { path, source }
         };
         check_no_dangling_link(&paths.dir)?;
-        std::fs::create_dir_all(&paths.dir).map_err(io(&paths.dir))?;
-        let mut lock = OpenOptions::new()
+        paths.check_legacy()?;
+        crate::private::create_dir_all(&paths.dir)
+            .and_then(|()| crate::private::restrict_dir(&paths.dir))
+            .map_err(io(&paths.dir))?;
+        let mut lock = crate::private::options()
             .create(true)
             .truncate(false)
             .read(true)
@@ -151,7 +201,7 @@ impl Journal {
             let pid = std::process::id().to_string();
             let _ = lock.set_len(0).and_then(|()| lock.rewind()).and_then(|()| lock.write_all(pid.as_bytes()));
         }
-        let fp = Fingerprints::of(campaign)?;
+        let fp = Fingerprints::of(campaign);
         let rows = campaign.recipients.len();
         if new_run && paths.journal.exists() {
             let aside = paths.dir.join(format!("journal-{}.jsonl", unix_now()));
@@ -200,18 +250,22 @@ impl Journal {
                 RESERVE_BYTES / 1024
             ),
         })?;
-        let file = OpenOptions::new().create(true).append(true).open(&paths.journal).map_err(io(&paths.journal))?;
+        let file =
+            crate::private::options().create(true).append(true).open(&paths.journal).map_err(io(&paths.journal))?;
+        // A journal an earlier wxsend left readable by others: its openids are personal data.
+        crate::private::restrict(&file).map_err(io(&paths.journal))?;
         let writer = JournalWriter::spawn(file, paths.journal.clone(), Some(paths.reserve.clone()))
             .map_err(io(&paths.journal))?;
         if !exists {
             writer.append(Line::Header {
-                version: 2,
+                version: 3,
                 campaign: campaign.config.name.clone(),
                 campaign_fp: fp.campaign,
                 csv: campaign.recipients.path.display().to_string(),
                 csv_fp: fp.csv,
                 rows,
                 created: unix_now(),
+                list: Some(fp.list),
             });
         }
         if let Some((row, attempt)) = torn_dispatch {
@@ -235,7 +289,7 @@ fn make_reserve(path: &Path) -> std::io::Result<()> {
     if path.metadata().is_ok_and(|m| m.len() >= RESERVE_BYTES as u64) {
         return Ok(());
     }
-    let written = File::create(path).and_then(|mut f| {
+    let written = crate::private::options().write(true).create(true).truncate(true).open(path).and_then(|mut f| {
         std::io::Write::write_all(&mut f, &[0x20; RESERVE_BYTES])?;
         f.sync_all()
     });
@@ -277,26 +331,39 @@ pub fn check_bound(journal: &Path, campaign: &Campaign) -> Result<(), JournalErr
     let text = first.strip_suffix(b"\n").unwrap_or(&first);
     let header =
         super::decode(text).map_err(|detail| JournalError::Corrupt { path: journal.to_path_buf(), line: 1, detail })?;
-    check_header(journal, &header, &Fingerprints::of(campaign)?, campaign)
+    check_header(journal, &header, &Fingerprints::of(campaign), campaign)
 }
 
 fn check_header(journal: &Path, line: &Line, fp: &Fingerprints, campaign: &Campaign) -> Result<(), JournalError> {
-    let Line::Header { campaign_fp, csv_fp, rows, .. } = line else {
+    let Line::Header { campaign_fp, csv_fp, rows, list, .. } = line else {
         return Err(JournalError::Corrupt { path: journal.to_path_buf(), line: 1, detail: "no header line".into() });
     };
+    let changed = |what: String| Err(JournalError::Changed { path: journal.to_path_buf(), what });
+    let source = campaign.recipients.source_name();
     if *csv_fp != fp.csv || *rows != campaign.recipients.len() {
-        return Err(JournalError::Changed {
-            path: journal.to_path_buf(),
-            what: format!("the recipients file {}", campaign.recipients.path.display()),
-        });
+        return changed(format!("the recipients file {source}"));
+    }
+    if let Some(list) = list {
+        if let Some(what) = binding_change(list, &fp.list) {
+            return changed(format!("how {source} is read ({what})"));
+        }
     }
     if *campaign_fp != fp.campaign {
-        return Err(JournalError::Changed {
-            path: journal.to_path_buf(),
-            what: format!("the message of {} (template, mapping or app)", campaign.config.path.display()),
-        });
+        return changed(format!("the message of {} (template, mapping or app)", campaign.config.path.display()));
     }
     Ok(())
+}
+
+/// Which setting differs between the binding a journal was written with and the list as read
+/// now, in words: `the sheet: 名单 then, 退款 now`.
+fn binding_change(then: &ListBinding, now: &ListBinding) -> Option<String> {
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    let differ = |what: &str, a: String, b: String| (a != b).then(|| format!("{what}: {a} then, {b} now"));
+    differ("the file", then.file.clone(), now.file.clone())
+        .or_else(|| differ("the sheet", show(&then.sheet), show(&now.sheet)))
+        .or_else(|| differ("the encoding", then.encoding.clone(), now.encoding.clone()))
+        .or_else(|| differ("the openid column", then.openid_column.clone(), now.openid_column.clone()))
+        .or_else(|| differ("the header's line", then.header_line.to_string(), now.header_line.to_string()))
 }
 
 #[cfg(test)]
@@ -305,8 +372,13 @@ mod tests {
 
     #[test]
     fn state_paths_are_per_recipients_file() {
-        let p = StatePaths::new(Path::new("/s"), Path::new("/data/my list.csv"));
+        let p = StatePaths::new(Path::new("/s"), Path::new("/data/my list.csv"), None);
         assert_eq!(p.dir, Path::new("/s/my_list"));
         assert_eq!(p.failed, Path::new("/s/my_list/failed-my_list.csv"));
+        assert_eq!(p.legacy, None);
+        let sheet = StatePaths::new(Path::new("/s"), Path::new("/data/list.xlsx"), Some("名单 B"));
+        assert_eq!(sheet.dir, Path::new("/s/list@名单_B"));
+        assert_eq!(sheet.failed, Path::new("/s/list@名单_B/failed-list@名单_B.csv"));
+        assert_eq!(sheet.legacy.as_deref(), Some(Path::new("/s/list")));
     }
 }

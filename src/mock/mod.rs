@@ -355,10 +355,12 @@ async fn quota(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Re
 }
 
 async fn official_templates(State(s): Shared, Query(q): Query<TokenQuery>) -> Response {
+    s.template_hold_lifted().await;
     respond(s.templates(Kind::Template, q.access_token.as_deref()))
 }
 
 async fn subscribe_templates(State(s): Shared, Query(q): Query<TokenQuery>) -> Response {
+    s.template_hold_lifted().await;
     respond(s.templates(Kind::Subscribe, q.access_token.as_deref()))
 }
 

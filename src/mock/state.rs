@@ -47,6 +47,8 @@ pub struct Stats {
     pub quota_calls: u64,
     /// Template list requests (either endpoint).
     pub template_list_calls: u64,
+    /// Template list requests that waited for [`MockState::hold_template_lists`] to be lifted.
+    pub template_lists_held: u64,
     /// Times live tokens were invalidated by `invalidate_tokens_at`.
     pub invalidations: u64,
     /// TCP connections accepted (a client that keeps its connections alive opens few).
@@ -104,6 +106,8 @@ pub struct MockState {
     /// plus their monotonic offset, one clock read per message.
     started_unix_ms: u64,
     inner: Mutex<Inner>,
+    /// While true, template list requests wait (tests change the world while a sender waits).
+    template_hold: tokio::sync::watch::Sender<bool>,
 }
 
 const RID_CHARS: &[u8] = b"0123456789abcdef";
@@ -120,6 +124,7 @@ impl MockState {
         let mut invalidate_at = config.invalidate_tokens_at.clone();
         invalidate_at.sort_unstable();
         Ok(Self {
+            template_hold: tokio::sync::watch::Sender::new(false),
             inner: Mutex::new(Inner {
                 rng: fastrand::Rng::with_seed(config.seed),
                 live: HashMap::new(),
@@ -147,6 +152,21 @@ impl MockState {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         })
+    }
+
+    /// Hold template list requests (`true`) until released (`false`): a sender is then known
+    /// to be waiting on its start-up, for as long as a test needs.
+    pub fn hold_template_lists(&self, hold: bool) {
+        self.template_hold.send_replace(hold);
+    }
+
+    /// Wait while template lists are held (counted in `template_lists_held`).
+    pub(super) async fn template_hold_lifted(&self) {
+        let mut hold = self.template_hold.subscribe();
+        if *hold.borrow_and_update() {
+            self.lock().stats.template_lists_held += 1;
+            let _ = hold.wait_for(|held| !held).await;
+        }
     }
 
     /// The two template list endpoints.
