@@ -254,3 +254,56 @@ fn an_xls_cell_beyond_the_columns_read_is_refused() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("the sheet has a value in cell GJI3"), "{err}");
 }
+
+mod mutated {
+    use super::*;
+    use proptest::prelude::*;
+    use wxsend::campaign::workbook::from_bytes;
+
+    /// A valid workbook of each zip format and an `.xls`: the seeds the mutations start from.
+    fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+        let dir = tempfile::tempdir().unwrap();
+        small_book(&dir.path().join("list.xlsx"));
+        let mut dims = Vec::new();
+        for v in [0u32, 3] {
+            dims.extend_from_slice(&v.to_le_bytes());
+        }
+        dims.extend_from_slice(&[0, 0, 2, 0, 0, 0]);
+        vec![
+            ("list.xlsx", std::fs::read(dir.path().join("list.xlsx")).unwrap()),
+            (
+                "list.xls",
+                xls(&[(0x0809, vec![0x00, 0x06, 0x05, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), (0x0200, dims)]),
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Bytes of a real workbook with some changed, cut or grown: read or refused, never a
+        /// panic, an abort or a hang.
+        #[test]
+        fn a_damaged_workbook_is_read_or_refused(
+            seed in 0..2usize,
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..16),
+            cut in any::<prop::sample::Index>(),
+            as_name in 0..4usize,
+        ) {
+            let (_, mut bytes) = seeds().swap_remove(seed);
+            for (at, byte) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            if cut.index(8) == 0 {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+            let name = ["list.xlsx", "list.xls", "list.ods", "list.xlsb"][as_name];
+            if let Ok(r) = from_bytes(Path::new(name), &bytes, None, "openid") {
+                for row in r.rows() {
+                    let _ = (row.openid(), row.fields().count());
+                }
+            }
+        }
+    }
+}

@@ -44,15 +44,38 @@ fn open<'a>(path: &Path, bytes: &'a [u8]) -> Result<Book<'a>, CsvProblem> {
 /// once: the bytes hashed for the journal's binding are the bytes parsed. Its limits are checked
 /// before the parser allocates anything (`workbook_limits`).
 pub fn load(path: &Path, sheet: Option<&str>, openid_column: &str) -> Result<Recipients, LoadError> {
+    super::recipients::check_file(path)?;
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+    from_bytes(path, &bytes, sheet, openid_column)
+}
+
+/// Parse a workbook's bytes (`path` names its format and appears in messages); see [`load`]. A
+/// panic inside the spreadsheet parser on a damaged file is a refusal of the file, not a crash.
+pub fn from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    sheet: Option<&str>,
+    openid_column: &str,
+) -> Result<Recipients, LoadError> {
+    let parse = std::panic::AssertUnwindSafe(|| parse(path, bytes, sheet, openid_column));
+    std::panic::catch_unwind(parse).unwrap_or_else(|_| {
+        Err(LoadError::Recipients {
+            at: Location { path: path.to_path_buf(), line: None, column: None, sheet: sheet.map(str::to_string) },
+            problem: Box::new(CsvProblem::Workbook {
+                detail: "the file is damaged (the spreadsheet reader gave up on it); open it in Excel or WPS and save it again".into(),
+            }),
+        })
+    })
+}
+
+fn parse(path: &Path, bytes: &[u8], sheet: Option<&str>, openid_column: &str) -> Result<Recipients, LoadError> {
     let fail = |sheet: Option<&str>, line: Option<u64>, problem: CsvProblem| LoadError::Recipients {
         at: Location { path: path.to_path_buf(), line, column: None, sheet: sheet.map(str::to_string) },
         problem: Box::new(problem),
     };
-    super::recipients::check_file(path)?;
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
-    let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-    check_container(&bytes).map_err(|p| fail(None, None, p))?;
-    let mut book = open(path, &bytes).map_err(|p| fail(None, None, p))?;
+    let digest: [u8; 32] = sha2::Sha256::digest(bytes).into();
+    check_container(bytes).map_err(|p| fail(None, None, p))?;
+    let mut book = open(path, bytes).map_err(|p| fail(None, None, p))?;
     let names = book.sheet_names();
     let name = match sheet {
         Some(wanted) => names.iter().find(|n| n.as_str() == wanted).cloned().ok_or_else(|| {
