@@ -29,7 +29,9 @@ fn check(dir: &Path, file: &str) -> (Option<i32>, String, Duration) {
     let c = campaign(dir, file);
     let started = Instant::now();
     let out = wxsend(&["check", c.to_str().unwrap(), "--offline"], &[]);
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), started.elapsed())
+    let took = started.elapsed();
+    eprintln!("{file}: exit {:?} after {took:?}", out.status.code());
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), took)
 }
 
 /// A small, valid list with `openid` and `product`.
