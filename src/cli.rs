@@ -40,10 +40,66 @@ pub enum Command {
     Status(StatusArgs),
     /// Delivery receipts: serve an endpoint for WeChat's pushes, or import them from a file.
     Receipts(ReceiptsArgs),
+    /// The account's delivery ledger: who got which message across every campaign; rebuild it
+    /// from journals, show a person's history, keep a do-not-send list.
+    Ledger(LedgerArgs),
     /// Run the embedded mock WeChat server on 127.0.0.1 until Ctrl-C.
     Mock(crate::mock::MockConfig),
     /// The whole product on a bundled sample campaign against the embedded mock (no credentials).
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+/// `wxsend ledger`.
+pub struct LedgerArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: LedgerAction,
+}
+
+#[derive(Debug, Subcommand)]
+/// What `wxsend ledger` does.
+pub enum LedgerAction {
+    /// Rebuild the account ledgers from the journals under these folders (searched to any
+    /// depth), e.g. after the ledger folder was lost or moved.
+    Rebuild {
+        /// Folders holding state folders (`.wxsend`); default: `.wxsend` here.
+        dirs: Vec<PathBuf>,
+    },
+    /// A person's history with an account: every message, campaign, outcome and time.
+    Who {
+        /// The person's openid.
+        openid: String,
+        /// Which account.
+        #[command(flatten)]
+        account: AccountPick,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The account's do-not-send list: nobody on it is sent any message without
+    /// `--include-suppressed`.
+    Suppress {
+        /// `add` or `remove`.
+        #[arg(value_parser = ["add", "remove"])]
+        action: String,
+        /// A CSV with an `openid` column (a failures file works as it is).
+        file: PathBuf,
+        /// Which account.
+        #[command(flatten)]
+        account: AccountPick,
+    },
+}
+
+#[derive(Debug, Args)]
+/// The account a ledger command is about: an appid, or the campaign that names it.
+pub struct AccountPick {
+    /// The account's appid.
+    #[arg(long, value_name = "APPID", required_unless_present = "campaign")]
+    pub appid: Option<String>,
+    /// A campaign file of the account.
+    #[arg(long, value_name = "FILE")]
+    pub campaign: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -200,9 +256,14 @@ pub struct SendArgs {
     /// Ask WeChat for the account's templates even when a cached list is young enough.
     #[arg(long)]
     pub refresh_templates: bool,
-    /// Start a fresh journal (the old one is kept beside it); rows already sent WILL be sent again.
+    /// Start a fresh journal (the old one is kept beside it) and send the message again to people
+    /// who already got it, from this campaign or any other of the account: they WILL get it twice.
     #[arg(long)]
     pub new_run: bool,
+    /// Send to people the account holds back: their last answer was 43004 (not following) or
+    /// 43101 (refused) within `suppress_days`, or they are on the do-not-send list.
+    #[arg(long)]
+    pub include_suppressed: bool,
     /// Write the failures CSV here instead of the state folder.
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
@@ -250,6 +311,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Accounts => crate::commands::accounts(),
         Command::Status(args) => crate::commands::status(args),
         Command::Receipts(args) => crate::commands::receipts(args),
+        Command::Ledger(args) => crate::commands::ledger(args),
         Command::Mock(config) => mock(config),
         Command::Demo(args) => demo(args),
     }
@@ -315,6 +377,7 @@ fn send(args: SendArgs) -> Exit {
         mock: args.mock.then(crate::mock::MockConfig::default),
         resend_unknown: args.resend_unknown,
         new_run: args.new_run,
+        include_suppressed: args.include_suppressed,
         export: args.export,
         state_dir: args.state_dir,
         ignore_quota: args.ignore_quota,

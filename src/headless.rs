@@ -38,6 +38,7 @@ pub fn overview_lines(o: &Overview) -> Vec<String> {
             if r.unknown_held.is_empty() { "" } else { " (not resent; --resend-unknown resends them)" }
         ));
     }
+    lines.extend(o.ledger.lines());
     for w in &o.warnings {
         lines.push(format!("warning: {w}"));
     }

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod engine;
 pub mod headless;
 pub mod journal;
+pub mod ledger;
 pub mod mock;
 pub mod private;
 pub mod shared;

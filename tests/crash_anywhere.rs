@@ -29,6 +29,7 @@ async fn a_crash_after_any_journal_record_never_sends_twice_nor_loses_a_row() {
             .args(["send", campaign.to_str().unwrap(), "--headless", "--yes", "--skip-template-check"])
             .env("WXSEND_TEST_SECRET", SECRET)
             .env("WXSEND_CACHE_DIR", &cache)
+            .env("WXSEND_LEDGER_DIR", cache.join("ledger"))
             .env("WXSEND_FAILPOINT_ABORT_AFTER_WRITES", n.to_string())
             // Every other run on two sending threads: a crash with both threads mid-group.
             .env("WXSEND_SEND_THREADS", if n % 2 == 0 { "2" } else { "1" })

@@ -88,7 +88,8 @@ fn full_disk() {
             ])
             .args(extra)
             .env("WXSEND_TEST_SECRET", SECRET)
-            .env("WXSEND_CACHE_DIR", &cache);
+            .env("WXSEND_CACHE_DIR", &cache)
+            .env("WXSEND_LEDGER_DIR", cache.join("ledger"));
             cmd.output().unwrap()
         };
 
@@ -154,6 +155,7 @@ fn read_only() {
             .arg("--skip-template-check")
             .env("WXSEND_TEST_SECRET", SECRET)
             .env("WXSEND_CACHE_DIR", dir.path().join("cache"))
+            .env("WXSEND_LEDGER_DIR", dir.path().join("cache/ledger"))
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

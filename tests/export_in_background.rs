@@ -24,7 +24,7 @@ async fn the_failures_export_runs_off_the_runtime() {
     let session = Session::prepare(&opts).await.expect("prepare");
     // Every row refused by WeChat, as a long campaign's journal would hold them.
     for row in 0..rows {
-        session.writer.append(Line::Dispatch { row, attempt: 1 });
+        session.writer.append(Line::Dispatch { row, attempt: 1, who: None });
         session.writer.append(Line::Failed {
             row,
             attempt: 1,

@@ -114,6 +114,7 @@ fn listed_send(campaign: &Path, cache: &Path) -> tokio::process::Command {
     cmd.args(["send", campaign.to_str().unwrap(), "--headless", "--yes"])
         .env("WXSEND_TEST_SECRET", SECRET)
         .env("WXSEND_CACHE_DIR", cache)
+        .env("WXSEND_LEDGER_DIR", cache.join("ledger"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);

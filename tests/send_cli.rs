@@ -215,8 +215,14 @@ async fn the_failures_file_reruns_as_it_is() {
     // Re-run the failures file as it is: its own journal, the wxsend_ columns ignored.
     let f = failed.display().to_string();
     let o = run(&campaign, &cache, &["--yes", "--csv", &f]);
-    assert_eq!(o.status.code(), Some(1), "the refusals fail again");
+    assert_eq!(o.status.code(), Some(1), "the refusals are held back");
     assert!(stderr(&o).contains("rows 5: ready 4, invalid 1"), "{}", stderr(&o));
+    // They answered 43101 (refused) moments ago: the account holds them back…
+    assert!(stderr(&o).contains("held back by the account: 4"), "{}", stderr(&o));
+    assert_eq!(server.stats().sends_by_errcode.get(&43101), Some(&4));
+    // …until the operator says otherwise.
+    let o = run(&campaign, &cache, &["--yes", "--csv", &f, "--include-suppressed"]);
+    assert_eq!(o.status.code(), Some(1), "the refusals fail again");
     assert_eq!(server.stats().sends_by_errcode.get(&43101), Some(&8));
 }
 

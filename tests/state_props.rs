@@ -13,7 +13,7 @@ const ROWS: usize = 6;
 fn line() -> impl Strategy<Value = Line> {
     let row = 0..ROWS;
     prop_oneof![
-        (row.clone(), 1..4u32).prop_map(|(row, attempt)| Line::Dispatch { row, attempt }),
+        (row.clone(), 1..4u32).prop_map(|(row, attempt)| Line::Dispatch { row, attempt, who: None }),
         (row.clone(), 1..4u32, proptest::option::of("[0-9]{1,19}")).prop_map(|(row, attempt, msgid)| Line::Ok {
             row,
             attempt,
@@ -44,6 +44,10 @@ fn header() -> Line {
         rows: ROWS,
         created: 0,
         list: None,
+        kind: None,
+        template: None,
+        appid: None,
+        mock: None,
     }
 }
 

@@ -137,9 +137,10 @@ fn yes_with_an_unverified_template_asks_and_sends_nothing_until_answered() {
     );
     let run = |extra: &str, name: &str| {
         let command = format!(
-            "WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} {} send {} --yes {extra}; sleep 30",
+            "WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} WXSEND_LEDGER_DIR={} {} send {} --yes {extra}; sleep 30",
             common::SECRET,
             dir.path().join("cache").display(),
+            dir.path().join("cache/ledger").display(),
             env!("CARGO_BIN_EXE_wxsend"),
             campaign.display(),
         );

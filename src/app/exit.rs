@@ -49,6 +49,8 @@ impl Exit {
                 && totals.failed == 0
                 && totals.unknown == 0
                 && totals.elsewhere_unknown == 0
+                && totals.earlier_unknown == 0
+                && totals.suppressed == 0
                 && invalid == 0 =>
             {
                 Exit::Success

@@ -177,6 +177,12 @@ pub struct Report {
     pub pending: usize,
     /// Rows failed for good, by errcode, with what to do.
     pub failures_by_code: BTreeMap<Code, CodeCount>,
+    /// People the account's ledger says already got this message from an earlier run (not sent).
+    pub already_sent: usize,
+    /// People an earlier run sent this message without an answer (held back).
+    pub earlier_unknown: usize,
+    /// People the account holds back (43004/43101 within `suppress_days`, the do-not-send list).
+    pub suppressed: usize,
     /// This run's counters.
     pub this_run: Counters,
     /// How long this run took.
@@ -206,6 +212,32 @@ pub struct Totals {
     pub elsewhere: usize,
     /// Sent by another sender without an answer (it may have arrived; not resent here).
     pub elsewhere_unknown: usize,
+    /// Delivered to the same person by an earlier run of the same message (the account's
+    /// ledger): done, not sent again.
+    pub already_sent: usize,
+    /// Sent by an earlier run of the same message without an answer: held back.
+    pub earlier_unknown: usize,
+    /// Held back by the account (43004/43101 recently, or the do-not-send list).
+    pub suppressed: usize,
+}
+
+impl Totals {
+    /// Move the rows the account's ledger held back out of "not sent yet" (those this run's
+    /// journal still has pending).
+    pub fn apply_ledger(&mut self, replay: &Replay, held: &[(usize, super::plan::Held)]) {
+        use super::plan::Held;
+        for (row, held) in held {
+            if replay.rows.get(*row).map_or(Category::Pending, RowRecord::category) != Category::Pending {
+                continue;
+            }
+            self.pending = self.pending.saturating_sub(1);
+            match held {
+                Held::AlreadySent => self.already_sent += 1,
+                Held::EarlierUnknown => self.earlier_unknown += 1,
+                Held::Suppressed => self.suppressed += 1,
+            }
+        }
+    }
 }
 
 /// Counts over the ready rows of `campaign` as `replay` sees them.
@@ -231,8 +263,10 @@ pub fn build_report(
     summary: &Summary,
     files: Files,
     msgids: Vec<(usize, String)>,
+    held: &[(usize, super::plan::Held)],
 ) -> Report {
-    let t = totals(campaign, replay);
+    let mut t = totals(campaign, replay);
+    t.apply_ledger(replay, held);
     let mut failures_by_code: BTreeMap<Code, CodeCount> = BTreeMap::new();
     for i in campaign.checks.ready_rows() {
         if let Some(RowRecord::Failed(f)) = replay.rows.get(i) {
@@ -259,6 +293,9 @@ pub fn build_report(
         duplicates: campaign.checks.duplicates,
         ready: campaign.checks.ready,
         delivered: t.delivered,
+        already_sent: t.already_sent,
+        earlier_unknown: t.earlier_unknown,
+        suppressed: t.suppressed,
         failed: t.failed,
         unknown: t.unknown,
         pending: t.pending,

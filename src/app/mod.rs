@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod exit;
 pub mod export;
 pub mod gate;
+pub mod ledger;
 pub mod new_campaign;
 pub mod plan;
 pub mod preflight;

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, Rendered};
 use crate::journal::{Category, Replay};
+use crate::ledger::{Earlier, EarlierKind, Ledger, LedgerError};
 
 /// Which rows this run sends, and what earlier runs did with the others.
 #[derive(Debug, Clone, Default)]
@@ -13,6 +14,50 @@ pub struct Plan {
     pub to_send: Vec<usize>,
     /// What earlier runs of this journal left.
     pub resume: Resume,
+    /// What the account's delivery ledger said about the rest.
+    pub ledger: FromLedger,
+    /// The rows the ledger holds back, and why (in file order).
+    pub held: Vec<(usize, Held)>,
+}
+
+/// How the account's ledger is applied to a plan (from the command's flags and the campaign).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LedgerRules {
+    /// `--new-run`: send again what earlier runs delivered (counted as second messages).
+    pub new_run: bool,
+    /// `--resend-unknown`: send what an earlier run sent without an answer.
+    pub resend_unknown: bool,
+    /// `--include-suppressed`: send to people the account holds back.
+    pub include_suppressed: bool,
+    /// Answers 43004/43101 at or after this time (Unix seconds) hold a person back.
+    pub suppress_since: u64,
+}
+
+/// Why a row the journal would send is held back by the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// An earlier run (another journal) delivered this message to this person.
+    AlreadySent,
+    /// An earlier run sent it without an answer.
+    EarlierUnknown,
+    /// The account holds the person back (43004/43101 recently, or the do-not-send list).
+    Suppressed,
+}
+
+/// What the account's delivery ledger said about a plan's rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FromLedger {
+    /// Of the rows held back: already delivered by an earlier run of the same message.
+    pub already_sent: usize,
+    /// The first such run: its campaign and time (Unix seconds).
+    pub already_by: Option<(String, u64)>,
+    /// Sent by an earlier run without an answer (held back; `--resend-unknown` sends them).
+    pub earlier_unknown: usize,
+    /// Held back by the account (43004/43101 within `suppress_days`, or the do-not-send list).
+    pub suppressed: usize,
+    /// Sent again although an earlier run delivered it or may have (`--new-run`,
+    /// `--resend-unknown`): people who get this message a second time.
+    pub second_time: usize,
 }
 
 /// What earlier runs of the journal did with the ready rows.
@@ -35,6 +80,42 @@ impl Resume {
     }
 }
 
+impl FromLedger {
+    /// What the confirmation says about it, one line each (both front ends print these).
+    pub fn lines(&self) -> Vec<String> {
+        use super::text::thousands;
+        let mut out = Vec::new();
+        if self.already_sent > 0 {
+            let by = self.already_by.as_ref().map_or(String::new(), |(campaign, at)| {
+                format!(", by campaign {campaign} on {}", super::text::local_date(*at))
+            });
+            out.push(format!(
+                "already sent: {}{by} — the same message to the same people; not sent again",
+                thousands(self.already_sent)
+            ));
+        }
+        if self.earlier_unknown > 0 {
+            out.push(format!(
+                "sent earlier without an answer: {} (it may have arrived; held back, --resend-unknown sends them)",
+                thousands(self.earlier_unknown)
+            ));
+        }
+        if self.suppressed > 0 {
+            out.push(format!(
+                "held back by the account: {} (43004 not following or 43101 refused recently, or on the do-not-send list; --include-suppressed sends them)",
+                thousands(self.suppressed)
+            ));
+        }
+        if self.second_time > 0 {
+            out.push(format!(
+                "SECOND TIME: {} people already got this message (or may have) and will get it again",
+                thousands(self.second_time)
+            ));
+        }
+        out
+    }
+}
+
 impl Plan {
     /// The plan for the ready rows of `campaign` given what the journal says.
     pub fn new(campaign: &Campaign, replay: &Replay, resend_unknown: bool) -> Self {
@@ -54,10 +135,75 @@ impl Plan {
         p
     }
 
+    /// Ask the account's `ledger` about every row this plan would send (`journal` is this run's
+    /// own journal, whose rows the replay already decided): a person who already got the same
+    /// message from an earlier run — under any campaign name, folder, list or sheet — is not
+    /// sent, nor one an earlier run sent it to without an answer, nor one the account holds
+    /// back, unless `rules` say otherwise.
+    pub fn consult(
+        &mut self,
+        campaign: &Campaign,
+        ledger: &Ledger,
+        journal: &str,
+        rules: LedgerRules,
+    ) -> Result<(), LedgerError> {
+        let mut scratch = Rendered::default();
+        let openids: Vec<&str> =
+            self.to_send.iter().map(|&row| campaign.recipients.row(row).map_or("", |r| r.openid())).collect();
+        let items: Vec<(u64, &str)> = self
+            .to_send
+            .iter()
+            .zip(&openids)
+            .map(|(&row, openid)| (campaign.message_key(row, &mut scratch).unwrap_or(0), *openid))
+            .collect();
+        let earlier = ledger.earlier(&items, journal)?;
+        let held_back = if rules.include_suppressed {
+            vec![None; openids.len()]
+        } else {
+            ledger.held_back(&openids, rules.suppress_since)?
+        };
+        let mut keep = Vec::with_capacity(self.to_send.len());
+        let (l, held) = (&mut self.ledger, &mut self.held);
+        for ((&row, earlier), held_back) in self.to_send.iter().zip(earlier).zip(held_back) {
+            if held_back.is_some() {
+                l.suppressed += 1;
+                held.push((row, Held::Suppressed));
+                continue;
+            }
+            match earlier {
+                Some(_) if rules.new_run => {
+                    l.second_time += 1;
+                    keep.push(row);
+                }
+                Some(Earlier { kind: EarlierKind::Delivered, campaign, at }) => {
+                    l.already_sent += 1;
+                    l.already_by.get_or_insert((campaign, at));
+                    held.push((row, Held::AlreadySent));
+                }
+                Some(_) if rules.resend_unknown => {
+                    l.second_time += 1;
+                    keep.push(row);
+                }
+                Some(_) => {
+                    l.earlier_unknown += 1;
+                    held.push((row, Held::EarlierUnknown));
+                }
+                None => keep.push(row),
+            }
+        }
+        self.to_send = keep;
+        Ok(())
+    }
+
     /// Whether the whole campaign is already done with nothing held back: the run has nothing to
     /// do and nothing to report as missing.
     pub fn is_complete(&self, invalid: usize) -> bool {
-        self.to_send.is_empty() && self.resume.unknown_held.is_empty() && self.resume.failed == 0 && invalid == 0
+        self.to_send.is_empty()
+            && self.resume.unknown_held.is_empty()
+            && self.resume.failed == 0
+            && invalid == 0
+            && self.ledger.earlier_unknown == 0
+            && self.ledger.suppressed == 0
     }
 }
 
@@ -82,6 +228,8 @@ pub struct Overview {
     pub duplicates: usize,
     /// What earlier runs did.
     pub resume: Resume,
+    /// What the account's delivery ledger held back, and who gets the message a second time.
+    pub ledger: FromLedger,
     /// Campaign-wide warnings (e.g. uniform_send withdrawn).
     pub warnings: Vec<String>,
     /// The embedded mock's address when the run goes there (nothing reaches WeChat).

@@ -91,6 +91,17 @@ impl RunReport {
                 thousands(self.duplicates)
             ),
         );
+        if t.already_sent + t.earlier_unknown + t.suppressed > 0 {
+            say(
+                LineKind::Info,
+                format!(
+                    "account ledger: already sent by an earlier run {}; sent earlier without an answer {} (held back; --resend-unknown sends them); held back by the account {} (--include-suppressed sends them)",
+                    thousands(t.already_sent),
+                    thousands(t.earlier_unknown),
+                    thousands(t.suppressed)
+                ),
+            );
+        }
         if t.elsewhere + t.elsewhere_unknown > 0 {
             say(
                 LineKind::Info,

@@ -35,8 +35,10 @@ pub struct SendOptions {
     pub mock: Option<MockConfig>,
     /// Resend rows dispatched without an answer (`--resend-unknown`).
     pub resend_unknown: bool,
-    /// Start a fresh journal (`--new-run`).
+    /// Start a fresh journal and send again what earlier runs delivered (`--new-run`).
     pub new_run: bool,
+    /// Send to people the account holds back (`--include-suppressed`).
+    pub include_suppressed: bool,
     /// Where to write the failures file (`--export`).
     pub export: Option<PathBuf>,
     /// The state folder (`--state-dir`).
@@ -61,6 +63,9 @@ pub enum PrepareError {
     /// The state folder or journal cannot be used.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The account's delivery ledger cannot be used.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
     /// The token source cannot be set up (e.g. the secret is missing).
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -119,6 +124,8 @@ pub struct Session {
     pub schedule: Schedule,
     /// Redis, when several senders share this campaign.
     pub scale: Option<super::scale::Scale>,
+    /// The account's delivery ledger, fed again from this run's journal at its end.
+    pub ledger: std::sync::Mutex<crate::ledger::Ledger>,
 }
 
 /// The secret used against the embedded mock (it accepts any).
@@ -188,11 +195,21 @@ impl Session {
             return Err(PrepareError::Template(template.errors));
         }
         let paths = StatePaths::of(&state_dir, &campaign.recipients);
-        let (journal, writer) = Journal::open(paths, &campaign, opts.new_run)?;
+        // The account's ledger learns what every earlier run did — before this journal is opened
+        // (`--new-run` moves the old one aside) and after (this journal registered).
+        paths.check()?;
+        let mut ledger = super::ledger::open_for(&campaign, mock.is_some().then_some(state_dir.as_path()))?;
+        ledger.catch_up()?;
+        let (journal, writer) = Journal::open(paths, &campaign, opts.new_run, mock.is_some())?;
+        let m = &campaign.config.message;
+        let journal_name =
+            ledger.register(&journal.paths.journal, &campaign.config.name, m.kind.as_str(), &m.template_id)?;
+        ledger.catch_up()?;
         if let Some(scale) = &scale {
             scale.reconcile(&campaign, &journal.replay).await.map_err(|e| PrepareError::Shared(e.to_string()))?;
         }
-        let plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
+        let mut plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
+        plan.consult(&campaign, &ledger, &journal_name, super::ledger::rules(&campaign, opts))?;
         writer.append(crate::journal::Line::Run {
             at: crate::journal::unix_now(),
             pending: plan.to_send.len(),
@@ -219,6 +236,7 @@ impl Session {
             template,
             schedule,
             scale,
+            ledger: std::sync::Mutex::new(ledger),
         })
     }
 
@@ -235,6 +253,7 @@ impl Session {
             invalid: c.checks.invalid,
             duplicates: c.checks.duplicates,
             resume: self.plan.resume.clone(),
+            ledger: self.plan.ledger.clone(),
             warnings: c.warnings.iter().cloned().chain(self.journal.repaired.clone()).collect(),
             mock_api: self.mock.as_ref().map(|m| m.url()),
             schedule: {
@@ -401,12 +420,21 @@ impl Session {
             Ok(r) => (export::totals(&self.campaign, r), r.unknown()),
             Err(_) => (export::Totals { pending: self.plan.to_send.len(), ..Default::default() }, Vec::new()),
         };
+        if let Ok(r) = &replay {
+            totals.apply_ledger(r, &self.plan.held);
+        }
         if let (Some(scale), Ok(r)) = (&self.scale, &replay) {
             scale.settle(&self.campaign, r, &mut totals).await;
         }
+        // What this run did reaches the account's ledger now (else the next run of the account
+        // reads it from this journal).
+        if let Ok(mut ledger) = self.ledger.lock() {
+            let _ = ledger.catch_up();
+        }
         let failures = replay.and_then(|replay| {
             let written = self.write_failures(&replay)?;
-            let report = export::build_report(&self.campaign, &replay, summary, self.files.clone(), msgids);
+            let report =
+                export::build_report(&self.campaign, &replay, summary, self.files.clone(), msgids, &self.plan.held);
             export::write_report(&report, &self.files.report)
                 .map_err(|e| format!("{}: {e}", self.files.report.display()))?;
             Ok(written)

@@ -325,6 +325,7 @@ mod tests {
             url: Some("https://example.com/o/1".into()),
             page: None,
             client_msg_id: String::new(),
+            message_key: 0,
         };
         let lines = phone_lines(&template, Kind::Template, &["thing1".into(), "thing2".into()], &rendered);
         assert_eq!(

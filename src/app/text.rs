@@ -10,6 +10,15 @@ pub fn thousands(n: usize) -> String {
     crate::campaign::error::thousands(n as u64)
 }
 
+/// A moment (Unix seconds) as the local date: `2026-12-04`.
+pub fn local_date(unix: u64) -> String {
+    use chrono::TimeZone;
+    chrono::Local
+        .timestamp_opt(i64::try_from(unix).unwrap_or(i64::MAX), 0)
+        .single()
+        .map_or_else(|| unix.to_string(), |t| t.format("%Y-%m-%d").to_string())
+}
+
 /// `4m23s`, `1h02m`, `12s`.
 pub fn duration(d: Duration) -> String {
     let s = d.as_secs();

@@ -84,6 +84,7 @@ struct RawSend {
     max_attempts: Option<Spanned<u32>>,
     timeout_ms: Option<Spanned<u64>>,
     pause_on_failure_rate: Option<Spanned<f64>>,
+    suppress_days: Option<Spanned<u32>>,
     window: Option<Spanned<String>>,
     timezone: Option<Spanned<String>>,
 }
@@ -170,6 +171,8 @@ pub struct SendConfig {
     pub timeout_ms: u64,
     /// Share of failures over the last 100 results that pauses sending.
     pub pause_on_failure_rate: f64,
+    /// Days a 43004 or 43101 answer holds a person back from the account's campaigns.
+    pub suppress_days: u32,
     /// The daily sending window, if any.
     #[serde(skip)]
     pub window: Option<super::schedule::Window>,
@@ -187,6 +190,7 @@ impl Default for SendConfig {
             max_attempts: 5,
             timeout_ms: 10_000,
             pause_on_failure_rate: 0.5,
+            suppress_days: 30,
             window: None,
             zone: super::schedule::Zone::Local,
         }
@@ -385,6 +389,16 @@ impl CampaignConfig {
             zone: match &s.timezone {
                 None => super::schedule::Zone::Local,
                 Some(z) => super::schedule::Zone::parse(Some(z.get_ref())).map_err(|m| err(z.span().start, m))?,
+            },
+            suppress_days: match s.suppress_days {
+                None => d.suppress_days,
+                Some(v) if *v.get_ref() <= 3650 => *v.get_ref(),
+                Some(v) => {
+                    return Err(err(
+                        v.span().start,
+                        format!("`suppress_days` = {}: at most 3650 (0 turns suppression off)", v.get_ref()),
+                    ))
+                }
             },
             pause_on_failure_rate: match s.pause_on_failure_rate {
                 None => d.pause_on_failure_rate,

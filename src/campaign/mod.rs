@@ -85,6 +85,14 @@ impl Campaign {
         self.checks = validate::check_all(&self.recipients, &self.template, self.config.recipients.allow_duplicates);
     }
 
+    /// The message key of row `index` (see [`MessageTemplate::message_key`]), rendering it into
+    /// `scratch`.
+    pub fn message_key(&self, index: usize, scratch: &mut Rendered) -> Option<u64> {
+        let row = self.recipients.row(index)?;
+        self.template.render(&row, scratch);
+        Some(scratch.message_key)
+    }
+
     /// Render row `index` into `rendered` and its body into `body` (for previews and sending).
     pub fn render_row(&self, index: usize, rendered: &mut Rendered, body: &mut Vec<u8>) -> bool {
         match self.recipients.row(index) {

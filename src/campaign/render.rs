@@ -45,6 +45,9 @@ pub struct Rendered {
     pub page: Option<String>,
     /// `template` kind only: deterministic per campaign, template, recipient and content.
     pub client_msg_id: String,
+    /// The message to this recipient, whatever the campaign is called (see
+    /// [`MessageTemplate::message_key`]).
+    pub message_key: u64,
 }
 
 impl MessageTemplate {
@@ -83,6 +86,35 @@ impl MessageTemplate {
     pub fn render(&self, row: &Row<'_>, out: &mut Rendered) {
         self.render_values(row, out);
         self.derive_client_msg_id(row, out);
+        out.message_key = self.message_key(row.openid(), out);
+    }
+
+    /// Which message `openid` gets: a hash of what reaches the phone — kind, template, the
+    /// bodies' fixed parts (official account, mini program, state, language), the link, the page
+    /// and every key and value — and the recipient. Not the campaign's name, the list or the row:
+    /// the account's delivery ledger knows a message again under any of them. `client_msg_id`
+    /// and the token are not part of it.
+    pub fn message_key(&self, openid: &str, r: &Rendered) -> u64 {
+        let mut h = Sha256::new();
+        let mut put = |s: &str| {
+            h.update(s.as_bytes());
+            h.update([0u8]);
+        };
+        put(self.kind.as_str());
+        put(&self.template_id);
+        put(self.mp_appid.as_deref().unwrap_or(""));
+        put(self.miniprogram_appid.as_deref().unwrap_or(""));
+        put(&self.miniprogram_state);
+        put(&self.lang);
+        put(openid);
+        put(r.url.as_deref().unwrap_or(""));
+        put(r.page.as_deref().unwrap_or(""));
+        for (key, value) in self.keys.iter().zip(&r.values) {
+            put(key);
+            put(value);
+        }
+        let digest = h.finalize();
+        u64::from_le_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]])
     }
 
     /// Render the values, url and page of `row` (what validation looks at).

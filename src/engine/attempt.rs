@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::Shared;
 use crate::campaign::Rendered;
-use crate::journal::Line;
+use crate::journal::{Line, Who};
 use crate::shared::{Claim, RowState};
 use crate::wechat::{ErrorClass, Failure, Outcome, TokenNote, TokenStatus};
 
@@ -20,6 +20,8 @@ pub struct Job {
     /// Transient failures so far (bounded by `max_attempts`).
     pub transient: u32,
     pub body: Option<Bytes>,
+    /// The message's key, rendered with the body (the ledger's identity of the message).
+    pub message_key: u64,
 }
 
 /// What an attempt came to, for the dispatcher.
@@ -83,7 +85,7 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Render the row's request body.
+    /// Render the row's request body (its message key is left in `self.rendered`).
     pub fn render_body(&mut self, shared: &Shared, row: usize) -> Bytes {
         shared.campaign.render_row(row, &mut self.rendered, &mut self.body);
         if self.bodies.capacity() < self.body.len() {
@@ -112,6 +114,7 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
         None => {
             let b = scratch.render_body(shared, job.row);
             job.body = Some(b.clone());
+            job.message_key = scratch.rendered.message_key;
             b
         }
     };
@@ -126,7 +129,9 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     }
     job.attempt += 1;
     let (row, attempt) = (job.row, job.attempt);
-    if !shared.journal.append_written(Line::Dispatch { row, attempt }).await {
+    let openid = shared.campaign.recipients.row(row).map(|r| r.openid().to_string()).unwrap_or_default();
+    let who = Some(Box::new(Who { openid, key: format!("{:016x}", job.message_key) }));
+    if !shared.journal.append_written(Line::Dispatch { row, attempt, who }).await {
         let detail = shared.journal.error().unwrap_or_else(|| "the journal cannot be written".into());
         if let Some(c) = &shared.coord {
             let _ = Box::pin(c.rows.mark_outcome(row, &RowState::Retry)).await;

@@ -134,7 +134,7 @@ impl Board {
                 self.counters.retrying -= 1;
                 d.job
             } else if let Some(row) = self.fresh.pop_front() {
-                Job { row, attempt: 0, transient: 0, body: None }
+                Job { row, attempt: 0, transient: 0, body: None, message_key: 0 }
             } else {
                 break;
             };

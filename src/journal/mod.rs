@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use replay::{read_journal, read_journal_with_msgids, read_msgids, replay_file, ReadJournal, TornTail};
-pub use store::{check_bound, read_bound, unix_now, Fingerprints, Journal, StatePaths};
+pub use store::{check_bound, header_appid, read_bound, unix_now, who_of, Fingerprints, Journal, StatePaths};
 pub use writer::{JournalWriter, SYNC_INTERVAL};
 
 /// Why the journal cannot be used. Exit code 2: nothing is sent.
@@ -118,6 +118,17 @@ pub struct ListBinding {
     pub header_line: u64,
 }
 
+/// The person and the message of a dispatch: the openid and the message's key (a hash of the
+/// kind, template and rendered body without `client_msg_id`, see
+/// `MessageTemplate::message_key`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Who {
+    /// The recipient.
+    pub openid: String,
+    /// The message's key, as 16 hex digits.
+    pub key: String,
+}
+
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -141,7 +152,19 @@ pub enum Line {
         /// The settings that chose, decoded and numbered the rows (version 3 on; a version 2
         /// journal is bound by its bytes' fingerprint alone).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        list: Option<ListBinding>,
+        list: Option<Box<ListBinding>>,
+        /// The message kind (version 3 on).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<String>,
+        /// The template id (version 3 on).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<String>,
+        /// The account (version 3 on): the delivery ledger it feeds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        appid: Option<String>,
+        /// A run against the embedded mock: never fed to an account's ledger.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mock: Option<bool>,
     },
     /// A run of `wxsend send` began.
     Run {
@@ -158,6 +181,10 @@ pub enum Line {
         row: usize,
         /// Its attempt number.
         attempt: u32,
+        /// Who the request is for and which message (version 3 on): the account's delivery
+        /// ledger is fed from these, without the list.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        who: Option<Box<Who>>,
     },
     /// WeChat accepted the message.
     Ok {
@@ -358,7 +385,7 @@ impl Replay {
     /// Apply one line to the rows it names.
     pub fn apply(&mut self, line: &Line) {
         match line {
-            Line::Dispatch { row, attempt } => {
+            Line::Dispatch { row, attempt, .. } => {
                 if let Some(r) = self.rows.get_mut(*row) {
                     *r = RowRecord::Unknown { attempts: *attempt };
                 }
@@ -401,14 +428,14 @@ mod tests {
     fn replay_follows_the_last_line_of_each_row() {
         let mut r = Replay { rows: vec![RowRecord::Pending; 5], runs: 0 };
         for l in [
-            Line::Dispatch { row: 0, attempt: 1 },
+            Line::Dispatch { row: 0, attempt: 1, who: None },
             Line::Ok { row: 0, attempt: 1, msgid: Some("1".into()) },
-            Line::Dispatch { row: 1, attempt: 1 },
-            Line::Dispatch { row: 2, attempt: 1 },
+            Line::Dispatch { row: 1, attempt: 1, who: None },
+            Line::Dispatch { row: 2, attempt: 1, who: None },
             Line::Retry { row: 2, attempt: 1, errcode: Some(-1), errmsg: "system error".into() },
-            Line::Dispatch { row: 3, attempt: 1 },
+            Line::Dispatch { row: 3, attempt: 1, who: None },
             Line::Failed { row: 3, attempt: 1, errcode: Some(43101), errmsg: "refused".into() },
-            Line::Dispatch { row: 99, attempt: 1 },
+            Line::Dispatch { row: 99, attempt: 1, who: None },
         ] {
             r.apply(&l);
         }

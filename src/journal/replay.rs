@@ -155,6 +155,10 @@ mod tests {
             rows: 3,
             created: 0,
             list: None,
+            kind: None,
+            template: None,
+            appid: None,
+            mock: None,
         }
     }
 
@@ -164,7 +168,7 @@ mod tests {
         let path = dir.path().join("journal.jsonl");
         let good = journal(&[
             header(),
-            Line::Dispatch { row: 0, attempt: 1 },
+            Line::Dispatch { row: 0, attempt: 1, who: None },
             Line::Ok { row: 0, attempt: 1, msgid: Some("7".into()) },
         ]);
         let mut torn = good.clone();
@@ -177,7 +181,7 @@ mod tests {
 
         let mut inside = good.clone();
         inside.extend_from_slice(b"{\"t\":\"dispa\n");
-        inside.extend_from_slice(&journal(&[Line::Dispatch { row: 1, attempt: 1 }]));
+        inside.extend_from_slice(&journal(&[Line::Dispatch { row: 1, attempt: 1, who: None }]));
         std::fs::write(&path, inside).unwrap();
         let e = read_journal(&path, 3).unwrap_err().to_string();
         assert!(e.contains("journal.jsonl:4: the journal is damaged"), "{e}");
@@ -201,7 +205,7 @@ mod tests {
     fn a_record_whose_checksum_fails_is_damage_not_data() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let mut bytes = journal(&[header(), Line::Dispatch { row: 0, attempt: 1 }]);
+        let mut bytes = journal(&[header(), Line::Dispatch { row: 0, attempt: 1, who: None }]);
         // Flip the row number of the dispatch record: still valid JSON, wrong checksum.
         let at = bytes.windows(7).position(|w| w == b"\"row\":0").unwrap() + 6;
         bytes[at] = b'1';

@@ -134,6 +134,13 @@ impl StatePaths {
         Self::new(state_dir, &recipients.path, recipients.sheet.as_deref())
     }
 
+    /// What is checked before anything is created in or beside the state folder: a folder (or
+    /// parent) that is a link to nothing, a workbook journal of an earlier version.
+    pub fn check(&self) -> Result<(), JournalError> {
+        check_no_dangling_link(&self.dir)?;
+        self.check_legacy()
+    }
+
     /// Refuse a workbook whose journal is still in the folder an earlier wxsend kept for the
     /// whole workbook (without recording the sheet): applying it to another sheet would skip
     /// that sheet's people, starting afresh would message the first sheet's again.
@@ -166,14 +173,19 @@ pub struct Journal {
 
 impl Journal {
     /// Lock the state folder, check the fingerprints and replay the journal.
-    /// `new_run` moves an existing journal aside and starts a fresh one.
-    pub fn open(paths: StatePaths, campaign: &Campaign, new_run: bool) -> Result<(Self, JournalWriter), JournalError> {
+    /// `new_run` moves an existing journal aside and starts a fresh one; `mock` marks a journal
+    /// of the embedded mock (never an account's delivery).
+    pub fn open(
+        paths: StatePaths,
+        campaign: &Campaign,
+        new_run: bool,
+        mock: bool,
+    ) -> Result<(Self, JournalWriter), JournalError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| JournalError::Io { path, source }
         };
-        check_no_dangling_link(&paths.dir)?;
-        paths.check_legacy()?;
+        paths.check()?;
         crate::private::create_dir_all(&paths.dir)
             .and_then(|()| crate::private::restrict_dir(&paths.dir))
             .map_err(io(&paths.dir))?;
@@ -265,12 +277,16 @@ impl Journal {
                 csv_fp: fp.csv,
                 rows,
                 created: unix_now(),
-                list: Some(fp.list),
+                list: Some(Box::new(fp.list)),
+                kind: Some(campaign.config.message.kind.as_str().to_string()),
+                template: Some(campaign.config.message.template_id.clone()),
+                appid: Some(campaign.config.wechat.appid.clone()),
+                mock: mock.then_some(true),
             });
         }
         if let Some((row, attempt)) = torn_dispatch {
             // Written again whole: the row stays unknown on every later replay.
-            writer.append(Line::Dispatch { row, attempt });
+            writer.append(Line::Dispatch { row, attempt, who: who_of(campaign, row) });
         }
         // Everything so far reaches the disk now: a full disk is found before the first request.
         if !writer.sync_now() {
@@ -279,6 +295,25 @@ impl Journal {
         }
         Ok((Self { paths, replay, repaired, _lock: lock }, writer))
     }
+}
+
+/// The account a journal was written for (its header, version 3 on), unless it was a run of
+/// the embedded mock.
+pub fn header_appid(journal: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let mut first = Vec::new();
+    std::io::BufReader::new(File::open(journal).ok()?).read_until(b'\n', &mut first).ok()?;
+    match super::decode(first.strip_suffix(b"\n").unwrap_or(&first)).ok()? {
+        Line::Header { appid: Some(appid), mock, .. } if mock != Some(true) => Some(appid),
+        _ => None,
+    }
+}
+
+/// The person and message of `campaign`'s row `row`, as a dispatch record carries them.
+pub fn who_of(campaign: &Campaign, row: usize) -> Option<Box<super::Who>> {
+    let key = campaign.message_key(row, &mut Default::default())?;
+    let openid = campaign.recipients.row(row)?.openid().to_string();
+    Some(Box::new(super::Who { openid, key: format!("{key:016x}") }))
 }
 
 /// A state folder (or its parent) that is a symbolic link to nothing: say so, rather than the

@@ -147,7 +147,7 @@ impl WriterInner {
             return None;
         }
         let mut number = 0;
-        if let Line::Dispatch { row, attempt } = *line {
+        if let Line::Dispatch { row, attempt, .. } = *line {
             out.dispatched += 1;
             number = out.dispatched;
             out.uncommitted.push((row, attempt));

@@ -10,12 +10,15 @@ async fn a_disk_that_stays_full_keeps_outcomes_in_memory_and_names_them() {
         return;
     };
     let writer = JournalWriter::spawn(file, PathBuf::from("/dev/full"), None).unwrap();
-    assert!(!writer.append_written(Line::Dispatch { row: 3, attempt: 1 }).await);
+    assert!(!writer.append_written(Line::Dispatch { row: 3, attempt: 1, who: None }).await);
     assert!(writer.error().is_some_and(|e| e.contains("/dev/full") && e.contains("No space left")));
     writer.append(Line::Ok { row: 1, attempt: 1, msgid: Some("9".into()) });
     writer.append(Line::Failed { row: 2, attempt: 1, errcode: Some(43101), errmsg: "refused".into() });
     writer.append(Line::Ok { row: 5, attempt: 1, msgid: None });
-    assert!(!writer.append_written(Line::Dispatch { row: 6, attempt: 1 }).await, "no request after a failure");
+    assert!(
+        !writer.append_written(Line::Dispatch { row: 6, attempt: 1, who: None }).await,
+        "no request after a failure"
+    );
     assert!(!writer.flush().await);
     assert_eq!(writer.unrecorded_accepted(), vec![1, 5]);
 }
@@ -33,7 +36,7 @@ async fn dispatch_lines_of_ready_workers_share_one_write() {
             let writer = writer.clone();
             let path = path.clone();
             tokio::spawn(async move {
-                let sent = writer.append_written(Line::Dispatch { row, attempt: 1 }).await;
+                let sent = writer.append_written(Line::Dispatch { row, attempt: 1, who: None }).await;
                 // What a request leaving now could rely on: its line is in the file.
                 let text = std::fs::read_to_string(&path).unwrap();
                 (sent, text.contains(&format!("\"row\":{row},")))
@@ -58,7 +61,7 @@ async fn a_failed_group_write_withdraws_every_member() {
     let tasks: Vec<_> = (0..5)
         .map(|row| {
             let writer = writer.clone();
-            tokio::spawn(async move { writer.append_written(Line::Dispatch { row, attempt: 1 }).await })
+            tokio::spawn(async move { writer.append_written(Line::Dispatch { row, attempt: 1, who: None }).await })
         })
         .collect();
     for t in tasks {
@@ -79,9 +82,9 @@ async fn after_a_failure_no_request_leaves_but_outcomes_are_still_written() {
     let path = dir.path().join("journal.jsonl");
     let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
     let writer = JournalWriter::spawn(file, path.clone(), None).unwrap();
-    assert!(writer.append_written(Line::Dispatch { row: 0, attempt: 1 }).await);
+    assert!(writer.append_written(Line::Dispatch { row: 0, attempt: 1, who: None }).await);
     writer.inner.fail(std::io::Error::from_raw_os_error(28));
-    assert!(!writer.append_written(Line::Dispatch { row: 1, attempt: 1 }).await);
+    assert!(!writer.append_written(Line::Dispatch { row: 1, attempt: 1, who: None }).await);
     writer.append(Line::Ok { row: 0, attempt: 1, msgid: None });
     assert!(!writer.flush().await, "the run still ends as a journal failure");
     assert!(writer.unrecorded_accepted().is_empty());

@@ -118,6 +118,8 @@ pub struct App {
     pub configured_rate: u32,
     /// What earlier runs did, when this run resumes a campaign.
     pub resume: Option<Resume>,
+    /// What the account's delivery ledger held back (already sent, suppressed, second time).
+    pub ledger_lines: Vec<String>,
     /// The daily quota, as the preflight found it.
     pub quota_line: Option<String>,
     /// Where messages go and how: `https://api.weixin.qq.com (proxy http://…)`.
@@ -195,6 +197,7 @@ impl App {
             rate,
             configured_rate: rate,
             resume: None,
+            ledger_lines: Vec::new(),
             quota_line: None,
             api_line: String::new(),
             template_line: String::new(),

@@ -58,6 +58,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
         None => format!("{} ({})", overview.api, overview.route),
     };
     app.resume = Some(overview.resume).filter(|r| r.is_resuming());
+    app.ledger_lines = overview.ledger.lines();
     app.warnings = overview.warnings.clone();
 
     let mut terminal = match ratatui::try_init() {

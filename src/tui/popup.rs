@@ -87,6 +87,9 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
                     if r.unknown_held.is_empty() { "" } else { " (not resent; --resend-unknown resends them)" }
                 )));
             }
+            for line in &app.ledger_lines {
+                lines.push(Line::styled(format!("ledger     {line}"), theme.warn()));
+            }
             for w in &app.warnings {
                 lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
             }

@@ -102,10 +102,26 @@ pub fn mixed_openids(n: usize, refuse: usize, bad: usize) -> Vec<String> {
         .collect()
 }
 
+/// The account ledger folder of a test whose token cache is `cache`: `<cache>.ledger`, beside it
+/// (never the user's own ledger, never inside the cache).
+pub fn ledger_beside(cache: &Path) -> std::path::PathBuf {
+    let mut name = cache.file_name().unwrap_or_default().to_os_string();
+    name.push(".ledger");
+    cache.with_file_name(name)
+}
+
 /// Run the real binary.
 pub fn wxsend(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
     cmd.args(args);
+    // Each test's account ledger beside its token cache (never the user's own); without a cache,
+    // a folder that does not exist (readers find no ledger).
+    let ledger = envs
+        .iter()
+        .find(|(k, _)| *k == "WXSEND_CACHE_DIR")
+        .map(|(_, cache)| ledger_beside(Path::new(cache)))
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("wxsend-tests-no-ledger-{}", std::process::id())));
+    cmd.env("WXSEND_LEDGER_DIR", ledger);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -131,6 +147,7 @@ pub fn send_command(campaign: &Path, cache: &Path, extra: &[&str]) -> tokio::pro
         .args(extra)
         .env("WXSEND_TEST_SECRET", SECRET)
         .env("WXSEND_CACHE_DIR", cache)
+        .env("WXSEND_LEDGER_DIR", ledger_beside(cache))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
