@@ -22,7 +22,7 @@ source "$ROOT/bench/lib.sh"
 start_mock
 campaign "$WORK/p" "$ROWS" 1000000 "$C" profile
 run() { # run [wrapper…]: one send; prints its user + system seconds
-  WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache /usr/bin/time -f "%U %S" -o "$WORK/time" "$@" \
+  WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache WXSEND_LEDGER_DIR=$WORK/ledger /usr/bin/time -f "%U %S" -o "$WORK/time" "$@" \
     "$BIN" send "$WORK/p/campaign.toml" --headless --yes --new-run --skip-template-check > /dev/null 2> "$WORK/send.log"
   awk '{print $1 + $2}' "$WORK/time"
 }

@@ -33,7 +33,7 @@ source "$ROOT/bench/lib.sh"
 
 send() { # send DIR -> prints "wall_s peak_kib cpu_s"
   local out=$WORK/time.txt
-  WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache /usr/bin/time -v -o "$out" \
+  WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache WXSEND_LEDGER_DIR=$WORK/ledger /usr/bin/time -v -o "$out" \
     "$BIN" send "$1/campaign.toml" --headless --yes --new-run --skip-template-check > /dev/null 2> "$WORK/send.log" || true
   local wall peak
   wall=$(python3 -c "
@@ -97,7 +97,7 @@ for n in 1 2 4; do
   start=$(date +%s.%N)
   pids=()
   for k in $(seq "$n"); do
-    WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache-$n-$k WXSEND_REDIS_URL=redis://127.0.0.1:$RPORT/0 \
+    WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache-$n-$k WXSEND_LEDGER_DIR=$WORK/ledger-$n-$k WXSEND_REDIS_URL=redis://127.0.0.1:$RPORT/0 \
       "$BIN" send "$WORK/s$n/campaign.toml" --headless --yes --skip-template-check --state-dir "$WORK/st-$n-$k" > /dev/null 2>&1 &
     pids+=($!)
   done

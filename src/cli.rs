@@ -451,7 +451,7 @@ fn check(args: CheckArgs) -> Exit {
         ..Default::default()
     };
     let template = rt.block_on(crate::app::templates::check_standalone(&mut campaign, opts));
-    let report = CheckReport::build(&campaign, args.show, args.all || args.json, template);
+    let report = CheckReport::build(&campaign, args.show, args.all || args.json, template).with_ledger(&campaign);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if args.json {

@@ -253,6 +253,9 @@ pub fn status(args: StatusArgs) -> Exit {
         t(report.pending),
         t(report.not_sendable)
     );
+    for line in report.ledger.lines() {
+        println!("ledger: {}", crate::app::text::printable(&line));
+    }
     let r = &report.receipts;
     println!(
         "receipts: success {}  user_block {}  system_failed {}  pending {}{}",

@@ -130,6 +130,17 @@ async fn the_same_message_under_two_names_skips_and_counts_the_overlap_and_new_r
     let out = send(&x, &ledger, &[]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", words(&out));
 
+    // Before sending: `check` and `status` count the overlap.
+    let env = [("WXSEND_LEDGER_DIR", ledger.to_str().unwrap())];
+    let out = wxsend(&["check", y.to_str().unwrap(), "--offline"], &env);
+    assert!(words(&out).contains("ledger: already sent: 100, by campaign november on "), "{}", words(&out));
+    let out = wxsend(&["check", y.to_str().unwrap(), "--offline", "--json"], &env);
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(check["ledger"]["already_sent"], 100, "{check}");
+    let out = wxsend(&["status", y.to_str().unwrap()], &env);
+    let text = words(&out);
+    assert!(text.contains("pending 100") && text.contains("ledger: already sent: 100"), "{text}");
+
     let out = send(&y, &ledger, &[]).output().await.unwrap();
     let text = words(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
@@ -220,4 +231,34 @@ async fn a_ledger_rebuilt_from_the_journals_gives_the_same_answers() {
     let text = words(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("november") && text.contains("delivered"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_do_not_send_list_holds_people_back_until_they_are_removed() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger");
+    let people: Vec<String> = (0..10).map(|i| openid("oWx", i)).collect();
+    let c = write_campaign(dir.path(), "list", Some(&server.url()), "rate = 1000", &people);
+    let file = dir.path().join("do-not-send.csv");
+    std::fs::write(&file, format!("openid,why\n{},asked us\n{},asked us\n", people[3], people[7])).unwrap();
+    let env = [("WXSEND_LEDGER_DIR", ledger.to_str().unwrap())];
+    let add = ["ledger", "suppress", "add", file.to_str().unwrap(), "--campaign", c.to_str().unwrap()];
+    let out = wxsend(&add, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", words(&out));
+    assert!(words(&out).contains("2 of 2 people added to the do-not-send list"), "{}", words(&out));
+
+    let out = send(&c, &ledger, &[]).output().await.unwrap();
+    let text = words(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("held back by the account: 2"), "{text}");
+    let got = received(&server);
+    assert_eq!(got.len(), 8);
+    assert!(!got.contains_key(&people[3]) && !got.contains_key(&people[7]));
+
+    let remove = ["ledger", "suppress", "remove", file.to_str().unwrap(), "--appid", APPID];
+    assert_eq!(wxsend(&remove, &env).status.code(), Some(0));
+    let out = send(&c, &ledger, &[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", words(&out));
+    assert_eq!(received(&server).len(), 10);
 }

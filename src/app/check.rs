@@ -84,9 +84,36 @@ pub struct CheckReport {
     pub more: std::collections::BTreeMap<(Severity, String), usize>,
     /// The bodies of the first ready rows.
     pub preview: Vec<Preview>,
+    /// What the account's delivery ledger says of the ready rows: already sent by another
+    /// campaign's run, sent earlier without an answer, held back by the account.
+    pub ledger: super::plan::FromLedger,
 }
 
 impl CheckReport {
+    /// Ask the account's delivery ledger (if there is one; `check` never creates it) about the
+    /// ready rows, as `send` would: who already got this message from another campaign's run,
+    /// who got it without an answer, who the account holds back. A ledger that cannot be read
+    /// becomes a warning.
+    pub fn with_ledger(mut self, campaign: &Campaign) -> Self {
+        let ledger = match super::ledger::open_existing(campaign) {
+            Ok(Some(ledger)) => ledger,
+            Ok(None) => return self,
+            Err(e) => {
+                self.warnings.push(e.to_string());
+                return self;
+            }
+        };
+        let mut plan = super::plan::Plan { to_send: campaign.checks.ready_rows().collect(), ..Default::default() };
+        let own = crate::journal::StatePaths::of(&campaign.config.state_dir, &campaign.recipients);
+        let rules = super::ledger::rules(campaign, &super::session::SendOptions::default());
+        let consulted = ledger.journal_id(&own.journal).and_then(|own| plan.consult(campaign, &ledger, own, rules));
+        match consulted {
+            Ok(()) => self.ledger = plan.ledger,
+            Err(e) => self.warnings.push(e.to_string()),
+        }
+        self
+    }
+
     /// Collect the report for `campaign`, with the bodies of its first `show` ready rows.
     /// With `every_problem` false, only the first [`SHOWN_PER_CHECK`] problems of each check and
     /// severity are kept (the rest are counted in `more`): a list with a million bad rows costs
@@ -164,6 +191,7 @@ impl CheckReport {
             problems,
             more,
             preview,
+            ledger: Default::default(),
             template,
         }
     }
@@ -201,6 +229,9 @@ impl CheckReport {
             "rows {}  ready {}  invalid {}  duplicates {}  with warnings {}",
             self.rows, self.ready, self.invalid, self.duplicates, self.warned
         )?;
+        for line in self.ledger.lines() {
+            writeln!(out, "ledger: {}", printable(&line))?;
+        }
         for (title, severity_filter) in [
             ("rows not sent (invalid or duplicate)", Some(Severity::Error)),
             ("warnings (sent, but WeChat alters them)", Some(Severity::Warning)),

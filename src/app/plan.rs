@@ -45,7 +45,7 @@ pub enum Held {
 }
 
 /// What the account's delivery ledger said about a plan's rows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FromLedger {
     /// Of the rows held back: already delivered by an earlier run of the same message.
     pub already_sent: usize,
@@ -136,7 +136,7 @@ impl Plan {
     }
 
     /// Ask the account's `ledger` about every row this plan would send (`journal` is this run's
-    /// own journal, whose rows the replay already decided): a person who already got the same
+    /// own journal, if the ledger knows it, whose rows the replay already decided): a person who already got the same
     /// message from an earlier run — under any campaign name, folder, list or sheet — is not
     /// sent, nor one an earlier run sent it to without an answer, nor one the account holds
     /// back, unless `rules` say otherwise.
@@ -144,7 +144,7 @@ impl Plan {
         &mut self,
         campaign: &Campaign,
         ledger: &Ledger,
-        journal: &str,
+        journal: Option<i64>,
         rules: LedgerRules,
     ) -> Result<(), LedgerError> {
         let mut scratch = Rendered::default();
@@ -156,7 +156,8 @@ impl Plan {
             .zip(&openids)
             .map(|(&row, openid)| (campaign.message_key(row, &mut scratch).unwrap_or(0), *openid))
             .collect();
-        let earlier = ledger.earlier(&items, journal)?;
+        let m = &campaign.config.message;
+        let earlier = ledger.earlier(&items, journal, m.kind.as_str(), &m.template_id)?;
         let held_back = if rules.include_suppressed {
             vec![None; openids.len()]
         } else {

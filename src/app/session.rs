@@ -202,14 +202,14 @@ impl Session {
         ledger.catch_up()?;
         let (journal, writer) = Journal::open(paths, &campaign, opts.new_run, mock.is_some())?;
         let m = &campaign.config.message;
-        let journal_name =
+        let journal_id =
             ledger.register(&journal.paths.journal, &campaign.config.name, m.kind.as_str(), &m.template_id)?;
         ledger.catch_up()?;
         if let Some(scale) = &scale {
             scale.reconcile(&campaign, &journal.replay).await.map_err(|e| PrepareError::Shared(e.to_string()))?;
         }
         let mut plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
-        plan.consult(&campaign, &ledger, &journal_name, super::ledger::rules(&campaign, opts))?;
+        plan.consult(&campaign, &ledger, Some(journal_id), super::ledger::rules(&campaign, opts))?;
         writer.append(crate::journal::Line::Run {
             at: crate::journal::unix_now(),
             pending: plan.to_send.len(),

@@ -26,8 +26,11 @@ pub struct StatusReport {
     /// Each of them: the row, its openid and the requests made (`--resend-unknown` sends them
     /// again; check first for kinds WeChat does not de-duplicate).
     pub unknown_rows: Vec<UnknownRow>,
-    /// Ready rows not sent yet.
+    /// Ready rows not sent yet (nor held back by the account's ledger).
     pub pending: usize,
+    /// What the account's delivery ledger says of the rows this journal has not sent: already
+    /// sent by another campaign's run, sent earlier without an answer, held back.
+    pub ledger: super::plan::FromLedger,
     /// Rows that are never sent (invalid or duplicate).
     pub not_sendable: usize,
     /// What the delivery receipts say about the sent rows.
@@ -69,12 +72,14 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
         unknown: 0,
         unknown_rows: Vec::new(),
         pending: 0,
+        ledger: Default::default(),
         not_sendable: 0,
         receipts: ReceiptCounts::default(),
         receipts_unmatched: 0,
         journal: records.as_ref().map(|_| paths.journal.display().to_string()),
         senders: None,
     };
+    let mut pending = Vec::new();
     for i in 0..rows {
         if campaign.checks.state(i) != Some(RowState::Ready) {
             report.not_sendable += 1;
@@ -88,7 +93,18 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
                 let openid = campaign.recipients.row(i).map(|r| r.openid().to_string()).unwrap_or_default();
                 report.unknown_rows.push(UnknownRow { row: i + 1, openid, attempts: *attempts });
             }
-            _ => report.pending += 1,
+            _ => pending.push(i),
+        }
+    }
+    report.pending = pending.len();
+    if !pending.is_empty() {
+        if let Some(ledger) = super::ledger::open_existing(campaign).map_err(|e| e.to_string())? {
+            let mut plan = super::plan::Plan { to_send: pending, ..Default::default() };
+            let rules = super::ledger::rules(campaign, &super::session::SendOptions::default());
+            let own = ledger.journal_id(&paths.journal).map_err(|e| e.to_string())?;
+            plan.consult(campaign, &ledger, own, rules).map_err(|e| e.to_string())?;
+            report.pending = plan.to_send.len();
+            report.ledger = plan.ledger;
         }
     }
     let receipts = ReceiptsFile::in_dir(&paths.dir).read().map_err(|e| format!("{}: {e}", paths.dir.display()))?;

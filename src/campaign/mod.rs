@@ -89,8 +89,8 @@ impl Campaign {
     /// `scratch`.
     pub fn message_key(&self, index: usize, scratch: &mut Rendered) -> Option<u64> {
         let row = self.recipients.row(index)?;
-        self.template.render(&row, scratch);
-        Some(scratch.message_key)
+        self.template.render_values(&row, scratch);
+        Some(self.template.message_key(row.openid(), scratch))
     }
 
     /// Render row `index` into `rendered` and its body into `body` (for previews and sending).

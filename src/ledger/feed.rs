@@ -32,17 +32,17 @@ fn head_of(bytes: &[u8]) -> String {
 impl Ledger {
     /// Read what every registered journal gained since it was last fed.
     pub fn catch_up(&mut self) -> Result<CatchUp, LedgerError> {
-        let journals: Vec<(String, i64, Option<String>)> = {
-            let mut stmt = self.conn.prepare("SELECT path, fed, head FROM journals").map_err(self.db())?;
+        let journals: Vec<(i64, String, i64, Option<String>)> = {
+            let mut stmt = self.conn.prepare("SELECT id, path, fed, head FROM journals").map_err(self.db())?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .map_err(self.db())?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(self.db())?;
             rows
         };
         let mut done = CatchUp::default();
-        for (path, fed, head) in journals {
+        for (id, path, fed, head) in journals {
             let Ok(len) = std::fs::metadata(&path).map(|m| m.len()) else {
                 done.missing.push(path);
                 continue;
@@ -50,7 +50,7 @@ impl Ledger {
             if len == fed as u64 {
                 continue;
             }
-            let records = self.feed_journal(Path::new(&path), fed as u64, head)?;
+            let records = self.feed_journal(id, Path::new(&path), fed as u64, head)?;
             done.journals += 1;
             done.records += records;
         }
@@ -58,7 +58,7 @@ impl Ledger {
     }
 
     /// Feed one journal from byte `fed`: whole records only.
-    fn feed_journal(&mut self, path: &Path, fed: u64, head: Option<String>) -> Result<usize, LedgerError> {
+    fn feed_journal(&mut self, id: i64, path: &Path, fed: u64, head: Option<String>) -> Result<usize, LedgerError> {
         let name = path.display().to_string();
         let io = |source| LedgerError::Io { path: path.to_path_buf(), source };
         let mut file = std::fs::File::open(path).map_err(io)?;
@@ -71,13 +71,16 @@ impl Ledger {
         if head.as_deref().is_some_and(|h| h != now_head) || file.metadata().map_err(io)?.len() < fed {
             // Another journal now lives at this path: what was fed stays, under the old one's name.
             let aside = format!("{name}#{}", head.unwrap_or_default());
-            tx.execute("UPDATE deliveries SET journal = ?1 WHERE journal = ?2", params![aside, name]).map_err(db)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO journals (path, campaign, kind, template, fed, at, head)
-                 SELECT ?1, campaign, kind, template, fed, at, head FROM journals WHERE path = ?2",
-                params![aside, name],
-            )
-            .map_err(db)?;
+            let old: i64 = tx
+                .query_row(
+                    "INSERT INTO journals (path, campaign, kind, template, fed, at, head)
+                     SELECT ?1, campaign, kind, template, fed, at, head FROM journals WHERE id = ?2
+                     ON CONFLICT(path) DO UPDATE SET fed = excluded.fed RETURNING id",
+                    params![aside, id],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            tx.execute("UPDATE deliveries SET journal = ?1 WHERE journal = ?2", params![old, id]).map_err(db)?;
             from = 0;
         }
         file.seek(SeekFrom::Start(from)).map_err(io)?;
@@ -86,7 +89,7 @@ impl Ledger {
         let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         let at: i64 =
             tx.query_row("SELECT at FROM journals WHERE path = ?1", params![name], |r| r.get(0)).map_err(db)?;
-        let mut feed = Feeder { tx: &tx, journal: &name, at };
+        let mut feed = Feeder { tx: &tx, journal: id, at };
         let mut records = 0;
         for line in bytes[..whole].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             // A damaged record is the journal's reader's to report; the ledger skips it.
@@ -97,8 +100,8 @@ impl Ledger {
         }
         let at = feed.at;
         tx.execute(
-            "UPDATE journals SET fed = ?1, at = ?2, head = ?3 WHERE path = ?4",
-            params![(from + whole as u64) as i64, at, now_head, name],
+            "UPDATE journals SET fed = ?1, at = ?2, head = ?3 WHERE id = ?4",
+            params![(from + whole as u64) as i64, at, now_head, id],
         )
         .map_err(db)?;
         tx.commit().map_err(db)?;
@@ -124,19 +127,21 @@ impl Ledger {
         if mock == Some(true) {
             return Ok(None);
         }
-        let name = self.register(journal, &campaign, &kind, &template)?;
-        let (fed, head): (i64, Option<String>) = self
+        let id = self.register(journal, &campaign, &kind, &template)?;
+        let (path, fed, head): (String, i64, Option<String>) = self
             .conn
-            .query_row("SELECT fed, head FROM journals WHERE path = ?1", params![name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT path, fed, head FROM journals WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(self.db())?;
-        self.feed_journal(Path::new(&name), fed as u64, head).map(Some)
+        self.feed_journal(id, Path::new(&path), fed as u64, head).map(Some)
     }
 }
 
 /// Applies one journal's records inside a transaction.
 struct Feeder<'a> {
     tx: &'a Transaction<'a>,
-    journal: &'a str,
+    journal: i64,
     /// The time of the run the records belong to (its `run` record).
     at: i64,
 }
@@ -149,7 +154,8 @@ impl Feeder<'_> {
                 let key = u64::from_str_radix(&who.key, 16).unwrap_or(0) as i64;
                 self.tx.execute(
                     "INSERT INTO deliveries (journal, row, key, openid, outcome, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT(journal, row) DO UPDATE SET key = excluded.key, openid = excluded.openid, outcome = excluded.outcome, at = excluded.at",
+                     ON CONFLICT(journal, row) DO UPDATE SET key = excluded.key, openid = excluded.openid,
+                       outcome = excluded.outcome, at = excluded.at",
                     params![self.journal, *row as i64, key, who.openid, Stored::Unknown as i64, self.at],
                 )?;
             }

@@ -54,44 +54,123 @@ pub struct HistoryEntry {
     pub journal: String,
 }
 
-impl Ledger {
-    /// For each `(message key, openid)`: the earlier run outside `journal` that delivered that
-    /// message to that person, else one that sent it without an answer.
-    pub fn earlier(&self, items: &[(u64, &str)], journal: &str) -> Result<Vec<Option<Earlier>>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT d.outcome, j.campaign, d.at, d.openid FROM deliveries d JOIN journals j ON j.path = d.journal
-                 WHERE d.key = ?1 AND d.journal != ?2 AND d.outcome IN (0, 2)",
-            )
-            .map_err(self.db())?;
-        let mut out = Vec::with_capacity(items.len());
-        for (key, openid) in items {
-            let mut best: Option<Earlier> = None;
-            let mut rows = stmt.query(params![*key as i64, journal]).map_err(self.db())?;
-            while let Some(r) = rows.next().map_err(self.db())? {
-                let seen: String = r.get(3).map_err(self.db())?;
-                if seen != *openid {
+/// A delivery (or an unanswered send) of a looked-up item's message to the same person.
+struct Hit {
+    item: usize,
+    journal: i64,
+    outcome: Stored,
+    at: u64,
+}
+
+/// Look up `items[i]` for each `i` of `order` (sorted by key) in one read transaction: outside
+/// one, each statement takes and releases the database's locks (two `fcntl` calls), which costs
+/// more than the lookup itself.
+fn lookup(
+    conn: &rusqlite::Connection,
+    items: &[(u64, &str)],
+    order: &[usize],
+    journal: Option<i64>,
+) -> rusqlite::Result<Vec<Hit>> {
+    let read = conn.unchecked_transaction()?;
+    let mut hits = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT outcome, journal, at, openid FROM deliveries WHERE key = ?1 AND journal IS NOT ?2 AND outcome IN (0, 2)",
+        )?;
+        for &i in order {
+            let (key, openid) = items[i];
+            let mut rows = stmt.query(params![key as i64, journal])?;
+            while let Some(r) = rows.next()? {
+                if r.get_ref(3)?.as_str()? != openid {
                     continue;
                 }
-                let kind = match Stored::of(r.get(0).map_err(self.db())?) {
-                    Stored::Delivered => EarlierKind::Delivered,
-                    _ => EarlierKind::Unknown,
-                };
-                let candidate = Earlier {
-                    kind,
-                    campaign: r.get(1).map_err(self.db())?,
-                    at: r.get::<_, i64>(2).map_err(self.db())?.max(0) as u64,
-                };
-                let better = match &best {
-                    None => true,
-                    Some(b) => b.kind != EarlierKind::Delivered && candidate.kind == EarlierKind::Delivered,
-                };
-                if better {
-                    best = Some(candidate);
-                }
+                hits.push(Hit {
+                    item: i,
+                    outcome: Stored::of(r.get(0)?),
+                    journal: r.get(1)?,
+                    at: r.get::<_, i64>(2)?.max(0) as u64,
+                });
             }
-            out.push(best);
+        }
+    }
+    read.commit()?;
+    Ok(hits)
+}
+
+impl Ledger {
+    /// For each `(message key, openid)`: the earlier run outside `journal` (this run's own, which
+    /// the journal's replay decides) that delivered that message to that person, else one that
+    /// sent it without an answer. The keys are looked up in order (neighbouring pages).
+    pub fn earlier(
+        &self,
+        items: &[(u64, &str)],
+        journal: Option<i64>,
+        kind: &str,
+        template: &str,
+    ) -> Result<Vec<Option<Earlier>>, LedgerError> {
+        let mut out = vec![None; items.len()];
+        // No journal of this template: no key can match, nothing to look up.
+        let known: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM journals WHERE kind = ?1 AND template = ?2 AND id IS NOT ?3)",
+                params![kind, template, journal],
+                |r| r.get(0),
+            )
+            .map_err(self.db())?;
+        if !known || items.is_empty() {
+            return Ok(out);
+        }
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_unstable_by_key(|&i| items[i].0 as i64);
+        // A million lookups take a second or two on one core: large plans are looked up by one
+        // reader per core, each over its own run of sorted keys (WAL lets readers share).
+        let threads =
+            if items.len() >= 100_000 { std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) } else { 1 };
+        let chunk = order.len().div_ceil(threads);
+        let mut parts = order.chunks(chunk);
+        let first = parts.next().unwrap_or_default();
+        let path = &self.path;
+        let found: Vec<Vec<Hit>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = parts
+                .map(|part| {
+                    scope.spawn(move || {
+                        let conn = rusqlite::Connection::open_with_flags(
+                            path,
+                            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )?;
+                        conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
+                        lookup(&conn, items, part, journal)
+                    })
+                })
+                .collect();
+            // This thread takes the first run on the ledger's own connection.
+            let mut found = vec![lookup(&self.conn, items, first, journal)];
+            found.extend(workers.into_iter().map(|w| w.join().unwrap_or(Err(rusqlite::Error::InvalidQuery))));
+            found.into_iter().collect::<Result<_, _>>()
+        })
+        .map_err(self.db())?;
+        let mut campaigns: std::collections::HashMap<i64, String> = Default::default();
+        for hit in found.into_iter().flatten() {
+            let campaign = match campaigns.get(&hit.journal) {
+                Some(name) => name.clone(),
+                None => {
+                    let name: String = self
+                        .conn
+                        .query_row("SELECT campaign FROM journals WHERE id = ?1", [hit.journal], |r| r.get(0))
+                        .map_err(self.db())?;
+                    campaigns.insert(hit.journal, name.clone());
+                    name
+                }
+            };
+            let kind = if hit.outcome == Stored::Delivered { EarlierKind::Delivered } else { EarlierKind::Unknown };
+            let better = match &out[hit.item] {
+                None => true,
+                Some(b) => b.kind != EarlierKind::Delivered && kind == EarlierKind::Delivered,
+            };
+            if better {
+                out[hit.item] = Some(Earlier { kind, campaign, at: hit.at });
+            }
         }
         Ok(out)
     }
@@ -99,6 +178,7 @@ impl Ledger {
     /// For each openid: why the account holds them back — on the do-not-send list, or their last
     /// answer was 43004 or 43101 at or after `since` (Unix seconds).
     pub fn held_back(&self, openids: &[&str], since: u64) -> Result<Vec<Option<Earlier>>, LedgerError> {
+        let read = self.conn.unchecked_transaction().map_err(self.db())?;
         let mut listed =
             self.conn.prepare_cached("SELECT note, at FROM suppressed WHERE openid = ?1").map_err(self.db())?;
         let mut answered = self
@@ -127,6 +207,8 @@ impl Ledger {
                 at: at.max(0) as u64,
             }));
         }
+        drop((listed, answered));
+        read.commit().map_err(self.db())?;
         Ok(out)
     }
 
@@ -135,8 +217,8 @@ impl Ledger {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT j.campaign, j.kind, j.template, d.outcome, d.errcode, d.msgid, d.at, d.journal
-                 FROM deliveries d JOIN journals j ON j.path = d.journal WHERE d.openid = ?1 ORDER BY d.at DESC, d.journal",
+                "SELECT j.campaign, j.kind, j.template, d.outcome, d.errcode, d.msgid, d.at, j.path
+                 FROM deliveries d JOIN journals j ON j.id = d.journal WHERE d.openid = ?1 ORDER BY d.at DESC, d.journal",
             )
             .map_err(self.db())?;
         let rows = stmt
