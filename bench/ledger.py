@@ -3,13 +3,14 @@
 from an earlier campaign, to people other than the benchmark's list (every lookup misses, the
 costliest case: the whole index is searched), in the schema wxsend itself creates.
 
-    python3 bench/ledger.py LEDGER.sqlite DELIVERIES
+    python3 bench/ledger.py LEDGER.sqlite DELIVERIES [TEMPLATE]
 """
 import random
 import sqlite3
 import sys
 
 path, deliveries = sys.argv[1], int(sys.argv[2])
+template = sys.argv[3] if len(sys.argv) > 3 else "TID"
 db = sqlite3.connect(path)
 db.executescript("""
 PRAGMA journal_mode = WAL;
@@ -28,7 +29,7 @@ PRAGMA user_version = 1;
 """)
 
 journal = "/bench/earlier/.wxsend/earlier/recipients/journal.jsonl"
-db.execute("INSERT OR REPLACE INTO journals VALUES (1, ?, 'earlier', 'template', 'TPL_ORDER_SHIPPED', 0, 1764979200, NULL)", (journal,))
+db.execute("INSERT OR REPLACE INTO journals VALUES (1, ?, 'earlier', 'template', ?, 0, 1764979200, NULL)", (journal, template))
 rng = random.Random(7)
 # Inserted in key order (the table's own order): the file is built as a sender's years of runs
 # would leave it after a VACUUM, and the script takes minutes rather than an hour.

@@ -5,7 +5,7 @@
 #   bash bench/run.sh            # everything (about 3 minutes, plus oha's first install)
 #   ROWS=20000 bash bench/run.sh # a smaller campaign for the throughput part
 #   ONLY=network bash bench/run.sh     # one part: network (TLS + 40-60 ms, the operator's case),
-#                                      # throughput, journal, scale, tokens, rate, memory, load, tui,
+#                                      # throughput, journal, scale, ledger, tokens, rate, memory, load, tui,
 #                                      # or floor (against nginx, when installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ source "$ROOT/bench/lib.sh"
 
 send() { # send DIR -> prints "wall_s peak_kib cpu_s"
   local out=$WORK/time.txt
-  WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache WXSEND_LEDGER_DIR=$WORK/ledger /usr/bin/time -v -o "$out" \
+  WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache WXSEND_LEDGER_DIR=${WXSEND_LEDGER_DIR:-$WORK/ledger} /usr/bin/time -v -o "$out" \
     "$BIN" send "$1/campaign.toml" --headless --yes --new-run --skip-template-check > /dev/null 2> "$WORK/send.log" || true
   local wall peak
   wall=$(python3 -c "
@@ -223,6 +223,31 @@ for spec in "1000 64" "5000 512"; do
   rate_of "$from" "$R" 0 oha
 done
 unset CURL_CA
+fi
+
+if part ledger; then
+# The account's delivery ledger at scale: `check` of a million-row list against ten million
+# earlier deliveries of the same template (every lookup misses: the whole key tree is searched),
+# and a million-row campaign resumed with nothing left (`status`, `send`).
+LROWS=${LEDGER_ROWS:-1000000}
+LDELIVERIES=${LEDGER_DELIVERIES:-10000000}
+echo "== ledger: check of $LROWS rows against $LDELIVERIES deliveries of the template; resume of $LROWS rows =="
+start_mock
+campaign "$WORK/l" "$LROWS" 1000000 64 ledger
+mkdir -p "$WORK/ledger-big"
+python3 bench/ledger.py "$WORK/ledger-big/wx0123456789abcdef.sqlite" "$LDELIVERIES" TID
+timed() { /usr/bin/time -f "%e" -o "$WORK/t" "$@" > /dev/null 2>&1 || true; cat "$WORK/t"; }
+for i in $(seq "$REPEAT"); do
+  none=$(WXSEND_LEDGER_DIR=$WORK/no-ledger timed "$BIN" check "$WORK/l/campaign.toml" --offline)
+  big=$(WXSEND_LEDGER_DIR=$WORK/ledger-big timed "$BIN" check "$WORK/l/campaign.toml" --offline)
+  echo "   check: ${none} s without a ledger, ${big} s against $LDELIVERIES deliveries"
+done
+WXSEND_LEDGER_DIR=$WORK/ledger-run send "$WORK/l" > /dev/null
+for i in $(seq "$REPEAT"); do
+  st=$(WXSEND_LEDGER_DIR=$WORK/ledger-run timed "$BIN" status "$WORK/l/campaign.toml")
+  again=$(WXSEND_BENCH_SECRET=s WXSEND_CACHE_DIR=$WORK/cache WXSEND_LEDGER_DIR=$WORK/ledger-run timed "$BIN" send "$WORK/l/campaign.toml" --headless --yes --skip-template-check)
+  echo "   resume of $LROWS delivered rows: status ${st} s, send with nothing left ${again} s"
+done
 fi
 
 if part throughput; then

@@ -198,6 +198,42 @@ async fn the_accounts_rate_set_by_one_sender_holds_for_all() {
     assert!(149.0 / span <= 50.0 * 1.02, "ran at {:.1}/s against 50/s", 149.0 / span);
 }
 
+/// Host A sends a campaign and dies part-way; host B, with a ledger of its own, runs a renamed
+/// copy of it (same message, same list) in another folder: what A delivered or sent without an
+/// answer is never sent again, because Redis keys the rows by the message and the list, not by
+/// the campaign's name.
+async fn a_renamed_copy_on_another_host_sends_nobody_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path().join("redis"));
+    let server = mock(MockConfig { no_dedupe: true, ..MockConfig::default() }).await;
+    let rows = 600;
+    let people = mixed_openids(rows, 0, 0);
+    let (host_a, host_b) = (dir.path().join("host-a"), dir.path().join("host-b"));
+    std::fs::create_dir_all(&host_a).unwrap();
+    std::fs::create_dir_all(&host_b).unwrap();
+    let a = write_campaign(&host_a, "orders", Some(&server.url()), "rate = 1000\nconcurrency = 4", &people);
+    let b = write_campaign(&host_b, "orders-copy", Some(&server.url()), "rate = 1000\nconcurrency = 4", &people);
+    let out = sender(&a, &host_a, "a", &redis.url())
+        .env("WXSEND_FAILPOINT_ABORT_AFTER_WRITES", "200")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), None, "host A was to die: {}", String::from_utf8_lossy(&out.stderr));
+    let reached = server.stats().accepted as usize;
+    assert!(reached > 0 && reached < rows);
+    let out = sender(&b, &host_b, "b", &redis.url()).output().await.unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{text}");
+    let mut per_user: HashMap<String, usize> = HashMap::new();
+    for r in server.records() {
+        *per_user.entry(r.touser).or_default() += 1;
+    }
+    let twice: Vec<_> = per_user.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent twice across hosts: {twice:?}");
+    // At most the requests in flight when A died stay unknown.
+    assert!(per_user.len() >= rows - 4, "{} of {rows} delivered: {text}", per_user.len());
+}
+
 type Test = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
 fn main() {
@@ -227,6 +263,9 @@ fn main() {
         }),
         trial("a_token_invalidated_in_redis_costs_one_refetch", || {
             Box::pin(a_token_invalidated_in_redis_costs_one_refetch())
+        }),
+        trial("a_renamed_copy_on_another_host_sends_nobody_twice", || {
+            Box::pin(a_renamed_copy_on_another_host_sends_nobody_twice())
         }),
         trial("the_accounts_rate_set_by_one_sender_holds_for_all", || {
             Box::pin(the_accounts_rate_set_by_one_sender_holds_for_all())

@@ -14,8 +14,10 @@ use crate::campaign::Campaign;
 /// The fingerprints a journal is tied to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprints {
-    /// Of what decides the messages (not the pace).
+    /// Of what decides the messages (not the pace), and the campaign's name.
     pub campaign: String,
+    /// Of what decides the messages, whatever the campaign is called.
+    pub message: String,
     /// Of the recipients file's bytes, as they were parsed.
     pub csv: String,
     /// The settings that chose, decoded and numbered the rows.
@@ -28,28 +30,15 @@ impl Fingerprints {
     /// file is never read a second time: one replaced meanwhile cannot change the binding).
     pub fn of(campaign: &Campaign) -> Self {
         let c = &campaign.config;
-        let m = &c.message;
-        let mut h = Sha256::new();
-        let mut put = |s: &str| {
-            h.update(s.as_bytes());
-            h.update([0]);
-        };
-        put(&c.name);
-        put(&c.wechat.appid);
-        put(m.kind.as_str());
-        put(&m.template_id);
-        put(m.mp_appid.as_deref().unwrap_or(""));
-        put(m.miniprogram_appid.as_deref().unwrap_or(""));
-        put(m.url.as_ref().map_or("", |u| u.text.as_str()));
-        put(m.page.as_ref().map_or("", |p| p.text.as_str()));
-        put(&m.miniprogram_state);
-        put(&m.lang);
-        for (k, v) in &m.data {
-            put(k);
-            put(&v.text);
+        let (mut named, mut message) = (Sha256::new(), Sha256::new());
+        named.update(c.name.as_bytes());
+        named.update([0]);
+        for part in message_parts(campaign) {
+            for h in [&mut named, &mut message] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
         }
-        put(&c.recipients.openid_column);
-        put(if c.recipients.allow_duplicates { "dup" } else { "nodup" });
         let r = &campaign.recipients;
         let list = ListBinding {
             file: r.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -58,10 +47,12 @@ impl Fingerprints {
             openid_column: r.headers.get(r.openid_column).cloned().unwrap_or_default(),
             header_line: r.header_line,
         };
-        Self { campaign: hex(&h.finalize()), csv: hex(&r.digest), list }
+        Self { campaign: hex(&named.finalize()), message: hex(&message.finalize()), csv: hex(&r.digest), list }
     }
 
-    /// One short key for the rows of this message and list (Redis keys a campaign's rows by it).
+    /// One short key for the rows of this message and list, whatever the campaign is called:
+    /// Redis keys a campaign's rows by it, so a renamed or copied campaign on another host shares
+    /// the claims of the first.
     pub fn rows_key(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.csv.as_bytes());
@@ -72,8 +63,33 @@ impl Fingerprints {
             h.update(part.as_bytes());
         }
         h.update(self.list.header_line.to_le_bytes());
-        format!("{}{}", &self.campaign[..16.min(self.campaign.len())], &hex(&h.finalize())[..16])
+        format!("{}{}", &self.message[..16.min(self.message.len())], &hex(&h.finalize())[..16])
     }
+}
+
+/// What decides the messages, in the order the fingerprints hash it: app, kind, template, the
+/// bodies' fixed parts, the mapping, the openid column, duplicates.
+fn message_parts(campaign: &Campaign) -> Vec<&str> {
+    let c = &campaign.config;
+    let m = &c.message;
+    let mut parts = vec![
+        c.wechat.appid.as_str(),
+        m.kind.as_str(),
+        m.template_id.as_str(),
+        m.mp_appid.as_deref().unwrap_or(""),
+        m.miniprogram_appid.as_deref().unwrap_or(""),
+        m.url.as_ref().map_or("", |u| u.text.as_str()),
+        m.page.as_ref().map_or("", |p| p.text.as_str()),
+        m.miniprogram_state.as_str(),
+        m.lang.as_str(),
+    ];
+    for (k, v) in &m.data {
+        parts.push(k);
+        parts.push(&v.text);
+    }
+    parts.push(&c.recipients.openid_column);
+    parts.push(if c.recipients.allow_duplicates { "dup" } else { "nodup" });
+    parts
 }
 
 fn hex(bytes: &[u8]) -> String {
