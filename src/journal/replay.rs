@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use super::{decode, JournalError, Line, Replay, RowRecord};
+use super::{decode_for_replay, JournalError, Line, Replay, RowRecord};
 
 /// An incomplete last record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,7 @@ fn read(path: &Path, rows: usize, mut msgids: Option<&mut Vec<(usize, String)>>)
         if let Some((line, detail, _)) = bad.take() {
             return Err(JournalError::Corrupt { path: path.to_path_buf(), line, detail });
         }
-        let parsed = if complete { decode(text) } else { Err("the record is cut short".to_string()) };
+        let parsed = if complete { decode_for_replay(text) } else { Err("the record is cut short".to_string()) };
         match parsed {
             Ok(line) if header.is_none() && start == 0 => header = Some(line),
             Ok(line) => {
