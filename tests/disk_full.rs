@@ -58,6 +58,11 @@ fn main() {
             Ok(())
         })
         .with_ignored_flag(!can_mount),
+        libtest_mimic::Trial::test("a_receipt_refused_on_a_full_disk_is_kept_when_wechat_pushes_it_again", || {
+            receipts_on_a_full_disk();
+            Ok(())
+        })
+        .with_ignored_flag(!can_mount),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
@@ -180,4 +185,76 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The receipts server on a full disk: the push gets 500 (WeChat pushes it again), nothing it
+/// half-wrote survives, and the pushes after space is back are acknowledged and kept.
+fn receipts_on_a_full_disk() {
+    use tokio::io::AsyncBufReadExt;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let _disk = Tmpfs::mount(&state, "64k").expect("mount");
+        let server = mock(MockConfig::default()).await;
+        let openids = mixed_openids(3, 0, 0);
+        let campaign = write_campaign(dir.path(), "rcpt", Some(&server.url()), "rate = 100", &openids);
+        let state_arg = state.to_str().unwrap().to_string();
+        let out = send_command(&campaign, &dir.path().join("cache"), &["--state-dir", &state_arg]).output().await.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let journal = state.join("recipients/journal.jsonl");
+        let msgids: HashMap<usize, String> =
+            wxsend::journal::read_msgids(&journal).unwrap().into_iter().map(|(m, r)| (r, m)).collect();
+
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
+            .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0", "--state-dir", &state_arg])
+            .env("WXSEND_PUSH_TOKEN", "tok")
+            .env_remove("WXSEND_PUSH_AES_KEY")
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next_line().await.unwrap().expect("serve printed its address");
+            if let Some(rest) = line.strip_prefix("receiving WeChat's pushes on ") {
+                break rest.split(' ').next().unwrap().to_string();
+            }
+        };
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+        let push = |nonce: &str, row: usize| {
+            let q = format!("signature={}&timestamp={ts}&nonce={nonce}", wxsend::wechat::push::signature(&["tok", &ts, nonce]));
+            let body = format!(
+                "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[{}]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>{}</MsgID><Status><![CDATA[success]]></Status></xml>",
+                openids[row], msgids[&row]
+            );
+            let url = url.clone();
+            async move { reqwest::Client::new().post(format!("{url}/?{q}")).body(body).send().await.unwrap().status() }
+        };
+        assert_eq!(push("n0", 0).await, 200);
+        // More receipts, until the next one crosses into a block the full disk will not give: it
+        // is then written in part (a torn record on disk) before the write fails.
+        let receipts = state.join("recipients/receipts.jsonl");
+        let record = std::fs::metadata(&receipts).unwrap().len();
+        for k in 1..(4096 / record) {
+            assert_eq!(push(&format!("fill{k}"), 0).await, 200);
+        }
+        // The disk fills up.
+        let filler = state.join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        while std::io::Write::write_all(&mut f, &[0u8; 512]).is_ok() {}
+        drop(f);
+        assert_eq!(push("n1", 1).await, 500, "WeChat is told to push it again");
+        let torn = std::fs::read(&receipts).unwrap();
+        assert!(!torn.ends_with(b"\n"), "the refused record was written in part: the case under test");
+        // Space is back: WeChat's second try and the next push are kept.
+        std::fs::remove_file(&filler).unwrap();
+        assert_eq!(push("n1", 1).await, 200);
+        assert_eq!(push("n2", 2).await, 200);
+        drop(child);
+        let out = wxsend(&["status", campaign.to_str().unwrap(), "--json", "--state-dir", &state_arg], &[]);
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(s["receipts"]["success"], 3, "{s}");
+        assert_eq!(s["receipts_unmatched"], 0, "{s}");
+    });
 }

@@ -36,17 +36,20 @@ fn encrypt(message: &str, appid: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(out)
 }
 
-/// `wxsend receipts serve` on a free port, with the push token and AES key; its URL once it
+/// `wxsend receipts serve` on a free port, with the push token and the AES key if any; its URL once it
 /// says it listens (read from its output: a condition, not a wait).
-async fn serve(campaign: &Path) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
-        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+/// In plaintext mode (no key) or safe mode (`aes_key`).
+async fn serve_with(campaign: &Path, aes_key: Option<&str>) -> (tokio::process::Child, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+    cmd.args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
-        .env("WXSEND_PUSH_AES_KEY", AES_KEY)
+        .env_remove("WXSEND_PUSH_AES_KEY")
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .kill_on_drop(true);
+    if let Some(key) = aes_key {
+        cmd.env("WXSEND_PUSH_AES_KEY", key);
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
         let line = lines.next_line().await.unwrap().expect("serve printed its address");
@@ -88,10 +91,13 @@ async fn signed_pushes_are_matched_to_rows_and_forged_or_replayed_ones_refused()
     assert_eq!(before["sent"], 5);
     assert_eq!(before["receipts"]["pending"], 5);
 
-    let (serve, url) = serve(&campaign).await;
+    let (serve, url) = serve_with(&campaign, None).await;
     let http = reqwest::Client::new();
     let (ts, nonce) = (now(), "n0nce".to_string());
     let sig = signature(&[PUSH_TOKEN, &ts, &nonce]);
+    // Each push of WeChat's has its own nonce; a (timestamp, nonce) seen before is a replay.
+    let signed =
+        |nonce: &str| format!("signature={}&timestamp={ts}&nonce={nonce}", signature(&[PUSH_TOKEN, &ts, nonce]));
 
     // The URL handshake.
     let echo =
@@ -112,13 +118,17 @@ async fn signed_pushes_are_matched_to_rows_and_forged_or_replayed_ones_refused()
         let url = url.clone();
         async move { http.post(format!("{url}/wx?{query}")).body(body).send().await.unwrap() }
     };
-    let q = format!("signature={sig}&timestamp={ts}&nonce={nonce}");
     assert_eq!(
-        post(q.clone(), template_event(&openids[0], &msgids[&0], "success")).await.text().await.unwrap(),
+        post(signed("n1"), template_event(&openids[0], &msgids[&0], "success")).await.text().await.unwrap(),
         "success"
     );
-    assert_eq!(post(q.clone(), template_event(&openids[1], &msgids[&1], "failed:user block")).await.status(), 200);
-    assert_eq!(post(q.clone(), template_event("oSomeoneElse00000000000000000", "999", "success")).await.status(), 200);
+    assert_eq!(post(signed("n2"), template_event(&openids[1], &msgids[&1], "failed:user block")).await.status(), 200);
+    assert_eq!(
+        post(signed("n3"), template_event("oSomeoneElse00000000000000000", "999", "success")).await.status(),
+        200
+    );
+    // The same push again (its query seen in a log): a replay, refused.
+    assert_eq!(post(signed("n1"), template_event(&openids[2], &msgids[&2], "success")).await.status(), 403);
 
     // Forged and replayed: refused, nothing recorded.
     let bad = format!("signature={}&timestamp={ts}&nonce={nonce}", signature(&["wrong-token", &ts, &nonce]));
@@ -127,21 +137,37 @@ async fn signed_pushes_are_matched_to_rows_and_forged_or_replayed_ones_refused()
     let replay = format!("signature={}&timestamp={old}&nonce={nonce}", signature(&[PUSH_TOKEN, &old, &nonce]));
     assert_eq!(post(replay, template_event(&openids[2], &msgids[&2], "success")).await.status(), 403);
 
-    // Safe mode for row 3.
+    drop(serve);
+
+    // Safe mode for row 3: only encrypted pushes with their msg_signature.
+    let (serve, url) = serve_with(&campaign, Some(AES_KEY)).await;
+    let post = |query: String, body: String| {
+        let http = http.clone();
+        let url = url.clone();
+        async move { http.post(format!("{url}/wx?{query}")).body(body).send().await.unwrap() }
+    };
     let encrypted = encrypt(&template_event(&openids[3], &msgids[&3], "failed: system failed"), APPID);
-    let msg_sig = signature(&[PUSH_TOKEN, &ts, &nonce, &encrypted]);
+    let msg_sig = signature(&[PUSH_TOKEN, &ts, "n4", &encrypted]);
     let body =
         format!("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>");
-    let safe = format!("{q}&encrypt_type=aes&msg_signature={msg_sig}");
-    assert_eq!(post(safe, body.clone()).await.status(), 200);
-    let tampered = format!("{q}&encrypt_type=aes&msg_signature={}", signature(&[PUSH_TOKEN, &ts, &nonce, "other"]));
+    let safe = format!("{}&encrypt_type=aes&msg_signature={msg_sig}", signed("n4"));
+    assert_eq!(post(safe.clone(), body.clone()).await.status(), 200);
+    assert_eq!(post(safe, body.clone()).await.status(), 403, "a replayed encrypted push");
+    let tampered =
+        format!("{}&encrypt_type=aes&msg_signature={}", signed("n5"), signature(&[PUSH_TOKEN, &ts, "n5", "other"]));
     assert_eq!(post(tampered, body).await.status(), 403);
+    // A real push's query (seen in a proxy's log) with a forged plaintext body: safe mode does
+    // not fall back to plaintext.
+    let forged = post(signed("n6"), template_event(&openids[4], &msgids[&4], "failed:user block")).await;
+    assert_eq!(forged.status(), 403);
+    assert!(forged.text().await.unwrap().contains("safe mode accepts only encrypted pushes"));
 
     let s = status(&campaign);
     assert_eq!(s["receipts"]["success"], 1, "{s}");
     assert_eq!(s["receipts"]["user_block"], 1, "{s}");
     assert_eq!(s["receipts"]["system_failed"], 1, "{s}");
     assert_eq!(s["receipts"]["pending"], 2, "{s}");
+    assert_eq!(s["receipts"]["user_block"], 1, "the forged block was not recorded: {s}");
     assert_eq!(s["receipts_unmatched"], 1, "{s}");
     drop(serve);
 
@@ -188,7 +214,7 @@ async fn a_server_started_before_the_send_matches_the_rows_sent_after() {
     let dir = tempfile::tempdir().unwrap();
     let openids = mixed_openids(2, 0, 0);
     let campaign = write_campaign(dir.path(), "early", Some(&server.url()), "rate = 200", &openids);
-    let (serve, url) = serve(&campaign).await;
+    let (serve, url) = serve_with(&campaign, None).await;
     // The send runs while the server is up: its msgids are not known to the server yet.
     let out = send_command(&campaign, &dir.path().join("cache"), &[]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -207,4 +233,21 @@ async fn a_server_started_before_the_send_matches_the_rows_sent_after() {
     drop(serve);
     let s = status(&campaign);
     assert_eq!((s["receipts"]["success"].as_u64(), s["receipts_unmatched"].as_u64()), (Some(1), Some(0)), "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_aes_key_is_refused_at_start_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaign =
+        write_campaign(dir.path(), "badkey", Some("http://127.0.0.1:9"), "rate = 10", &mixed_openids(2, 0, 0));
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"))
+        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
+        .env("WXSEND_PUSH_AES_KEY", "too-short")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("[receipts] aes_key is not an EncodingAESKey"), "{err}");
 }

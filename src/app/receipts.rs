@@ -44,6 +44,9 @@ pub struct ReceiptBook {
     appid: String,
     token: Option<String>,
     aes_key: Option<String>,
+    /// (timestamp, nonce) of the pushes accepted within the signature window: a replay of one
+    /// is refused. Only authentic pushes are added, so nobody without the token can fill it.
+    seen: Mutex<HashMap<(String, String), i64>>,
     tally: Mutex<Tally>,
     /// Subscribe sends return no msgid: their receipts are matched by openid.
     by_openid_too: bool,
@@ -71,6 +74,16 @@ impl ReceiptBook {
             HashMap::new()
         };
         let by_openid = campaign.recipients.rows().map(|r| (r.openid().to_string(), r.index())).collect();
+        let aes_key = resolve(&campaign.config.receipts.aes_key);
+        if let Some(key) = &aes_key {
+            crate::wechat::push::aes_key_bytes(key).map_err(|_| {
+                format!(
+                    "{}: [receipts] aes_key is not an EncodingAESKey (43 characters of base64, as the admin console shows it; {} given)",
+                    campaign.config.path.display(),
+                    key.trim().chars().count()
+                )
+            })?;
+        }
         Ok(Self {
             by_msgid: Mutex::new(by_msgid),
             journal: paths.journal.clone(),
@@ -83,7 +96,8 @@ impl ReceiptBook {
             file: ReceiptsFile::in_dir(&paths.dir),
             appid: campaign.config.wechat.appid.clone(),
             token: resolve(&campaign.config.receipts.token),
-            aes_key: resolve(&campaign.config.receipts.aes_key),
+            aes_key,
+            seen: Mutex::new(HashMap::new()),
             tally: Mutex::new(Tally::default()),
             by_openid_too: campaign.config.message.kind == crate::campaign::Kind::Subscribe,
         })
@@ -176,6 +190,9 @@ impl ReceiptBook {
             return Err(refused(PushError::BadSignature));
         }
         check_fresh(&q.timestamp, now).map_err(refused)?;
+        if self.aes_key.is_some() && q.encrypt_type.as_deref() != Some("aes") {
+            return Err(refused(PushError::PlaintextInSafeMode));
+        }
         let plain = if q.encrypt_type.as_deref() == Some("aes") {
             let encrypt = encrypted_part(body).ok_or_else(|| refused(PushError::Malformed("no Encrypt".into())))?;
             let msg_signature = q.msg_signature.as_deref().unwrap_or_default();
@@ -188,7 +205,25 @@ impl ReceiptBook {
             body.to_string()
         };
         let events = parse_events(&plain).map_err(refused)?;
-        self.record(events).map_err(ReceiveError::Store)
+        self.first_use(q, now).map_err(refused)?;
+        self.record(events).map_err(|e| {
+            // Not recorded: WeChat's retry of this push must not be taken for a replay.
+            self.seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&(q.timestamp.clone(), q.nonce.clone()));
+            ReceiveError::Store(e)
+        })
+    }
+
+    /// Remember an authentic push's (timestamp, nonce); refuse one seen within the window.
+    fn first_use(&self, q: &PushQuery, now: i64) -> Result<(), PushError> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, at| now - *at <= 2 * crate::wechat::push::MAX_SKEW_SECS);
+        match seen.entry((q.timestamp.clone(), q.nonce.clone())) {
+            std::collections::hash_map::Entry::Occupied(_) => Err(PushError::Replayed),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(now);
+                Ok(())
+            }
+        }
     }
 }
 

@@ -48,7 +48,10 @@ impl ReceiptsFile {
         for r in receipts {
             super::encode_record(r, &mut bytes);
         }
-        let mut file = crate::private::options().create(true).append(true).open(&self.path)?;
+        let mut file = crate::private::options().create(true).read(true).append(true).open(&self.path)?;
+        // A record cut short (a full disk, a power cut) was never acknowledged: WeChat pushes it
+        // again. It is cut away first, or the next receipt would be glued onto it and lost.
+        cut_torn_tail(&mut file)?;
         file.write_all(&bytes)?;
         file.sync_data()
     }
@@ -66,6 +69,36 @@ impl ReceiptsFile {
             .filter(|l| !l.is_empty())
             .filter_map(|l| super::decode_record::<StoredReceipt>(l).ok())
             .collect())
+    }
+}
+
+/// Cut `file` back to its last whole line (ending in a newline), fsynced, when its last line is
+/// incomplete. Reads backwards from the end, 64 KiB at a time.
+fn cut_torn_tail(file: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let piece = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(piece)?;
+        if end == len && piece.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        if let Some(i) = piece.iter().rposition(|&b| b == b'\n') {
+            file.set_len(start + i as u64 + 1)?;
+            return file.sync_data();
+        }
+        if start == 0 {
+            file.set_len(0)?;
+            return file.sync_data();
+        }
+        end = start;
     }
 }
 
@@ -126,5 +159,36 @@ mod tests {
         assert_eq!(read.len(), 4);
         let c = ReceiptCounts::of(&read, 5);
         assert_eq!((c.success, c.user_block, c.system_failed, c.pending), (1, 1, 0, 3));
+    }
+
+    #[test]
+    fn the_receipt_after_a_torn_tail_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ReceiptsFile::in_dir(dir.path());
+        let r = |row: usize| StoredReceipt {
+            row: Some(row),
+            event: PushEvent {
+                openid: format!("o{row}"),
+                msgid: Some(row.to_string()),
+                status: ReceiptStatus::Success,
+                detail: String::new(),
+                created: 0,
+            },
+            recorded: 0,
+        };
+        file.append(&[r(0), r(1)]).unwrap();
+        // A power cut took the last 7 bytes of the second record.
+        let bytes = std::fs::read(file.path()).unwrap();
+        std::fs::write(file.path(), &bytes[..bytes.len() - 7]).unwrap();
+        // WeChat pushes row 1 again, then row 2: both acknowledged, both kept.
+        file.append(&[r(1)]).unwrap();
+        file.append(&[r(2)]).unwrap();
+        let rows: Vec<_> = file.read().unwrap().iter().filter_map(|s| s.row).collect();
+        assert_eq!(rows, [0, 1, 2]);
+        // A file holding nothing but a fragment is cut to nothing.
+        std::fs::write(file.path(), b"{\"row\":9").unwrap();
+        file.append(&[r(3)]).unwrap();
+        let rows: Vec<_> = file.read().unwrap().iter().filter_map(|s| s.row).collect();
+        assert_eq!(rows, [3]);
     }
 }

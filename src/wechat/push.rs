@@ -31,6 +31,27 @@ pub enum PushError {
     /// Not an event wxsend understands.
     #[error("the body is not WeChat's XML or JSON: {0}")]
     Malformed(String),
+    /// A plaintext push while safe mode is configured: anyone who saw one push URL could
+    /// otherwise post any body under its signature.
+    #[error("a plaintext push while [receipts] aes_key is set: safe mode accepts only encrypted pushes (encrypt_type=aes with msg_signature)")]
+    PlaintextInSafeMode,
+    /// A (timestamp, nonce) pair seen before within the signature window.
+    #[error("this push's timestamp and nonce were used before: refused as a replay")]
+    Replayed,
+}
+
+/// The 32-byte AES key of a 43-character EncodingAESKey (its last character carries 2 bits of
+/// padding that WeChat does not zero), or [`PushError::NoKey`].
+pub fn aes_key_bytes(aes_key: &str) -> Result<Vec<u8>, PushError> {
+    let lenient = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    let key = aes_key.trim();
+    if key.len() != 43 {
+        return Err(PushError::NoKey);
+    }
+    lenient.decode(format!("{key}=")).ok().filter(|k| k.len() == 32).ok_or(PushError::NoKey)
 }
 
 /// `sha1(sorted(parts).join(""))` in hex: WeChat's signature of a push.
@@ -61,12 +82,7 @@ pub fn check_fresh(timestamp: &str, now: i64) -> Result<(), PushError> {
 
 /// Decrypt a safe-mode `Encrypt` text with the EncodingAESKey and check it is for `appid`.
 pub fn decrypt(encrypt: &str, aes_key: &str, appid: &str) -> Result<String, PushError> {
-    // The 43 characters' last one carries 2 bits of padding that WeChat does not zero.
-    let lenient = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
-    );
-    let key = lenient.decode(format!("{}=", aes_key.trim())).ok().filter(|k| k.len() == 32).ok_or(PushError::NoKey)?;
+    let key = aes_key_bytes(aes_key)?;
     let mut data = base64::engine::general_purpose::STANDARD
         .decode(encrypt.trim())
         .map_err(|e| PushError::Decrypt(format!("not base64 ({e})")))?;
