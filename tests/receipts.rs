@@ -251,3 +251,40 @@ async fn a_malformed_aes_key_is_refused_at_start_naming_the_setting() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("[receipts] aes_key is not an EncodingAESKey"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_pushed_as_soon_as_wechat_accepts_are_all_matched() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 2000;
+    let openids = mixed_openids(rows, 0, 0);
+    let campaign = write_campaign(dir.path(), "quick", Some(&server.url()), "rate = 1000\nconcurrency = 8", &openids);
+    let (serve, url) = serve_with(&campaign, None).await;
+    let send = send_command(&campaign, &dir.path().join("cache"), &[]).spawn().unwrap();
+    // WeChat pushes each receipt right after it accepted the message: usually before the
+    // sender's journal has its msgid.
+    let http = reqwest::Client::new();
+    let ts = now();
+    let mut pushed = 0;
+    while pushed < rows {
+        let records = server.records();
+        for r in &records[pushed..] {
+            let nonce = format!("q{pushed}");
+            let q = format!("signature={}&timestamp={ts}&nonce={nonce}", signature(&[PUSH_TOKEN, &ts, &nonce]));
+            let body = template_event(&r.touser, r.msgid.as_deref().unwrap(), "success");
+            let reply = http.post(format!("{url}/?{q}")).body(body).send().await.unwrap();
+            assert_eq!(reply.status(), 200);
+            pushed += 1;
+        }
+        if pushed < rows {
+            wait_until(|| server.records().len() > pushed).await;
+        }
+    }
+    let out = send.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(serve);
+    let s = status(&campaign);
+    assert_eq!(s["receipts"]["success"], rows, "{s}");
+    assert_eq!(s["receipts_unmatched"], 0, "{s}");
+    assert_eq!(s["receipts"]["pending"], 0, "{s}");
+}

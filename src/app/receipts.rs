@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::campaign::receipts::resolve;
 use crate::campaign::Campaign;
 use crate::journal::receipts::{ReceiptsFile, StoredReceipt};
-use crate::journal::{read_msgids, StatePaths};
+use crate::journal::StatePaths;
 use crate::wechat::push::{
     check_fresh, decrypt, encrypted_part, parse_events, same_signature, signature, PushError, PushEvent,
 };
@@ -34,11 +34,10 @@ pub struct Tally {
 /// A campaign's receipts: the msgid and openid indexes and the file they go to.
 #[derive(Debug)]
 pub struct ReceiptBook {
-    /// msgid → row, re-read from the journal when a receipt names one it lacks (a `send` may
-    /// still be running beside the server).
-    by_msgid: Mutex<HashMap<String, usize>>,
+    /// msgid → row, and the journal's byte read up to: a receipt naming a msgid it lacks reads
+    /// what the journal gained since (a `send` may still be running beside the server).
+    by_msgid: Mutex<(HashMap<String, usize>, u64)>,
     journal: PathBuf,
-    reloaded: Mutex<std::time::Instant>,
     by_openid: HashMap<String, usize>,
     file: ReceiptsFile,
     appid: String,
@@ -69,9 +68,11 @@ impl ReceiptBook {
         let by_msgid = if paths.journal.exists() {
             // Rows are matched by position: only the list this journal was written for.
             crate::journal::check_bound(&paths.journal, campaign).map_err(|e| e.to_string())?;
-            read_msgids(&paths.journal).map_err(|e| e.to_string())?
+            let (found, read) = crate::journal::read_msgids_from(&paths.journal, 0)
+                .map_err(|e| format!("{}: {e}", paths.journal.display()))?;
+            (found.into_iter().collect(), read)
         } else {
-            HashMap::new()
+            (HashMap::new(), 0)
         };
         let by_openid = campaign.recipients.rows().map(|r| (r.openid().to_string(), r.index())).collect();
         let aes_key = resolve(&campaign.config.receipts.aes_key);
@@ -87,11 +88,6 @@ impl ReceiptBook {
         Ok(Self {
             by_msgid: Mutex::new(by_msgid),
             journal: paths.journal.clone(),
-            reloaded: Mutex::new(
-                std::time::Instant::now()
-                    .checked_sub(std::time::Duration::from_secs(2))
-                    .unwrap_or_else(std::time::Instant::now),
-            ),
             by_openid,
             file: ReceiptsFile::in_dir(&paths.dir),
             appid: campaign.config.wechat.appid.clone(),
@@ -150,23 +146,23 @@ impl ReceiptBook {
         Ok(add)
     }
 
-    /// The row of `msgid`; on a miss the journal is read again (at most once a second).
+    /// The row of `msgid`; on a miss, what the journal gained since it was last read (only the
+    /// new bytes: no full reload per push). A receipt still unmatched is stored without a row
+    /// and matched by the readers once the journal has its msgid.
     fn row_of(&self, msgid: &str) -> Option<usize> {
-        let lock = |m: &Mutex<HashMap<String, usize>>| m.lock().unwrap_or_else(|p| p.into_inner()).get(msgid).copied();
-        if let Some(row) = lock(&self.by_msgid) {
-            return Some(row);
+        let mut known = self.by_msgid.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(row) = known.0.get(msgid) {
+            return Some(*row);
         }
-        {
-            let mut reloaded = self.reloaded.lock().unwrap_or_else(|p| p.into_inner());
-            if reloaded.elapsed() < std::time::Duration::from_secs(1) {
-                return None;
-            }
-            *reloaded = std::time::Instant::now();
+        if std::fs::metadata(&self.journal).map_or(0, |m| m.len()) < known.1 {
+            // A fresh journal in its place (`--new-run`): read it from its start.
+            *known = (HashMap::new(), 0);
         }
-        if let Ok(fresh) = read_msgids(&self.journal) {
-            *self.by_msgid.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+        if let Ok((found, read)) = crate::journal::read_msgids_from(&self.journal, known.1) {
+            known.0.extend(found);
+            known.1 = read;
         }
-        lock(&self.by_msgid)
+        known.0.get(msgid).copied()
     }
 
     /// The URL handshake: `echostr` back when the signature matches.

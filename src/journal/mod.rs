@@ -15,7 +15,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use replay::{read_journal, read_journal_with_msgids, read_msgids, replay_file, ReadJournal, TornTail};
+pub use replay::{
+    read_journal, read_journal_with_msgids, read_msgids, read_msgids_from, replay_file, ReadJournal, TornTail,
+};
 pub use store::{check_bound, header_appid, read_bound, unix_now, who_of, Fingerprints, Journal, StatePaths};
 pub use writer::{JournalWriter, SYNC_INTERVAL};
 

@@ -56,7 +56,9 @@ impl ReceiptsFile {
         file.sync_data()
     }
 
-    /// Every receipt recorded so far (none when there is no file).
+    /// Every receipt recorded so far (none when there is no file). A receipt stored without a
+    /// row — it arrived before the send recorded its msgid — is matched here against the journal
+    /// beside it, so every reader (`status`, the export, the report) counts it.
     pub fn read(&self) -> std::io::Result<Vec<StoredReceipt>> {
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
@@ -64,11 +66,21 @@ impl ReceiptsFile {
             Err(e) => return Err(e),
         };
         // A line that does not decode (a torn last write) is skipped, never guessed at.
-        Ok(bytes
+        let mut receipts: Vec<StoredReceipt> = bytes
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
             .filter_map(|l| super::decode_record::<StoredReceipt>(l).ok())
-            .collect())
+            .collect();
+        if receipts.iter().any(|r| r.row.is_none() && r.event.msgid.is_some()) {
+            let journal = self.path.with_file_name("journal.jsonl");
+            if let Ok((msgids, _)) = super::read_msgids_from(&journal, 0) {
+                let by_msgid: std::collections::HashMap<String, usize> = msgids.into_iter().collect();
+                for r in receipts.iter_mut().filter(|r| r.row.is_none()) {
+                    r.row = r.event.msgid.as_ref().and_then(|m| by_msgid.get(m).copied());
+                }
+            }
+        }
+        Ok(receipts)
     }
 }
 

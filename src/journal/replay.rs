@@ -132,6 +132,29 @@ pub fn read_msgids(path: &Path) -> Result<std::collections::HashMap<String, usiz
     read_journal_with_msgids(path, 0).map(|(_, msgids)| msgids.into_iter().map(|(row, id)| (id, row)).collect())
 }
 
+/// The msgids of the `ok` records from byte `from` of the journal on, whole records only, and the
+/// byte after the last whole record: a reader following a running send reads only what it has
+/// not read (the receipts server on a push for a msgid it does not know yet).
+pub fn read_msgids_from(path: &Path, from: u64) -> std::io::Result<(Vec<(String, usize)>, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    if file.metadata()?.len() <= from {
+        return Ok((Vec::new(), from));
+    }
+    file.seek(SeekFrom::Start(from))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let found = bytes[..whole]
+        .split(|&b| b == b'\n')
+        .filter_map(|l| match decode_for_replay(l) {
+            Ok(Line::Ok { row, msgid: Some(id), .. }) => Some((id, row)),
+            _ => None,
+        })
+        .collect();
+    Ok((found, from + whole as u64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
