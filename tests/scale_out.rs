@@ -234,10 +234,52 @@ async fn a_renamed_copy_on_another_host_sends_nobody_twice() {
     assert!(per_user.len() >= rows - 4, "{} of {rows} delivered: {text}", per_user.len());
 }
 
+/// Each sender's id is random and kept in its state folder: two senders never share one by
+/// having the same host name or folder path; a state folder copied with its `sender-id` while
+/// the original runs is refused before it sends anything.
+async fn a_copied_sender_id_is_refused_and_nobody_gets_two_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path().join("redis"));
+    let server =
+        mock(MockConfig { no_dedupe: true, latency: wxsend::mock::Latency::fixed(5), ..MockConfig::default() }).await;
+    let rows = 600;
+    let campaign = write_campaign(
+        dir.path(),
+        "ids",
+        Some(&server.url()),
+        "rate = 200\nconcurrency = 4",
+        &mixed_openids(rows, 0, 0),
+    );
+    let a = sender(&campaign, dir.path(), "a", &redis.url()).spawn().unwrap();
+    let id_file = dir.path().join("state-a/sender-id");
+    wait_until(|| id_file.exists() && server.stats().accepted > 0).await;
+    let id = std::fs::read_to_string(&id_file).unwrap();
+    assert!(id.lines().next().is_some_and(|l| l.len() > 17), "a random id: {id}");
+    std::fs::create_dir_all(dir.path().join("state-b")).unwrap();
+    std::fs::copy(&id_file, dir.path().join("state-b/sender-id")).unwrap();
+    let out = sender(&campaign, dir.path(), "b", &redis.url()).output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("another sender is running with this sender's id"), "{err}");
+    let out = a.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    once_each(&server, rows);
+    // Without the copied file, the second folder gets an id of its own.
+    std::fs::remove_file(dir.path().join("state-b/sender-id")).unwrap();
+    let out = sender(&campaign, dir.path(), "b", &redis.url()).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let b_id = std::fs::read_to_string(dir.path().join("state-b/sender-id")).unwrap();
+    assert_ne!(b_id.lines().next(), id.lines().next());
+    once_each(&server, rows);
+}
+
 type Test = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
 fn main() {
-    let args = libtest_mimic::Arguments::from_args();
+    let mut args = libtest_mimic::Arguments::from_args();
+    // One at a time: each trial runs several senders, a redis-server and the mock, and judges
+    // rates and single token fetches that a neighbour's load on two cores would blur.
+    args.test_threads.get_or_insert(1);
     let has_redis =
         std::process::Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
     if !has_redis {
@@ -263,6 +305,9 @@ fn main() {
         }),
         trial("a_token_invalidated_in_redis_costs_one_refetch", || {
             Box::pin(a_token_invalidated_in_redis_costs_one_refetch())
+        }),
+        trial("a_copied_sender_id_is_refused_and_nobody_gets_two_messages", || {
+            Box::pin(a_copied_sender_id_is_refused_and_nobody_gets_two_messages())
         }),
         trial("a_renamed_copy_on_another_host_sends_nobody_twice", || {
             Box::pin(a_renamed_copy_on_another_host_sends_nobody_twice())

@@ -15,13 +15,42 @@ use crate::shared::{Redis, RowState, SharedRate, SharedRows};
 pub struct Scale {
     /// The connection.
     pub redis: Redis,
-    /// This sender's id: its host and state folder, so its next run is recognised.
+    /// This sender's id (kept in its state folder), so its next run is recognised.
     pub owner: String,
+    /// The id with this run's token.
+    pub identity: Identity,
     /// The campaign's rows key.
     pub fingerprint: String,
 }
 
 impl Scale {
+    /// Claim this sender's id for this run in Redis (refused when another live process holds
+    /// it), then keep the id in the state folder.
+    pub async fn claim(&self, campaign: &Campaign) -> Result<(), String> {
+        let info = self.info(crate::journal::unix_now());
+        self.rows(campaign).claim_identity(&info).await.map_err(|e| e.to_string())?;
+        self.identity.save().map_err(|e| format!("{}: {e}", self.identity.file.display()))
+    }
+
+    /// Give the id back at the end of the session through `redis` (a connection of the caller's
+    /// runtime; see `SharedRows::release_identity`).
+    pub async fn release_with(&self, redis: Redis, campaign: &Campaign) {
+        let rows = SharedRows::new(redis, &campaign.config.wechat.appid, &self.fingerprint, &self.owner);
+        let _ = rows.release_identity(&self.identity.run).await;
+    }
+
+    /// What this sender's heartbeat says at `at` (Unix seconds).
+    fn info(&self, at: u64) -> crate::shared::SenderInfo {
+        crate::shared::SenderInfo {
+            owner: self.owner.clone(),
+            host: host_name(),
+            at,
+            run: self.identity.run.clone(),
+            boot: std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default().trim().to_string(),
+            pid: std::process::id(),
+        }
+    }
+
     /// The engine's shared rate and rows.
     pub fn coordination(&self, campaign: &Campaign) -> Coordination {
         let cfg = &campaign.config;
@@ -109,14 +138,65 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "host".into())
 }
 
-/// `<host>-<hash of the state folder>`: the same for every run from this folder, different for
-/// two folders on one host.
-pub fn owner_id(state_dir: &Path) -> String {
-    use sha2::Digest;
-    let dir = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
-    let digest = sha2::Sha256::digest(dir.to_string_lossy().as_bytes());
-    let host: String = host_name().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
-    format!("{host}-{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2])
+/// This sender's identity in Redis: a random id created once and kept in
+/// `<state folder>/sender-id` (0600) — never derived from names two machines can share (a fixed
+/// container host name, a cloned VM's, the same volume path) — and a token of this run.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `<host>-<16 random hex digits>`: the same for every run from this state folder.
+    pub owner: String,
+    /// This run's token: another process claiming the same id is told apart by it (never
+    /// written to disk: a copied folder must not carry it).
+    pub run: String,
+    file: std::path::PathBuf,
+}
+
+/// 16 random hex digits from the operating system (a clock and pid mix where it has none).
+fn random_hex() -> String {
+    let mut bytes = [0u8; 8];
+    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if filled.is_err() {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        bytes = (fastrand::u64(..) ^ (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// This sender's identity, from `<state_dir>/sender-id` (created on the first run and kept by
+/// [`Identity::save`]), with a fresh run token.
+pub fn identity(state_dir: &Path) -> std::io::Result<Identity> {
+    let file = state_dir.join("sender-id");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let mut lines = text.lines().map(str::trim);
+    let valid = |id: &&str| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let owner = match lines.next().filter(valid) {
+        Some(id) => id.to_string(),
+        None => {
+            let host: String =
+                host_name().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
+            format!("{host}-{}", random_hex())
+        }
+    };
+    Ok(Identity { owner, run: random_hex(), file })
+}
+
+impl Identity {
+    /// Keep the id in the state folder (0600, written whole then renamed), once.
+    pub fn save(&self) -> std::io::Result<()> {
+        if std::fs::read_to_string(&self.file).is_ok_and(|t| t.lines().next() == Some(self.owner.as_str())) {
+            return Ok(());
+        }
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        crate::private::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(".sender-id").tempfile_in(dir)?;
+        std::io::Write::write_all(&mut tmp, format!("{}\n", self.owner).as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&self.file).map(drop).map_err(|e| e.error)
+    }
 }
 
 /// The rows key: the message's fingerprint and the list's binding (bytes, sheet, encoding,
@@ -159,7 +239,7 @@ pub fn watch(
 ) -> tokio::sync::watch::Receiver<SharedView> {
     let (tx, rx) = tokio::sync::watch::channel(SharedView::default());
     let rows = scale.rows(campaign);
-    let info = crate::shared::SenderInfo { owner: scale.owner.clone(), host: host_name(), at: 0 };
+    let info = scale.info(0);
     let mut applied = campaign.config.send.rate;
     tokio::spawn(async move {
         let mut last: Option<(std::time::Instant, u64)> = None;

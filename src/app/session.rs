@@ -128,6 +128,27 @@ pub struct Session {
     pub ledger: std::sync::Mutex<crate::ledger::Ledger>,
 }
 
+impl Drop for Session {
+    /// Give this sender's id back in Redis (see `Scale::claim`) however the session ends — sent,
+    /// refused, nothing to send, the terminal UI quit — so the next run from this folder claims
+    /// it at once. On a thread of its own with its own connection: a drop cannot await.
+    fn drop(&mut self) {
+        let Some(scale) = self.scale.take() else { return };
+        let campaign = self.campaign.clone();
+        let released = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                let cfg = &campaign.config.shared;
+                let Some(url) = &cfg.redis else { return };
+                if let Ok(redis) = Redis::connect(url, cfg.password(), &cfg.prefix).await {
+                    scale.release_with(redis, &campaign).await;
+                }
+            });
+        });
+        let _ = released.join();
+    }
+}
+
 /// The secret used against the embedded mock (it accepts any).
 const MOCK_SECRET: &str = "mock-secret";
 
@@ -173,10 +194,12 @@ impl Session {
                 let redis = Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
                     .await
                     .map_err(|e| PrepareError::Shared(e.to_string()))?;
-                let owner = super::scale::owner_id(&state_dir);
+                let identity = super::scale::identity(&state_dir)
+                    .map_err(|e| PrepareError::Shared(format!("{}: {e}", state_dir.join("sender-id").display())))?;
+                let owner = identity.owner.clone();
                 tokens = tokens.with_shared(Arc::new(SharedTokens::new(redis.clone(), &cfg.wechat.appid, &owner)));
                 let fingerprint = super::scale::rows_fingerprint(&campaign);
-                Some(super::scale::Scale { redis, owner, fingerprint })
+                Some(super::scale::Scale { redis, owner, identity, fingerprint })
             }
             _ => None,
         };
@@ -206,6 +229,8 @@ impl Session {
             ledger.register(&journal.paths.journal, &campaign.config.name, m.kind.as_str(), &m.template_id)?;
         ledger.catch_up()?;
         if let Some(scale) = &scale {
+            // After the state folder's lock: a second process on this folder was refused by it.
+            scale.claim(&campaign).await.map_err(PrepareError::Shared)?;
             scale.reconcile(&campaign, &journal.replay).await.map_err(|e| PrepareError::Shared(e.to_string()))?;
         }
         let mut plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);

@@ -7,6 +7,7 @@
 //! from its journal.
 
 use serde::Serialize;
+use std::path::Path;
 
 use super::{Redis, SharedError};
 
@@ -115,6 +116,42 @@ pub struct SenderInfo {
     pub host: String,
     /// When it last said so (Unix seconds).
     pub at: u64,
+    /// The token of the process (one run) behind it: two processes with one id differ here.
+    #[serde(default)]
+    pub run: String,
+    /// The machine's boot (Linux `boot_id`) and the process id: a holder on this very boot whose
+    /// process is gone is this folder's own run that died.
+    #[serde(default)]
+    pub boot: String,
+    /// The process id.
+    #[serde(default)]
+    pub pid: u32,
+}
+
+impl SenderInfo {
+    /// Whether this sender's process is known to be gone: it ran on this machine since its last
+    /// boot, and no process has its id any more.
+    pub fn is_dead_here(&self, boot: &str) -> bool {
+        !boot.is_empty() && self.boot == boot && self.pid != 0 && !Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+/// Why a sender cannot use its id.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityClash {
+    /// Another live process holds the same id.
+    #[error("another sender is running with this sender's id {owner} (on host {host}, heard from at {at}): a state folder was copied with its sender-id file — delete sender-id in the copy (it gets an id of its own on its next run); or this folder's previous run, on another machine or before a reboot, stopped less than 30 s ago — run again in 30 s. Nothing was sent")]
+    Taken {
+        /// The id.
+        owner: String,
+        /// The other holder's host name.
+        host: String,
+        /// When it last spoke (Unix seconds).
+        at: u64,
+    },
+    /// Redis failed.
+    #[error(transparent)]
+    Shared(#[from] SharedError),
 }
 
 /// The rows of one campaign in Redis, as this sender sees them.
@@ -195,6 +232,43 @@ impl SharedRows {
         let all: std::collections::HashMap<String, String> =
             self.redis.run(redis::cmd("HGETALL").arg(&self.key)).await?;
         Ok(all.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, RowEntry::parse(&v)?))).collect())
+    }
+
+    /// Claim this sender's id for this run before anything is sent: the heartbeat key is set
+    /// only if no live process holds it (`SET NX`), or the holder is a process of this machine's
+    /// boot that is gone (this folder's own run that died). Another live process with the same
+    /// id — a state folder copied with its `sender-id` — is refused: its claims would be taken
+    /// for this run's own.
+    pub async fn claim_identity(&self, info: &SenderInfo) -> Result<(), IdentityClash> {
+        let value = serde_json::to_string(info).unwrap_or_default();
+        let key = format!("{}:{}", self.senders, self.owner);
+        let set: Option<String> =
+            self.redis.run(redis::cmd("SET").arg(&key).arg(&value).arg("NX").arg("EX").arg(30)).await?;
+        if set.is_some() {
+            return Ok(());
+        }
+        let held: Option<String> = self.redis.run(redis::cmd("GET").arg(&key)).await?;
+        let holder = held.and_then(|v| serde_json::from_str::<SenderInfo>(&v).ok());
+        match holder {
+            Some(h) if h.run != info.run && !h.is_dead_here(&info.boot) => {
+                Err(IdentityClash::Taken { owner: self.owner.clone(), host: h.host, at: h.at })
+            }
+            _ => {
+                let _: () = self.redis.run(redis::cmd("SET").arg(&key).arg(&value).arg("EX").arg(30)).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Give the id back at the end of a run (only if this run still holds it), so the next run
+    /// from the same folder claims it at once.
+    pub async fn release_identity(&self, run: &str) -> Result<(), SharedError> {
+        let key = format!("{}:{}", self.senders, self.owner);
+        let held: Option<String> = self.redis.run(redis::cmd("GET").arg(&key)).await?;
+        if held.and_then(|v| serde_json::from_str::<SenderInfo>(&v).ok()).is_some_and(|h| h.run == run) {
+            let _: () = self.redis.run(redis::cmd("DEL").arg(&key)).await?;
+        }
+        Ok(())
     }
 
     /// Say how this sender is doing (kept for 30 s).
