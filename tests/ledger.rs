@@ -262,3 +262,44 @@ async fn the_do_not_send_list_holds_people_back_until_they_are_removed() {
     assert_eq!(out.status.code(), Some(0), "{}", words(&out));
     assert_eq!(received(&server).len(), 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accounts_suppress_days_applies_unless_the_campaign_sets_its_own() {
+    let server = mock(MockConfig { no_dedupe: true, ..Default::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger");
+    let accounts = dir.path().join("accounts.toml");
+    std::fs::write(
+        &accounts,
+        format!("[accounts.shop]\nappid = \"{APPID}\"\nsecret_env = \"WXSEND_TEST_SECRET\"\napi_base = \"{}\"\nsuppress_days = 0\n", server.url()),
+    )
+    .unwrap();
+    let people = vec![openid("oWx", 1), openid("oERR43004_", 2)];
+    let with_account = |folder: &str, name: &str, send: &str| {
+        let d = dir.path().join(folder);
+        std::fs::create_dir_all(&d).unwrap();
+        let c = write_campaign(&d, name, None, send, &people);
+        let text = std::fs::read_to_string(&c)
+            .unwrap()
+            .replace(&format!("appid = \"{APPID}\"\nsecret_env = \"WXSEND_TEST_SECRET\"\n"), "account = \"shop\"\n");
+        std::fs::write(&c, text.replace("{{product}}", &format!("{{{{product}}}} {name}"))).unwrap();
+        c
+    };
+    let run = |c: PathBuf| {
+        let mut cmd = send(&c, &ledger, &[]);
+        cmd.env("WXSEND_ACCOUNTS", &accounts);
+        cmd
+    };
+    let out = run(with_account("one", "first", "rate = 100")).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", words(&out));
+    // The account turns suppression off: the 43004 person is asked again.
+    let before = server.stats().send_requests;
+    let out = run(with_account("two", "second", "rate = 100")).output().await.unwrap();
+    assert!(!words(&out).contains("held back by the account"), "{}", words(&out));
+    assert_eq!(server.stats().send_requests, before + 2);
+    // A campaign's own [send] suppress_days wins over the account's.
+    let before = server.stats().send_requests;
+    let out = run(with_account("three", "third", "rate = 100\nsuppress_days = 30")).output().await.unwrap();
+    assert!(words(&out).contains("held back by the account: 1"), "{}", words(&out));
+    assert_eq!(server.stats().send_requests, before + 1);
+}

@@ -53,6 +53,10 @@ pub struct Account {
     /// The Redis the account's senders share (may hold a password: never shown).
     #[serde(skip_serializing)]
     pub redis: Option<String>,
+    /// Days a 43004/43101 answer holds a person back from the account's campaigns (a
+    /// campaign's `[send] suppress_days` wins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppress_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,5 +219,6 @@ pub(crate) fn resolve_wechat(
         token,
         token_headers: raw.token_headers.unwrap_or(a.token_headers).into_iter().collect(),
         account: raw.account.map(Spanned::into_inner),
+        account_suppress_days: a.suppress_days,
     })
 }

@@ -114,6 +114,8 @@ pub struct WechatConfig {
     pub token_headers: Vec<(String, String)>,
     /// The account of accounts.toml the campaign uses, if any.
     pub account: Option<String>,
+    /// The account's `suppress_days`, for a campaign whose `[send]` does not set it.
+    pub account_suppress_days: Option<u32>,
 }
 
 /// `[message]`: what each recipient receives.
@@ -391,7 +393,7 @@ impl CampaignConfig {
                 Some(z) => super::schedule::Zone::parse(Some(z.get_ref())).map_err(|m| err(z.span().start, m))?,
             },
             suppress_days: match s.suppress_days {
-                None => d.suppress_days,
+                None => wechat.account_suppress_days.map_or(d.suppress_days, |days| days.min(3650)),
                 Some(v) if *v.get_ref() <= 3650 => *v.get_ref(),
                 Some(v) => {
                     return Err(err(
