@@ -273,6 +273,48 @@ async fn a_copied_sender_id_is_refused_and_nobody_gets_two_messages() {
     once_each(&server, rows);
 }
 
+/// Redis loses the campaign's state mid-run (FLUSHALL): both senders stop (exit 3) rather than
+/// take rows another sender delivered; the advised reruns rebuild the state from both journals
+/// — the first waits, naming the other sender — and nobody gets the message twice.
+async fn shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path().join("redis"));
+    let server =
+        mock(MockConfig { no_dedupe: true, latency: wxsend::mock::Latency::fixed(5), ..MockConfig::default() }).await;
+    let rows = 3000;
+    let campaign = write_campaign(
+        dir.path(),
+        "flush",
+        Some(&server.url()),
+        "rate = 300\nconcurrency = 8",
+        &mixed_openids(rows, 0, 0),
+    );
+    let a = sender(&campaign, dir.path(), "a", &redis.url()).spawn().unwrap();
+    let b = sender(&campaign, dir.path(), "b", &redis.url()).spawn().unwrap();
+    // Both have run for a few seconds (each has met the other) before the state goes.
+    wait_until(|| server.stats().accepted >= 1500).await;
+    let _: String = redis.cmd(&redis::cmd("FLUSHALL"));
+    for child in [a, b] {
+        let out = child.wait_with_output().await.unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains("shared state in Redis was lost"), "{err}");
+    }
+    let b_id = std::fs::read_to_string(dir.path().join("state-b/sender-id")).unwrap().trim().to_string();
+    // The first rerun republishes its journal and waits for the other's.
+    let out = sender(&campaign, dir.path(), "a", &redis.url()).output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("are still needed") || err.contains("is still needed") || err.contains(&b_id), "{err}");
+    assert!(err.contains(&b_id), "names the sender still needed: {err}");
+    // The other's rerun completes the state and the campaign; then the first's finishes.
+    for name in ["b", "a"] {
+        let out = sender(&campaign, dir.path(), name, &redis.url()).output().await.unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    once_each(&server, rows);
+}
+
 type Test = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
 fn main() {
@@ -305,6 +347,9 @@ fn main() {
         }),
         trial("a_token_invalidated_in_redis_costs_one_refetch", || {
             Box::pin(a_token_invalidated_in_redis_costs_one_refetch())
+        }),
+        trial("shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice", || {
+            Box::pin(shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice())
         }),
         trial("a_copied_sender_id_is_refused_and_nobody_gets_two_messages", || {
             Box::pin(a_copied_sender_id_is_refused_and_nobody_gets_two_messages())

@@ -21,9 +21,70 @@ pub struct Scale {
     pub identity: Identity,
     /// The campaign's rows key.
     pub fingerprint: String,
+    /// The epoch of the campaign's shared state this run works under (see [`Scale::establish`]).
+    pub epoch: String,
 }
 
 impl Scale {
+    /// Agree on the campaign's shared state before anything is sent. Redis holds an epoch for it;
+    /// this sender keeps the one it worked under in `<journal folder>/shared-epoch`, and the other
+    /// senders it met there in `shared-peers`. The same epoch: go on. No epoch in Redis while
+    /// this sender had one (or has outcomes): the state was lost (a restart without its data,
+    /// FLUSHALL, eviction, another Redis), and what the others delivered is unknown here — this
+    /// sender republishes its journal (delivered, failed, and sent-without-answer rows), and a
+    /// new epoch starts only once every sender it knows has done the same; until then the run is
+    /// refused, naming the senders still needed. Returns the epoch in force.
+    pub async fn establish(
+        &mut self,
+        campaign: &Campaign,
+        journal_dir: &Path,
+        replay: &crate::journal::Replay,
+    ) -> Result<(), String> {
+        let rows = self.rows(campaign);
+        let shared = |e: crate::shared::SharedError| e.to_string();
+        let local = read_lines(&journal_dir.join("shared-epoch")).into_iter().next();
+        let in_redis = rows.epoch().await.map_err(shared)?;
+        let has_outcomes = replay.rows.iter().any(|r| r.category() != crate::journal::Category::Pending);
+        let epoch = match (&in_redis, &local) {
+            (Some(now), Some(mine)) if now == mine => now.clone(),
+            (Some(now), None) => now.clone(),
+            (None, None) if !has_outcomes => rows.start_epoch(&random_hex()).await.map_err(shared)?,
+            _ => {
+                // Lost (or rebuilt by the others without this sender): publish what this journal
+                // holds, then see who else has.
+                self.reconcile(campaign, replay).await.map_err(shared)?;
+                let rebuilt = rows.rebuilt().await.map_err(shared)?;
+                match in_redis {
+                    Some(now) => now,
+                    None => {
+                        let peers = read_lines(&journal_dir.join("shared-peers"));
+                        let missing: Vec<&String> = peers.iter().filter(|p| !rebuilt.contains(*p)).collect();
+                        if !missing.is_empty() {
+                            return Err(format!(
+                                "the campaign's shared state in Redis was lost; this sender republished what its journal holds, and the journals of {} {} are still needed: run the same command on their hosts (each sender's id is in its state folder's sender-id file), then here again. Nothing was sent",
+                                if missing.len() == 1 { "sender" } else { "senders" },
+                                missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                        rows.start_epoch(&random_hex()).await.map_err(shared)?
+                    }
+                }
+            }
+        };
+        write_private(&journal_dir.join("shared-epoch"), &format!("{epoch}\n"))
+            .map_err(|e| format!("{}: {e}", journal_dir.join("shared-epoch").display()))?;
+        self.epoch = epoch;
+        Ok(())
+    }
+
+    /// Say this sender works on the campaign, and remember every sender that does (in
+    /// `<journal folder>/shared-peers`, what [`Scale::establish`] waits for after a loss).
+    pub async fn join(&self, campaign: &Campaign, journal_dir: &Path) -> Result<(), String> {
+        let peers = self.rows(campaign).join_peers().await.map_err(|e| e.to_string())?;
+        remember_peers(journal_dir, &self.owner, peers);
+        Ok(())
+    }
+
     /// Claim this sender's id for this run in Redis (refused when another live process holds
     /// it), then keep the id in the state folder.
     pub async fn claim(&self, campaign: &Campaign) -> Result<(), String> {
@@ -56,13 +117,14 @@ impl Scale {
         let cfg = &campaign.config;
         let appid = &cfg.wechat.appid;
         let rate = SharedRate::new(self.redis.clone(), appid, cfg.message.kind.as_str(), cfg.send.rate, cfg.send.burst);
-        let rows = SharedRows::new(self.redis.clone(), appid, &self.fingerprint, &self.owner);
+        let rows = SharedRows::new(self.redis.clone(), appid, &self.fingerprint, &self.owner).with_epoch(&self.epoch);
         Coordination::new(Arc::new(rate), rows)
     }
 
     /// The campaign's rows across senders.
     pub fn rows(&self, campaign: &Campaign) -> SharedRows {
         SharedRows::new(self.redis.clone(), &campaign.config.wechat.appid, &self.fingerprint, &self.owner)
+            .with_epoch(&self.epoch)
     }
 
     /// Publish this sender's own final outcomes that Redis lacks (its journal is the record:
@@ -78,6 +140,8 @@ impl Scale {
             let outcome = match record {
                 crate::journal::RowRecord::Delivered { .. } => RowState::Ok,
                 crate::journal::RowRecord::Failed(f) => RowState::Failed(f.code().to_string()),
+                // Sent without an answer: it may have arrived, so nobody else may send it.
+                crate::journal::RowRecord::Unknown { .. } if !states.contains_key(&i) => RowState::Sent,
                 _ => continue,
             };
             let known = states.get(&i).is_some_and(|e| e.state.is_final());
@@ -126,6 +190,34 @@ impl Scale {
             }
         }
     }
+}
+
+/// Add `peers` (less `owner`) to the senders remembered in `journal_dir`.
+fn remember_peers(journal_dir: &Path, owner: &str, peers: std::collections::BTreeSet<String>) {
+    let file = journal_dir.join("shared-peers");
+    let mut known: std::collections::BTreeSet<String> = read_lines(&file).into_iter().collect();
+    let before = known.len();
+    known.extend(peers.into_iter().filter(|p| p != owner));
+    if known.len() != before {
+        let text: String = known.iter().map(|p| format!("{p}\n")).collect();
+        let _ = write_private(&file, &text);
+    }
+}
+
+/// The non-empty lines of a small state file (none when it is missing).
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Write a small state file whole (0600, renamed into place).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".wxsend-").tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// This machine's name.
@@ -234,9 +326,11 @@ impl SharedView {
 pub fn watch(
     scale: &Scale,
     campaign: &Campaign,
+    journal_dir: &Path,
     rate: Arc<SharedRate>,
     handle: crate::engine::Handle,
 ) -> tokio::sync::watch::Receiver<SharedView> {
+    let (journal_dir, owner) = (journal_dir.to_path_buf(), scale.owner.clone());
     let (tx, rx) = tokio::sync::watch::channel(SharedView::default());
     let rows = scale.rows(campaign);
     let info = scale.info(0);
@@ -250,6 +344,9 @@ pub fn watch(
             // Errors here are not acted on: the engine stops on the first one it meets itself.
             let _ = rows.heartbeat(&crate::shared::SenderInfo { at, ..info.clone() }).await;
             let senders = rows.senders().await.map_or(1, |s| s.len().max(1));
+            if let Ok(peers) = rows.peers().await {
+                remember_peers(&journal_dir, &owner, peers);
+            }
             if let Ok(shared) = rate.shared_rate().await {
                 if shared != applied {
                     applied = shared;

@@ -199,7 +199,7 @@ impl Session {
                 let owner = identity.owner.clone();
                 tokens = tokens.with_shared(Arc::new(SharedTokens::new(redis.clone(), &cfg.wechat.appid, &owner)));
                 let fingerprint = super::scale::rows_fingerprint(&campaign);
-                Some(super::scale::Scale { redis, owner, identity, fingerprint })
+                Some(super::scale::Scale { redis, owner, identity, fingerprint, epoch: String::new() })
             }
             _ => None,
         };
@@ -228,9 +228,12 @@ impl Session {
         let journal_id =
             ledger.register(&journal.paths.journal, &campaign.config.name, m.kind.as_str(), &m.template_id)?;
         ledger.catch_up()?;
-        if let Some(scale) = &scale {
+        let mut scale = scale;
+        if let Some(scale) = scale.as_mut() {
             // After the state folder's lock: a second process on this folder was refused by it.
             scale.claim(&campaign).await.map_err(PrepareError::Shared)?;
+            scale.establish(&campaign, &journal.paths.dir, &journal.replay).await.map_err(PrepareError::Shared)?;
+            scale.join(&campaign, &journal.paths.dir).await.map_err(PrepareError::Shared)?;
             scale.reconcile(&campaign, &journal.replay).await.map_err(|e| PrepareError::Shared(e.to_string()))?;
         }
         let mut plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
@@ -391,7 +394,9 @@ impl Session {
         };
         let (handle, events) = engine.start();
         let shared_view = match (&self.scale, shared_rate) {
-            (Some(scale), Some(rate)) => Some(super::scale::watch(scale, &self.campaign, rate, handle.clone())),
+            (Some(scale), Some(rate)) => {
+                Some(super::scale::watch(scale, &self.campaign, &self.journal.paths.dir, rate, handle.clone()))
+            }
             _ => None,
         };
         if self.schedule.is_set() {

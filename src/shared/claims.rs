@@ -11,10 +11,13 @@ use std::path::Path;
 
 use super::{Redis, SharedError};
 
-/// KEYS[1] = the rows hash; ARGV = row, owner. Takes a free row (or one left for a retry)
-/// and marks it sent by this sender in the same step: the request leaves right after, so
-/// there is no window in which a claimed row could be lost or taken twice.
+/// KEYS[1] = the rows hash, KEYS[2] = the campaign's epoch; ARGV = row, owner, epoch. Takes a
+/// free row (or one left for a retry) and marks it sent by this sender in the same step: the
+/// request leaves right after, so there is no window in which a claimed row could be lost or
+/// taken twice. An epoch that is not the one this sender started under means the shared state
+/// was lost (a restart without its data, FLUSHALL, eviction, another Redis): nothing is claimed.
 const CLAIM: &str = r#"
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[3] then return 'lost' end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local mine = 'sent:' .. ARGV[2]
 if not cur then
@@ -136,6 +139,9 @@ impl SenderInfo {
     }
 }
 
+/// What a claim under a vanished epoch says.
+const LOST: &str = "the campaign's shared state in Redis was lost (Redis restarted without its data, FLUSHALL, eviction, or another Redis): run the same command again; each sender republishes what its journal holds before anything more is sent";
+
 /// Why a sender cannot use its id.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityClash {
@@ -160,6 +166,10 @@ pub struct SharedRows {
     redis: Redis,
     key: String,
     done: String,
+    epoch_key: String,
+    rebuilt_key: String,
+    peers_key: String,
+    epoch: String,
     senders: String,
     owner: String,
 }
@@ -170,6 +180,10 @@ impl SharedRows {
         Self {
             key: format!("wxsend:rows:{fingerprint}"),
             done: format!("wxsend:done:{fingerprint}"),
+            epoch_key: format!("wxsend:epoch:{fingerprint}"),
+            rebuilt_key: format!("wxsend:rebuilt:{fingerprint}"),
+            peers_key: format!("wxsend:peers:{fingerprint}"),
+            epoch: String::new(),
             senders: format!("wxsend:senders:{appid}"),
             redis,
             owner: owner.to_string(),
@@ -183,13 +197,55 @@ impl SharedRows {
 
     /// Claim `row` (0-based) for this sender.
     pub async fn claim(&self, row: usize) -> Result<Claim, SharedError> {
-        let found: String =
-            self.redis.script(&redis::Script::new(CLAIM), &[&self.key], &[row.to_string(), self.owner.clone()]).await?;
+        let found: String = self
+            .redis
+            .script(
+                &redis::Script::new(CLAIM),
+                &[&self.key, &self.epoch_key],
+                &[row.to_string(), self.owner.clone(), self.epoch.clone()],
+            )
+            .await?;
         Ok(match found.as_str() {
             "mine" => Claim::Mine,
             "done" => Claim::Done,
+            "lost" => return Err(SharedError { at: self.redis.shown.clone(), detail: LOST.into() }),
             _ => Claim::Unknown,
         })
+    }
+
+    /// Work under `epoch` (see [`SharedRows::claim`]).
+    pub fn with_epoch(mut self, epoch: &str) -> Self {
+        self.epoch = epoch.to_string();
+        self
+    }
+
+    /// The campaign's epoch in Redis, if it has one.
+    pub async fn epoch(&self) -> Result<Option<String>, SharedError> {
+        self.redis.run(redis::cmd("GET").arg(&self.epoch_key)).await
+    }
+
+    /// Start a new epoch unless one exists (`SET NX`); the epoch in force.
+    pub async fn start_epoch(&self, fresh: &str) -> Result<String, SharedError> {
+        let _: Option<String> = self.redis.run(redis::cmd("SET").arg(&self.epoch_key).arg(fresh).arg("NX")).await?;
+        Ok(self.epoch().await?.unwrap_or_else(|| fresh.to_string()))
+    }
+
+    /// Say this sender works on the campaign; every sender that said so (under this epoch).
+    pub async fn join_peers(&self) -> Result<std::collections::BTreeSet<String>, SharedError> {
+        let _: () = self.redis.run(redis::cmd("SADD").arg(&self.peers_key).arg(&self.owner)).await?;
+        self.peers().await
+    }
+
+    /// Every sender that said it works on the campaign.
+    pub async fn peers(&self) -> Result<std::collections::BTreeSet<String>, SharedError> {
+        self.redis.run(redis::cmd("SMEMBERS").arg(&self.peers_key)).await
+    }
+
+    /// Say this sender republished its journal after the shared state was lost; every sender
+    /// that did so far.
+    pub async fn rebuilt(&self) -> Result<std::collections::BTreeSet<String>, SharedError> {
+        let _: () = self.redis.run(redis::cmd("SADD").arg(&self.rebuilt_key).arg(&self.owner)).await?;
+        self.redis.run(redis::cmd("SMEMBERS").arg(&self.rebuilt_key)).await
     }
 
     /// Write `row`'s outcome (`Ok`, `Failed`, or `Retry`: another sender may send it), stored
