@@ -315,6 +315,61 @@ async fn shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice() {
     once_each(&server, rows);
 }
 
+/// Two senders on one host name with one state folder path, each its own folder behind it (a
+/// mount namespace with a tmpfs at the same path, as two containers with a fixed `hostname:` and
+/// the same volume path): each has its own random id, they share the rows, nobody twice.
+async fn two_senders_with_the_same_host_name_and_state_path_send_nobody_twice() {
+    let can_unshare = std::process::Command::new("unshare").args(["-m", "true"]).status().is_ok_and(|s| s.success());
+    if !can_unshare {
+        eprintln!("unshare -m is not allowed here: the same-path case is not run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(dir.path().join("redis"));
+    let server =
+        mock(MockConfig { no_dedupe: true, latency: wxsend::mock::Latency::fixed(5), ..MockConfig::default() }).await;
+    let rows = 2000;
+    let campaign = write_campaign(
+        dir.path(),
+        "same",
+        Some(&server.url()),
+        "rate = 400\nconcurrency = 8",
+        &mixed_openids(rows, 0, 0),
+    );
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let run = |cache: &str| {
+        let script = format!(
+            "mount -t tmpfs tmpfs {state} && exec {bin} send {campaign} --headless --yes --skip-template-check --state-dir {state}",
+            state = state.display(),
+            bin = env!("CARGO_BIN_EXE_wxsend"),
+            campaign = campaign.display()
+        );
+        let mut cmd = tokio::process::Command::new("unshare");
+        cmd.args(["-m", "sh", "-c", &script])
+            .env("WXSEND_TEST_SECRET", SECRET)
+            .env("WXSEND_CACHE_DIR", dir.path().join(cache))
+            .env("WXSEND_LEDGER_DIR", dir.path().join(format!("{cache}.ledger")))
+            .env("WXSEND_REDIS_URL", redis.url())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        cmd.spawn().unwrap()
+    };
+    let (a, b) = (run("cache-a"), run("cache-b"));
+    for child in [a, b] {
+        let out = child.wait_with_output().await.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    once_each(&server, rows);
+    let out = wxsend(
+        &["status", campaign.to_str().unwrap(), "--state-dir", state.to_str().unwrap()],
+        &[("WXSEND_REDIS_URL", &redis.url())],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("across senders (Redis): delivered {}", "2,000")), "{text}");
+}
+
 type Test = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
 fn main() {
@@ -347,6 +402,9 @@ fn main() {
         }),
         trial("a_token_invalidated_in_redis_costs_one_refetch", || {
             Box::pin(a_token_invalidated_in_redis_costs_one_refetch())
+        }),
+        trial("two_senders_with_the_same_host_name_and_state_path_send_nobody_twice", || {
+            Box::pin(two_senders_with_the_same_host_name_and_state_path_send_nobody_twice())
         }),
         trial("shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice", || {
             Box::pin(shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice())
