@@ -309,3 +309,26 @@ mod mutated {
         }
     }
 }
+
+#[test]
+fn a_compound_file_declaring_huge_directories_or_a_looping_chain_is_refused_under_any_name() {
+    use wxsend::campaign::workbook::from_bytes;
+    let records = [(0x0809u16, vec![0x00, 0x06, 0x05, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])];
+    // The header's count of directory sectors (calamine reserves room for them all at once).
+    let mut huge_dir = xls(&records);
+    huge_dir[0x28..0x2C].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
+    // A DIFAT chain that points at itself (calamine follows it until it ends).
+    let mut looping = xls(&records);
+    looping[0x44..0x48].copy_from_slice(&2u32.to_le_bytes());
+    looping[512 * 3 - 4..512 * 3].copy_from_slice(&2u32.to_le_bytes());
+    // The root entry's stream (the mini stream) declared larger than the file.
+    let mut huge_root = xls(&records);
+    let root = 512 + 512; // header, FAT sector, then the directory
+    huge_root[root + 0x78..root + 0x7C].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    for (what, bytes) in [("directories", huge_dir), ("a loop", looping), ("the root", huge_root)] {
+        for name in ["list.xls", "list.xlsx", "list.xlsb", "list.ods"] {
+            let e = from_bytes(Path::new(name), &bytes, None, "openid").map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains("damaged") || e.contains("cannot read"), "{what} as {name}: {e}");
+        }
+    }
+}

@@ -277,8 +277,17 @@ async fn a_copied_sender_id_is_refused_and_nobody_gets_two_messages() {
 /// take rows another sender delivered; the advised reruns rebuild the state from both journals
 /// — the first waits, naming the other sender — and nobody gets the message twice.
 async fn shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice() {
+    lose_shared_state_mid_run(false).await;
+}
+
+/// The same with Redis restarted empty (its files gone) instead of flushed.
+async fn redis_restarted_empty_mid_run_then_the_advised_reruns_send_nobody_twice() {
+    lose_shared_state_mid_run(true).await;
+}
+
+async fn lose_shared_state_mid_run(restart_empty: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let redis = RedisServer::start(dir.path().join("redis"));
+    let mut redis = RedisServer::start(dir.path().join("redis"));
     let server =
         mock(MockConfig { no_dedupe: true, latency: wxsend::mock::Latency::fixed(5), ..MockConfig::default() }).await;
     let rows = 3000;
@@ -293,12 +302,19 @@ async fn shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice() {
     let b = sender(&campaign, dir.path(), "b", &redis.url()).spawn().unwrap();
     // Both have run for a few seconds (each has met the other) before the state goes.
     wait_until(|| server.stats().accepted >= 1500).await;
-    let _: String = redis.cmd(&redis::cmd("FLUSHALL"));
+    if restart_empty {
+        redis.kill();
+    } else {
+        let _: String = redis.cmd(&redis::cmd("FLUSHALL"));
+    }
     for child in [a, b] {
         let out = child.wait_with_output().await.unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{err}");
-        assert!(err.contains("shared state in Redis was lost"), "{err}");
+        assert!(err.contains("shared state in Redis was lost") || err.contains("lost the shared state"), "{err}");
+    }
+    if restart_empty {
+        redis.restart_empty();
     }
     let b_id = std::fs::read_to_string(dir.path().join("state-b/sender-id")).unwrap().trim().to_string();
     // The first rerun republishes its journal and waits for the other's.
@@ -405,6 +421,9 @@ fn main() {
         }),
         trial("two_senders_with_the_same_host_name_and_state_path_send_nobody_twice", || {
             Box::pin(two_senders_with_the_same_host_name_and_state_path_send_nobody_twice())
+        }),
+        trial("redis_restarted_empty_mid_run_then_the_advised_reruns_send_nobody_twice", || {
+            Box::pin(redis_restarted_empty_mid_run_then_the_advised_reruns_send_nobody_twice())
         }),
         trial("shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice", || {
             Box::pin(shared_state_lost_mid_run_then_the_advised_reruns_send_nobody_twice())

@@ -12,6 +12,8 @@ use super::workbook_limits::{check_cell, check_declared, MAX_SHARED_STRINGS};
 pub const CFB_MAGIC: &[u8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1";
 
 const END_OF_CHAIN: u32 = 0xFFFF_FFFE;
+/// Sector ids from here on are markers, not sectors.
+const RESERVED: u32 = 0xFFFF_FFFA;
 const MINI_SECTOR: usize = 64;
 const MINI_CUTOFF: u64 = 4096;
 
@@ -45,13 +47,21 @@ impl<'a> Cfb<'a> {
         let sectors_in_file = (bytes.len() / sector) as u64;
         let fat_sectors = u64::from(u32_at(header, 0x2C).unwrap_or(0));
         let difat_sectors = u64::from(u32_at(header, 0x48).unwrap_or(0));
-        if fat_sectors > sectors_in_file || difat_sectors > sectors_in_file {
+        // calamine reserves room for these counts of sectors before reading any.
+        let dir_sectors = u64::from(u32_at(header, 0x28).unwrap_or(0));
+        let mini_fat_sectors = u64::from(u32_at(header, 0x40).unwrap_or(0));
+        if [fat_sectors, difat_sectors, dir_sectors, mini_fat_sectors].iter().any(|&n| n > sectors_in_file) {
             return Err(damaged("its header declares more sectors than the file holds"));
         }
         let mut fat_ids: Vec<u32> = (0..109).filter_map(|i| u32_at(header, 0x4C + 4 * i)).collect();
+        // calamine follows the DIFAT chain until it ends, whatever the header counts: it must end.
         let mut next = u32_at(header, 0x44).unwrap_or(END_OF_CHAIN);
-        for _ in 0..difat_sectors {
-            let Some(s) = Self::slice(bytes, sector, next) else { break };
+        let mut steps = 0u64;
+        while next < RESERVED {
+            steps += 1;
+            let s = Self::slice(bytes, sector, next)
+                .filter(|_| steps <= sectors_in_file)
+                .ok_or_else(|| damaged("its list of allocation sectors runs outside the file or in a loop"))?;
             fat_ids.extend((0..sector / 4 - 1).filter_map(|i| u32_at(s, 4 * i)));
             next = u32_at(s, sector - 4).unwrap_or(END_OF_CHAIN);
         }
@@ -71,6 +81,30 @@ impl<'a> Cfb<'a> {
 
     fn regular(&self, start: u32) -> Result<Vec<u8>, CsvProblem> {
         follow(start, &self.fat, |id| Self::slice(self.bytes, self.sector, id))
+    }
+
+    /// What calamine reads when it opens the file, checked: every directory entry's declared
+    /// size within the file, and the chains of the directory, the mini stream and the mini
+    /// allocation table ending without a loop.
+    fn check_directory(&self) -> Result<(), CsvProblem> {
+        let header = &self.bytes[..512];
+        let directory = self.regular(u32_at(header, 0x30).unwrap_or(END_OF_CHAIN))?;
+        for entry in directory.chunks(128) {
+            let size = if self.sector == 512 {
+                u64::from(u32_at(entry, 0x78).unwrap_or(0))
+            } else {
+                entry.get(0x78..0x80).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
+            };
+            if size > self.bytes.len() as u64 {
+                return Err(damaged("a stream is declared larger than the file"));
+            }
+        }
+        if u32_at(header, 0x40).unwrap_or(0) > 0 {
+            let root = directory.get(..128).ok_or_else(|| damaged("it has no root entry"))?;
+            self.regular(u32_at(root, 0x74).unwrap_or(END_OF_CHAIN))?;
+            self.regular(u32_at(header, 0x3C).unwrap_or(END_OF_CHAIN))?;
+        }
+        Ok(())
     }
 
     /// The workbook stream: `Workbook`, or `Book` in older files.
@@ -132,7 +166,9 @@ fn follow<'b>(start: u32, table: &[u32], get: impl Fn(u32) -> Option<&'b [u8]>) 
 /// Check an `.xls` workbook's declared ranges, cells and shared strings (see the module's
 /// documentation).
 pub fn check(bytes: &[u8]) -> Result<(), CsvProblem> {
-    let stream = Cfb::open(bytes)?.workbook()?;
+    let cfb = Cfb::open(bytes)?;
+    cfb.check_directory()?;
+    let stream = cfb.workbook()?;
     let mut at = 0;
     let mut cells = 0u64;
     while let (Some(kind), Some(len)) = (u16_at(&stream, at), u16_at(&stream, at + 2)) {

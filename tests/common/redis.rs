@@ -61,6 +61,13 @@ impl RedisServer {
     }
 
     /// Start it again on the same port and folder.
+    /// Stop, lose every byte it had (its append-only files), and start again on the same port.
+    pub fn restart_empty(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        self.spawn();
+    }
+
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
