@@ -281,7 +281,13 @@ mod mutated {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        // The same 256 cases every run: CI must not turn red on a case found by chance (the
+        // fuzz target, `cargo fuzz run workbook`, is where new ones are looked for).
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_2026),
+            ..ProptestConfig::default()
+        })]
 
         /// Bytes of a real workbook with some changed, cut or grown: read or refused, never a
         /// panic, an abort or a hang.
