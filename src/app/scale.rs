@@ -25,6 +25,39 @@ pub struct Scale {
     pub epoch: String,
 }
 
+/// Why a sender cannot take part in a shared campaign.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleError {
+    /// Redis failed.
+    #[error(transparent)]
+    Shared(#[from] crate::shared::SharedError),
+    /// Another live process holds this sender's id.
+    #[error(transparent)]
+    Clash(#[from] crate::shared::IdentityClash),
+    /// The shared state was lost and other senders' journals are still needed.
+    #[error("the campaign's shared state in Redis was lost; this sender republished what its journal holds, and {} still needed: run the same command on their hosts (each sender's id is in its state folder's sender-id file), then here again. Nothing was sent", needed(.missing))]
+    Waiting {
+        /// The ids of the senders whose journals are not republished yet.
+        missing: Vec<String>,
+    },
+    /// A state file beside the journal cannot be written.
+    #[error("{path}: {source}", path = .path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// `the journal of sender X is` / `the journals of senders X, Y are`.
+fn needed(missing: &[String]) -> String {
+    match missing {
+        [one] => format!("the journal of sender {one} is"),
+        many => format!("the journals of senders {} are", many.join(", ")),
+    }
+}
+
 impl Scale {
     /// Agree on the campaign's shared state before anything is sent. Redis holds an epoch for it;
     /// this sender keeps the one it worked under in `<journal folder>/shared-epoch`, and the other
@@ -39,9 +72,9 @@ impl Scale {
         campaign: &Campaign,
         journal_dir: &Path,
         replay: &crate::journal::Replay,
-    ) -> Result<(), String> {
+    ) -> Result<(), ScaleError> {
         let rows = self.rows(campaign);
-        let shared = |e: crate::shared::SharedError| e.to_string();
+        let shared = ScaleError::Shared;
         let local = read_lines(&journal_dir.join("shared-epoch")).into_iter().next();
         let in_redis = rows.epoch().await.map_err(shared)?;
         let has_outcomes = replay.rows.iter().any(|r| r.category() != crate::journal::Category::Pending);
@@ -58,39 +91,35 @@ impl Scale {
                     Some(now) => now,
                     None => {
                         let peers = read_lines(&journal_dir.join("shared-peers"));
-                        let missing: Vec<&String> = peers.iter().filter(|p| !rebuilt.contains(*p)).collect();
+                        let missing: Vec<String> = peers.into_iter().filter(|p| !rebuilt.contains(p)).collect();
                         if !missing.is_empty() {
-                            return Err(format!(
-                                "the campaign's shared state in Redis was lost; this sender republished what its journal holds, and the journals of {} {} are still needed: run the same command on their hosts (each sender's id is in its state folder's sender-id file), then here again. Nothing was sent",
-                                if missing.len() == 1 { "sender" } else { "senders" },
-                                missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
-                            ));
+                            return Err(ScaleError::Waiting { missing });
                         }
                         rows.start_epoch(&random_hex()).await.map_err(shared)?
                     }
                 }
             }
         };
-        write_private(&journal_dir.join("shared-epoch"), &format!("{epoch}\n"))
-            .map_err(|e| format!("{}: {e}", journal_dir.join("shared-epoch").display()))?;
+        let file = journal_dir.join("shared-epoch");
+        write_private(&file, &format!("{epoch}\n")).map_err(|source| ScaleError::Io { path: file, source })?;
         self.epoch = epoch;
         Ok(())
     }
 
     /// Say this sender works on the campaign, and remember every sender that does (in
     /// `<journal folder>/shared-peers`, what [`Scale::establish`] waits for after a loss).
-    pub async fn join(&self, campaign: &Campaign, journal_dir: &Path) -> Result<(), String> {
-        let peers = self.rows(campaign).join_peers().await.map_err(|e| e.to_string())?;
+    pub async fn join(&self, campaign: &Campaign, journal_dir: &Path) -> Result<(), ScaleError> {
+        let peers = self.rows(campaign).join_peers().await?;
         remember_peers(journal_dir, &self.owner, peers);
         Ok(())
     }
 
     /// Claim this sender's id for this run in Redis (refused when another live process holds
     /// it), then keep the id in the state folder.
-    pub async fn claim(&self, campaign: &Campaign) -> Result<(), String> {
+    pub async fn claim(&self, campaign: &Campaign) -> Result<(), ScaleError> {
         let info = self.info(crate::journal::unix_now());
-        self.rows(campaign).claim_identity(&info).await.map_err(|e| e.to_string())?;
-        self.identity.save().map_err(|e| format!("{}: {e}", self.identity.file.display()))
+        self.rows(campaign).claim_identity(&info).await?;
+        self.identity.save().map_err(|source| ScaleError::Io { path: self.identity.file.clone(), source })
     }
 
     /// Give the id back at the end of the session through `redis` (a connection of the caller's

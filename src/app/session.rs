@@ -66,6 +66,9 @@ pub enum PrepareError {
     /// The account's delivery ledger cannot be used.
     #[error(transparent)]
     Ledger(#[from] crate::ledger::LedgerError),
+    /// This sender cannot take part in the shared campaign (its id, a lost shared state).
+    #[error("cannot use the shared state: {0}")]
+    Scale(#[from] super::scale::ScaleError),
     /// The token source cannot be set up (e.g. the secret is missing).
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -231,9 +234,9 @@ impl Session {
         let mut scale = scale;
         if let Some(scale) = scale.as_mut() {
             // After the state folder's lock: a second process on this folder was refused by it.
-            scale.claim(&campaign).await.map_err(PrepareError::Shared)?;
-            scale.establish(&campaign, &journal.paths.dir, &journal.replay).await.map_err(PrepareError::Shared)?;
-            scale.join(&campaign, &journal.paths.dir).await.map_err(PrepareError::Shared)?;
+            scale.claim(&campaign).await?;
+            scale.establish(&campaign, &journal.paths.dir, &journal.replay).await?;
+            scale.join(&campaign, &journal.paths.dir).await?;
             scale.reconcile(&campaign, &journal.replay).await.map_err(|e| PrepareError::Shared(e.to_string()))?;
         }
         let mut plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
-pub use claims::{Claim, RowEntry, RowState, SenderInfo, SharedRows};
+pub use claims::{Claim, IdentityClash, RowEntry, RowState, SenderInfo, SharedRows};
 pub use rate::SharedRate;
 pub use token::SharedTokens;
 
