@@ -140,6 +140,12 @@ async fn the_same_message_under_two_names_skips_and_counts_the_overlap_and_new_r
     let out = wxsend(&["status", y.to_str().unwrap()], &env);
     let text = words(&out);
     assert!(text.contains("pending 100") && text.contains("ledger: already sent: 100"), "{text}");
+    let out = wxsend(&["status", y.to_str().unwrap(), "--json"], &env);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let held = status["held_rows"].as_array().unwrap();
+    assert_eq!(held.len(), 100, "{status}");
+    assert_eq!(held[0]["reason"], "already_sent");
+    assert_eq!(held[0]["openid"], all[100].as_str(), "the first of y's list is the first of the overlap");
 
     let out = send(&y, &ledger, &[]).output().await.unwrap();
     let text = words(&out);

@@ -31,6 +31,8 @@ pub struct StatusReport {
     /// What the account's delivery ledger says of the rows this journal has not sent: already
     /// sent by another campaign's run, sent earlier without an answer, held back.
     pub ledger: super::plan::FromLedger,
+    /// Each row the ledger holds back: the row, its recipient and why.
+    pub held_rows: Vec<HeldRow>,
     /// Rows that are never sent (invalid or duplicate).
     pub not_sendable: usize,
     /// What the delivery receipts say about the sent rows.
@@ -42,6 +44,17 @@ pub struct StatusReport {
     /// Each sender's share, when senders share the campaign through Redis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub senders: Option<Vec<SenderShare>>,
+}
+
+/// A row the account's ledger holds back.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldRow {
+    /// The data row (1-based).
+    pub row: usize,
+    /// Its recipient.
+    pub openid: String,
+    /// `already_sent`, `earlier_unknown` or `suppressed`.
+    pub reason: &'static str,
 }
 
 /// A row sent without an answer.
@@ -73,6 +86,7 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
         unknown_rows: Vec::new(),
         pending: 0,
         ledger: Default::default(),
+        held_rows: Vec::new(),
         not_sendable: 0,
         receipts: ReceiptCounts::default(),
         receipts_unmatched: 0,
@@ -105,6 +119,19 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
             plan.consult(campaign, &ledger, own, rules).map_err(|e| e.to_string())?;
             report.pending = plan.to_send.len();
             report.ledger = plan.ledger;
+            report.held_rows = plan
+                .held
+                .iter()
+                .map(|&(row, held)| HeldRow {
+                    row: row + 1,
+                    openid: campaign.recipients.row(row).map(|r| r.openid().to_string()).unwrap_or_default(),
+                    reason: match held {
+                        super::plan::Held::AlreadySent => "already_sent",
+                        super::plan::Held::EarlierUnknown => "earlier_unknown",
+                        super::plan::Held::Suppressed => "suppressed",
+                    },
+                })
+                .collect();
         }
     }
     let receipts = ReceiptsFile::in_dir(&paths.dir).read().map_err(|e| format!("{}: {e}", paths.dir.display()))?;
