@@ -240,9 +240,10 @@ fn read_lines(path: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Write a small state file whole (0600, renamed into place).
+/// Write a small state file whole (0600, renamed into place; its folder made 0700 if missing).
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    crate::private::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new().prefix(".wxsend-").tempfile_in(dir)?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())?;
     tmp.as_file().sync_all()?;
@@ -311,12 +312,7 @@ impl Identity {
         if std::fs::read_to_string(&self.file).is_ok_and(|t| t.lines().next() == Some(self.owner.as_str())) {
             return Ok(());
         }
-        let dir = self.file.parent().unwrap_or(Path::new("."));
-        crate::private::create_dir_all(dir)?;
-        let mut tmp = tempfile::Builder::new().prefix(".sender-id").tempfile_in(dir)?;
-        std::io::Write::write_all(&mut tmp, format!("{}\n", self.owner).as_bytes())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.file).map(drop).map_err(|e| e.error)
+        write_private(&self.file, &format!("{}\n", self.owner))
     }
 }
 
