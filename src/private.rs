@@ -53,3 +53,17 @@ pub fn restrict_dir(dir: &Path) -> std::io::Result<()> {
     let _ = dir;
     Ok(())
 }
+
+/// Write a file whole: 0600 from its first byte, renamed into place (a reader sees the old file
+/// or the new one, never half of one), its folder made 0700 if missing. `durable` waits for the
+/// disk before the rename; a cache that checks its own integrity on reading needs no wait.
+pub fn write_whole(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".wxsend-").tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
+    tmp.persist(path).map(drop).map_err(|e| e.error)
+}

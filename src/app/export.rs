@@ -117,6 +117,39 @@ fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
     tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
+/// Each accepted row's msgid by 1-based row number, in row order; written as a JSON object.
+/// A sorted list rather than a map: a million of them are sorted in place and written straight
+/// from it.
+#[derive(Debug, Default)]
+pub struct Msgids(Vec<(usize, String)>);
+
+impl Msgids {
+    /// From `(row, msgid)` pairs in journal order (0-based rows): a row named twice keeps its
+    /// last msgid.
+    pub fn by_row(mut pairs: Vec<(usize, String)>) -> Self {
+        pairs.sort_by_key(|(row, _)| *row);
+        let mut out: Vec<(usize, String)> = Vec::with_capacity(pairs.len());
+        for (row, id) in pairs {
+            match out.last_mut() {
+                Some(last) if last.0 == row + 1 => last.1 = id,
+                _ => out.push((row + 1, id)),
+            }
+        }
+        Self(out)
+    }
+
+    /// The msgid of 1-based row `row`.
+    pub fn get(&self, row: usize) -> Option<&str> {
+        self.0.binary_search_by_key(&row, |(r, _)| *r).ok().map(|i| self.0[i].1.as_str())
+    }
+}
+
+impl Serialize for Msgids {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(row, id)| (row, id)))
+    }
+}
+
 /// One errcode in the report.
 #[derive(Debug, Serialize)]
 pub struct CodeCount {
@@ -146,7 +179,7 @@ pub struct Report {
     /// What the delivery receipts received so far say (`wxsend receipts` records them).
     pub receipts: crate::journal::receipts::ReceiptCounts,
     /// WeChat's msgid of every accepted row (1-based row number → msgid), to match receipts.
-    pub msgids: BTreeMap<usize, String>,
+    pub msgids: Msgids,
     /// `template`, `subscribe` or `uniform`.
     pub kind: &'static str,
     /// The template the messages use.
@@ -277,7 +310,7 @@ pub fn build_report(
     let (reason, counters) = (summary.reason.clone(), summary.counters.clone());
     let dir = files.journal.parent().unwrap_or(Path::new("."));
     let receipts = crate::journal::receipts::ReceiptsFile::in_dir(dir).read().unwrap_or_default();
-    let msgids = msgids.into_iter().map(|(row, id)| (row + 1, id)).collect();
+    let msgids = Msgids::by_row(msgids);
     Report {
         receipts: crate::journal::receipts::ReceiptCounts::of(&receipts, t.delivered),
         msgids,
@@ -311,9 +344,11 @@ pub fn build_report(
 
 /// Write the report as pretty JSON.
 pub fn write_report(report: &Report, path: &Path) -> std::io::Result<()> {
-    let text = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
     let mut tmp = temp_beside(path)?;
-    tmp.write_all(&text)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut tmp);
+    serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::other)?;
+    out.flush()?;
+    drop(out);
     tmp.as_file().sync_all()?;
     persist(tmp, path)
 }

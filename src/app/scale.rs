@@ -101,7 +101,8 @@ impl Scale {
             }
         };
         let file = journal_dir.join("shared-epoch");
-        write_private(&file, &format!("{epoch}\n")).map_err(|source| ScaleError::Io { path: file, source })?;
+        crate::private::write_whole(&file, format!("{epoch}\n").as_bytes(), true)
+            .map_err(|source| ScaleError::Io { path: file, source })?;
         self.epoch = epoch;
         Ok(())
     }
@@ -229,7 +230,7 @@ fn remember_peers(journal_dir: &Path, owner: &str, peers: std::collections::BTre
     known.extend(peers.into_iter().filter(|p| p != owner));
     if known.len() != before {
         let text: String = known.iter().map(|p| format!("{p}\n")).collect();
-        let _ = write_private(&file, &text);
+        let _ = crate::private::write_whole(&file, text.as_bytes(), true);
     }
 }
 
@@ -238,16 +239,6 @@ fn read_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
         .unwrap_or_default()
-}
-
-/// Write a small state file whole (0600, renamed into place; its folder made 0700 if missing).
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    crate::private::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".wxsend-").tempfile_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// This machine's name.
@@ -312,7 +303,7 @@ impl Identity {
         if std::fs::read_to_string(&self.file).is_ok_and(|t| t.lines().next() == Some(self.owner.as_str())) {
             return Ok(());
         }
-        write_private(&self.file, &format!("{}\n", self.owner))
+        crate::private::write_whole(&self.file, format!("{}\n", self.owner).as_bytes(), true)
     }
 }
 

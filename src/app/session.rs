@@ -443,7 +443,8 @@ impl Session {
         let checks = &self.campaign.checks;
         // One pass over the journal gives every row's state and every accepted row's msgid.
         self.writer.flush().await;
-        let read = crate::journal::read_journal_with_msgids(&self.files.journal, self.campaign.recipients.len())
+        let rows = self.campaign.recipients.len();
+        let read = crate::journal::read_journal_with_msgids(&self.files.journal, rows, self.journal.checkpoint)
             .map_err(|e| e.to_string());
         let (replay, msgids) = match read {
             Ok((read, msgids)) => (Ok(read.replay), msgids),

@@ -6,6 +6,7 @@
 //! (group commit): only a power loss can cost the last ~100 ms of lines, and for template
 //! messages the `client_msg_id` still makes WeChat drop a resent duplicate.
 
+mod checkpoint;
 pub mod receipts;
 mod replay;
 mod store;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use replay::{
-    read_journal, read_journal_with_msgids, read_msgids, read_msgids_from, replay_file, ReadJournal, TornTail,
+    read_journal, read_journal_with_msgids, read_msgids, read_msgids_from, replay_file, Prefix, ReadJournal, TornTail,
 };
 pub use store::{check_bound, header_appid, read_bound, unix_now, who_of, Fingerprints, Journal, StatePaths};
 pub use writer::{JournalWriter, SYNC_INTERVAL};

@@ -184,6 +184,9 @@ pub struct Journal {
     pub replay: Replay,
     /// What opening repaired (an incomplete last record cut away), for the operator.
     pub repaired: Option<String>,
+    /// The checkpoint opening found to match the journal: while this value holds the lock, the
+    /// end of the run reads from it without reading the bytes it covers again.
+    pub checkpoint: Option<super::Prefix>,
     _lock: File,
 }
 
@@ -238,9 +241,11 @@ impl Journal {
         let exists = paths.journal.metadata().map(|m| m.len() > 0).unwrap_or(false);
         let mut repaired = None;
         let mut torn_dispatch = None;
+        let mut checkpoint = None;
         let replay = if exists {
             let read = read_journal(&paths.journal, rows)?;
             let (header, replay) = (read.header, read.replay);
+            checkpoint = read.checkpoint;
             if let Some(torn) = read.torn {
                 // Cut the incomplete record away before anything is appended, so the next
                 // record starts on a line of its own.
@@ -309,7 +314,7 @@ impl Journal {
             let detail = writer.error().unwrap_or_else(|| paths.journal.display().to_string());
             return Err(JournalError::Unwritable { detail });
         }
-        Ok((Self { paths, replay, repaired, _lock: lock }, writer))
+        Ok((Self { paths, replay, repaired, checkpoint, _lock: lock }, writer))
     }
 }
 
