@@ -356,10 +356,15 @@ pub fn receipts(args: ReceiptsArgs) -> Exit {
         let served = axum::serve(listener, router(book.clone())).with_graceful_shutdown(shutdown).await;
         let t = book.tally();
         eprintln!(
-            "received {} receipts ({} unmatched), refused {} pushes",
+            "received {} receipts ({} unmatched), refused {} pushes{}",
             t.matched + t.unknown,
             t.unknown,
-            t.refused
+            t.refused,
+            if t.platform > 0 {
+                format!(", kept {} of the platform's pushes (tickets, authorizations)", t.platform)
+            } else {
+                String::new()
+            }
         );
         match served {
             Ok(()) => Exit::Success,

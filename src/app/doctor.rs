@@ -53,7 +53,7 @@ impl DoctorReport {
         }
     }
 
-    fn push(&mut self, name: &'static str, status: StepStatus, detail: impl Into<String>) {
+    pub(super) fn push(&mut self, name: &'static str, status: StepStatus, detail: impl Into<String>) {
         self.steps.push(DoctorStep { name, status, detail: detail.into() });
     }
 }
@@ -114,11 +114,15 @@ pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
     };
     let described = source.describe();
     // cgi-bin/token replaces the token other services use: reuse a cached one if there is one.
+    // A platform's chain keeps the merchant's refresh token there, and a rotation must be kept.
     let cache_dir = match cfg.wechat.token {
-        TokenSpec::ClientCredential => TokenCache::default_dir(),
+        TokenSpec::ClientCredential | TokenSpec::Component(_) => TokenCache::default_dir(),
         _ => None,
     };
     let tokens = Arc::new(TokenCache::new(source, cache_dir.as_deref()));
+    if !super::doctor_component::walk(&mut report, &tokens).await {
+        return report;
+    }
     match tokens.get().await {
         Ok(_) => report.push("token", StepStatus::Pass, format!("a token from {described}")),
         Err(e) => {

@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod doctor;
+mod doctor_component;
 pub mod exit;
 pub mod export;
 pub mod gate;

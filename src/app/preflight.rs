@@ -45,7 +45,8 @@ pub enum PreflightError {
         /// Messages this run would send.
         needed: u64,
     },
-    /// The network set-up lets nothing through (a certificate not trusted, a proxy refusing).
+    /// Nothing would get through: the network set-up (a certificate not trusted, a proxy
+    /// refusing), or no token can be had.
     #[error("{0}")]
     Network(String),
     /// The operator did not agree.

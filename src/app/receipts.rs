@@ -17,7 +17,8 @@ use crate::campaign::Campaign;
 use crate::journal::receipts::{ReceiptsFile, StoredReceipt};
 use crate::journal::StatePaths;
 use crate::wechat::push::{
-    check_fresh, decrypt, encrypted_part, parse_events, same_signature, signature, PushError, PushEvent,
+    check_fresh, decrypt, encrypted_part, parse_events, parse_platform_event, same_signature, signature, PlatformEvent,
+    PushError, PushEvent,
 };
 
 /// Counts since the book was opened.
@@ -29,6 +30,8 @@ pub struct Tally {
     pub unknown: usize,
     /// Pushes refused (bad signature, replay, undecryptable).
     pub refused: usize,
+    /// A third-party platform's pushes kept: verify tickets and merchants' authorizations.
+    pub platform: usize,
 }
 
 /// A campaign's receipts: the msgid and openid indexes and the file they go to.
@@ -49,6 +52,9 @@ pub struct ReceiptBook {
     tally: Mutex<Tally>,
     /// Subscribe sends return no msgid: their receipts are matched by openid.
     by_openid_too: bool,
+    /// `token = "component"`: the platform whose pushes (tickets, authorizations) are kept, and
+    /// the token cache folder they are kept in.
+    platform: Option<(String, Option<PathBuf>)>,
 }
 
 /// The state folder of `campaign`'s list (as `send` uses it; `--state-dir` overrides); a
@@ -96,6 +102,12 @@ impl ReceiptBook {
             seen: Mutex::new(HashMap::new()),
             tally: Mutex::new(Tally::default()),
             by_openid_too: campaign.config.message.kind == crate::campaign::Kind::Subscribe,
+            platform: match &campaign.config.wechat.token {
+                crate::wechat::protocol::TokenSpec::Component(c) => {
+                    Some((c.component_appid.clone(), crate::wechat::TokenCache::default_dir()))
+                }
+                _ => None,
+            },
         })
     }
 
@@ -196,10 +208,26 @@ impl ReceiptBook {
                 return Err(refused(PushError::BadSignature));
             }
             let key = self.aes_key.as_deref().ok_or_else(|| refused(PushError::NoKey))?;
-            decrypt(&encrypt, key, &self.appid).map_err(refused)?
+            match decrypt(&encrypt, key, &self.appid) {
+                // A third-party platform's pushes are encrypted for the platform's AppID.
+                Err(PushError::WrongApp(from)) if self.platform.as_ref().is_some_and(|(p, _)| *p == from) => {
+                    decrypt(&encrypt, key, &from).map_err(refused)?
+                }
+                other => other.map_err(refused)?,
+            }
         } else {
             body.to_string()
         };
+        if let Some(event) = parse_platform_event(&plain).map_err(refused)? {
+            self.first_use(q, now).map_err(refused)?;
+            return self.keep_platform_event(event, now).map_err(|e| match e {
+                ReceiveError::Store(e) => {
+                    self.seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&(q.timestamp.clone(), q.nonce.clone()));
+                    ReceiveError::Store(e)
+                }
+                ReceiveError::Refused(e) => refused(e),
+            });
+        }
         let events = parse_events(&plain).map_err(refused)?;
         self.first_use(q, now).map_err(refused)?;
         self.record(events).map_err(|e| {
@@ -207,6 +235,44 @@ impl ReceiptBook {
             self.seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&(q.timestamp.clone(), q.nonce.clone()));
             ReceiveError::Store(e)
         })
+    }
+
+    /// Keep a platform's push: its verify ticket (the newest wins) or a merchant's authorization,
+    /// 0600 in the token cache folder, where `token = "component"` reads them.
+    fn keep_platform_event(&self, event: PlatformEvent, now: i64) -> Result<Tally, ReceiveError> {
+        use crate::wechat::token::component::{authorizations_file, record_authorization, save_ticket, ticket_file};
+        let (platform, dir) = match &self.platform {
+            Some((platform, Some(dir))) => (platform.as_str(), dir.as_path()),
+            Some((_, None)) => {
+                return Err(ReceiveError::Store(std::io::Error::other(
+                    "no token cache folder to keep the platform's ticket in: set WXSEND_CACHE_DIR",
+                )))
+            }
+            None => return Err(ReceiveError::Refused(PushError::WrongApp("a third-party platform".into()))),
+        };
+        match event {
+            PlatformEvent::Ticket { component_appid, ticket, create_time } => {
+                if component_appid != platform {
+                    return Err(ReceiveError::Refused(PushError::WrongApp(component_appid)));
+                }
+                let stored = crate::wechat::token::component::StoredTicket {
+                    component_verify_ticket: ticket,
+                    create_time,
+                    received_at: now.max(0) as u64,
+                };
+                save_ticket(&ticket_file(dir, platform), &stored).map_err(ReceiveError::Store)?;
+            }
+            PlatformEvent::Authorization { component_appid, info_type, authorizer_appid, create_time } => {
+                if component_appid != platform {
+                    return Err(ReceiveError::Refused(PushError::WrongApp(component_appid)));
+                }
+                record_authorization(&authorizations_file(dir, platform), &authorizer_appid, &info_type, create_time)
+                    .map_err(ReceiveError::Store)?;
+            }
+        }
+        let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        tally.platform += 1;
+        Ok(*tally)
     }
 
     /// Remember an authentic push's (timestamp, nonce); refuse one seen within the window.

@@ -200,7 +200,7 @@ impl Session {
                 let identity = super::scale::identity(&state_dir)
                     .map_err(|e| PrepareError::Shared(format!("{}: {e}", state_dir.join("sender-id").display())))?;
                 let owner = identity.owner.clone();
-                tokens = tokens.with_shared(Arc::new(SharedTokens::new(redis.clone(), &cfg.wechat.appid, &owner)));
+                tokens = share_tokens(tokens, cfg, &redis, &owner);
                 let fingerprint = super::scale::rows_fingerprint(&campaign);
                 Some(super::scale::Scale { redis, owner, identity, fingerprint, epoch: String::new() })
             }
@@ -327,7 +327,8 @@ impl Session {
         let quota = self.sender.quota(self.campaign.template.kind).await;
         if let Err(f) = &quota {
             if f.errcode.is_none() && f.class == crate::wechat::ErrorClass::Stop {
-                // A certificate not trusted, a proxy refusing: no message would get through.
+                // A certificate not trusted, a proxy refusing, a token that cannot be had (a
+                // cached one refused, and the source refusing a new one): no message would get through.
                 return Err(PreflightError::Network(f.errmsg.clone()));
             }
         }
@@ -542,4 +543,26 @@ fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
+}
+
+/// The token cache shared through `redis`: the account's token under `<prefix>:access_token:`;
+/// a third-party platform's chain under WxJava's WxOpen keys (the platform's token, the
+/// merchant's token, and the merchant's refresh token when it is kept in Redis).
+fn share_tokens(tokens: TokenCache, cfg: &crate::campaign::CampaignConfig, redis: &Redis, owner: &str) -> TokenCache {
+    let crate::wechat::protocol::TokenSpec::Component(c) = &cfg.wechat.token else {
+        return tokens.with_shared(Arc::new(SharedTokens::new(redis.clone(), &cfg.wechat.appid, owner)));
+    };
+    let keyed = |kind: &str, appid: &str| {
+        let key = format!("wechat_{kind}:{appid}");
+        Arc::new(SharedTokens::at(redis.clone(), key.clone(), format!("{key}:lock"), owner))
+    };
+    let refresh: Option<Arc<dyn crate::wechat::token::component::RefreshTokenStore>> = match c.refresh_token {
+        crate::wechat::protocol::RefreshStore::Redis => {
+            Some(Arc::new(crate::shared::RefreshInRedis::new(redis.clone(), &c.authorizer_appid)))
+        }
+        crate::wechat::protocol::RefreshStore::File => None,
+    };
+    tokens
+        .with_component_stores(keyed("component_access_token", &c.component_appid), refresh)
+        .with_shared(keyed("authorizer_access_token", &c.authorizer_appid))
 }

@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::config::{WechatConfig, DEFAULT_API_BASE, DEFAULT_SECRET_ENV};
 use super::error::{closest, LoadError, Location};
 use super::network::RawNetwork;
-use crate::wechat::protocol::{check_api_base, ProxySetting, TokenSpec};
+use crate::wechat::protocol::{check_api_base, ComponentSpec, ProxySetting, RefreshStore, TicketSource, TokenSpec};
 
 /// `[wechat]` as written in a campaign.
 #[derive(Debug, Deserialize)]
@@ -24,6 +24,12 @@ pub(crate) struct RawWechat {
     secret_env: Option<String>,
     token: Option<Spanned<String>>,
     token_headers: Option<IndexMap<String, String>>,
+    component_appid: Option<String>,
+    component_secret_env: Option<String>,
+    authorizer_appid: Option<String>,
+    ticket: Option<Spanned<String>>,
+    refresh_token: Option<Spanned<String>>,
+    refresh_token_env: Option<String>,
 }
 
 /// One account of the accounts file.
@@ -57,6 +63,24 @@ pub struct Account {
     /// campaign's `[send] suppress_days` wins).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppress_days: Option<u32>,
+    /// `token = "component"`: the third-party platform's AppID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component_appid: Option<String>,
+    /// `token = "component"`: the variable holding the platform's AppSecret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component_secret_env: Option<String>,
+    /// `token = "component"`: the merchant sent as (the account's `appid` when not set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorizer_appid: Option<String>,
+    /// `token = "component"`: `receipts`, `env:VAR` or `file:PATH` (relative to this file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// `token = "component"`: `file` or `redis`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// `token = "component"`: the variable holding the first refresh token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +117,10 @@ pub fn load_accounts(path: &Path) -> Result<IndexMap<String, Account>, LoadError
         .into_iter()
         .map(|(name, mut a)| {
             a.ca_file = a.ca_file.map(|f| base.join(f));
+            a.ticket = a.ticket.map(|t| match t.trim().strip_prefix("file:") {
+                Some(file) => format!("file:{}", base.join(file.trim()).display()),
+                None => t,
+            });
             (name, a)
         })
         .collect())
@@ -116,11 +144,21 @@ pub fn describe(name: &str, a: &Account) -> String {
         Some(url) => format!("url:{url}"),
         None => token,
     };
+    let secret = if token == "component" {
+        format!(
+            "platform {}, its secret from ${}, ticket {}, refresh token in {}",
+            a.component_appid.as_deref().unwrap_or("?"),
+            a.component_secret_env.as_deref().unwrap_or(DEFAULT_COMPONENT_SECRET_ENV),
+            a.ticket.as_deref().unwrap_or("?"),
+            a.refresh_token.as_deref().unwrap_or("a file (or Redis when shared)")
+        )
+    } else {
+        format!("secret from ${}", a.secret_env.as_deref().unwrap_or(DEFAULT_SECRET_ENV))
+    };
     format!(
-        "{name}: appid {}, token {}, secret from ${}, api {}, {proxy}{}",
+        "{name}: appid {}, token {}, {secret}, api {}, {proxy}{}",
         a.appid,
         token,
-        a.secret_env.as_deref().unwrap_or(DEFAULT_SECRET_ENV),
         a.api_base.as_deref().unwrap_or(DEFAULT_API_BASE),
         a.ca_file.as_ref().map(|f| format!(", ca_file {}", f.display())).unwrap_or_default()
     ) + &a.redis.as_deref().map(|r| format!(", shared through {}", super::scale::shown(r))).unwrap_or_default()
@@ -166,22 +204,80 @@ pub(crate) fn resolve_wechat(
         }
     };
     let a = account.unwrap_or_default();
-    let appid = match raw.appid.or(Some(a.appid).filter(|x| !x.is_empty())) {
-        Some(appid) => appid,
-        None => {
+    let token_text = raw.token.as_ref().map(|t| (t.get_ref().trim().to_string(), Some(t.span().start)));
+    let token_text = token_text.or_else(|| a.token.as_ref().map(|t| (t.trim().to_string(), None)));
+    let is_component = token_text.as_ref().is_some_and(|(t, _)| t == "component");
+    let authorizer = raw.authorizer_appid.clone().or(a.authorizer_appid.clone());
+    let appid = raw.appid.or(Some(a.appid.clone()).filter(|x| !x.is_empty()));
+    let appid = match (appid, authorizer.filter(|_| is_component)) {
+        (Some(appid), Some(authorizer)) if appid != authorizer => {
+            return Err(LoadError::Config {
+                at: Location::file(path),
+                message: format!(
+                    "[wechat] appid {appid:?} and authorizer_appid {authorizer:?} differ: with token = \"component\" the messages go out as the authorizer; set one of them"
+                ),
+            })
+        }
+        (Some(appid), _) | (None, Some(appid)) => appid,
+        (None, None) => {
             return Err(LoadError::Config {
                 at: Location::file(path),
                 message: "[wechat] needs `appid` (or `account = \"name\"` from accounts.toml)".into(),
             })
         }
     };
-    let token = match (raw.token, a.token) {
-        (Some(t), _) => TokenSpec::parse(t.get_ref()).map_err(|m| err(t.span().start, format!("`token`: {m}")))?,
-        (None, Some(t)) => TokenSpec::parse(&t).map_err(|m| LoadError::Config {
+    let token = match token_text {
+        Some((t, _)) if t == "component" => TokenSpec::Component(Box::new(component_spec(
+            &raw.component_appid,
+            &raw.component_secret_env,
+            &raw.ticket,
+            &raw.refresh_token_env,
+            &a,
+            &appid,
+            path,
+            text,
+        )?)),
+        Some((t, Some(at))) => TokenSpec::parse(&t).map_err(|m| err(at, format!("`token`: {m}")))?,
+        Some((t, None)) => TokenSpec::parse(&t).map_err(|m| LoadError::Config {
             at: Location::file(accounts_path().unwrap_or_default()),
             message: format!("`token` of the account: {m}"),
         })?,
-        (None, None) => TokenSpec::Stable,
+        None => TokenSpec::Stable,
+    };
+    if !is_component {
+        let set = [
+            ("component_appid", raw.component_appid.is_some()),
+            ("component_secret_env", raw.component_secret_env.is_some()),
+            ("authorizer_appid", raw.authorizer_appid.is_some()),
+            ("ticket", raw.ticket.is_some()),
+            ("refresh_token", raw.refresh_token.is_some()),
+            ("refresh_token_env", raw.refresh_token_env.is_some()),
+        ];
+        if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
+            return Err(LoadError::Config {
+                at: Location::file(path),
+                message: format!("[wechat] `{key}` is a setting of token = \"component\" (a third-party platform sending for a merchant); set that token source or remove `{key}`"),
+            });
+        }
+    }
+    let refresh_choice = match raw
+        .refresh_token
+        .as_ref()
+        .map(|r| (r.get_ref().clone(), Some(r.span().start)))
+        .or(a.refresh_token.clone().map(|r| (r, None)))
+    {
+        None => None,
+        Some((r, at)) => Some(match r.trim() {
+            "file" => RefreshStore::File,
+            "redis" => RefreshStore::Redis,
+            other => {
+                let message = format!("`refresh_token` = {other:?}: use \"file\" (a private file in the token cache folder) or \"redis\" (shared by every host)");
+                return Err(match at {
+                    Some(at) => err(at, message),
+                    None => LoadError::Config { at: Location::file(accounts_path().unwrap_or_default()), message },
+                });
+            }
+        }),
     };
     let api_base = match (raw.api_base, a.api_base) {
         (Some(b), _) => {
@@ -220,5 +316,88 @@ pub(crate) fn resolve_wechat(
         token_headers: raw.token_headers.unwrap_or(a.token_headers).into_iter().collect(),
         account: raw.account.map(Spanned::into_inner),
         account_suppress_days: a.suppress_days,
+        refresh_choice,
     })
+}
+
+/// The component settings of `[wechat]` (the campaign's keys, else the account's), for
+/// merchant `appid`.
+#[allow(clippy::too_many_arguments)]
+fn component_spec(
+    component_appid: &Option<String>,
+    secret_env: &Option<String>,
+    ticket: &Option<Spanned<String>>,
+    refresh_env: &Option<String>,
+    a: &Account,
+    appid: &str,
+    path: &Path,
+    text: &str,
+) -> Result<ComponentSpec, LoadError> {
+    let missing = |key: &str, example: &str| LoadError::Config {
+        at: Location::file(path),
+        message: format!("token = \"component\" needs `{key}` in [wechat] or in the account, e.g. {key} = {example}"),
+    };
+    let component_appid = component_appid
+        .clone()
+        .or(a.component_appid.clone())
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| missing("component_appid", "\"wx…\" (the platform's AppID)"))?;
+    let ticket = match (ticket, &a.ticket) {
+        (Some(t), _) => {
+            let parsed = TicketSource::parse(t.get_ref()).map_err(|m| LoadError::Config {
+                at: Location::at_offset(path, text, t.span().start),
+                message: format!("`ticket`: {m}"),
+            })?;
+            match parsed {
+                // Relative to the campaign file, as every path in it.
+                TicketSource::File(f) => TicketSource::File(path.parent().unwrap_or(Path::new(".")).join(f)),
+                other => other,
+            }
+        }
+        (None, Some(t)) => TicketSource::parse(t).map_err(|m| LoadError::Config {
+            at: Location::file(accounts_path().unwrap_or_default()),
+            message: format!("the account's `ticket`: {m}"),
+        })?,
+        (None, None) => return Err(missing("ticket", "\"receipts\"")),
+    };
+    Ok(ComponentSpec {
+        component_appid,
+        component_secret_env: secret_env
+            .clone()
+            .or(a.component_secret_env.clone())
+            .unwrap_or_else(|| DEFAULT_COMPONENT_SECRET_ENV.to_string()),
+        authorizer_appid: appid.to_string(),
+        ticket,
+        refresh_token: RefreshStore::File,
+        refresh_token_env: refresh_env.clone().or(a.refresh_token_env.clone()),
+    })
+}
+
+/// The variable holding the platform's AppSecret when `component_secret_env` is not set.
+pub const DEFAULT_COMPONENT_SECRET_ENV: &str = "WXSEND_COMPONENT_SECRET";
+
+/// Where the merchant's refresh token is kept, now that it is known whether senders share a
+/// Redis: `refresh_token` as set, else Redis when there is one and a file when not. A file
+/// while several hosts share a Redis is refused — a rotation on one host would leave the
+/// others' files stale, and the merchant lost.
+pub(crate) fn settle_refresh_store(wechat: &mut WechatConfig, redis: bool, path: &Path) -> Result<(), LoadError> {
+    let TokenSpec::Component(spec) = &mut wechat.token else { return Ok(()) };
+    spec.refresh_token = match (wechat.refresh_choice, redis) {
+        (Some(RefreshStore::Redis), false) => {
+            return Err(LoadError::Config {
+                at: Location::file(path),
+                message: "refresh_token = \"redis\" needs a Redis: set [shared] redis (or WXSEND_REDIS_URL), or keep the refresh token in a file (refresh_token = \"file\")".into(),
+            })
+        }
+        (Some(RefreshStore::File), true) => {
+            return Err(LoadError::Config {
+                at: Location::file(path),
+                message: "refresh_token = \"file\" while senders share a Redis: a refresh token rotated on one host would leave the others' files stale and lose the merchant; use refresh_token = \"redis\"".into(),
+            })
+        }
+        (Some(store), _) => store,
+        (None, true) => RefreshStore::Redis,
+        (None, false) => RefreshStore::File,
+    };
+    Ok(())
 }

@@ -116,6 +116,9 @@ pub struct WechatConfig {
     pub account: Option<String>,
     /// The account's `suppress_days`, for a campaign whose `[send]` does not set it.
     pub account_suppress_days: Option<u32>,
+    /// `refresh_token` as written (`token = "component"`), settled once `[shared]` is known.
+    #[serde(skip)]
+    pub(crate) refresh_choice: Option<crate::wechat::protocol::RefreshStore>,
 }
 
 /// `[message]`: what each recipient receives.
@@ -272,6 +275,8 @@ impl CampaignConfig {
         let mut raw_shared = raw.shared;
         let wechat = resolve_wechat(raw.wechat, &mut raw_network, &mut raw_shared, path, text)?;
         let shared = raw_shared.resolve().map_err(|message| LoadError::Config { at: Location::file(path), message })?;
+        let mut wechat = wechat;
+        super::account::settle_refresh_store(&mut wechat, shared.redis.is_some(), path)?;
 
         let m = raw.message;
         let data_span = m.data.span();

@@ -75,6 +75,43 @@ fn token_sources_parse() {
 }
 
 #[test]
+fn a_third_party_platform_sends_for_a_merchant_with_its_chain_settings() {
+    use crate::wechat::protocol::{ComponentSpec, RefreshStore, TicketSource};
+    let keys = "token = \"component\"\ncomponent_appid = \"wxc1\"\nticket = \"file:ticket.txt\"\nrefresh_token_env = \"WX_REFRESH\"\n";
+    let text = MINIMAL.replace("[message]\n", &format!("{keys}[message]\n"));
+    let TokenSpec::Component(c) = parse(&text).unwrap().wechat.token else { panic!("a component source") };
+    assert_eq!(
+        *c,
+        ComponentSpec {
+            component_appid: "wxc1".into(),
+            component_secret_env: "WXSEND_COMPONENT_SECRET".into(),
+            authorizer_appid: "wx0123456789abcdef".into(),
+            ticket: TicketSource::File("dir/ticket.txt".into()),
+            refresh_token: RefreshStore::File,
+            refresh_token_env: Some("WX_REFRESH".into()),
+        }
+    );
+    // With a shared Redis the refresh token is kept there; a file would go stale on other hosts.
+    let shared = "[shared]\nredis = \"redis://127.0.0.1:1/0\"\n";
+    let c = parse(&format!("{text}{shared}")).unwrap();
+    assert!(matches!(c.wechat.token, TokenSpec::Component(c) if c.refresh_token == RefreshStore::Redis));
+    let file = text.replace(keys, &format!("{keys}refresh_token = \"file\"\n"));
+    assert!(parse(&format!("{file}{shared}")).unwrap_err().to_string().contains("use refresh_token = \"redis\""));
+    let redis = text.replace(keys, &format!("{keys}refresh_token = \"redis\"\n"));
+    assert!(parse(&redis).unwrap_err().to_string().contains("needs a Redis"));
+
+    let other = text
+        .replace("appid = \"wx0123456789abcdef\"", "appid = \"wx0123456789abcdef\"\nauthorizer_appid = \"wxOTHER\"");
+    assert!(parse(&other).unwrap_err().to_string().contains("differ"));
+    let no_ticket = text.replace("ticket = \"file:ticket.txt\"\n", "");
+    assert!(parse(&no_ticket).unwrap_err().to_string().contains("needs `ticket`"));
+    let bad_ticket = text.replace("file:ticket.txt", "ftp://x");
+    assert!(parse(&bad_ticket).unwrap_err().to_string().contains("not a ticket source"));
+    let stray = MINIMAL.replace("[message]\n", "component_appid = \"wxc1\"\n[message]\n");
+    assert!(parse(&stray).unwrap_err().to_string().contains("`component_appid` is a setting of token = \"component\""));
+}
+
+#[test]
 fn network_keys_parse_and_are_checked() {
     let text = format!("{MINIMAL}[network]\nproxy = \"none\"\nca_file = \"ca.pem\"\nconnect_timeout_ms = 2000\n");
     let c = parse(&text).unwrap();

@@ -4,6 +4,7 @@
 
 mod body;
 mod catalogue;
+pub mod component;
 mod record;
 mod rules;
 mod serve;
@@ -312,6 +313,7 @@ fn router(state: Arc<MockState>) -> Router {
         .route("/mock/records", get(records))
         .route("/mock/reset-daily-quota", post(reset_daily_quota))
         .route("/mock/invalidate-tokens", post(invalidate_tokens))
+        .merge(component::routes())
         .with_state(state)
 }
 

@@ -58,6 +58,18 @@ pub struct Stats {
     /// The time they were held, in all (µs): the mean is the round trip a client really saw,
     /// the timer's rounding included.
     pub answer_delay_us: u64,
+    /// `component_verify_ticket`s issued and pushed (`/mock/push-ticket`).
+    #[serde(default)]
+    pub tickets_pushed: u64,
+    /// `api_component_token` calls.
+    #[serde(default)]
+    pub component_token_calls: u64,
+    /// `api_authorizer_token` calls.
+    #[serde(default)]
+    pub authorizer_token_calls: u64,
+    /// Messages accepted with a third-party platform's token, by the merchant it was issued for.
+    #[serde(default)]
+    pub accepted_by_authorizer: BTreeMap<String, u64>,
 }
 
 /// What the HTTP layer sends back.
@@ -93,6 +105,8 @@ pub(super) struct Inner {
     pub(super) next_msgid: u64,
     pub(super) record_file: Option<std::io::BufWriter<std::fs::File>>,
     pub(super) last_forced: Option<Instant>,
+    /// The third-party platform's tickets, tokens and merchants.
+    pub(super) component: super::component::World,
 }
 
 /// The mock's whole state behind one short-held lock.
@@ -143,6 +157,7 @@ impl MockState {
                 next_msgid: 4_674_045_479_742_390_277,
                 record_file,
                 last_forced: None,
+                component: Default::default(),
             }),
             config,
             catalogue,
@@ -295,6 +310,11 @@ impl MockState {
             }
         };
         *g.stats.sends_by_errcode.entry(code).or_default() += 1;
+        if let (Reply::Ok(_), Some(token)) = (&reply, token) {
+            if let Some(account) = g.live.get(token).and_then(|l| l.account.clone()) {
+                *g.stats.accepted_by_authorizer.entry(account).or_default() += 1;
+            }
+        }
         reply
     }
 

@@ -17,6 +17,9 @@ pub(super) enum Chain {
 #[derive(Debug)]
 pub(super) struct Live {
     pub(super) expires_at: Instant,
+    /// The merchant a third-party platform's `authorizer_access_token` sends for (`None`: the
+    /// account's own token).
+    pub(super) account: Option<String>,
 }
 
 impl MockState {
@@ -47,7 +50,7 @@ impl MockState {
         let token: String = std::iter::once(if chain == Chain::Stable { 'S' } else { 'C' })
             .chain((0..135).map(|_| g.rng.alphanumeric()))
             .collect();
-        g.live.insert(token.clone(), Live { expires_at: Instant::now() + self.ttl() });
+        g.live.insert(token.clone(), Live { expires_at: Instant::now() + self.ttl(), account: None });
         token
     }
 

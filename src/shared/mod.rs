@@ -14,7 +14,7 @@ use redis::aio::ConnectionManager;
 
 pub use claims::{Claim, IdentityClash, RowEntry, RowState, SenderInfo, SharedRows};
 pub use rate::SharedRate;
-pub use token::SharedTokens;
+pub use token::{RefreshInRedis, SharedTokens};
 
 /// Why Redis cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::Redis;
+use crate::wechat::token::component::RefreshTokenStore;
 use crate::wechat::token::shared::{SharedTokenStore, StoreFuture};
 
 /// How long a refresh lock lives if its holder dies.
@@ -32,9 +33,53 @@ impl SharedTokens {
         Self { redis, key, lock, owner: owner.to_string() }
     }
 
+    /// A token under `key`, its refresh lock under `lock` (the keys of a third-party
+    /// platform's chain, as WxJava's WxOpen stores them: `wechat_component_access_token:<appid>`,
+    /// `wechat_authorizer_access_token:<appid>`).
+    pub fn at(redis: Redis, key: String, lock: String, owner: &str) -> Self {
+        Self { redis, key, lock, owner: owner.to_string() }
+    }
+
     /// The key the token is stored under.
     pub fn key(&self) -> &str {
         &self.key
+    }
+}
+
+/// A merchant's refresh token in Redis, under WxJava's key
+/// `wechat_authorizer_refresh_token:<authorizer_appid>` (no expiry: it lives until the merchant
+/// withdraws), so a rotation on one host is what every other host reads next.
+#[derive(Debug, Clone)]
+pub struct RefreshInRedis {
+    redis: Redis,
+    key: String,
+}
+
+impl RefreshInRedis {
+    /// The refresh token of `authorizer_appid`.
+    pub fn new(redis: Redis, authorizer_appid: &str) -> Self {
+        Self { key: format!("wechat_authorizer_refresh_token:{authorizer_appid}"), redis }
+    }
+}
+
+impl RefreshTokenStore for RefreshInRedis {
+    fn load(&self) -> StoreFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let t: Option<String> =
+                self.redis.run(redis::cmd("GET").arg(&self.key)).await.map_err(|e| e.to_string())?;
+            Ok(t.filter(|t| !t.is_empty()))
+        })
+    }
+
+    fn save<'a>(&'a self, token: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let _: () = self.redis.run(redis::cmd("SET").arg(&self.key).arg(token)).await.map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
+    fn place(&self) -> String {
+        format!("Redis {} key {}", self.redis.shown, self.key)
     }
 }
 

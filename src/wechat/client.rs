@@ -28,6 +28,12 @@ impl Failure {
         Self { errcode: None, errmsg: message.into(), class: ErrorClass::Retry }
     }
 
+    /// No token could be had for the request (the token source refused, or is unreachable):
+    /// nothing else will get through either, so it stops.
+    pub fn no_token(e: &super::token::TokenError) -> Self {
+        Self { errcode: None, errmsg: e.to_string(), class: ErrorClass::Stop }
+    }
+
     /// A transport failure from the HTTP client: retried when the request certainly never left;
     /// `unanswered` when it may have reached WeChat; `stop` when the set-up is at fault (a
     /// certificate not trusted, a proxy refusing).

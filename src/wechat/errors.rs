@@ -117,6 +117,11 @@ codes! {
     InvalidAppSecret = 40125, Stop, "invalid app secret: check the secret in the variable named by secret_env", "AppSecret 无效：请检查 secret_env 指定的环境变量";
     IpNotWhitelisted = 40164, Stop, "this machine's IP is not in the API whitelist: add it in the WeChat admin console", "本机 IP 不在接口白名单：请在公众平台添加";
     AppSecretFrozen = 40243, Stop, "the app secret is frozen: unfreeze it in the WeChat admin console", "AppSecret 已冻结：请在公众平台解冻";
+    ComponentNotAuthorized = 61003, Stop, "the merchant has not authorized this third-party platform: ask the merchant to authorize it (scan the platform's authorization QR code) first", "该公众号未授权给本第三方平台：请商户先扫码完成授权";
+    ComponentIpNotWhitelisted = 61004, Stop, "this machine's IP is not in the third-party platform's IP whitelist: add it in the open platform console (third-party platform, development settings)", "本机 IP 不在第三方平台的白名单：请在开放平台（第三方平台 → 开发资料）添加";
+    TicketExpired = 61005, Stop, "the component_verify_ticket is missing or expired: wait for WeChat's next push (every 10 minutes) and check that `wxsend receipts serve` is reachable at the platform's authorization-event URL", "component_verify_ticket 缺失或已过期：请等待微信下一次推送（每 10 分钟），并确认授权事件接收 URL 能访问到 `wxsend receipts serve`";
+    TicketInvalid = 61006, Stop, "the component_verify_ticket is invalid: use the newest one WeChat pushed (every 10 minutes), and check that nothing else overwrites the ticket `wxsend receipts serve` keeps", "component_verify_ticket 无效：请使用微信最新推送的票据（每 10 分钟一次），并确认没有其他程序覆盖 `wxsend receipts serve` 保存的票据";
+    RefreshTokenInvalid = 61023, Stop, "the merchant's refresh token is invalid (authorization withdrawn, or a newer refresh token replaced it): the merchant must authorize the platform again; then give the new refresh token in the variable named by refresh_token_env", "授权方刷新令牌无效（商户已取消授权，或已被新的刷新令牌替换）：请商户重新授权，再通过 refresh_token_env 指定的环境变量提供新的刷新令牌";
     IpNeedsConfirmation = 89503, Stop, "this IP needs an administrator's confirmation in the WeChat admin console", "此 IP 调用需要管理员确认";
     IpRefused = 89506, Stop, "an administrator refused calls from this IP; wait and ask them to allow it", "管理员拒绝了此 IP 的调用，请稍后联系管理员";
     IpRefusedForNow = 89507, Stop, "an administrator refused calls from this IP for now; retry in an hour", "管理员暂时拒绝此 IP 调用，请一小时后再试";

@@ -57,6 +57,70 @@ pub enum TokenSpec {
     Command(String),
     /// A central token service: `GET` this URL answers `{"access_token","expires_in"}`.
     Url(String),
+    /// `component`: a third-party platform's `authorizer_access_token` for the merchant that
+    /// authorized it (the platform never holds the merchant's secret).
+    Component(Box<ComponentSpec>),
+}
+
+/// How a third-party platform (开放平台 component) gets a merchant's token: its own appid and
+/// secret and the latest `component_verify_ticket` give the `component_access_token`; that and
+/// the merchant's refresh token give the merchant's `authorizer_access_token`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentSpec {
+    /// The platform's AppID.
+    pub component_appid: String,
+    /// The environment variable holding the platform's AppSecret.
+    pub component_secret_env: String,
+    /// The merchant account the messages are sent as.
+    pub authorizer_appid: String,
+    /// Where the latest verify ticket is read.
+    pub ticket: TicketSource,
+    /// Where the merchant's refresh token is kept (and rewritten on every rotation).
+    pub refresh_token: RefreshStore,
+    /// The variable holding the merchant's first refresh token, read only while none is kept.
+    pub refresh_token_env: Option<String>,
+}
+
+/// Where the platform's `component_verify_ticket` is read (`ticket`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "from", content = "arg")]
+pub enum TicketSource {
+    /// `env:VAR`: the ticket itself, in a variable.
+    Env(String),
+    /// `file:PATH`: a file holding the ticket (alone, or as `receipts serve` writes it).
+    File(std::path::PathBuf),
+    /// `receipts`: the newest ticket `wxsend receipts serve` received for the platform.
+    Receipts,
+}
+
+impl TicketSource {
+    /// Parse `ticket`: `env:VAR`, `file:PATH` or `receipts`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text == "receipts" {
+            return Ok(Self::Receipts);
+        }
+        if let Some(var) = text.strip_prefix("env:").map(str::trim).filter(|v| !v.is_empty()) {
+            return Ok(Self::Env(var.to_string()));
+        }
+        if let Some(path) = text.strip_prefix("file:").map(str::trim).filter(|v| !v.is_empty()) {
+            return Ok(Self::File(path.into()));
+        }
+        Err(format!(
+            "`{text}` is not a ticket source: use \"receipts\" (the ticket `wxsend receipts serve` received), \"env:VAR\" or \"file:PATH\""
+        ))
+    }
+}
+
+/// Where a merchant's refresh token is kept (`refresh_token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshStore {
+    /// A private file (0600) in the token cache folder, replaced whole on every rotation.
+    File,
+    /// Redis, under WxJava's key `wechat_authorizer_refresh_token:<authorizer_appid>`, so every
+    /// host sees a rotation at once.
+    Redis,
 }
 
 impl TokenSpec {
@@ -89,7 +153,7 @@ impl TokenSpec {
                     Ok(TokenSpec::Url(url.to_string()))
                 } else {
                     Err(format!(
-                        "unknown token source `{text}`: use stable, client_credential, env:VAR, command:CMD or url:URL"
+                        "unknown token source `{text}`: use stable, client_credential, env:VAR, command:CMD, url:URL or component"
                     ))
                 }
             }
@@ -104,6 +168,7 @@ impl TokenSpec {
             TokenSpec::Env(_) => "env",
             TokenSpec::Command(_) => "command",
             TokenSpec::Url(_) => "url",
+            TokenSpec::Component(_) => "component",
         }
     }
 }

@@ -268,6 +268,58 @@ pub fn parse_events(body: &str) -> Result<Vec<PushEvent>, PushError> {
     })
 }
 
+/// What WeChat pushes to a third-party platform's authorization-event URL (`InfoType`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformEvent {
+    /// `component_verify_ticket`: the platform's newest ticket (a secret: never shown).
+    Ticket {
+        /// The platform it is for.
+        component_appid: String,
+        /// The ticket.
+        ticket: String,
+        /// WeChat's `CreateTime` (Unix seconds).
+        create_time: u64,
+    },
+    /// `authorized`, `updateauthorized` or `unauthorized`: a merchant's authorization changed.
+    Authorization {
+        /// The platform.
+        component_appid: String,
+        /// `authorized`, `updateauthorized` or `unauthorized`.
+        info_type: String,
+        /// The merchant.
+        authorizer_appid: String,
+        /// WeChat's `CreateTime` (Unix seconds).
+        create_time: u64,
+    },
+}
+
+/// The platform event of a decrypted push, or `None` when it is not one (no `InfoType`).
+pub fn parse_platform_event(body: &str) -> Result<Option<PlatformEvent>, PushError> {
+    if !body.contains("InfoType") {
+        return Ok(None);
+    }
+    let fields = xml_fields(body)?;
+    let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let Some(info_type) = get("InfoType") else { return Ok(None) };
+    let component_appid = get("AppId").unwrap_or_default();
+    let create_time = get("CreateTime").and_then(|t| t.parse().ok()).unwrap_or(0);
+    match info_type.as_str() {
+        "component_verify_ticket" => {
+            let ticket = get("ComponentVerifyTicket")
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| PushError::Malformed("a component_verify_ticket push without its ticket".into()))?;
+            Ok(Some(PlatformEvent::Ticket { component_appid, ticket, create_time }))
+        }
+        "authorized" | "updateauthorized" | "unauthorized" => {
+            let authorizer_appid = get("AuthorizerAppid")
+                .ok_or_else(|| PushError::Malformed(format!("an {info_type} push without AuthorizerAppid")))?;
+            Ok(Some(PlatformEvent::Authorization { component_appid, info_type, authorizer_appid, create_time }))
+        }
+        // Other platform notices (notify_third_fasteregister, …) are not wxsend's.
+        _ => Ok(None),
+    }
+}
+
 /// Every leaf element of an XML document as (name, text), in document order.
 fn xml_fields(body: &str) -> Result<Vec<(String, String)>, PushError> {
     use quick_xml::events::Event;
@@ -324,6 +376,26 @@ mod tests {
         assert_eq!(decrypt(ENCRYPT, AES_KEY, "wxOTHER").unwrap_err(), PushError::WrongApp(APPID.into()));
         let wrong_key = "bbcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
         assert!(matches!(decrypt(ENCRYPT, wrong_key, APPID), Err(PushError::Decrypt(_) | PushError::WrongApp(_))));
+    }
+
+    #[test]
+    fn platform_events_parse() {
+        let t = "<xml><AppId><![CDATA[wxc1]]></AppId><CreateTime>1413192605</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[ticket@@@abc]]></ComponentVerifyTicket></xml>";
+        assert_eq!(
+            parse_platform_event(t).unwrap(),
+            Some(PlatformEvent::Ticket {
+                component_appid: "wxc1".into(),
+                ticket: "ticket@@@abc".into(),
+                create_time: 1413192605
+            })
+        );
+        let u = "<xml><AppId>wxc1</AppId><CreateTime>1413192760</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>wxm1</AuthorizerAppid></xml>";
+        assert!(matches!(
+            parse_platform_event(u).unwrap(),
+            Some(PlatformEvent::Authorization { info_type, authorizer_appid, .. }) if info_type == "unauthorized" && authorizer_appid == "wxm1"
+        ));
+        assert_eq!(parse_platform_event("<xml><Event>subscribe</Event></xml>").unwrap(), None);
+        assert!(parse_platform_event("<xml><InfoType>component_verify_ticket</InfoType></xml>").is_err());
     }
 
     #[test]

@@ -95,7 +95,7 @@ impl Sender {
         loop {
             let result = match self.with_token(&call).await {
                 Ok((result, _)) => result,
-                Err(e) => return Err(Failure::transport(e.to_string())),
+                Err(e) => return Err(Failure::no_token(&e)),
             };
             match result {
                 Err(f) if matches!(f.class, ErrorClass::Retry | ErrorClass::Unanswered) && attempt < READ_ATTEMPTS => {

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 
+use super::component::{Chain, Platform, RefreshFile, RefreshInMemory, RefreshTokenStore};
 use super::disk::{cache_file_name, read_disk, write_disk, Cached};
 use super::shared::SharedTokenStore;
+use super::source::Role;
 use super::{TokenError, TokenSource, TokenStatus};
 use crate::wechat::protocol::TokenSpec;
 use crate::wechat::secret::AccessToken;
@@ -47,11 +49,23 @@ pub struct TokenCache {
 
 impl TokenCache {
     /// A cache for `source`, persisted under `cache_dir` (None: memory only).
-    pub fn new(source: TokenSource, cache_dir: Option<&Path>) -> Self {
+    pub fn new(mut source: TokenSource, cache_dir: Option<&Path>) -> Self {
         let disk = match source.spec {
-            TokenSpec::Stable | TokenSpec::ClientCredential => cache_dir.map(|d| d.join(cache_file_name(&source))),
+            TokenSpec::Stable | TokenSpec::ClientCredential | TokenSpec::Component(_) => {
+                cache_dir.map(|d| d.join(cache_file_name(&source)))
+            }
             TokenSpec::Env(_) | TokenSpec::Command(_) | TokenSpec::Url(_) => None,
         };
+        if let (TokenSpec::Component(spec), Role::Own) = (&source.spec, &source.role) {
+            // The merchant's token needs the platform's: a cache of its own, and the refresh token's store.
+            let platform = Arc::new(TokenCache::new(source.platform_source(spec, cache_dir), cache_dir));
+            let refresh: Arc<dyn RefreshTokenStore> = match cache_dir {
+                Some(dir) => Arc::new(RefreshFile::new(dir, &spec.component_appid, &spec.authorizer_appid)),
+                None => Arc::new(RefreshInMemory::default()),
+            };
+            let side = Platform { spec: (**spec).clone(), cache_dir: cache_dir.map(Path::to_path_buf) };
+            source.role = Role::Merchant(Arc::new(Chain { spec: (**spec).clone(), platform, refresh, side }));
+        }
         let cache = Self {
             source,
             current: ArcSwapOption::empty(),
@@ -93,6 +107,27 @@ impl TokenCache {
     /// Share tokens with other processes through `store`.
     pub fn with_shared(mut self, store: Arc<dyn SharedTokenStore>) -> Self {
         self.shared = Some(store);
+        self
+    }
+
+    /// `component`: share the platform's token through `platform` and keep the merchant's refresh
+    /// token in `refresh` (Redis, so that every host sees a rotation). Call before the cache is
+    /// shared with anyone; no effect on another source.
+    pub fn with_component_stores(
+        mut self,
+        platform: Arc<dyn SharedTokenStore>,
+        refresh: Option<Arc<dyn RefreshTokenStore>>,
+    ) -> Self {
+        if let Role::Merchant(chain) = &mut self.source.role {
+            if let Some(chain) = Arc::get_mut(chain) {
+                if let Some(cache) = Arc::get_mut(&mut chain.platform) {
+                    cache.shared = Some(platform);
+                }
+                if let Some(refresh) = refresh {
+                    chain.refresh = refresh;
+                }
+            }
+        }
         self
     }
 

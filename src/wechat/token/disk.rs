@@ -48,14 +48,7 @@ pub(super) fn cache_file_name(source: &TokenSource) -> String {
     h.update(source.appid.as_bytes());
     let digest = h.finalize();
     let safe_appid: String = source.appid.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect();
-    format!(
-        "{safe_appid}-{}-{:02x}{:02x}{:02x}{:02x}.json",
-        source.spec.label(),
-        digest[0],
-        digest[1],
-        digest[2],
-        digest[3]
-    )
+    format!("{safe_appid}-{}-{:02x}{:02x}{:02x}{:02x}.json", source.label(), digest[0], digest[1], digest[2], digest[3])
 }
 
 fn unix(t: SystemTime) -> u64 {

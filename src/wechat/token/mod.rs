@@ -7,6 +7,7 @@
 
 mod answer;
 mod cache;
+pub mod component;
 mod disk;
 mod service;
 pub mod shared;
@@ -60,6 +61,48 @@ pub enum TokenError {
     Service {
         /// Its URL, without the query.
         url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// `token = "component"`: WeChat refused a step of the platform's chain.
+    #[error("WeChat refused {step}: errcode {errcode} ({errmsg}){}", .hint.map(|h| format!(" — {h}")).unwrap_or_default())]
+    Refused {
+        /// Which token, of which platform and merchant.
+        step: String,
+        /// WeChat's errcode.
+        errcode: i64,
+        /// WeChat's errmsg (secrets removed).
+        errmsg: String,
+        /// What to do.
+        hint: Option<&'static str>,
+    },
+    /// `token = "component"`: no verify ticket to ask the platform's token with.
+    #[error("no component_verify_ticket: {detail}")]
+    Ticket {
+        /// Where it was looked for, and what to do.
+        detail: String,
+    },
+    /// `token = "component"`: the merchant's refresh token cannot be read.
+    #[error("the merchant's refresh token cannot be read: {detail}")]
+    RefreshStore {
+        /// What went wrong (never the token).
+        detail: String,
+    },
+    /// `token = "component"`: no refresh token kept and none given.
+    #[error("no refresh token for merchant {authorizer}: none is kept ({place}){}", match .var { Some(v) => format!(" and the variable {v} named by refresh_token_env is not set; set it to the authorizer_refresh_token the platform got when the merchant authorized it"), None => " and refresh_token_env is not set: name a variable holding the authorizer_refresh_token the platform got when the merchant authorized it".to_string() })]
+    NoRefreshToken {
+        /// The merchant.
+        authorizer: String,
+        /// Where it is kept.
+        place: String,
+        /// The variable named by `refresh_token_env`.
+        var: Option<String>,
+    },
+    /// `token = "component"`: WeChat rotated the refresh token and the new one cannot be saved.
+    #[error("WeChat replaced the merchant's refresh token and the new one cannot be saved in {place}: {detail}; nothing was sent with it. Free the disk or fix the store, then run again; if the old refresh token is refused (61023), recover the new one with the platform's api_get_authorizer_list")]
+    RefreshNotSaved {
+        /// Where it should have gone.
+        place: String,
         /// What went wrong.
         detail: String,
     },

@@ -1,5 +1,6 @@
 //! Where tokens come from: WeChat's two token endpoints, an environment variable, or a command.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,6 +22,19 @@ pub struct TokenSource {
     pub(super) http: Http,
     /// The central token service, for `url:`.
     service: Option<super::service::TokenService>,
+    /// Which token of a `component` chain this source fetches.
+    pub(super) role: Role,
+}
+
+/// Which token a source fetches: an account's own, or one end of a third-party platform's chain.
+#[derive(Debug, Clone)]
+pub(super) enum Role {
+    /// What `spec` names (for `component`, until [`super::TokenCache::new`] builds the chain).
+    Own,
+    /// The platform's `component_access_token`.
+    Platform(super::component::Platform),
+    /// The merchant's `authorizer_access_token`.
+    Merchant(Arc<super::component::Chain>),
 }
 
 impl TokenSource {
@@ -43,6 +57,13 @@ impl TokenSource {
                 }
                 Some(Secret::new(value.trim()))
             }
+            TokenSpec::Component(c) => {
+                let value = std::env::var(&c.component_secret_env).unwrap_or_default();
+                if value.trim().is_empty() {
+                    return Err(TokenError::MissingSecret { var: c.component_secret_env.clone() });
+                }
+                Some(Secret::new(value.trim()))
+            }
             TokenSpec::Env(_) | TokenSpec::Command(_) | TokenSpec::Url(_) => None,
         };
         let mut source = Self::new(spec.clone(), appid, secret, client);
@@ -54,7 +75,23 @@ impl TokenSource {
 
     /// A source from its parts (the secret already read).
     pub fn new(spec: TokenSpec, appid: &str, secret: Option<Secret>, client: &WechatClient) -> Self {
-        Self { spec, appid: appid.to_string(), secret, http: client.http().clone(), service: None }
+        Self { spec, appid: appid.to_string(), secret, http: client.http().clone(), service: None, role: Role::Own }
+    }
+
+    /// The merchant's chain of a `component` source, once its cache is built.
+    pub fn chain(&self) -> Option<&Arc<super::component::Chain>> {
+        match &self.role {
+            Role::Merchant(chain) => Some(chain),
+            _ => None,
+        }
+    }
+
+    /// A short label for screens and cache file names (the platform's token has its own).
+    pub fn label(&self) -> &'static str {
+        match self.role {
+            Role::Platform(_) => "component_access",
+            _ => self.spec.label(),
+        }
     }
 
     /// The source's kind.
@@ -73,6 +110,17 @@ impl TokenSource {
             TokenSpec::Url(url) => {
                 format!("the token service {}", self.service.as_ref().map_or(url.as_str(), |s| s.shown()))
             }
+            TokenSpec::Component(c) => match self.role {
+                Role::Platform(_) => {
+                    format!("api_component_token of platform {} at {}", c.component_appid, self.http.base())
+                }
+                _ => format!(
+                    "api_authorizer_token of platform {} for merchant {} at {}",
+                    c.component_appid,
+                    c.authorizer_appid,
+                    self.http.base()
+                ),
+            },
         }
     }
 
@@ -81,6 +129,11 @@ impl TokenSource {
     }
 
     pub(super) async fn fetch(&self) -> Result<Fetched, TokenError> {
+        match &self.role {
+            Role::Platform(platform) => return platform.platform_token(&self.http, self.secret_ref()).await,
+            Role::Merchant(chain) => return chain.authorizer_token(&self.http).await,
+            Role::Own => {}
+        }
         match &self.spec {
             TokenSpec::Stable => {
                 let body = serde_json::json!({
@@ -120,6 +173,33 @@ impl TokenSource {
                 Some(service) => service.fetch().await,
                 None => Err(TokenError::Service { url: url.clone(), detail: "not set up".into() }),
             },
+            TokenSpec::Component(c) => Err(TokenError::Transport(format!(
+                "the token chain of platform {} is not set up (a bug in wxsend: please report it)",
+                c.component_appid
+            ))),
+        }
+    }
+
+    fn secret_ref(&self) -> &Secret {
+        static NONE: std::sync::LazyLock<Secret> = std::sync::LazyLock::new(|| Secret::new(""));
+        self.secret.as_ref().unwrap_or(&NONE)
+    }
+
+    /// The source of the platform's own token, for the chain of this `component` source.
+    pub(super) fn platform_source(
+        &self,
+        spec: &crate::wechat::protocol::ComponentSpec,
+        cache_dir: Option<&std::path::Path>,
+    ) -> Self {
+        let side =
+            super::component::Platform { spec: spec.clone(), cache_dir: cache_dir.map(std::path::Path::to_path_buf) };
+        Self {
+            spec: self.spec.clone(),
+            appid: spec.component_appid.clone(),
+            secret: self.secret.clone(),
+            http: self.http.clone(),
+            service: None,
+            role: Role::Platform(side),
         }
     }
 
