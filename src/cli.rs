@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{CheckReport, Consent, Exit, SendOptions, Session};
 use crate::campaign::Campaign;
+use crate::error::{runtime, Error};
 
 /// Send WeChat template and subscribe messages to every row of a CSV file.
 #[derive(Debug, Parser)]
@@ -301,7 +302,7 @@ pub struct CheckArgs {
 }
 
 /// Run a parsed command line and say how it ended.
-pub fn run(cli: Cli) -> Exit {
+pub fn run(cli: Cli) -> Result<Exit, Error> {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Send(args) => send(args),
@@ -318,21 +319,15 @@ pub fn run(cli: Cli) -> Exit {
 }
 
 /// Run a prepared session in the TUI on a terminal, else headless.
-fn drive(opts: SendOptions, headless: bool, consent: Consent) -> Exit {
-    let Some(rt) = runtime() else { return Exit::Input };
+fn drive(opts: SendOptions, headless: bool, consent: Consent) -> Result<Exit, Error> {
+    let rt = runtime()?;
     let tui = !headless && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let exit = rt.block_on(async {
-        let session = match Session::prepare(&opts).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
-                return e.exit();
-            }
-        };
+        let session = Session::prepare(&opts).await?;
         if tui {
-            crate::tui::run(session, consent).await
+            Ok(crate::tui::run(session, consent).await?)
         } else {
-            crate::headless::run(session, consent).await
+            Ok(crate::headless::run(session, consent).await?)
         }
     });
     // A quit during sending leaves requests in flight: they are abandoned (their rows stay
@@ -345,16 +340,13 @@ fn drive(opts: SendOptions, headless: bool, consent: Consent) -> Exit {
 const DEMO_CAMPAIGN: &str = include_str!("../samples/campaign.toml");
 const DEMO_RECIPIENTS: &str = include_str!("../samples/recipients.csv");
 
-fn demo(args: DemoArgs) -> Exit {
+fn demo(args: DemoArgs) -> Result<Exit, Error> {
     let dir = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("wxsend").join("demo");
     let campaign = dir.join("campaign.toml");
     let written = std::fs::create_dir_all(&dir)
         .and_then(|_| std::fs::write(&campaign, DEMO_CAMPAIGN.replace("rate = 20", "rate = 10")))
         .and_then(|_| std::fs::write(dir.join("recipients.csv"), DEMO_RECIPIENTS));
-    if let Err(e) = written {
-        eprintln!("error: {}: {e}", dir.display());
-        return Exit::Input;
-    }
+    written.map_err(|source| Error::Write { path: dir.clone(), source })?;
     // A realistic mix: scripted refusals and bad openids (by prefix), transient -1s and 502s,
     // some latency, and one token invalidation by "another system".
     let mock = crate::mock::MockConfig {
@@ -370,7 +362,7 @@ fn demo(args: DemoArgs) -> Exit {
     drive(opts, args.headless, consent)
 }
 
-fn send(args: SendArgs) -> Exit {
+fn send(args: SendArgs) -> Result<Exit, Error> {
     let opts = SendOptions {
         campaign: args.campaign,
         csv: args.csv,
@@ -391,37 +383,12 @@ fn send(args: SendArgs) -> Exit {
     drive(opts, args.headless, consent)
 }
 
-/// The runtime for the commands that do I/O: one thread. A send's workers, reqwest's connections
-/// and the front end share it; on a real network the client's CPU per message is a few percent
-/// of one core at the rates WeChat allows (BENCHMARKS.md).
-pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            None
-        }
-    }
-}
-
-fn mock(config: crate::mock::MockConfig) -> Exit {
-    // One thread: the mock shares the machine with the sender it answers, and one thread
-    // handing requests over to no other costs the least CPU per request (BENCHMARKS.md).
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Input;
-        }
-    };
-    rt.block_on(async {
-        let server = match crate::mock::MockServer::start(config).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: cannot start the mock server: {e}");
-                return Exit::Input;
-            }
-        };
+fn mock(config: crate::mock::MockConfig) -> Result<Exit, Error> {
+    // One thread (the runtime every command uses): the mock shares the machine with the sender
+    // it answers, and one thread handing requests over to no other costs the least CPU per
+    // request (BENCHMARKS.md).
+    runtime()?.block_on(async {
+        let server = crate::mock::MockServer::start(config).await.map_err(Error::Mock)?;
         eprintln!("wxsend mock listening on {}", server.url());
         eprintln!("use it with: api_base = \"{}\" (or `wxsend send CAMPAIGN --mock`); Ctrl-C stops", server.url());
         let _ = tokio::signal::ctrl_c().await;
@@ -431,19 +398,13 @@ fn mock(config: crate::mock::MockConfig) -> Exit {
             "stopped: {} send requests, {} accepted, {} token calls, {} stable_token calls",
             stats.send_requests, stats.accepted, stats.token_calls, stats.stable_token_calls
         );
-        Exit::Success
+        Ok(Exit::Success)
     })
 }
 
-fn check(args: CheckArgs) -> Exit {
-    let campaign = match Campaign::load(&args.campaign, args.csv.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
-            return Exit::Input;
-        }
-    };
-    let Some(rt) = runtime() else { return Exit::Input };
+fn check(args: CheckArgs) -> Result<Exit, Error> {
+    let campaign = Campaign::load(&args.campaign, args.csv.as_deref())?;
+    let rt = runtime()?;
     let mut campaign = campaign;
     let opts = crate::app::templates::CatalogueOptions {
         offline: args.offline,
@@ -459,10 +420,6 @@ fn check(args: CheckArgs) -> Exit {
     } else {
         report.write_text(&mut out)
     };
-    if let Err(e) = written {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: writing the report: {e}");
-        }
-    }
-    report.exit()
+    written.map_err(serde_json::Error::io)?;
+    Ok(report.exit())
 }

@@ -2,38 +2,23 @@
 //! turns the application layer's typed results into lines on the terminal.
 
 use crate::app::Exit;
-use crate::cli::{
-    runtime, DoctorArgs, NewArgs, NewKind, ReceiptsArgs, ReceiptsCommand, StateArgs, StatusArgs, TemplatesArgs,
-};
+use crate::cli::{DoctorArgs, NewArgs, NewKind, ReceiptsArgs, ReceiptsCommand, StateArgs, StatusArgs, TemplatesArgs};
+use crate::error::{runtime, Error};
 
 /// `wxsend templates`.
-pub fn templates(args: TemplatesArgs) -> Exit {
+pub fn templates(args: TemplatesArgs) -> Result<Exit, Error> {
     use crate::app::templates::{catalogue, standalone_sender, CatalogueOptions};
-    let cfg = match crate::campaign::CampaignConfig::load(&args.campaign) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
-            return Exit::Input;
-        }
-    };
-    let Some(rt) = runtime() else { return Exit::Input };
+    let cfg = crate::campaign::CampaignConfig::load(&args.campaign)?;
+    let rt = runtime()?;
     let kind = cfg.message.kind;
     let (sender, why) = standalone_sender(&cfg);
     let opts = CatalogueOptions { refresh: args.refresh_templates, ..Default::default() };
-    let (list, from_cache) = match rt.block_on(catalogue(&cfg, kind, sender.as_ref(), opts)) {
-        Ok(found) => found,
-        Err(reason) => {
-            let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
-            eprintln!("error: cannot list the account's {} templates: {reason}{why}", kind.as_str());
-            return Exit::Input;
-        }
-    };
+    let (list, from_cache) = rt
+        .block_on(catalogue(&cfg, kind, sender.as_ref(), opts))
+        .map_err(|source| catalogue_error(kind, source, why))?;
     if args.json {
-        match serde_json::to_string_pretty(&list) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("error: {e}"),
-        }
-        return Exit::Success;
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(Exit::Success);
     }
     println!(
         "{} {} templates of {}{}",
@@ -63,71 +48,61 @@ pub fn templates(args: TemplatesArgs) -> Exit {
         }
     }
     println!("\nstart a campaign from one: wxsend new NEW.toml --template ID --from {}", args.campaign.display());
-    Exit::Success
+    Ok(Exit::Success)
+}
+
+/// A failed template list as the edge's error, with why there were no credentials to ask with.
+fn catalogue_error(
+    kind: crate::campaign::Kind,
+    source: crate::app::templates::CatalogueError,
+    why: Option<String>,
+) -> Error {
+    use crate::app::templates::CatalogueError;
+    let source = match source {
+        CatalogueError::NoCredentials(None) => CatalogueError::NoCredentials(why),
+        other => other,
+    };
+    Error::Catalogue { kind: kind.as_str(), source }
 }
 
 /// `wxsend new`.
-pub fn new(args: NewArgs) -> Exit {
+pub fn new(args: NewArgs) -> Result<Exit, Error> {
     use crate::app::templates::{catalogue, standalone_sender, CatalogueOptions};
-    let fail = |message: String| {
-        eprintln!("error: {}", crate::app::text::printable(&message));
-        Exit::Input
-    };
-    let cfg = match crate::campaign::CampaignConfig::load(&args.from) {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
-    let base: toml::Table = match std::fs::read_to_string(&args.from).map(|t| toml::from_str(&t)) {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => return fail(format!("{}: {e}", args.from.display())),
-        Err(e) => return fail(format!("{}: {e}", args.from.display())),
-    };
+    let cfg = crate::campaign::CampaignConfig::load(&args.from)?;
+    let text = std::fs::read_to_string(&args.from).map_err(|source| Error::Read { path: args.from.clone(), source })?;
+    let base: toml::Table =
+        toml::from_str(&text).map_err(|e| Error::Toml { path: args.from.clone(), source: Box::new(e) })?;
     let kind = match args.kind {
         Some(NewKind::Template) => crate::campaign::Kind::Template,
         Some(NewKind::Subscribe) => crate::campaign::Kind::Subscribe,
         None => cfg.message.kind,
     };
-    let Some(rt) = runtime() else { return Exit::Input };
+    let rt = runtime()?;
     let (sender, why) = standalone_sender(&cfg);
-    let list = match rt.block_on(catalogue(&cfg, kind, sender.as_ref(), CatalogueOptions::default())) {
-        Ok((list, _)) => list,
-        Err(reason) => {
-            return fail(format!(
-                "cannot list the account's templates: {reason}{}",
-                why.map(|w| format!(" ({w})")).unwrap_or_default()
-            ))
-        }
-    };
+    let (list, _) = rt
+        .block_on(catalogue(&cfg, kind, sender.as_ref(), CatalogueOptions::default()))
+        .map_err(|source| catalogue_error(kind, source, why))?;
     let Some(template) = list.find(&args.template) else {
-        let ids: Vec<String> = list.templates.iter().map(|t| format!("{} 「{}」", t.id, t.title)).collect();
-        return fail(format!(
-            "template {:?} is not one of the account's {} templates: {}",
-            args.template,
-            kind.as_str(),
-            if ids.is_empty() { "it has none".to_string() } else { ids.join(", ") }
-        ));
+        return Err(Error::NoSuchTemplate {
+            id: args.template.clone(),
+            kind: kind.as_str(),
+            known: list.templates.iter().map(|t| format!("{} 「{}」", t.id, t.title)).collect(),
+        });
     };
-    let made = match crate::app::new_campaign::new_campaign(&args.out, template, kind, &base) {
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
+    let made = crate::app::new_campaign::new_campaign(&args.out, template, kind, &base)?;
     if let Some((path, _)) = [&made.campaign, &made.recipients].into_iter().find(|(p, _)| p.exists()) {
-        return fail(format!("{} exists (wxsend new never overwrites a file)", path.display()));
+        return Err(Error::Exists(path.clone()));
     }
     for (path, text) in [&made.campaign, &made.recipients] {
-        let written = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
-        if let Err(e) = written {
-            let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
-                " (wxsend new never overwrites a file)"
-            } else {
-                ""
-            };
-            return fail(format!("{}: {e}{hint}", path.display()));
-        }
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::Exists(path.clone()),
+                _ => Error::Write { path: path.clone(), source },
+            })?;
     }
     println!("wrote {} and {}", made.campaign.0.display(), made.recipients.0.display());
     println!(
@@ -135,45 +110,35 @@ pub fn new(args: NewArgs) -> Exit {
         made.recipients.0.display(),
         made.campaign.0.display()
     );
-    Exit::Success
+    Ok(Exit::Success)
 }
 
 /// `wxsend accounts`.
-pub fn accounts() -> Exit {
+pub fn accounts() -> Result<Exit, Error> {
     use crate::campaign::account::{accounts_path, describe, load_accounts};
-    let Some(path) = accounts_path() else {
-        eprintln!("error: no configuration folder: set WXSEND_ACCOUNTS to the accounts file");
-        return Exit::Input;
-    };
-    match load_accounts(&path) {
-        Ok(accounts) if accounts.is_empty() => {
+    let path = accounts_path().ok_or(Error::NoConfigFolder)?;
+    let accounts = load_accounts(&path)?;
+    match accounts {
+        accounts if accounts.is_empty() => {
             println!("no accounts in {} (a campaign names one with `account = \"shop\"` in [wechat]); the file looks like:\n\n[accounts.shop]\nappid = \"wx0123456789abcdef\"\nsecret_env = \"SHOP_APPSECRET\"\n# token = \"url:https://tokens.internal/wx/wx0123456789abcdef\"\n# proxy = \"http://proxy.corp:3128\"\n# ca_file = \"corp-ca.pem\"", path.display());
-            Exit::Success
         }
-        Ok(accounts) => {
+        accounts => {
             println!("{}:", path.display());
             for (name, account) in &accounts {
                 println!("  {}", crate::app::text::printable(&describe(name, account)));
             }
-            Exit::Success
-        }
-        Err(e) => {
-            eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
-            Exit::Input
         }
     }
+    Ok(Exit::Success)
 }
 
 /// `wxsend doctor`.
-pub fn doctor(args: DoctorArgs) -> Exit {
+pub fn doctor(args: DoctorArgs) -> Result<Exit, Error> {
     use crate::app::doctor::StepStatus;
-    let Some(rt) = runtime() else { return Exit::Input };
+    let rt = runtime()?;
     let report = rt.block_on(crate::app::doctor::doctor(&args.campaign, args.csv.as_deref()));
     if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("error: {e}"),
-        }
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for step in &report.steps {
             let mark = match step.status {
@@ -188,15 +153,12 @@ pub fn doctor(args: DoctorArgs) -> Exit {
             _ => println!("\nfix the step marked ✗, then run doctor again"),
         }
     }
-    report.exit()
+    Ok(report.exit())
 }
 
 /// The campaign of a status or receipts command, with the run's recipients file.
-fn load(state: &StateArgs) -> Result<(crate::campaign::Campaign, Option<std::path::PathBuf>), Exit> {
-    let campaign = crate::campaign::Campaign::load(&state.campaign, state.csv.as_deref()).map_err(|e| {
-        eprintln!("error: {}", crate::app::text::printable(&e.to_string()));
-        Exit::Input
-    })?;
+fn load(state: &StateArgs) -> Result<(crate::campaign::Campaign, Option<std::path::PathBuf>), Error> {
+    let campaign = crate::campaign::Campaign::load(&state.campaign, state.csv.as_deref())?;
     let mut dir = state.state_dir.clone();
     if state.mock {
         dir = Some(dir.unwrap_or_else(|| campaign.config.state_dir.clone()).join("mock"));
@@ -205,43 +167,19 @@ fn load(state: &StateArgs) -> Result<(crate::campaign::Campaign, Option<std::pat
 }
 
 /// `wxsend status`.
-pub fn status(args: StatusArgs) -> Exit {
-    let (campaign, dir) = match load(&args.state) {
-        Ok(c) => c,
-        Err(exit) => return exit,
-    };
-    let mut report = match crate::app::status::status(&campaign, dir.as_deref()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}", crate::app::text::printable(&e));
-            return Exit::Input;
-        }
-    };
+pub fn status(args: StatusArgs) -> Result<Exit, Error> {
+    let (campaign, dir) = load(&args.state)?;
+    let mut report = crate::app::status::status(&campaign, dir.as_deref())?;
     if campaign.config.shared.redis.is_some() {
-        let Some(rt) = runtime() else { return Exit::Input };
-        match rt.block_on(crate::app::status::shared_status(&campaign)) {
-            Ok(senders) => report.senders = senders,
-            Err(e) => {
-                eprintln!("error: {}", crate::app::text::printable(&e));
-                return Exit::Input;
-            }
-        }
+        report.senders = runtime()?.block_on(crate::app::status::shared_status(&campaign))?;
     }
     if let Some(path) = &args.export {
-        match crate::app::export::export_with_receipts(&campaign, dir.as_deref(), path, args.include_blocked) {
-            Ok(n) => eprintln!("failures: {} ({n} rows)", path.display()),
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                return Exit::LocalWrite;
-            }
-        }
+        let n = crate::app::export::export_with_receipts(&campaign, dir.as_deref(), path, args.include_blocked)?;
+        eprintln!("failures: {} ({n} rows)", path.display());
     }
     if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("error: {e}"),
-        }
-        return Exit::Success;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(Exit::Success);
     }
     use crate::app::text::thousands as t;
     println!("campaign {}: {} rows", report.campaign, t(report.rows));
@@ -291,63 +229,41 @@ pub fn status(args: StatusArgs) -> Exit {
     } else if report.journal.is_none() {
         println!("(no journal yet: nothing was sent)");
     }
-    Exit::Success
+    Ok(Exit::Success)
 }
 
 /// `wxsend receipts serve|import`.
-pub fn receipts(args: ReceiptsArgs) -> Exit {
+pub fn receipts(args: ReceiptsArgs) -> Result<Exit, Error> {
     use crate::app::receipts::{import, router, ReceiptBook};
     let (state, listen, file) = match args.command {
         ReceiptsCommand::Serve { state, listen } => (state, Some(listen), None),
         ReceiptsCommand::Import { state, file } => (state, None, Some(file)),
     };
-    let (campaign, dir) = match load(&state) {
-        Ok(c) => c,
-        Err(exit) => return exit,
-    };
-    let book = match ReceiptBook::open(&campaign, dir.as_deref()) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {}", crate::app::text::printable(&e));
-            return Exit::Input;
-        }
-    };
+    let (campaign, dir) = load(&state)?;
+    let book = ReceiptBook::open(&campaign, dir.as_deref())?;
     if let Some(file) = file {
-        return match import(&book, &file) {
-            Ok((tally, skipped)) => {
-                for s in &skipped {
-                    eprintln!("skipped {}", crate::app::text::printable(s));
-                }
-                println!(
-                    "recorded {} receipts ({} matched to rows, {} unmatched) in {}",
-                    tally.matched + tally.unknown,
-                    tally.matched,
-                    tally.unknown,
-                    book.file().display()
-                );
-                Exit::Success
-            }
-            Err(e) => {
-                eprintln!("error: {}", crate::app::text::printable(&e));
-                Exit::Input
-            }
-        };
+        let (tally, skipped) = import(&book, &file)?;
+        for s in &skipped {
+            eprintln!("skipped {}", crate::app::text::printable(s));
+        }
+        println!(
+            "recorded {} receipts ({} matched to rows, {} unmatched) in {}",
+            tally.matched + tally.unknown,
+            tally.matched,
+            tally.unknown,
+            book.file().display()
+        );
+        return Ok(Exit::Success);
     }
-    let Some(listen) = listen else { return Exit::Input };
+    let Some(listen) = listen else { return Ok(Exit::Input) };
     if !book.has_token() {
-        eprintln!("error: no push token: set [receipts] token (or WXSEND_PUSH_TOKEN) to the token of the account's server URL");
-        return Exit::Input;
+        return Err(Error::NoPushToken);
     }
-    let Some(rt) = runtime() else { return Exit::Input };
+    let rt = runtime()?;
     let book = std::sync::Arc::new(book);
     rt.block_on(async {
-        let listener = match tokio::net::TcpListener::bind(listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: cannot listen on {listen}: {e}");
-                return Exit::Input;
-            }
-        };
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.map_err(|source| Error::Listen { addr: listen, source })?;
         let addr = listener.local_addr().map_or(listen, |a| a);
         eprintln!("receiving WeChat's pushes on http://{addr} into {}; Ctrl-C stops", book.file().display());
         let shutdown = async {
@@ -366,35 +282,23 @@ pub fn receipts(args: ReceiptsArgs) -> Exit {
                 String::new()
             }
         );
-        match served {
-            Ok(()) => Exit::Success,
-            Err(e) => {
-                eprintln!("error: {e}");
-                Exit::Input
-            }
-        }
+        served.map(|()| Exit::Success).map_err(Error::Serve)
     })
 }
 
 /// The appid a ledger command names, or why it cannot be had.
-fn pick_appid(pick: &crate::cli::AccountPick) -> Result<String, String> {
+fn pick_appid(pick: &crate::cli::AccountPick) -> Result<String, Error> {
     match (&pick.appid, &pick.campaign) {
         (Some(appid), _) => Ok(appid.clone()),
-        (None, Some(path)) => {
-            crate::campaign::CampaignConfig::load(path).map(|c| c.wechat.appid).map_err(|e| e.to_string())
-        }
-        (None, None) => Err("name the account: --appid APPID or --campaign FILE".into()),
+        (None, Some(path)) => Ok(crate::campaign::CampaignConfig::load(path)?.wechat.appid),
+        (None, None) => Err(Error::NoAccount),
     }
 }
 
 /// `wxsend ledger`.
-pub fn ledger(args: crate::cli::LedgerArgs) -> Exit {
+pub fn ledger(args: crate::cli::LedgerArgs) -> Result<Exit, Error> {
     use crate::app::text::{local_date, printable, thousands};
     use crate::cli::LedgerAction;
-    let fail = |e: String| {
-        eprintln!("error: {}", printable(&e));
-        Exit::Input
-    };
     match args.action {
         LedgerAction::Rebuild { dirs } => {
             let dirs = if dirs.is_empty() { vec![std::path::PathBuf::from(".wxsend")] } else { dirs };
@@ -421,24 +325,21 @@ pub fn ledger(args: crate::cli::LedgerArgs) -> Exit {
                             path.display()
                         );
                     }
-                    Exit::Success
+                    Ok(Exit::Success)
                 }
-                Err(e) => fail(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         }
         LedgerAction::Who { openid, account, json } => {
-            let appid = match pick_appid(&account) {
-                Ok(a) => a,
-                Err(e) => return fail(e),
-            };
+            let appid = pick_appid(&account)?;
             match crate::app::ledger::who(&appid, &openid) {
                 Ok(history) if json => {
-                    println!("{}", serde_json::to_string_pretty(&history).unwrap_or_default());
-                    Exit::Success
+                    println!("{}", serde_json::to_string_pretty(&history)?);
+                    Ok(Exit::Success)
                 }
                 Ok(history) if history.is_empty() => {
                     println!("{appid}: no message to {openid} in the ledger");
-                    Exit::Success
+                    Ok(Exit::Success)
                 }
                 Ok(history) => {
                     println!("{appid}: {} messages to {openid}, newest first", history.len());
@@ -453,16 +354,13 @@ pub fn ledger(args: crate::cli::LedgerArgs) -> Exit {
                             printable(&h.campaign)
                         );
                     }
-                    Exit::Success
+                    Ok(Exit::Success)
                 }
-                Err(e) => fail(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         }
         LedgerAction::Suppress { action, file, account } => {
-            let appid = match pick_appid(&account) {
-                Ok(a) => a,
-                Err(e) => return fail(e),
-            };
+            let appid = pick_appid(&account)?;
             let add = action == "add";
             match crate::app::ledger::suppress(&appid, &file, add) {
                 Ok((changed, named)) => {
@@ -473,9 +371,9 @@ pub fn ledger(args: crate::cli::LedgerArgs) -> Exit {
                         thousands(named),
                         thousands(named - changed)
                     );
-                    Exit::Success
+                    Ok(Exit::Success)
                 }
-                Err(e) => fail(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         }
     }

@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use crate::app::preflight::PreflightError;
 use crate::app::text::{duration, printable, progress, thousands};
 use crate::app::{Consent, Exit, Gate, Overview, Question, Run, RunReport, Session};
 use crate::engine::{Event, PauseReason};
@@ -66,31 +67,21 @@ fn ask(question: &Question) -> bool {
 }
 
 /// Run a prepared session without a terminal UI.
-pub async fn run(session: Session, consent: Consent) -> Exit {
+/// Nothing is sent when the preflight or the gate says no: that is the `Err`, printed once at
+/// the binary's edge.
+pub async fn run(session: Session, consent: Consent) -> Result<Exit, PreflightError> {
     for line in overview_lines(&session.overview()) {
         eprintln!("{}", printable(&line));
     }
-    match session.preflight().await {
-        Ok(q) => {
-            if let Some(line) = q.describe() {
-                eprintln!("{line}");
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {}", printable(&e.to_string()));
-            return Exit::Input;
-        }
+    if let Some(line) = session.preflight().await?.describe() {
+        eprintln!("{line}");
     }
     match session.gate(consent) {
         Gate::Nothing | Gate::Go => {}
-        Gate::Refuse(why) => {
-            eprintln!("error: {}", printable(&why));
-            return Exit::Input;
-        }
+        Gate::Refuse(why) => return Err(PreflightError::NotConfirmed(why)),
         Gate::Ask(questions) => {
             if !questions.iter().all(ask) {
-                eprintln!("error: not confirmed; nothing was sent");
-                return Exit::Input;
+                return Err(PreflightError::NotConfirmed("not confirmed; nothing was sent".into()));
             }
         }
     }
@@ -99,7 +90,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
         Some(summary) => {
             let report = session.finish(&summary).await;
             print_report(&report);
-            report.exit
+            Ok(report.exit)
         }
         None => {
             // A second interrupt: out at once, with what the journal holds made durable.
@@ -108,7 +99,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
                 "quit; the journal is intact: run the same command to resume ({})",
                 session.files.journal.display()
             );
-            Exit::Partial
+            Ok(Exit::Partial)
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod campaign;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod error;
 pub mod headless;
 pub mod journal;
 pub mod ledger;

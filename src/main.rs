@@ -1,6 +1,37 @@
+//! The binary's edge: parse the arguments, run the command, print its error once, exit.
+
 use clap::Parser;
+use wxsend::app::Exit;
 
 fn main() {
+    quiet_on_closed_pipe();
     let cli = wxsend::cli::Cli::parse();
-    std::process::exit(wxsend::cli::run(cli).code());
+    let exit = match wxsend::cli::run(cli) {
+        Ok(exit) => exit,
+        Err(e) if e.is_closed_pipe() => Exit::Success,
+        Err(e) => {
+            eprintln!("error: {}", wxsend::app::text::printable(&e.to_string()));
+            e.exit()
+        }
+    };
+    std::process::exit(exit.code());
+}
+
+/// `wxsend … | head -1`: once the reader has gone, the rest of the output has nowhere to go, and
+/// that is no failure. `println!` panics on a closed standard output; that panic (and only that
+/// one) ends the process quietly with 0. Every other panic is reported as before.
+fn quiet_on_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
 }

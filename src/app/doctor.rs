@@ -91,10 +91,8 @@ pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
     };
     let mut clock = None;
     for step in probe(client.http()).await {
-        let (status, detail) = match step.outcome {
-            Ok(d) => (StepStatus::Pass, d),
-            Err(d) => (StepStatus::Fail, d),
-        };
+        let status = if step.passed { StepStatus::Pass } else { StepStatus::Fail };
+        let detail = step.detail;
         if step.name == "clock" {
             clock = Some((status, detail));
             continue;

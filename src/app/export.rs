@@ -77,18 +77,20 @@ pub fn export_with_receipts(
     state_dir: Option<&Path>,
     path: &Path,
     include_blocked: bool,
-) -> std::io::Result<usize> {
-    let paths = super::receipts::state_paths(campaign, state_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
+) -> Result<usize, ExportError> {
+    let paths = super::receipts::state_paths(campaign, state_dir)?;
     let rows = campaign.recipients.len();
     let replay = if paths.journal.exists() {
-        crate::journal::read_bound(&paths.journal, campaign).map_err(|e| std::io::Error::other(e.to_string()))?.replay
+        crate::journal::read_bound(&paths.journal, campaign)?.replay
     } else {
         Replay { rows: vec![RowRecord::Pending; rows], runs: 0 }
     };
     let mut blocked = std::collections::HashSet::new();
     if include_blocked {
         let mut last = std::collections::HashMap::new();
-        for r in crate::journal::receipts::ReceiptsFile::in_dir(&paths.dir).read()? {
+        let file = crate::journal::receipts::ReceiptsFile::in_dir(&paths.dir);
+        let read = file.read().map_err(|source| ExportError::Read { path: file.path().to_path_buf(), source })?;
+        for r in read {
             if let Some(row) = r.row {
                 last.insert(row, r.event.status);
             }
@@ -98,6 +100,7 @@ pub fn export_with_receipts(
         );
     }
     write_failures_and_blocked(campaign, &replay, path, &blocked)
+        .map_err(|source| ExportError::Write { path: path.to_path_buf(), source })
 }
 
 /// A temporary file in `path`'s folder (created if missing), removed again on every path that
@@ -374,15 +377,54 @@ impl FailuresExport {
     }
 
     /// Write it; the number of rows written.
-    pub async fn run(self) -> Result<usize, String> {
+    pub async fn run(self) -> Result<usize, ExportError> {
         self.writer.flush().await;
         let Self { campaign, journal, failures, .. } = self;
         tokio::task::spawn_blocking(move || {
-            let (_, replay) =
-                crate::journal::replay_file(&journal, campaign.recipients.len()).map_err(|e| e.to_string())?;
-            write_failures(&campaign, &replay, &failures).map_err(|e| format!("{}: {e}", failures.display()))
+            let (_, replay) = crate::journal::replay_file(&journal, campaign.recipients.len())?;
+            write_failures(&campaign, &replay, &failures)
+                .map_err(|source| ExportError::Write { path: failures, source })
         })
         .await
-        .map_err(|e| format!("the export stopped: {e}"))?
+        .map_err(|e| ExportError::Stopped(e.to_string()))?
+    }
+}
+
+/// Why the failures file (or the report) was not written. The journal keeps every row either way.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The journal cannot be read.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// A file it needs cannot be read.
+    #[error("{path}: {source}", path = .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file cannot be written.
+    #[error("{path}: {source}", path = .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The task writing it ended before it finished (a bug in wxsend: please report it).
+    #[error("the export stopped: {0}")]
+    Stopped(String),
+}
+
+impl ExportError {
+    /// 4 when this machine's storage is the cause, 5 when wxsend failed, else 2.
+    pub fn exit(&self) -> super::Exit {
+        match self {
+            ExportError::Journal(e) if !e.is_storage() => super::Exit::Input,
+            ExportError::Read { .. } => super::Exit::Input,
+            ExportError::Stopped(_) => super::Exit::Crashed,
+            _ => super::Exit::LocalWrite,
+        }
     }
 }

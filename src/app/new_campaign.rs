@@ -18,7 +18,12 @@ pub struct NewCampaign {
 
 /// The files for `template` (of `kind`) at `out` (the campaign file; the CSV goes beside it),
 /// with `[wechat]` and `[network]` taken as they are from `base` (another campaign's TOML).
-pub fn new_campaign(out: &Path, template: &Template, kind: Kind, base: &toml::Table) -> Result<NewCampaign, String> {
+pub fn new_campaign(
+    out: &Path,
+    template: &Template,
+    kind: Kind,
+    base: &toml::Table,
+) -> Result<NewCampaign, toml::ser::Error> {
     let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("campaign");
     let name: String =
         stem.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
@@ -48,7 +53,7 @@ pub fn new_campaign(out: &Path, template: &Template, kind: Kind, base: &toml::Ta
         if let Some(value) = base.get(table) {
             let mut wrapper = toml::Table::new();
             wrapper.insert(table.to_string(), value.clone());
-            text.push_str(&toml::to_string(&wrapper).map_err(|e| e.to_string())?);
+            text.push_str(&toml::to_string(&wrapper)?);
             text.push('\n');
         }
     }

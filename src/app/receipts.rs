@@ -69,13 +69,13 @@ pub fn state_paths(campaign: &Campaign, state_dir: Option<&Path>) -> Result<Stat
 
 impl ReceiptBook {
     /// The book of `campaign`, whose journal (if any) gives the msgids.
-    pub fn open(campaign: &Campaign, state_dir: Option<&Path>) -> Result<Self, String> {
-        let paths = state_paths(campaign, state_dir).map_err(|e| e.to_string())?;
+    pub fn open(campaign: &Campaign, state_dir: Option<&Path>) -> Result<Self, ReceiptsError> {
+        let paths = state_paths(campaign, state_dir)?;
         let by_msgid = if paths.journal.exists() {
             // Rows are matched by position: only the list this journal was written for.
-            crate::journal::check_bound(&paths.journal, campaign).map_err(|e| e.to_string())?;
+            crate::journal::check_bound(&paths.journal, campaign)?;
             let (found, read) = crate::journal::read_msgids_from(&paths.journal, 0)
-                .map_err(|e| format!("{}: {e}", paths.journal.display()))?;
+                .map_err(|source| ReceiptsError::Read { path: paths.journal.clone(), source })?;
             (found.into_iter().collect(), read)
         } else {
             (HashMap::new(), 0)
@@ -83,12 +83,9 @@ impl ReceiptBook {
         let by_openid = campaign.recipients.rows().map(|r| (r.openid().to_string(), r.index())).collect();
         let aes_key = resolve(&campaign.config.receipts.aes_key);
         if let Some(key) = &aes_key {
-            crate::wechat::push::aes_key_bytes(key).map_err(|_| {
-                format!(
-                    "{}: [receipts] aes_key is not an EncodingAESKey (43 characters of base64, as the admin console shows it; {} given)",
-                    campaign.config.path.display(),
-                    key.trim().chars().count()
-                )
+            crate::wechat::push::aes_key_bytes(key).map_err(|_| ReceiptsError::AesKey {
+                path: campaign.config.path.clone(),
+                given: key.trim().chars().count(),
             })?;
         }
         Ok(Self {
@@ -289,6 +286,49 @@ impl ReceiptBook {
     }
 }
 
+/// Why a campaign's receipts cannot be opened, read or recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptsError {
+    /// The state folder or journal cannot be used.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// The key in `[receipts] aes_key` is not an EncodingAESKey.
+    #[error("{path}: [receipts] aes_key is not an EncodingAESKey (43 characters of base64, as the admin console shows it; {given} given)", path = .path.display())]
+    AesKey {
+        /// The campaign file.
+        path: PathBuf,
+        /// The characters given.
+        given: usize,
+    },
+    /// A file cannot be read.
+    #[error("{path}: {source}", path = .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The receipts file cannot be written.
+    #[error("{path}: {source}", path = .path.display())]
+    Store {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl ReceiptsError {
+    /// 4 when the receipts cannot be written (or the journal's storage failed), else 2.
+    pub fn exit(&self) -> super::Exit {
+        match self {
+            ReceiptsError::Store { .. } => super::Exit::LocalWrite,
+            ReceiptsError::Journal(e) if e.is_storage() => super::Exit::LocalWrite,
+            _ => super::Exit::Input,
+        }
+    }
+}
+
 /// Why a push was not recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiveError {
@@ -344,8 +384,9 @@ async fn push(State(book): State<Arc<ReceiptBook>>, Query(q): Query<PushQuery>, 
 
 /// Read events from `path`, one XML or JSON event per line (plaintext, as the company's server
 /// received them), and record them. Returns the tally and the lines that were not events.
-pub fn import(book: &ReceiptBook, path: &Path) -> Result<(Tally, Vec<String>), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn import(book: &ReceiptBook, path: &Path) -> Result<(Tally, Vec<String>), ReceiptsError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ReceiptsError::Read { path: path.to_path_buf(), source })?;
     let mut events = Vec::new();
     let mut skipped = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -357,6 +398,7 @@ pub fn import(book: &ReceiptBook, path: &Path) -> Result<(Tally, Vec<String>), S
             Err(e) => skipped.push(format!("{}:{}: {e}", path.display(), i + 1)),
         }
     }
-    let tally = book.record(events).map_err(|e| format!("{}: {e}", book.file().display()))?;
+    let tally =
+        book.record(events).map_err(|source| ReceiptsError::Store { path: book.file().to_path_buf(), source })?;
     Ok((tally, skipped))
 }

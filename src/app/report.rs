@@ -25,7 +25,7 @@ pub struct RunReport {
     /// Rows (0-based) sent without an answer.
     pub unknown_rows: Vec<usize>,
     /// Rows in the failures file, or why the failures file or report could not be written.
-    pub failures: Result<usize, String>,
+    pub failures: Result<usize, std::sync::Arc<super::export::ExportError>>,
     /// Where the journal, failures file and report are.
     pub files: Files,
     /// The command that re-runs the failures file.

@@ -80,10 +80,10 @@ pub enum PrepareError {
     Mock(std::io::Error),
     /// The shared Redis cannot be reached.
     #[error("cannot use the shared state: {0}; check [shared] redis (or WXSEND_REDIS_URL) and that Redis runs")]
-    Shared(String),
+    Shared(#[from] crate::shared::SharedError),
     /// `--at` cannot be read.
-    #[error("{0}")]
-    At(String),
+    #[error(transparent)]
+    At(crate::campaign::schedule::ScheduleError),
     /// The campaign does not match the account's template.
     #[error("{}", .0.join("\n"))]
     Template(Vec<String>),
@@ -194,11 +194,9 @@ impl Session {
         // Scale-out: the embedded mock is this process's own, so a --mock run never shares.
         let scale = match (&cfg.shared.redis, &mock) {
             (Some(url), None) => {
-                let redis = Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
-                    .await
-                    .map_err(|e| PrepareError::Shared(e.to_string()))?;
+                let redis = Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix).await?;
                 let identity = super::scale::identity(&state_dir)
-                    .map_err(|e| PrepareError::Shared(format!("{}: {e}", state_dir.join("sender-id").display())))?;
+                    .map_err(|source| super::scale::ScaleError::Io { path: state_dir.join("sender-id"), source })?;
                 let owner = identity.owner.clone();
                 tokens = share_tokens(tokens, cfg, &redis, &owner);
                 let fingerprint = super::scale::rows_fingerprint(&campaign);
@@ -237,7 +235,7 @@ impl Session {
             scale.claim(&campaign).await?;
             scale.establish(&campaign, &journal.paths.dir, &journal.replay).await?;
             scale.join(&campaign, &journal.paths.dir).await?;
-            scale.reconcile(&campaign, &journal.replay).await.map_err(|e| PrepareError::Shared(e.to_string()))?;
+            scale.reconcile(&campaign, &journal.replay).await?;
         }
         let mut plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
         plan.consult(&campaign, &ledger, Some(journal_id), super::ledger::rules(&campaign, opts))?;
@@ -310,11 +308,8 @@ impl Session {
     }
 
     /// The remaining daily quota of the campaign's endpoint, if the account may ask.
-    pub async fn quota(&self) -> Result<Quota, String> {
-        self.sender.quota(self.campaign.template.kind).await.map_err(|f| match f.errcode {
-            Some(c) => format!("errcode {c}: {}", f.errmsg),
-            None => f.errmsg,
-        })
+    pub async fn quota(&self) -> Result<Quota, crate::wechat::Failure> {
+        self.sender.quota(self.campaign.template.kind).await
     }
 
     /// Before anything is sent: a token can be had and the daily quota covers the run (unless
@@ -423,7 +418,7 @@ impl Session {
     }
 
     /// Write the failures file from the journal as it stands now; the number of rows written.
-    pub async fn export_failures(&self) -> Result<usize, String> {
+    pub async fn export_failures(&self) -> Result<usize, export::ExportError> {
         self.exporter().run().await
     }
 
@@ -433,9 +428,9 @@ impl Session {
         export::FailuresExport::new(&self.writer, &self.campaign, &self.files)
     }
 
-    fn write_failures(&self, replay: &Replay) -> Result<usize, String> {
+    fn write_failures(&self, replay: &Replay) -> Result<usize, export::ExportError> {
         export::write_failures(&self.campaign, replay, &self.files.failures)
-            .map_err(|e| format!("{}: {e}", self.files.failures.display()))
+            .map_err(|source| export::ExportError::Write { path: self.files.failures.clone(), source })
     }
 
     /// After the run: replay the journal, write the failures file and the report, and say how
@@ -446,7 +441,7 @@ impl Session {
         self.writer.flush().await;
         let rows = self.campaign.recipients.len();
         let read = crate::journal::read_journal_with_msgids(&self.files.journal, rows, self.journal.checkpoint)
-            .map_err(|e| e.to_string());
+            .map_err(export::ExportError::from);
         let (replay, msgids) = match read {
             Ok((read, msgids)) => (Ok(read.replay), msgids),
             Err(e) => (Err(e), Default::default()),
@@ -471,9 +466,10 @@ impl Session {
             let report =
                 export::build_report(&self.campaign, &replay, summary, self.files.clone(), msgids, &self.plan.held);
             export::write_report(&report, &self.files.report)
-                .map_err(|e| format!("{}: {e}", self.files.report.display()))?;
+                .map_err(|source| export::ExportError::Write { path: self.files.report.clone(), source })?;
             Ok(written)
         });
+        let failures = failures.map_err(Arc::new);
         let mut exit = Exit::of_run(&summary.reason, &totals, checks.invalid);
         if failures.is_err() && !matches!(exit, Exit::Crashed | Exit::Stopped) {
             exit = Exit::LocalWrite;

@@ -68,15 +68,40 @@ pub struct UnknownRow {
     pub attempts: u32,
 }
 
+/// Why a campaign's status cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// The state folder or its journal cannot be used.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// The account's ledger cannot be read.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    /// The receipts file cannot be read.
+    #[error("{path}: {source}", path = .path.display())]
+    Receipts {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl StatusError {
+    /// 4 when this machine's storage is the cause, else 2.
+    pub fn exit(&self) -> super::Exit {
+        match self {
+            StatusError::Journal(e) if e.is_storage() => super::Exit::LocalWrite,
+            _ => super::Exit::Input,
+        }
+    }
+}
+
 /// The status of `campaign` from its state folder (`state_dir` overrides the campaign's).
-pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusReport, String> {
-    let paths = state_paths(campaign, state_dir).map_err(|e| e.to_string())?;
+pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusReport, StatusError> {
+    let paths = state_paths(campaign, state_dir)?;
     let rows = campaign.recipients.len();
-    let records = if paths.journal.exists() {
-        Some(read_bound(&paths.journal, campaign).map_err(|e| e.to_string())?.replay.rows)
-    } else {
-        None
-    };
+    let records = if paths.journal.exists() { Some(read_bound(&paths.journal, campaign)?.replay.rows) } else { None };
     let mut report = StatusReport {
         campaign: campaign.config.name.clone(),
         rows,
@@ -112,11 +137,11 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
     }
     report.pending = pending.len();
     if !pending.is_empty() {
-        if let Some(ledger) = super::ledger::open_existing(campaign).map_err(|e| e.to_string())? {
+        if let Some(ledger) = super::ledger::open_existing(campaign)? {
             let mut plan = super::plan::Plan { to_send: pending, ..Default::default() };
             let rules = super::ledger::rules(campaign, &super::session::SendOptions::default());
-            let own = ledger.journal_id(&paths.journal).map_err(|e| e.to_string())?;
-            plan.consult(campaign, &ledger, own, rules).map_err(|e| e.to_string())?;
+            let own = ledger.journal_id(&paths.journal)?;
+            plan.consult(campaign, &ledger, own, rules)?;
             report.pending = plan.to_send.len();
             report.ledger = plan.ledger;
             report.held_rows = plan
@@ -134,7 +159,8 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
                 .collect();
         }
     }
-    let receipts = ReceiptsFile::in_dir(&paths.dir).read().map_err(|e| format!("{}: {e}", paths.dir.display()))?;
+    let file = ReceiptsFile::in_dir(&paths.dir);
+    let receipts = file.read().map_err(|source| StatusError::Receipts { path: file.path().to_path_buf(), source })?;
     report.receipts_unmatched = receipts.iter().filter(|r| r.row.is_none()).count();
     report.receipts = ReceiptCounts::of(&receipts, report.sent);
     Ok(report)
@@ -156,14 +182,14 @@ pub struct SenderShare {
 }
 
 /// The campaign across the senders sharing it through Redis (`[shared] redis`).
-pub async fn shared_status(campaign: &Campaign) -> Result<Option<Vec<SenderShare>>, String> {
+pub async fn shared_status(campaign: &Campaign) -> Result<Option<Vec<SenderShare>>, crate::shared::SharedError> {
     let cfg = &campaign.config.shared;
     let Some(url) = &cfg.redis else { return Ok(None) };
-    let redis = crate::shared::Redis::connect(url, cfg.password(), &cfg.prefix).await.map_err(|e| e.to_string())?;
+    let redis = crate::shared::Redis::connect(url, cfg.password(), &cfg.prefix).await?;
     let fingerprint = super::scale::rows_fingerprint(campaign);
     let rows = crate::shared::SharedRows::new(redis, &campaign.config.wechat.appid, &fingerprint, "status");
     let mut by_sender: std::collections::BTreeMap<String, SenderShare> = Default::default();
-    for ((state, owner), n) in rows.tally().await.map_err(|e| e.to_string())? {
+    for ((state, owner), n) in rows.tally().await? {
         let s = by_sender.entry(owner.clone()).or_insert_with(|| SenderShare { sender: owner, ..Default::default() });
         match state.as_str() {
             "ok" => s.delivered += n,

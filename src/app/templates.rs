@@ -100,6 +100,20 @@ impl TemplateCheck {
     }
 }
 
+/// Why there is no list of the account's templates.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogueError {
+    /// `--offline`, and nothing cached.
+    #[error("--offline, and no cached list of the account's templates")]
+    Offline,
+    /// No credentials to ask WeChat with (the reason, when known).
+    #[error("no credentials to ask WeChat for the account's templates{}", .0.as_ref().map(|w| format!(" ({w})")).unwrap_or_default())]
+    NoCredentials(Option<String>),
+    /// WeChat (or the network) refused.
+    #[error("{}", match .0.errcode { Some(48001) => "errcode 48001: this app may not list its templates (no permission)".to_string(), Some(code) => format!("errcode {code}: {}", .0.errmsg), None => .0.errmsg.clone() })]
+    Refused(crate::wechat::Failure),
+}
+
 /// The catalogue of the campaign's app and kind: from the cache unless `refresh`, else fetched
 /// with `sender` (and cached). `Err` says why there is none.
 pub async fn catalogue(
@@ -107,7 +121,7 @@ pub async fn catalogue(
     kind: Kind,
     sender: Option<&Sender>,
     opts: CatalogueOptions,
-) -> Result<(Catalogue, bool), String> {
+) -> Result<(Catalogue, bool), CatalogueError> {
     let cache = if opts.cache { CatalogueCache::default_location() } else { None };
     let max_age = cfg.template_cache;
     if !opts.refresh && !max_age.is_zero() {
@@ -116,10 +130,10 @@ pub async fn catalogue(
         }
     }
     if opts.offline {
-        return Err("--offline, and no cached list of the account's templates".into());
+        return Err(CatalogueError::Offline);
     }
     let Some(sender) = sender else {
-        return Err("no credentials to ask WeChat for the account's templates".into());
+        return Err(CatalogueError::NoCredentials(None));
     };
     match fetch(sender, &cfg.wechat.appid, kind).await {
         Ok(c) => {
@@ -128,11 +142,7 @@ pub async fn catalogue(
             }
             Ok((c, false))
         }
-        Err(f) => Err(match f.errcode {
-            Some(48001) => "errcode 48001: this app may not list its templates (no permission)".into(),
-            Some(code) => format!("errcode {code}: {}", f.errmsg),
-            None => f.errmsg,
-        }),
+        Err(f) => Err(CatalogueError::Refused(f)),
     }
 }
 
@@ -216,7 +226,7 @@ pub async fn check_campaign(campaign: &mut Campaign, sender: Option<&Sender>, op
     let kind = campaign.config.message.kind;
     match catalogue(&campaign.config, kind, sender, opts).await {
         Ok((c, from_cache)) => verify(campaign, &c, from_cache),
-        Err(reason) => TemplateCheck::not_verified(reason),
+        Err(reason) => TemplateCheck::not_verified(reason.to_string()),
     }
 }
 
@@ -232,7 +242,7 @@ pub async fn check_standalone(campaign: &mut Campaign, opts: CatalogueOptions) -
         Ok((c, from_cache)) => verify(campaign, &c, from_cache),
         Err(reason) => TemplateCheck::not_verified(match why_none {
             Some(why) if !opts.offline => format!("{reason} ({why})"),
-            _ => reason,
+            _ => reason.to_string(),
         }),
     }
 }

@@ -281,7 +281,7 @@ pub(crate) fn resolve_wechat(
     };
     let api_base = match (raw.api_base, a.api_base) {
         (Some(b), _) => {
-            check_api_base(b.get_ref()).map_err(|m| err(b.span().start, m))?;
+            check_api_base(b.get_ref()).map_err(|m| err(b.span().start, m.to_string()))?;
             b.into_inner()
         }
         (None, Some(b)) => {

@@ -274,7 +274,7 @@ impl CampaignConfig {
         let mut raw_network = raw.network;
         let mut raw_shared = raw.shared;
         let wechat = resolve_wechat(raw.wechat, &mut raw_network, &mut raw_shared, path, text)?;
-        let shared = raw_shared.resolve().map_err(|message| LoadError::Config { at: Location::file(path), message })?;
+        let shared = raw_shared.resolve(path)?;
         let mut wechat = wechat;
         super::account::settle_refresh_store(&mut wechat, shared.redis.is_some(), path)?;
 
@@ -391,11 +391,15 @@ impl CampaignConfig {
             },
             window: match &s.window {
                 None => None,
-                Some(w) => Some(super::schedule::Window::parse(w.get_ref()).map_err(|m| err(w.span().start, m))?),
+                Some(w) => {
+                    Some(super::schedule::Window::parse(w.get_ref()).map_err(|m| err(w.span().start, m.to_string()))?)
+                }
             },
             zone: match &s.timezone {
                 None => super::schedule::Zone::Local,
-                Some(z) => super::schedule::Zone::parse(Some(z.get_ref())).map_err(|m| err(z.span().start, m))?,
+                Some(z) => {
+                    super::schedule::Zone::parse(Some(z.get_ref())).map_err(|m| err(z.span().start, m.to_string()))?
+                }
             },
             suppress_days: match s.suppress_days {
                 None => wechat.account_suppress_days.map_or(d.suppress_days, |days| days.min(3650)),

@@ -37,7 +37,7 @@ impl RawNetwork {
         };
         let proxy = match self.proxy {
             None => ProxySetting::Environment,
-            Some(p) => ProxySetting::parse(p.get_ref()).map_err(|m| err(p.span().start, m))?,
+            Some(p) => ProxySetting::parse(p.get_ref()).map_err(|m| err(p.span().start, m.to_string()))?,
         };
         Ok(NetworkOptions {
             proxy,

@@ -33,11 +33,14 @@ impl SharedConfig {
 
 impl RawShared {
     /// Resolved: the campaign's `redis`, else `WXSEND_REDIS_URL`.
-    pub(crate) fn resolve(self) -> Result<SharedConfig, String> {
+    pub(crate) fn resolve(self, path: &std::path::Path) -> Result<SharedConfig, super::LoadError> {
         let redis = self.redis.or_else(|| std::env::var("WXSEND_REDIS_URL").ok()).filter(|u| !u.trim().is_empty());
         if let Some(url) = &redis {
             if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
-                return Err(format!("[shared] redis = {:?}: use redis://host:port/db (rediss:// for TLS)", shown(url)));
+                return Err(super::LoadError::Config {
+                    at: super::error::Location::file(path),
+                    message: format!("[shared] redis = {:?}: use redis://host:port/db (rediss:// for TLS)", shown(url)),
+                });
             }
         }
         Ok(SharedConfig { redis, prefix: self.prefix.unwrap_or_else(|| "wx".into()), password_env: self.password_env })

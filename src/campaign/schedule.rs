@@ -15,12 +15,10 @@ pub enum Zone {
 
 impl Zone {
     /// `None`: this machine's; else an IANA name.
-    pub fn parse(name: Option<&str>) -> Result<Self, String> {
+    pub fn parse(name: Option<&str>) -> Result<Self, ScheduleError> {
         match name.map(str::trim) {
             None | Some("") | Some("local") => Ok(Zone::Local),
-            Some(n) => n.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| {
-                format!("`timezone` = {n:?} is not a time zone name: use e.g. \"Asia/Shanghai\" (or leave it out for this machine's)")
-            }),
+            Some(n) => n.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| ScheduleError::Zone(n.to_string())),
         }
     }
 
@@ -66,13 +64,13 @@ pub struct Window {
 
 impl Window {
     /// Parse `HH:MM-HH:MM`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("`window` = {text:?}: write it as \"09:00-21:00\"");
+    pub fn parse(text: &str) -> Result<Self, ScheduleError> {
+        let bad = || ScheduleError::Window(text.to_string());
         let (a, b) = text.split_once('-').ok_or_else(bad)?;
         let time = |s: &str| NaiveTime::parse_from_str(s.trim(), "%H:%M").map_err(|_| bad());
         let (start, end) = (time(a)?, time(b)?);
         if start == end {
-            return Err(format!("`window` = {text:?} is empty: its start and end are the same"));
+            return Err(ScheduleError::EmptyWindow(text.to_string()));
         }
         Ok(Self { start, end })
     }
@@ -174,7 +172,7 @@ impl Schedule {
 
 /// Parse `send --at`: `2026-11-25 09:00`, `2026-11-25 09:00:30` (wall-clock time of `zone`), or
 /// RFC 3339 with an offset (`2026-11-25T09:00:00+08:00`).
-pub fn parse_at(text: &str, zone: Zone) -> Result<DateTime<Utc>, String> {
+pub fn parse_at(text: &str, zone: Zone) -> Result<DateTime<Utc>, ScheduleError> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
@@ -185,12 +183,36 @@ pub fn parse_at(text: &str, zone: Zone) -> Result<DateTime<Utc>, String> {
         }
     }
     if NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok() {
-        return Err(format!("--at {text:?} has no time: write \"{text} 09:00\""));
+        return Err(ScheduleError::AtWithoutTime(text.to_string()));
     }
-    Err(format!(
-        "--at {text:?} is not a time: write \"2026-11-25 09:00\" (seconds optional, {}) or RFC 3339 with an offset, \"2026-11-25T09:00:00+08:00\"",
-        zone.name()
-    ))
+    Err(ScheduleError::At { text: text.to_string(), zone: zone.name() })
+}
+
+/// Why a schedule setting (`window`, `timezone`, `--at`) cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// Not a time zone name.
+    #[error(
+        "`timezone` = {0:?} is not a time zone name: use e.g. \"Asia/Shanghai\" (or leave it out for this machine's)"
+    )]
+    Zone(String),
+    /// Not `HH:MM-HH:MM`.
+    #[error("`window` = {0:?}: write it as \"09:00-21:00\"")]
+    Window(String),
+    /// A window that starts where it ends.
+    #[error("`window` = {0:?} is empty: its start and end are the same")]
+    EmptyWindow(String),
+    /// `--at` with a date and no time.
+    #[error("--at {0:?} has no time: write \"{0} 09:00\"")]
+    AtWithoutTime(String),
+    /// `--at` that is not a time.
+    #[error("--at {text:?} is not a time: write \"2026-11-25 09:00\" (seconds optional, {zone}) or RFC 3339 with an offset, \"2026-11-25T09:00:00+08:00\"")]
+    At {
+        /// As given.
+        text: String,
+        /// The zone a wall-clock time is read in.
+        zone: String,
+    },
 }
 
 #[cfg(test)]
@@ -210,7 +232,7 @@ mod tests {
         assert_eq!(at("2026-11-25 09:00"), DateTime::parse_from_rfc3339("2026-11-25T01:00:00Z").unwrap());
         assert_eq!(at("2026-11-25 09:00:30"), DateTime::parse_from_rfc3339("2026-11-25T01:00:30Z").unwrap());
         assert_eq!(at("2026-11-25T09:00:00+08:00"), at("2026-11-25 09:00"));
-        assert!(parse_at("2026-11-25", shanghai()).unwrap_err().contains("has no time"));
+        assert!(parse_at("2026-11-25", shanghai()).unwrap_err().to_string().contains("has no time"));
         assert!(parse_at("tomorrow", shanghai()).is_err());
         assert!(Zone::parse(Some("Mars/Olympus")).is_err());
     }

@@ -49,7 +49,7 @@ pub enum JournalError {
         /// The line (1-based).
         line: usize,
         /// What is wrong with it.
-        detail: String,
+        detail: RecordError,
     },
     #[error("{path}: {what} changed since this campaign's journal was started; nothing was sent. Restore it to resume, or start a fresh run with --new-run (the old journal is kept beside it)", path = .path.display())]
     /// An input changed since the journal began.
@@ -282,7 +282,7 @@ fn frame(out: &mut Vec<u8>, start: usize) {
 
 /// Parse one record (without its newline): JSON with a verified checksum, or JSON alone as
 /// journals of version 1 were written.
-pub fn decode(text: &[u8]) -> Result<Line, String> {
+pub fn decode(text: &[u8]) -> Result<Line, RecordError> {
     let json = checked_json(text)?;
     // The records of the send path (all but a handful per run) through a plain struct: serde
     // reads an internally tagged enum by buffering every field first, which made a million-row
@@ -290,19 +290,19 @@ pub fn decode(text: &[u8]) -> Result<Line, String> {
     if let Some(line) = serde_json::from_slice::<SendRecord<Box<Who>>>(json).ok().and_then(SendRecord::into_line) {
         return Ok(line);
     }
-    serde_json::from_slice(json).map_err(|e| e.to_string())
+    serde_json::from_slice(json).map_err(|e| RecordError::Json(e.to_string()))
 }
 
 /// [`decode`] for a replay, which needs no dispatch's recipient: `who` is skipped unread (no
 /// allocation), and a dispatch comes back with `who: None`.
-pub fn decode_for_replay(text: &[u8]) -> Result<Line, String> {
+pub fn decode_for_replay(text: &[u8]) -> Result<Line, RecordError> {
     let json = checked_json(text)?;
     if let Some(line) =
         serde_json::from_slice::<SendRecord<serde::de::IgnoredAny>>(json).ok().and_then(SendRecord::into_line)
     {
         return Ok(line);
     }
-    serde_json::from_slice(json).map_err(|e| e.to_string())
+    serde_json::from_slice(json).map_err(|e| RecordError::Json(e.to_string()))
 }
 
 /// What a dispatch's `who` is read as: the recipient, or nothing (skipped).
@@ -356,18 +356,35 @@ impl<W: ReadWho> SendRecord<'_, W> {
 }
 
 /// Read one record in the journal's framing; the checksum must match when present.
-pub fn decode_record<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(checked_json(text)?).map_err(|e| e.to_string())
+pub fn decode_record<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, RecordError> {
+    serde_json::from_slice(checked_json(text)?).map_err(|e| RecordError::Json(e.to_string()))
+}
+
+/// Why one record of the journal (or of the receipts file) cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// Its checksum does not match its JSON.
+    #[error("its checksum does not match (a torn or corrupted record)")]
+    Checksum,
+    /// It is not a record as wxsend writes them (serde's words).
+    #[error("{0}")]
+    Json(String),
+    /// It has no line end: the writer was cut off while writing it.
+    #[error("the record is cut short")]
+    CutShort,
+    /// The first record is not the journal's header.
+    #[error("no header line")]
+    NoHeader,
 }
 
 /// A record's JSON, its checksum verified when it has one.
-fn checked_json(text: &[u8]) -> Result<&[u8], String> {
+fn checked_json(text: &[u8]) -> Result<&[u8], RecordError> {
     let json = match text.iter().rposition(|&b| b == b'\t') {
         Some(tab) => {
             let (json, crc) = (&text[..tab], &text[tab + 1..]);
             let want = std::str::from_utf8(crc).ok().and_then(|c| u32::from_str_radix(c, 16).ok());
             if crc.len() != 8 || want != Some(crc32c::crc32c(json)) {
-                return Err("its checksum does not match (a torn or corrupted record)".into());
+                return Err(RecordError::Checksum);
             }
             json
         }

@@ -268,7 +268,7 @@ impl Journal {
                     return Err(JournalError::Corrupt {
                         path: paths.journal.clone(),
                         line: 1,
-                        detail: "no header line".into(),
+                        detail: super::RecordError::NoHeader,
                     })
                 }
             }
@@ -392,7 +392,11 @@ pub fn check_bound(journal: &Path, campaign: &Campaign) -> Result<(), JournalErr
 
 fn check_header(journal: &Path, line: &Line, fp: &Fingerprints, campaign: &Campaign) -> Result<(), JournalError> {
     let Line::Header { campaign_fp, csv_fp, rows, list, .. } = line else {
-        return Err(JournalError::Corrupt { path: journal.to_path_buf(), line: 1, detail: "no header line".into() });
+        return Err(JournalError::Corrupt {
+            path: journal.to_path_buf(),
+            line: 1,
+            detail: super::RecordError::NoHeader,
+        });
     };
     let changed = |what: String| Err(JournalError::Changed { path: journal.to_path_buf(), what });
     let source = campaign.recipients.source_name();

@@ -28,12 +28,19 @@ pub struct MockCatalogue {
 
 impl MockCatalogue {
     /// The bundled catalogue, or the file's (then ids not in it are refused).
-    pub fn load(file: Option<&Path>) -> Result<Self, String> {
+    pub fn load(file: Option<&Path>) -> std::io::Result<Self> {
         let (text, strict) = match file {
-            Some(path) => (std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?, true),
+            Some(path) => (
+                std::fs::read_to_string(path)
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
+                true,
+            ),
             None => (BUNDLED.to_string(), false),
         };
-        let v: Value = serde_json::from_str(&text).map_err(|e| format!("the template catalogue: {e}"))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| {
+            let what = file.map_or_else(|| "the bundled template catalogue".to_string(), |p| p.display().to_string());
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{what}: {e}"))
+        })?;
         let list = |key: &str| v.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
         Ok(Self { official: list("template"), subscribe: list("subscribe"), strict })
     }

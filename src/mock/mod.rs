@@ -175,15 +175,26 @@ impl Latency {
     }
 }
 
+/// Why `--latency-ms` cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LatencyError {
+    /// Not a number or a range of numbers.
+    #[error("{0:?} is not N or A-B milliseconds")]
+    NotMilliseconds(String),
+    /// A range whose low end is above its high end.
+    #[error("{0:?}: the range's low end is above its high end")]
+    Backwards(String),
+}
+
 impl std::str::FromStr for Latency {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let number = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("{s:?} is not N or A-B milliseconds"));
+    type Err = LatencyError;
+    fn from_str(s: &str) -> Result<Self, LatencyError> {
+        let number = |t: &str| t.trim().parse::<u64>().map_err(|_| LatencyError::NotMilliseconds(s.to_string()));
         match s.split_once('-') {
             Some((a, b)) => {
                 let (min_ms, max_ms) = (number(a)?, number(b)?);
                 if min_ms > max_ms {
-                    return Err(format!("{s:?}: the range's low end is above its high end"));
+                    return Err(LatencyError::Backwards(s.to_string()));
                 }
                 Ok(Self { min_ms, max_ms })
             }

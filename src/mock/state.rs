@@ -133,8 +133,7 @@ impl MockState {
             Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
             None => None,
         };
-        let catalogue = super::catalogue::MockCatalogue::load(config.templates.as_deref())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let catalogue = super::catalogue::MockCatalogue::load(config.templates.as_deref())?;
         let mut invalidate_at = config.invalidate_tokens_at.clone();
         invalidate_at.sort_unstable();
         Ok(Self {

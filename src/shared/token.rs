@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Redis;
 use crate::wechat::token::component::RefreshTokenStore;
-use crate::wechat::token::shared::{SharedTokenStore, StoreFuture};
+use crate::wechat::token::shared::{SharedTokenStore, StoreError, StoreFuture};
 
 /// How long a refresh lock lives if its holder dies.
 pub const LOCK_TTL: Duration = Duration::from_secs(10);
@@ -65,15 +65,14 @@ impl RefreshInRedis {
 impl RefreshTokenStore for RefreshInRedis {
     fn load(&self) -> StoreFuture<'_, Option<String>> {
         Box::pin(async move {
-            let t: Option<String> =
-                self.redis.run(redis::cmd("GET").arg(&self.key)).await.map_err(|e| e.to_string())?;
+            let t: Option<String> = self.redis.run(redis::cmd("GET").arg(&self.key)).await.map_err(StoreError::new)?;
             Ok(t.filter(|t| !t.is_empty()))
         })
     }
 
     fn save<'a>(&'a self, token: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let _: () = self.redis.run(redis::cmd("SET").arg(&self.key).arg(token)).await.map_err(|e| e.to_string())?;
+            let _: () = self.redis.run(redis::cmd("SET").arg(&self.key).arg(token)).await.map_err(StoreError::new)?;
             Ok(())
         })
     }
@@ -87,8 +86,8 @@ impl SharedTokenStore for SharedTokens {
     fn current(&self) -> StoreFuture<'_, Option<(String, Duration)>> {
         Box::pin(async move {
             let token: Option<String> =
-                self.redis.run(redis::cmd("GET").arg(&self.key)).await.map_err(|e| e.to_string())?;
-            let ttl: i64 = self.redis.run(redis::cmd("PTTL").arg(&self.key)).await.map_err(|e| e.to_string())?;
+                self.redis.run(redis::cmd("GET").arg(&self.key)).await.map_err(StoreError::new)?;
+            let ttl: i64 = self.redis.run(redis::cmd("PTTL").arg(&self.key)).await.map_err(StoreError::new)?;
             Ok(token.filter(|t| !t.is_empty()).map(|t| {
                 // A key without expiry (set by another tool): trust it for an hour.
                 let left = if ttl > 0 { Duration::from_millis(ttl as u64) } else { Duration::from_secs(3600) };
@@ -110,7 +109,7 @@ impl SharedTokenStore for SharedTokens {
                         .arg(LOCK_TTL.as_millis() as u64),
                 )
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(StoreError::new)?;
             Ok(set.is_some())
         })
     }
@@ -121,7 +120,7 @@ impl SharedTokenStore for SharedTokens {
                 .redis
                 .script(&redis::Script::new(RELEASE), &[&self.lock], std::slice::from_ref(&self.owner))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(StoreError::new)?;
             Ok(())
         })
     }
@@ -132,7 +131,7 @@ impl SharedTokenStore for SharedTokens {
                 .redis
                 .run(redis::cmd("SET").arg(&self.key).arg(token).arg("PX").arg(ttl.as_millis().max(1000) as u64))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(StoreError::new)?;
             Ok(())
         })
     }
@@ -143,7 +142,7 @@ impl SharedTokenStore for SharedTokens {
                 .redis
                 .script(&redis::Script::new(RELEASE), &[&self.key], &[token.to_string()])
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(StoreError::new)?;
             Ok(())
         })
     }

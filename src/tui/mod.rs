@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 pub use app::{Action, App};
 
 use crate::app::text::{duration, mask_openid, printable};
+use crate::app::PreflightError;
 use crate::app::{Consent, Exit, Gate, Run, Session, TestSend};
 use crate::engine::{Event, Handle};
 
@@ -28,21 +29,27 @@ pub fn colors_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Why the terminal UI sent nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The preflight or the gate said no.
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    /// The terminal cannot be opened.
+    #[error("cannot open the terminal UI ({0}); use --headless")]
+    Terminal(std::io::Error),
+}
+
 /// Run a prepared session in the terminal UI.
-pub async fn run(session: Session, consent: Consent) -> Exit {
-    let quota = match session.preflight().await {
-        Ok(q) => q,
-        Err(e) => {
-            eprintln!("error: {}", printable(&e.to_string()));
-            return Exit::Input;
-        }
-    };
+/// Nothing is sent when the preflight or the gate says no, or the terminal cannot be opened:
+/// that is the `Err`, printed once at the binary's edge.
+pub async fn run(session: Session, consent: Consent) -> Result<Exit, StartError> {
+    let quota = session.preflight().await?;
     // The one send decision (app/gate.rs): refused before the UI opens, sent at once, or asked
     // in the confirm popup (at once when --yes left only the template's question).
     let gate = session.gate(consent);
     if let Gate::Refuse(why) = &gate {
-        eprintln!("error: {}", printable(why));
-        return Exit::Input;
+        return Err(PreflightError::NotConfirmed(why.clone()).into());
     }
     let overview = session.overview();
     let mut app = App::new(session.campaign.clone(), &session.journal.replay.rows, session.plan.to_send.len());
@@ -61,13 +68,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     app.ledger_lines = overview.ledger.lines();
     app.warnings = overview.warnings.clone();
 
-    let mut terminal = match ratatui::try_init() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot open the terminal UI ({e}); use --headless");
-            return Exit::Input;
-        }
-    };
+    let mut terminal = ratatui::try_init().map_err(StartError::Terminal)?;
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -94,7 +95,7 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
     });
 
     let (test_tx, mut tests) = mpsc::channel::<TestSend>(8);
-    let (export_tx, mut exports) = mpsc::channel::<Result<usize, String>>(4);
+    let (export_tx, mut exports) = mpsc::channel::<Result<usize, crate::app::export::ExportError>>(4);
     let mut engine: Option<Run> = None;
     let mut exit_code: Option<Exit> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -217,9 +218,9 @@ pub async fn run(session: Session, consent: Consent) -> Exit {
             "quit while sending; the journal is intact: run the same command to resume ({})",
             session.files.journal.display()
         );
-        return Exit::Partial;
+        return Ok(Exit::Partial);
     }
-    exit_code.unwrap_or_else(|| session.exit_without_sending())
+    Ok(exit_code.unwrap_or_else(|| session.exit_without_sending()))
 }
 
 fn with_engine(engine: &Option<Run>, f: impl FnOnce(&Handle)) {

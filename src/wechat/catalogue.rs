@@ -100,12 +100,14 @@ pub fn parse_content(content: &str, kind: Kind) -> Vec<TemplateField> {
     fields
 }
 
+/// A template list answer without its list (named by its JSON key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the answer has no {0} list")]
+pub struct NoList(pub &'static str);
+
 /// Parse `get_all_private_template`'s answer.
-pub fn parse_official(answer: &Value) -> Result<Vec<Template>, String> {
-    let list = answer
-        .get("template_list")
-        .and_then(Value::as_array)
-        .ok_or_else(|| "the answer has no template_list".to_string())?;
+pub fn parse_official(answer: &Value) -> Result<Vec<Template>, NoList> {
+    let list = answer.get("template_list").and_then(Value::as_array).ok_or(NoList("template_list"))?;
     Ok(list
         .iter()
         .filter_map(|t| {
@@ -125,8 +127,8 @@ pub fn parse_official(answer: &Value) -> Result<Vec<Template>, String> {
 }
 
 /// Parse `wxaapi/newtmpl/gettemplate`'s answer.
-pub fn parse_subscribe(answer: &Value) -> Result<Vec<Template>, String> {
-    let list = answer.get("data").and_then(Value::as_array).ok_or_else(|| "the answer has no data list".to_string())?;
+pub fn parse_subscribe(answer: &Value) -> Result<Vec<Template>, NoList> {
+    let list = answer.get("data").and_then(Value::as_array).ok_or(NoList("data"))?;
     Ok(list
         .iter()
         .filter_map(|t| {

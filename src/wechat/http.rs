@@ -108,7 +108,7 @@ impl Http {
     /// A client for `base` whose pool keeps up to `pool` idle connections (the concurrency).
     pub fn build(base: &str, net: &NetworkOptions, pool: usize) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_string();
-        super::protocol::check_api_base(&base).map_err(ClientError)?;
+        super::protocol::check_api_base(&base).map_err(|e| ClientError(e.to_string()))?;
         let uri: http::Uri = base.parse().map_err(|_| ClientError(format!("api_base {base:?} is not a URL")))?;
         let url = reqwest::Url::parse(&base).map_err(|_| ClientError(format!("api_base {base:?} is not a URL")))?;
         let https = uri.scheme_str() == Some("https");

@@ -265,7 +265,7 @@ mod tests {
     fn proxy_setting_parses_none_and_http_urls_only() {
         assert_eq!(ProxySetting::parse("none"), Ok(ProxySetting::Off));
         assert!(matches!(ProxySetting::parse("http://u:p@proxy:3128"), Ok(ProxySetting::Url(_))));
-        assert!(ProxySetting::parse("socks5://proxy:1080").unwrap_err().contains("socks5"));
+        assert!(ProxySetting::parse("socks5://proxy:1080").unwrap_err().to_string().contains("socks5"));
         assert!(ProxySetting::parse("proxy:3128").is_err());
     }
 

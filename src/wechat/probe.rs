@@ -8,22 +8,24 @@ use std::time::{Duration, Instant, SystemTime};
 use super::http::{tcp_connect, Http};
 use super::net::{connect_tunnel, describe_tls_error, Route};
 
-/// One step: its name and what was found (`Ok`) or what failed, with the fix (`Err`).
+/// One step: its name, whether it passed, and what was found or what failed with the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeStep {
     /// `proxy`, `dns`, `tcp`, `tunnel`, `tls`, `clock`.
     pub name: &'static str,
+    /// Whether the step passed.
+    pub passed: bool,
     /// What was found, or what failed and how to fix it.
-    pub outcome: Result<String, String>,
+    pub detail: String,
 }
 
 impl ProbeStep {
     fn ok(name: &'static str, detail: String) -> Self {
-        Self { name, outcome: Ok(detail) }
+        Self { name, passed: true, detail }
     }
 
     fn fail(name: &'static str, detail: String) -> Self {
-        Self { name, outcome: Err(detail) }
+        Self { name, passed: false, detail }
     }
 }
 
@@ -173,10 +175,11 @@ mod tests {
     #[test]
     fn clock_skew_beyond_five_minutes_fails() {
         let now = SystemTime::now();
-        assert!(clock_step(Some(now), now).outcome.is_ok());
+        assert!(clock_step(Some(now), now).passed);
         let step = clock_step(Some(now + Duration::from_secs(900)), now);
-        assert!(step.outcome.unwrap_err().contains("900 s behind"));
-        assert!(clock_step(None, now).outcome.unwrap().contains("not checked"));
+        assert!(!step.passed && step.detail.contains("900 s behind"));
+        let unchecked = clock_step(None, now);
+        assert!(unchecked.passed && unchecked.detail.contains("not checked"));
     }
 
     #[tokio::test]
@@ -185,6 +188,6 @@ mod tests {
         let steps = probe(&http).await;
         let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
         assert_eq!(names, ["proxy", "dns", "tcp"]);
-        assert!(steps[2].outcome.as_ref().unwrap_err().contains("127.0.0.1:1"));
+        assert!(!steps[2].passed && steps[2].detail.contains("127.0.0.1:1"));
     }
 }

@@ -95,7 +95,7 @@ pub enum TicketSource {
 
 impl TicketSource {
     /// Parse `ticket`: `env:VAR`, `file:PATH` or `receipts`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let text = text.trim();
         if text == "receipts" {
             return Ok(Self::Receipts);
@@ -106,9 +106,7 @@ impl TicketSource {
         if let Some(path) = text.strip_prefix("file:").map(str::trim).filter(|v| !v.is_empty()) {
             return Ok(Self::File(path.into()));
         }
-        Err(format!(
-            "`{text}` is not a ticket source: use \"receipts\" (the ticket `wxsend receipts serve` received), \"env:VAR\" or \"file:PATH\""
-        ))
+        Err(SettingError::TicketSource(text.to_string()))
     }
 }
 
@@ -124,20 +122,21 @@ pub enum RefreshStore {
 }
 
 impl TokenSpec {
-    /// Parse `token` from the campaign file: `stable`, `client_credential`, `env:VAR` or `command:CMD`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Parse `token` from the campaign file: `stable`, `client_credential`, `env:VAR`,
+    /// `command:CMD` or `url:URL` (`component` is built from its own keys by the config).
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         match text {
             "stable" => Ok(TokenSpec::Stable),
             "client_credential" => Ok(TokenSpec::ClientCredential),
             _ => {
                 if let Some(var) = text.strip_prefix("env:") {
                     if var.trim().is_empty() {
-                        return Err("`env:` needs a variable name, e.g. `env:WX_TOKEN`".into());
+                        return Err(SettingError::EnvWithoutVariable);
                     }
                     Ok(TokenSpec::Env(var.trim().to_string()))
                 } else if let Some(cmd) = text.strip_prefix("command:") {
                     if cmd.trim().is_empty() {
-                        return Err("`command:` needs a command, e.g. `command:token-service get`".into());
+                        return Err(SettingError::CommandWithoutCommand);
                     }
                     Ok(TokenSpec::Command(cmd.trim().to_string()))
                 } else if let Some(url) = text.strip_prefix("url:") {
@@ -146,15 +145,11 @@ impl TokenSpec {
                         matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty())
                     });
                     if !ok {
-                        return Err(format!(
-                            "`url:` needs an http:// or https:// URL, e.g. `url:https://tokens.internal/wx/APPID` (got {url:?})"
-                        ));
+                        return Err(SettingError::TokenServiceUrl(url.to_string()));
                     }
                     Ok(TokenSpec::Url(url.to_string()))
                 } else {
-                    Err(format!(
-                        "unknown token source `{text}`: use stable, client_credential, env:VAR, command:CMD, url:URL or component"
-                    ))
+                    Err(SettingError::UnknownTokenSource(text.to_string()))
                 }
             }
         }
@@ -188,20 +183,16 @@ pub enum ProxySetting {
 
 impl ProxySetting {
     /// Parse the `proxy` key: `none`, or an `http://` URL.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let text = text.trim();
         if text.eq_ignore_ascii_case("none") {
             return Ok(ProxySetting::Off);
         }
-        let uri: Uri = text
-            .parse()
-            .map_err(|_| "`proxy` is not a URL: use e.g. http://proxy.corp:3128 or \"none\"".to_string())?;
+        let uri: Uri = text.parse().map_err(|_| SettingError::ProxyNotUrl)?;
         match uri.scheme_str() {
             Some("http") if uri.host().is_some() => Ok(ProxySetting::Url(text.to_string())),
-            Some(other) if other != "http" => Err(format!(
-                "`proxy` uses {other}://, which wxsend does not speak: use an http:// proxy (HTTPS goes through it with CONNECT)"
-            )),
-            _ => Err("`proxy` needs http://host:port, e.g. http://proxy.corp:3128".into()),
+            Some(other) if other != "http" => Err(SettingError::ProxyScheme(other.to_string())),
+            _ => Err(SettingError::ProxyWithoutHost),
         }
     }
 }
@@ -239,8 +230,8 @@ impl Default for NetworkOptions {
 }
 
 /// Whether `base` can be an API base: `http` or `https`, a host, no query or fragment.
-pub fn check_api_base(base: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("api_base {base:?} {why}: use e.g. https://api.weixin.qq.com"));
+pub fn check_api_base(base: &str) -> Result<(), SettingError> {
+    let bad = |why: &'static str| Err(SettingError::ApiBase { base: base.to_string(), why });
     let Ok(uri) = base.parse::<Uri>() else { return bad("is not a URL") };
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
         return bad("must start with http:// or https://");
@@ -254,6 +245,46 @@ pub fn check_api_base(base: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a setting of `[wechat]` or `[network]` cannot be used; the campaign loader puts the file
+/// and line in front.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    /// `token = "env:"`.
+    #[error("`env:` needs a variable name, e.g. `env:WX_TOKEN`")]
+    EnvWithoutVariable,
+    /// `token = "command:"`.
+    #[error("`command:` needs a command, e.g. `command:token-service get`")]
+    CommandWithoutCommand,
+    /// `token = "url:…"` that is not an http(s) URL.
+    #[error("`url:` needs an http:// or https:// URL, e.g. `url:https://tokens.internal/wx/APPID` (got {0:?})")]
+    TokenServiceUrl(String),
+    /// An unknown `token`.
+    #[error("unknown token source `{0}`: use stable, client_credential, env:VAR, command:CMD, url:URL or component")]
+    UnknownTokenSource(String),
+    /// An unknown `ticket`.
+    #[error("`{0}` is not a ticket source: use \"receipts\" (the ticket `wxsend receipts serve` received), \"env:VAR\" or \"file:PATH\"")]
+    TicketSource(String),
+    /// `proxy` that is not a URL.
+    #[error("`proxy` is not a URL: use e.g. http://proxy.corp:3128 or \"none\"")]
+    ProxyNotUrl,
+    /// `proxy` with another scheme than http.
+    #[error(
+        "`proxy` uses {0}://, which wxsend does not speak: use an http:// proxy (HTTPS goes through it with CONNECT)"
+    )]
+    ProxyScheme(String),
+    /// `proxy` without a host.
+    #[error("`proxy` needs http://host:port, e.g. http://proxy.corp:3128")]
+    ProxyWithoutHost,
+    /// An `api_base` that cannot be one.
+    #[error("api_base {base:?} {why}: use e.g. https://api.weixin.qq.com")]
+    ApiBase {
+        /// As written.
+        base: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,9 +293,9 @@ mod tests {
     fn bases() {
         assert!(check_api_base("https://api.weixin.qq.com").is_ok());
         assert!(check_api_base("http://127.0.0.1:8080/proxy").is_ok());
-        assert!(check_api_base("ftp://x").unwrap_err().contains("http://"));
+        assert!(check_api_base("ftp://x").unwrap_err().to_string().contains("http://"));
         assert!(check_api_base("api.weixin.qq.com").is_err());
-        assert!(check_api_base("https://x/?a=1").unwrap_err().contains("query"));
+        assert!(check_api_base("https://x/?a=1").unwrap_err().to_string().contains("query"));
         assert!(check_api_base("https://x/#top").is_err());
     }
 }

@@ -30,7 +30,7 @@ pub async fn fetch(sender: &Sender, appid: &str, kind: Kind) -> Result<Catalogue
         Kind::Subscribe => parse_subscribe(&answer),
         _ => parse_official(&answer),
     }
-    .map_err(Failure::transport)?;
+    .map_err(|e| Failure::transport(e.to_string()))?;
     Ok(Catalogue { appid: appid.to_string(), kind, fetched_at: unix_now(), templates })
 }
 

@@ -28,15 +28,29 @@ pub(super) struct TokenAnswer {
 /// Whether `token` can be an access token: 1 to 512 characters of `A-Z a-z 0-9 _ -` (WeChat's
 /// alphabet). Anything else is refused where it comes from, naming the source, rather than
 /// failing every send later as a bad URL.
-pub fn check_token_text(token: &str) -> Result<(), String> {
+pub fn check_token_text(token: &str) -> Result<(), NotAToken> {
     if token.is_empty() {
-        return Err("it is empty".into());
+        return Err(NotAToken::Empty);
     }
     if token.len() > 512 {
-        return Err(format!("it is {} characters long; an access token has at most 512", token.len()));
+        return Err(NotAToken::TooLong(token.len()));
     }
     if let Some(c) = token.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-        return Err(format!("it contains {c:?}; an access token has only letters, digits, `_` and `-`"));
+        return Err(NotAToken::Character(c));
     }
     Ok(())
+}
+
+/// Why a text cannot be an access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotAToken {
+    /// Nothing.
+    #[error("it is empty")]
+    Empty,
+    /// Over 512 characters.
+    #[error("it is {0} characters long; an access token has at most 512")]
+    TooLong(usize),
+    /// A character outside WeChat's alphabet.
+    #[error("it contains {0:?}; an access token has only letters, digits, `_` and `-`")]
+    Character(char),
 }

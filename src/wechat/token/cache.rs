@@ -170,7 +170,7 @@ impl TokenCache {
         if let Some(store) = &self.shared {
             // Withdrawn only if the store still holds the failing token; another process may
             // already have published a new one, which the fetch below then reads.
-            store.withdraw(failed.expose()).await.map_err(TokenError::Shared)?;
+            store.withdraw(failed.expose()).await.map_err(|e| TokenError::Shared(e.to_string()))?;
         }
         let token = self.fetch_and_store().await?;
         Ok(Replaced { token, refreshed: true, external })
@@ -182,7 +182,7 @@ impl TokenCache {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             // The store's token, unless it is the one that just failed here.
-            if let Some((token, left)) = store.current().await.map_err(TokenError::Shared)? {
+            if let Some((token, left)) = store.current().await.map_err(|e| TokenError::Shared(e.to_string()))? {
                 if failing.as_ref().is_none_or(|f| f.expose() != token) && left > Duration::from_secs(60) {
                     let now = SystemTime::now();
                     let token = AccessToken::new(token);
@@ -195,7 +195,7 @@ impl TokenCache {
                     return Ok(token);
                 }
             }
-            if store.try_lock().await.map_err(TokenError::Shared)? {
+            if store.try_lock().await.map_err(|e| TokenError::Shared(e.to_string()))? {
                 let fetched = self.fetch_from_source().await;
                 let published = match &fetched {
                     Ok(token) => {
@@ -211,7 +211,7 @@ impl TokenCache {
                     Err(_) => Ok(()),
                 };
                 let _ = store.unlock().await;
-                published.map_err(TokenError::Shared)?;
+                published.map_err(|e| TokenError::Shared(e.to_string()))?;
                 return fetched;
             }
             // Another process is fetching: wait for what it publishes.

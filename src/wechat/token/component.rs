@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::answer::{check_token_text, Fetched};
-use super::shared::StoreFuture;
+use super::shared::{StoreError, StoreFuture};
 use super::{TokenCache, TokenError};
 use crate::wechat::errors::hint;
 use crate::wechat::http::Http;
@@ -59,9 +59,9 @@ impl RefreshTokenStore for RefreshFile {
             match std::fs::read_to_string(&self.path) {
                 Ok(text) => serde_json::from_str::<RefreshOnDisk>(&text)
                     .map(|d| Some(d.authorizer_refresh_token).filter(|t| !t.is_empty()))
-                    .map_err(|e| format!("{}: not a refresh token file ({e})", self.path.display())),
+                    .map_err(|e| StoreError::new(format!("{}: not a refresh token file ({e})", self.path.display()))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(format!("{}: {e}", self.path.display())),
+                Err(e) => Err(StoreError::new(format!("{}: {e}", self.path.display()))),
             }
         })
     }
@@ -69,8 +69,9 @@ impl RefreshTokenStore for RefreshFile {
     fn save<'a>(&'a self, token: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let body = RefreshOnDisk { authorizer_refresh_token: token.to_string(), saved_at: unix_now() };
-            let bytes = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
-            crate::private::write_whole(&self.path, &bytes, true).map_err(|e| format!("{}: {e}", self.path.display()))
+            let bytes = serde_json::to_vec(&body).map_err(StoreError::new)?;
+            crate::private::write_whole(&self.path, &bytes, true)
+                .map_err(|e| StoreError::new(format!("{}: {e}", self.path.display())))
         })
     }
 
@@ -296,7 +297,7 @@ impl Chain {
             // Saved before the token is used: the old refresh token may already be dead.
             self.refresh.save(&new).await.map_err(|detail| TokenError::RefreshNotSaved {
                 place: self.refresh.place(),
-                detail: scrub(&detail, &[new.as_str()]),
+                detail: scrub(&detail.to_string(), &[new.as_str()]),
             })?;
         }
         Ok(Fetched { token: AccessToken::new(token), expires_in: a.expires_in.map(Duration::from_secs) })
@@ -304,7 +305,8 @@ impl Chain {
 
     /// The merchant's refresh token: the one kept, else the first one from `refresh_token_env`.
     pub async fn refresh_token(&self) -> Result<Secret, TokenError> {
-        let kept = self.refresh.load().await.map_err(|detail| TokenError::RefreshStore { detail })?;
+        let kept =
+            self.refresh.load().await.map_err(|detail| TokenError::RefreshStore { detail: detail.to_string() })?;
         if let Some(t) = kept {
             return Ok(Secret::new(t));
         }

@@ -7,7 +7,19 @@ use std::pin::Pin;
 use std::time::Duration;
 
 /// A boxed future, for the object-safe trait below.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A shared store (Redis, a file) that cannot be used: its own words, without a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(String);
+
+impl StoreError {
+    /// The store's error, in its own words.
+    pub fn new(e: impl std::fmt::Display) -> Self {
+        Self(e.to_string())
+    }
+}
 
 /// What the cache needs from a shared token store. Errors are in words (the store is lost).
 pub trait SharedTokenStore: Send + Sync + std::fmt::Debug {

@@ -1,0 +1,148 @@
+//! The one error a command ends with: each boundary's typed error, wrapped as it is, with the
+//! exit code it means. Commands return `Result<Exit, Error>`; `main.rs` alone prints it (once,
+//! on standard error) and exits with its code.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::app::Exit;
+
+/// Why a command could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The campaign, an account or a recipients file cannot be used.
+    #[error(transparent)]
+    Load(#[from] crate::campaign::LoadError),
+    /// A send could not be prepared.
+    #[error(transparent)]
+    Prepare(#[from] crate::app::session::PrepareError),
+    /// Nothing was sent: no token, a quota too small, a network that lets nothing through, or
+    /// the operator did not agree.
+    #[error(transparent)]
+    Preflight(#[from] crate::app::preflight::PreflightError),
+    /// The terminal UI sent nothing (the preflight or gate said no, or no terminal).
+    #[error(transparent)]
+    Tui(#[from] crate::tui::StartError),
+    /// A campaign's status cannot be read.
+    #[error(transparent)]
+    Status(#[from] crate::app::status::StatusError),
+    /// Receipts cannot be opened, read or recorded.
+    #[error(transparent)]
+    Receipts(#[from] crate::app::receipts::ReceiptsError),
+    /// The failures file cannot be written.
+    #[error(transparent)]
+    Export(#[from] crate::app::export::ExportError),
+    /// The account's templates cannot be listed.
+    #[error("cannot list the account's {kind} templates: {source}")]
+    Catalogue {
+        /// `template` or `subscribe`.
+        kind: &'static str,
+        /// Why.
+        source: crate::app::templates::CatalogueError,
+    },
+    /// The account's delivery ledger cannot be used.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    /// `ledger suppress` cannot read its list or use the ledger.
+    #[error(transparent)]
+    Suppress(#[from] crate::app::ledger::SuppressError),
+    /// The shared Redis cannot be read.
+    #[error(transparent)]
+    Shared(#[from] crate::shared::SharedError),
+    /// A file cannot be read.
+    #[error("{path}: {source}", path = .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file given as a base is not TOML.
+    #[error("{path}: {source}", path = .path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: Box<toml::de::Error>,
+    },
+    /// `wxsend new` would overwrite a file.
+    #[error("{} exists (wxsend new never overwrites a file)", .0.display())]
+    Exists(PathBuf),
+    /// A file cannot be written.
+    #[error("{path}: {source}", path = .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A campaign file cannot be made from the template.
+    #[error("the new campaign file cannot be written as TOML: {0}")]
+    NewCampaign(#[from] toml::ser::Error),
+    /// `wxsend new` names a template the account does not have.
+    #[error("template {id:?} is not one of the account's {kind} templates: {}", if .known.is_empty() { "it has none".to_string() } else { .known.join(", ") })]
+    NoSuchTemplate {
+        /// The id given.
+        id: String,
+        /// `template` or `subscribe`.
+        kind: &'static str,
+        /// The account's templates (id and title).
+        known: Vec<String>,
+    },
+    /// A ledger command does not say which account.
+    #[error("name the account: --appid APPID or --campaign FILE")]
+    NoAccount,
+    /// There is no configuration folder to find accounts.toml in.
+    #[error("no configuration folder: set WXSEND_ACCOUNTS to the accounts file")]
+    NoConfigFolder,
+    /// `receipts serve` without the token WeChat signs pushes with.
+    #[error("no push token: set [receipts] token (or WXSEND_PUSH_TOKEN) to the token of the account's server URL")]
+    NoPushToken,
+    /// A server cannot listen on its address.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A server stopped with an error.
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+    /// The embedded mock cannot start.
+    #[error("cannot start the mock server: {0}")]
+    Mock(std::io::Error),
+    /// The async runtime cannot start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// A report cannot be written as JSON (a bug in wxsend: please report it).
+    #[error("cannot write the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// The exit code the README's table gives it.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Prepare(e) => e.exit(),
+            Error::Status(e) => e.exit(),
+            Error::Receipts(e) => e.exit(),
+            Error::Export(e) => e.exit(),
+            Error::Write { .. } => Exit::LocalWrite,
+            Error::Runtime(_) | Error::Json(_) => Exit::Crashed,
+            _ => Exit::Input,
+        }
+    }
+
+    /// Whether it is standard output closed by the reader (`wxsend … | head -1`): not an error.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, Error::Json(e) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+/// The runtime for the commands that do I/O: one thread. A send's workers, reqwest's
+/// connections and the front end share it; on a real network the client's CPU per message is a
+/// few percent of one core at the rates WeChat allows (BENCHMARKS.md).
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)
+}
