@@ -41,7 +41,7 @@ pub async fn walk(report: &mut DoctorReport, tokens: &TokenCache) -> bool {
             );
         }
     }
-    match chain.platform().get().await {
+    match chain.platform().token().await {
         Ok(_) => report.push(
             "platform",
             StepStatus::Pass,

@@ -9,10 +9,37 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::config::{WechatConfig, DEFAULT_API_BASE, DEFAULT_SECRET_ENV};
 use super::error::{closest, LoadError, Location};
 use super::network::RawNetwork;
 use crate::wechat::protocol::{check_api_base, ComponentSpec, ProxySetting, RefreshStore, TicketSource, TokenSpec};
+
+/// WeChat's API host, the default `api_base`.
+pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
+/// The default `secret_env`.
+pub const DEFAULT_SECRET_ENV: &str = "WXSEND_APPSECRET";
+
+/// `[wechat]`: which app, and how to authenticate.
+#[derive(Debug, Clone, Serialize)]
+pub struct WechatConfig {
+    /// The API's address (`https://api.weixin.qq.com`, a proxy, or the mock).
+    pub api_base: String,
+    /// The app whose token sends.
+    pub appid: String,
+    /// The environment variable holding the app secret.
+    pub secret_env: String,
+    /// Where the access token comes from.
+    pub token: TokenSpec,
+    /// Headers sent to a token service (`url:`): name and value (`env:VAR` reads a variable).
+    #[serde(skip)]
+    pub token_headers: Vec<(String, String)>,
+    /// The account of accounts.toml the campaign uses, if any.
+    pub account: Option<String>,
+    /// The account's `suppress_days`, for a campaign whose `[send]` does not set it.
+    pub account_suppress_days: Option<u32>,
+    /// `refresh_token` as written (`token = "component"`), settled once `[shared]` is known.
+    #[serde(skip)]
+    pub(crate) refresh_choice: Option<crate::wechat::protocol::RefreshStore>,
+}
 
 /// `[wechat]` as written in a campaign.
 #[derive(Debug, Deserialize)]

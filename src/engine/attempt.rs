@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use super::Shared;
+use super::context::Shared;
 use crate::campaign::Rendered;
 use crate::journal::{Line, Who};
 use crate::shared::{Claim, RowState};
@@ -167,13 +167,13 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
 /// The row's claim across every sender, which marks it sent in Redis before the request leaves
 /// (the write-ahead rule, shared); then the account's rate. Claimed first, so a row another
 /// sender has costs no permit. `Err` is the verdict when the row is not to be sent here.
-async fn claim_shared(c: &super::Coordination, row: usize) -> Result<(), Verdict> {
+async fn claim_shared(c: &super::context::Coordination, row: usize) -> Result<(), Verdict> {
     match c.rows.claim(row).await {
         Ok(Claim::Mine) => {}
         Ok(other) => return Err(Verdict::Elsewhere { unknown: other == Claim::Unknown }),
         Err(e) => return Err(Verdict::SharedLost(e.to_string())),
     }
-    if let Err(e) = super::Limiter::until_ready(&*c.rate).await {
+    if let Err(e) = super::rate::Limiter::until_ready(&*c.rate).await {
         let _ = c.rows.mark_outcome(row, &RowState::Retry).await;
         return Err(Verdict::SharedLost(e.to_string()));
     }
@@ -182,7 +182,7 @@ async fn claim_shared(c: &super::Coordination, row: usize) -> Result<(), Verdict
 
 /// Write the row's outcome back to Redis. If that fails the outcome stands (it is in the
 /// journal; other senders see the row as sent, not resendable) but dispatching stops.
-async fn share_outcome(c: &super::Coordination, row: usize, verdict: Verdict) -> Verdict {
+async fn share_outcome(c: &super::context::Coordination, row: usize, verdict: Verdict) -> Verdict {
     let outcome = match &verdict {
         Verdict::Delivered { .. } => RowState::Ok,
         Verdict::Failed(f) => RowState::Failed(f.code().to_string()),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::attempt::{Finished, Job, Verdict};
+use super::context::EngineConfig;
 use super::events::{Counters, EndReason, Event, PauseReason, RowEvent};
-use super::EngineConfig;
 use crate::wechat::errors::hint;
 
 /// A retry waiting for its time.

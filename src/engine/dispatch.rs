@@ -10,8 +10,9 @@ use tokio::task::JoinSet;
 
 use super::attempt::{attempt, Job, Scratch};
 use super::board::{Board, Claim};
+use super::context::Shared;
 use super::events::{Control, EndReason, Event, PauseReason, Summary};
-use super::{Limiter, Shared};
+use super::rate::Limiter;
 use crate::journal::Line;
 
 /// The board, the signal that it changed in a way a waiting worker cares about, and whether

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{FailedRow, Replay, RowRecord};
+use super::format::{FailedRow, Replay, RowRecord};
 
 const MAGIC: &[u8] = b"wxsend journal checkpoint 1\n";
 

@@ -46,7 +46,7 @@ impl ReceiptsFile {
         }
         let mut bytes = Vec::new();
         for r in receipts {
-            super::encode_record(r, &mut bytes);
+            super::format::encode_record(r, &mut bytes);
         }
         let mut file = crate::private::options().create(true).read(true).append(true).open(&self.path)?;
         // A record cut short (a full disk, a power cut) was never acknowledged: WeChat pushes it
@@ -69,11 +69,11 @@ impl ReceiptsFile {
         let mut receipts: Vec<StoredReceipt> = bytes
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
-            .filter_map(|l| super::decode_record::<StoredReceipt>(l).ok())
+            .filter_map(|l| super::format::decode_record::<StoredReceipt>(l).ok())
             .collect();
         if receipts.iter().any(|r| r.row.is_none() && r.event.msgid.is_some()) {
             let journal = self.path.with_file_name("journal.jsonl");
-            if let Ok((msgids, _)) = super::read_msgids_from(&journal, 0) {
+            if let Ok((msgids, _)) = super::replay::read_msgids_from(&journal, 0) {
                 let by_msgid: std::collections::HashMap<String, usize> = msgids.into_iter().collect();
                 for r in receipts.iter_mut().filter(|r| r.row.is_none()) {
                     r.row = r.event.msgid.as_ref().and_then(|m| by_msgid.get(m).copied());

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use super::checkpoint::{self, Checkpoint};
-use super::{decode_for_replay, JournalError, Line, Replay, RowRecord};
+use super::format::{decode_for_replay, JournalError, Line, RecordError, Replay, RowRecord};
 
 /// An incomplete last record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ fn read(
     }
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     // A bad record is only damage once a good one follows it.
-    let mut bad: Option<(usize, super::RecordError, TornTail)> = None;
+    let mut bad: Option<(usize, RecordError, TornTail)> = None;
     let (mut offset, mut number, mut crc) = (from.offset, from.lines, from.crc);
     let mut buf = Vec::with_capacity(256);
     loop {
@@ -106,7 +106,7 @@ fn read(
         if let Some((line, detail, _)) = bad.take() {
             return Err(JournalError::Corrupt { path: path.to_path_buf(), line, detail });
         }
-        let parsed = if complete { decode_for_replay(text) } else { Err(super::RecordError::CutShort) };
+        let parsed = if complete { decode_for_replay(text) } else { Err(RecordError::CutShort) };
         match parsed {
             Ok(line) if header.is_none() && start == 0 => header = Some(line),
             Ok(line) => {

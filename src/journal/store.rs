@@ -7,8 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
+use super::format::{JournalError, Line, ListBinding, Replay, RowRecord};
+use super::replay::read_journal;
+use super::writer::JournalWriter;
 use super::writer::RESERVE_BYTES;
-use super::{read_journal, JournalError, JournalWriter, Line, ListBinding, Replay, RowRecord};
 use crate::campaign::Campaign;
 
 /// The fingerprints a journal is tied to.
@@ -186,7 +188,7 @@ pub struct Journal {
     pub repaired: Option<String>,
     /// The checkpoint opening found to match the journal: while this value holds the lock, the
     /// end of the run reads from it without reading the bytes it covers again.
-    pub checkpoint: Option<super::Prefix>,
+    pub checkpoint: Option<super::replay::Prefix>,
     _lock: File,
 }
 
@@ -268,7 +270,7 @@ impl Journal {
                     return Err(JournalError::Corrupt {
                         path: paths.journal.clone(),
                         line: 1,
-                        detail: super::RecordError::NoHeader,
+                        detail: super::format::RecordError::NoHeader,
                     })
                 }
             }
@@ -324,17 +326,17 @@ pub fn header_appid(journal: &Path) -> Option<String> {
     use std::io::BufRead;
     let mut first = Vec::new();
     std::io::BufReader::new(File::open(journal).ok()?).read_until(b'\n', &mut first).ok()?;
-    match super::decode(first.strip_suffix(b"\n").unwrap_or(&first)).ok()? {
+    match super::format::decode(first.strip_suffix(b"\n").unwrap_or(&first)).ok()? {
         Line::Header { appid: Some(appid), mock, .. } if mock != Some(true) => Some(appid),
         _ => None,
     }
 }
 
 /// The person and message of `campaign`'s row `row`, as a dispatch record carries them.
-pub fn who_of(campaign: &Campaign, row: usize) -> Option<Box<super::Who>> {
+pub fn who_of(campaign: &Campaign, row: usize) -> Option<Box<super::format::Who>> {
     let key = campaign.message_key(row, &mut Default::default())?;
     let openid = campaign.recipients.row(row)?.openid().to_string();
-    Some(Box::new(super::Who { openid, key: format!("{key:016x}") }))
+    Some(Box::new(super::format::Who { openid, key: format!("{key:016x}") }))
 }
 
 /// A state folder (or its parent) that is a symbolic link to nothing: say so, rather than the
@@ -372,7 +374,7 @@ fn check_no_dangling_link(dir: &Path) -> Result<(), JournalError> {
 /// or message (its header's fingerprints): every reader of a journal — `status`,
 /// `status --export`, `receipts` — applies a journal's rows only to the exact list it was
 /// written for, as `send` does.
-pub fn read_bound(journal: &Path, campaign: &Campaign) -> Result<super::ReadJournal, JournalError> {
+pub fn read_bound(journal: &Path, campaign: &Campaign) -> Result<super::replay::ReadJournal, JournalError> {
     check_bound(journal, campaign)?;
     read_journal(journal, campaign.recipients.len())
 }
@@ -385,8 +387,11 @@ pub fn check_bound(journal: &Path, campaign: &Campaign) -> Result<(), JournalErr
     let mut first = Vec::new();
     std::io::BufReader::new(File::open(journal).map_err(io)?).read_until(b'\n', &mut first).map_err(io)?;
     let text = first.strip_suffix(b"\n").unwrap_or(&first);
-    let header =
-        super::decode(text).map_err(|detail| JournalError::Corrupt { path: journal.to_path_buf(), line: 1, detail })?;
+    let header = super::format::decode(text).map_err(|detail| JournalError::Corrupt {
+        path: journal.to_path_buf(),
+        line: 1,
+        detail,
+    })?;
     check_header(journal, &header, &Fingerprints::of(campaign), campaign)
 }
 
@@ -395,7 +400,7 @@ fn check_header(journal: &Path, line: &Line, fp: &Fingerprints, campaign: &Campa
         return Err(JournalError::Corrupt {
             path: journal.to_path_buf(),
             line: 1,
-            detail: super::RecordError::NoHeader,
+            detail: super::format::RecordError::NoHeader,
         });
     };
     let changed = |what: String| Err(JournalError::Changed { path: journal.to_path_buf(), what });

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::Line;
+use super::format::Line;
 
 /// Appends lines from any task. Lines go into one buffer; a dispatch line is written through to
 /// the OS before its request leaves; a background thread fsyncs at least every
@@ -128,7 +128,7 @@ impl WriterInner {
         }
         let mut out = self.lock();
         out.record.clear();
-        super::encode(line, &mut out.record);
+        super::format::encode(line, &mut out.record);
         if out.broken {
             if !dispatch {
                 out.keep(line);
@@ -191,7 +191,7 @@ impl WriterInner {
                 errmsg: "not sent: the journal could not be written".into(),
             };
             out.record.clear();
-            super::encode(&withdrawn, &mut out.record);
+            super::format::encode(&withdrawn, &mut out.record);
             out.keep(&withdrawn);
         }
         if out.rescue().is_err() {

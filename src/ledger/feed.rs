@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rusqlite::{params, Transaction};
 
-use super::{Ledger, LedgerError, Stored};
+use super::db::{Ledger, LedgerError, Stored};
 use crate::journal::{decode, Line};
 
 /// What a catch-up read.

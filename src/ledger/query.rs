@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::{Ledger, LedgerError, Stored};
+use super::db::{Ledger, LedgerError, Stored};
 
 /// WeChat's answers that hold a person back from the account's later campaigns: 43004 (not
 /// following the account) and 43101 (refused, or no subscription left).

@@ -21,8 +21,7 @@ use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 
 use super::serve::respond;
-use super::state::{Inner, MockState, Reply};
-use super::tokens::Live;
+use super::state::{Inner, Live, MockState, Reply};
 
 /// The mock platform's AppID.
 pub const COMPONENT_APPID: &str = "wxc0c0c0c0c0c0c0c0";

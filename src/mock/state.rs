@@ -14,10 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::body::{value_of, SendBody};
+use super::config::MockConfig;
 use super::record::{Key, Keys, Record, Stored};
 use super::rules::{openid_ok, subscribe_value_ok};
-use super::tokens::{invalidate_all, Live};
-use super::MockConfig;
 use crate::wechat::protocol::Kind;
 
 /// Counters of everything the mock saw.
@@ -482,4 +481,22 @@ impl MockState {
         }
         None
     }
+}
+
+/// A live access token.
+#[derive(Debug)]
+pub(super) struct Live {
+    /// When it stops working.
+    pub(super) expires_at: Instant,
+    /// The merchant a third-party platform's `authorizer_access_token` sends for (`None`: the
+    /// account's own token).
+    pub(super) account: Option<String>,
+}
+
+/// Every live token dies at once (another system force-refreshed them).
+pub(super) fn invalidate_all(g: &mut Inner) {
+    g.live.clear();
+    g.stable_current = None;
+    g.cc_current = None;
+    g.stats.invalidations += 1;
 }

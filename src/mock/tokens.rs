@@ -6,20 +6,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::state::{Inner, MockState, Reply};
+use super::state::{Inner, Live, MockState, Reply};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Chain {
     Stable,
     ClientCredential,
-}
-
-#[derive(Debug)]
-pub(super) struct Live {
-    pub(super) expires_at: Instant,
-    /// The merchant a third-party platform's `authorizer_access_token` sends for (`None`: the
-    /// account's own token).
-    pub(super) account: Option<String>,
 }
 
 impl MockState {
@@ -129,12 +121,4 @@ impl MockState {
             Some(_) => None,
         }
     }
-}
-
-/// Every live token dies at once (another system force-refreshed them).
-pub(super) fn invalidate_all(g: &mut Inner) {
-    g.live.clear();
-    g.stable_current = None;
-    g.cc_current = None;
-    g.stats.invalidations += 1;
 }

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use std::path::Path;
 
-use super::{Redis, SharedError};
+use super::connection::{Redis, SharedError};
 
 /// KEYS[1] = the rows hash, KEYS[2] = the campaign's epoch; ARGV = row, owner, epoch. Takes a
 /// free row (or one left for a retry) and marks it sent by this sender in the same step: the

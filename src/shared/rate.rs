@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::{Redis, SharedError};
+use super::connection::{Redis, SharedError};
 
 /// KEYS[1] = the TAT (µs, Redis time), KEYS[2] = the account's rate if a sender set one;
 /// ARGV = this sender's rate, burst. Takes about 50 ms of permits. Returns the first permit's

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::Redis;
+use super::connection::Redis;
 use crate::wechat::token::component::RefreshTokenStore;
 use crate::wechat::token::shared::{SharedTokenStore, StoreError, StoreFuture};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::keys::{lookup, Command, Screen};
-pub use super::model::{Status, THROUGHPUT_SAMPLES};
+pub use super::status::{Status, THROUGHPUT_SAMPLES};
 use crate::app::{Resume, RunReport};
 use crate::campaign::{Campaign, RowState};
 use crate::engine::{Counters, PauseReason, Summary};

@@ -5,6 +5,7 @@ pub mod app;
 pub mod keys;
 pub mod model;
 pub mod popup;
+pub mod status;
 pub mod theme;
 pub mod ui;
 

@@ -14,13 +14,35 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 use super::client::{Failure, Outcome, WechatClient};
 use super::errors::ErrorClass;
 use super::protocol::Kind;
 use super::secret::AccessToken;
 use super::token::{TokenCache, TokenError};
-use super::{Quota, TokenNote};
+
+/// What happened to the token during one send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenNote {
+    /// The message was sent a second time with a replaced token.
+    pub retried: bool,
+    /// The send failed with a token error and the token was replaced by a new one.
+    pub refreshed: bool,
+    /// The failing token was still within its life: another system replaced it.
+    pub external: bool,
+}
+
+/// The daily quota of an endpoint, as `/cgi-bin/openapi/quota/get` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Messages allowed a day.
+    pub daily_limit: u64,
+    /// Messages sent today.
+    pub used: u64,
+    /// Messages left today.
+    pub remain: u64,
+}
 
 /// Attempts a read makes on transient failures before it reports the last one.
 const READ_ATTEMPTS: u32 = 3;

@@ -8,12 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
+use serde::Serialize;
 
-use super::component::{Chain, Platform, RefreshFile, RefreshInMemory, RefreshTokenStore};
+use super::component::{Chain, Platform, PlatformTokens, RefreshFile, RefreshInMemory, RefreshTokenStore, TokenFuture};
 use super::disk::{cache_file_name, read_disk, write_disk, Cached};
+use super::error::TokenError;
 use super::shared::SharedTokenStore;
 use super::source::Role;
-use super::{TokenError, TokenSource, TokenStatus};
+use super::source::TokenSource;
 use crate::wechat::protocol::TokenSpec;
 use crate::wechat::secret::AccessToken;
 
@@ -43,8 +45,10 @@ pub struct TokenCache {
     refreshes: AtomicU64,
     from_disk: AtomicBool,
     recent: Mutex<VecDeque<Instant>>,
-    /// A store other processes share: one token and one refresh for all.
-    shared: Option<Arc<dyn SharedTokenStore>>,
+    /// A store other processes share: one token and one refresh for all (set once, before use).
+    shared: std::sync::OnceLock<Arc<dyn SharedTokenStore>>,
+    /// `component`: the platform's token cache, which the merchant's chain asks too.
+    platform: Option<Arc<TokenCache>>,
 }
 
 impl TokenCache {
@@ -56,9 +60,12 @@ impl TokenCache {
             }
             TokenSpec::Env(_) | TokenSpec::Command(_) | TokenSpec::Url(_) => None,
         };
+        let mut platform_cache = None;
         if let (TokenSpec::Component(spec), Role::Own) = (&source.spec, &source.role) {
             // The merchant's token needs the platform's: a cache of its own, and the refresh token's store.
-            let platform = Arc::new(TokenCache::new(source.platform_source(spec, cache_dir), cache_dir));
+            let cache = Arc::new(TokenCache::new(source.platform_source(spec, cache_dir), cache_dir));
+            platform_cache = Some(cache.clone());
+            let platform: Arc<dyn PlatformTokens> = cache;
             let refresh: Arc<dyn RefreshTokenStore> = match cache_dir {
                 Some(dir) => Arc::new(RefreshFile::new(dir, &spec.component_appid, &spec.authorizer_appid)),
                 None => Arc::new(RefreshInMemory::default()),
@@ -75,7 +82,8 @@ impl TokenCache {
             refreshes: AtomicU64::new(0),
             from_disk: Default::default(),
             recent: Mutex::new(VecDeque::new()),
-            shared: None,
+            shared: std::sync::OnceLock::new(),
+            platform: platform_cache,
         };
         if let Some(cached) = cache.disk.as_deref().and_then(read_disk) {
             if cached.is_fresh(SystemTime::now()) {
@@ -105,8 +113,8 @@ impl TokenCache {
     }
 
     /// Share tokens with other processes through `store`.
-    pub fn with_shared(mut self, store: Arc<dyn SharedTokenStore>) -> Self {
-        self.shared = Some(store);
+    pub fn with_shared(self, store: Arc<dyn SharedTokenStore>) -> Self {
+        let _ = self.shared.set(store);
         self
     }
 
@@ -118,14 +126,12 @@ impl TokenCache {
         platform: Arc<dyn SharedTokenStore>,
         refresh: Option<Arc<dyn RefreshTokenStore>>,
     ) -> Self {
-        if let Role::Merchant(chain) = &mut self.source.role {
+        if let Some(cache) = &self.platform {
+            let _ = cache.shared.set(platform);
+        }
+        if let (Role::Merchant(chain), Some(refresh)) = (&mut self.source.role, refresh) {
             if let Some(chain) = Arc::get_mut(chain) {
-                if let Some(cache) = Arc::get_mut(&mut chain.platform) {
-                    cache.shared = Some(platform);
-                }
-                if let Some(refresh) = refresh {
-                    chain.refresh = refresh;
-                }
+                chain.refresh = refresh;
             }
         }
         self
@@ -167,7 +173,7 @@ impl TokenCache {
             }
         }
         let external = current.is_some_and(|c| c.is_fresh(SystemTime::now()));
-        if let Some(store) = &self.shared {
+        if let Some(store) = self.shared.get() {
             // Withdrawn only if the store still holds the failing token; another process may
             // already have published a new one, which the fetch below then reads.
             store.withdraw(failed.expose()).await.map_err(|e| TokenError::Shared(e.to_string()))?;
@@ -177,7 +183,7 @@ impl TokenCache {
     }
 
     async fn fetch_and_store(&self) -> Result<AccessToken, TokenError> {
-        let Some(store) = self.shared.clone() else { return self.fetch_from_source().await };
+        let Some(store) = self.shared.get().cloned() else { return self.fetch_from_source().await };
         let failing = self.snapshot().map(|c| c.token.clone());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -278,4 +284,34 @@ impl TokenCache {
             from_disk: self.from_disk.load(Ordering::Relaxed),
         }
     }
+}
+
+/// The platform's token cache as the merchant's chain asks it.
+impl PlatformTokens for TokenCache {
+    fn token(&self) -> TokenFuture<'_, AccessToken> {
+        Box::pin(self.get())
+    }
+
+    fn replace<'a>(&'a self, failed: &'a AccessToken) -> TokenFuture<'a, AccessToken> {
+        Box::pin(async move { self.replace_failed(failed).await.map(|r| r.token) })
+    }
+}
+
+/// A snapshot for screens and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenStatus {
+    /// The token source's name.
+    pub source: &'static str,
+    /// The current token, redacted.
+    pub token: Option<String>,
+    /// How long ago the token was obtained.
+    pub age_secs: Option<u64>,
+    /// How long it has left, when known.
+    pub expires_in_secs: Option<u64>,
+    /// Token requests this process made.
+    pub requests: u64,
+    /// Refreshes after the first token (expiry or invalidation).
+    pub refreshes: u64,
+    /// Whether it came from the disk cache.
+    pub from_disk: bool,
 }

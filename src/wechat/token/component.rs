@@ -15,8 +15,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::answer::{check_token_text, Fetched};
+use super::error::TokenError;
 use super::shared::{StoreError, StoreFuture};
-use super::{TokenCache, TokenError};
 use crate::wechat::errors::hint;
 use crate::wechat::http::Http;
 use crate::wechat::protocol::{ComponentSpec, TicketSource};
@@ -31,6 +31,18 @@ pub trait RefreshTokenStore: Send + Sync + std::fmt::Debug {
     fn save<'a>(&'a self, token: &'a str) -> StoreFuture<'a, ()>;
     /// Where it is kept, in words, for messages (never the token).
     fn place(&self) -> String;
+}
+
+/// A future of a token source's answer (object-safe, for [`PlatformTokens`]).
+pub type TokenFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, TokenError>> + Send + 'a>>;
+
+/// The platform's token as a merchant's chain needs it: the current one, and one in place of a
+/// token WeChat refused (compare-and-expire, single-flight). The platform's token cache is one.
+pub trait PlatformTokens: Send + Sync + std::fmt::Debug {
+    /// A usable token.
+    fn token(&self) -> TokenFuture<'_, AccessToken>;
+    /// A token in place of `failed` (refused as invalid or expired).
+    fn replace<'a>(&'a self, failed: &'a AccessToken) -> TokenFuture<'a, AccessToken>;
 }
 
 /// A refresh token in a private file of the token cache folder (0600, replaced whole).
@@ -190,7 +202,7 @@ pub struct Platform {
 pub struct Chain {
     pub(super) spec: ComponentSpec,
     /// The platform's `component_access_token`.
-    pub(super) platform: Arc<TokenCache>,
+    pub(super) platform: Arc<dyn PlatformTokens>,
     pub(super) refresh: Arc<dyn RefreshTokenStore>,
     pub(super) side: Platform,
 }
@@ -264,11 +276,11 @@ impl Chain {
     /// `api_authorizer_token`: the merchant's token; a platform token refused as invalid or
     /// expired is replaced (compare-and-expire) and the request made again once.
     pub(super) async fn authorizer_token(&self, http: &Http) -> Result<Fetched, TokenError> {
-        let platform = self.platform.get().await?;
+        let platform = self.platform.token().await?;
         match self.ask(http, &platform).await {
             Err(TokenError::Refused { errcode: 40001 | 40014 | 42001, .. }) => {
-                let replaced = Box::pin(self.platform.replace_failed(&platform)).await?;
-                self.ask(http, &replaced.token).await
+                let replaced = self.platform.replace(&platform).await?;
+                self.ask(http, &replaced).await
             }
             other => other,
         }
@@ -327,7 +339,7 @@ impl Chain {
     }
 
     /// The platform's token cache.
-    pub fn platform(&self) -> &Arc<TokenCache> {
+    pub fn platform(&self) -> &Arc<dyn PlatformTokens> {
         &self.platform
     }
 

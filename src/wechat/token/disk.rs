@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::TokenSource;
+use super::source::TokenSource;
 use crate::wechat::secret::AccessToken;
 
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::Uri;
 
 use super::answer::{check_token_text, Fetched, TokenAnswer};
-use super::TokenError;
+use super::error::TokenError;
 use crate::wechat::errors::hint;
 use crate::wechat::http::Http;
 use crate::wechat::protocol::NetworkOptions;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::answer::{check_token_text, Fetched, TokenAnswer};
-use super::TokenError;
+use super::error::TokenError;
 use crate::wechat::client::WechatClient;
 use crate::wechat::errors::hint;
 use crate::wechat::http::{Http, Reply, TransportError};
