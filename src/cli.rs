@@ -1,13 +1,9 @@
-//! Command-line arguments and the dispatch from a subcommand to the library.
+//! The command line as clap reads it: every subcommand's arguments, and nothing else (each
+//! subcommand runs in `commands/<name>.rs`).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::app::{CheckReport, Consent, Exit, SendOptions, Session};
-use crate::campaign::Campaign;
-use crate::error::{runtime, Error};
 
 /// Send WeChat template and subscribe messages to every row of a CSV file.
 #[derive(Debug, Parser)]
@@ -299,127 +295,4 @@ pub struct CheckArgs {
     /// Ask WeChat for the account's templates even when a cached list is young enough.
     #[arg(long)]
     pub refresh_templates: bool,
-}
-
-/// Run a parsed command line and say how it ended.
-pub fn run(cli: Cli) -> Result<Exit, Error> {
-    match cli.command {
-        Command::Check(args) => check(args),
-        Command::Send(args) => send(args),
-        Command::Doctor(args) => crate::commands::doctor(args),
-        Command::Templates(args) => crate::commands::templates(args),
-        Command::New(args) => crate::commands::new(args),
-        Command::Accounts => crate::commands::accounts(),
-        Command::Status(args) => crate::commands::status(args),
-        Command::Receipts(args) => crate::commands::receipts(args),
-        Command::Ledger(args) => crate::commands::ledger(args),
-        Command::Mock(config) => mock(config),
-        Command::Demo(args) => demo(args),
-    }
-}
-
-/// Run a prepared session in the TUI on a terminal, else headless.
-fn drive(opts: SendOptions, headless: bool, consent: Consent) -> Result<Exit, Error> {
-    let rt = runtime()?;
-    let tui = !headless && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let exit = rt.block_on(async {
-        let session = Session::prepare(&opts).await?;
-        if tui {
-            Ok(crate::tui::run(session, consent).await?)
-        } else {
-            Ok(crate::headless::run(session, consent).await?)
-        }
-    });
-    // A quit during sending leaves requests in flight: they are abandoned (their rows stay
-    // unknown in the journal), not waited for.
-    rt.shutdown_timeout(std::time::Duration::from_millis(200));
-    exit
-}
-
-/// The sample campaign and recipients bundled into the binary for `wxsend demo`.
-const DEMO_CAMPAIGN: &str = include_str!("../samples/campaign.toml");
-const DEMO_RECIPIENTS: &str = include_str!("../samples/recipients.csv");
-
-fn demo(args: DemoArgs) -> Result<Exit, Error> {
-    let dir = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("wxsend").join("demo");
-    let campaign = dir.join("campaign.toml");
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|_| std::fs::write(&campaign, DEMO_CAMPAIGN.replace("rate = 20", "rate = 10")))
-        .and_then(|_| std::fs::write(dir.join("recipients.csv"), DEMO_RECIPIENTS));
-    written.map_err(|source| Error::Write { path: dir.clone(), source })?;
-    // A realistic mix: scripted refusals and bad openids (by prefix), transient -1s and 502s,
-    // some latency, and one token invalidation by "another system".
-    let mock = crate::mock::MockConfig {
-        seed: 2026,
-        system_error_rate: 0.04,
-        http_502_rate: 0.02,
-        latency: crate::mock::Latency::fixed(30),
-        invalidate_tokens_at: vec![25],
-        ..Default::default()
-    };
-    let opts = SendOptions { campaign, mock: Some(mock), new_run: true, ..Default::default() };
-    let consent = Consent { yes: args.headless, may_ask: !args.headless };
-    drive(opts, args.headless, consent)
-}
-
-fn send(args: SendArgs) -> Result<Exit, Error> {
-    let opts = SendOptions {
-        campaign: args.campaign,
-        csv: args.csv,
-        mock: args.mock.then(crate::mock::MockConfig::default),
-        resend_unknown: args.resend_unknown,
-        new_run: args.new_run,
-        include_suppressed: args.include_suppressed,
-        export: args.export,
-        state_dir: args.state_dir,
-        ignore_quota: args.ignore_quota,
-        skip_template_check: args.skip_template_check,
-        refresh_templates: args.refresh_templates,
-        at: args.at,
-    };
-    // Someone can answer when standard input is a terminal: the terminal UI's popup, or a
-    // headless y/N prompt.
-    let consent = Consent { yes: args.yes, may_ask: std::io::IsTerminal::is_terminal(&std::io::stdin()) };
-    drive(opts, args.headless, consent)
-}
-
-fn mock(config: crate::mock::MockConfig) -> Result<Exit, Error> {
-    // One thread (the runtime every command uses): the mock shares the machine with the sender
-    // it answers, and one thread handing requests over to no other costs the least CPU per
-    // request (BENCHMARKS.md).
-    runtime()?.block_on(async {
-        let server = crate::mock::MockServer::start(config).await.map_err(Error::Mock)?;
-        eprintln!("wxsend mock listening on {}", server.url());
-        eprintln!("use it with: api_base = \"{}\" (or `wxsend send CAMPAIGN --mock`); Ctrl-C stops", server.url());
-        let _ = tokio::signal::ctrl_c().await;
-        let stats = server.stats();
-        server.stop().await;
-        eprintln!(
-            "stopped: {} send requests, {} accepted, {} token calls, {} stable_token calls",
-            stats.send_requests, stats.accepted, stats.token_calls, stats.stable_token_calls
-        );
-        Ok(Exit::Success)
-    })
-}
-
-fn check(args: CheckArgs) -> Result<Exit, Error> {
-    let campaign = Campaign::load(&args.campaign, args.csv.as_deref())?;
-    let rt = runtime()?;
-    let mut campaign = campaign;
-    let opts = crate::app::templates::CatalogueOptions {
-        offline: args.offline,
-        refresh: args.refresh_templates,
-        ..Default::default()
-    };
-    let template = rt.block_on(crate::app::templates::check_standalone(&mut campaign, opts));
-    let report = CheckReport::build(&campaign, args.show, args.all || args.json, template).with_ledger(&campaign);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| writeln!(out))
-    } else {
-        report.write_text(&mut out)
-    };
-    written.map_err(serde_json::Error::io)?;
-    Ok(report.exit())
 }

@@ -6,7 +6,7 @@ use wxsend::app::Exit;
 fn main() {
     quiet_on_closed_pipe();
     let cli = wxsend::cli::Cli::parse();
-    let exit = match wxsend::cli::run(cli) {
+    let exit = match wxsend::commands::run(cli) {
         Ok(exit) => exit,
         Err(e) if e.is_closed_pipe() => Exit::Success,
         Err(e) => {

@@ -1,0 +1,33 @@
+//! `wxsend check`: the list checked against the campaign (and the account's template), the
+//! report on standard output.
+
+use std::io::Write;
+
+use crate::app::{CheckReport, Exit};
+use crate::campaign::Campaign;
+use crate::cli::CheckArgs;
+use crate::error::{runtime, Error};
+
+/// Check the list; the exit says whether every row is ready (0), some are not (1), or the
+/// campaign cannot be used (the `Err`).
+pub fn run(args: CheckArgs) -> Result<Exit, Error> {
+    let campaign = Campaign::load(&args.campaign, args.csv.as_deref())?;
+    let rt = runtime()?;
+    let mut campaign = campaign;
+    let opts = crate::app::templates::CatalogueOptions {
+        offline: args.offline,
+        refresh: args.refresh_templates,
+        ..Default::default()
+    };
+    let template = rt.block_on(crate::app::templates::check_standalone(&mut campaign, opts));
+    let report = CheckReport::build(&campaign, args.show, args.all || args.json, template).with_ledger(&campaign);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| writeln!(out))
+    } else {
+        report.write_text(&mut out)
+    };
+    written.map_err(serde_json::Error::io)?;
+    Ok(report.exit())
+}

@@ -1,0 +1,36 @@
+//! One file per subcommand, each turning the application layer's typed results into lines on
+//! the terminal and returning how it ended (`Result<Exit, Error>`, printed once by `main.rs`).
+
+mod accounts;
+mod check;
+mod demo;
+mod doctor;
+mod ledger;
+mod mock;
+mod new;
+mod receipts;
+mod send;
+mod state;
+mod status;
+mod templates;
+
+use crate::app::Exit;
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+
+/// Run a parsed command line and say how it ended.
+pub fn run(cli: Cli) -> Result<Exit, Error> {
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Templates(args) => templates::run(args),
+        Command::New(args) => new::run(args),
+        Command::Accounts => accounts::run(),
+        Command::Status(args) => status::run(args),
+        Command::Receipts(args) => receipts::run(args),
+        Command::Ledger(args) => ledger::run(args),
+        Command::Mock(config) => mock::run(config),
+        Command::Demo(args) => demo::run(args),
+    }
+}
