@@ -160,86 +160,124 @@ impl Interrupts {
 /// Follow a run to its end: progress, pauses, token changes. The first interrupt stops it
 /// gracefully; a second one returns `None` at once.
 async fn watch(run: &mut Run) -> Option<crate::engine::Summary> {
-    let tty = std::io::stderr().is_terminal();
-    let every = if tty { Duration::from_millis(250) } else { Duration::from_secs(2) };
-    let mut last_print = Instant::now() - every;
+    let mut out = Lines::new(std::io::stderr().is_terminal());
     let mut in_flight = 0;
-    // While the schedule holds the run, the progress line is its countdown.
-    let mut held: Option<PauseReason> = None;
     let mut interrupted = false;
     let mut interrupts = Interrupts::new();
-    let mut line_open = false;
-    let say = |text: String, line_open: &mut bool| {
-        if *line_open {
-            eprint!("\r\x1b[2K");
-            *line_open = false;
-        }
-        eprintln!("{}", printable(&text));
-    };
     loop {
         tokio::select! {
             ev = run.next() => match ev {
                 None => return None,
                 Some(Event::Done(summary)) => {
-                    if line_open {
-                        eprintln!();
-                    }
+                    out.close();
                     return Some(*summary);
                 }
                 Some(Event::Progress(c)) => {
                     in_flight = c.in_flight;
-                    if let Some(reason) = held.as_ref().filter(|_| !tty && last_print.elapsed() >= Duration::from_secs(60)) {
-                        last_print = Instant::now();
-                        eprintln!("{}", reason.describe());
-                    } else if let Some(reason) = held.as_ref().filter(|_| tty && last_print.elapsed() >= every) {
-                        last_print = Instant::now();
-                        eprint!("\r\x1b[2K{}", reason.describe());
-                        line_open = true;
-                    } else if held.is_none() && last_print.elapsed() >= every {
-                        last_print = Instant::now();
-                        let progress = match run.shared_line() {
-                            Some(shared) => format!("{} | {shared}", progress(&c)),
-                            None => progress(&c),
-                        };
-                        if tty {
-                            eprint!("\r\x1b[2Ksending {progress}");
-                            line_open = true;
-                        } else {
-                            eprintln!("sending {progress}");
-                        }
-                    }
+                    out.progress(&c, run.shared_line());
                 }
                 Some(Event::Paused(reason)) => {
-                    say(format!("paused: {}", reason.describe()), &mut line_open);
+                    out.say(format!("paused: {}", reason.describe()));
                     if matches!(reason, PauseReason::Scheduled { .. }) {
-                        held = Some(reason.clone());
-                        last_print = Instant::now();
+                        out.hold(reason.clone());
                     }
                     if matches!(reason, PauseReason::FailureRate { .. }) {
-                        say("stopping: a headless run does not resume on its own after the failure guard".into(), &mut line_open);
+                        out.say("stopping: a headless run does not resume on its own after the failure guard".into());
                         run.handle.stop();
                     }
                 }
                 Some(Event::Resumed) => {
-                    held = None;
-                    say("resumed".into(), &mut line_open)
+                    out.held = None;
+                    out.say("resumed".into())
                 }
                 Some(Event::TokenRefreshed { external, status }) => {
                     let note = if external { format!(" — {}", external_refresh_hint(status.source)) } else { String::new() };
-                    say(format!("access token refreshed ({} refreshes){note}", status.refreshes), &mut line_open);
+                    out.say(format!("access token refreshed ({} refreshes){note}", status.refreshes));
                 }
-                Some(Event::RateChanged(r)) => say(format!("rate set to {r}/s"), &mut line_open),
+                Some(Event::RateChanged(r)) => out.say(format!("rate set to {r}/s")),
                 Some(Event::Rows(_)) => {}
             },
             what = interrupts.next() => {
                 if interrupted {
-                    say(format!("{what} again: quitting at once"), &mut line_open);
+                    out.say(format!("{what} again: quitting at once"));
                     return None;
                 }
                 interrupted = true;
-                say(format!("{what}: stopping, finishing {in_flight} requests in flight (Ctrl-C again to quit at once)"), &mut line_open);
+                out.say(format!("{what}: stopping, finishing {in_flight} requests in flight (Ctrl-C again to quit at once)"));
                 run.handle.stop();
             }
+        }
+    }
+}
+
+/// The lines a headless run prints on stderr: on a terminal, one progress line rewritten in
+/// place (every 250 ms); in a log, a progress line every 2 s. While the schedule holds the run,
+/// the progress line is its countdown (once a minute in a log).
+struct Lines {
+    tty: bool,
+    every: Duration,
+    last_print: Instant,
+    /// The progress line is on screen without its line end.
+    line_open: bool,
+    held: Option<PauseReason>,
+}
+
+impl Lines {
+    fn new(tty: bool) -> Self {
+        let every = if tty { Duration::from_millis(250) } else { Duration::from_secs(2) };
+        Self { tty, every, last_print: Instant::now() - every, line_open: false, held: None }
+    }
+
+    /// A line of its own (the progress line, if open, is cleared first).
+    fn say(&mut self, text: String) {
+        if self.line_open {
+            eprint!("\r\x1b[2K");
+            self.line_open = false;
+        }
+        eprintln!("{}", printable(&text));
+    }
+
+    /// The schedule holds the run: its countdown replaces the progress line.
+    fn hold(&mut self, reason: PauseReason) {
+        self.held = Some(reason);
+        self.last_print = Instant::now();
+    }
+
+    fn progress(&mut self, c: &crate::engine::Counters, shared: Option<String>) {
+        if let Some(reason) = self.held.as_ref() {
+            let due = if self.tty { self.every } else { Duration::from_secs(60) };
+            if self.last_print.elapsed() >= due {
+                self.last_print = Instant::now();
+                if self.tty {
+                    eprint!("\r\x1b[2K{}", reason.describe());
+                    self.line_open = true;
+                } else {
+                    eprintln!("{}", reason.describe());
+                }
+            }
+            return;
+        }
+        if self.last_print.elapsed() < self.every {
+            return;
+        }
+        self.last_print = Instant::now();
+        let line = match shared {
+            Some(shared) => format!("{} | {shared}", progress(c)),
+            None => progress(c),
+        };
+        if self.tty {
+            eprint!("\r\x1b[2Ksending {line}");
+            self.line_open = true;
+        } else {
+            eprintln!("sending {line}");
+        }
+    }
+
+    /// The run ended: end an open progress line.
+    fn close(&mut self) {
+        if self.line_open {
+            eprintln!();
+            self.line_open = false;
         }
     }
 }

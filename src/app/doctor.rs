@@ -61,27 +61,8 @@ impl DoctorReport {
 /// Run the doctor on the campaign at `path` (recipients from `csv` if given).
 pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
     let mut report = DoctorReport { steps: Vec::new() };
-    let campaign = match Campaign::load(path, csv) {
-        Ok(c) => c,
-        Err(e) => {
-            report.push("configuration", StepStatus::Fail, e.to_string());
-            return report;
-        }
-    };
+    let Some(campaign) = configuration(&mut report, path, csv) else { return report };
     let cfg = &campaign.config;
-    report.push(
-        "configuration",
-        StepStatus::Pass,
-        format!(
-            "campaign {} ({}, template {}), {} of {} rows ready, api {}",
-            cfg.name,
-            cfg.message.kind.as_str(),
-            cfg.message.template_id,
-            thousands(campaign.checks.ready),
-            thousands(campaign.recipients.len()),
-            cfg.wechat.api_base
-        ),
-    );
     let client = match WechatClient::with_network(&cfg.wechat.api_base, &cfg.network) {
         Ok(c) => c,
         Err(e) => {
@@ -89,76 +70,9 @@ pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
             return report;
         }
     };
-    let mut clock = None;
-    for step in probe(client.http()).await {
-        let status = if step.passed { StepStatus::Pass } else { StepStatus::Fail };
-        let detail = step.detail;
-        if step.name == "clock" {
-            clock = Some((status, detail));
-            continue;
-        }
-        report.push(step.name, status, detail);
-        if status == StepStatus::Fail {
-            return report;
-        }
-    }
-
-    let source = match super::tokens::token_source(cfg, &client) {
-        Ok(s) => s,
-        Err(e) => {
-            report.push("token", StepStatus::Fail, e.to_string());
-            return report;
-        }
-    };
-    let described = source.describe();
-    // cgi-bin/token replaces the token other services use: reuse a cached one if there is one.
-    // A platform's chain keeps the merchant's refresh token there, and a rotation must be kept.
-    let cache_dir = match cfg.wechat.token {
-        TokenSpec::ClientCredential | TokenSpec::Component(_) => TokenCache::default_dir(),
-        _ => None,
-    };
-    let tokens = Arc::new(TokenCache::new(source, cache_dir.as_deref()));
-    if !super::doctor_component::walk(&mut report, &tokens).await {
-        return report;
-    }
-    match tokens.get().await {
-        Ok(_) => report.push("token", StepStatus::Pass, format!("a token from {described}")),
-        Err(e) => {
-            report.push("token", StepStatus::Fail, explain_token_error(&e, &described));
-            return report;
-        }
-    }
-
-    let sender = Sender::new(client, tokens);
-    if cfg.message.kind == crate::campaign::Kind::Uniform {
-        report.push(
-            "template",
-            StepStatus::Skip,
-            "not verifiable (uniform): a mini program's token cannot list the official account's templates",
-        );
-    } else {
-        let opts = super::templates::CatalogueOptions { refresh: true, ..Default::default() };
-        match super::templates::catalogue(cfg, cfg.message.kind, Some(&sender), opts).await {
-            Ok((list, _)) => match list.find(&cfg.message.template_id) {
-                Some(t) => report.push(
-                    "template",
-                    StepStatus::Pass,
-                    format!("{} 「{}」 is in the account's list ({} templates)", t.id, t.title, list.templates.len()),
-                ),
-                None => report.push(
-                    "template",
-                    StepStatus::Fail,
-                    format!(
-                        "template_id {:?} is not in the account's list of {} templates: `wxsend templates {}` lists them",
-                        cfg.message.template_id,
-                        list.templates.len(),
-                        cfg.path.display()
-                    ),
-                ),
-            },
-            Err(reason) => report.push("template", StepStatus::Skip, format!("not checked: {reason}")),
-        }
-    }
+    let Some(clock) = network(&mut report, &client).await else { return report };
+    let Some(sender) = token(&mut report, cfg, client).await else { return report };
+    template(&mut report, cfg, &sender).await;
     match sender.quota(cfg.message.kind).await {
         Ok(q) => report.push(
             "quota",
@@ -175,6 +89,118 @@ pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
         report.push("clock", status, detail);
     }
     report
+}
+
+/// The campaign loaded and checked (the `configuration` step).
+fn configuration(report: &mut DoctorReport, path: &Path, csv: Option<&Path>) -> Option<Campaign> {
+    let campaign = match Campaign::load(path, csv) {
+        Ok(c) => c,
+        Err(e) => {
+            report.push("configuration", StepStatus::Fail, e.to_string());
+            return None;
+        }
+    };
+    let cfg = &campaign.config;
+    report.push(
+        "configuration",
+        StepStatus::Pass,
+        format!(
+            "campaign {} ({}, template {}), {} of {} rows ready, api {}",
+            cfg.name,
+            cfg.message.kind.as_str(),
+            cfg.message.template_id,
+            thousands(campaign.checks.ready),
+            thousands(campaign.recipients.len()),
+            cfg.wechat.api_base
+        ),
+    );
+    Some(campaign)
+}
+
+/// The network's steps, one at a time (`None` after the first that fails); the clock's step,
+/// reported last, comes back.
+async fn network(report: &mut DoctorReport, client: &WechatClient) -> Option<Option<(StepStatus, String)>> {
+    let mut clock = None;
+    for step in probe(client.http()).await {
+        let status = if step.passed { StepStatus::Pass } else { StepStatus::Fail };
+        if step.name == "clock" {
+            clock = Some((status, step.detail));
+            continue;
+        }
+        report.push(step.name, status, step.detail);
+        if status == StepStatus::Fail {
+            return None;
+        }
+    }
+    Some(clock)
+}
+
+/// The token (after a third-party platform's chain, link by link): the sender the remaining
+/// steps ask with, or `None` when no token can be had.
+async fn token(
+    report: &mut DoctorReport,
+    cfg: &crate::campaign::CampaignConfig,
+    client: WechatClient,
+) -> Option<Sender> {
+    let source = match super::tokens::token_source(cfg, &client) {
+        Ok(s) => s,
+        Err(e) => {
+            report.push("token", StepStatus::Fail, e.to_string());
+            return None;
+        }
+    };
+    let described = source.describe();
+    // cgi-bin/token replaces the token other services use: reuse a cached one if there is one.
+    // A platform's chain keeps the merchant's refresh token there, and a rotation must be kept.
+    let cache_dir = match cfg.wechat.token {
+        TokenSpec::ClientCredential | TokenSpec::Component(_) => TokenCache::default_dir(),
+        _ => None,
+    };
+    let tokens = Arc::new(TokenCache::new(source, cache_dir.as_deref()));
+    if !super::doctor_component::walk(report, &tokens).await {
+        return None;
+    }
+    match tokens.get().await {
+        Ok(_) => report.push("token", StepStatus::Pass, format!("a token from {described}")),
+        Err(e) => {
+            report.push("token", StepStatus::Fail, explain_token_error(&e, &described));
+            return None;
+        }
+    }
+    Some(Sender::new(client, tokens))
+}
+
+/// Whether the campaign's template is in the account's list (asked afresh).
+async fn template(report: &mut DoctorReport, cfg: &crate::campaign::CampaignConfig, sender: &Sender) {
+    if cfg.message.kind == crate::campaign::Kind::Uniform {
+        report.push(
+            "template",
+            StepStatus::Skip,
+            "not verifiable (uniform): a mini program's token cannot list the official account's templates",
+        );
+        return;
+    }
+    let opts = super::templates::CatalogueOptions { refresh: true, ..Default::default() };
+    match super::templates::catalogue(cfg, cfg.message.kind, Some(sender), opts).await {
+        Ok((list, _)) => match list.find(&cfg.message.template_id) {
+            Some(t) => report.push(
+                "template",
+                StepStatus::Pass,
+                format!("{} 「{}」 is in the account's list ({} templates)", t.id, t.title, list.templates.len()),
+            ),
+            None => report.push(
+                "template",
+                StepStatus::Fail,
+                format!(
+                    "template_id {:?} is not in the account's list of {} templates: `wxsend templates {}` lists them",
+                    cfg.message.template_id,
+                    list.templates.len(),
+                    cfg.path.display()
+                ),
+            ),
+        },
+        Err(reason) => report.push("template", StepStatus::Skip, format!("not checked: {reason}")),
+    }
 }
 
 /// A token failure in words, with the fix; 40164 names the IP to whitelist.

@@ -166,45 +166,15 @@ impl Session {
         };
         let schedule = Schedule { at, window: send_cfg.window, zone: send_cfg.zone };
         let mock = match &opts.mock {
-            Some(cfg) => {
-                let server = MockServer::start(cfg.clone()).await.map_err(PrepareError::Mock)?;
-                campaign.config.wechat.api_base = server.url();
-                Some(server)
-            }
+            Some(cfg) => Some(start_mock(cfg, &mut campaign).await?),
             None => None,
         };
-        if mock.is_some() {
-            // The embedded mock is on this machine: never through a proxy.
-            campaign.config.network.proxy = crate::wechat::ProxySetting::Off;
-        }
-        let cfg = &campaign.config;
-        let client = WechatClient::for_sending(&cfg.wechat.api_base, &cfg.network, cfg.send.concurrency as usize)?;
-        let (source, cache_dir) = if mock.is_some() {
-            // The mock mints its own tokens; never touch the real token cache.
-            (TokenSource::new(TokenSpec::Stable, &cfg.wechat.appid, Some(Secret::new(MOCK_SECRET)), &client), None)
-        } else {
-            (token_source(cfg, &client)?, TokenCache::default_dir())
-        };
-        let mut state_dir = opts.state_dir.clone().unwrap_or_else(|| cfg.state_dir.clone());
+        let mut state_dir = opts.state_dir.clone().unwrap_or_else(|| campaign.config.state_dir.clone());
         if mock.is_some() {
             // Mock runs keep their own journals: they must never count as real deliveries.
             state_dir = state_dir.join("mock");
         }
-        let mut tokens = TokenCache::new(source, cache_dir.as_deref());
-        // Scale-out: the embedded mock is this process's own, so a --mock run never shares.
-        let scale = match (&cfg.shared.redis, &mock) {
-            (Some(url), None) => {
-                let redis = Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix).await?;
-                let identity = super::scale::identity(&state_dir)
-                    .map_err(|source| super::scale::ScaleError::Io { path: state_dir.join("sender-id"), source })?;
-                let owner = identity.owner.clone();
-                tokens = share_tokens(tokens, cfg, &redis, &owner);
-                let fingerprint = super::scale::rows_fingerprint(&campaign);
-                Some(super::scale::Scale { redis, owner, identity, fingerprint, epoch: String::new() })
-            }
-            _ => None,
-        };
-        let sender = Sender::new(client, Arc::new(tokens));
+        let (sender, scale) = connect(&campaign, mock.is_some(), &state_dir).await?;
         let template = if opts.skip_template_check {
             TemplateCheck::not_verified("skipped (--skip-template-check)")
         } else {
@@ -539,6 +509,45 @@ fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
+}
+
+/// Start the embedded mock and point the campaign at it (on this machine: never through a proxy).
+async fn start_mock(cfg: &crate::mock::MockConfig, campaign: &mut Campaign) -> Result<MockServer, PrepareError> {
+    let server = MockServer::start(cfg.clone()).await.map_err(PrepareError::Mock)?;
+    campaign.config.wechat.api_base = server.url();
+    campaign.config.network.proxy = crate::wechat::ProxySetting::Off;
+    Ok(server)
+}
+
+/// The client, the token cache (shared through Redis when senders share one) and this
+/// sender's part in scale-out. Against the embedded mock: its own tokens, never the real token
+/// cache, and never shared.
+async fn connect(
+    campaign: &Campaign,
+    mock: bool,
+    state_dir: &std::path::Path,
+) -> Result<(Sender, Option<super::scale::Scale>), PrepareError> {
+    let cfg = &campaign.config;
+    let client = WechatClient::for_sending(&cfg.wechat.api_base, &cfg.network, cfg.send.concurrency as usize)?;
+    let (source, cache_dir) = if mock {
+        (TokenSource::new(TokenSpec::Stable, &cfg.wechat.appid, Some(Secret::new(MOCK_SECRET)), &client), None)
+    } else {
+        (token_source(cfg, &client)?, TokenCache::default_dir())
+    };
+    let mut tokens = TokenCache::new(source, cache_dir.as_deref());
+    let scale = match (&cfg.shared.redis, mock) {
+        (Some(url), false) => {
+            let redis = Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix).await?;
+            let identity = super::scale::identity(state_dir)
+                .map_err(|source| super::scale::ScaleError::Io { path: state_dir.join("sender-id"), source })?;
+            let owner = identity.owner.clone();
+            tokens = share_tokens(tokens, cfg, &redis, &owner);
+            let fingerprint = super::scale::rows_fingerprint(campaign);
+            Some(super::scale::Scale { redis, owner, identity, fingerprint, epoch: String::new() })
+        }
+        _ => None,
+    };
+    Ok((Sender::new(client, Arc::new(tokens)), scale))
 }
 
 /// The token cache shared through `redis`: the account's token under `<prefix>:access_token:`;

@@ -200,59 +200,14 @@ pub(crate) fn resolve_wechat(
     path: &Path,
     text: &str,
 ) -> Result<WechatConfig, LoadError> {
-    let err =
+    let at =
         |offset: usize, message: String| LoadError::Config { at: Location::at_offset(path, text, offset), message };
-    let account = match &raw.account {
-        None => None,
-        Some(name) => {
-            let file = accounts_path().ok_or_else(|| {
-                err(
-                    name.span().start,
-                    "`account`: no configuration folder to find accounts.toml in; set WXSEND_ACCOUNTS".into(),
-                )
-            })?;
-            let mut accounts = load_accounts(&file)?;
-            let found = accounts.shift_remove(name.get_ref()).ok_or_else(|| {
-                let hint = closest(name.get_ref(), accounts.keys().map(String::as_str))
-                    .map(|c| format!(" (did you mean {c:?}?)"))
-                    .unwrap_or_default();
-                let known: Vec<&str> = accounts.keys().map(String::as_str).collect();
-                err(
-                    name.span().start,
-                    format!(
-                        "`account` = {:?}: {} has no such account{hint}; it has: {}",
-                        name.get_ref(),
-                        file.display(),
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                    ),
-                )
-            })?;
-            Some(found)
-        }
-    };
-    let a = account.unwrap_or_default();
+    let a = find_account(raw.account.as_ref(), &at)?.unwrap_or_default();
     let token_text = raw.token.as_ref().map(|t| (t.get_ref().trim().to_string(), Some(t.span().start)));
     let token_text = token_text.or_else(|| a.token.as_ref().map(|t| (t.trim().to_string(), None)));
     let is_component = token_text.as_ref().is_some_and(|(t, _)| t == "component");
-    let authorizer = raw.authorizer_appid.clone().or(a.authorizer_appid.clone());
-    let appid = raw.appid.or(Some(a.appid.clone()).filter(|x| !x.is_empty()));
-    let appid = match (appid, authorizer.filter(|_| is_component)) {
-        (Some(appid), Some(authorizer)) if appid != authorizer => {
-            return Err(LoadError::Config {
-                at: Location::file(path),
-                message: format!(
-                    "[wechat] appid {appid:?} and authorizer_appid {authorizer:?} differ: with token = \"component\" the messages go out as the authorizer; set one of them"
-                ),
-            })
-        }
-        (Some(appid), _) | (None, Some(appid)) => appid,
-        (None, None) => {
-            return Err(LoadError::Config {
-                at: Location::file(path),
-                message: "[wechat] needs `appid` (or `account = \"name\"` from accounts.toml)".into(),
-            })
-        }
-    };
+    let authorizer = raw.authorizer_appid.clone().or(a.authorizer_appid.clone()).filter(|_| is_component);
+    let appid = pick_appid(raw.appid.clone().or(Some(a.appid.clone()).filter(|x| !x.is_empty())), authorizer, path)?;
     let token = match token_text {
         Some((t, _)) if t == "component" => TokenSpec::Component(Box::new(component_spec(
             &raw.component_appid,
@@ -264,68 +219,41 @@ pub(crate) fn resolve_wechat(
             path,
             text,
         )?)),
-        Some((t, Some(at))) => TokenSpec::parse(&t).map_err(|m| err(at, format!("`token`: {m}")))?,
-        Some((t, None)) => TokenSpec::parse(&t).map_err(|m| LoadError::Config {
-            at: Location::file(accounts_path().unwrap_or_default()),
-            message: format!("`token` of the account: {m}"),
-        })?,
+        Some((t, Some(offset))) => TokenSpec::parse(&t).map_err(|m| at(offset, format!("`token`: {m}")))?,
+        Some((t, None)) => TokenSpec::parse(&t).map_err(|m| of_account(format!("`token` of the account: {m}")))?,
         None => TokenSpec::Stable,
     };
     if !is_component {
-        let set = [
-            ("component_appid", raw.component_appid.is_some()),
-            ("component_secret_env", raw.component_secret_env.is_some()),
-            ("authorizer_appid", raw.authorizer_appid.is_some()),
-            ("ticket", raw.ticket.is_some()),
-            ("refresh_token", raw.refresh_token.is_some()),
-            ("refresh_token_env", raw.refresh_token_env.is_some()),
-        ];
-        if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
-            return Err(LoadError::Config {
-                at: Location::file(path),
-                message: format!("[wechat] `{key}` is a setting of token = \"component\" (a third-party platform sending for a merchant); set that token source or remove `{key}`"),
-            });
-        }
+        refuse_component_keys(&raw, path)?;
     }
-    let refresh_choice = match raw
-        .refresh_token
-        .as_ref()
-        .map(|r| (r.get_ref().clone(), Some(r.span().start)))
-        .or(a.refresh_token.clone().map(|r| (r, None)))
-    {
+    let refresh = raw.refresh_token.as_ref().map(|r| (r.get_ref().clone(), Some(r.span().start)));
+    let refresh_choice = match refresh.or(a.refresh_token.clone().map(|r| (r, None))) {
         None => None,
-        Some((r, at)) => Some(match r.trim() {
-            "file" => RefreshStore::File,
-            "redis" => RefreshStore::Redis,
-            other => {
-                let message = format!("`refresh_token` = {other:?}: use \"file\" (a private file in the token cache folder) or \"redis\" (shared by every host)");
-                return Err(match at {
-                    Some(at) => err(at, message),
-                    None => LoadError::Config { at: Location::file(accounts_path().unwrap_or_default()), message },
+        Some((r, offset)) => match refresh_store(&r) {
+            Some(store) => Some(store),
+            None => {
+                let message = format!("`refresh_token` = {:?}: use \"file\" (a private file in the token cache folder) or \"redis\" (shared by every host)", r.trim());
+                return Err(match offset {
+                    Some(offset) => at(offset, message),
+                    None => of_account(message),
                 });
             }
-        }),
+        },
     };
     let api_base = match (raw.api_base, a.api_base) {
         (Some(b), _) => {
-            check_api_base(b.get_ref()).map_err(|m| err(b.span().start, m.to_string()))?;
+            check_api_base(b.get_ref()).map_err(|m| at(b.span().start, m.to_string()))?;
             b.into_inner()
         }
         (None, Some(b)) => {
-            check_api_base(&b).map_err(|m| LoadError::Config {
-                at: Location::file(accounts_path().unwrap_or_default()),
-                message: format!("the account's {m}"),
-            })?;
+            check_api_base(&b).map_err(|m| of_account(format!("the account's {m}")))?;
             b
         }
         (None, None) => DEFAULT_API_BASE.to_string(),
     };
     if network.proxy.is_none() {
         if let Some(p) = a.proxy {
-            ProxySetting::parse(&p).map_err(|m| LoadError::Config {
-                at: Location::file(accounts_path().unwrap_or_default()),
-                message: format!("the account's {m}"),
-            })?;
+            ProxySetting::parse(&p).map_err(|m| of_account(format!("the account's {m}")))?;
             network.proxy = Some(Spanned::new(0..0, p));
         }
     }
@@ -345,6 +273,80 @@ pub(crate) fn resolve_wechat(
         account_suppress_days: a.suppress_days,
         refresh_choice,
     })
+}
+
+/// A problem with a key the accounts file set, located at that file.
+fn of_account(message: String) -> LoadError {
+    LoadError::Config { at: Location::file(accounts_path().unwrap_or_default()), message }
+}
+
+/// The account `name` of accounts.toml (none when the campaign names none); `at` locates a
+/// message at the name in the campaign.
+fn find_account(
+    name: Option<&Spanned<String>>,
+    at: &impl Fn(usize, String) -> LoadError,
+) -> Result<Option<Account>, LoadError> {
+    let Some(name) = name else { return Ok(None) };
+    let file = accounts_path().ok_or_else(|| {
+        at(name.span().start, "`account`: no configuration folder to find accounts.toml in; set WXSEND_ACCOUNTS".into())
+    })?;
+    let mut accounts = load_accounts(&file)?;
+    accounts.shift_remove(name.get_ref()).map(Some).ok_or_else(|| {
+        let hint = closest(name.get_ref(), accounts.keys().map(String::as_str))
+            .map(|c| format!(" (did you mean {c:?}?)"))
+            .unwrap_or_default();
+        let known: Vec<&str> = accounts.keys().map(String::as_str).collect();
+        at(
+            name.span().start,
+            format!(
+                "`account` = {:?}: {} has no such account{hint}; it has: {}",
+                name.get_ref(),
+                file.display(),
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ),
+        )
+    })
+}
+
+/// The app the messages go out as: `appid`, or with `token = "component"` the authorizer (the
+/// two must agree when both are set).
+fn pick_appid(appid: Option<String>, authorizer: Option<String>, path: &Path) -> Result<String, LoadError> {
+    let problem = |message: String| LoadError::Config { at: Location::file(path), message };
+    match (appid, authorizer) {
+        (Some(appid), Some(authorizer)) if appid != authorizer => Err(problem(format!(
+            "[wechat] appid {appid:?} and authorizer_appid {authorizer:?} differ: with token = \"component\" the messages go out as the authorizer; set one of them"
+        ))),
+        (Some(appid), _) | (None, Some(appid)) => Ok(appid),
+        (None, None) => Err(problem("[wechat] needs `appid` (or `account = \"name\"` from accounts.toml)".into())),
+    }
+}
+
+/// A component key in a campaign whose token is another source: refused, naming the key.
+fn refuse_component_keys(raw: &RawWechat, path: &Path) -> Result<(), LoadError> {
+    let set = [
+        ("component_appid", raw.component_appid.is_some()),
+        ("component_secret_env", raw.component_secret_env.is_some()),
+        ("authorizer_appid", raw.authorizer_appid.is_some()),
+        ("ticket", raw.ticket.is_some()),
+        ("refresh_token", raw.refresh_token.is_some()),
+        ("refresh_token_env", raw.refresh_token_env.is_some()),
+    ];
+    match set.iter().find(|(_, on)| *on) {
+        Some((key, _)) => Err(LoadError::Config {
+            at: Location::file(path),
+            message: format!("[wechat] `{key}` is a setting of token = \"component\" (a third-party platform sending for a merchant); set that token source or remove `{key}`"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `refresh_token`: `file` or `redis` (`None` for anything else).
+fn refresh_store(text: &str) -> Option<RefreshStore> {
+    match text.trim() {
+        "file" => Some(RefreshStore::File),
+        "redis" => Some(RefreshStore::Redis),
+        _ => None,
+    }
 }
 
 /// The component settings of `[wechat]` (the campaign's keys, else the account's), for

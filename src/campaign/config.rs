@@ -225,181 +225,22 @@ impl CampaignConfig {
             };
             LoadError::Config { at, message: explain_toml_error(e.message()) }
         })?;
-        let err =
-            |offset: usize, message: String| LoadError::Config { at: Location::at_offset(path, text, offset), message };
-        let spanned_text = |s: Spanned<String>| {
-            let at = Location::at_offset(path, text, s.span().start);
-            SourceText { text: s.into_inner(), at }
-        };
-
-        let name_span = raw.name.span();
-        let name = raw.name.into_inner();
-        if name.is_empty()
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            || name.starts_with('.')
-        {
-            return Err(err(
-                name_span.start,
-                format!("`name` = {name:?}: use letters, digits, `-`, `_` and `.` only (it names the state folder)"),
-            ));
-        }
-
+        let src = Source { path, text };
+        let name = check_name(raw.name, &src)?;
         let mut raw_network = raw.network;
         let mut raw_shared = raw.shared;
-        let wechat = resolve_wechat(raw.wechat, &mut raw_network, &mut raw_shared, path, text)?;
+        let mut wechat = resolve_wechat(raw.wechat, &mut raw_network, &mut raw_shared, path, text)?;
         let shared = raw_shared.resolve(path)?;
-        let mut wechat = wechat;
         super::account::settle_refresh_store(&mut wechat, shared.redis.is_some(), path)?;
-
-        let m = raw.message;
-        let data_span = m.data.span();
-        let data: Vec<(String, SourceText)> =
-            m.data.into_inner().into_iter().map(|(k, v)| (k, spanned_text(v))).collect();
-        if data.is_empty() {
-            return Err(err(data_span.start, "[message.data] is empty: map at least one template field".into()));
-        }
-        let tid_span = m.template_id.span();
-        let template_id = m.template_id.into_inner();
-        if template_id.trim().is_empty() {
-            return Err(err(tid_span.start, "`template_id` is empty".into()));
-        }
-        let miniprogram_state = match m.miniprogram_state {
-            None => "formal".to_string(),
-            Some(s) => {
-                if !matches!(s.get_ref().as_str(), "formal" | "trial" | "developer") {
-                    return Err(err(
-                        s.span().start,
-                        format!("`miniprogram_state` = {:?}: use formal, trial or developer", s.get_ref()),
-                    ));
-                }
-                s.into_inner()
-            }
-        };
-        let lang = match m.lang {
-            None => "zh_CN".to_string(),
-            Some(s) => {
-                if !matches!(s.get_ref().as_str(), "zh_CN" | "en_US" | "zh_HK" | "zh_TW") {
-                    return Err(err(
-                        s.span().start,
-                        format!("`lang` = {:?}: use zh_CN, en_US, zh_HK or zh_TW", s.get_ref()),
-                    ));
-                }
-                s.into_inner()
-            }
-        };
-        let page = m.page.map(spanned_text);
-        if m.kind == Kind::Uniform && m.mp_appid.is_none() {
-            return Err(err(
-                0,
-                "[message] kind = \"uniform\" needs `mp_appid`: the official account bound to the mini program".into(),
-            ));
-        }
-        if m.kind == Kind::Template {
-            if let (Some(p), None) = (&page, &m.miniprogram_appid) {
-                return Err(LoadError::Config {
-                    at: p.at.clone(),
-                    message: "`page` on a template message opens a mini program: set `miniprogram_appid` too".into(),
-                });
-            }
-        }
-        let message = MessageConfig {
-            kind: m.kind,
-            template_id,
-            mp_appid: m.mp_appid,
-            miniprogram_appid: m.miniprogram_appid,
-            url: m.url.map(spanned_text),
-            page,
-            test_openid: m.test_openid,
-            miniprogram_state,
-            lang,
-            data,
-        };
-
+        let message = message_config(raw.message, &src)?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
-        let file = match (raw.recipients.file, raw.recipients.csv) {
-            (Some(f), None) | (None, Some(f)) => f,
-            (Some(_), Some(_)) => {
-                return Err(LoadError::Config {
-                    at: Location::file(path),
-                    message: "[recipients] has both `file` and `csv`: keep one (`csv` is the older name of `file`)"
-                        .into(),
-                })
-            }
-            (None, None) => {
-                return Err(LoadError::Config {
-                    at: Location::file(path),
-                    message: "[recipients] needs `file = \"list.csv\"` (or a workbook: list.xlsx)".into(),
-                })
-            }
-        };
-        let recipients = RecipientsConfig {
-            csv: base.join(&file),
-            sheet: raw.recipients.sheet,
-            openid_column: raw.recipients.openid_column.unwrap_or_else(|| "openid".into()).trim().to_string(),
-            encoding: raw.recipients.encoding,
-            allow_duplicates: raw.recipients.allow_duplicates,
-        };
-
-        let d = SendConfig::default();
-        let s = raw.send;
-        let positive = |v: Option<Spanned<u32>>, default: u32, key: &str, max: u32| match v {
-            None => Ok(default),
-            Some(v) if *v.get_ref() >= 1 && *v.get_ref() <= max => Ok(*v.get_ref()),
-            Some(v) => Err(err(v.span().start, format!("`{key}` = {}: must be from 1 to {max}", v.get_ref()))),
-        };
-        let send = SendConfig {
-            rate: positive(s.rate, d.rate, "rate", 1_000_000)?,
-            burst: positive(s.burst, d.burst, "burst", 10_000)?,
-            concurrency: positive(s.concurrency, d.concurrency, "concurrency", 1024)?,
-            max_attempts: positive(s.max_attempts, d.max_attempts, "max_attempts", 100)?,
-            timeout_ms: match s.timeout_ms {
-                None => d.timeout_ms,
-                Some(v) if (100..=600_000).contains(v.get_ref()) => *v.get_ref(),
-                Some(v) => {
-                    return Err(err(
-                        v.span().start,
-                        format!("`timeout_ms` = {}: must be from 100 to 600000", v.get_ref()),
-                    ))
-                }
-            },
-            window: match &s.window {
-                None => None,
-                Some(w) => {
-                    Some(super::schedule::Window::parse(w.get_ref()).map_err(|m| err(w.span().start, m.to_string()))?)
-                }
-            },
-            zone: match &s.timezone {
-                None => super::schedule::Zone::Local,
-                Some(z) => {
-                    super::schedule::Zone::parse(Some(z.get_ref())).map_err(|m| err(z.span().start, m.to_string()))?
-                }
-            },
-            suppress_days: match s.suppress_days {
-                None => wechat.account_suppress_days.map_or(d.suppress_days, |days| days.min(3650)),
-                Some(v) if *v.get_ref() <= 3650 => *v.get_ref(),
-                Some(v) => {
-                    return Err(err(
-                        v.span().start,
-                        format!("`suppress_days` = {}: at most 3650 (0 turns suppression off)", v.get_ref()),
-                    ))
-                }
-            },
-            pause_on_failure_rate: match s.pause_on_failure_rate {
-                None => d.pause_on_failure_rate,
-                Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 1.0 => *v.get_ref(),
-                Some(v) => {
-                    return Err(err(
-                        v.span().start,
-                        format!("`pause_on_failure_rate` = {}: must be above 0 and at most 1", v.get_ref()),
-                    ))
-                }
-            },
-        };
+        let recipients = recipients_config(raw.recipients, path, base)?;
+        let send = send_config(raw.send, wechat.account_suppress_days, &src)?;
         let template_cache = match raw.template_cache_minutes {
             None => Duration::from_secs(3600),
             Some(m) if *m.get_ref() <= 7 * 24 * 60 => Duration::from_secs(m.get_ref() * 60),
             Some(m) => {
-                return Err(err(
+                return Err(src.err(
                     m.span().start,
                     format!("`template_cache_minutes` = {}: must be from 0 to 10080 (a week)", m.get_ref()),
                 ))
@@ -409,7 +250,7 @@ impl CampaignConfig {
             Some(dir) => base.join(dir),
             None => base.join(".wxsend").join(&name),
         };
-        let network = raw_network.resolve(base, Duration::from_millis(send.timeout_ms), err)?;
+        let network = raw_network.resolve(base, Duration::from_millis(send.timeout_ms), |at, m| src.err(at, m))?;
         Ok(Self {
             path: path.to_path_buf(),
             name,
@@ -424,6 +265,170 @@ impl CampaignConfig {
             shared,
         })
     }
+}
+
+/// The campaign file being read: where a byte offset is, for messages.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn err(&self, offset: usize, message: String) -> LoadError {
+        LoadError::Config { at: Location::at_offset(self.path, self.text, offset), message }
+    }
+
+    fn spanned(&self, s: Spanned<String>) -> SourceText {
+        let at = Location::at_offset(self.path, self.text, s.span().start);
+        SourceText { text: s.into_inner(), at }
+    }
+}
+
+/// `name`: it names the state folder, so letters, digits, `-`, `_` and `.` only.
+fn check_name(name: Spanned<String>, src: &Source<'_>) -> Result<String, LoadError> {
+    let span = name.span();
+    let name = name.into_inner();
+    if name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || name.starts_with('.')
+    {
+        return Err(src.err(
+            span.start,
+            format!("`name` = {name:?}: use letters, digits, `-`, `_` and `.` only (it names the state folder)"),
+        ));
+    }
+    Ok(name)
+}
+
+/// `[message]`, checked.
+fn message_config(m: RawMessage, src: &Source<'_>) -> Result<MessageConfig, LoadError> {
+    let data_span = m.data.span();
+    let data: Vec<(String, SourceText)> = m.data.into_inner().into_iter().map(|(k, v)| (k, src.spanned(v))).collect();
+    if data.is_empty() {
+        return Err(src.err(data_span.start, "[message.data] is empty: map at least one template field".into()));
+    }
+    let tid_span = m.template_id.span();
+    let template_id = m.template_id.into_inner();
+    if template_id.trim().is_empty() {
+        return Err(src.err(tid_span.start, "`template_id` is empty".into()));
+    }
+    let one_of = |v: Option<Spanned<String>>, default: &str, key: &str, allowed: &[&str]| match v {
+        None => Ok(default.to_string()),
+        Some(s) if allowed.contains(&s.get_ref().as_str()) => Ok(s.into_inner()),
+        Some(s) => Err(src.err(s.span().start, format!("`{key}` = {:?}: use {}", s.get_ref(), or_list(allowed)))),
+    };
+    let miniprogram_state =
+        one_of(m.miniprogram_state, "formal", "miniprogram_state", &["formal", "trial", "developer"])?;
+    let lang = one_of(m.lang, "zh_CN", "lang", &["zh_CN", "en_US", "zh_HK", "zh_TW"])?;
+    let page = m.page.map(|p| src.spanned(p));
+    if m.kind == Kind::Uniform && m.mp_appid.is_none() {
+        return Err(src.err(
+            0,
+            "[message] kind = \"uniform\" needs `mp_appid`: the official account bound to the mini program".into(),
+        ));
+    }
+    if let (Kind::Template, Some(p), None) = (m.kind, &page, &m.miniprogram_appid) {
+        return Err(LoadError::Config {
+            at: p.at.clone(),
+            message: "`page` on a template message opens a mini program: set `miniprogram_appid` too".into(),
+        });
+    }
+    Ok(MessageConfig {
+        kind: m.kind,
+        template_id,
+        mp_appid: m.mp_appid,
+        miniprogram_appid: m.miniprogram_appid,
+        url: m.url.map(|u| src.spanned(u)),
+        page,
+        test_openid: m.test_openid,
+        miniprogram_state,
+        lang,
+        data,
+    })
+}
+
+/// `a, b or c`.
+fn or_list(items: &[&str]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.to_string(),
+        None => String::new(),
+    }
+}
+
+/// `[recipients]`, its file relative to the campaign's folder `base`.
+fn recipients_config(r: RawRecipients, path: &Path, base: &Path) -> Result<RecipientsConfig, LoadError> {
+    let problem = |message: &str| LoadError::Config { at: Location::file(path), message: message.into() };
+    let file = match (r.file, r.csv) {
+        (Some(f), None) | (None, Some(f)) => f,
+        (Some(_), Some(_)) => {
+            return Err(problem("[recipients] has both `file` and `csv`: keep one (`csv` is the older name of `file`)"))
+        }
+        (None, None) => return Err(problem("[recipients] needs `file = \"list.csv\"` (or a workbook: list.xlsx)")),
+    };
+    Ok(RecipientsConfig {
+        csv: base.join(&file),
+        sheet: r.sheet,
+        openid_column: r.openid_column.unwrap_or_else(|| "openid".into()).trim().to_string(),
+        encoding: r.encoding,
+        allow_duplicates: r.allow_duplicates,
+    })
+}
+
+/// `[send]`, checked; `account_days` is the account's `suppress_days`.
+fn send_config(s: RawSend, account_days: Option<u32>, src: &Source<'_>) -> Result<SendConfig, LoadError> {
+    let d = SendConfig::default();
+    let positive = |v: Option<Spanned<u32>>, default: u32, key: &str, max: u32| match v {
+        None => Ok(default),
+        Some(v) if *v.get_ref() >= 1 && *v.get_ref() <= max => Ok(*v.get_ref()),
+        Some(v) => Err(src.err(v.span().start, format!("`{key}` = {}: must be from 1 to {max}", v.get_ref()))),
+    };
+    let bad = |at: usize, message: String| Err(src.err(at, message));
+    Ok(SendConfig {
+        rate: positive(s.rate, d.rate, "rate", 1_000_000)?,
+        burst: positive(s.burst, d.burst, "burst", 10_000)?,
+        concurrency: positive(s.concurrency, d.concurrency, "concurrency", 1024)?,
+        max_attempts: positive(s.max_attempts, d.max_attempts, "max_attempts", 100)?,
+        timeout_ms: match s.timeout_ms {
+            None => d.timeout_ms,
+            Some(v) if (100..=600_000).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                return bad(v.span().start, format!("`timeout_ms` = {}: must be from 100 to 600000", v.get_ref()))
+            }
+        },
+        window: match &s.window {
+            None => None,
+            Some(w) => {
+                Some(super::schedule::Window::parse(w.get_ref()).map_err(|m| src.err(w.span().start, m.to_string()))?)
+            }
+        },
+        zone: match &s.timezone {
+            None => super::schedule::Zone::Local,
+            Some(z) => {
+                super::schedule::Zone::parse(Some(z.get_ref())).map_err(|m| src.err(z.span().start, m.to_string()))?
+            }
+        },
+        suppress_days: match s.suppress_days {
+            None => account_days.map_or(d.suppress_days, |days| days.min(3650)),
+            Some(v) if *v.get_ref() <= 3650 => *v.get_ref(),
+            Some(v) => {
+                return bad(
+                    v.span().start,
+                    format!("`suppress_days` = {}: at most 3650 (0 turns suppression off)", v.get_ref()),
+                )
+            }
+        },
+        pause_on_failure_rate: match s.pause_on_failure_rate {
+            None => d.pause_on_failure_rate,
+            Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 1.0 => *v.get_ref(),
+            Some(v) => {
+                return bad(
+                    v.span().start,
+                    format!("`pause_on_failure_rate` = {}: must be above 0 and at most 1", v.get_ref()),
+                )
+            }
+        },
+    })
 }
 
 /// Turn serde's "unknown field `x`, expected one of `a`, `b`" into a message with a suggestion.

@@ -207,33 +207,7 @@ impl Journal {
             move |source| JournalError::Io { path, source }
         };
         paths.check()?;
-        crate::private::create_dir_all(&paths.dir)
-            .and_then(|()| crate::private::restrict_dir(&paths.dir))
-            .map_err(io(&paths.dir))?;
-        let mut lock = crate::private::options()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&paths.lock)
-            .map_err(io(&paths.lock))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                // The holder wrote its pid when it took the lock. A lock left by a dead process
-                // is released by the OS, so only a live holder gets here.
-                let pid = std::fs::read_to_string(&paths.lock).ok().and_then(|t| t.trim().parse::<u32>().ok());
-                return Err(JournalError::Locked { path: paths.dir.clone(), pid });
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(JournalError::Io { path: paths.lock.clone(), source: e })
-            }
-        }
-        {
-            use std::io::{Seek, Write};
-            let pid = std::process::id().to_string();
-            let _ = lock.set_len(0).and_then(|()| lock.rewind()).and_then(|()| lock.write_all(pid.as_bytes()));
-        }
+        let lock = lock_folder(&paths)?;
         let fp = Fingerprints::of(campaign);
         let rows = campaign.recipients.len();
         if new_run && paths.journal.exists() {
@@ -292,20 +266,7 @@ impl Journal {
         let writer = JournalWriter::spawn(file, paths.journal.clone(), Some(paths.reserve.clone()))
             .map_err(io(&paths.journal))?;
         if !exists {
-            writer.append(Line::Header {
-                version: 3,
-                campaign: campaign.config.name.clone(),
-                campaign_fp: fp.campaign,
-                csv: campaign.recipients.path.display().to_string(),
-                csv_fp: fp.csv,
-                rows,
-                created: unix_now(),
-                list: Some(Box::new(fp.list)),
-                kind: Some(campaign.config.message.kind.as_str().to_string()),
-                template: Some(campaign.config.message.template_id.clone()),
-                appid: Some(campaign.config.wechat.appid.clone()),
-                mock: mock.then_some(true),
-            });
+            writer.append(header(campaign, fp, rows, mock));
         }
         if let Some((row, attempt)) = torn_dispatch {
             // Written again whole: the row stays unknown on every later replay.
@@ -318,6 +279,59 @@ impl Journal {
         }
         Ok((Self { paths, replay, repaired, checkpoint, _lock: lock }, writer))
     }
+}
+
+/// The first record of a new journal: what it is bound to (version 3).
+fn header(campaign: &Campaign, fp: Fingerprints, rows: usize, mock: bool) -> Line {
+    Line::Header {
+        version: 3,
+        campaign: campaign.config.name.clone(),
+        campaign_fp: fp.campaign,
+        csv: campaign.recipients.path.display().to_string(),
+        csv_fp: fp.csv,
+        rows,
+        created: unix_now(),
+        list: Some(Box::new(fp.list)),
+        kind: Some(campaign.config.message.kind.as_str().to_string()),
+        template: Some(campaign.config.message.template_id.clone()),
+        appid: Some(campaign.config.wechat.appid.clone()),
+        mock: mock.then_some(true),
+    }
+}
+
+/// Create the state folder (0700) and take its lock, writing this process's pid into it; a live
+/// holder's pid comes back in [`JournalError::Locked`].
+fn lock_folder(paths: &StatePaths) -> Result<File, JournalError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| JournalError::Io { path, source }
+    };
+    crate::private::create_dir_all(&paths.dir)
+        .and_then(|()| crate::private::restrict_dir(&paths.dir))
+        .map_err(io(&paths.dir))?;
+    let mut lock = crate::private::options()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&paths.lock)
+        .map_err(io(&paths.lock))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            // The holder wrote its pid when it took the lock. A lock left by a dead process is
+            // released by the OS, so only a live holder gets here.
+            let pid = std::fs::read_to_string(&paths.lock).ok().and_then(|t| t.trim().parse::<u32>().ok());
+            return Err(JournalError::Locked { path: paths.dir.clone(), pid });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(JournalError::Io { path: paths.lock.clone(), source: e }),
+    }
+    {
+        use std::io::{Seek, Write};
+        let pid = std::process::id().to_string();
+        let _ = lock.set_len(0).and_then(|()| lock.rewind()).and_then(|()| lock.write_all(pid.as_bytes()));
+    }
+    Ok(lock)
 }
 
 /// The account a journal was written for (its header, version 3 on), unless it was a run of

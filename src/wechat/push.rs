@@ -183,47 +183,7 @@ pub fn parse_events(body: &str) -> Result<Vec<PushEvent>, PushError> {
     let body = body.trim();
     if body.starts_with('{') {
         let v: serde_json::Value = serde_json::from_str(body).map_err(|e| PushError::Malformed(e.to_string()))?;
-        let text = |v: &serde_json::Value, k: &str| match v.get(k) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) if !other.is_null() => other.to_string(),
-            _ => String::new(),
-        };
-        let openid = text(&v, "FromUserName");
-        let created = text(&v, "CreateTime").parse().unwrap_or(0);
-        return Ok(match text(&v, "Event").as_str() {
-            "subscribe_msg_sent_event" => {
-                let list = v.get("SubscribeMsgSentEvent").and_then(|e| e.get("List"));
-                let items: Vec<&serde_json::Value> = match list {
-                    Some(serde_json::Value::Array(a)) => a.iter().collect(),
-                    Some(one) => vec![one],
-                    None => Vec::new(),
-                };
-                items
-                    .into_iter()
-                    .map(|i| {
-                        let (code, status) = (text(i, "ErrorCode"), text(i, "ErrorStatus"));
-                        PushEvent {
-                            openid: openid.clone(),
-                            msgid: Some(text(i, "MsgID")).filter(|m| !m.is_empty()),
-                            status: ReceiptStatus::of_subscribe(&code, &status),
-                            detail: status,
-                            created,
-                        }
-                    })
-                    .collect()
-            }
-            "TEMPLATESENDJOBFINISH" => {
-                let status = text(&v, "Status");
-                vec![PushEvent {
-                    openid,
-                    msgid: Some(text(&v, "MsgID")).filter(|m| !m.is_empty()),
-                    status: ReceiptStatus::of_template(&status),
-                    detail: status,
-                    created,
-                }]
-            }
-            _ => Vec::new(),
-        });
+        return Ok(json_events(&v));
     }
     let fields = xml_fields(body)?;
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
@@ -266,6 +226,51 @@ pub fn parse_events(body: &str) -> Result<Vec<PushEvent>, PushError> {
         }
         _ => Vec::new(),
     })
+}
+
+/// The delivery receipts of a JSON push (a mini program's message server may push JSON).
+fn json_events(v: &serde_json::Value) -> Vec<PushEvent> {
+    let text = |v: &serde_json::Value, k: &str| match v.get(k) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) if !other.is_null() => other.to_string(),
+        _ => String::new(),
+    };
+    let openid = text(v, "FromUserName");
+    let created = text(v, "CreateTime").parse().unwrap_or(0);
+    match text(v, "Event").as_str() {
+        "subscribe_msg_sent_event" => {
+            let list = v.get("SubscribeMsgSentEvent").and_then(|e| e.get("List"));
+            let items: Vec<&serde_json::Value> = match list {
+                Some(serde_json::Value::Array(a)) => a.iter().collect(),
+                Some(one) => vec![one],
+                None => Vec::new(),
+            };
+            items
+                .into_iter()
+                .map(|i| {
+                    let (code, status) = (text(i, "ErrorCode"), text(i, "ErrorStatus"));
+                    PushEvent {
+                        openid: openid.clone(),
+                        msgid: Some(text(i, "MsgID")).filter(|m| !m.is_empty()),
+                        status: ReceiptStatus::of_subscribe(&code, &status),
+                        detail: status,
+                        created,
+                    }
+                })
+                .collect()
+        }
+        "TEMPLATESENDJOBFINISH" => {
+            let status = text(v, "Status");
+            vec![PushEvent {
+                openid,
+                msgid: Some(text(v, "MsgID")).filter(|m| !m.is_empty()),
+                status: ReceiptStatus::of_template(&status),
+                detail: status,
+                created,
+            }]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// What WeChat pushes to a third-party platform's authorization-event URL (`InfoType`).
