@@ -61,6 +61,14 @@ pub struct ReportLine {
 impl RunReport {
     /// The summary, line by line.
     pub fn lines(&self) -> Vec<ReportLine> {
+        let mut out = self.totals_lines();
+        out.extend(self.attention_lines());
+        out.extend(self.file_lines());
+        out
+    }
+
+    /// What this run did, where the campaign stands, and what the ledger and other senders hold.
+    fn totals_lines(&self) -> Vec<ReportLine> {
         let s = &self.summary;
         let c = &s.counters;
         let t = &self.totals;
@@ -119,6 +127,14 @@ impl RunReport {
                 ),
             );
         }
+        out
+    }
+
+    /// Receipts, transient answers, errors by code, unknown rows.
+    fn attention_lines(&self) -> Vec<ReportLine> {
+        let (c, t) = (&self.summary.counters, &self.totals);
+        let mut out = Vec::new();
+        let mut say = |kind, text: String| out.push(ReportLine { kind, text });
         if t.delivered > 0 {
             let r = &self.receipts;
             say(
@@ -158,6 +174,14 @@ impl RunReport {
                 ),
             );
         }
+        out
+    }
+
+    /// The run's files, and how to re-run the failures or resume.
+    fn file_lines(&self) -> Vec<ReportLine> {
+        let (s, t) = (&self.summary, &self.totals);
+        let mut out = Vec::new();
+        let mut say = |kind, text: String| out.push(ReportLine { kind, text });
         say(LineKind::Info, format!("journal  {}", self.files.journal.display()));
         match &self.failures {
             Ok(n) => {

@@ -241,12 +241,7 @@ impl Board {
         if let Some(k) = done.openid_key {
             self.in_flight_openids.remove(&k);
         }
-        if done.token.retried {
-            self.counters.requests += 1;
-        }
-        if let Some(status) = done.token_status {
-            self.announcements.push(Event::TokenRefreshed { external: done.token.external, status });
-        }
+        self.note_token(&done);
         let Finished { job, verdict, .. } = done;
         let (row, attempt) = (job.row, job.attempt);
         match verdict {
@@ -274,18 +269,7 @@ impl Board {
             }
             Verdict::SlowDown(failure) => {
                 *self.counters.retries_by_code.entry(failure.code()).or_default() += 1;
-                let delay = if failure.errcode == Some(45011) {
-                    let until = now + cfg.minute_quota_pause;
-                    if self.slow_until.is_none_or(|t| t < until - Duration::from_secs(1)) {
-                        self.slow_until = Some(until);
-                        self.announcements.push(Event::Paused(PauseReason::MinuteQuota {
-                            wait_secs: cfg.minute_quota_pause.as_secs(),
-                        }));
-                    }
-                    cfg.minute_quota_pause
-                } else {
-                    cfg.per_user_retry
-                };
+                let delay = self.slow_down(&failure, &cfg, now);
                 self.events.push(RowEvent::Retrying { row, attempt, failure, delay });
                 self.schedule(job, now + delay);
             }
@@ -316,13 +300,7 @@ impl Board {
                 self.events.push(RowEvent::Elsewhere { row, unknown });
             }
             Verdict::SharedLost(detail) => {
-                // Not sent: back to the queue, for the next run.
-                self.events.push(RowEvent::Released { row });
-                if job.attempt == 0 {
-                    self.fresh.push_front(row);
-                } else {
-                    self.schedule(job, now);
-                }
+                self.requeue_unsent(job, now);
                 self.lose_shared(detail);
             }
             Verdict::JournalFailed(detail) => {
@@ -332,6 +310,42 @@ impl Board {
                 }
             }
         }
+    }
+
+    /// What the attempt's token did: a second request with a replaced token, a refresh to announce.
+    fn note_token(&mut self, done: &Finished) {
+        if done.token.retried {
+            self.counters.requests += 1;
+        }
+        if let Some(status) = done.token_status.clone() {
+            self.announcements.push(Event::TokenRefreshed { external: done.token.external, status });
+        }
+    }
+
+    /// A row that was not sent (Redis was lost before its request left) goes back to the queue.
+    fn requeue_unsent(&mut self, job: Job, now: Instant) {
+        let row = job.row;
+        self.events.push(RowEvent::Released { row });
+        if job.attempt == 0 {
+            self.fresh.push_front(row);
+        } else {
+            self.schedule(job, now);
+        }
+    }
+
+    /// How long a row waits after a slow-down answer: a minute for 45011 (every worker pauses,
+    /// announced once), a moment for 43108 (one user, concurrent sends).
+    fn slow_down(&mut self, failure: &crate::wechat::Failure, cfg: &EngineConfig, now: Instant) -> Duration {
+        if failure.errcode != Some(45011) {
+            return cfg.per_user_retry;
+        }
+        let until = now + cfg.minute_quota_pause;
+        if self.slow_until.is_none_or(|t| t < until - Duration::from_secs(1)) {
+            self.slow_until = Some(until);
+            self.announcements
+                .push(Event::Paused(PauseReason::MinuteQuota { wait_secs: cfg.minute_quota_pause.as_secs() }));
+        }
+        cfg.minute_quota_pause
     }
 
     /// Redis was lost: stop dispatching (unless a crash already ended the run).

@@ -111,6 +111,51 @@ enum Step<'a> {
     Wait { until: Option<Instant>, changed: std::pin::Pin<Box<tokio::sync::futures::Notified<'a>>> },
 }
 
+/// Carry out the front end's `c`: the rate (this process's limiter, then the account's),
+/// pause, resume, the schedule's hold, stop; the event it makes goes to the front end.
+async fn apply_control(c: Control, shared: &Shared, shelf: &Shelf, events: &mpsc::Sender<Event>) {
+    if let Control::SetRate(r) = c {
+        // This process's limiter at once; the account's (every sender's) behind it.
+        let rate = r.max(1);
+        let _ = shared.limiter.set_rate(rate).await;
+        if let Some(coord) = &shared.coord {
+            let limiter = coord.rate.clone();
+            tokio::spawn(async move {
+                let _ = Limiter::set_rate(&*limiter, rate).await;
+            });
+        }
+    }
+    let event = {
+        let mut board = shelf.lock();
+        let event = match c {
+            Control::Pause => board.pause().then_some(Event::Paused(PauseReason::Operator)),
+            Control::Resume => board.resume().then_some(Event::Resumed),
+            Control::Schedule(Some(reason)) => {
+                board.held_by_schedule = true;
+                Some(Event::Paused(reason))
+            }
+            Control::Schedule(None) => std::mem::replace(&mut board.held_by_schedule, false).then_some(Event::Resumed),
+            Control::Stop => {
+                board.stop();
+                None
+            }
+            Control::SetRate(r) => {
+                let rate = r.max(1);
+                board.counters.rate_limit = rate;
+                Some(Event::RateChanged(rate))
+            }
+        };
+        shelf.sync_halt(&mut board);
+        event
+    };
+    shelf.changed.notify_waiters();
+    if let Some(e) = event {
+        let _ = events.send(e).await;
+    }
+}
+
+/// The engine's run: the workers started, the front end's controls carried out, events sent
+/// every tick, and the summary once every worker has finished.
 pub(super) async fn run(
     shared: Arc<Shared>,
     rows: Vec<usize>,
@@ -141,46 +186,7 @@ pub(super) async fn run(
                     control_open = false;
                     continue;
                 };
-                if let Control::SetRate(r) = c {
-                    // This process's limiter at once; the account's (every sender's) behind it.
-                    let rate = r.max(1);
-                    let _ = shared.limiter.set_rate(rate).await;
-                    if let Some(coord) = &shared.coord {
-                        let limiter = coord.rate.clone();
-                        tokio::spawn(async move {
-                            let _ = Limiter::set_rate(&*limiter, rate).await;
-                        });
-                    }
-                }
-                let event = {
-                    let mut board = shelf.lock();
-                    let event = match c {
-                        Control::Pause => board.pause().then_some(Event::Paused(PauseReason::Operator)),
-                        Control::Resume => board.resume().then_some(Event::Resumed),
-                        Control::Schedule(Some(reason)) => {
-                            board.held_by_schedule = true;
-                            Some(Event::Paused(reason))
-                        }
-                        Control::Schedule(None) => {
-                            std::mem::replace(&mut board.held_by_schedule, false).then_some(Event::Resumed)
-                        }
-                        Control::Stop => {
-                            board.stop();
-                            None
-                        }
-                        Control::SetRate(r) => {
-                            let rate = r.max(1);
-                            board.counters.rate_limit = rate;
-                            Some(Event::RateChanged(rate))
-                        }
-                    };
-                    shelf.sync_halt(&mut board);
-                    event
-                };
-                shelf.changed.notify_waiters();
-                if let Some(e) = event {
-                    let _ = events.send(e).await;
-                }
+                apply_control(c, &shared, &shelf, &events).await;
             }
             joined = workers.join_next() => match joined {
                 None => break,

@@ -316,7 +316,32 @@ impl MockState {
         reply
     }
 
-    fn send_locked(&self, g: &mut Inner, kind: Kind, token: Option<&str>, body: &[u8]) -> Reply {
+    /// Count and record an accepted message: its body's bytes kept (read again by
+    /// [`MockState::records`]), and a line in the record file when there is one.
+    fn keep(&self, g: &mut Inner, kind: Kind, body: &[u8], msgid: Option<u64>, at_ms: u64) {
+        g.stats.accepted += 1;
+        // The record keeps the body's bytes; `records()` reads them again when asked.
+        let start = g.bodies.len();
+        g.bodies.extend_from_slice(body);
+        let stored = Stored {
+            at_ms,
+            at_unix_ms: self.started_unix_ms + at_ms,
+            kind,
+            msgid: msgid.and_then(NonZeroU64::new),
+            body_start: start,
+        };
+        if g.record_file.is_some() {
+            let record = stored.record(g.records.len() as u64 + 1, &g.bodies, g.bodies.len());
+            if let Some(f) = g.record_file.as_mut() {
+                let _ = serde_json::to_writer(&mut *f, &record).map(|_| f.write_all(b"\n"));
+            }
+        }
+        g.records.push(stored);
+    }
+
+    /// What happens to a send before its body is read: the scripted token invalidation, the
+    /// seeded faults (502, not JSON, -1), the token's check and the quotas.
+    fn before_reading(&self, g: &mut Inner, token: Option<&str>, now: Instant) -> Option<Reply> {
         g.stats.send_requests += 1;
         let n = g.stats.send_requests;
         if g.invalidate_at.first().is_some_and(|&at| n >= at) {
@@ -326,18 +351,17 @@ impl MockState {
         let c = &self.config;
         let roll = g.rng.f64();
         if roll < c.http_502_rate {
-            return Reply::BadGateway;
+            return Some(Reply::BadGateway);
         }
         if roll < c.http_502_rate + c.non_json_rate {
-            return Reply::NotJson;
+            return Some(Reply::NotJson);
         }
         if let Some(r) = self.check_token(g, token) {
-            return r;
+            return Some(r);
         }
         if roll < c.http_502_rate + c.non_json_rate + c.system_error_rate {
-            return self.error(g, -1, "system error");
+            return Some(self.error(g, -1, "system error"));
         }
-        let now = Instant::now();
         if let Some(limit) = c.minute_quota {
             if now.duration_since(g.minute_start) >= Duration::from_millis(c.minute_window_ms.max(1)) {
                 g.minute_start = now;
@@ -345,16 +369,24 @@ impl MockState {
             }
             g.minute_count += 1;
             if g.minute_count > limit {
-                return self.error(g, 45011, "api minute-quota reach limit, must slower, retry next minute");
+                return Some(self.error(g, 45011, "api minute-quota reach limit, must slower, retry next minute"));
             }
         }
         if let Some(limit) = c.daily_quota {
             if g.day_count >= limit {
-                return self.error(g, 45009, "reach max api daily quota limit");
+                return Some(self.error(g, 45009, "reach max api daily quota limit"));
             }
         }
         g.day_count += 1;
+        None
+    }
 
+    fn send_locked(&self, g: &mut Inner, kind: Kind, token: Option<&str>, body: &[u8]) -> Reply {
+        let now = Instant::now();
+        if let Some(refused) = self.before_reading(g, token, now) {
+            return refused;
+        }
+        let c = &self.config;
         let Ok(req) = serde_json::from_slice::<SendBody>(body) else {
             return self.error(g, 47001, "data format error");
         };
@@ -423,24 +455,7 @@ impl MockState {
         if !g.delivered_content.insert(self.keys.content(kind, touser, template_id, fields)) {
             g.stats.duplicate_deliveries += 1;
         }
-        g.stats.accepted += 1;
-        // The record keeps the body's bytes; `records()` reads them again when asked.
-        let start = g.bodies.len();
-        g.bodies.extend_from_slice(body);
-        let stored = Stored {
-            at_ms,
-            at_unix_ms: self.started_unix_ms + at_ms,
-            kind,
-            msgid: msgid.and_then(NonZeroU64::new),
-            body_start: start,
-        };
-        if g.record_file.is_some() {
-            let record = stored.record(g.records.len() as u64 + 1, &g.bodies, g.bodies.len());
-            if let Some(f) = g.record_file.as_mut() {
-                let _ = serde_json::to_writer(&mut *f, &record).map(|_| f.write_all(b"\n"));
-            }
-        }
-        g.records.push(stored);
+        self.keep(g, kind, body, msgid, at_ms);
         // The common answer written directly, not built as a JSON tree.
         Reply::Ok(match msgid {
             Some(m) => format!(r#"{{"errcode":0,"errmsg":"ok","msgid":{m}}}"#),

@@ -41,30 +41,11 @@ pub async fn probe(http: &Http) -> Vec<ProbeStep> {
         Route::Proxy(proxy) => (proxy.host.clone(), proxy.port),
     };
     // Name resolution.
-    let started = Instant::now();
-    match tokio::time::timeout(p.connect_timeout, tokio::net::lookup_host((dial_host.as_str(), dial_port))).await {
-        Ok(Ok(addrs)) => {
-            let addrs: Vec<String> = addrs.map(|a| a.ip().to_string()).take(4).collect();
-            let mut detail = format!("{dial_host} → {}", addrs.join(", "));
-            if matches!(p.route, Route::Proxy(_)) {
-                detail.push_str(&format!(" ({} is resolved by the proxy)", p.host));
-            }
-            steps.push(ProbeStep::ok("dns", detail));
-        }
-        Ok(Err(e)) => {
-            steps.push(ProbeStep::fail(
-                "dns",
-                format!("{dial_host} cannot be resolved ({e}): check the name, this machine's DNS, or set a proxy (HTTPS_PROXY or `proxy`)"),
-            ));
-            return steps;
-        }
-        Err(_) => {
-            steps.push(ProbeStep::fail(
-                "dns",
-                format!("no answer for {dial_host} within {} ms", started.elapsed().as_millis()),
-            ));
-            return steps;
-        }
+    let dns = dns_step(&dial_host, dial_port, p.host, matches!(p.route, Route::Proxy(_)), p.connect_timeout).await;
+    let resolved = dns.passed;
+    steps.push(dns);
+    if !resolved {
+        return steps;
     }
     // TCP.
     let started = Instant::now();
@@ -100,27 +81,12 @@ pub async fn probe(http: &Http) -> Vec<ProbeStep> {
     }
     // TLS, with the client's own trust.
     if let Some(config) = p.tls {
-        let Ok(name) = rustls::pki_types::ServerName::try_from(p.host.to_string()) else {
-            steps.push(ProbeStep::fail("tls", format!("{:?} is not a host name", p.host)));
+        let tls = tls_step(config, p.host, tcp, p.tls_timeout).await;
+        let shaken = tls.passed;
+        steps.push(tls);
+        if !shaken {
             return steps;
-        };
-        let connector = tokio_rustls::TlsConnector::from(config.clone());
-        let tls = match tokio::time::timeout(p.tls_timeout, connector.connect(name, tcp)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                steps.push(ProbeStep::fail("tls", describe_tls_error(p.host, &e).0));
-                return steps;
-            }
-            Err(_) => {
-                steps.push(ProbeStep::fail("tls", format!("no TLS handshake with {} in time", p.host)));
-                return steps;
-            }
-        };
-        let issuer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| issuer_of(c.as_ref()));
-        steps.push(ProbeStep::ok(
-            "tls",
-            format!("certificate of {} verified, issued by {}", p.host, issuer.unwrap_or_else(|| "?".into())),
-        ));
+        }
     }
     // One plain request, through the client that sends, for the server's clock.
     let date = match http.uri("/", &[]) {
@@ -129,6 +95,49 @@ pub async fn probe(http: &Http) -> Vec<ProbeStep> {
     };
     steps.push(clock_step(date, SystemTime::now()));
     steps
+}
+
+/// Resolve the host dialled (the proxy's, when there is one).
+async fn dns_step(dial_host: &str, dial_port: u16, host: &str, proxied: bool, timeout: Duration) -> ProbeStep {
+    let started = Instant::now();
+    match tokio::time::timeout(timeout, tokio::net::lookup_host((dial_host, dial_port))).await {
+        Ok(Ok(addrs)) => {
+            let addrs: Vec<String> = addrs.map(|a| a.ip().to_string()).take(4).collect();
+            let mut detail = format!("{dial_host} → {}", addrs.join(", "));
+            if proxied {
+                detail.push_str(&format!(" ({host} is resolved by the proxy)"));
+            }
+            ProbeStep::ok("dns", detail)
+        }
+        Ok(Err(e)) => ProbeStep::fail(
+            "dns",
+            format!("{dial_host} cannot be resolved ({e}): check the name, this machine's DNS, or set a proxy (HTTPS_PROXY or `proxy`)"),
+        ),
+        Err(_) => ProbeStep::fail("dns", format!("no answer for {dial_host} within {} ms", started.elapsed().as_millis())),
+    }
+}
+
+/// The TLS handshake over `tcp` with the client's own trust, naming the certificate's issuer.
+async fn tls_step<IO>(
+    config: &std::sync::Arc<rustls::ClientConfig>,
+    host: &str,
+    tcp: IO,
+    timeout: Duration,
+) -> ProbeStep
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Ok(name) = rustls::pki_types::ServerName::try_from(host.to_string()) else {
+        return ProbeStep::fail("tls", format!("{host:?} is not a host name"));
+    };
+    let connector = tokio_rustls::TlsConnector::from(config.clone());
+    let tls = match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return ProbeStep::fail("tls", describe_tls_error(host, &e).0),
+        Err(_) => return ProbeStep::fail("tls", format!("no TLS handshake with {host} in time")),
+    };
+    let issuer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| issuer_of(c.as_ref()));
+    ProbeStep::ok("tls", format!("certificate of {host} verified, issued by {}", issuer.unwrap_or_else(|| "?".into())))
 }
 
 /// The issuer's common name (or whole name) of a DER certificate.

@@ -231,7 +231,6 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 const COMMAND_OUTPUT_LIMIT: usize = 64 * 1024;
 
 async fn run_token_command(command: &str) -> Result<Fetched, TokenError> {
-    use tokio::io::AsyncReadExt;
     let fail = |detail: String| TokenError::Command { command: command.to_string(), detail };
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
@@ -245,43 +244,7 @@ async fn run_token_command(command: &str) -> Result<Fetched, TokenError> {
     cmd.process_group(0);
     let mut child = cmd.spawn().map_err(|e| fail(format!("cannot start it: {e}")))?;
     let pid = child.id();
-    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
-    let collect = async {
-        // Both pipes at once: a command that fills one while we read the other must not hang;
-        // and stdout decides alone when it has printed too much.
-        let read_out = async {
-            let mut stdout = Vec::new();
-            if let Some(o) = out.as_mut() {
-                let _ = o.take(COMMAND_OUTPUT_LIMIT as u64 + 1).read_to_end(&mut stdout).await;
-            }
-            stdout
-        };
-        let read_err = async {
-            let mut stderr = Vec::new();
-            if let Some(e) = err.as_mut() {
-                let _ = e.take(8 * 1024).read_to_end(&mut stderr).await;
-            }
-            stderr
-        };
-        tokio::pin!(read_out, read_err);
-        let mut stderr = None;
-        let stdout = loop {
-            tokio::select! {
-                out = &mut read_out => break out,
-                e = &mut read_err, if stderr.is_none() => stderr = Some(e),
-            }
-        };
-        if stdout.len() > COMMAND_OUTPUT_LIMIT {
-            // Too much: stop it rather than wait for it to finish printing.
-            return (stdout, Vec::new(), None);
-        }
-        let stderr = match stderr {
-            Some(e) => e,
-            None => read_err.await,
-        };
-        let status = child.wait().await;
-        (stdout, stderr, Some(status))
-    };
+    let collect = collect_output(&mut child);
     let stopped = |child: &mut tokio::process::Child| {
         kill_group(pid);
         let _ = child.start_kill();
@@ -328,8 +291,56 @@ async fn run_token_command(command: &str) -> Result<Fetched, TokenError> {
             if said.is_empty() { String::new() } else { format!(": {}", redact_secrets(&said)) }
         )));
     }
-    // Either a bare token, or WeChat's JSON answer {"access_token": ..., "expires_in": ...}
-    // (or its refusal, {"errcode": ..., "errmsg": ...}).
+    token_printed(command, text)
+}
+
+/// A running command's output: stdout (up to one byte over the limit, when it prints too much:
+/// then it is not waited for and the status is `None`), stderr (its first 8 KiB), and how it
+/// exited. Both pipes are read at once: a command that fills one while the other is read must
+/// not hang.
+async fn collect_output(
+    child: &mut tokio::process::Child,
+) -> (Vec<u8>, Vec<u8>, Option<std::io::Result<std::process::ExitStatus>>) {
+    use tokio::io::AsyncReadExt;
+    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let read_out = async {
+        let mut stdout = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.take(COMMAND_OUTPUT_LIMIT as u64 + 1).read_to_end(&mut stdout).await;
+        }
+        stdout
+    };
+    let read_err = async {
+        let mut stderr = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.take(8 * 1024).read_to_end(&mut stderr).await;
+        }
+        stderr
+    };
+    tokio::pin!(read_out, read_err);
+    let mut stderr = None;
+    let stdout = loop {
+        tokio::select! {
+            out = &mut read_out => break out,
+            e = &mut read_err, if stderr.is_none() => stderr = Some(e),
+        }
+    };
+    if stdout.len() > COMMAND_OUTPUT_LIMIT {
+        // Too much: stop it rather than wait for it to finish printing.
+        return (stdout, Vec::new(), None);
+    }
+    let stderr = match stderr {
+        Some(e) => e,
+        None => read_err.await,
+    };
+    let status = child.wait().await;
+    (stdout, stderr, Some(status))
+}
+
+/// What a token command printed: a bare token, or WeChat's JSON answer
+/// `{"access_token": …, "expires_in": …}` (or its refusal, `{"errcode": …, "errmsg": …}`).
+fn token_printed(command: &str, text: String) -> Result<Fetched, TokenError> {
+    let fail = |detail: String| TokenError::Command { command: command.to_string(), detail };
     if let Ok(a) = serde_json::from_str::<TokenAnswer>(&text) {
         if let Some(t) = a.access_token.filter(|t| !t.is_empty()) {
             check_token_text(&t).map_err(|why| fail(format!("the access_token it printed is not a token: {why}")))?;
