@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use super::context::Shared;
+use super::context::Context;
 use crate::campaign::Rendered;
 use crate::journal::{Line, Who};
 use crate::shared::{Claim, RowState};
@@ -86,8 +86,8 @@ pub struct Scratch {
 
 impl Scratch {
     /// Render the row's request body (its message key is left in `self.rendered`).
-    pub fn render_body(&mut self, shared: &Shared, row: usize) -> Bytes {
-        shared.campaign.render_row(row, &mut self.rendered, &mut self.body);
+    pub fn render_body(&mut self, ctx: &Context, row: usize) -> Bytes {
+        ctx.campaign.render_row(row, &mut self.rendered, &mut self.body);
         if self.bodies.capacity() < self.body.len() {
             self.bodies.reserve(self.body.len().max(64 * 1024));
         }
@@ -103,7 +103,7 @@ pub fn backoff(base: Duration, max: Duration, transient: u32) -> Duration {
 }
 
 /// Send one attempt of `job`: render (once), journal the dispatch, send, journal the answer.
-pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openid_key: Option<u64>) -> Finished {
+pub async fn attempt(ctx: &Context, scratch: &mut Scratch, mut job: Job, openid_key: Option<u64>) -> Finished {
     // Test builds only: a worker that fails, to prove a crash is reported as one.
     #[cfg(feature = "failpoints")]
     if std::env::var("WXSEND_FAILPOINT_PANIC_AT_ROW").ok().and_then(|v| v.parse::<usize>().ok()) == Some(job.row) {
@@ -112,7 +112,7 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     let body = match &job.body {
         Some(b) => b.clone(),
         None => {
-            let b = scratch.render_body(shared, job.row);
+            let b = scratch.render_body(ctx, job.row);
             job.body = Some(b.clone());
             job.message_key = scratch.rendered.message_key;
             b
@@ -120,7 +120,7 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     };
     let finished =
         |job, verdict| Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
-    if let Some(c) = &shared.coord {
+    if let Some(c) = &ctx.coord {
         // Boxed here and below: Redis's futures are large, and a send without Redis should not
         // copy their room with every attempt.
         if let Err(verdict) = Box::pin(claim_shared(c, job.row)).await {
@@ -129,35 +129,35 @@ pub async fn attempt(shared: &Shared, scratch: &mut Scratch, mut job: Job, openi
     }
     job.attempt += 1;
     let (row, attempt) = (job.row, job.attempt);
-    let openid = shared.campaign.recipients.row(row).map(|r| r.openid().to_string()).unwrap_or_default();
+    let openid = ctx.campaign.recipients.row(row).map(|r| r.openid().to_string()).unwrap_or_default();
     let who = Some(Box::new(Who { openid, key: format!("{:016x}", job.message_key) }));
-    if !shared.journal.append_written(Line::Dispatch { row, attempt, who }).await {
-        let detail = shared.journal.error().unwrap_or_else(|| "the journal cannot be written".into());
-        if let Some(c) = &shared.coord {
+    if !ctx.journal.append_written(Line::Dispatch { row, attempt, who }).await {
+        let detail = ctx.journal.error().unwrap_or_else(|| "the journal cannot be written".into());
+        if let Some(c) = &ctx.coord {
             let _ = Box::pin(c.rows.mark_outcome(row, &RowState::Retry)).await;
         }
         let verdict = Verdict::JournalFailed(detail);
         return finished(job, verdict);
     }
-    let kind = shared.campaign.template.kind;
-    let (outcome, token) = match shared.sender.send(kind, &body).await {
+    let kind = ctx.campaign.template.kind;
+    let (outcome, token) = match ctx.sender.send(kind, &body).await {
         Ok(r) => r,
         Err(e) => {
             let message = e.to_string();
-            shared.journal.append(Line::Retry { row, attempt, errcode: None, errmsg: message.clone() });
+            ctx.journal.append(Line::Retry { row, attempt, errcode: None, errmsg: message.clone() });
             let verdict = Verdict::NoToken(message);
             return Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
         }
     };
     let verdict = match outcome {
         Outcome::Delivered { msgid } => {
-            shared.journal.append(Line::Ok { row, attempt, msgid: msgid.clone() });
+            ctx.journal.append(Line::Ok { row, attempt, msgid: msgid.clone() });
             Verdict::Delivered { msgid }
         }
-        Outcome::Failed(f) => classify(shared, &mut job, f),
+        Outcome::Failed(f) => classify(ctx, &mut job, f),
     };
-    let token_status = token.refreshed.then(|| shared.sender.tokens.status());
-    let verdict = match &shared.coord {
+    let token_status = token.refreshed.then(|| ctx.sender.tokens.status());
+    let verdict = match &ctx.coord {
         Some(c) => Box::pin(share_outcome(c, row, verdict)).await,
         None => verdict,
     };
@@ -201,51 +201,51 @@ async fn share_outcome(c: &super::context::Coordination, row: usize, verdict: Ve
     }
 }
 
-fn classify(shared: &Shared, job: &mut Job, f: Failure) -> Verdict {
+fn classify(ctx: &Context, job: &mut Job, f: Failure) -> Verdict {
     let (row, attempt) = (job.row, job.attempt);
     let retry_line = |f: &Failure| Line::Retry { row, attempt, errcode: f.errcode, errmsg: f.errmsg.clone() };
     let failed_line = |f: &Failure| Line::Failed { row, attempt, errcode: f.errcode, errmsg: f.errmsg.clone() };
     // WeChat drops a repeated `client_msg_id` (template/send, 10 minutes): there an unanswered
     // request is retried like a transient failure; every other kind would deliver it twice.
-    let dedupes = shared.campaign.template.kind.has_client_msg_id();
+    let dedupes = ctx.campaign.template.kind.has_client_msg_id();
     let class = match f.class {
         ErrorClass::Unanswered if dedupes => ErrorClass::Retry,
         class => class,
     };
     match class {
         ErrorClass::Unanswered => {
-            shared.journal.append(Line::Unanswered { row, attempt, errmsg: f.errmsg.clone() });
+            ctx.journal.append(Line::Unanswered { row, attempt, errmsg: f.errmsg.clone() });
             Verdict::Unknown(f)
         }
         ErrorClass::Retry => {
             job.transient += 1;
-            if job.transient >= shared.config.max_attempts {
+            if job.transient >= ctx.config.max_attempts {
                 // Out of attempts on a transient answer: not a refusal, so the row is not failed
                 // for good; its last line is `retry` and the next run sends it.
-                shared.journal.append(retry_line(&f));
+                ctx.journal.append(retry_line(&f));
                 Verdict::RetryLater(f)
             } else {
-                shared.journal.append(retry_line(&f));
-                let delay = backoff(shared.config.backoff_base, shared.config.backoff_max, job.transient);
+                ctx.journal.append(retry_line(&f));
+                let delay = backoff(ctx.config.backoff_base, ctx.config.backoff_max, job.transient);
                 Verdict::Retry { failure: f, delay }
             }
         }
         ErrorClass::SlowDown => {
             // Bounded too: a row that keeps hitting per-user limits is left for a later run.
-            if attempt >= shared.config.max_attempts.saturating_mul(4) {
-                shared.journal.append(retry_line(&f));
+            if attempt >= ctx.config.max_attempts.saturating_mul(4) {
+                ctx.journal.append(retry_line(&f));
                 Verdict::RetryLater(f)
             } else {
-                shared.journal.append(retry_line(&f));
+                ctx.journal.append(retry_line(&f));
                 Verdict::SlowDown(f)
             }
         }
         ErrorClass::Row | ErrorClass::Ok => {
-            shared.journal.append(failed_line(&f));
+            ctx.journal.append(failed_line(&f));
             Verdict::Failed(f)
         }
         ErrorClass::Stop | ErrorClass::Token => {
-            shared.journal.append(retry_line(&f));
+            ctx.journal.append(retry_line(&f));
             Verdict::Stop(f)
         }
     }

@@ -1,5 +1,5 @@
 //! What the engine's parts share: its settings (`EngineConfig`), the context every worker
-//! holds (`Shared`: campaign, sender, journal, rate) and its part in scale-out (`Coordination`).
+//! holds (`Context`: campaign, sender, journal, rate) and its part in scale-out (`Coordination`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,7 +64,7 @@ impl EngineConfig {
 
 /// What every worker shares.
 #[derive(Debug)]
-pub struct Shared {
+pub struct Context {
     /// The campaign.
     pub campaign: Arc<Campaign>,
     /// The client and token cache.

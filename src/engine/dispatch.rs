@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use super::attempt::{attempt, Job, Scratch};
 use super::board::{Board, Claim};
-use super::context::Shared;
+use super::context::Context;
 use super::events::{Control, EndReason, Event, PauseReason, Summary};
 use super::rate::Limiter;
 use crate::journal::Line;
@@ -19,7 +19,7 @@ use crate::journal::Line;
 /// requests waiting for their slot must give it up ([`Board::halted`]).
 struct Shelf {
     board: Mutex<Board>,
-    shared: Arc<Shared>,
+    ctx: Arc<Context>,
     changed: Notify,
     halt: watch::Sender<bool>,
 }
@@ -37,13 +37,13 @@ impl Shelf {
             board.halt_published = halted;
             self.halt.send_replace(halted);
             if !halted {
-                self.shared.limiter.restart();
+                self.ctx.limiter.restart();
             }
         }
     }
 }
 
-async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
+async fn work(ctx: Arc<Context>, shelf: Arc<Shelf>) {
     let mut halt = shelf.halt.subscribe();
     let mut scratch = Scratch::default();
     loop {
@@ -69,7 +69,7 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
                 // awaited gives the row back unsent (and the pacer restarts on resume).
                 let slot = tokio::select! {
                     biased;
-                    _ = shared.limiter.until_ready() => true,
+                    _ = ctx.limiter.until_ready() => true,
                     _ = halt.wait_for(|h| *h) => false,
                 };
                 if !slot {
@@ -79,7 +79,7 @@ async fn work(shared: Arc<Shared>, shelf: Arc<Shelf>) {
                     continue;
                 }
                 shelf.lock().dispatched(&job);
-                let finished = attempt(&shared, &mut scratch, job, key).await;
+                let finished = attempt(&ctx, &mut scratch, job, key).await;
                 let wake = {
                     let mut board = shelf.lock();
                     board.complete(finished, Instant::now());
@@ -113,12 +113,12 @@ enum Step<'a> {
 
 /// Carry out the front end's `c`: the rate (this process's limiter, then the account's),
 /// pause, resume, the schedule's hold, stop; the event it makes goes to the front end.
-async fn apply_control(c: Control, shared: &Shared, shelf: &Shelf, events: &mpsc::Sender<Event>) {
+async fn apply_control(c: Control, ctx: &Context, shelf: &Shelf, events: &mpsc::Sender<Event>) {
     if let Control::SetRate(r) = c {
         // This process's limiter at once; the account's (every sender's) behind it.
         let rate = r.max(1);
-        let _ = shared.limiter.set_rate(rate).await;
-        if let Some(coord) = &shared.coord {
+        let _ = ctx.limiter.set_rate(rate).await;
+        if let Some(coord) = &ctx.coord {
             let limiter = coord.rate.clone();
             tokio::spawn(async move {
                 let _ = Limiter::set_rate(&*limiter, rate).await;
@@ -157,22 +157,22 @@ async fn apply_control(c: Control, shared: &Shared, shelf: &Shelf, events: &mpsc
 /// The engine's run: the workers started, the front end's controls carried out, events sent
 /// every tick, and the summary once every worker has finished.
 pub(super) async fn run(
-    shared: Arc<Shared>,
+    ctx: Arc<Context>,
     rows: Vec<usize>,
     mut control: mpsc::UnboundedReceiver<Control>,
     events: mpsc::Sender<Event>,
 ) {
-    let cfg = shared.config.clone();
+    let cfg = ctx.config.clone();
     let started = Instant::now();
     let shelf = Arc::new(Shelf {
-        board: Mutex::new(Board::new(cfg.clone(), rows, openid_keys(&shared))),
-        shared: shared.clone(),
+        board: Mutex::new(Board::new(cfg.clone(), rows, openid_keys(&ctx))),
+        ctx: ctx.clone(),
         changed: Notify::new(),
         halt: watch::Sender::new(false),
     });
     let mut workers = JoinSet::new();
     for _ in 0..cfg.concurrency.max(1) {
-        workers.spawn(work(shared.clone(), shelf.clone()));
+        workers.spawn(work(ctx.clone(), shelf.clone()));
     }
     let mut tick = tokio::time::interval(cfg.event_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -186,7 +186,7 @@ pub(super) async fn run(
                     control_open = false;
                     continue;
                 };
-                apply_control(c, &shared, &shelf, &events).await;
+                apply_control(c, &ctx, &shelf, &events).await;
             }
             joined = workers.join_next() => match joined {
                 None => break,
@@ -203,7 +203,7 @@ pub(super) async fn run(
                 }
             },
             _ = tick.tick() => {
-                if let Some(detail) = shared.coord.as_ref().and_then(|c| c.lost_detail()) {
+                if let Some(detail) = ctx.coord.as_ref().and_then(|c| c.lost_detail()) {
                     let mut board = shelf.lock();
                     board.lose_shared(detail);
                     shelf.sync_halt(&mut board);
@@ -223,17 +223,17 @@ pub(super) async fn run(
         board.counters.elapsed_ms = elapsed.as_millis() as u64;
         (board.stopping.take().unwrap_or(EndReason::Completed), board.counters.clone())
     };
-    shared.journal.append(Line::End { at: crate::journal::unix_now(), reason: reason.describe() });
-    shared.journal.flush().await;
+    ctx.journal.append(Line::End { at: crate::journal::unix_now(), reason: reason.describe() });
+    ctx.journal.flush().await;
     let mut reason = reason;
     if let EndReason::Journal { unrecorded, .. } = &mut reason {
-        *unrecorded = shared.journal.unrecorded_accepted();
+        *unrecorded = ctx.journal.unrecorded_accepted();
     }
     let summary = Summary {
         achieved_rate: counters.requests as f64 / started.elapsed().as_secs_f64().max(1e-3),
         counters: counters.clone(),
         reason,
-        token: shared.sender.tokens.status(),
+        token: ctx.sender.tokens.status(),
     };
     let _ = events.send(Event::Progress(counters)).await;
     let _ = events.send(Event::Done(Box::new(summary))).await;
@@ -250,9 +250,9 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// For campaigns that allow duplicate openids, a key per row naming its recipient, so that two
 /// requests to one person are never in flight at once; `None` for the others (their openids are
 /// unique), so they skip the hashing.
-fn openid_keys(shared: &Shared) -> Option<Arc<[u64]>> {
+fn openid_keys(ctx: &Context) -> Option<Arc<[u64]>> {
     use std::hash::{Hash, Hasher};
-    let campaign = &shared.campaign;
+    let campaign = &ctx.campaign;
     if !campaign.config.recipients.allow_duplicates {
         return None;
     }

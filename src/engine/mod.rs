@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use attempt::backoff;
-pub use context::{Coordination, EngineConfig, Shared};
+pub use context::{Context, Coordination, EngineConfig};
 pub use events::{Control, Counters, EndReason, Event, PauseReason, RowEvent, Summary};
 pub use rate::{Limiter, LocalRate};
 
@@ -25,7 +25,7 @@ use crate::wechat::Sender;
 /// A campaign ready to run: the rows to send, in order.
 #[derive(Debug)]
 pub struct Engine {
-    shared: Shared,
+    ctx: Context,
     rows: Vec<usize>,
 }
 
@@ -77,13 +77,13 @@ impl Engine {
         rows: Vec<usize>,
     ) -> Self {
         let limiter = LocalRate::new(config.rate, config.burst);
-        Self { shared: Shared { campaign, sender, journal, config, limiter, coord: None }, rows }
+        Self { ctx: Context { campaign, sender, journal, config, limiter, coord: None }, rows }
     }
 
     /// Share the rate and the rows with the other senders through Redis (before [`Engine::start`]:
     /// the engine owns its parts until then, so this cannot be lost).
     pub fn with_coordination(mut self, coord: Coordination) -> Self {
-        self.shared.coord = Some(coord);
+        self.ctx.coord = Some(coord);
         self
     }
 
@@ -91,7 +91,7 @@ impl Engine {
     pub fn start(self) -> (Handle, mpsc::Receiver<Event>) {
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(1024);
-        tokio::spawn(dispatch::run(Arc::new(self.shared), self.rows, ctl_rx, ev_tx));
+        tokio::spawn(dispatch::run(Arc::new(self.ctx), self.rows, ctl_rx, ev_tx));
         (Handle { tx: ctl_tx }, ev_rx)
     }
 }

@@ -133,7 +133,7 @@ struct CredentialQuery {
     secret: Option<String>,
 }
 
-type Shared = State<Arc<MockState>>;
+type MockRef = State<Arc<MockState>>;
 
 /// Every endpoint.
 fn router(state: Arc<MockState>) -> Router {
@@ -156,15 +156,15 @@ fn router(state: Arc<MockState>) -> Router {
 
 use serve::respond;
 
-async fn send_template(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+async fn send_template(State(s): MockRef, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
     send(s, Kind::Template, q, body).await
 }
 
-async fn send_subscribe(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+async fn send_subscribe(State(s): MockRef, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
     send(s, Kind::Subscribe, q, body).await
 }
 
-async fn send_uniform(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+async fn send_uniform(State(s): MockRef, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
     send(s, Kind::Uniform, q, body).await
 }
 
@@ -181,42 +181,42 @@ async fn send(s: Arc<MockState>, kind: Kind, q: TokenQuery, body: Bytes) -> Resp
     respond(reply)
 }
 
-async fn client_credential(State(s): Shared, Query(q): Query<CredentialQuery>) -> Response {
+async fn client_credential(State(s): MockRef, Query(q): Query<CredentialQuery>) -> Response {
     respond(s.client_credential(q.grant_type.as_deref(), q.appid.as_deref(), q.secret.as_deref()))
 }
 
-async fn stable_token(State(s): Shared, body: Bytes) -> Response {
+async fn stable_token(State(s): MockRef, body: Bytes) -> Response {
     respond(s.stable_token(&body))
 }
 
-async fn quota(State(s): Shared, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+async fn quota(State(s): MockRef, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
     respond(s.quota(q.access_token.as_deref(), &body))
 }
 
-async fn official_templates(State(s): Shared, Query(q): Query<TokenQuery>) -> Response {
+async fn official_templates(State(s): MockRef, Query(q): Query<TokenQuery>) -> Response {
     s.template_hold_lifted().await;
     respond(s.templates(Kind::Template, q.access_token.as_deref()))
 }
 
-async fn subscribe_templates(State(s): Shared, Query(q): Query<TokenQuery>) -> Response {
+async fn subscribe_templates(State(s): MockRef, Query(q): Query<TokenQuery>) -> Response {
     s.template_hold_lifted().await;
     respond(s.templates(Kind::Subscribe, q.access_token.as_deref()))
 }
 
-async fn stats(State(s): Shared) -> Response {
+async fn stats(State(s): MockRef) -> Response {
     respond(Reply::Json(serde_json::to_value(s.stats()).unwrap_or_default()))
 }
 
-async fn records(State(s): Shared) -> Response {
+async fn records(State(s): MockRef) -> Response {
     respond(Reply::Json(serde_json::to_value(s.records()).unwrap_or_default()))
 }
 
-async fn reset_daily_quota(State(s): Shared) -> Response {
+async fn reset_daily_quota(State(s): MockRef) -> Response {
     s.reset_daily_quota();
     respond(Reply::Json(serde_json::json!({ "errcode": 0, "errmsg": "ok" })))
 }
 
-async fn invalidate_tokens(State(s): Shared) -> Response {
+async fn invalidate_tokens(State(s): MockRef) -> Response {
     s.invalidate_tokens();
     respond(Reply::Json(serde_json::json!({ "errcode": 0, "errmsg": "ok" })))
 }

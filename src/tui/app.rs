@@ -366,7 +366,6 @@ impl App {
     }
 
     fn command(&mut self, command: Command) -> Action {
-        let page = self.page.max(1) as isize;
         match command {
             Command::Quit => {
                 if self.screen == Screen::Sending {
@@ -376,52 +375,6 @@ impl App {
                     Action::Quit
                 }
             }
-            Command::Help => {
-                self.overlay = Some(Overlay::Help);
-                Action::None
-            }
-            Command::Up => {
-                self.move_by(-1);
-                Action::None
-            }
-            Command::Down => {
-                self.move_by(1);
-                Action::None
-            }
-            Command::PageUp => {
-                self.move_by(-page);
-                Action::None
-            }
-            Command::PageDown => {
-                self.move_by(page);
-                Action::None
-            }
-            Command::Top => {
-                self.move_by(isize::MIN / 2);
-                Action::None
-            }
-            Command::Bottom => {
-                self.move_by(isize::MAX / 2);
-                if self.screen == Screen::Sending {
-                    self.follow = true;
-                }
-                Action::None
-            }
-            Command::Filter => {
-                self.input = self.filter.clone();
-                self.overlay = Some(Overlay::Filter);
-                Action::None
-            }
-            Command::InvalidOnly => {
-                self.invalid_only = !self.invalid_only;
-                self.rebuild_view();
-                Action::None
-            }
-            Command::FailuresOnly => {
-                self.failures_only = !self.failures_only;
-                self.rebuild_view();
-                Action::None
-            }
             Command::Start => {
                 if self.to_send == 0 {
                     self.overlay = Some(Overlay::Message("nothing to send: every ready row is already done".into()));
@@ -430,23 +383,7 @@ impl App {
                 }
                 Action::None
             }
-            Command::TestSend => {
-                let Some(row) = self.selected_row() else { return Action::None };
-                if matches!(self.status[row], Status::Invalid) {
-                    let why: Vec<String> =
-                        self.campaign.checks.problems_of(row).iter().map(|(_, p)| p.to_string()).collect();
-                    self.overlay = Some(Overlay::Message(format!("row {} is invalid: {}", row + 1, why.join("; "))));
-                    return Action::None;
-                }
-                match &self.campaign.config.message.test_openid {
-                    Some(openid) => Action::TestSend { row, openid: openid.clone() },
-                    None => {
-                        self.input.clear();
-                        self.overlay = Some(Overlay::TestOpenid);
-                        Action::None
-                    }
-                }
-            }
+            Command::TestSend => self.test_send(),
             Command::Pause => {
                 if self.stopping {
                     Action::None
@@ -473,6 +410,61 @@ impl App {
                 }
             }
             Command::RateDown => Action::SetRate(self.rate.saturating_sub(rate_step(self.rate)).max(1)),
+            other => {
+                self.navigate(other);
+                Action::None
+            }
+        }
+    }
+
+    /// The commands that move around the table and its views (nothing leaves).
+    fn navigate(&mut self, command: Command) {
+        let page = self.page.max(1) as isize;
+        match command {
+            Command::Help => self.overlay = Some(Overlay::Help),
+            Command::Up => self.move_by(-1),
+            Command::Down => self.move_by(1),
+            Command::PageUp => self.move_by(-page),
+            Command::PageDown => self.move_by(page),
+            Command::Top => self.move_by(isize::MIN / 2),
+            Command::Bottom => {
+                self.move_by(isize::MAX / 2);
+                if self.screen == Screen::Sending {
+                    self.follow = true;
+                }
+            }
+            Command::Filter => {
+                self.input = self.filter.clone();
+                self.overlay = Some(Overlay::Filter);
+            }
+            Command::InvalidOnly => {
+                self.invalid_only = !self.invalid_only;
+                self.rebuild_view();
+            }
+            Command::FailuresOnly => {
+                self.failures_only = !self.failures_only;
+                self.rebuild_view();
+            }
+            _ => {}
+        }
+    }
+
+    /// A test send of the selected row: to `test_openid`, else asked for (an invalid row says
+    /// why it is invalid instead).
+    fn test_send(&mut self) -> Action {
+        let Some(row) = self.selected_row() else { return Action::None };
+        if matches!(self.status[row], Status::Invalid) {
+            let why: Vec<String> = self.campaign.checks.problems_of(row).iter().map(|(_, p)| p.to_string()).collect();
+            self.overlay = Some(Overlay::Message(format!("row {} is invalid: {}", row + 1, why.join("; "))));
+            return Action::None;
+        }
+        match &self.campaign.config.message.test_openid {
+            Some(openid) => Action::TestSend { row, openid: openid.clone() },
+            None => {
+                self.input.clear();
+                self.overlay = Some(Overlay::TestOpenid);
+                Action::None
+            }
         }
     }
 

@@ -52,10 +52,77 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, StartError>
     if let Gate::Refuse(why) = &gate {
         return Err(PreflightError::NotConfirmed(why.clone()).into());
     }
+    let mut app = app_for(&session, quota.describe());
+    let mut screen = Screen::open().map_err(StartError::Terminal)?;
+    let mut input = Input::start();
+    let mut driver = Driver::new(&session);
+    match &gate {
+        Gate::Go => driver.apply(&mut app, Action::Start),
+        Gate::Ask(questions) if consent.yes => app.ask_to_start(questions),
+        Gate::Ask(_) | Gate::Nothing | Gate::Refuse(_) => {}
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    while !driver.quit {
+        if let Ok(size) = screen.terminal.size() {
+            app.page = size.height.saturating_sub(16).max(1) as usize;
+        }
+        if screen.terminal.draw(|f| ui::draw(f, &app)).is_err() {
+            break;
+        }
+        let action = tokio::select! {
+            ev = input.events.recv() => match ev {
+                Some(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => app.on_key(k),
+                Some(TermEvent::Mouse(m)) => {
+                    app.on_mouse(m);
+                    Action::None
+                }
+                Some(_) => Action::None,
+                None => Action::Quit,
+            },
+            ev = async {
+                match driver.engine.as_mut() {
+                    Some(run) => run.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                driver.on_engine(&mut app, ev).await;
+                Action::None
+            }
+            Some(exported) = driver.exports.recv() => {
+                app.notice = Some(match exported {
+                    Ok(n) => format!("exported {n} rows to {}", session.files.failures.display()),
+                    Err(e) => format!("export failed: {e}"),
+                });
+                Action::None
+            }
+            Some(done) = driver.tests.recv() => {
+                app.overlay = Some(app::Overlay::Message(done.to_string()));
+                Action::None
+            }
+            _ = tick.tick() => {
+                if let Some(run) = &driver.engine {
+                    app.shared_line = run.shared_line();
+                }
+                Action::None
+            }
+        };
+        driver.apply(&mut app, action);
+    }
+    if driver.forced {
+        let _ = tokio::time::timeout(Duration::from_millis(500), session.writer.flush()).await;
+    }
+    // The input thread, then the terminal, are given back before anything is printed.
+    drop(input);
+    drop(screen);
+    Ok(driver.end(&app))
+}
+
+/// The app's state for `session`: the overview the confirm screen shows.
+fn app_for(session: &Session, quota_line: Option<String>) -> App {
     let overview = session.overview();
     let mut app = App::new(session.campaign.clone(), &session.journal.replay.rows, session.plan.to_send.len());
     app.color = colors_allowed();
-    app.quota_line = quota.describe();
+    app.quota_line = quota_line;
     app.estimate = duration(overview.estimate);
     app.template_line = overview.template.clone();
     app.schedule_lines = overview.schedule.clone();
@@ -68,164 +135,164 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, StartError>
     app.resume = Some(overview.resume).filter(|r| r.is_resuming());
     app.ledger_lines = overview.ledger.lines();
     app.warnings = overview.warnings.clone();
+    app
+}
 
-    let mut terminal = ratatui::try_init().map_err(StartError::Terminal)?;
-    let _ = execute!(std::io::stdout(), EnableMouseCapture);
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
+/// The terminal while the UI owns it: the alternate screen and the mouse, given back when it is
+/// dropped (ratatui's own panic hook restores the screen; ours gives the mouse back).
+struct Screen {
+    terminal: ratatui::DefaultTerminal,
+}
+
+impl Screen {
+    fn open() -> std::io::Result<Self> {
+        let terminal = ratatui::try_init()?;
+        let _ = execute!(std::io::stdout(), EnableMouseCapture);
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = execute!(std::io::stdout(), DisableMouseCapture);
+            previous(info);
+        }));
+        Ok(Self { terminal })
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
         let _ = execute!(std::io::stdout(), DisableMouseCapture);
-        previous(info);
-    }));
+        ratatui::restore();
+        let _ = std::io::stdout().flush();
+    }
+}
 
-    let stop_input = Arc::new(AtomicBool::new(false));
-    let (key_tx, mut keys) = mpsc::channel::<TermEvent>(64);
-    let flag = stop_input.clone();
-    let input = std::thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
-            if event::poll(Duration::from_millis(100)).unwrap_or(false) {
-                match event::read() {
-                    Ok(ev) => {
-                        if key_tx.blocking_send(ev).is_err() {
-                            break;
-                        }
+/// The terminal's keys and mouse, read on a thread of their own (crossterm blocks) and handed
+/// over on a channel; the thread ends when this is dropped.
+struct Input {
+    events: mpsc::Receiver<TermEvent>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Input {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, events) = mpsc::channel::<TermEvent>(64);
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                if event::poll(Duration::from_millis(100)).unwrap_or(false) {
+                    let Ok(ev) = event::read() else { break };
+                    if tx.blocking_send(ev).is_err() {
+                        break;
                     }
-                    Err(_) => break,
                 }
             }
-        }
-    });
+        });
+        Self { events, stop, thread: Some(thread) }
+    }
+}
 
-    let (test_tx, mut tests) = mpsc::channel::<TestSend>(8);
-    let (export_tx, mut exports) = mpsc::channel::<Result<usize, crate::app::export::ExportError>>(4);
-    let mut engine: Option<Run> = None;
-    let mut exit_code: Option<Exit> = None;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let mut forced = false;
-    match &gate {
-        Gate::Go => {
-            engine = Some(session.launch());
-            app.started();
+impl Drop for Input {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
-        Gate::Ask(questions) if consent.yes => app.ask_to_start(questions),
-        Gate::Ask(_) | Gate::Nothing | Gate::Refuse(_) => {}
+    }
+}
+
+/// What the UI's actions act on: the run (once launched), the test sends and failures exports
+/// running in tasks of their own, and how the UI ends.
+struct Driver<'a> {
+    session: &'a Session,
+    engine: Option<Run>,
+    exit_code: Option<Exit>,
+    /// The operator quit.
+    quit: bool,
+    /// The operator quit while sending.
+    forced: bool,
+    tests: mpsc::Receiver<TestSend>,
+    test_tx: mpsc::Sender<TestSend>,
+    exports: mpsc::Receiver<Result<usize, crate::app::export::ExportError>>,
+    export_tx: mpsc::Sender<Result<usize, crate::app::export::ExportError>>,
+}
+
+impl<'a> Driver<'a> {
+    fn new(session: &'a Session) -> Self {
+        let (test_tx, tests) = mpsc::channel(8);
+        let (export_tx, exports) = mpsc::channel(4);
+        Self { session, engine: None, exit_code: None, quit: false, forced: false, tests, test_tx, exports, export_tx }
     }
 
-    loop {
-        if let Ok(size) = terminal.size() {
-            app.page = size.height.saturating_sub(16).max(1) as usize;
+    /// An engine event: to the app; at the end, the run's report.
+    async fn on_engine(&mut self, app: &mut App, ev: Option<Event>) {
+        let Some(ev) = ev else {
+            self.engine = None;
+            return;
+        };
+        app.on_event(&ev);
+        if let Event::Done(summary) = &ev {
+            let report = self.session.finish(summary).await;
+            self.exit_code = Some(report.exit);
+            app.report = Some(report);
+            self.engine = None;
+            self.quit |= app.quit_when_done;
         }
-        if terminal.draw(|f| ui::draw(f, &app)).is_err() {
-            break;
+    }
+
+    /// After the terminal is given back: the run's report, and how the UI ended.
+    fn end(&self, app: &App) -> Exit {
+        if let Some(report) = &app.report {
+            for line in report.lines() {
+                eprintln!("{}", printable(&line.text));
+            }
         }
-        let action = tokio::select! {
-            ev = keys.recv() => match ev {
-                Some(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => app.on_key(k),
-                Some(TermEvent::Mouse(m)) => {
-                    app.on_mouse(m);
-                    Action::None
-                }
-                Some(_) => Action::None,
-                None => Action::Quit,
-            },
-            ev = async {
-                match engine.as_mut() {
-                    Some(run) => run.next().await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                match ev {
-                    Some(ev) => {
-                        app.on_event(&ev);
-                        if let Event::Done(summary) = &ev {
-                            let report = session.finish(summary).await;
-                            exit_code = Some(report.exit);
-                            app.report = Some(report);
-                            engine = None;
-                            if app.quit_when_done {
-                                break;
-                            }
-                        }
-                    }
-                    None => engine = None,
-                }
-                Action::None
-            }
-            Some(exported) = exports.recv() => {
-                app.notice = Some(match exported {
-                    Ok(n) => format!("exported {n} rows to {}", session.files.failures.display()),
-                    Err(e) => format!("export failed: {e}"),
-                });
-                Action::None
-            }
-            Some(done) = tests.recv() => {
-                app.overlay = Some(app::Overlay::Message(done.to_string()));
-                Action::None
-            }
-            _ = tick.tick() => {
-                if let Some(run) = &engine {
-                    app.shared_line = run.shared_line();
-                }
-                Action::None
+        if self.forced {
+            eprintln!(
+                "quit while sending; the journal is intact: run the same command to resume ({})",
+                self.session.files.journal.display()
+            );
+            return Exit::Partial;
+        }
+        self.exit_code.unwrap_or_else(|| self.session.exit_without_sending())
+    }
+
+    /// Carry out what the app asked for.
+    fn apply(&mut self, app: &mut App, action: Action) {
+        let handle = |engine: &Option<Run>, f: &dyn Fn(&Handle)| {
+            if let Some(run) = engine {
+                f(&run.handle);
             }
         };
         match action {
             Action::None => {}
             Action::Quit => {
-                forced = engine.is_some();
-                break;
+                self.forced = self.engine.is_some();
+                self.quit = true;
             }
             Action::Start => {
-                engine = Some(session.launch());
+                self.engine = Some(self.session.launch());
                 app.started();
             }
-            Action::Pause => with_engine(&engine, Handle::pause),
-            Action::Resume => with_engine(&engine, Handle::resume),
-            Action::Stop => with_engine(&engine, Handle::stop),
-            Action::SetRate(r) => with_engine(&engine, |h| h.set_rate(r)),
+            Action::Pause => handle(&self.engine, &Handle::pause),
+            Action::Resume => handle(&self.engine, &Handle::resume),
+            Action::Stop => handle(&self.engine, &Handle::stop),
+            Action::SetRate(r) => handle(&self.engine, &|h| h.set_rate(r)),
             Action::Export => {
                 // In a task of its own, the replay on a blocking thread: frames keep coming.
                 app.notice = Some("exporting the failures…".into());
-                let (exporter, tx) = (session.exporter(), export_tx.clone());
+                let (exporter, tx) = (self.session.exporter(), self.export_tx.clone());
                 tokio::spawn(async move {
                     let _ = tx.send(exporter.run().await).await;
                 });
             }
             Action::TestSend { row, openid } => {
                 app.notice = Some(format!("test-sending row {} to {}…", row + 1, mask_openid(&openid)));
-                let tx = test_tx.clone();
-                let tester = session.tester();
+                let (tester, tx) = (self.session.tester(), self.test_tx.clone());
                 tokio::spawn(async move {
                     let _ = tx.send(tester.send(row, &openid).await).await;
                 });
             }
         }
-    }
-
-    if forced {
-        let _ = tokio::time::timeout(Duration::from_millis(500), session.writer.flush()).await;
-    }
-    stop_input.store(true, Ordering::Relaxed);
-    let _ = input.join();
-    let _ = execute!(std::io::stdout(), DisableMouseCapture);
-    ratatui::restore();
-    let _ = std::io::stdout().flush();
-    if let Some(report) = &app.report {
-        for line in report.lines() {
-            eprintln!("{}", printable(&line.text));
-        }
-    }
-    if forced {
-        eprintln!(
-            "quit while sending; the journal is intact: run the same command to resume ({})",
-            session.files.journal.display()
-        );
-        return Ok(Exit::Partial);
-    }
-    Ok(exit_code.unwrap_or_else(|| session.exit_without_sending()))
-}
-
-fn with_engine(engine: &Option<Run>, f: impl FnOnce(&Handle)) {
-    if let Some(run) = engine {
-        f(&run.handle);
     }
 }

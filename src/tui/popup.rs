@@ -33,75 +33,9 @@ fn show(frame: &mut Frame, title: &str, lines: Vec<Line<'static>>, width: u16) {
 
 /// Draw `overlay` over the screen.
 pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
-    let c = &app.campaign;
     match overlay {
-        Overlay::Help => {
-            let mut lines: Vec<Line> = for_screen(app.screen)
-                .map(|b| Line::from(vec![Span::styled(format!("{:>6}  ", b.label), theme.title()), Span::raw(b.help)]))
-                .collect();
-            lines.push(Line::from(vec![
-                Span::styled("   Esc  ", theme.title()),
-                Span::raw("close this layer or clear the filter"),
-            ]));
-            lines.push(Line::from(vec![
-                Span::styled("Ctrl-C  ", theme.title()),
-                Span::raw("quit (while sending: stop gracefully; twice: quit at once)"),
-            ]));
-            lines.push(Line::styled("mouse wheel scrolls the table", theme.dim()));
-            show(frame, " keys ", lines, 72);
-        }
-        Overlay::Confirm => {
-            let m = &c.config.message;
-            let mut lines = vec![
-                Line::styled(format!("Send {} messages now?", thousands(app.to_send)), theme.title()),
-                Line::raw(""),
-                Line::raw(format!("kind       {}", m.kind.as_str())),
-                Line::raw(format!("template   {}", m.template_id)),
-                Line::raw(format!(
-                    "rate       {}/s, {} in flight at most",
-                    c.config.send.rate, c.config.send.concurrency
-                )),
-                Line::raw(format!("duration   about {}", app.estimate)),
-                Line::raw(format!("quota      {}", app.quota_line.clone().unwrap_or_else(|| "not reported".into()))),
-            ];
-            if !app.api_line.is_empty() {
-                lines.push(Line::raw(format!("api        {}", app.api_line)));
-            }
-            for line in &app.schedule_lines {
-                lines.push(Line::raw(format!("schedule   {line}")));
-            }
-            if app.template_unverified {
-                lines.insert(
-                    1,
-                    Line::styled(format!("⚠ {} — sending anyway is your call", app.template_line), theme.bad()),
-                );
-            } else if !app.template_line.is_empty() {
-                lines.push(Line::raw(app.template_line.clone()));
-            }
-            if let Some(r) = &app.resume {
-                lines.push(Line::raw(format!(
-                    "resuming   already delivered {}, failed {}, unknown {}{}",
-                    thousands(r.delivered),
-                    thousands(r.failed),
-                    thousands(r.unknown_held.len() + r.unknown_resent),
-                    if r.unknown_held.is_empty() { "" } else { " (not resent; --resend-unknown resends them)" }
-                )));
-            }
-            for line in &app.ledger_lines {
-                lines.push(Line::styled(format!("ledger     {line}"), theme.warn()));
-            }
-            for w in &app.warnings {
-                lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
-            }
-            lines.push(Line::raw(""));
-            lines.push(Line::from(vec![
-                Span::styled(" y ", theme.title()),
-                Span::raw("send   "),
-                Span::styled(" n ", theme.title()),
-                Span::raw("cancel"),
-            ]));
-            show(frame, " confirm ", lines, 76);
-        }
+        Overlay::Help => show(frame, " keys ", help_lines(app, theme), 72),
+        Overlay::Confirm => show(frame, " confirm ", confirm_lines(app, theme), 76),
         Overlay::ConfirmStop | Overlay::ConfirmQuit => {
             let then = if *overlay == Overlay::ConfirmQuit { ", then quit" } else { "" };
             let lines = vec![
@@ -162,4 +96,70 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
             show(frame, " wxsend ", lines, 76);
         }
     }
+}
+
+/// The keys of the screen shown.
+fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line> = for_screen(app.screen)
+        .map(|b| Line::from(vec![Span::styled(format!("{:>6}  ", b.label), theme.title()), Span::raw(b.help)]))
+        .collect();
+    lines.push(Line::from(vec![
+        Span::styled("   Esc  ", theme.title()),
+        Span::raw("close this layer or clear the filter"),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled("Ctrl-C  ", theme.title()),
+        Span::raw("quit (while sending: stop gracefully; twice: quit at once)"),
+    ]));
+    lines.push(Line::styled("mouse wheel scrolls the table", theme.dim()));
+    lines
+}
+
+/// The confirm popup: what is about to be sent, how, and what the ledger and warnings say.
+fn confirm_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
+    let c = &app.campaign;
+    let m = &c.config.message;
+    let mut lines = vec![
+        Line::styled(format!("Send {} messages now?", thousands(app.to_send)), theme.title()),
+        Line::raw(""),
+        Line::raw(format!("kind       {}", m.kind.as_str())),
+        Line::raw(format!("template   {}", m.template_id)),
+        Line::raw(format!("rate       {}/s, {} in flight at most", c.config.send.rate, c.config.send.concurrency)),
+        Line::raw(format!("duration   about {}", app.estimate)),
+        Line::raw(format!("quota      {}", app.quota_line.clone().unwrap_or_else(|| "not reported".into()))),
+    ];
+    if !app.api_line.is_empty() {
+        lines.push(Line::raw(format!("api        {}", app.api_line)));
+    }
+    for line in &app.schedule_lines {
+        lines.push(Line::raw(format!("schedule   {line}")));
+    }
+    if app.template_unverified {
+        lines.insert(1, Line::styled(format!("⚠ {} — sending anyway is your call", app.template_line), theme.bad()));
+    } else if !app.template_line.is_empty() {
+        lines.push(Line::raw(app.template_line.clone()));
+    }
+    if let Some(r) = &app.resume {
+        lines.push(Line::raw(format!(
+            "resuming   already delivered {}, failed {}, unknown {}{}",
+            thousands(r.delivered),
+            thousands(r.failed),
+            thousands(r.unknown_held.len() + r.unknown_resent),
+            if r.unknown_held.is_empty() { "" } else { " (not resent; --resend-unknown resends them)" }
+        )));
+    }
+    for line in &app.ledger_lines {
+        lines.push(Line::styled(format!("ledger     {line}"), theme.warn()));
+    }
+    for w in &app.warnings {
+        lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::styled(" y ", theme.title()),
+        Span::raw("send   "),
+        Span::styled(" n ", theme.title()),
+        Span::raw("cancel"),
+    ]));
+    lines
 }
