@@ -62,10 +62,15 @@ fn main() {
             Ok(())
         })
         .with_ignored_flag(!has_tmux);
+    let wide = libtest_mimic::Trial::test("the_confirm_popup_keeps_its_border_over_cjk_rows", || {
+        the_confirm_popup_keeps_its_border_over_cjk_rows();
+        Ok(())
+    })
+    .with_ignored_flag(!has_tmux);
     if !has_tmux {
         eprintln!("tmux is not installed: the terminal end-to-end test is ignored (apt-get install tmux)");
     }
-    libtest_mimic::run(&args, vec![test, unverified]).exit();
+    libtest_mimic::run(&args, vec![test, unverified, wide]).exit();
 }
 
 fn send_the_sample_campaign_through_the_terminal_ui() {
@@ -164,4 +169,54 @@ fn yes_with_an_unverified_template_asks_and_sends_nothing_until_answered() {
     assert_eq!(server.stats().accepted, 5);
     drop(t);
     drop(server);
+}
+
+/// The character at display column `col` of `line` (a wide character covers two columns).
+fn at_column(line: &str, col: usize) -> Option<char> {
+    let mut x = 0;
+    for c in line.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if x == col || (w == 2 && x + 1 == col) {
+            return Some(c);
+        }
+        x += w;
+        if x > col {
+            return None;
+        }
+    }
+    None
+}
+
+/// At 130 columns the confirm popup sits over the table's CJK product names: every row of it
+/// keeps its left and right border in the real terminal.
+fn the_confirm_popup_keeps_its_border_over_cjk_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["campaign.toml", "recipients.csv"] {
+        std::fs::copy(root.join("samples").join(f), dir.path().join(f)).unwrap();
+    }
+    let command = format!(
+        "{} send {} --mock; sleep 30",
+        env!("CARGO_BIN_EXE_wxsend"),
+        dir.path().join("campaign.toml").display()
+    );
+    let t = Tmux { socket: format!("wxsend-wide-{}", std::process::id()), session: "wide" };
+    t.run(&["new-session", "-d", "-s", t.session, "-x", "130", "-y", "40", &command]);
+    t.wait_for(" s start", 20);
+    t.keys("s");
+    let screen = t.wait_for("template verified: 「订单发货提醒」", 10);
+    let lines: Vec<&str> = screen.lines().collect();
+    let top = lines.iter().position(|l| l.contains("┌ confirm")).expect("the popup's top border");
+    let left = unicode_width::UnicodeWidthStr::width(&lines[top][..lines[top].find('┌').unwrap()]);
+    let right =
+        left + unicode_width::UnicodeWidthStr::width(lines[top].trim_start_matches(|c| c != '┌').trim_end()) - 1;
+    let bottom =
+        top + lines[top..].iter().position(|l| at_column(l, left) == Some('└')).expect("the popup's bottom border");
+    assert!(bottom > top + 3, "{screen}");
+    for (i, line) in lines.iter().enumerate().take(bottom).skip(top + 1) {
+        assert_eq!(at_column(line, left), Some('│'), "row {i}, left border at column {left}:\n{screen}");
+        assert_eq!(at_column(line, right), Some('│'), "row {i}, right border at column {right}:\n{screen}");
+    }
+    t.keys("n");
+    t.keys("q");
 }

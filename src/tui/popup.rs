@@ -17,12 +17,40 @@ fn area(frame: &Frame, width: u16, lines: usize) -> Rect {
     full.centered(Constraint::Length(w), Constraint::Length(h))
 }
 
+/// A double-width character (CJK, most emoji) straddling the popup's left or right edge keeps
+/// half of itself outside the cleared area, and the terminal draws it over the border. Replace
+/// such a character by a space on the outside of each edge.
+fn clear_split_wide_characters(buf: &mut ratatui::buffer::Buffer, rect: Rect) {
+    use unicode_width::UnicodeWidthStr;
+    for y in rect.top()..rect.bottom() {
+        // Left: a wide character starting just outside covers the border's cell.
+        if rect.x > 0 {
+            if let Some(cell) = buf.cell_mut((rect.x - 1, y)) {
+                if cell.symbol().width() > 1 {
+                    cell.set_symbol(" ");
+                }
+            }
+        }
+        // Right: the second half of a character the popup cut is left alone outside it.
+        let outside = rect.right();
+        if outside < buf.area.right() {
+            let starts_inside = buf.cell((outside - 1, y)).is_some_and(|c| c.symbol().is_empty() || c.symbol() == " ");
+            if let Some(cell) = buf.cell_mut((outside, y)) {
+                if starts_inside && cell.symbol().is_empty() {
+                    cell.set_symbol(" ");
+                }
+            }
+        }
+    }
+}
+
 fn show(frame: &mut Frame, title: &str, lines: Vec<Line<'static>>, width: u16) {
     // Wrapped lines need more rows than there are lines: estimate from the width.
     let inner = width.saturating_sub(2).max(1) as usize;
     let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
     let rect = area(frame, width, rows);
     frame.render_widget(Clear, rect);
+    clear_split_wide_characters(frame.buffer_mut(), rect);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -162,4 +190,42 @@ fn confirm_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
         Span::raw("cancel"),
     ]));
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+    use ratatui::layout::Rect;
+    use ratatui::text::Line;
+    use ratatui::widgets::Paragraph;
+    use ratatui::Terminal;
+
+    /// A row of CJK text under a popup at every offset: the popup's left and right borders stay
+    /// whole, never half of a character.
+    #[test]
+    fn a_popup_over_wide_characters_keeps_its_borders() {
+        for shift in 0..2u16 {
+            let mut t = Terminal::new(TestBackend::new(60, 8)).unwrap();
+            t.draw(|f| {
+                let row = format!("{}{}", " ".repeat(shift as usize), "陶瓷马克杯保温杯".repeat(4));
+                f.render_widget(Paragraph::new(vec![Line::raw(row.clone()); 8]), f.area());
+                super::show(f, " confirm ", vec![Line::raw("Send 45 messages now?")], 30);
+            })
+            .unwrap();
+            let buf = t.backend().buffer().clone();
+            let rect: Rect =
+                buf.area.centered(ratatui::layout::Constraint::Length(30), ratatui::layout::Constraint::Length(3));
+            for y in rect.top()..rect.bottom() {
+                let left = buf[(rect.x, y)].symbol().to_string();
+                let right = buf[(rect.right() - 1, y)].symbol().to_string();
+                assert!(["│", "┌", "└"].contains(&left.as_str()), "shift {shift}, row {y}: left edge {left:?}");
+                assert!(["│", "┐", "┘"].contains(&right.as_str()), "shift {shift}, row {y}: right edge {right:?}");
+                let before = buf[(rect.x - 1, y)].symbol().to_string();
+                assert!(
+                    unicode_width::UnicodeWidthStr::width(before.as_str()) <= 1,
+                    "shift {shift}, row {y}: {before:?} spills over the border"
+                );
+            }
+        }
+    }
 }
