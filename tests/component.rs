@@ -12,7 +12,6 @@ mod redis_server;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use tokio::io::AsyncBufReadExt;
 use wxsend::mock::component::{AES_KEY, COMPONENT_APPID, COMPONENT_SECRET, PUSH_TOKEN};
 use wxsend::mock::{MockConfig, MockServer};
 
@@ -47,17 +46,8 @@ async fn serve(campaign: &Path, cache: &Path) -> (tokio::process::Child, String)
         .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
         .env("WXSEND_PUSH_AES_KEY", AES_KEY)
         .env("WXSEND_CACHE_DIR", cache)
-        .env("WXSEND_LEDGER_DIR", ledger_beside(cache))
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next_line().await.unwrap().expect("serve printed its address");
-        if let Some(rest) = line.strip_prefix("receiving WeChat's pushes on ") {
-            return (child, rest.split(' ').next().unwrap().to_string());
-        }
-    }
+        .env("WXSEND_LEDGER_DIR", ledger_beside(cache));
+    start_receipts_server(cmd).await
 }
 
 /// A send of `campaign` with the platform's secret and `refresh` as the first refresh token.

@@ -9,7 +9,6 @@ use std::path::Path;
 use aes::cipher::{BlockEncryptMut, KeyIvInit};
 use base64::Engine;
 use common::*;
-use tokio::io::AsyncBufReadExt;
 use wxsend::mock::MockConfig;
 use wxsend::wechat::push::signature;
 
@@ -43,20 +42,11 @@ async fn serve_with(campaign: &Path, aes_key: Option<&str>) -> (tokio::process::
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
     cmd.args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
-        .env_remove("WXSEND_PUSH_AES_KEY")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
+        .env_remove("WXSEND_PUSH_AES_KEY");
     if let Some(key) = aes_key {
         cmd.env("WXSEND_PUSH_AES_KEY", key);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next_line().await.unwrap().expect("serve printed its address");
-        if let Some(rest) = line.strip_prefix("receiving WeChat's pushes on ") {
-            return (child, rest.split(' ').next().unwrap().to_string());
-        }
-    }
+    start_receipts_server(cmd).await
 }
 
 fn template_event(openid: &str, msgid: &str, status: &str) -> String {

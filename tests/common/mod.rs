@@ -153,3 +153,18 @@ pub fn send_command(campaign: &Path, cache: &Path, extra: &[&str]) -> tokio::pro
         .kill_on_drop(true);
     cmd
 }
+
+/// Start `cmd` (a `wxsend receipts serve … --listen 127.0.0.1:0` command) and wait until it says
+/// where it listens (read from its output: a condition, not a wait); the child and its URL.
+pub async fn start_receipts_server(mut cmd: tokio::process::Command) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    cmd.stderr(std::process::Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next_line().await.unwrap().expect("serve printed its address");
+        if let Some(rest) = line.strip_prefix("receiving WeChat's pushes on ") {
+            return (child, rest.split(' ').next().unwrap().to_string());
+        }
+    }
+}
