@@ -118,6 +118,9 @@ pub enum Error {
     /// A report cannot be written as JSON (a bug in wxsend: please report it).
     #[error("cannot write the report as JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// Standard output cannot be written.
+    #[error("cannot write to standard output: {0}")]
+    Output(std::io::Error),
 }
 
 impl Error {
@@ -130,13 +133,18 @@ impl Error {
             Error::Export(e) => e.exit(),
             Error::Write { .. } => Exit::LocalWrite,
             Error::Runtime(_) | Error::Json(_) => Exit::Crashed,
+            Error::Output(_) => Exit::LocalWrite,
             _ => Exit::Input,
         }
     }
 
     /// Whether it is standard output closed by the reader (`wxsend … | head -1`): not an error.
     pub fn is_closed_pipe(&self) -> bool {
-        matches!(self, Error::Json(e) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+        match self {
+            Error::Output(e) => e.kind() == std::io::ErrorKind::BrokenPipe,
+            Error::Json(e) => e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe),
+            _ => false,
+        }
     }
 }
 

@@ -28,6 +28,6 @@ pub fn run(args: CheckArgs) -> Result<Exit, Error> {
     } else {
         report.write_text(&mut out)
     };
-    written.map_err(serde_json::Error::io)?;
+    written.map_err(Error::Output)?;
     Ok(report.exit())
 }
