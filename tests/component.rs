@@ -38,6 +38,12 @@ async fn post(server: &MockServer, path: &str) -> serde_json::Value {
     r.json().await.unwrap()
 }
 
+/// Merchant `APPID` authorizes the mock's platform: its first refresh token.
+async fn authorize(server: &MockServer) -> String {
+    let answer = post(server, &format!("/mock/authorize?appid={APPID}")).await;
+    answer["authorizer_refresh_token"].as_str().unwrap().to_string()
+}
+
 /// `wxsend receipts serve` for `campaign` with the platform's push token and key, its token
 /// cache in `cache`; its URL once it says it listens.
 async fn serve(campaign: &Path, cache: &Path) -> (tokio::process::Child, String) {
@@ -89,8 +95,7 @@ async fn a_pushed_ticket_then_a_campaign_sent_for_a_merchant_with_its_own_token_
     let server = mock(MockConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let first = post(&server, &format!("/mock/authorize?appid={APPID}")).await;
-    let refresh0 = first["authorizer_refresh_token"].as_str().unwrap().to_string();
+    let refresh0 = authorize(&server).await;
     post(&server, "/mock/rotate-refresh-tokens?on=true").await;
     let campaign = component_campaign(dir.path(), "merchant", &server, 50, "");
 
@@ -177,8 +182,7 @@ async fn a_withdrawn_merchant_stops_the_run_before_anything_is_sent() {
     let server = mock(MockConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let first = post(&server, &format!("/mock/authorize?appid={APPID}")).await;
-    let refresh = first["authorizer_refresh_token"].as_str().unwrap().to_string();
+    let refresh = authorize(&server).await;
     let campaign = component_campaign(dir.path(), "gone", &server, 10, "");
     let (receiver, url) = serve(&campaign, &cache).await;
     post(&server, &format!("/mock/push-ticket?url={url}/auth")).await;
@@ -222,8 +226,7 @@ async fn two_processes_on_one_redis_fetch_the_merchants_token_once() {
     let server = mock(MockConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let redis = redis_server::RedisServer::start(dir.path().join("redis"));
-    let first = post(&server, &format!("/mock/authorize?appid={APPID}")).await;
-    let refresh = first["authorizer_refresh_token"].as_str().unwrap().to_string();
+    let refresh = authorize(&server).await;
     post(&server, "/mock/rotate-refresh-tokens?on=true").await;
     let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
     std::fs::create_dir_all(&a_dir).unwrap();

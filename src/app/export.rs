@@ -140,11 +140,6 @@ impl Msgids {
         }
         Self(out)
     }
-
-    /// The msgid of 1-based row `row`.
-    pub fn get(&self, row: usize) -> Option<&str> {
-        self.0.binary_search_by_key(&row, |(r, _)| *r).ok().map(|i| self.0[i].1.as_str())
-    }
 }
 
 impl Serialize for Msgids {

@@ -109,7 +109,7 @@ async fn withdraw(State(s): State<Arc<MockState>>, Query(q): Query<AppidQuery>) 
     let reply = s.withdraw(&appid);
     let Some(url) = q.url else { return respond(reply) };
     let Some(url) = loopback(url) else { return respond(not_loopback()) };
-    let created = unix_now();
+    let created = crate::journal::unix_now();
     let xml = format!(
         "<xml><AppId><![CDATA[{COMPONENT_APPID}]]></AppId><CreateTime>{created}</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[{appid}]]></AuthorizerAppid></xml>"
     );
@@ -123,10 +123,6 @@ fn loopback(url: String) -> Option<String> {
 
 fn not_loopback() -> Reply {
     Reply::Json(json!({ "errcode": 40097, "errmsg": "url must be a loopback http:// URL" }))
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 async fn rotate(State(s): State<Arc<MockState>>, Query(q): Query<OnQuery>) -> Response {
@@ -210,7 +206,7 @@ impl MockState {
         let ticket: String = "ticket@@@".chars().chain((0..40).map(|_| g.rng.alphanumeric())).collect();
         g.component.tickets.insert(ticket.clone(), Instant::now() + TICKET_LIFE);
         g.stats.tickets_pushed += 1;
-        (ticket, unix_now())
+        (ticket, crate::journal::unix_now())
     }
 
     /// `api_component_token`: the platform's token for its AppID, AppSecret and a live ticket.

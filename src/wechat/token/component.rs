@@ -15,6 +15,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::answer::{check_token_text, Fetched};
+use super::disk::{file_name_part, unix};
 use super::error::TokenError;
 use super::shared::{StoreError, StoreFuture};
 use crate::wechat::errors::hint;
@@ -60,7 +61,8 @@ struct RefreshOnDisk {
 impl RefreshFile {
     /// The file of `authorizer_appid` of platform `component_appid` in `cache_dir`.
     pub fn new(cache_dir: &Path, component_appid: &str, authorizer_appid: &str) -> Self {
-        let name = format!("component-{}-{}.refresh.json", safe(component_appid), safe(authorizer_appid));
+        let name =
+            format!("component-{}-{}.refresh.json", file_name_part(component_appid), file_name_part(authorizer_appid));
         Self { path: cache_dir.join(name) }
     }
 }
@@ -80,7 +82,10 @@ impl RefreshTokenStore for RefreshFile {
 
     fn save<'a>(&'a self, token: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let body = RefreshOnDisk { authorizer_refresh_token: token.to_string(), saved_at: unix_now() };
+            let body = RefreshOnDisk {
+                authorizer_refresh_token: token.to_string(),
+                saved_at: unix(std::time::SystemTime::now()),
+            };
             let bytes = serde_json::to_vec(&body).map_err(StoreError::new)?;
             crate::private::write_whole(&self.path, &bytes, true)
                 .map_err(|e| StoreError::new(format!("{}: {e}", self.path.display())))
@@ -125,7 +130,7 @@ pub struct StoredTicket {
 
 /// The file `receipts serve` keeps platform `component_appid`'s ticket in.
 pub fn ticket_file(cache_dir: &Path, component_appid: &str) -> PathBuf {
-    cache_dir.join(format!("component-{}.ticket.json", safe(component_appid)))
+    cache_dir.join(format!("component-{}.ticket.json", file_name_part(component_appid)))
 }
 
 /// Keep `ticket` unless the file already holds a newer one (by `create_time`): pushes may
@@ -167,7 +172,7 @@ pub struct Authorization {
 
 /// The file `receipts serve` keeps platform `component_appid`'s merchants' authorizations in.
 pub fn authorizations_file(cache_dir: &Path, component_appid: &str) -> PathBuf {
-    cache_dir.join(format!("component-{}.authorizations.json", safe(component_appid)))
+    cache_dir.join(format!("component-{}.authorizations.json", file_name_part(component_appid)))
 }
 
 /// Every merchant's last authorization (none when the file is missing or unreadable).
@@ -374,13 +379,4 @@ async fn post(
 fn refusal(step: String, errcode: i64, errmsg: &str, hide: &[&str]) -> TokenError {
     let errcode = if errcode == 0 { -1 } else { errcode };
     TokenError::Refused { step, errcode, errmsg: scrub(errmsg, hide), hint: hint(errcode) }
-}
-
-/// An appid as a file name part.
-fn safe(appid: &str) -> String {
-    appid.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect()
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -47,11 +47,17 @@ pub(super) fn cache_file_name(source: &TokenSource) -> String {
     h.update([0]);
     h.update(source.appid.as_bytes());
     let digest = h.finalize();
-    let safe_appid: String = source.appid.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect();
+    let safe_appid = file_name_part(&source.appid);
     format!("{safe_appid}-{}-{:02x}{:02x}{:02x}{:02x}.json", source.label(), digest[0], digest[1], digest[2], digest[3])
 }
 
-fn unix(t: SystemTime) -> u64 {
+/// An appid as a part of a file name in the token cache folder (letters and digits only).
+pub(super) fn file_name_part(appid: &str) -> String {
+    appid.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect()
+}
+
+/// `t` in Unix seconds.
+pub(super) fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
