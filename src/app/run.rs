@@ -18,7 +18,7 @@ pub struct Run {
     last: Counters,
     done: bool,
     /// The other senders on Redis, when scaled out.
-    pub shared: Option<tokio::sync::watch::Receiver<super::scale::SharedView>>,
+    pub shared: Option<tokio::sync::watch::Receiver<super::shared::SharedView>>,
 }
 
 impl Run {

@@ -68,7 +68,7 @@ pub enum PrepareError {
     Ledger(#[from] crate::ledger::LedgerError),
     /// This sender cannot take part in the shared campaign (its id, a lost shared state).
     #[error("cannot use the shared state: {0}")]
-    Scale(#[from] super::scale::ScaleError),
+    SharedSetup(#[from] super::shared::SharedSetupError),
     /// The token source cannot be set up (e.g. the secret is missing).
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -126,17 +126,17 @@ pub struct Session {
     /// When sending may happen (`--at`, `[send] window`).
     pub schedule: Schedule,
     /// Redis, when several senders share this campaign.
-    pub scale: Option<super::scale::Scale>,
+    pub shared: Option<super::shared::SharedSession>,
     /// The account's delivery ledger, fed again from this run's journal at its end.
     pub ledger: std::sync::Mutex<crate::ledger::Ledger>,
 }
 
 impl Drop for Session {
-    /// Give this sender's id back in Redis (see `Scale::claim`) however the session ends — sent,
+    /// Give this sender's id back in Redis (see `SharedSession::claim`) however the session ends — sent,
     /// refused, nothing to send, the terminal UI quit — so the next run from this folder claims
     /// it at once. On a thread of its own with its own connection: a drop cannot await.
     fn drop(&mut self) {
-        let Some(scale) = self.scale.take() else { return };
+        let Some(shared) = self.shared.take() else { return };
         let campaign = self.campaign.clone();
         let released = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
@@ -144,7 +144,7 @@ impl Drop for Session {
                 let cfg = &campaign.config.shared;
                 let Some(url) = &cfg.redis else { return };
                 if let Ok(redis) = Redis::connect(url, cfg.password(), &cfg.prefix).await {
-                    scale.release_with(redis, &campaign).await;
+                    shared.release_with(redis, &campaign).await;
                 }
             });
         });
@@ -174,7 +174,7 @@ impl Session {
             // Mock runs keep their own journals: they must never count as real deliveries.
             state_dir = state_dir.join("mock");
         }
-        let (sender, scale) = connect(&campaign, mock.is_some(), &state_dir).await?;
+        let (sender, mut shared) = connect(&campaign, mock.is_some(), &state_dir).await?;
         let template = if opts.skip_template_check {
             TemplateCheck::not_verified("skipped (--skip-template-check)")
         } else {
@@ -199,13 +199,12 @@ impl Session {
         let journal_id =
             ledger.register(&journal.paths.journal, &campaign.config.name, m.kind.as_str(), &m.template_id)?;
         ledger.catch_up()?;
-        let mut scale = scale;
-        if let Some(scale) = scale.as_mut() {
+        if let Some(shared) = shared.as_mut() {
             // After the state folder's lock: a second process on this folder was refused by it.
-            scale.claim(&campaign).await?;
-            scale.establish(&campaign, &journal.paths.dir, &journal.replay).await?;
-            scale.join(&campaign, &journal.paths.dir).await?;
-            scale.reconcile(&campaign, &journal.replay).await?;
+            shared.claim(&campaign).await?;
+            shared.establish(&campaign, &journal.paths.dir, &journal.replay).await?;
+            shared.join(&campaign, &journal.paths.dir).await?;
+            shared.reconcile(&campaign, &journal.replay).await?;
         }
         let mut plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
         plan.consult(&campaign, &ledger, Some(journal_id), super::ledger::rules(&campaign, opts))?;
@@ -234,7 +233,7 @@ impl Session {
             options,
             template,
             schedule,
-            scale,
+            shared,
             ledger: std::sync::Mutex::new(ledger),
         })
     }
@@ -353,18 +352,18 @@ impl Session {
             config,
             self.plan.to_send.clone(),
         );
-        let (engine, shared_rate) = match &self.scale {
-            Some(scale) => {
-                let coordination = scale.coordination(&self.campaign);
-                let rate = coordination.rate.clone();
-                (engine.with_coordination(coordination), Some(rate))
+        let (engine, shared_rate) = match &self.shared {
+            Some(shared) => {
+                let part = shared.engine_part(&self.campaign);
+                let rate = part.rate.clone();
+                (engine.with_shared(part), Some(rate))
             }
             None => (engine, None),
         };
         let (handle, events) = engine.start();
-        let shared_view = match (&self.scale, shared_rate) {
-            (Some(scale), Some(rate)) => {
-                Some(super::scale::watch(scale, &self.campaign, &self.journal.paths.dir, rate, handle.clone()))
+        let shared_view = match (&self.shared, shared_rate) {
+            (Some(shared), Some(rate)) => {
+                Some(super::shared::watch(shared, &self.campaign, &self.journal.paths.dir, rate, handle.clone()))
             }
             _ => None,
         };
@@ -423,8 +422,8 @@ impl Session {
         if let Ok(r) = &replay {
             totals.apply_ledger(r, &self.plan.held);
         }
-        if let (Some(scale), Ok(r)) = (&self.scale, &replay) {
-            scale.settle(&self.campaign, r, &mut totals).await;
+        if let (Some(shared), Ok(r)) = (&self.shared, &replay) {
+            shared.settle(&self.campaign, r, &mut totals).await;
         }
         // What this run did reaches the account's ledger now (else the next run of the account
         // reads it from this journal).
@@ -526,7 +525,7 @@ async fn connect(
     campaign: &Campaign,
     mock: bool,
     state_dir: &std::path::Path,
-) -> Result<(Sender, Option<super::scale::Scale>), PrepareError> {
+) -> Result<(Sender, Option<super::shared::SharedSession>), PrepareError> {
     let cfg = &campaign.config;
     let client = WechatClient::for_sending(&cfg.wechat.api_base, &cfg.network, cfg.send.concurrency as usize)?;
     let (source, cache_dir) = if mock {
@@ -535,19 +534,19 @@ async fn connect(
         (token_source(cfg, &client)?, TokenCache::default_dir())
     };
     let mut tokens = TokenCache::new(source, cache_dir.as_deref());
-    let scale = match (&cfg.shared.redis, mock) {
+    let shared = match (&cfg.shared.redis, mock) {
         (Some(url), false) => {
             let redis = Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix).await?;
-            let identity = super::scale::identity(state_dir)
-                .map_err(|source| super::scale::ScaleError::Io { path: state_dir.join("sender-id"), source })?;
+            let identity = super::shared::identity(state_dir)
+                .map_err(|source| super::shared::SharedSetupError::Io { path: state_dir.join("sender-id"), source })?;
             let owner = identity.owner.clone();
             tokens = share_tokens(tokens, cfg, &redis, &owner);
-            let fingerprint = super::scale::rows_fingerprint(campaign);
-            Some(super::scale::Scale { redis, owner, identity, fingerprint, epoch: String::new() })
+            let fingerprint = super::shared::rows_fingerprint(campaign);
+            Some(super::shared::SharedSession { redis, owner, identity, fingerprint, epoch: String::new() })
         }
         _ => None,
     };
-    Ok((Sender::new(client, Arc::new(tokens)), scale))
+    Ok((Sender::new(client, Arc::new(tokens)), shared))
 }
 
 /// The token cache shared through `redis`: the account's token under `<prefix>:access_token:`;

@@ -186,7 +186,7 @@ pub async fn shared_status(campaign: &Campaign) -> Result<Option<Vec<SenderShare
     let cfg = &campaign.config.shared;
     let Some(url) = &cfg.redis else { return Ok(None) };
     let redis = crate::shared::Redis::connect(url, cfg.password(), &cfg.prefix).await?;
-    let fingerprint = super::scale::rows_fingerprint(campaign);
+    let fingerprint = super::shared::rows_fingerprint(campaign);
     let rows = crate::shared::SharedRows::new(redis, &campaign.config.wechat.appid, &fingerprint, "status");
     let mut by_sender: std::collections::BTreeMap<String, SenderShare> = Default::default();
     for ((state, owner), n) in rows.tally().await? {

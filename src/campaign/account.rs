@@ -188,7 +188,11 @@ pub fn describe(name: &str, a: &Account) -> String {
         token,
         a.api_base.as_deref().unwrap_or(DEFAULT_API_BASE),
         a.ca_file.as_ref().map(|f| format!(", ca_file {}", f.display())).unwrap_or_default()
-    ) + &a.redis.as_deref().map(|r| format!(", shared through {}", super::scale::shown(r))).unwrap_or_default()
+    ) + &a
+        .redis
+        .as_deref()
+        .map(|r| format!(", shared through {}", super::shared::without_credentials(r)))
+        .unwrap_or_default()
 }
 
 /// `[wechat]` of the campaign at `path` (text `text`), with its account's keys filled in; the
@@ -196,7 +200,7 @@ pub fn describe(name: &str, a: &Account) -> String {
 pub(crate) fn resolve_wechat(
     raw: RawWechat,
     network: &mut RawNetwork,
-    shared: &mut super::scale::RawShared,
+    shared: &mut super::shared::RawShared,
     path: &Path,
     text: &str,
 ) -> Result<WechatConfig, LoadError> {

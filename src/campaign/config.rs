@@ -42,7 +42,7 @@ struct RawFile {
     #[serde(default)]
     receipts: super::receipts::RawReceipts,
     #[serde(default)]
-    shared: super::scale::RawShared,
+    shared: super::shared::RawShared,
     state_dir: Option<String>,
     template_cache_minutes: Option<Spanned<u64>>,
 }
@@ -200,7 +200,7 @@ pub struct CampaignConfig {
     /// Folder holding the journal, failures and report of this campaign.
     pub state_dir: PathBuf,
     /// `[shared]`: the Redis several senders share, if any.
-    pub shared: super::scale::SharedConfig,
+    pub shared: super::shared::SharedConfig,
     /// `[receipts]`: how WeChat's delivery pushes are authenticated.
     pub receipts: super::receipts::ReceiptsConfig,
     /// How long a fetched list of the account's templates is reused (`template_cache_minutes`,

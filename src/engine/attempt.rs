@@ -120,7 +120,7 @@ pub async fn attempt(ctx: &Context, scratch: &mut Scratch, mut job: Job, openid_
     };
     let finished =
         |job, verdict| Finished { job, openid_key, verdict, token: TokenNote::default(), token_status: None };
-    if let Some(c) = &ctx.coord {
+    if let Some(c) = &ctx.shared {
         // Boxed here and below: Redis's futures are large, and a send without Redis should not
         // copy their room with every attempt.
         if let Err(verdict) = Box::pin(claim_shared(c, job.row)).await {
@@ -133,7 +133,7 @@ pub async fn attempt(ctx: &Context, scratch: &mut Scratch, mut job: Job, openid_
     let who = Some(Box::new(Who { openid, key: format!("{:016x}", job.message_key) }));
     if !ctx.journal.append_written(Line::Dispatch { row, attempt, who }).await {
         let detail = ctx.journal.error().unwrap_or_else(|| "the journal cannot be written".into());
-        if let Some(c) = &ctx.coord {
+        if let Some(c) = &ctx.shared {
             let _ = Box::pin(c.rows.mark_outcome(row, &RowState::Retry)).await;
         }
         let verdict = Verdict::JournalFailed(detail);
@@ -157,7 +157,7 @@ pub async fn attempt(ctx: &Context, scratch: &mut Scratch, mut job: Job, openid_
         Outcome::Failed(f) => classify(ctx, &mut job, f),
     };
     let token_status = token.refreshed.then(|| ctx.sender.tokens.status());
-    let verdict = match &ctx.coord {
+    let verdict = match &ctx.shared {
         Some(c) => Box::pin(share_outcome(c, row, verdict)).await,
         None => verdict,
     };
@@ -167,7 +167,7 @@ pub async fn attempt(ctx: &Context, scratch: &mut Scratch, mut job: Job, openid_
 /// The row's claim across every sender, which marks it sent in Redis before the request leaves
 /// (the write-ahead rule, shared); then the account's rate. Claimed first, so a row another
 /// sender has costs no permit. `Err` is the verdict when the row is not to be sent here.
-async fn claim_shared(c: &super::context::Coordination, row: usize) -> Result<(), Verdict> {
+async fn claim_shared(c: &super::context::SharedPart, row: usize) -> Result<(), Verdict> {
     match c.rows.claim(row).await {
         Ok(Claim::Mine) => {}
         Ok(other) => return Err(Verdict::Elsewhere { unknown: other == Claim::Unknown }),
@@ -182,7 +182,7 @@ async fn claim_shared(c: &super::context::Coordination, row: usize) -> Result<()
 
 /// Write the row's outcome back to Redis. If that fails the outcome stands (it is in the
 /// journal; other senders see the row as sent, not resendable) but dispatching stops.
-async fn share_outcome(c: &super::context::Coordination, row: usize, verdict: Verdict) -> Verdict {
+async fn share_outcome(c: &super::context::SharedPart, row: usize, verdict: Verdict) -> Verdict {
     let outcome = match &verdict {
         Verdict::Delivered { .. } => RowState::Ok,
         Verdict::Failed(f) => RowState::Failed(f.code().to_string()),

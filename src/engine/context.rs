@@ -1,5 +1,5 @@
 //! What the engine's parts share: its settings (`EngineConfig`), the context every worker
-//! holds (`Context`: campaign, sender, journal, rate) and its part in scale-out (`Coordination`).
+//! holds (`Context`: campaign, sender, journal, rate) and its part in scale-out (`SharedPart`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,13 +76,13 @@ pub struct Context {
     /// This process's rate, shared by the workers.
     pub limiter: LocalRate,
     /// Redis: the account's rate and the campaign's rows across senders, when scaled out.
-    pub coord: Option<Coordination>,
+    pub shared: Option<SharedPart>,
 }
 
 /// The engine's part in scale-out: the shared rate and rows, and the first Redis failure seen
 /// after a request left (dispatching stops on it).
 #[derive(Debug)]
-pub struct Coordination {
+pub struct SharedPart {
     /// The account's rate across senders.
     pub rate: Arc<crate::shared::SharedRate>,
     /// The campaign's rows across senders.
@@ -90,8 +90,8 @@ pub struct Coordination {
     lost: std::sync::Mutex<Option<String>>,
 }
 
-impl Coordination {
-    /// Coordination through `rate` and `rows`.
+impl SharedPart {
+    /// SharedPart through `rate` and `rows`.
     pub fn new(rate: Arc<crate::shared::SharedRate>, rows: crate::shared::SharedRows) -> Self {
         Self { rate, rows, lost: std::sync::Mutex::new(None) }
     }

@@ -17,14 +17,14 @@ use crate::journal::Line;
 
 /// The board, the signal that it changed in a way a waiting worker cares about, and whether
 /// requests waiting for their slot must give it up ([`Board::halted`]).
-struct Shelf {
+struct Dispatch {
     board: Mutex<Board>,
     ctx: Arc<Context>,
     changed: Notify,
     halt: watch::Sender<bool>,
 }
 
-impl Shelf {
+impl Dispatch {
     fn lock(&self) -> MutexGuard<'_, Board> {
         self.board.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -43,7 +43,7 @@ impl Shelf {
     }
 }
 
-async fn work(ctx: Arc<Context>, shelf: Arc<Shelf>) {
+async fn work(ctx: Arc<Context>, shelf: Arc<Dispatch>) {
     let mut halt = shelf.halt.subscribe();
     let mut scratch = Scratch::default();
     loop {
@@ -113,13 +113,13 @@ enum Step<'a> {
 
 /// Carry out the front end's `c`: the rate (this process's limiter, then the account's),
 /// pause, resume, the schedule's hold, stop; the event it makes goes to the front end.
-async fn apply_control(c: Control, ctx: &Context, shelf: &Shelf, events: &mpsc::Sender<Event>) {
+async fn apply_control(c: Control, ctx: &Context, shelf: &Dispatch, events: &mpsc::Sender<Event>) {
     if let Control::SetRate(r) = c {
         // This process's limiter at once; the account's (every sender's) behind it.
         let rate = r.max(1);
         let _ = ctx.limiter.set_rate(rate).await;
-        if let Some(coord) = &ctx.coord {
-            let limiter = coord.rate.clone();
+        if let Some(shared) = &ctx.shared {
+            let limiter = shared.rate.clone();
             tokio::spawn(async move {
                 let _ = Limiter::set_rate(&*limiter, rate).await;
             });
@@ -164,7 +164,7 @@ pub(super) async fn run(
 ) {
     let cfg = ctx.config.clone();
     let started = Instant::now();
-    let shelf = Arc::new(Shelf {
+    let shelf = Arc::new(Dispatch {
         board: Mutex::new(Board::new(cfg.clone(), rows, openid_keys(&ctx))),
         ctx: ctx.clone(),
         changed: Notify::new(),
@@ -203,7 +203,7 @@ pub(super) async fn run(
                 }
             },
             _ = tick.tick() => {
-                if let Some(detail) = ctx.coord.as_ref().and_then(|c| c.lost_detail()) {
+                if let Some(detail) = ctx.shared.as_ref().and_then(|c| c.lost_detail()) {
                     let mut board = shelf.lock();
                     board.lose_shared(detail);
                     shelf.sync_halt(&mut board);
@@ -268,7 +268,7 @@ fn openid_keys(ctx: &Context) -> Option<Arc<[u64]>> {
 
 /// Send the front end what happened since the last flush: pauses, resumptions and token
 /// changes, the row events, the counters.
-async fn flush(shelf: &Shelf, events: &mpsc::Sender<Event>, started: Instant) {
+async fn flush(shelf: &Dispatch, events: &mpsc::Sender<Event>, started: Instant) {
     let (announcements, rows, counters) = {
         let mut board = shelf.lock();
         board.counters.elapsed_ms = started.elapsed().as_millis() as u64;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use attempt::backoff;
-pub use context::{Context, Coordination, EngineConfig};
+pub use context::{Context, EngineConfig, SharedPart};
 pub use events::{Control, Counters, EndReason, Event, PauseReason, RowEvent, Summary};
 pub use rate::{Limiter, LocalRate};
 
@@ -77,13 +77,13 @@ impl Engine {
         rows: Vec<usize>,
     ) -> Self {
         let limiter = LocalRate::new(config.rate, config.burst);
-        Self { ctx: Context { campaign, sender, journal, config, limiter, coord: None }, rows }
+        Self { ctx: Context { campaign, sender, journal, config, limiter, shared: None }, rows }
     }
 
     /// Share the rate and the rows with the other senders through Redis (before [`Engine::start`]:
     /// the engine owns its parts until then, so this cannot be lost).
-    pub fn with_coordination(mut self, coord: Coordination) -> Self {
-        self.ctx.coord = Some(coord);
+    pub fn with_shared(mut self, shared: SharedPart) -> Self {
+        self.ctx.shared = Some(shared);
         self
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::IntoConnectionInfo;
 
-use crate::campaign::scale::shown;
+use crate::campaign::shared::without_credentials;
 
 /// Why Redis cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,7 +41,7 @@ impl Redis {
     /// Connect to `url` (`redis://[:password@]host:port/db`, `rediss://` for TLS); `password`
     /// (from the environment) is used when the URL has none.
     pub async fn connect(url: &str, password: Option<String>, prefix: &str) -> Result<Self, SharedError> {
-        let shown = shown(url);
+        let shown = without_credentials(url);
         let fail = |detail: String| SharedError { at: shown.clone(), detail };
         let mut info: redis::ConnectionInfo = url.into_connection_info().map_err(|e| fail(e.to_string()))?;
         if info.redis.password.is_none() {

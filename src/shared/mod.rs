@@ -14,13 +14,13 @@ pub use connection::{Redis, SharedError, COMMAND_TIMEOUT};
 pub use rate::SharedRate;
 pub use token::{RefreshInRedis, SharedTokens};
 
-pub use crate::campaign::scale::shown;
+pub use crate::campaign::shared::without_credentials;
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn credentials_are_never_shown() {
-        assert_eq!(super::shown("redis://:s3cret@10.0.0.5:6379/2"), "redis://10.0.0.5:6379/2");
-        assert_eq!(super::shown("rediss://user:pw@r.internal:6380"), "rediss://r.internal:6380");
+        assert_eq!(super::without_credentials("redis://:s3cret@10.0.0.5:6379/2"), "redis://10.0.0.5:6379/2");
+        assert_eq!(super::without_credentials("rediss://user:pw@r.internal:6380"), "rediss://r.internal:6380");
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::connection::Redis;
 use crate::wechat::token::component::RefreshTokenStore;
-use crate::wechat::token::shared::{SharedTokenStore, StoreError, StoreFuture};
+use crate::wechat::token::store::{StoreError, StoreFuture, TokenStore};
 
 /// How long a refresh lock lives if its holder dies.
 pub const LOCK_TTL: Duration = Duration::from_secs(10);
@@ -82,7 +82,7 @@ impl RefreshTokenStore for RefreshInRedis {
     }
 }
 
-impl SharedTokenStore for SharedTokens {
+impl TokenStore for SharedTokens {
     fn current(&self) -> StoreFuture<'_, Option<(String, Duration)>> {
         Box::pin(async move {
             let token: Option<String> =

@@ -13,9 +13,9 @@ use serde::Serialize;
 use super::component::{Chain, Platform, PlatformTokens, RefreshFile, RefreshInMemory, RefreshTokenStore, TokenFuture};
 use super::disk::{cache_file_name, read_disk, write_disk, Cached};
 use super::error::TokenError;
-use super::shared::SharedTokenStore;
 use super::source::Role;
 use super::source::TokenSource;
+use super::store::TokenStore;
 use crate::wechat::protocol::TokenSpec;
 use crate::wechat::secret::AccessToken;
 
@@ -46,7 +46,7 @@ pub struct TokenCache {
     from_disk: AtomicBool,
     recent: Mutex<VecDeque<Instant>>,
     /// A store other processes share: one token and one refresh for all (set once, before use).
-    shared: std::sync::OnceLock<Arc<dyn SharedTokenStore>>,
+    shared: std::sync::OnceLock<Arc<dyn TokenStore>>,
     /// `component`: the platform's token cache, which the merchant's chain asks too.
     platform: Option<Arc<TokenCache>>,
 }
@@ -113,7 +113,7 @@ impl TokenCache {
     }
 
     /// Share tokens with other processes through `store`.
-    pub fn with_shared(self, store: Arc<dyn SharedTokenStore>) -> Self {
+    pub fn with_shared(self, store: Arc<dyn TokenStore>) -> Self {
         let _ = self.shared.set(store);
         self
     }
@@ -123,7 +123,7 @@ impl TokenCache {
     /// shared with anyone; no effect on another source.
     pub fn with_component_stores(
         mut self,
-        platform: Arc<dyn SharedTokenStore>,
+        platform: Arc<dyn TokenStore>,
         refresh: Option<Arc<dyn RefreshTokenStore>>,
     ) -> Self {
         if let Some(cache) = &self.platform {

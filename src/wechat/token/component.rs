@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::answer::{check_token_text, Fetched};
 use super::disk::{file_name_part, unix};
 use super::error::TokenError;
-use super::shared::{StoreError, StoreFuture};
+use super::store::{StoreError, StoreFuture};
 use crate::wechat::errors::hint;
 use crate::wechat::http::Http;
 use crate::wechat::protocol::{ComponentSpec, TicketSource};

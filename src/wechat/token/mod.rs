@@ -11,8 +11,8 @@ pub mod component;
 mod disk;
 mod error;
 mod service;
-pub mod shared;
 mod source;
+pub mod store;
 
 pub use cache::{Replaced, TokenCache, TokenStatus, CIRCUIT_LIMIT};
 pub use error::TokenError;

@@ -61,7 +61,7 @@ impl TokenService {
     }
 
     /// The URL, without its query.
-    pub(super) fn shown(&self) -> &str {
+    pub(super) fn url_without_query(&self) -> &str {
         &self.shown
     }
 

@@ -108,7 +108,7 @@ impl TokenSource {
             TokenSpec::Env(var) => format!("the environment variable {var}"),
             TokenSpec::Command(command) => format!("the command `{command}`"),
             TokenSpec::Url(url) => {
-                format!("the token service {}", self.service.as_ref().map_or(url.as_str(), |s| s.shown()))
+                format!("the token service {}", self.service.as_ref().map_or(url.as_str(), |s| s.url_without_query()))
             }
             TokenSpec::Component(c) => match self.role {
                 Role::Platform(_) => {

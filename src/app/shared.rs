@@ -1,18 +1,18 @@
 //! A session's part in scale-out: who this sender is (stable across its runs), which rows hash
 //! the campaign uses (its fingerprint: the same campaign and list on every host), and the
-//! engine's coordination built from them.
+//! engine's part built from them.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::campaign::Campaign;
-use crate::engine::Coordination;
+use crate::engine::SharedPart;
 use crate::journal::Fingerprints;
 use crate::shared::{Redis, RowState, SharedRate, SharedRows};
 
 /// Redis and this sender's place in it.
 #[derive(Debug, Clone)]
-pub struct Scale {
+pub struct SharedSession {
     /// The connection.
     pub redis: Redis,
     /// This sender's id (kept in its state folder), so its next run is recognised.
@@ -21,13 +21,13 @@ pub struct Scale {
     pub identity: Identity,
     /// The campaign's rows key.
     pub fingerprint: String,
-    /// The epoch of the campaign's shared state this run works under (see [`Scale::establish`]).
+    /// The epoch of the campaign's shared state this run works under (see [`SharedSession::establish`]).
     pub epoch: String,
 }
 
 /// Why a sender cannot take part in a shared campaign.
 #[derive(Debug, thiserror::Error)]
-pub enum ScaleError {
+pub enum SharedSetupError {
     /// Redis failed.
     #[error(transparent)]
     Shared(#[from] crate::shared::SharedError),
@@ -58,7 +58,7 @@ fn needed(missing: &[String]) -> String {
     }
 }
 
-impl Scale {
+impl SharedSession {
     /// Agree on the campaign's shared state before anything is sent. Redis holds an epoch for it;
     /// this sender keeps the one it worked under in `<journal folder>/shared-epoch`, and the other
     /// senders it met there in `shared-peers`. The same epoch: go on. No epoch in Redis while
@@ -72,9 +72,9 @@ impl Scale {
         campaign: &Campaign,
         journal_dir: &Path,
         replay: &crate::journal::Replay,
-    ) -> Result<(), ScaleError> {
+    ) -> Result<(), SharedSetupError> {
         let rows = self.rows(campaign);
-        let shared = ScaleError::Shared;
+        let shared = SharedSetupError::Shared;
         let local = read_lines(&journal_dir.join("shared-epoch")).into_iter().next();
         let in_redis = rows.epoch().await.map_err(shared)?;
         let has_outcomes = replay.rows.iter().any(|r| r.category() != crate::journal::Category::Pending);
@@ -93,7 +93,7 @@ impl Scale {
                         let peers = read_lines(&journal_dir.join("shared-peers"));
                         let missing: Vec<String> = peers.into_iter().filter(|p| !rebuilt.contains(p)).collect();
                         if !missing.is_empty() {
-                            return Err(ScaleError::Waiting { missing });
+                            return Err(SharedSetupError::Waiting { missing });
                         }
                         rows.start_epoch(&random_hex()).await.map_err(shared)?
                     }
@@ -102,14 +102,14 @@ impl Scale {
         };
         let file = journal_dir.join("shared-epoch");
         crate::private::write_whole(&file, format!("{epoch}\n").as_bytes(), true)
-            .map_err(|source| ScaleError::Io { path: file, source })?;
+            .map_err(|source| SharedSetupError::Io { path: file, source })?;
         self.epoch = epoch;
         Ok(())
     }
 
     /// Say this sender works on the campaign, and remember every sender that does (in
-    /// `<journal folder>/shared-peers`, what [`Scale::establish`] waits for after a loss).
-    pub async fn join(&self, campaign: &Campaign, journal_dir: &Path) -> Result<(), ScaleError> {
+    /// `<journal folder>/shared-peers`, what [`SharedSession::establish`] waits for after a loss).
+    pub async fn join(&self, campaign: &Campaign, journal_dir: &Path) -> Result<(), SharedSetupError> {
         let peers = self.rows(campaign).join_peers().await?;
         remember_peers(journal_dir, &self.owner, peers);
         Ok(())
@@ -117,10 +117,10 @@ impl Scale {
 
     /// Claim this sender's id for this run in Redis (refused when another live process holds
     /// it), then keep the id in the state folder.
-    pub async fn claim(&self, campaign: &Campaign) -> Result<(), ScaleError> {
+    pub async fn claim(&self, campaign: &Campaign) -> Result<(), SharedSetupError> {
         let info = self.info(crate::journal::unix_now());
         self.rows(campaign).claim_identity(&info).await?;
-        self.identity.save().map_err(|source| ScaleError::Io { path: self.identity.file.clone(), source })
+        self.identity.save().map_err(|source| SharedSetupError::Io { path: self.identity.file.clone(), source })
     }
 
     /// Give the id back at the end of the session through `redis` (a connection of the caller's
@@ -143,12 +143,12 @@ impl Scale {
     }
 
     /// The engine's shared rate and rows.
-    pub fn coordination(&self, campaign: &Campaign) -> Coordination {
+    pub fn engine_part(&self, campaign: &Campaign) -> SharedPart {
         let cfg = &campaign.config;
         let appid = &cfg.wechat.appid;
         let rate = SharedRate::new(self.redis.clone(), appid, cfg.message.kind.as_str(), cfg.send.rate, cfg.send.burst);
         let rows = SharedRows::new(self.redis.clone(), appid, &self.fingerprint, &self.owner).with_epoch(&self.epoch);
-        Coordination::new(Arc::new(rate), rows)
+        SharedPart::new(Arc::new(rate), rows)
     }
 
     /// The campaign's rows across senders.
@@ -340,16 +340,16 @@ impl SharedView {
 /// Every 2 s until the engine ends: say this sender is alive, adopt the account's rate if
 /// another sender changed it, and measure the senders' aggregate rate.
 pub fn watch(
-    scale: &Scale,
+    shared: &SharedSession,
     campaign: &Campaign,
     journal_dir: &Path,
     rate: Arc<SharedRate>,
     handle: crate::engine::Handle,
 ) -> tokio::sync::watch::Receiver<SharedView> {
-    let (journal_dir, owner) = (journal_dir.to_path_buf(), scale.owner.clone());
+    let (journal_dir, owner) = (journal_dir.to_path_buf(), shared.owner.clone());
     let (tx, rx) = tokio::sync::watch::channel(SharedView::default());
-    let rows = scale.rows(campaign);
-    let info = scale.info(0);
+    let rows = shared.rows(campaign);
+    let info = shared.info(0);
     let mut applied = campaign.config.send.rate;
     tokio::spawn(async move {
         let mut last: Option<(std::time::Instant, u64)> = None;

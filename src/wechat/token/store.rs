@@ -22,7 +22,7 @@ impl StoreError {
 }
 
 /// What the cache needs from a shared token store. Errors are in words (the store is lost).
-pub trait SharedTokenStore: Send + Sync + std::fmt::Debug {
+pub trait TokenStore: Send + Sync + std::fmt::Debug {
     /// The token the store holds and how long it has left.
     fn current(&self) -> StoreFuture<'_, Option<(String, Duration)>>;
     /// Take the refresh lock (`true`), or see that another process holds it (`false`).

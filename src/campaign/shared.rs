@@ -39,7 +39,10 @@ impl RawShared {
             if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
                 return Err(super::LoadError::Config {
                     at: super::error::Location::file(path),
-                    message: format!("[shared] redis = {:?}: use redis://host:port/db (rediss:// for TLS)", shown(url)),
+                    message: format!(
+                        "[shared] redis = {:?}: use redis://host:port/db (rediss:// for TLS)",
+                        without_credentials(url)
+                    ),
                 });
             }
         }
@@ -48,7 +51,7 @@ impl RawShared {
 }
 
 /// `url` without its credentials.
-pub fn shown(url: &str) -> String {
+pub fn without_credentials(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
     let scheme = url.split_once("://").map_or("redis", |(s, _)| s);
