@@ -15,7 +15,7 @@ use wxsend::campaign::config::CampaignConfig;
 use wxsend::campaign::Campaign;
 use wxsend::engine::{Counters, Event, RowEvent};
 use wxsend::journal::RowRecord;
-use wxsend::tui::{ui, App};
+use wxsend::tui::{ui, App, Briefing};
 
 fn main() {
     let rows: usize = std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
@@ -24,7 +24,8 @@ fn main() {
     let toml = common::generate(dir.path(), rows);
     let campaign = Campaign::from_config(CampaignConfig::load(&toml).expect("campaign")).expect("load");
     let n = campaign.recipients.len();
-    let mut app = App::new(Arc::new(campaign), &vec![RowRecord::Pending; n], n);
+    let brief = Briefing::of(&campaign, n);
+    let mut app = App::new(Arc::new(campaign), &vec![RowRecord::Pending; n], brief);
     app.started();
     let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
 

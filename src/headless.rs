@@ -174,7 +174,7 @@ async fn watch(run: &mut Run) -> Option<crate::engine::Summary> {
                 }
                 Some(Event::Progress(c)) => {
                     in_flight = c.in_flight;
-                    out.progress(&c, run.shared_line());
+                    out.progress(&c, run.shared_view().map(|v| v.describe()));
                 }
                 Some(Event::Paused(reason)) => {
                     out.say(format!("paused: {}", reason.describe()));

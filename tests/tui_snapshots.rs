@@ -7,23 +7,21 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use wxsend::app::export::{Files, Totals};
-use wxsend::app::{Exit, RunReport};
+use wxsend::app::{Exit, QuotaCheck, RunReport};
 use wxsend::campaign::Campaign;
 use wxsend::engine::{Counters, EndReason, Event, PauseReason, RowEvent, Summary};
 use wxsend::journal::RowRecord;
-use wxsend::tui::{ui, App};
-use wxsend::wechat::{Code, ErrorClass, Failure, TokenStatus};
+use wxsend::tui::{ui, App, Briefing};
+use wxsend::wechat::{Code, ErrorClass, Failure, Quota, TokenStatus};
 
 const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
 
 fn app() -> App {
     let c = Campaign::load(Path::new("samples/campaign.toml"), None).unwrap();
     let n = c.recipients.len();
-    let mut app = App::new(Arc::new(c), &vec![RowRecord::Pending; n], 45);
-    app.color = false;
-    app.estimate = "2s".into();
-    app.quota_line = Some("daily quota: 99,955 of 100,000 left".into());
-    app
+    let mut brief = Briefing::of(&c, 45);
+    brief.quota = Some(QuotaCheck::Known(Quota { daily_limit: 100_000, used: 45, remain: 99_955 }));
+    App::new(Arc::new(c), &vec![RowRecord::Pending; n], brief).with_color(false)
 }
 
 fn render(app: &App, w: u16, h: u16) -> String {
@@ -123,7 +121,8 @@ fn preview_invalid_only_with_a_selected_invalid_row() {
 fn uniform_preview_shows_the_withdrawal_warning() {
     let c = Campaign::load(Path::new("samples/uniform.toml"), None).unwrap();
     let n = c.recipients.len();
-    let a = App::new(Arc::new(c), &vec![RowRecord::Pending; n], 45);
+    let brief = Briefing::of(&c, 45);
+    let a = App::new(Arc::new(c), &vec![RowRecord::Pending; n], brief);
     snap("preview_uniform", &a);
 }
 
@@ -172,7 +171,7 @@ fn done_screen() {
     };
     a.on_event(&Event::Done(Box::new(summary.clone())));
     let state = Path::new(".wxsend/order-shipped-2026-11/recipients");
-    a.report = Some(RunReport {
+    a.finished(RunReport {
         summary,
         totals: Totals { delivered: 41, failed: 4, unknown: 0, pending: 0, ..Default::default() },
         ready: 45,
@@ -196,13 +195,16 @@ fn done_screen() {
 
 #[test]
 fn preview_card_shows_the_message_as_the_phone_does() {
-    let mut a = app();
+    let c = Campaign::load(Path::new("samples/campaign.toml"), None).unwrap();
+    let n = c.recipients.len();
     let catalogue = serde_json::json!({"template_list": [{
         "template_id": "TPL_ORDER_SHIPPED", "title": "订单发货提醒",
         "content": "{{first.DATA}}\n商品名称：{{thing1.DATA}}\n订单编号：{{character_string2.DATA}}\n订单金额：{{amount3.DATA}}\n发货时间：{{time4.DATA}}\n{{remark.DATA}}",
         "example": ""}]});
-    a.template = wxsend::wechat::catalogue::parse_official(&catalogue).unwrap().into_iter().next();
-    a.template_line = "template verified: 「订单发货提醒」 in the account's list".into();
+    let mut brief = Briefing::of(&c, 45);
+    brief.template = wxsend::wechat::catalogue::parse_official(&catalogue).unwrap().into_iter().next();
+    brief.overview.template = "template verified: 「订单发货提醒」 in the account's list".into();
+    let a = App::new(Arc::new(c), &vec![RowRecord::Pending; n], brief).with_color(false);
     let screen = render(&a, 120, 40);
     assert!(
         screen.contains("「订单发货提醒」")

@@ -254,3 +254,33 @@ pub struct Overview {
     /// How long the run takes at the configured rate.
     pub estimate: Duration,
 }
+
+impl Overview {
+    /// What the campaign alone tells, sending `to_send` rows: no earlier run, no ledger, no
+    /// template check, no schedule and no route yet (the session fills those in).
+    pub fn of(c: &Campaign, to_send: usize) -> Self {
+        Self {
+            campaign: c.config.name.clone(),
+            kind: c.config.message.kind.as_str(),
+            template_id: c.config.message.template_id.clone(),
+            recipients: c.recipients.path.display().to_string(),
+            rows: c.recipients.len(),
+            ready: c.checks.ready,
+            invalid: c.checks.invalid,
+            duplicates: c.checks.duplicates,
+            resume: Resume::default(),
+            ledger: FromLedger::default(),
+            warnings: c.warnings.clone(),
+            mock_api: None,
+            template: String::new(),
+            template_notes: Vec::new(),
+            schedule: Vec::new(),
+            api: String::new(),
+            route: String::new(),
+            to_send,
+            rate: c.config.send.rate,
+            concurrency: c.config.send.concurrency,
+            estimate: Duration::from_secs_f64(to_send as f64 / f64::from(c.config.send.rate.max(1))),
+        }
+    }
+}

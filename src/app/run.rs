@@ -27,10 +27,11 @@ impl Run {
         Self { handle, events, tokens, last: Counters::default(), done: false, shared: None }
     }
 
-    /// The other senders, in one line (when scaled out on Redis).
-    pub fn shared_line(&self) -> Option<String> {
+    /// The other senders on Redis and their rate together (when the campaign is shared and
+    /// any has spoken).
+    pub fn shared_view(&self) -> Option<super::shared::SharedView> {
         let view = *self.shared.as_ref()?.borrow();
-        (view.senders > 0).then(|| view.describe())
+        (view.senders > 0).then_some(view)
     }
 
     /// The next event; always ends with exactly one [`Event::Done`], then `None`. If the engine

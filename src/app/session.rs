@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::exit::Exit;
 use super::export::{self, Files};
@@ -240,39 +239,27 @@ impl Session {
 
     /// Everything the operator confirms before the run.
     pub fn overview(&self) -> Overview {
-        let c = &self.campaign;
+        let s = &self.schedule;
+        let mut schedule = Vec::new();
+        if let Some(at) = s.at {
+            schedule.push(format!("starts at {} ({})", s.show(at), s.zone.name()));
+        }
+        if let Some(w) = s.window {
+            schedule.push(format!("sends only between {w} each day ({})", s.zone.name()));
+        }
+        let mut warnings = self.campaign.warnings.clone();
+        warnings.extend(self.journal.repaired.iter().cloned());
         Overview {
-            campaign: c.config.name.clone(),
-            kind: c.config.message.kind.as_str(),
-            template_id: c.config.message.template_id.clone(),
-            recipients: c.recipients.path.display().to_string(),
-            rows: c.recipients.len(),
-            ready: c.checks.ready,
-            invalid: c.checks.invalid,
-            duplicates: c.checks.duplicates,
             resume: self.plan.resume.clone(),
             ledger: self.plan.ledger.clone(),
-            warnings: c.warnings.iter().cloned().chain(self.journal.repaired.clone()).collect(),
+            warnings,
             mock_api: self.mock.as_ref().map(|m| m.url()),
-            schedule: {
-                let s = &self.schedule;
-                let mut lines = Vec::new();
-                if let Some(at) = s.at {
-                    lines.push(format!("starts at {} ({})", s.show(at), s.zone.name()));
-                }
-                if let Some(w) = s.window {
-                    lines.push(format!("sends only between {w} each day ({})", s.zone.name()));
-                }
-                lines
-            },
+            schedule,
             template: self.template.headline(),
             template_notes: self.template.notes.clone(),
             api: self.sender.client.base().to_string(),
             route: self.sender.client.http().route(),
-            to_send: self.plan.to_send.len(),
-            rate: c.config.send.rate,
-            concurrency: c.config.send.concurrency,
-            estimate: self.estimated_duration(),
+            ..Overview::of(&self.campaign, self.plan.to_send.len())
         }
     }
 
@@ -329,11 +316,6 @@ impl Session {
             )),
             _ => None,
         }
-    }
-
-    /// Messages at the configured rate take about this long.
-    pub fn estimated_duration(&self) -> Duration {
-        Duration::from_secs_f64(self.plan.to_send.len() as f64 / f64::from(self.campaign.config.send.rate.max(1)))
     }
 
     /// What a test send needs, to run in its own task.

@@ -1,19 +1,23 @@
-//! The TUI's state and its navigation: keys and the mouse change it and may ask for an effect
-//! ([`Action`]); the run model (what engine events do to it) is in `model.rs`. Nothing here does
-//! I/O, so every transition is a unit test.
+//! The terminal UI's state, owned by parts, and what keys and the mouse do to it: they change it
+//! and may ask for an effect ([`Action`]) the loop carries out. Nothing here does I/O or words a
+//! person reads (drawing does), so every transition is a unit test.
 
-use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::keys::{lookup, Command, Screen};
+use super::model::RunModel;
+use super::nav::Navigation;
 pub use super::status::{Status, THROUGHPUT_SAMPLES};
-use crate::app::{Resume, RunReport};
-use crate::campaign::{Campaign, RowState};
-use crate::engine::{Counters, PauseReason, Summary};
+use crate::app::export::ExportError;
+use crate::app::shared::SharedView;
+use crate::app::{Overview, QuotaCheck, RunReport, TestSend};
+use crate::campaign::{Campaign, Problem};
+use crate::engine::Event;
 use crate::journal::RowRecord;
-use crate::wechat::{Code, TokenStatus};
+use crate::wechat::catalogue::Template;
 
 /// An effect the loop carries out for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,156 +64,85 @@ pub enum Overlay {
     Filter,
     /// Typing the openid for a test send.
     TestOpenid,
-    /// A message; any key closes it.
-    Message(String),
+    /// Something to tell; any key closes it.
+    Message(Message),
 }
 
-/// All the TUI knows.
+/// What a message popup tells, worded when drawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// `s` with nothing left: every ready row is done.
+    NothingToSend,
+    /// `t` on a row that fails its checks (the row, 0-based).
+    InvalidRow(usize),
+    /// The openid typed for a test send is not one.
+    BadTestOpenid(Problem),
+    /// How a test send ended.
+    TestSent(TestSend),
+}
+
+/// The last thing worth telling in the footer, worded when drawn.
+#[derive(Debug)]
+pub enum Notice {
+    /// The failures file is being written.
+    Exporting,
+    /// It was written: rows and where.
+    Exported(usize, PathBuf),
+    /// It could not be written.
+    ExportFailed(ExportError),
+    /// A test send is on its way: the row (0-based) and the openid.
+    TestSending(usize, String),
+}
+
+/// What the operator confirms before sending, as the application layer found it: the run's
+/// overview, the quota, the account's template. Set once, before the UI opens.
+#[derive(Debug, Clone)]
+pub struct Briefing {
+    /// Counts, resume, ledger, route, schedule, warnings and the estimate.
+    pub overview: Overview,
+    /// The daily quota, as the preflight found it (`None`: not asked).
+    pub quota: Option<QuotaCheck>,
+    /// The account's template, for the card's phone preview.
+    pub template: Option<Template>,
+    /// The template could not be checked: the confirm popup says so first.
+    pub template_unverified: bool,
+}
+
+impl Briefing {
+    /// What the campaign alone tells, sending `to_send` rows (tests and previews).
+    pub fn of(campaign: &Campaign, to_send: usize) -> Self {
+        Self { overview: Overview::of(campaign, to_send), quota: None, template: None, template_unverified: false }
+    }
+}
+
+/// All the terminal UI knows, in parts: where the operator is ([`Navigation`]), what the run
+/// did ([`RunModel`]), what was confirmed ([`Briefing`]), and the layer and notice on top.
+/// Keys and engine events change it; drawing reads it.
 #[derive(Debug)]
 pub struct App {
-    /// The campaign shown.
-    pub campaign: Arc<Campaign>,
-    /// The screen shown.
-    pub screen: Screen,
-    /// The layer over it, if any.
-    pub overlay: Option<Overlay>,
+    pub(super) campaign: Arc<Campaign>,
+    pub(super) nav: Navigation,
+    pub(super) run: RunModel,
+    pub(super) brief: Briefing,
+    pub(super) overlay: Option<Overlay>,
     /// Text being typed in the filter or openid prompt.
-    pub input: String,
-    /// The filter applied to the rows.
-    pub filter: String,
-    /// Show only rows that will not be sent.
-    pub invalid_only: bool,
-    /// Show only failed rows.
-    pub failures_only: bool,
-    /// Row indexes shown by the table, in file order.
-    pub view: Vec<usize>,
-    /// Position in `view`.
-    pub selected: usize,
-    /// Rows that fit in the table (set by the loop from the terminal size).
-    pub page: usize,
-    /// While sending, keep the newest row selected.
-    pub follow: bool,
-    /// Each row's status.
-    pub status: Vec<Status>,
-    /// The final failure of each failed row: code and message.
-    pub failures: HashMap<usize, (Code, String)>,
-    /// Requests made per row (0: none yet); one byte a row, allocated once.
-    pub attempts: Vec<u8>,
-    /// The run's counters.
-    pub counters: Counters,
-    /// Rows this run sends.
-    pub to_send: usize,
-    /// Why sending is paused, if it is.
-    pub pause: Option<PauseReason>,
-    /// A graceful stop is under way.
-    pub stopping: bool,
-    /// Leave the UI once the run is over.
-    pub quit_when_done: bool,
-    /// The access token's state.
-    pub token: Option<TokenStatus>,
-    /// What to know about the token (e.g. another system replaced it).
-    pub token_note: Option<String>,
-    /// Requests per second, one sample a second.
-    pub throughput: Vec<u64>,
-    pub(super) last_sample: (u64, u64),
-    /// The rate now.
-    pub rate: u32,
-    /// The campaign's rate.
-    pub configured_rate: u32,
-    /// What earlier runs did, when this run resumes a campaign.
-    pub resume: Option<Resume>,
-    /// What the account's delivery ledger held back (already sent, suppressed, second time).
-    pub ledger_lines: Vec<String>,
-    /// The daily quota, as the preflight found it.
-    pub quota_line: Option<String>,
-    /// Where messages go and how: `https://api.weixin.qq.com (proxy http://…)`.
-    pub api_line: String,
-    /// The campaign against the account's template, in one line.
-    pub template_line: String,
-    /// When sending may happen (`--at`, the window), if limited.
-    pub schedule_lines: Vec<String>,
-    /// The other senders on Redis and the aggregate rate, when scaled out.
-    pub shared_line: Option<String>,
-    /// The template could not be checked: the confirm screen says so first.
-    pub template_unverified: bool,
-    /// What the operator confirms beside the counts: journal repairs, campaign warnings.
-    pub warnings: Vec<String>,
-    /// The account's template, for the card's phone preview.
-    pub template: Option<crate::wechat::catalogue::Template>,
-    /// How long the run takes at the rate.
-    pub estimate: String,
-    /// The last thing worth telling the operator (export path, refusals).
-    pub notice: Option<String>,
-    /// The engine's summary, once the run is over.
-    pub summary: Option<Summary>,
-    /// The finished run, for the done screen.
-    pub report: Option<RunReport>,
-    /// Whether colours are allowed.
-    pub color: bool,
+    pub(super) input: String,
+    pub(super) notice: Option<Notice>,
+    pub(super) color: bool,
 }
 
 impl App {
-    /// A new app for `campaign`, with what earlier runs did (`records`, one per row).
-    pub fn new(campaign: Arc<Campaign>, records: &[RowRecord], to_send: usize) -> Self {
-        let rows = campaign.recipients.len();
-        let status = (0..rows)
-            .map(|i| match campaign.checks.state(i) {
-                Some(RowState::Invalid) => Status::Invalid,
-                Some(RowState::Duplicate) => Status::Duplicate,
-                _ => match records.get(i) {
-                    Some(RowRecord::Delivered { .. }) => Status::DeliveredBefore,
-                    Some(RowRecord::Failed(_)) => Status::FailedBefore,
-                    Some(RowRecord::Unknown { .. }) => Status::Unknown,
-                    _ => Status::Pending,
-                },
-            })
-            .collect();
-        let mut failures = HashMap::new();
-        for (i, r) in records.iter().enumerate() {
-            if let RowRecord::Failed(f) = r {
-                failures.insert(i, (f.code(), f.errmsg.clone()));
-            }
-        }
-        let rate = campaign.config.send.rate;
+    /// A new app for `campaign`, with what earlier runs did (`records`, one per row) and what the
+    /// operator is asked to confirm.
+    pub fn new(campaign: Arc<Campaign>, records: &[RowRecord], brief: Briefing) -> Self {
+        let run = RunModel::new(&campaign, records, brief.overview.to_send);
         let mut app = Self {
-            screen: Screen::Preview,
+            nav: Navigation::new(),
+            run,
+            brief,
             overlay: None,
             input: String::new(),
-            filter: String::new(),
-            invalid_only: false,
-            failures_only: false,
-            view: Vec::new(),
-            selected: 0,
-            page: 20,
-            follow: true,
-            status,
-            failures,
-            attempts: vec![0; rows],
-            counters: Counters { total: to_send, rate_limit: rate, ..Default::default() },
-            to_send,
-            pause: None,
-            stopping: false,
-            quit_when_done: false,
-            token: None,
-            token_note: None,
-            throughput: Vec::new(),
-            last_sample: (0, 0),
-            rate,
-            configured_rate: rate,
-            resume: None,
-            ledger_lines: Vec::new(),
-            quota_line: None,
-            api_line: String::new(),
-            template_line: String::new(),
-            schedule_lines: Vec::new(),
-            shared_line: None,
-            template_unverified: false,
-            warnings: Vec::new(),
-            template: None,
-            estimate: String::new(),
             notice: None,
-            summary: None,
-            report: None,
             color: true,
             campaign,
         };
@@ -217,44 +150,85 @@ impl App {
         app
     }
 
-    /// The row index under the cursor.
-    pub fn selected_row(&self) -> Option<usize> {
-        self.view.get(self.selected).copied()
+    /// Draw the whole screen from this state (the frame's size decides the layout).
+    pub fn draw(&self, frame: &mut ratatui::Frame) {
+        super::ui::draw(frame, self);
     }
 
-    fn matches_filter(&self, row: usize) -> bool {
-        if self.filter.is_empty() {
-            return true;
+    /// The same app drawn with or without colours (<https://no-color.org>).
+    pub fn with_color(mut self, color: bool) -> Self {
+        self.color = color;
+        self
+    }
+
+    /// Set how many table rows fit (from the terminal's height), for page moves.
+    pub fn set_page(&mut self, rows: usize) {
+        self.nav.page = rows.max(1);
+    }
+
+    /// Whether the UI should end now that the run is over (the operator quit while sending).
+    pub fn quit_when_done(&self) -> bool {
+        self.run.quit_when_done
+    }
+
+    /// The finished run's report: the done screen shows it, and the loop prints it at the end.
+    pub fn finished(&mut self, report: RunReport) {
+        self.run.report = Some(report);
+    }
+
+    /// The report, once the run finished.
+    pub fn report(&self) -> Option<&RunReport> {
+        self.run.report.as_ref()
+    }
+
+    /// The other senders on Redis, as the run last saw them.
+    pub fn set_shared(&mut self, view: Option<SharedView>) {
+        self.run.shared = view;
+    }
+
+    /// Something to tell in the footer.
+    pub fn notify(&mut self, notice: Notice) {
+        self.notice = Some(notice);
+    }
+
+    /// Show a message popup.
+    pub fn tell(&mut self, message: Message) {
+        self.overlay = Some(Overlay::Message(message));
+    }
+
+    /// The engine started: switch to the sending screen.
+    pub fn started(&mut self) {
+        self.nav.screen = Screen::Sending;
+        self.nav.follow = true;
+        self.nav.invalid_only = false;
+        self.rebuild_view();
+    }
+
+    /// The send decision asks before anything leaves (`--yes` with a template that could not be
+    /// checked): open the confirm popup now, showing the template's question first.
+    pub fn ask_to_start(&mut self, questions: &[crate::app::Question]) {
+        if questions.iter().any(|q| matches!(q, crate::app::Question::Template(_))) {
+            self.brief.template_unverified = true;
         }
-        let needle = self.filter.to_lowercase();
-        self.campaign.recipients.row(row).is_some_and(|r| r.fields().any(|f| f.to_lowercase().contains(&needle)))
+        self.overlay = Some(Overlay::Confirm);
+    }
+
+    /// An engine event; at the end of the run, the done screen.
+    pub fn on_event(&mut self, ev: &Event) {
+        if self.run.on_event(ev, &mut self.nav) {
+            self.nav.screen = Screen::Done;
+            self.overlay = None;
+        }
+    }
+
+    /// The row index under the cursor.
+    pub fn selected_row(&self) -> Option<usize> {
+        self.nav.selected_row()
     }
 
     /// Recompute the rows shown (on a filter change only, never per frame).
-    pub fn rebuild_view(&mut self) {
-        let keep_row = self.selected_row();
-        let rows = self.campaign.recipients.len();
-        self.view = (0..rows)
-            .filter(|&i| {
-                let s = self.status[i];
-                (!self.invalid_only || matches!(s, Status::Invalid | Status::Duplicate))
-                    && (!self.failures_only || s.is_failure())
-                    && self.matches_filter(i)
-            })
-            .collect();
-        self.selected = keep_row.and_then(|r| self.view.binary_search(&r).ok()).unwrap_or(0);
-    }
-
-    fn move_by(&mut self, delta: isize) {
-        if self.view.is_empty() {
-            self.selected = 0;
-            return;
-        }
-        let max = self.view.len() - 1;
-        self.selected = self.selected.saturating_add_signed(delta).min(max);
-        if self.screen == Screen::Sending {
-            self.follow = false;
-        }
+    fn rebuild_view(&mut self) {
+        self.nav.rebuild(&self.campaign, &self.run.status);
     }
 
     /// A key press.
@@ -266,13 +240,13 @@ impl App {
             return self.on_overlay_key(overlay, key);
         }
         if key.code == KeyCode::Esc {
-            if !self.filter.is_empty() {
-                self.filter.clear();
+            if !self.nav.filter.is_empty() {
+                self.nav.filter.clear();
                 self.rebuild_view();
             }
             return Action::None;
         }
-        match lookup(self.screen, key.code) {
+        match lookup(self.nav.screen, key.code) {
             Some(command) => self.command(command),
             None => Action::None,
         }
@@ -280,12 +254,12 @@ impl App {
 
     /// Ctrl-C: quits; while sending, stops gracefully first (a second Ctrl-C quits at once).
     fn interrupt(&mut self) -> Action {
-        if self.screen == Screen::Sending {
-            if self.stopping {
+        if self.nav.screen == Screen::Sending {
+            if self.run.stopping {
                 return Action::Quit;
             }
-            self.stopping = true;
-            self.quit_when_done = true;
+            self.run.stopping = true;
+            self.run.quit_when_done = true;
             return Action::Stop;
         }
         Action::Quit
@@ -310,12 +284,12 @@ impl App {
                 match overlay {
                     Overlay::Confirm => Action::Start,
                     Overlay::ConfirmStop => {
-                        self.stopping = true;
+                        self.run.stopping = true;
                         Action::Stop
                     }
                     Overlay::ConfirmQuit => {
-                        self.stopping = true;
-                        self.quit_when_done = true;
+                        self.run.stopping = true;
+                        self.run.quit_when_done = true;
                         Action::Stop
                     }
                     Overlay::ConfirmRate(r) => Action::SetRate(r),
@@ -342,14 +316,14 @@ impl App {
                     self.overlay = None;
                     let text = std::mem::take(&mut self.input).trim().to_string();
                     if overlay == Overlay::Filter {
-                        self.filter = text;
+                        self.nav.filter = text;
                         self.rebuild_view();
                         Action::None
                     } else {
                         match (self.selected_row(), crate::campaign::validate::check_openid(&text)) {
                             (Some(row), None) => Action::TestSend { row, openid: text },
                             (_, Some(problem)) => {
-                                self.overlay = Some(Overlay::Message(format!("not sent: {problem}")));
+                                self.overlay = Some(Overlay::Message(Message::BadTestOpenid(problem)));
                                 Action::None
                             }
                             (None, _) => Action::None,
@@ -368,7 +342,7 @@ impl App {
     fn command(&mut self, command: Command) -> Action {
         match command {
             Command::Quit => {
-                if self.screen == Screen::Sending {
+                if self.nav.screen == Screen::Sending {
                     self.overlay = Some(Overlay::ConfirmQuit);
                     Action::None
                 } else {
@@ -376,8 +350,8 @@ impl App {
                 }
             }
             Command::Start => {
-                if self.to_send == 0 {
-                    self.overlay = Some(Overlay::Message("nothing to send: every ready row is already done".into()));
+                if self.run.to_send == 0 {
+                    self.overlay = Some(Overlay::Message(Message::NothingToSend));
                 } else {
                     self.overlay = Some(Overlay::Confirm);
                 }
@@ -385,31 +359,31 @@ impl App {
             }
             Command::TestSend => self.test_send(),
             Command::Pause => {
-                if self.stopping {
+                if self.run.stopping {
                     Action::None
-                } else if self.pause.is_some() {
+                } else if self.run.pause.is_some() {
                     Action::Resume
                 } else {
                     Action::Pause
                 }
             }
             Command::Stop => {
-                if !self.stopping {
+                if !self.run.stopping {
                     self.overlay = Some(Overlay::ConfirmStop);
                 }
                 Action::None
             }
             Command::Export => Action::Export,
             Command::RateUp => {
-                let next = self.rate.saturating_add(rate_step(self.rate));
-                if next > self.configured_rate && self.rate <= self.configured_rate {
+                let next = self.run.rate.saturating_add(rate_step(self.run.rate));
+                if next > self.run.configured_rate && self.run.rate <= self.run.configured_rate {
                     self.overlay = Some(Overlay::ConfirmRate(next));
                     Action::None
                 } else {
                     Action::SetRate(next)
                 }
             }
-            Command::RateDown => Action::SetRate(self.rate.saturating_sub(rate_step(self.rate)).max(1)),
+            Command::RateDown => Action::SetRate(self.run.rate.saturating_sub(rate_step(self.run.rate)).max(1)),
             other => {
                 self.navigate(other);
                 Action::None
@@ -419,30 +393,30 @@ impl App {
 
     /// The commands that move around the table and its views (nothing leaves).
     fn navigate(&mut self, command: Command) {
-        let page = self.page.max(1) as isize;
+        let page = self.nav.page.max(1) as isize;
         match command {
             Command::Help => self.overlay = Some(Overlay::Help),
-            Command::Up => self.move_by(-1),
-            Command::Down => self.move_by(1),
-            Command::PageUp => self.move_by(-page),
-            Command::PageDown => self.move_by(page),
-            Command::Top => self.move_by(isize::MIN / 2),
+            Command::Up => self.nav.move_by(-1),
+            Command::Down => self.nav.move_by(1),
+            Command::PageUp => self.nav.move_by(-page),
+            Command::PageDown => self.nav.move_by(page),
+            Command::Top => self.nav.move_by(isize::MIN / 2),
             Command::Bottom => {
-                self.move_by(isize::MAX / 2);
-                if self.screen == Screen::Sending {
-                    self.follow = true;
+                self.nav.move_by(isize::MAX / 2);
+                if self.nav.screen == Screen::Sending {
+                    self.nav.follow = true;
                 }
             }
             Command::Filter => {
-                self.input = self.filter.clone();
+                self.input = self.nav.filter.clone();
                 self.overlay = Some(Overlay::Filter);
             }
             Command::InvalidOnly => {
-                self.invalid_only = !self.invalid_only;
+                self.nav.invalid_only = !self.nav.invalid_only;
                 self.rebuild_view();
             }
             Command::FailuresOnly => {
-                self.failures_only = !self.failures_only;
+                self.nav.failures_only = !self.nav.failures_only;
                 self.rebuild_view();
             }
             _ => {}
@@ -453,9 +427,8 @@ impl App {
     /// why it is invalid instead).
     fn test_send(&mut self) -> Action {
         let Some(row) = self.selected_row() else { return Action::None };
-        if matches!(self.status[row], Status::Invalid) {
-            let why: Vec<String> = self.campaign.checks.problems_of(row).iter().map(|(_, p)| p.to_string()).collect();
-            self.overlay = Some(Overlay::Message(format!("row {} is invalid: {}", row + 1, why.join("; "))));
+        if matches!(self.run.status[row], Status::Invalid) {
+            self.overlay = Some(Overlay::Message(Message::InvalidRow(row)));
             return Action::None;
         }
         match &self.campaign.config.message.test_openid {
@@ -471,8 +444,8 @@ impl App {
     /// Mouse wheel scrolls the table.
     pub fn on_mouse(&mut self, m: MouseEvent) {
         match m.kind {
-            MouseEventKind::ScrollDown => self.move_by(3),
-            MouseEventKind::ScrollUp => self.move_by(-3),
+            MouseEventKind::ScrollDown => self.nav.move_by(3),
+            MouseEventKind::ScrollUp => self.nav.move_by(-3),
             _ => {}
         }
     }

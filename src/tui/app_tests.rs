@@ -1,13 +1,16 @@
 //! State transitions of the TUI: keys and engine events in, state out.
 use super::*;
+use crate::engine::{Counters, PauseReason};
 use crate::engine::{Event, RowEvent};
+use crate::journal::RowRecord;
 use crate::wechat::{ErrorClass, Failure};
 use std::path::Path;
 
 fn app() -> App {
     let c = Campaign::load(Path::new("samples/campaign.toml"), None).unwrap();
     let n = c.recipients.len();
-    App::new(Arc::new(c), &vec![RowRecord::Pending; n], 45)
+    let brief = Briefing::of(&c, 45);
+    App::new(Arc::new(c), &vec![RowRecord::Pending; n], brief)
 }
 
 fn key(c: char) -> KeyEvent {
@@ -40,16 +43,16 @@ fn start_asks_first_and_only_yes_starts() {
 fn navigation_stays_in_bounds() {
     let mut a = app();
     a.on_key(key('k'));
-    assert_eq!(a.selected, 0);
+    assert_eq!(a.nav.selected, 0);
     a.on_key(key('G'));
-    assert_eq!(a.selected, 49);
+    assert_eq!(a.nav.selected, 49);
     a.on_key(code(KeyCode::Down));
-    assert_eq!(a.selected, 49);
-    a.page = 10;
+    assert_eq!(a.nav.selected, 49);
+    a.nav.page = 10;
     a.on_key(code(KeyCode::PageUp));
-    assert_eq!(a.selected, 39);
+    assert_eq!(a.nav.selected, 39);
     a.on_key(key('g'));
-    assert_eq!(a.selected, 0);
+    assert_eq!(a.nav.selected, 0);
 }
 
 #[test]
@@ -57,25 +60,27 @@ fn filter_and_invalid_only_narrow_the_view() {
     let mut a = app();
     a.on_key(key('/'));
     type_text(&mut a, "oREFUSE");
-    assert_eq!(a.view.len(), 50, "the filter applies on Enter");
+    assert_eq!(a.nav.view.len(), 50, "the filter applies on Enter");
     a.on_key(code(KeyCode::Enter));
-    assert_eq!(a.view.len(), 2);
+    assert_eq!(a.nav.view.len(), 2);
     a.on_key(code(KeyCode::Esc));
-    assert_eq!(a.view.len(), 50, "Esc clears the filter");
+    assert_eq!(a.nav.view.len(), 50, "Esc clears the filter");
     a.on_key(key('i'));
-    assert_eq!(a.view.len(), 5, "4 invalid + 1 duplicate");
-    assert_eq!(a.view[0], 20);
+    assert_eq!(a.nav.view.len(), 5, "4 invalid + 1 duplicate");
+    assert_eq!(a.nav.view[0], 20);
     a.on_key(key('i'));
-    assert_eq!(a.view.len(), 50);
+    assert_eq!(a.nav.view.len(), 50);
 }
 
 #[test]
 fn test_send_uses_test_openid_and_refuses_invalid_rows() {
     let mut a = app();
     assert_eq!(a.on_key(key('t')), Action::TestSend { row: 0, openid: "oWxOPERATORtestopenid0000001".into() });
-    a.selected = 20;
+    a.nav.selected = 20;
     assert_eq!(a.on_key(key('t')), Action::None);
-    assert!(matches!(&a.overlay, Some(Overlay::Message(m)) if m.contains("row 21 is invalid: openid is empty")));
+    let Some(Overlay::Message(m)) = &a.overlay else { panic!("no message: {:?}", a.overlay) };
+    assert_eq!(m, &Message::InvalidRow(20));
+    assert!(super::super::popup::message_text(&a, m).contains("row 21 is invalid: openid is empty"));
 }
 
 #[test]
@@ -101,11 +106,11 @@ fn pause_resume_and_stop_while_sending() {
     a.on_event(&Event::Paused(PauseReason::Operator));
     assert_eq!(a.on_key(key('p')), Action::Resume);
     a.on_event(&Event::Resumed);
-    assert_eq!(a.pause, None);
+    assert_eq!(a.run.pause, None);
     assert_eq!(a.on_key(key('x')), Action::None);
     assert_eq!(a.overlay, Some(Overlay::ConfirmStop));
     assert_eq!(a.on_key(key('y')), Action::Stop);
-    assert!(a.stopping);
+    assert!(a.run.stopping);
     assert_eq!(a.on_key(key('p')), Action::None, "no pausing while stopping");
 }
 
@@ -114,7 +119,7 @@ fn quit_while_sending_asks_then_stops_and_ctrl_c_twice_quits() {
     let mut a = sending();
     assert_eq!(a.on_key(key('q')), Action::None);
     assert_eq!(a.on_key(key('y')), Action::Stop);
-    assert!(a.quit_when_done);
+    assert!(a.run.quit_when_done);
     let mut a = sending();
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(a.on_key(ctrl_c), Action::Stop);
@@ -137,7 +142,7 @@ fn rate_changes_confirm_above_the_campaign_rate() {
 fn engine_events_update_rows_counters_and_failures_view() {
     let mut a = sending();
     a.on_key(key('f'));
-    assert!(a.view.is_empty());
+    assert!(a.nav.view.is_empty());
     let failure = Failure { errcode: Some(43101), errmsg: "refused".into(), class: ErrorClass::Row };
     a.on_event(&Event::Rows(vec![
         RowEvent::Started { row: 0, attempt: 1 },
@@ -145,10 +150,10 @@ fn engine_events_update_rows_counters_and_failures_view() {
         RowEvent::Delivered { row: 0, attempt: 1, msgid: None },
         RowEvent::Failed { row: 4, attempt: 1, failure },
     ]));
-    assert_eq!(a.status[0], Status::Delivered);
-    assert_eq!(a.status[4], Status::Failed);
-    assert_eq!(a.view, vec![4]);
-    assert_eq!(a.failures[&4].0.to_string(), "43101");
+    assert_eq!(a.run.status[0], Status::Delivered);
+    assert_eq!(a.run.status[4], Status::Failed);
+    assert_eq!(a.nav.view, vec![4]);
+    assert_eq!(a.run.failures[&4].code.to_string(), "43101");
     a.on_event(&Event::Progress(Counters {
         total: 45,
         delivered: 1,
@@ -157,8 +162,8 @@ fn engine_events_update_rows_counters_and_failures_view() {
         elapsed_ms: 1000,
         ..Default::default()
     }));
-    assert_eq!(a.counters.done(), 2);
-    assert_eq!(a.throughput, vec![2]);
+    assert_eq!(a.run.counters.done(), 2);
+    assert_eq!(a.run.throughput, vec![2]);
     a.on_key(key('e'));
     assert_eq!(a.on_key(key('e')), Action::Export);
 }
@@ -167,7 +172,7 @@ fn engine_events_update_rows_counters_and_failures_view() {
 fn engine_pause_banner_comes_and_goes() {
     let mut a = sending();
     a.on_event(&Event::Paused(PauseReason::FailureRate { failed: 60, of: 100, limit: 0.5 }));
-    assert!(matches!(a.pause, Some(PauseReason::FailureRate { .. })));
+    assert!(matches!(a.run.pause, Some(PauseReason::FailureRate { .. })));
     assert_eq!(a.on_key(key('p')), Action::Resume);
 }
 
@@ -175,11 +180,11 @@ fn engine_pause_banner_comes_and_goes() {
 fn following_tracks_the_newest_row_until_the_operator_scrolls() {
     let mut a = sending();
     a.on_event(&Event::Rows(vec![RowEvent::Started { row: 30, attempt: 1 }]));
-    assert_eq!(a.selected, 30);
+    assert_eq!(a.nav.selected, 30);
     a.on_key(key('k'));
-    assert!(!a.follow);
+    assert!(!a.nav.follow);
     a.on_event(&Event::Rows(vec![RowEvent::Started { row: 40, attempt: 1 }]));
-    assert_eq!(a.selected, 29);
+    assert_eq!(a.nav.selected, 29);
     a.on_key(key('G'));
-    assert!(a.follow);
+    assert!(a.nav.follow);
 }

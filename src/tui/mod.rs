@@ -3,7 +3,8 @@
 
 pub mod app;
 pub mod keys;
-pub mod model;
+mod model;
+mod nav;
 pub mod popup;
 pub mod status;
 pub mod theme;
@@ -18,11 +19,11 @@ use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, E
 use ratatui::crossterm::execute;
 use tokio::sync::mpsc;
 
-pub use app::{Action, App};
+pub use app::{Action, App, Briefing, Message, Notice};
 
-use crate::app::text::{duration, mask_openid, printable};
-use crate::app::PreflightError;
+use crate::app::text::printable;
 use crate::app::{Consent, Exit, Gate, Run, Session, TestSend};
+use crate::app::{PreflightError, QuotaCheck};
 use crate::engine::{Event, Handle};
 
 /// Whether colours are allowed (<https://no-color.org>).
@@ -52,7 +53,7 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, StartError>
     if let Gate::Refuse(why) = &gate {
         return Err(PreflightError::NotConfirmed(why.clone()).into());
     }
-    let mut app = app_for(&session, quota.describe());
+    let mut app = app_for(&session, quota);
     let mut screen = Screen::open().map_err(StartError::Terminal)?;
     let mut input = Input::start();
     let mut driver = Driver::new(&session);
@@ -64,9 +65,9 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, StartError>
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     while !driver.quit {
         if let Ok(size) = screen.terminal.size() {
-            app.page = size.height.saturating_sub(16).max(1) as usize;
+            app.set_page(size.height.saturating_sub(16) as usize);
         }
-        if screen.terminal.draw(|f| ui::draw(f, &app)).is_err() {
+        if screen.terminal.draw(|f| app.draw(f)).is_err() {
             break;
         }
         let action = tokio::select! {
@@ -89,19 +90,19 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, StartError>
                 Action::None
             }
             Some(exported) = driver.exports.recv() => {
-                app.notice = Some(match exported {
-                    Ok(n) => format!("exported {n} rows to {}", session.files.failures.display()),
-                    Err(e) => format!("export failed: {e}"),
+                app.notify(match exported {
+                    Ok(n) => app::Notice::Exported(n, session.files.failures.clone()),
+                    Err(e) => app::Notice::ExportFailed(e),
                 });
                 Action::None
             }
             Some(done) = driver.tests.recv() => {
-                app.overlay = Some(app::Overlay::Message(done.to_string()));
+                app.tell(app::Message::TestSent(done));
                 Action::None
             }
             _ = tick.tick() => {
                 if let Some(run) = &driver.engine {
-                    app.shared_line = run.shared_line();
+                    app.set_shared(run.shared_view());
                 }
                 Action::None
             }
@@ -117,25 +118,15 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, StartError>
     Ok(driver.end(&app))
 }
 
-/// The app's state for `session`: the overview the confirm screen shows.
-fn app_for(session: &Session, quota_line: Option<String>) -> App {
-    let overview = session.overview();
-    let mut app = App::new(session.campaign.clone(), &session.journal.replay.rows, session.plan.to_send.len());
-    app.color = colors_allowed();
-    app.quota_line = quota_line;
-    app.estimate = duration(overview.estimate);
-    app.template_line = overview.template.clone();
-    app.schedule_lines = overview.schedule.clone();
-    app.template_unverified = session.template_needs_consent().is_some();
-    app.template = session.template.template.clone();
-    app.api_line = match &overview.mock_api {
-        Some(api) => format!("embedded mock at {api} (nothing reaches WeChat)"),
-        None => format!("{} ({})", overview.api, overview.route),
+/// The app's state for `session`: the overview the confirm popup shows.
+fn app_for(session: &Session, quota: QuotaCheck) -> App {
+    let brief = Briefing {
+        overview: session.overview(),
+        quota: Some(quota),
+        template: session.template.template.clone(),
+        template_unverified: session.template_needs_consent().is_some(),
     };
-    app.resume = Some(overview.resume).filter(|r| r.is_resuming());
-    app.ledger_lines = overview.ledger.lines();
-    app.warnings = overview.warnings.clone();
-    app
+    App::new(session.campaign.clone(), &session.journal.replay.rows, brief).with_color(colors_allowed())
 }
 
 /// The terminal while the UI owns it: the alternate screen and the mouse, given back when it is
@@ -234,15 +225,15 @@ impl<'a> Driver<'a> {
         if let Event::Done(summary) = &ev {
             let report = self.session.finish(summary).await;
             self.exit_code = Some(report.exit);
-            app.report = Some(report);
+            app.finished(report);
             self.engine = None;
-            self.quit |= app.quit_when_done;
+            self.quit |= app.quit_when_done();
         }
     }
 
     /// After the terminal is given back: the run's report, and how the UI ended.
     fn end(&self, app: &App) -> Exit {
-        if let Some(report) = &app.report {
+        if let Some(report) = app.report() {
             for line in report.lines() {
                 eprintln!("{}", printable(&line.text));
             }
@@ -280,14 +271,14 @@ impl<'a> Driver<'a> {
             Action::SetRate(r) => handle(&self.engine, &|h| h.set_rate(r)),
             Action::Export => {
                 // In a task of its own, the replay on a blocking thread: frames keep coming.
-                app.notice = Some("exporting the failures…".into());
+                app.notify(app::Notice::Exporting);
                 let (exporter, tx) = (self.session.exporter(), self.export_tx.clone());
                 tokio::spawn(async move {
                     let _ = tx.send(exporter.run().await).await;
                 });
             }
             Action::TestSend { row, openid } => {
-                app.notice = Some(format!("test-sending row {} to {}…", row + 1, mask_openid(&openid)));
+                app.notify(app::Notice::TestSending(row, openid.clone()));
                 let (tester, tx) = (self.session.tester(), self.test_tx.clone());
                 tokio::spawn(async move {
                     let _ = tx.send(tester.send(row, &openid).await).await;

@@ -1,36 +1,130 @@
-//! The run model of the TUI: what the engine's events do to the rows, counters, throughput and
-//! token shown while sending. Pure state, no I/O.
+//! The run as the terminal UI knows it: each row's status, the counters, throughput, the token
+//! and the finished report, changed only by the engine's events. Pure state, no I/O.
 
-use super::app::App;
-use super::keys::Screen;
+use std::collections::HashMap;
+
+use super::nav::Navigation;
 use super::status::{Status, THROUGHPUT_SAMPLES};
-use crate::engine::{Event, RowEvent};
-use crate::wechat::external_refresh_hint;
+use crate::app::shared::SharedView;
+use crate::app::RunReport;
+use crate::campaign::{Campaign, RowState};
+use crate::engine::{Counters, Event, PauseReason, RowEvent, Summary};
+use crate::journal::{FailedRow, RowRecord};
+use crate::wechat::{Code, Failure, TokenStatus};
 
-impl App {
-    /// The engine started: switch to the sending screen.
-    pub fn started(&mut self) {
-        self.screen = Screen::Sending;
-        self.follow = true;
-        self.invalid_only = false;
-        self.rebuild_view();
+/// Why a row is in the failures column: WeChat's code and words, and whether the engine will
+/// try it again later (a quota ran out) rather than having given up on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FailureNote {
+    /// The code the row failed with.
+    pub(super) code: Code,
+    /// WeChat's errmsg (or the transport's error).
+    pub(super) errmsg: String,
+    /// Held for a later run (45009, 45047 …), not failed for good.
+    pub(super) later: bool,
+}
+
+impl FailureNote {
+    fn of(f: &Failure, later: bool) -> Self {
+        Self { code: f.code(), errmsg: f.errmsg.clone(), later }
     }
 
-    /// The send decision asks before anything leaves (`--yes` with a template that could not be
-    /// checked): open the confirm popup now, showing the template's question first.
-    pub fn ask_to_start(&mut self, questions: &[crate::app::Question]) {
-        if questions.iter().any(|q| matches!(q, crate::app::Question::Template(_))) {
-            self.template_unverified = true;
+    fn earlier(f: &FailedRow) -> Self {
+        Self { code: f.code(), errmsg: f.errmsg.clone(), later: false }
+    }
+}
+
+/// Everything the engine's events told the UI.
+#[derive(Debug)]
+pub(super) struct RunModel {
+    /// Each row's status.
+    pub(super) status: Vec<Status>,
+    /// The last failure of each failed or held row.
+    pub(super) failures: HashMap<usize, FailureNote>,
+    /// Requests made per row (0: none yet); one byte a row, allocated once.
+    pub(super) attempts: Vec<u8>,
+    /// The run's counters.
+    pub(super) counters: Counters,
+    /// Rows this run sends.
+    pub(super) to_send: usize,
+    /// Why sending is paused, if it is.
+    pub(super) pause: Option<PauseReason>,
+    /// A graceful stop is under way.
+    pub(super) stopping: bool,
+    /// Leave the UI once the run is over.
+    pub(super) quit_when_done: bool,
+    /// The access token's state.
+    pub(super) token: Option<TokenStatus>,
+    /// Another system replaced the token; its source names what to do.
+    pub(super) replaced_elsewhere: Option<&'static str>,
+    /// Requests per second, one sample a second.
+    pub(super) throughput: Vec<u64>,
+    last_sample: (u64, u64),
+    /// The rate now.
+    pub(super) rate: u32,
+    /// The campaign's rate.
+    pub(super) configured_rate: u32,
+    /// The other senders on Redis, when the campaign is shared.
+    pub(super) shared: Option<SharedView>,
+    /// The engine's summary, once the run is over.
+    pub(super) summary: Option<Summary>,
+    /// The finished run, for the done screen.
+    pub(super) report: Option<RunReport>,
+}
+
+impl RunModel {
+    /// The rows of `campaign` as checked and as earlier runs left them (`records`, one per row).
+    pub(super) fn new(campaign: &Campaign, records: &[RowRecord], to_send: usize) -> Self {
+        let rows = campaign.recipients.len();
+        let status = (0..rows)
+            .map(|i| match campaign.checks.state(i) {
+                Some(RowState::Invalid) => Status::Invalid,
+                Some(RowState::Duplicate) => Status::Duplicate,
+                _ => match records.get(i) {
+                    Some(RowRecord::Delivered { .. }) => Status::DeliveredBefore,
+                    Some(RowRecord::Failed(_)) => Status::FailedBefore,
+                    Some(RowRecord::Unknown { .. }) => Status::Unknown,
+                    _ => Status::Pending,
+                },
+            })
+            .collect();
+        let failures = records
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r {
+                RowRecord::Failed(f) => Some((i, FailureNote::earlier(f))),
+                _ => None,
+            })
+            .collect();
+        let rate = campaign.config.send.rate;
+        Self {
+            status,
+            failures,
+            attempts: vec![0; rows],
+            counters: Counters { total: to_send, rate_limit: rate, ..Default::default() },
+            to_send,
+            pause: None,
+            stopping: false,
+            quit_when_done: false,
+            token: None,
+            replaced_elsewhere: None,
+            throughput: Vec::new(),
+            last_sample: (0, 0),
+            rate,
+            configured_rate: rate,
+            shared: None,
+            summary: None,
+            report: None,
         }
-        self.overlay = Some(super::app::Overlay::Confirm);
     }
 
-    /// An engine event.
-    pub fn on_event(&mut self, ev: &Event) {
+    /// An engine event; rows that start or fail move the navigation's cursor and view. True
+    /// when the run is over.
+    pub(super) fn on_event(&mut self, ev: &Event, nav: &mut Navigation) -> bool {
         match ev {
             Event::Rows(rows) => {
                 for r in rows {
-                    self.on_row(r);
+                    self.on_row(r, nav);
                 }
             }
             Event::Progress(c) => {
@@ -40,7 +134,7 @@ impl App {
             Event::TokenRefreshed { external, status } => {
                 self.token = Some(status.clone());
                 if *external {
-                    self.token_note = Some(external_refresh_hint(status.source).to_string());
+                    self.replaced_elsewhere = Some(status.source);
                 }
             }
             Event::Paused(reason) => self.pause = Some(reason.clone()),
@@ -50,44 +144,36 @@ impl App {
                 self.counters = summary.counters.clone();
                 self.token = Some(summary.token.clone());
                 self.summary = Some((**summary).clone());
-                self.screen = Screen::Done;
                 self.pause = None;
-                self.overlay = None;
+                return true;
             }
         }
+        false
     }
 
-    fn on_row(&mut self, ev: &RowEvent) {
+    fn on_row(&mut self, ev: &RowEvent, nav: &mut Navigation) {
         let (row, status) = match ev {
-            RowEvent::Started { row, attempt } => (*row, Status::InFlight(*attempt)),
+            RowEvent::Started { row, attempt } => {
+                if let Some(a) = self.attempts.get_mut(*row) {
+                    *a = u8::try_from(*attempt).unwrap_or(u8::MAX);
+                }
+                nav.started(*row);
+                (*row, Status::InFlight(*attempt))
+            }
             RowEvent::Retrying { row, attempt, .. } => (*row, Status::Retrying(*attempt)),
             RowEvent::Delivered { row, .. } => (*row, Status::Delivered),
             RowEvent::Failed { row, failure, .. } => {
-                self.failures.insert(*row, (failure.code(), failure.errmsg.clone()));
-                if self.failures_only && self.view.binary_search(row).is_err() {
-                    let at = self.view.partition_point(|r| r < row);
-                    self.view.insert(at, *row);
-                }
+                self.failures.insert(*row, FailureNote::of(failure, false));
+                nav.failed(*row);
                 (*row, Status::Failed)
             }
-            RowEvent::Unanswered { row, .. } => (*row, Status::Pending),
-            RowEvent::Released { row } => (*row, Status::Pending),
+            RowEvent::Unanswered { row, .. } | RowEvent::Released { row } => (*row, Status::Pending),
             RowEvent::Elsewhere { row, unknown } => (*row, Status::Elsewhere { unknown: *unknown }),
             RowEvent::RetryLater { row, failure, .. } => {
-                self.failures.insert(*row, (failure.code(), format!("retry later: {}", failure.errmsg)));
+                self.failures.insert(*row, FailureNote::of(failure, true));
                 (*row, Status::Pending)
             }
         };
-        if let RowEvent::Started { attempt, .. } = ev {
-            if let Some(a) = self.attempts.get_mut(row) {
-                *a = u8::try_from(*attempt).unwrap_or(u8::MAX);
-            }
-            if self.follow {
-                if let Ok(at) = self.view.binary_search(&row) {
-                    self.selected = self.selected.max(at);
-                }
-            }
-        }
         if let Some(s) = self.status.get_mut(row) {
             *s = status;
         }

@@ -5,10 +5,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Overlay};
+use super::app::{App, Message, Overlay};
 use super::keys::for_screen;
 use super::theme::Theme;
-use crate::app::text::thousands;
+use crate::app::text::{duration, thousands};
 
 fn area(frame: &Frame, width: u16, lines: usize) -> Rect {
     let full = frame.area();
@@ -85,7 +85,7 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
                 Line::styled(format!("Raise the rate to {r}/s?"), theme.title()),
                 Line::raw(format!(
                     "The campaign is set to {}/s. Faster sending risks WeChat's per-minute quota (45011).",
-                    app.configured_rate
+                    app.run.configured_rate
                 )),
                 Line::raw(""),
                 Line::from(vec![
@@ -120,7 +120,8 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
             show(frame, " test send ", lines, 70);
         }
         Overlay::Message(text) => {
-            let lines = vec![Line::raw(text.clone()), Line::raw(""), Line::styled("any key closes", theme.dim())];
+            let lines =
+                vec![Line::raw(message_text(app, text)), Line::raw(""), Line::styled("any key closes", theme.dim())];
             show(frame, " wxsend ", lines, 76);
         }
     }
@@ -128,7 +129,7 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
 
 /// The keys of the screen shown.
 fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
-    let mut lines: Vec<Line> = for_screen(app.screen)
+    let mut lines: Vec<Line> = for_screen(app.nav.screen)
         .map(|b| Line::from(vec![Span::styled(format!("{:>6}  ", b.label), theme.title()), Span::raw(b.help)]))
         .collect();
     lines.push(Line::from(vec![
@@ -143,31 +144,49 @@ fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     lines
 }
 
-/// The confirm popup: what is about to be sent, how, and what the ledger and warnings say.
-fn confirm_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
-    let c = &app.campaign;
-    let m = &c.config.message;
-    let mut lines = vec![
-        Line::styled(format!("Send {} messages now?", thousands(app.to_send)), theme.title()),
-        Line::raw(""),
-        Line::raw(format!("kind       {}", m.kind.as_str())),
-        Line::raw(format!("template   {}", m.template_id)),
-        Line::raw(format!("rate       {}/s, {} in flight at most", c.config.send.rate, c.config.send.concurrency)),
-        Line::raw(format!("duration   about {}", app.estimate)),
-        Line::raw(format!("quota      {}", app.quota_line.clone().unwrap_or_else(|| "not reported".into()))),
-    ];
-    if !app.api_line.is_empty() {
-        lines.push(Line::raw(format!("api        {}", app.api_line)));
+/// A message popup's words.
+pub(super) fn message_text(app: &App, message: &Message) -> String {
+    match message {
+        Message::NothingToSend => "nothing to send: every ready row is already done".into(),
+        Message::InvalidRow(row) => {
+            let why: Vec<String> = app.campaign.checks.problems_of(*row).iter().map(|(_, p)| p.to_string()).collect();
+            format!("row {} is invalid: {}", row + 1, why.join("; "))
+        }
+        Message::BadTestOpenid(problem) => format!("not sent: {problem}"),
+        Message::TestSent(done) => done.to_string(),
     }
-    for line in &app.schedule_lines {
+}
+
+/// The confirm popup: what is about to be sent, how, and what the ledger and warnings say —
+/// the application layer's [`Overview`](crate::app::Overview), worded here.
+fn confirm_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
+    let b = &app.brief;
+    let o = &b.overview;
+    let quota = b.quota.as_ref().and_then(|q| q.describe()).unwrap_or_else(|| "not reported".into());
+    let mut lines = vec![
+        Line::styled(format!("Send {} messages now?", thousands(o.to_send)), theme.title()),
+        Line::raw(""),
+        Line::raw(format!("kind       {}", o.kind)),
+        Line::raw(format!("template   {}", o.template_id)),
+        Line::raw(format!("rate       {}/s, {} in flight at most", o.rate, o.concurrency)),
+        Line::raw(format!("duration   about {}", duration(o.estimate))),
+        Line::raw(format!("quota      {quota}")),
+    ];
+    match &o.mock_api {
+        Some(api) => lines.push(Line::raw(format!("api        embedded mock at {api} (nothing reaches WeChat)"))),
+        None if !o.api.is_empty() => lines.push(Line::raw(format!("api        {} ({})", o.api, o.route))),
+        None => {}
+    }
+    for line in &o.schedule {
         lines.push(Line::raw(format!("schedule   {line}")));
     }
-    if app.template_unverified {
-        lines.insert(1, Line::styled(format!("⚠ {} — sending anyway is your call", app.template_line), theme.bad()));
-    } else if !app.template_line.is_empty() {
-        lines.push(Line::raw(app.template_line.clone()));
+    if b.template_unverified {
+        lines.insert(1, Line::styled(format!("⚠ {} — sending anyway is your call", o.template), theme.bad()));
+    } else if !o.template.is_empty() {
+        lines.push(Line::raw(o.template.clone()));
     }
-    if let Some(r) = &app.resume {
+    if o.resume.is_resuming() {
+        let r = &o.resume;
         lines.push(Line::raw(format!(
             "resuming   already delivered {}, failed {}, unknown {}{}",
             thousands(r.delivered),
@@ -176,10 +195,10 @@ fn confirm_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
             if r.unknown_held.is_empty() { "" } else { " (not resent; --resend-unknown resends them)" }
         )));
     }
-    for line in &app.ledger_lines {
+    for line in o.ledger.lines() {
         lines.push(Line::styled(format!("ledger     {line}"), theme.warn()));
     }
-    for w in &app.warnings {
+    for w in &o.warnings {
         lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
     }
     lines.push(Line::raw(""));

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Sparkline, Table, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Status};
+use super::app::{App, Notice, Status};
 use super::keys::{for_screen, Screen};
 use super::popup;
 use super::theme::Theme;
@@ -21,7 +21,7 @@ use crate::campaign::Rendered;
 pub fn draw(frame: &mut Frame, app: &App) {
     let theme = Theme { color: app.color };
     let [body, footer] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
-    match app.screen {
+    match app.nav.screen {
         Screen::Preview => preview(frame, body, app, theme),
         Screen::Sending => sending(frame, body, app, theme),
         Screen::Done => done(frame, body, app, theme),
@@ -43,7 +43,7 @@ pub fn window(selected: usize, len: usize, height: usize) -> std::ops::Range<usi
 
 fn footer_line(app: &App, theme: Theme) -> Line<'static> {
     let mut spans = Vec::new();
-    for b in for_screen(app.screen) {
+    for b in for_screen(app.nav.screen) {
         if let Some(word) = b.footer {
             spans.push(Span::styled(format!(" {} ", b.label), theme.title()));
             spans.push(Span::styled(word, theme.dim()));
@@ -51,9 +51,19 @@ fn footer_line(app: &App, theme: Theme) -> Line<'static> {
     }
     if let Some(n) = &app.notice {
         spans.push(Span::raw("  "));
-        spans.push(Span::styled(n.clone(), theme.accent()));
+        spans.push(Span::styled(notice_text(n), theme.accent()));
     }
     Line::from(spans)
+}
+
+/// The footer's notice in words.
+fn notice_text(notice: &Notice) -> String {
+    match notice {
+        Notice::Exporting => "exporting the failures…".into(),
+        Notice::Exported(n, path) => format!("exported {n} rows to {}", path.display()),
+        Notice::ExportFailed(e) => format!("export failed: {e}"),
+        Notice::TestSending(row, openid) => format!("test-sending row {} to {}…", row + 1, mask_openid(openid)),
+    }
 }
 
 fn header(app: &App, theme: Theme) -> Line<'static> {
@@ -69,12 +79,12 @@ fn header(app: &App, theme: Theme) -> Line<'static> {
         ),
         Span::raw(format!(" ─ {} duplicates", thousands(c.checks.duplicates))),
     ];
-    let before = c.checks.ready.saturating_sub(app.to_send);
+    let before = c.checks.ready.saturating_sub(app.run.to_send);
     if before > 0 {
         spans.push(Span::styled(format!(" ─ {} done before", thousands(before)), theme.accent()));
     }
-    if let Some(shared) = &app.shared_line {
-        spans.push(Span::styled(format!(" ─ {shared}"), theme.accent()));
+    if let Some(shared) = &app.run.shared {
+        spans.push(Span::styled(format!(" ─ {}", shared.describe()), theme.accent()));
     }
     Line::from(spans)
 }
@@ -97,7 +107,7 @@ fn mapped_columns(app: &App) -> Vec<usize> {
 
 fn check_label(app: &App, row: usize, theme: Theme) -> (String, Style) {
     let first = app.campaign.checks.problems_of(row).first().map(|(_, p)| p.label());
-    match app.status[row] {
+    match app.run.status[row] {
         Status::Invalid => (first.unwrap_or("invalid").to_string(), theme.bad()),
         Status::Duplicate => ("duplicate".into(), theme.warn()),
         Status::DeliveredBefore => ("sent before".into(), theme.dim()),
@@ -152,14 +162,14 @@ fn preview(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn table_title(app: &App) -> String {
-    let mut t = format!(" {} of {} rows ", thousands(app.view.len()), thousands(app.campaign.recipients.len()));
-    if !app.filter.is_empty() {
-        t.push_str(&format!("─ filter \"{}\" ", app.filter));
+    let mut t = format!(" {} of {} rows ", thousands(app.nav.view.len()), thousands(app.campaign.recipients.len()));
+    if !app.nav.filter.is_empty() {
+        t.push_str(&format!("─ filter \"{}\" ", app.nav.filter));
     }
-    if app.invalid_only {
+    if app.nav.invalid_only {
         t.push_str("─ not sent only ");
     }
-    if app.failures_only {
+    if app.nav.failures_only {
         t.push_str("─ failures only ");
     }
     t
@@ -178,7 +188,7 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         let style = if p.severity() == crate::campaign::Severity::Error { theme.bad() } else { theme.warn() };
         lines.push(Line::styled(format!("⚠ {p}"), style));
     }
-    if matches!(app.status[r], Status::Invalid) && row.field_count() != c.recipients.headers.len() {
+    if matches!(app.run.status[r], Status::Invalid) && row.field_count() != c.recipients.headers.len() {
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })
@@ -189,7 +199,7 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     }
     let mut rendered = Rendered::default();
     c.template.render(&row, &mut rendered);
-    match &app.template {
+    match &app.brief.template {
         // The account's template: what the phone shows, label by label.
         Some(template) => {
             let phone =
@@ -245,7 +255,7 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn status_cell(app: &App, row: usize, theme: Theme) -> (String, Style) {
-    match app.status[row] {
+    match app.run.status[row] {
         Status::Pending => ("pending".into(), theme.dim()),
         Status::Invalid => ("invalid".into(), theme.bad()),
         Status::Duplicate => ("duplicate".into(), theme.dim()),
@@ -270,13 +280,13 @@ fn visible_rows<'a>(
     theme: Theme,
     cells: impl Fn(usize, crate::campaign::Row<'a>) -> Vec<Cell<'a>>,
 ) -> Vec<Row<'a>> {
-    let range = window(app.selected, app.view.len(), area.height.saturating_sub(3) as usize);
-    app.view[range.clone()]
+    let range = window(app.nav.selected, app.nav.view.len(), area.height.saturating_sub(3) as usize);
+    app.nav.view[range.clone()]
         .iter()
         .enumerate()
         .filter_map(|(i, &r)| {
             let row = app.campaign.recipients.row(r)?;
-            let style = if range.start + i == app.selected { theme.selected() } else { Style::default() };
+            let style = if range.start + i == app.nav.selected { theme.selected() } else { Style::default() };
             Some(Row::new(cells(r, row)).style(style))
         })
         .collect()
@@ -286,8 +296,9 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let wide = area.width >= 100;
     let rows = visible_rows(app, area, theme, |r, row| {
         let (label, style) = status_cell(app, r, theme);
-        let (code, msg) = match app.failures.get(&r) {
-            Some((code, msg)) => (code.to_string(), msg.clone()),
+        let (code, msg) = match app.run.failures.get(&r) {
+            Some(f) if f.later => (f.code.to_string(), format!("retry later: {}", f.errmsg)),
+            Some(f) => (f.code.to_string(), f.errmsg.clone()),
             None => (String::new(), String::new()),
         };
         let msg = if wide { msg } else { code.clone() + " " + &msg };
@@ -300,7 +311,7 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             cells.push(Cell::from(code));
         }
         cells.push(Cell::from(printable(&msg).into_owned()));
-        cells.push(Cell::from(app.attempts.get(r).filter(|a| **a > 0).map(|a| a.to_string()).unwrap_or_default()));
+        cells.push(Cell::from(app.run.attempts.get(r).filter(|a| **a > 0).map(|a| a.to_string()).unwrap_or_default()));
         cells
     });
     let (widths, titles) = if wide {
@@ -327,7 +338,7 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             vec!["#", "openid", "status", "code / message", "tries"],
         )
     };
-    let follow = if app.screen == Screen::Sending && app.follow { "─ following " } else { "" };
+    let follow = if app.nav.screen == Screen::Sending && app.nav.follow { "─ following " } else { "" };
     let table = Table::new(rows, widths)
         .header(Row::new(titles).style(theme.title()))
         .block(Block::default().borders(Borders::ALL).title(format!("{}{follow}", table_title(app))));
@@ -335,7 +346,7 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn errors_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
-    let mut by_code: Vec<_> = app.counters.failures_by_code.iter().collect();
+    let mut by_code: Vec<_> = app.run.counters.failures_by_code.iter().collect();
     by_code.sort_by(|a, b| b.1.cmp(a.1));
     let mut lines: Vec<Line> = by_code
         .iter()
@@ -344,8 +355,8 @@ fn errors_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
             Line::from(vec![Span::styled(format!("{code:>9} ×{n:<6}"), theme.bad()), Span::raw(hint.to_string())])
         })
         .collect();
-    if !app.counters.retries_by_code.is_empty() {
-        let retried: Vec<String> = app.counters.retries_by_code.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+    if !app.run.counters.retries_by_code.is_empty() {
+        let retried: Vec<String> = app.run.counters.retries_by_code.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
         lines.push(Line::styled(format!("retried: {}", retried.join(", ")), theme.dim()));
     }
     if lines.is_empty() {
@@ -356,7 +367,7 @@ fn errors_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
 
 fn token_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    match &app.token {
+    match &app.run.token {
         Some(t) => {
             lines.push(Line::raw(format!("token {} ({})", t.token.clone().unwrap_or_else(|| "-".into()), t.source)));
             let age = t.age_secs.map(|a| duration(Duration::from_secs(a))).unwrap_or_else(|| "-".into());
@@ -364,21 +375,22 @@ fn token_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
         }
         None => lines.push(Line::styled("token: not refreshed yet", theme.dim())),
     }
-    if let Some(note) = &app.token_note {
-        lines.push(Line::styled(note.clone(), theme.warn()));
+    if let Some(source) = app.run.replaced_elsewhere {
+        lines.push(Line::styled(crate::wechat::external_refresh_hint(source), theme.warn()));
     }
     lines
 }
 
 fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let banner = app.pause.as_ref().map(|p| {
+    let banner = app.run.pause.as_ref().map(|p| {
         let what = match p {
             crate::engine::PauseReason::MinuteQuota { .. } => " — sending resumes by itself",
             _ => " — p resume · x stop",
         };
         format!(" PAUSED: {}{what}", p.describe())
     });
-    let banner = if app.stopping { Some(" STOPPING: finishing the requests in flight…".to_string()) } else { banner };
+    let banner =
+        if app.run.stopping { Some(" STOPPING: finishing the requests in flight…".to_string()) } else { banner };
     let error_height = (errors_lines(app, theme).len() as u16 + 2).min(8);
     let [head, gauge, ban, stats, errors, table] = Layout::vertical([
         Constraint::Length(1),
@@ -390,10 +402,11 @@ fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(header(app, theme)), head);
-    let ratio = if app.counters.total == 0 { 1.0 } else { app.counters.done() as f64 / app.counters.total as f64 };
-    let title = if app.pause.is_some() {
+    let ratio =
+        if app.run.counters.total == 0 { 1.0 } else { app.run.counters.done() as f64 / app.run.counters.total as f64 };
+    let title = if app.run.pause.is_some() {
         " paused "
-    } else if app.stopping {
+    } else if app.run.stopping {
         " stopping "
     } else {
         " sending "
@@ -403,7 +416,7 @@ fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             .block(Block::default().borders(Borders::ALL).title(title))
             .gauge_style(theme.ok())
             .ratio(ratio.clamp(0.0, 1.0))
-            .label(progress(&app.counters)),
+            .label(progress(&app.run.counters)),
         gauge,
     );
     if let Some(b) = banner {
@@ -417,7 +430,7 @@ fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     };
     if let Some(a) = spark_area {
         let width = a.width.saturating_sub(2) as usize;
-        let data = &app.throughput[app.throughput.len().saturating_sub(width)..];
+        let data = &app.run.throughput[app.run.throughput.len().saturating_sub(width)..];
         frame.render_widget(
             Sparkline::default()
                 .block(Block::default().borders(Borders::ALL).title(" requests per second, last 3 minutes "))
@@ -442,6 +455,7 @@ fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 
 fn done(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let lines: Vec<Line> = app
+        .run
         .report
         .iter()
         .flat_map(|r| r.lines())
@@ -457,7 +471,7 @@ fn done(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let [head, summary, table] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(height), Constraint::Min(3)]).areas(area);
     frame.render_widget(Paragraph::new(header(app, theme)), head);
-    let title = match &app.summary {
+    let title = match &app.run.summary {
         Some(s) if s.reason.is_fatal() => Span::styled(" stopped ", theme.bad()),
         Some(_) => Span::styled(" done ", theme.ok()),
         None => Span::raw(" done "),
