@@ -9,6 +9,10 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "wxsend", version, about, long_about = None)]
 pub struct Cli {
+    /// The language of what wxsend prints and shows: en or zh-CN (default: WXSEND_LANG, then
+    /// LC_ALL / LC_MESSAGES / LANG; a zh_* locale is Chinese). JSON output stays English.
+    #[arg(long, global = true, value_name = "LANG")]
+    pub lang: Option<String>,
     #[command(subcommand)]
     /// What to do.
     pub command: Command,

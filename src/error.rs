@@ -121,6 +121,9 @@ pub enum Error {
     /// Standard output cannot be written.
     #[error("cannot write to standard output: {0}")]
     Output(std::io::Error),
+    /// `--lang` or `WXSEND_LANG` names a language wxsend does not speak.
+    #[error(transparent)]
+    Lang(#[from] crate::i18n::LangError),
 }
 
 impl Error {
@@ -136,6 +139,13 @@ impl Error {
             Error::Output(_) => Exit::LocalWrite,
             _ => Exit::Input,
         }
+    }
+
+    /// What the binary prints for it, in the process's language: one line per the README's
+    /// `error: …` (control characters made visible).
+    pub fn report(&self) -> String {
+        let message = crate::app::text::printable(&self.to_string()).into_owned();
+        crate::tr!("error.line", message = message)
     }
 
     /// Whether it is standard output closed by the reader (`wxsend … | head -1`): not an error.

@@ -8,62 +8,65 @@ use crate::app::preflight::PreflightError;
 use crate::app::text::{duration, printable, progress, thousands};
 use crate::app::{Consent, Exit, Gate, Overview, Question, Run, RunReport, Session};
 use crate::engine::{Event, PauseReason};
+use crate::tr;
 use crate::wechat::external_refresh_hint;
 
 /// The plan, as printed before sending.
 pub fn overview_lines(o: &Overview) -> Vec<String> {
     let mut lines = vec![
-        format!("campaign {} ({}, template {}) from {}", o.campaign, o.kind, o.template_id, o.recipients),
-        format!(
-            "rows {}: ready {}, invalid {}, duplicates {}",
-            thousands(o.rows),
-            thousands(o.ready),
-            thousands(o.invalid),
-            thousands(o.duplicates)
+        tr!(
+            "headless.campaign",
+            campaign = o.campaign.clone(),
+            kind = o.kind,
+            template = o.template_id.clone(),
+            recipients = o.recipients.clone()
+        ),
+        tr!(
+            "headless.rows",
+            rows = thousands(o.rows),
+            ready = thousands(o.ready),
+            invalid = thousands(o.invalid),
+            duplicates = thousands(o.duplicates)
         ),
     ];
     lines.push(o.template.clone());
-    for line in &o.schedule {
-        lines.push(format!("schedule: {line}"));
-    }
-    for note in &o.template_notes {
-        lines.push(format!("note: {note}"));
-    }
+    lines.extend(o.schedule.iter().map(|line| tr!("headless.schedule", line = line.clone())));
+    lines.extend(o.template_notes.iter().map(|note| tr!("headless.note", note = note.clone())));
     let r = &o.resume;
     if r.is_resuming() {
-        lines.push(format!(
-            "resuming: already delivered {}, failed {}, unknown {}{}",
-            thousands(r.delivered),
-            thousands(r.failed),
-            thousands(r.unknown_held.len() + r.unknown_resent),
-            if r.unknown_held.is_empty() { "" } else { " (not resent; --resend-unknown resends them)" }
+        let held = if r.unknown_held.is_empty() { String::new() } else { tr!("popup.confirm.unknown_held") };
+        lines.push(tr!(
+            "headless.resuming",
+            delivered = thousands(r.delivered),
+            failed = thousands(r.failed),
+            unknown = thousands(r.unknown_held.len() + r.unknown_resent),
+            held = held
         ));
     }
     lines.extend(o.ledger.lines());
-    for w in &o.warnings {
-        lines.push(format!("warning: {w}"));
-    }
+    lines.extend(o.warnings.iter().map(|w| tr!("headless.warning", warning = w.clone())));
     match &o.mock_api {
-        Some(api) => lines.push(format!("api: embedded mock at {api} (nothing reaches WeChat)")),
-        None => lines.push(format!("api: {} ({})", o.api, o.route)),
+        Some(api) => lines.push(tr!("headless.api_mock", api = api.clone())),
+        None => lines.push(tr!("headless.api", api = o.api.clone(), route = o.route.clone())),
     }
-    lines.push(format!(
-        "to send now: {} messages at {}/s (concurrency {}), about {}",
-        thousands(o.to_send),
-        o.rate,
-        o.concurrency,
-        duration(o.estimate)
+    lines.push(tr!(
+        "headless.to_send",
+        count = thousands(o.to_send),
+        rate = o.rate,
+        concurrency = o.concurrency,
+        duration = duration(o.estimate)
     ));
     lines
 }
 
 /// Ask `question` on the terminal: `true` for yes.
 fn ask(question: &Question) -> bool {
-    eprint!("{} type yes to confirm: ", printable(&question.text()));
+    eprint!("{}", tr!("headless.ask", question = printable(&question.text()).into_owned()));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().read_line(&mut answer);
-    answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y")
+    let answer = answer.trim();
+    answer.eq_ignore_ascii_case("yes") || answer.eq_ignore_ascii_case("y") || answer == "是"
 }
 
 /// Run a prepared session without a terminal UI.
@@ -81,7 +84,7 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, PreflightEr
         Gate::Refuse(why) => return Err(PreflightError::NotConfirmed(why)),
         Gate::Ask(questions) => {
             if !questions.iter().all(ask) {
-                return Err(PreflightError::NotConfirmed("not confirmed; nothing was sent".into()));
+                return Err(PreflightError::NotConfirmed(tr!("headless.not_confirmed")));
             }
         }
     }
@@ -95,10 +98,7 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, PreflightEr
         None => {
             // A second interrupt: out at once, with what the journal holds made durable.
             let _ = tokio::time::timeout(Duration::from_millis(500), session.writer.flush()).await;
-            eprintln!(
-                "quit; the journal is intact: run the same command to resume ({})",
-                session.files.journal.display()
-            );
+            eprintln!("{}", tr!("headless.quit", journal = session.files.journal.display().to_string()));
             Ok(Exit::Partial)
         }
     }
@@ -177,33 +177,33 @@ async fn watch(run: &mut Run) -> Option<crate::engine::Summary> {
                     out.progress(&c, run.shared_view().map(|v| v.describe()));
                 }
                 Some(Event::Paused(reason)) => {
-                    out.say(format!("paused: {}", reason.describe()));
+                    out.say(tr!("headless.paused", reason = reason.describe()));
                     if matches!(reason, PauseReason::Scheduled { .. }) {
                         out.hold(reason.clone());
                     }
                     if matches!(reason, PauseReason::FailureRate { .. }) {
-                        out.say("stopping: a headless run does not resume on its own after the failure guard".into());
+                        out.say(tr!("headless.guard_stops"));
                         run.handle.stop();
                     }
                 }
                 Some(Event::Resumed) => {
                     out.held = None;
-                    out.say("resumed".into())
+                    out.say(tr!("headless.resumed"))
                 }
                 Some(Event::TokenRefreshed { external, status }) => {
                     let note = if external { format!(" — {}", external_refresh_hint(status.source)) } else { String::new() };
-                    out.say(format!("access token refreshed ({} refreshes){note}", status.refreshes));
+                    out.say(tr!("headless.token_refreshed", refreshes = status.refreshes, note = note));
                 }
-                Some(Event::RateChanged(r)) => out.say(format!("rate set to {r}/s")),
+                Some(Event::RateChanged(r)) => out.say(tr!("headless.rate_set", rate = r)),
                 Some(Event::Rows(_)) => {}
             },
             what = interrupts.next() => {
                 if interrupted {
-                    out.say(format!("{what} again: quitting at once"));
+                    out.say(tr!("headless.again", what = what));
                     return None;
                 }
                 interrupted = true;
-                out.say(format!("{what}: stopping, finishing {in_flight} requests in flight (Ctrl-C again to quit at once)"));
+                out.say(tr!("headless.stopping", what = what, in_flight = in_flight));
                 run.handle.stop();
             }
         }
@@ -266,10 +266,10 @@ impl Lines {
             None => progress(c),
         };
         if self.tty {
-            eprint!("\r\x1b[2Ksending {line}");
+            eprint!("\r\x1b[2K{}", tr!("headless.sending", line = line));
             self.line_open = true;
         } else {
-            eprintln!("sending {line}");
+            eprintln!("{}", tr!("headless.sending", line = line));
         }
     }
 

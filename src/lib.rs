@@ -16,6 +16,7 @@ pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod headless;
+pub mod i18n;
 pub mod journal;
 pub mod ledger;
 pub mod mock;
@@ -23,3 +24,6 @@ pub mod private;
 pub mod shared;
 pub mod tui;
 pub mod wechat;
+
+// The catalogues (locales/en.toml, locales/zh-CN.toml), compiled in; see [`i18n`].
+rust_i18n::i18n!("locales", fallback = "en");

@@ -10,7 +10,7 @@ fn main() {
         Ok(exit) => exit,
         Err(e) if e.is_closed_pipe() => Exit::Success,
         Err(e) => {
-            eprintln!("error: {}", wxsend::app::text::printable(&e.to_string()));
+            eprintln!("{}", e.report());
             e.exit()
         }
     };

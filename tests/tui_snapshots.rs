@@ -10,6 +10,7 @@ use wxsend::app::export::{Files, Totals};
 use wxsend::app::{Exit, QuotaCheck, RunReport};
 use wxsend::campaign::Campaign;
 use wxsend::engine::{Counters, EndReason, Event, PauseReason, RowEvent, Summary};
+use wxsend::i18n::{self, Lang};
 use wxsend::journal::RowRecord;
 use wxsend::tui::{ui, App, Briefing};
 use wxsend::wechat::{Code, ErrorClass, Failure, Quota, TokenStatus};
@@ -34,10 +35,42 @@ fn key(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
 }
 
+/// Every screen in both languages: English as `{name}_{w}x{h}`, Chinese as `{name}_zh_{w}x{h}`,
+/// with no English sentence left in the Chinese one.
 fn snap(name: &str, app: &App) {
     for (w, h) in SIZES {
-        insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(app, w, h));
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), i18n::with(Lang::En, || render(app, w, h)));
+        let zh = i18n::with(Lang::ZhCn, || render(app, w, h));
+        let leaks = english_sentences(&zh);
+        assert!(leaks.is_empty(), "{name} {w}x{h} in Chinese shows English: {leaks:?}\n{zh}");
+        insta::assert_snapshot!(format!("{name}_zh_{w}x{h}"), zh);
     }
+}
+
+/// WeChat's own words, shown as WeChat sent them (the errmsg column): not wxsend's to translate.
+const WECHATS_WORDS: &[&str] = &["user refuse to accept the msg"];
+
+/// Runs of three or more plain English words (codes, openids, paths, JSON, key letters and
+/// the campaign's own values are not plain words and pass).
+fn english_sentences(screen: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in screen.lines() {
+        let line = WECHATS_WORDS.iter().fold(line.to_string(), |l, w| l.replace(w, ""));
+        let mut run: Vec<&str> = Vec::new();
+        let words = line.split(|c: char| c.is_whitespace() || "│─┌┐└┘├┤".contains(c));
+        for word in words.chain(std::iter::once("")) {
+            let bare = word.trim_end_matches([',', ';', ':', '.', '?', ')']).trim_start_matches('(');
+            if bare.len() >= 2 && bare.chars().all(|c| c.is_ascii_alphabetic()) {
+                run.push(bare);
+            } else if !word.is_empty() || run.len() >= 3 {
+                if run.len() >= 3 {
+                    found.push(run.join(" "));
+                }
+                run.clear();
+            }
+        }
+    }
+    found
 }
 
 fn token() -> TokenStatus {

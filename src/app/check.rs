@@ -187,7 +187,7 @@ impl CheckReport {
             invalid: campaign.checks.invalid,
             duplicates: campaign.checks.duplicates,
             warned: campaign.checks.warned,
-            warnings: campaign.warnings.clone(),
+            warnings: campaign.warnings.iter().map(ToString::to_string).collect(),
             problems,
             more,
             preview,

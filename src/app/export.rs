@@ -302,7 +302,7 @@ pub fn build_report(
     for i in campaign.checks.ready_rows() {
         if let Some(RowRecord::Failed(f)) = replay.rows.get(i) {
             let code = f.code();
-            failures_by_code.entry(code).or_insert(CodeCount { count: 0, hint: code.hint() }).count += 1;
+            failures_by_code.entry(code).or_insert(CodeCount { count: 0, hint: code.hint_en() }).count += 1;
         }
     }
     let (reason, counters) = (summary.reason.clone(), summary.counters.clone());
@@ -317,7 +317,7 @@ pub fn build_report(
         template_id: campaign.config.message.template_id.clone(),
         csv: campaign.recipients.path.display().to_string(),
         finished_at: crate::journal::unix_now(),
-        outcome: reason.describe(),
+        outcome: reason.describe_en(),
         reason,
         rows: campaign.recipients.len(),
         invalid: campaign.checks.invalid,

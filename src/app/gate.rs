@@ -36,8 +36,8 @@ impl Question {
     /// The question in words.
     pub fn text(&self) -> String {
         match self {
-            Question::Template(why) => format!("{why}. Send anyway?"),
-            Question::Send(n) => format!("Send {} messages now?", thousands(*n)),
+            Question::Template(why) => crate::tr!("gate.template", why = why.clone()),
+            Question::Send(n) => crate::tr!("popup.confirm.question", count = thousands(*n)),
         }
     }
 }
@@ -57,10 +57,7 @@ pub fn decide(to_send: usize, template: Option<String>, consent: Consent) -> Gat
     }
     if !consent.yes {
         if !consent.may_ask {
-            return Gate::Refuse(format!(
-                "refusing to send {} messages without confirmation: add --yes to send from a script",
-                thousands(to_send)
-            ));
+            return Gate::Refuse(crate::tr!("gate.refuse", count = thousands(to_send)));
         }
         questions.push(Question::Send(to_send));
     }

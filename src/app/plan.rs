@@ -87,30 +87,18 @@ impl FromLedger {
         let mut out = Vec::new();
         if self.already_sent > 0 {
             let by = self.already_by.as_ref().map_or(String::new(), |(campaign, at)| {
-                format!(", by campaign {campaign} on {}", super::text::local_date(*at))
+                crate::tr!("ledger.by", campaign = campaign.clone(), date = super::text::local_date(*at))
             });
-            out.push(format!(
-                "already sent: {}{by} — the same message to the same people; not sent again",
-                thousands(self.already_sent)
-            ));
+            out.push(crate::tr!("ledger.already_sent", count = thousands(self.already_sent), by = by));
         }
         if self.earlier_unknown > 0 {
-            out.push(format!(
-                "sent earlier without an answer: {} (it may have arrived; held back, --resend-unknown sends them)",
-                thousands(self.earlier_unknown)
-            ));
+            out.push(crate::tr!("ledger.earlier_unknown", count = thousands(self.earlier_unknown)));
         }
         if self.suppressed > 0 {
-            out.push(format!(
-                "held back by the account: {} (43004 not following or 43101 refused recently, or on the do-not-send list; --include-suppressed sends them)",
-                thousands(self.suppressed)
-            ));
+            out.push(crate::tr!("ledger.suppressed", count = thousands(self.suppressed)));
         }
         if self.second_time > 0 {
-            out.push(format!(
-                "SECOND TIME: {} people already got this message (or may have) and will get it again",
-                thousands(self.second_time)
-            ));
+            out.push(crate::tr!("ledger.second_time", count = thousands(self.second_time)));
         }
         out
     }
@@ -270,7 +258,7 @@ impl Overview {
             duplicates: c.checks.duplicates,
             resume: Resume::default(),
             ledger: FromLedger::default(),
-            warnings: c.warnings.clone(),
+            warnings: c.warnings.iter().map(ToString::to_string).collect(),
             mock_api: None,
             template: String::new(),
             template_notes: Vec::new(),

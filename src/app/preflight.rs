@@ -21,12 +21,12 @@ impl QuotaCheck {
     pub fn describe(&self) -> Option<String> {
         match self {
             QuotaCheck::NothingToSend => None,
-            QuotaCheck::Known(q) => Some(format!(
-                "daily quota: {} of {} left",
-                thousands(q.remain as usize),
-                thousands(q.daily_limit as usize)
+            QuotaCheck::Known(q) => Some(crate::tr!(
+                "quota.known",
+                remain = thousands(q.remain as usize),
+                limit = thousands(q.daily_limit as usize)
             )),
-            QuotaCheck::Unavailable(why) => Some(format!("daily quota: not available ({why})")),
+            QuotaCheck::Unavailable(why) => Some(crate::tr!("quota.unavailable", why = why.clone())),
         }
     }
 }

@@ -7,7 +7,8 @@ use crate::engine::Summary;
 
 use super::exit::Exit;
 use super::export::{Files, Totals};
-use super::text::{duration, thousands};
+use super::text::{duration, pad, thousands};
+use crate::tr;
 
 /// A finished run.
 #[derive(Debug, Clone)]
@@ -77,50 +78,47 @@ impl RunReport {
         let headline = if s.reason.is_fatal() { LineKind::Problem } else { LineKind::Info };
         say(
             headline,
-            format!(
-                "{}: this run delivered {}, failed {} in {} ({:.1} requests/s)",
-                s.reason.describe(),
-                thousands(c.delivered),
-                thousands(c.failed),
-                duration(Duration::from_millis(c.elapsed_ms)),
-                s.achieved_rate
+            tr!(
+                "report.headline",
+                outcome = s.reason.describe(),
+                delivered = thousands(c.delivered),
+                failed = thousands(c.failed),
+                elapsed = duration(Duration::from_millis(c.elapsed_ms)),
+                rate = format!("{:.1}", s.achieved_rate)
             ),
         );
         say(
             LineKind::Info,
-            format!(
-                "campaign: delivered {} of {} ready; failed {}; unknown {}; not sent yet {}; invalid {}; duplicates {}",
-                thousands(t.delivered),
-                thousands(self.ready),
-                thousands(t.failed),
-                thousands(t.unknown),
-                thousands(t.pending),
-                thousands(self.invalid),
-                thousands(self.duplicates)
+            tr!(
+                "report.campaign",
+                delivered = thousands(t.delivered),
+                ready = thousands(self.ready),
+                failed = thousands(t.failed),
+                unknown = thousands(t.unknown),
+                pending = thousands(t.pending),
+                invalid = thousands(self.invalid),
+                duplicates = thousands(self.duplicates)
             ),
         );
         if t.already_sent + t.earlier_unknown + t.suppressed > 0 {
             say(
                 LineKind::Info,
-                format!(
-                    "account ledger: already sent by an earlier run {}; sent earlier without an answer {} (held back; --resend-unknown sends them); held back by the account {} (--include-suppressed sends them)",
-                    thousands(t.already_sent),
-                    thousands(t.earlier_unknown),
-                    thousands(t.suppressed)
+                tr!(
+                    "report.ledger",
+                    already = thousands(t.already_sent),
+                    unknown = thousands(t.earlier_unknown),
+                    suppressed = thousands(t.suppressed)
                 ),
             );
         }
         if t.elsewhere + t.elsewhere_unknown > 0 {
             say(
                 LineKind::Info,
-                format!(
-                    "other senders (Redis): finished or sending {} rows{}",
-                    thousands(t.elsewhere),
-                    if t.elsewhere_unknown > 0 {
-                        format!(
-                            "; {} sent there without an answer (unknown: check that sender's journal)",
-                            thousands(t.elsewhere_unknown)
-                        )
+                tr!(
+                    "report.elsewhere",
+                    rows = thousands(t.elsewhere),
+                    unknown = if t.elsewhere_unknown > 0 {
+                        tr!("report.elsewhere_unknown", count = thousands(t.elsewhere_unknown))
                     } else {
                         String::new()
                     }
@@ -139,26 +137,20 @@ impl RunReport {
             let r = &self.receipts;
             say(
                 LineKind::Info,
-                format!(
-                    "receipts: success {}, user_block {}, system_failed {}, pending {} (errcode 0 is WeChat's acceptance; `wxsend receipts serve` records what arrived)",
-                    thousands(r.success),
-                    thousands(r.user_block),
-                    thousands(r.system_failed),
-                    thousands(r.pending)
+                tr!(
+                    "report.receipts",
+                    success = thousands(r.success),
+                    user_block = thousands(r.user_block),
+                    system_failed = thousands(r.system_failed),
+                    pending = thousands(r.pending)
                 ),
             );
         }
         if c.retry_later > 0 {
-            say(
-                LineKind::Problem,
-                format!(
-                    "retry later: {} rows got only transient answers (timeouts, 5xx, -1) this run; they are not failed and the next run sends them",
-                    thousands(c.retry_later)
-                ),
-            );
+            say(LineKind::Problem, tr!("report.retry_later", count = thousands(c.retry_later)));
         }
         if !c.failures_by_code.is_empty() {
-            say(LineKind::Info, "errors this run:".into());
+            say(LineKind::Info, tr!("report.errors"));
             for (code, n) in &c.failures_by_code {
                 say(LineKind::Info, format!("  {code:>9} ×{n}  {}", code.hint().unwrap_or("")));
             }
@@ -167,10 +159,9 @@ impl RunReport {
             let shown: Vec<String> = self.unknown_rows.iter().take(20).map(|r| (r + 1).to_string()).collect();
             say(
                 LineKind::Problem,
-                format!(
-                    "unknown: rows {}{} were sent without an answer; they are not resent unless you add --resend-unknown",
-                    shown.join(", "),
-                    if self.unknown_rows.len() > 20 { ", …" } else { "" }
+                tr!(
+                    "report.unknown",
+                    rows = format!("{}{}", shown.join(", "), if self.unknown_rows.len() > 20 { ", …" } else { "" })
                 ),
             );
         }
@@ -182,30 +173,27 @@ impl RunReport {
         let (s, t) = (&self.summary, &self.totals);
         let mut out = Vec::new();
         let mut say = |kind, text: String| out.push(ReportLine { kind, text });
-        say(LineKind::Info, format!("journal  {}", self.files.journal.display()));
+        let file = |label: &str, path: &std::path::Path| format!("{}{}", pad(&tr!(label), 9), path.display());
+        say(LineKind::Info, file("report.journal", &self.files.journal));
         match &self.failures {
             Ok(n) => {
-                say(LineKind::Info, format!("failures {} ({n} rows)", self.files.failures.display()));
-                say(LineKind::Info, format!("report   {}", self.files.report.display()));
+                say(
+                    LineKind::Info,
+                    format!("{} {}", file("report.failures", &self.files.failures), tr!("report.rows", count = n)),
+                );
+                say(LineKind::Info, file("report.report", &self.files.report));
                 if *n > 0 {
-                    say(LineKind::Advice, format!("re-run the failures: {}", self.rerun));
+                    say(LineKind::Advice, tr!("report.rerun", command = self.rerun.clone()));
                 }
             }
-            Err(e) => say(
-                LineKind::Problem,
-                format!("error: writing the failures file or report: {e}; the journal keeps every row: free space and run `{}` again", self.resume),
-            ),
+            Err(e) => {
+                say(LineKind::Problem, tr!("report.files_failed", error = e.to_string(), command = self.resume.clone()))
+            }
         }
         if t.pending > 0 && !s.reason.is_fatal() {
-            say(LineKind::Advice, format!("resume: run the same command again to send the rest: {}", self.resume));
+            say(LineKind::Advice, tr!("report.resume", command = self.resume.clone()));
         } else if t.pending > 0 {
-            say(
-                LineKind::Advice,
-                format!(
-                    "resume: fix the cause above, then run the same command again to send the rest: {}",
-                    self.resume
-                ),
-            );
+            say(LineKind::Advice, tr!("report.resume_after_fix", command = self.resume.clone()));
         }
         out
     }

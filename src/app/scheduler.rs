@@ -10,9 +10,9 @@ use crate::engine::{Control, Handle, PauseReason};
 /// Why sending waits, for the pause banner and the headless countdown.
 pub fn hold_reason(schedule: &Schedule, opens_at: chrono::DateTime<Utc>, why: Wait) -> PauseReason {
     let why = match (why, schedule.window) {
-        (Wait::Start, _) => "the start time (--at)".to_string(),
-        (Wait::Window, Some(w)) => format!("the sending window {w} ({})", schedule.zone.name()),
-        (Wait::Window, None) => "the sending window".to_string(),
+        (Wait::Start, _) => crate::tr!("pause.why_start"),
+        (Wait::Window, Some(w)) => crate::tr!("pause.why_window", window = w, zone = schedule.zone.name()),
+        (Wait::Window, None) => crate::tr!("pause.why_window_any"),
     };
     PauseReason::Scheduled { why, opens_at: schedule.show(opens_at), opens_at_unix: opens_at.timestamp() }
 }

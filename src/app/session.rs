@@ -242,12 +242,12 @@ impl Session {
         let s = &self.schedule;
         let mut schedule = Vec::new();
         if let Some(at) = s.at {
-            schedule.push(format!("starts at {} ({})", s.show(at), s.zone.name()));
+            schedule.push(crate::tr!("schedule.starts_at", at = s.show(at), zone = s.zone.name()));
         }
         if let Some(w) = s.window {
-            schedule.push(format!("sends only between {w} each day ({})", s.zone.name()));
+            schedule.push(crate::tr!("schedule.window", window = w, zone = s.zone.name()));
         }
-        let mut warnings = self.campaign.warnings.clone();
+        let mut warnings: Vec<String> = self.campaign.warnings.iter().map(ToString::to_string).collect();
         warnings.extend(self.journal.repaired.iter().cloned());
         Overview {
             resume: self.plan.resume.clone(),

@@ -87,15 +87,12 @@ impl TemplateCheck {
     /// One line for the operator.
     pub fn headline(&self) -> String {
         match &self.status {
-            TemplateStatus::Verified { title, from_cache } => format!(
-                "template verified: 「{title}」 in the account's list{}",
-                if *from_cache { " (cached)" } else { "" }
-            ),
-            TemplateStatus::NotVerified { reason } => format!("template NOT verified: {reason}"),
-            TemplateStatus::Unverifiable => {
-                "template not verified (uniform): a mini program's token cannot list the official account's templates"
-                    .into()
+            TemplateStatus::Verified { title, from_cache } => {
+                let cached = if *from_cache { crate::tr!("template.cached") } else { String::new() };
+                crate::tr!("template.verified", title = title.clone(), cached = cached)
             }
+            TemplateStatus::NotVerified { reason } => crate::tr!("template.not_verified", reason = reason.clone()),
+            TemplateStatus::Unverifiable => crate::tr!("template.unverifiable"),
         }
     }
 }

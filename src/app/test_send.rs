@@ -53,18 +53,19 @@ impl std::fmt::Display for TestSend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.row + 1;
         match &self.result {
-            TestResult::Delivered { msgid } => write!(
-                f,
-                "test send of row {n} to {}: delivered{} — check the message on that phone",
-                mask_openid(&self.openid),
-                msgid.as_ref().map(|m| format!(" (msgid {m})")).unwrap_or_default()
-            ),
+            TestResult::Delivered { msgid } => {
+                let msgid = msgid.as_ref().map(|m| format!(" (msgid {m})")).unwrap_or_default();
+                let text =
+                    crate::tr!("test_send.delivered", row = n, openid = mask_openid(&self.openid), msgid = msgid);
+                f.write_str(&text)
+            }
             TestResult::Failed(fail) => {
                 let hint = fail.code().hint().map(|h| format!(" — {h}")).unwrap_or_default();
-                write!(f, "test send of row {n} failed: {} {}{hint}", fail.code(), fail.errmsg)
+                let why = format!("{} {}{hint}", fail.code(), fail.errmsg);
+                f.write_str(&crate::tr!("test_send.failed", row = n, why = why))
             }
-            TestResult::NoToken(e) => write!(f, "test send of row {n} failed: {e}"),
-            TestResult::NoRow => write!(f, "row {n} does not exist"),
+            TestResult::NoToken(e) => f.write_str(&crate::tr!("test_send.failed", row = n, why = e.to_string())),
+            TestResult::NoRow => f.write_str(&crate::tr!("test_send.no_row", row = n)),
         }
     }
 }

@@ -31,21 +31,30 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// `text` followed by spaces up to `width` terminal columns (CJK and most emoji take two), so
+/// labels in either language line up; text already as wide is returned with one space.
+pub fn pad(text: &str, width: usize) -> String {
+    let w = unicode_width::UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(w).max(1)))
+}
+
 /// The progress of a run in one line: done of total, ok, failed, in flight, retrying, the rate
 /// against the limit, and the time left.
 pub fn progress(c: &Counters) -> String {
-    format!(
-        "{}/{}  ok {}  failed {}  in flight {}  retrying {}{}  rate {:.1}/s of {}/s  ETA {}",
-        thousands(c.done()),
-        thousands(c.total),
-        thousands(c.delivered),
-        thousands(c.failed),
-        c.in_flight,
-        c.retrying,
-        if c.retry_later > 0 { format!("  retry later {}", thousands(c.retry_later)) } else { String::new() },
-        c.rate(),
-        c.rate_limit,
-        c.eta().map_or_else(|| "-".into(), duration)
+    let later =
+        if c.retry_later > 0 { crate::tr!("progress.later", count = thousands(c.retry_later)) } else { String::new() };
+    crate::tr!(
+        "progress.line",
+        done = thousands(c.done()),
+        total = thousands(c.total),
+        ok = thousands(c.delivered),
+        failed = thousands(c.failed),
+        in_flight = c.in_flight,
+        retrying = c.retrying,
+        later = later,
+        rate = format!("{:.1}", c.rate()),
+        limit = c.rate_limit,
+        eta = c.eta().map_or_else(|| "-".into(), duration)
     )
 }
 

@@ -40,13 +40,24 @@ pub struct Campaign {
     /// The verdict on every row.
     pub checks: Checks,
     /// Warnings about the campaign as a whole (shown before anything is sent).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
-/// The warning every `uniform` campaign carries.
-pub const UNIFORM_WITHDRAWN: &str =
-    "kind = \"uniform\": WeChat withdrew uniform_send on 2023-09-20 and now answers errcode 45109. \
-Send official-account template messages instead: kind = \"template\" with the official account's appid and secret.";
+/// Something about the campaign as a whole the operator reads before sending; worded in the
+/// language of whoever shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warning {
+    /// `kind = "uniform"`: WeChat withdrew uniform_send (45109).
+    UniformWithdrawn,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::UniformWithdrawn => f.write_str(&crate::tr!("campaign.uniform_withdrawn")),
+        }
+    }
+}
 
 impl Campaign {
     /// Load the campaign file and its recipients (`csv` overrides the file's `[recipients] csv`).
@@ -70,7 +81,7 @@ impl Campaign {
         let checks = validate::check_all(&recipients, &template, r.allow_duplicates);
         let mut warnings = Vec::new();
         if config.message.kind == Kind::Uniform {
-            warnings.push(UNIFORM_WITHDRAWN.to_string());
+            warnings.push(Warning::UniformWithdrawn);
         }
         Ok(Self { config, recipients, template, checks, warnings })
     }

@@ -119,63 +119,62 @@ impl Problem {
     }
 
     /// A short label for tables.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Problem::WrongFieldCount { .. } => "field count",
-            Problem::EmptyOpenid => "no openid",
-            Problem::OpenidWhitespace | Problem::OpenidCharacter { .. } | Problem::OpenidLength { .. } => "bad openid",
-            Problem::EmptyValue { .. } => "empty value",
-            Problem::ControlCharacter { .. } => "control char",
-            Problem::SubscribeRule { .. } => "value rule",
-            Problem::TooLongForTemplate { .. } => "cut at 20",
-            Problem::LineBreakInTemplate { .. } => "line break",
-            Problem::Cell { .. } => "bad cell",
-            Problem::NotInList { .. } => "not in list",
-            Problem::Duplicate { .. } => "duplicate",
-        }
+    pub fn label(&self) -> String {
+        let key = match self {
+            Problem::WrongFieldCount { .. } => "problem.label.field_count",
+            Problem::EmptyOpenid => "problem.label.no_openid",
+            Problem::OpenidWhitespace | Problem::OpenidCharacter { .. } | Problem::OpenidLength { .. } => {
+                "problem.label.bad_openid"
+            }
+            Problem::EmptyValue { .. } => "problem.label.empty_value",
+            Problem::ControlCharacter { .. } => "problem.label.control_char",
+            Problem::SubscribeRule { .. } => "problem.label.value_rule",
+            Problem::TooLongForTemplate { .. } => "problem.label.cut_at_20",
+            Problem::LineBreakInTemplate { .. } => "problem.label.line_break",
+            Problem::Cell { .. } => "problem.label.bad_cell",
+            Problem::NotInList { .. } => "problem.label.not_in_list",
+            Problem::Duplicate { .. } => "problem.label.duplicate",
+        };
+        crate::tr!(key)
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        use crate::tr;
+        let text = match self {
             Problem::WrongFieldCount { found, expected } => {
-                write!(f, "row has {found} fields, the header has {expected}")
+                tr!("problem.field_count", found = found, expected = expected)
             }
-            Problem::EmptyOpenid => write!(f, "openid is empty"),
-            Problem::Cell { column, detail } => write!(f, "{column}: {detail}"),
-            Problem::NotInList { field, value, allowed } => write!(
-                f,
-                "{field}: {value:?} is not one of the template's values ({}); WeChat would answer 47003",
-                allowed.join(" / ")
+            Problem::EmptyOpenid => tr!("problem.empty_openid"),
+            Problem::Cell { column, detail } => format!("{column}: {detail}"),
+            Problem::NotInList { field, value, allowed } => tr!(
+                "problem.not_in_list",
+                field = field.clone(),
+                value = format!("{value:?}"),
+                allowed = allowed.join(" / ")
             ),
-            Problem::OpenidWhitespace => write!(f, "openid contains whitespace"),
+            Problem::OpenidWhitespace => tr!("problem.openid_whitespace"),
             Problem::OpenidCharacter { character } => {
-                write!(f, "openid contains {character:?}, which WeChat openids never do (A-Z a-z 0-9 _ -)")
+                tr!("problem.openid_character", character = format!("{character:?}"))
             }
-            Problem::OpenidLength { length } => write!(
-                f,
-                "openid is {length} characters long; WeChat's are 28 (wxsend accepts {OPENID_MIN} to {OPENID_MAX})"
-            ),
-            Problem::EmptyValue { field } => write!(f, "{field}: renders empty; WeChat rejects empty values"),
-            Problem::ControlCharacter { field } => {
-                write!(f, "{field}: contains a line break or control character; WeChat rejects it")
+            Problem::OpenidLength { length } => {
+                tr!("problem.openid_length", length = length, min = OPENID_MIN, max = OPENID_MAX)
             }
+            Problem::EmptyValue { field } => tr!("problem.empty_value", field = field.clone()),
+            Problem::ControlCharacter { field } => tr!("problem.control_character", field = field.clone()),
             Problem::SubscribeRule { field, rule, detail } => {
-                write!(f, "{field}: {detail} (the `{rule}` rule; WeChat would answer 47003)")
+                tr!("problem.subscribe_rule", field = field.clone(), detail = detail.clone(), rule = rule.clone())
             }
             Problem::TooLongForTemplate { field, length } => {
-                write!(f, "{field}: {length} characters; WeChat shows the first 20 and cuts the rest")
+                tr!("problem.too_long", field = field.clone(), length = length)
             }
-            Problem::LineBreakInTemplate { field } => {
-                write!(f, "{field}: contains a line break; WeChat shows it on one line")
+            Problem::LineBreakInTemplate { field } => tr!("problem.line_break", field = field.clone()),
+            Problem::Duplicate { first_row, first_line } => {
+                tr!("problem.duplicate", row = first_row + 1, line = first_line)
             }
-            Problem::Duplicate { first_row, first_line } => write!(
-                f,
-                "openid already on row {} (line {first_line}); skipped (set allow_duplicates = true to keep)",
-                first_row + 1
-            ),
-        }
+        };
+        f.write_str(&text)
     }
 }
 

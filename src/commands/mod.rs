@@ -20,6 +20,7 @@ use crate::error::Error;
 
 /// Run a parsed command line and say how it ended.
 pub fn run(cli: Cli) -> Result<Exit, Error> {
+    crate::i18n::set(crate::i18n::choose(cli.lang.as_deref(), |k| std::env::var(k).ok())?);
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Send(args) => send::run(args),

@@ -223,7 +223,7 @@ pub(super) async fn run(
         board.counters.elapsed_ms = elapsed.as_millis() as u64;
         (board.stopping.take().unwrap_or(EndReason::Completed), board.counters.clone())
     };
-    ctx.journal.append(Line::End { at: crate::journal::unix_now(), reason: reason.describe() });
+    ctx.journal.append(Line::End { at: crate::journal::unix_now(), reason: reason.describe_en() });
     ctx.journal.flush().await;
     let mut reason = reason;
     if let EndReason::Journal { unrecorded, .. } = &mut reason {

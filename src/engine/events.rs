@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::tr;
 use crate::wechat::{Code, Failure, TokenStatus};
 
 /// Commands a front end sends to a running campaign.
@@ -57,20 +58,19 @@ impl PauseReason {
     /// What happened and what the operator can do.
     pub fn describe(&self) -> String {
         match self {
-            PauseReason::Operator => "paused by the operator".into(),
-            PauseReason::MinuteQuota { wait_secs } => format!(
-                "WeChat's per-minute quota is reached (45011): waiting {wait_secs} s, then sending resumes; lower the rate to avoid it"
-            ),
+            PauseReason::Operator => tr!("pause.operator"),
+            PauseReason::MinuteQuota { wait_secs } => tr!("pause.minute_quota", seconds = wait_secs),
             PauseReason::Scheduled { why, opens_at, opens_at_unix } => {
                 let now = crate::journal::unix_now() as i64;
                 let left = (opens_at_unix - now).max(0) as u64;
                 let (h, m, s) = (left / 3600, left % 3600 / 60, left % 60);
-                format!("waiting for {why}: sending starts at {opens_at} (in {h}h {m:02}m {s:02}s)")
+                let left = format!("{h}h {m:02}m {s:02}s");
+                tr!("pause.scheduled", why = why.clone(), opens_at = opens_at.clone(), left = left)
             }
-            PauseReason::FailureRate { failed, of, limit } => format!(
-                "{failed} of the last {of} results failed (limit {:.0}%): check the error breakdown before resuming",
-                limit * 100.0
-            ),
+            PauseReason::FailureRate { failed, of, limit } => {
+                let limit = format!("{:.0}", limit * 100.0);
+                tr!("pause.failure_rate", failed = failed, of = of, limit = limit)
+            }
         }
     }
 }
@@ -201,44 +201,39 @@ impl EndReason {
         !matches!(self, EndReason::Completed | EndReason::Stopped)
     }
 
-    /// One line for the operator.
+    /// The same words in English, for the journal and report.json (read by programs).
+    pub fn describe_en(&self) -> String {
+        crate::i18n::with(crate::i18n::Lang::En, || self.describe())
+    }
+
+    /// One line for the operator, in the process's language.
     pub fn describe(&self) -> String {
         match self {
-            EndReason::Completed => "completed".into(),
-            EndReason::Stopped => "stopped by the operator; run the same command again to send the rest".into(),
+            EndReason::Completed => tr!("end.completed"),
+            EndReason::Stopped => tr!("end.stopped"),
             EndReason::Fatal { errcode, errmsg, hint } => {
-                let code = Code::of(*errcode);
+                let (code, errmsg) = (Code::of(*errcode).to_string(), errmsg.clone());
                 match hint {
-                    Some(h) => format!("stopped by WeChat: {code} {errmsg} — {h}"),
-                    None => format!("stopped by WeChat: {code} {errmsg}"),
+                    Some(h) => tr!("end.fatal_hint", code = code, errmsg = errmsg, hint = h),
+                    None => tr!("end.fatal", code = code, errmsg = errmsg),
                 }
             }
-            EndReason::FailureRate { failed, of } => format!(
-                "stopped: {failed} of the last {of} results failed; check the error breakdown, fix the cause and run again"
-            ),
-            EndReason::Token { message } => format!("stopped: {message}"),
+            EndReason::FailureRate { failed, of } => tr!("end.failure_rate", failed = failed, of = of),
+            EndReason::Token { message } => tr!("end.token", message = message.clone()),
             EndReason::Journal { detail, unrecorded } => {
-                let mut text = format!(
-                    "stopped: cannot write the journal ({detail}); nothing more was sent. Free space (or make the state folder writable), then run the same command again"
-                );
+                let mut text = tr!("end.journal", detail = detail.clone());
                 if !unrecorded.is_empty() {
-                    let rows: Vec<String> = unrecorded.iter().take(20).map(|r| (r + 1).to_string()).collect();
+                    let mut rows: Vec<String> = unrecorded.iter().take(20).map(|r| (r + 1).to_string()).collect();
                     let more = unrecorded.len().saturating_sub(20);
-                    text.push_str(&format!(
-                        ". WeChat accepted {} message(s) whose outcome could not be recorded (row {}{}): the journal shows them as unknown, so do NOT add --resend-unknown for them",
-                        unrecorded.len(),
-                        rows.join(", "),
-                        if more > 0 { format!(" and {more} more") } else { String::new() }
-                    ));
+                    if more > 0 {
+                        rows.push(tr!("end.and_more", count = more));
+                    }
+                    text.push_str(&tr!("end.unrecorded", count = unrecorded.len(), rows = rows.join(", ")));
                 }
                 text
             }
-            EndReason::Shared { detail } => format!(
-                "stopped: lost the shared state ({detail}); nothing more was sent. Run the same command again once Redis is back"
-            ),
-            EndReason::Crashed { message } => format!(
-                "crashed: {message}. The journal is intact: run the same command again to resume (and please report this)"
-            ),
+            EndReason::Shared { detail } => tr!("end.shared", detail = detail.clone()),
+            EndReason::Crashed { message } => tr!("end.crashed", message = message.clone()),
         }
     }
 }

@@ -228,14 +228,13 @@ impl Journal {
                 let f = OpenOptions::new().write(true).open(&paths.journal).map_err(io(&paths.journal))?;
                 f.set_len(torn.offset).and_then(|()| f.sync_all()).map_err(io(&paths.journal))?;
                 torn_dispatch = torn.dispatch;
-                repaired = Some(format!(
-                    "{}: the last record was incomplete (a crash, power cut or full disk cut it short); its {} bytes were removed{}",
-                    paths.journal.display(),
-                    torn.len,
-                    torn.dispatch.map_or(String::new(), |(row, _)| format!(
-                        "; it was a request for row {}, which is kept as unknown (it may have been sent)",
-                        row + 1
-                    ))
+                let request =
+                    torn.dispatch.map_or(String::new(), |(row, _)| crate::tr!("journal.torn_request", row = row + 1));
+                repaired = Some(crate::tr!(
+                    "journal.torn",
+                    path = paths.journal.display().to_string(),
+                    bytes = torn.len,
+                    request = request
                 ));
             }
             match header {

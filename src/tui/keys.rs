@@ -65,9 +65,9 @@ pub struct Binding {
     pub screens: &'static [Screen],
     /// What they do.
     pub command: Command,
-    /// The help text.
+    /// The help text's catalogue key.
     pub help: &'static str,
-    /// The footer's word for it; `None`: only in the `?` help.
+    /// The catalogue key of the footer's word for it; `None`: only in the `?` help.
     pub footer: Option<&'static str>,
 }
 
@@ -82,79 +82,79 @@ pub const BINDINGS: &[Binding] = &[
         label: "s",
         screens: &[Preview],
         command: Command::Start,
-        help: "start sending (asks first)",
-        footer: Some("start"),
+        help: "keys.start",
+        footer: Some("keys.start_word"),
     },
     Binding {
         keys: &[KeyCode::Char('t')],
         label: "t",
         screens: &[Preview],
         command: Command::TestSend,
-        help: "test-send the selected row to your own openid",
-        footer: Some("test"),
+        help: "keys.test",
+        footer: Some("keys.test_word"),
     },
     Binding {
         keys: &[KeyCode::Char('/')],
         label: "/",
         screens: &[Preview, Sending],
         command: Command::Filter,
-        help: "filter rows by openid or value",
-        footer: Some("filter"),
+        help: "keys.filter",
+        footer: Some("keys.filter_word"),
     },
     Binding {
         keys: &[KeyCode::Char('i')],
         label: "i",
         screens: &[Preview],
         command: Command::InvalidOnly,
-        help: "show only rows that will not be sent",
-        footer: Some("not sent"),
+        help: "keys.not_sent",
+        footer: Some("keys.not_sent_word"),
     },
     Binding {
         keys: &[KeyCode::Char('p')],
         label: "p",
         screens: &[Sending],
         command: Command::Pause,
-        help: "pause / resume",
-        footer: Some("pause"),
+        help: "keys.pause",
+        footer: Some("keys.pause_word"),
     },
     Binding {
         keys: &[KeyCode::Char('x')],
         label: "x",
         screens: &[Sending],
         command: Command::Stop,
-        help: "stop gracefully (asks first)",
-        footer: Some("stop"),
+        help: "keys.stop",
+        footer: Some("keys.stop_word"),
     },
     Binding {
         keys: &[KeyCode::Char('f')],
         label: "f",
         screens: &[Sending, Done],
         command: Command::FailuresOnly,
-        help: "show only failed rows",
-        footer: Some("failures"),
+        help: "keys.failures",
+        footer: Some("keys.failures_word"),
     },
     Binding {
         keys: &[KeyCode::Char('e')],
         label: "e",
         screens: &[Sending, Done],
         command: Command::Export,
-        help: "export failed and invalid rows to CSV",
-        footer: Some("export"),
+        help: "keys.export",
+        footer: Some("keys.export_word"),
     },
     Binding {
         keys: &[KeyCode::Char('+'), KeyCode::Char('=')],
         label: "+/-",
         screens: &[Sending],
         command: Command::RateUp,
-        help: "raise the rate (above the campaign's asks first)",
-        footer: Some("rate"),
+        help: "keys.rate_up",
+        footer: Some("keys.rate_up_word"),
     },
     Binding {
         keys: &[KeyCode::Char('-')],
         label: "-",
         screens: &[Sending],
         command: Command::RateDown,
-        help: "lower the rate",
+        help: "keys.rate_down",
         footer: None,
     },
     Binding {
@@ -162,7 +162,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "↑/k",
         screens: ALL,
         command: Command::Up,
-        help: "previous row",
+        help: "keys.up",
         footer: None,
     },
     Binding {
@@ -170,7 +170,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "↓/j",
         screens: ALL,
         command: Command::Down,
-        help: "next row",
+        help: "keys.down",
         footer: None,
     },
     Binding {
@@ -178,7 +178,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "PgUp",
         screens: ALL,
         command: Command::PageUp,
-        help: "page up",
+        help: "keys.page_up",
         footer: None,
     },
     Binding {
@@ -186,7 +186,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "PgDn",
         screens: ALL,
         command: Command::PageDown,
-        help: "page down",
+        help: "keys.page_down",
         footer: None,
     },
     Binding {
@@ -194,7 +194,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "g",
         screens: ALL,
         command: Command::Top,
-        help: "first row",
+        help: "keys.top",
         footer: None,
     },
     Binding {
@@ -202,7 +202,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "G",
         screens: ALL,
         command: Command::Bottom,
-        help: "last row (while sending: follow the newest)",
+        help: "keys.bottom",
         footer: None,
     },
     Binding {
@@ -210,16 +210,16 @@ pub const BINDINGS: &[Binding] = &[
         label: "?",
         screens: ALL,
         command: Command::Help,
-        help: "this help",
-        footer: Some("help"),
+        help: "keys.help",
+        footer: Some("keys.help_word"),
     },
     Binding {
         keys: &[KeyCode::Char('q')],
         label: "q",
         screens: ALL,
         command: Command::Quit,
-        help: "quit (while sending: asks, then stops gracefully)",
-        footer: Some("quit"),
+        help: "keys.quit",
+        footer: Some("keys.quit_word"),
     },
 ];
 
@@ -247,6 +247,19 @@ mod tests {
                     seen.push(*k);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_help_text_and_footer_word_is_in_both_catalogues() {
+        for lang in [crate::i18n::Lang::En, crate::i18n::Lang::ZhCn] {
+            crate::i18n::with(lang, || {
+                for b in BINDINGS {
+                    for key in std::iter::once(b.help).chain(b.footer) {
+                        assert_ne!(crate::tr!(key), key, "{key} missing in {lang:?}");
+                    }
+                }
+            });
         }
     }
 

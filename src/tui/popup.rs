@@ -8,7 +8,8 @@ use ratatui::Frame;
 use super::app::{App, Message, Overlay};
 use super::keys::for_screen;
 use super::theme::Theme;
-use crate::app::text::{duration, thousands};
+use crate::app::text::{duration, pad, thousands};
+use crate::tr;
 
 fn area(frame: &Frame, width: u16, lines: usize) -> Rect {
     let full = frame.area();
@@ -62,97 +63,92 @@ fn show(frame: &mut Frame, title: &str, lines: Vec<Line<'static>>, width: u16) {
 /// Draw `overlay` over the screen.
 pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
     match overlay {
-        Overlay::Help => show(frame, " keys ", help_lines(app, theme), 72),
-        Overlay::Confirm => show(frame, " confirm ", confirm_lines(app, theme), 76),
+        Overlay::Help => show(frame, &tr!("popup.help.title"), help_lines(app, theme), 72),
+        Overlay::Confirm => show(frame, &tr!("popup.confirm.title"), confirm_lines(app, theme), 76),
         Overlay::ConfirmStop | Overlay::ConfirmQuit => {
-            let then = if *overlay == Overlay::ConfirmQuit { ", then quit" } else { "" };
+            let question = if *overlay == Overlay::ConfirmQuit {
+                tr!("popup.stop.question_quit")
+            } else {
+                tr!("popup.stop.question")
+            };
             let lines = vec![
-                Line::styled(format!("Stop sending{then}?"), theme.title()),
-                Line::raw("Requests in flight finish and are recorded; nothing new is sent."),
-                Line::raw("Run the same command later to send the rest."),
+                Line::styled(question, theme.title()),
+                Line::raw(tr!("popup.stop.in_flight")),
+                Line::raw(tr!("popup.stop.later")),
                 Line::raw(""),
-                Line::from(vec![
-                    Span::styled(" y ", theme.title()),
-                    Span::raw("stop   "),
-                    Span::styled(" n ", theme.title()),
-                    Span::raw("keep sending"),
-                ]),
+                answers(theme, &tr!("popup.stop.yes"), &tr!("popup.stop.no")),
             ];
-            show(frame, " stop ", lines, 70);
+            show(frame, &tr!("popup.stop.title"), lines, 70);
         }
         Overlay::ConfirmRate(r) => {
             let lines = vec![
-                Line::styled(format!("Raise the rate to {r}/s?"), theme.title()),
-                Line::raw(format!(
-                    "The campaign is set to {}/s. Faster sending risks WeChat's per-minute quota (45011).",
-                    app.run.configured_rate
-                )),
+                Line::styled(tr!("popup.rate.question", rate = r), theme.title()),
+                Line::raw(tr!("popup.rate.risk", rate = app.run.configured_rate)),
                 Line::raw(""),
-                Line::from(vec![
-                    Span::styled(" y ", theme.title()),
-                    Span::raw("raise   "),
-                    Span::styled(" n ", theme.title()),
-                    Span::raw("keep"),
-                ]),
+                answers(theme, &tr!("popup.rate.yes"), &tr!("popup.rate.no")),
             ];
-            show(frame, " rate ", lines, 70);
+            show(frame, &tr!("popup.rate.title"), lines, 70);
         }
         Overlay::Filter => {
             let lines = vec![
-                Line::from(vec![Span::styled("filter: ", theme.title()), Span::raw(format!("{}▏", app.input))]),
-                Line::styled(
-                    "rows whose openid or any value contains this text · Enter apply · Esc cancel",
-                    theme.dim(),
-                ),
+                Line::from(vec![
+                    Span::styled(tr!("popup.filter.prompt"), theme.title()),
+                    Span::raw(format!("{}▏", app.input)),
+                ]),
+                Line::styled(tr!("popup.filter.how"), theme.dim()),
             ];
-            show(frame, " filter ", lines, 70);
+            show(frame, &tr!("popup.filter.title"), lines, 70);
         }
         Overlay::TestOpenid => {
             let row = app.selected_row().map_or(0, |r| r + 1);
             let lines = vec![
-                Line::styled(format!("Test-send row {row} to which openid? (your own)"), theme.title()),
+                Line::styled(tr!("popup.test.question", row = row), theme.title()),
                 Line::raw(format!("{}▏", app.input)),
-                Line::styled(
-                    "set test_openid in [message] to skip this question · Enter send · Esc cancel",
-                    theme.dim(),
-                ),
+                Line::styled(tr!("popup.test.how"), theme.dim()),
             ];
-            show(frame, " test send ", lines, 70);
+            show(frame, &tr!("popup.test.title"), lines, 70);
         }
         Overlay::Message(text) => {
-            let lines =
-                vec![Line::raw(message_text(app, text)), Line::raw(""), Line::styled("any key closes", theme.dim())];
+            let lines = vec![
+                Line::raw(message_text(app, text)),
+                Line::raw(""),
+                Line::styled(tr!("popup.message.any_key"), theme.dim()),
+            ];
             show(frame, " wxsend ", lines, 76);
         }
     }
 }
 
+/// The answer keys of a question: ` y yes   n no`.
+fn answers(theme: Theme, yes: &str, no: &str) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(" y ", theme.title()),
+        Span::raw(format!("{yes}   ")),
+        Span::styled(" n ", theme.title()),
+        Span::raw(no.to_string()),
+    ])
+}
+
 /// The keys of the screen shown.
 fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = for_screen(app.nav.screen)
-        .map(|b| Line::from(vec![Span::styled(format!("{:>6}  ", b.label), theme.title()), Span::raw(b.help)]))
+        .map(|b| Line::from(vec![Span::styled(format!("{:>6}  ", b.label), theme.title()), Span::raw(tr!(b.help))]))
         .collect();
-    lines.push(Line::from(vec![
-        Span::styled("   Esc  ", theme.title()),
-        Span::raw("close this layer or clear the filter"),
-    ]));
-    lines.push(Line::from(vec![
-        Span::styled("Ctrl-C  ", theme.title()),
-        Span::raw("quit (while sending: stop gracefully; twice: quit at once)"),
-    ]));
-    lines.push(Line::styled("mouse wheel scrolls the table", theme.dim()));
+    lines.push(Line::from(vec![Span::styled("   Esc  ", theme.title()), Span::raw(tr!("popup.help.esc"))]));
+    lines.push(Line::from(vec![Span::styled("Ctrl-C  ", theme.title()), Span::raw(tr!("popup.help.ctrl_c"))]));
+    lines.push(Line::styled(tr!("popup.help.mouse"), theme.dim()));
     lines
 }
 
 /// A message popup's words.
 pub(super) fn message_text(app: &App, message: &Message) -> String {
     match message {
-        Message::NothingToSend => "nothing to send: every ready row is already done".into(),
+        Message::NothingToSend => tr!("popup.message.nothing_to_send"),
         Message::InvalidRow(row) => {
             let why: Vec<String> = app.campaign.checks.problems_of(*row).iter().map(|(_, p)| p.to_string()).collect();
-            format!("row {} is invalid: {}", row + 1, why.join("; "))
+            tr!("popup.message.invalid_row", row = row + 1, problems = why.join("; "))
         }
-        Message::BadTestOpenid(problem) => format!("not sent: {problem}"),
+        Message::BadTestOpenid(problem) => tr!("popup.message.not_sent", problem = problem.to_string()),
         Message::TestSent(done) => done.to_string(),
     }
 }
@@ -162,52 +158,50 @@ pub(super) fn message_text(app: &App, message: &Message) -> String {
 fn confirm_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     let b = &app.brief;
     let o = &b.overview;
-    let quota = b.quota.as_ref().and_then(|q| q.describe()).unwrap_or_else(|| "not reported".into());
+    let quota = b.quota.as_ref().and_then(|q| q.describe()).unwrap_or_else(|| tr!("popup.confirm.not_reported"));
+    let field = |label: &str, value: String| Line::raw(format!("{}{value}", pad(&tr!(label), 11)));
     let mut lines = vec![
-        Line::styled(format!("Send {} messages now?", thousands(o.to_send)), theme.title()),
+        Line::styled(tr!("popup.confirm.question", count = thousands(o.to_send)), theme.title()),
         Line::raw(""),
-        Line::raw(format!("kind       {}", o.kind)),
-        Line::raw(format!("template   {}", o.template_id)),
-        Line::raw(format!("rate       {}/s, {} in flight at most", o.rate, o.concurrency)),
-        Line::raw(format!("duration   about {}", duration(o.estimate))),
-        Line::raw(format!("quota      {quota}")),
+        field("popup.confirm.kind", o.kind.to_string()),
+        field("popup.confirm.template", o.template_id.clone()),
+        field("popup.confirm.rate", tr!("popup.confirm.rate_value", rate = o.rate, concurrency = o.concurrency)),
+        field("popup.confirm.duration", tr!("popup.confirm.about", duration = duration(o.estimate))),
+        field("popup.confirm.quota", quota),
     ];
     match &o.mock_api {
-        Some(api) => lines.push(Line::raw(format!("api        embedded mock at {api} (nothing reaches WeChat)"))),
-        None if !o.api.is_empty() => lines.push(Line::raw(format!("api        {} ({})", o.api, o.route))),
+        Some(api) => lines.push(field("popup.confirm.api", tr!("popup.confirm.mock", api = api.clone()))),
+        None if !o.api.is_empty() => lines.push(field("popup.confirm.api", format!("{} ({})", o.api, o.route))),
         None => {}
     }
     for line in &o.schedule {
-        lines.push(Line::raw(format!("schedule   {line}")));
+        lines.push(field("popup.confirm.schedule", line.clone()));
     }
     if b.template_unverified {
-        lines.insert(1, Line::styled(format!("⚠ {} — sending anyway is your call", o.template), theme.bad()));
+        lines.insert(1, Line::styled(tr!("popup.confirm.unverified", template = o.template.clone()), theme.bad()));
     } else if !o.template.is_empty() {
         lines.push(Line::raw(o.template.clone()));
     }
     if o.resume.is_resuming() {
         let r = &o.resume;
-        lines.push(Line::raw(format!(
-            "resuming   already delivered {}, failed {}, unknown {}{}",
-            thousands(r.delivered),
-            thousands(r.failed),
-            thousands(r.unknown_held.len() + r.unknown_resent),
-            if r.unknown_held.is_empty() { "" } else { " (not resent; --resend-unknown resends them)" }
-        )));
+        let held = if r.unknown_held.is_empty() { String::new() } else { tr!("popup.confirm.unknown_held") };
+        let resuming = tr!(
+            "popup.confirm.resuming_value",
+            delivered = thousands(r.delivered),
+            failed = thousands(r.failed),
+            unknown = thousands(r.unknown_held.len() + r.unknown_resent),
+            held = held
+        );
+        lines.push(field("popup.confirm.resuming", resuming));
     }
     for line in o.ledger.lines() {
-        lines.push(Line::styled(format!("ledger     {line}"), theme.warn()));
+        lines.push(field("popup.confirm.ledger", line).style(theme.warn()));
     }
     for w in &o.warnings {
         lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::from(vec![
-        Span::styled(" y ", theme.title()),
-        Span::raw("send   "),
-        Span::styled(" n ", theme.title()),
-        Span::raw("cancel"),
-    ]));
+    lines.push(answers(theme, &tr!("popup.confirm.yes"), &tr!("popup.confirm.no")));
     lines
 }
 

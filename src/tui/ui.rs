@@ -16,6 +16,7 @@ use super::theme::Theme;
 use crate::app::text::{duration, mask_openid, pretty_body, printable, progress, thousands};
 use crate::app::LineKind;
 use crate::campaign::Rendered;
+use crate::tr;
 
 /// Draw the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -46,7 +47,7 @@ fn footer_line(app: &App, theme: Theme) -> Line<'static> {
     for b in for_screen(app.nav.screen) {
         if let Some(word) = b.footer {
             spans.push(Span::styled(format!(" {} ", b.label), theme.title()));
-            spans.push(Span::styled(word, theme.dim()));
+            spans.push(Span::styled(tr!(word), theme.dim()));
         }
     }
     if let Some(n) = &app.notice {
@@ -59,10 +60,12 @@ fn footer_line(app: &App, theme: Theme) -> Line<'static> {
 /// The footer's notice in words.
 fn notice_text(notice: &Notice) -> String {
     match notice {
-        Notice::Exporting => "exporting the failures…".into(),
-        Notice::Exported(n, path) => format!("exported {n} rows to {}", path.display()),
-        Notice::ExportFailed(e) => format!("export failed: {e}"),
-        Notice::TestSending(row, openid) => format!("test-sending row {} to {}…", row + 1, mask_openid(openid)),
+        Notice::Exporting => tr!("tui.notice.exporting"),
+        Notice::Exported(n, path) => {
+            tr!("tui.notice.exported", rows = thousands(*n), path = path.display().to_string())
+        }
+        Notice::ExportFailed(e) => tr!("tui.notice.export_failed", error = e.to_string()),
+        Notice::TestSending(row, openid) => tr!("tui.notice.test_sending", row = row + 1, openid = mask_openid(openid)),
     }
 }
 
@@ -70,18 +73,18 @@ fn header(app: &App, theme: Theme) -> Line<'static> {
     let c = &app.campaign;
     let mut spans = vec![
         Span::styled(format!(" {} ", c.config.name), theme.title()),
-        Span::raw(format!("─ {} ─ {} rows ─ ", c.config.message.kind.as_str(), thousands(c.recipients.len()))),
-        Span::styled(format!("{} ready", thousands(c.checks.ready)), theme.ok()),
+        Span::raw(tr!("tui.header.rows", kind = c.config.message.kind.as_str(), rows = thousands(c.recipients.len()))),
+        Span::styled(tr!("tui.header.ready", count = thousands(c.checks.ready)), theme.ok()),
         Span::raw(" ─ "),
         Span::styled(
-            format!("{} invalid", thousands(c.checks.invalid)),
+            tr!("tui.header.invalid", count = thousands(c.checks.invalid)),
             if c.checks.invalid > 0 { theme.bad() } else { theme.dim() },
         ),
-        Span::raw(format!(" ─ {} duplicates", thousands(c.checks.duplicates))),
+        Span::raw(tr!("tui.header.duplicates", count = thousands(c.checks.duplicates))),
     ];
     let before = c.checks.ready.saturating_sub(app.run.to_send);
     if before > 0 {
-        spans.push(Span::styled(format!(" ─ {} done before", thousands(before)), theme.accent()));
+        spans.push(Span::styled(tr!("tui.header.done_before", count = thousands(before)), theme.accent()));
     }
     if let Some(shared) = &app.run.shared {
         spans.push(Span::styled(format!(" ─ {}", shared.describe()), theme.accent()));
@@ -108,14 +111,14 @@ fn mapped_columns(app: &App) -> Vec<usize> {
 fn check_label(app: &App, row: usize, theme: Theme) -> (String, Style) {
     let first = app.campaign.checks.problems_of(row).first().map(|(_, p)| p.label());
     match app.run.status[row] {
-        Status::Invalid => (first.unwrap_or("invalid").to_string(), theme.bad()),
-        Status::Duplicate => ("duplicate".into(), theme.warn()),
-        Status::DeliveredBefore => ("sent before".into(), theme.dim()),
-        Status::FailedBefore => ("failed before".into(), theme.bad()),
-        Status::Unknown => ("unknown".into(), theme.warn()),
+        Status::Invalid => (first.unwrap_or_else(|| tr!("tui.status.invalid")), theme.bad()),
+        Status::Duplicate => (tr!("tui.status.duplicate"), theme.warn()),
+        Status::DeliveredBefore => (tr!("tui.status.sent_before"), theme.dim()),
+        Status::FailedBefore => (tr!("tui.status.failed_before"), theme.bad()),
+        Status::Unknown => (tr!("tui.status.unknown"), theme.warn()),
         _ => match first {
-            Some(w) => (format!("ok ({w})"), theme.warn()),
-            None => ("ok".into(), theme.ok()),
+            Some(w) => (tr!("tui.status.ready_but", warning = w), theme.warn()),
+            None => (tr!("tui.status.ready"), theme.ok()),
         },
     }
 }
@@ -142,7 +145,7 @@ fn preview(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let headers = &app.campaign.recipients.headers;
     let mut titles = vec!["#".to_string(), "openid".to_string()];
     titles.extend(cols.iter().map(|&c| headers[c].clone()));
-    titles.push("check".into());
+    titles.push(tr!("tui.column.check"));
     let rows = visible_rows(app, table_area, theme, |r, row| {
         let (label, style) = check_label(app, r, theme);
         let mut cells = vec![Cell::from((r + 1).to_string()), Cell::from(mask_openid(row.openid()))];
@@ -162,15 +165,16 @@ fn preview(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn table_title(app: &App) -> String {
-    let mut t = format!(" {} of {} rows ", thousands(app.nav.view.len()), thousands(app.campaign.recipients.len()));
+    let mut t =
+        tr!("tui.table.shown", shown = thousands(app.nav.view.len()), rows = thousands(app.campaign.recipients.len()));
     if !app.nav.filter.is_empty() {
-        t.push_str(&format!("─ filter \"{}\" ", app.nav.filter));
+        t.push_str(&tr!("tui.table.filter", filter = app.nav.filter.clone()));
     }
     if app.nav.invalid_only {
-        t.push_str("─ not sent only ");
+        t.push_str(&tr!("tui.table.not_sent_only"));
     }
     if app.nav.failures_only {
-        t.push_str("─ failures only ");
+        t.push_str(&tr!("tui.table.failures_only"));
     }
     t
 }
@@ -178,7 +182,7 @@ fn table_title(app: &App) -> String {
 /// The selected row's message: as the recipient sees it, then the exact JSON body.
 fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(r) = app.selected_row() else {
-        frame.render_widget(Block::default().borders(Borders::ALL).title(" no row "), area);
+        frame.render_widget(Block::default().borders(Borders::ALL).title(tr!("tui.card.no_row")), area);
         return;
     };
     let c = &app.campaign;
@@ -192,7 +196,7 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })
-                .block(Block::default().borders(Borders::ALL).title(format!(" row {} ", r + 1))),
+                .block(Block::default().borders(Borders::ALL).title(tr!("tui.card.row", row = r + 1))),
             area,
         );
         return;
@@ -240,15 +244,15 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     }
     lines.push(Line::styled("└", theme.accent()));
     let body = c.template.body_json(row.openid(), &rendered);
-    lines.push(Line::styled("request body (token not shown):", theme.dim()));
+    lines.push(Line::styled(tr!("tui.card.body"), theme.dim()));
     for l in pretty_body(&body) {
         lines.push(Line::raw(printable(&l).into_owned()));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(format!(
-            " row {} · line {} ",
-            r + 1,
-            row.line()
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(tr!(
+            "tui.card.row_line",
+            row = r + 1,
+            line = row.line()
         ))),
         area,
     );
@@ -256,19 +260,19 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 
 fn status_cell(app: &App, row: usize, theme: Theme) -> (String, Style) {
     match app.run.status[row] {
-        Status::Pending => ("pending".into(), theme.dim()),
-        Status::Invalid => ("invalid".into(), theme.bad()),
-        Status::Duplicate => ("duplicate".into(), theme.dim()),
-        Status::InFlight(a) if a > 1 => (format!("sending ({a})"), theme.accent()),
-        Status::InFlight(_) => ("sending".into(), theme.accent()),
-        Status::Retrying(a) => (format!("retrying {a}"), theme.warn()),
-        Status::Delivered => ("ok".into(), theme.ok()),
-        Status::Failed => ("failed".into(), theme.bad()),
-        Status::Unknown => ("unknown".into(), theme.warn()),
-        Status::DeliveredBefore => ("sent before".into(), theme.dim()),
-        Status::FailedBefore => ("failed before".into(), theme.bad()),
-        Status::Elsewhere { unknown: false } => ("other sender".into(), theme.dim()),
-        Status::Elsewhere { unknown: true } => ("other sender: unknown".into(), theme.warn()),
+        Status::Pending => (tr!("tui.status.pending"), theme.dim()),
+        Status::Invalid => (tr!("tui.status.invalid"), theme.bad()),
+        Status::Duplicate => (tr!("tui.status.duplicate"), theme.dim()),
+        Status::InFlight(a) if a > 1 => (tr!("tui.status.sending_try", attempt = a), theme.accent()),
+        Status::InFlight(_) => (tr!("tui.status.sending"), theme.accent()),
+        Status::Retrying(a) => (tr!("tui.status.retrying", attempt = a), theme.warn()),
+        Status::Delivered => (tr!("tui.status.ok"), theme.ok()),
+        Status::Failed => (tr!("tui.status.failed"), theme.bad()),
+        Status::Unknown => (tr!("tui.status.unknown"), theme.warn()),
+        Status::DeliveredBefore => (tr!("tui.status.sent_before"), theme.dim()),
+        Status::FailedBefore => (tr!("tui.status.failed_before"), theme.bad()),
+        Status::Elsewhere { unknown: false } => (tr!("tui.status.elsewhere"), theme.dim()),
+        Status::Elsewhere { unknown: true } => (tr!("tui.status.elsewhere_unknown"), theme.warn()),
     }
 }
 
@@ -297,7 +301,7 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let rows = visible_rows(app, area, theme, |r, row| {
         let (label, style) = status_cell(app, r, theme);
         let (code, msg) = match app.run.failures.get(&r) {
-            Some(f) if f.later => (f.code.to_string(), format!("retry later: {}", f.errmsg)),
+            Some(f) if f.later => (f.code.to_string(), tr!("tui.status.retry_later", errmsg = f.errmsg.clone())),
             Some(f) => (f.code.to_string(), f.errmsg.clone()),
             None => (String::new(), String::new()),
         };
@@ -324,7 +328,14 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 Constraint::Min(20),
                 Constraint::Length(5),
             ],
-            vec!["#", "openid", "status", "code", "message", "tries"],
+            vec![
+                "#".into(),
+                "openid".into(),
+                tr!("tui.column.status"),
+                tr!("tui.column.code"),
+                tr!("tui.column.message"),
+                tr!("tui.column.tries"),
+            ],
         )
     } else {
         (
@@ -335,10 +346,17 @@ fn rows_table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 Constraint::Min(10),
                 Constraint::Length(5),
             ],
-            vec!["#", "openid", "status", "code / message", "tries"],
+            vec![
+                "#".into(),
+                "openid".into(),
+                tr!("tui.column.status"),
+                tr!("tui.column.code_message"),
+                tr!("tui.column.tries"),
+            ],
         )
     };
-    let follow = if app.nav.screen == Screen::Sending && app.nav.follow { "─ following " } else { "" };
+    let follow =
+        if app.nav.screen == Screen::Sending && app.nav.follow { tr!("tui.table.following") } else { String::new() };
     let table = Table::new(rows, widths)
         .header(Row::new(titles).style(theme.title()))
         .block(Block::default().borders(Borders::ALL).title(format!("{}{follow}", table_title(app))));
@@ -351,16 +369,16 @@ fn errors_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = by_code
         .iter()
         .map(|(code, n)| {
-            let hint = code.hint().unwrap_or("");
-            Line::from(vec![Span::styled(format!("{code:>9} ×{n:<6}"), theme.bad()), Span::raw(hint.to_string())])
+            let hint = code.hint().unwrap_or_default();
+            Line::from(vec![Span::styled(format!("{code:>9} ×{n:<6}"), theme.bad()), Span::raw(hint)])
         })
         .collect();
     if !app.run.counters.retries_by_code.is_empty() {
         let retried: Vec<String> = app.run.counters.retries_by_code.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
-        lines.push(Line::styled(format!("retried: {}", retried.join(", ")), theme.dim()));
+        lines.push(Line::styled(tr!("tui.errors.retried", codes = retried.join(", ")), theme.dim()));
     }
     if lines.is_empty() {
-        lines.push(Line::styled("no errors", theme.ok()));
+        lines.push(Line::styled(tr!("tui.errors.none"), theme.ok()));
     }
     lines
 }
@@ -369,11 +387,12 @@ fn token_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     match &app.run.token {
         Some(t) => {
-            lines.push(Line::raw(format!("token {} ({})", t.token.clone().unwrap_or_else(|| "-".into()), t.source)));
+            let token = t.token.clone().unwrap_or_else(|| "-".into());
+            lines.push(Line::raw(tr!("tui.token.line", token = token, source = t.source)));
             let age = t.age_secs.map(|a| duration(Duration::from_secs(a))).unwrap_or_else(|| "-".into());
-            lines.push(Line::raw(format!("age {age}, refreshed {}×", t.refreshes)));
+            lines.push(Line::raw(tr!("tui.token.age", age = age, refreshes = t.refreshes)));
         }
-        None => lines.push(Line::styled("token: not refreshed yet", theme.dim())),
+        None => lines.push(Line::styled(tr!("tui.token.none"), theme.dim())),
     }
     if let Some(source) = app.run.replaced_elsewhere {
         lines.push(Line::styled(crate::wechat::external_refresh_hint(source), theme.warn()));
@@ -384,13 +403,12 @@ fn token_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
 fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let banner = app.run.pause.as_ref().map(|p| {
         let what = match p {
-            crate::engine::PauseReason::MinuteQuota { .. } => " — sending resumes by itself",
-            _ => " — p resume · x stop",
+            crate::engine::PauseReason::MinuteQuota { .. } => tr!("tui.sending.resumes_by_itself"),
+            _ => tr!("tui.sending.resume_keys"),
         };
-        format!(" PAUSED: {}{what}", p.describe())
+        tr!("tui.sending.paused_banner", reason = p.describe(), what = what)
     });
-    let banner =
-        if app.run.stopping { Some(" STOPPING: finishing the requests in flight…".to_string()) } else { banner };
+    let banner = if app.run.stopping { Some(tr!("tui.sending.stopping_banner")) } else { banner };
     let error_height = (errors_lines(app, theme).len() as u16 + 2).min(8);
     let [head, gauge, ban, stats, errors, table] = Layout::vertical([
         Constraint::Length(1),
@@ -405,11 +423,11 @@ fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let ratio =
         if app.run.counters.total == 0 { 1.0 } else { app.run.counters.done() as f64 / app.run.counters.total as f64 };
     let title = if app.run.pause.is_some() {
-        " paused "
+        tr!("tui.sending.paused")
     } else if app.run.stopping {
-        " stopping "
+        tr!("tui.sending.stopping")
     } else {
-        " sending "
+        tr!("tui.sending.sending")
     };
     frame.render_widget(
         Gauge::default()
@@ -433,7 +451,7 @@ fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         let data = &app.run.throughput[app.run.throughput.len().saturating_sub(width)..];
         frame.render_widget(
             Sparkline::default()
-                .block(Block::default().borders(Borders::ALL).title(" requests per second, last 3 minutes "))
+                .block(Block::default().borders(Borders::ALL).title(tr!("tui.sending.per_second")))
                 .data(data.iter().copied())
                 .style(theme.accent()),
             a,
@@ -442,12 +460,12 @@ fn sending(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(
         Paragraph::new(token_lines(app, theme))
             .wrap(Wrap { trim: true })
-            .block(Block::default().borders(Borders::ALL).title(" access token ")),
+            .block(Block::default().borders(Borders::ALL).title(tr!("tui.sending.access_token"))),
         token_area,
     );
     frame.render_widget(
         Paragraph::new(errors_lines(app, theme))
-            .block(Block::default().borders(Borders::ALL).title(" errors by code ")),
+            .block(Block::default().borders(Borders::ALL).title(tr!("tui.sending.errors_by_code"))),
         errors,
     );
     rows_table(frame, table, app, theme);
@@ -472,9 +490,9 @@ fn done(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Layout::vertical([Constraint::Length(1), Constraint::Length(height), Constraint::Min(3)]).areas(area);
     frame.render_widget(Paragraph::new(header(app, theme)), head);
     let title = match &app.run.summary {
-        Some(s) if s.reason.is_fatal() => Span::styled(" stopped ", theme.bad()),
-        Some(_) => Span::styled(" done ", theme.ok()),
-        None => Span::raw(" done "),
+        Some(s) if s.reason.is_fatal() => Span::styled(tr!("tui.done.stopped"), theme.bad()),
+        Some(_) => Span::styled(tr!("tui.done.done"), theme.ok()),
+        None => Span::raw(tr!("tui.done.done")),
     };
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(title)),

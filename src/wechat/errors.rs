@@ -79,7 +79,7 @@ macro_rules! codes {
             }
 
             /// What happened and what to do, in English.
-            pub fn hint(self) -> Option<&'static str> {
+            pub fn hint_en(self) -> Option<&'static str> {
                 match self {
                     $( ErrCode::$variant => Some($en), )*
                     ErrCode::Other(_) => None,
@@ -91,6 +91,15 @@ macro_rules! codes {
                 match self {
                     $( ErrCode::$variant => Some($zh), )*
                     ErrCode::Other(_) => None,
+                }
+            }
+
+            /// What happened and what to do, in the process's language (this table is the
+            /// errcodes' catalogue: both languages side by side, one row a code).
+            pub fn hint(self) -> Option<&'static str> {
+                match crate::i18n::lang() {
+                    crate::i18n::Lang::ZhCn => self.hint_zh(),
+                    crate::i18n::Lang::En => self.hint_en(),
                 }
             }
         }
@@ -179,13 +188,24 @@ impl Code {
         errcode.map_or(Code::Transport, |c| Code::Api(ErrCode::from_code(c)))
     }
 
-    /// The operator hint, when there is one.
+    /// The operator hint in the process's language, when there is one.
     pub fn hint(self) -> Option<&'static str> {
+        match (self, crate::i18n::lang()) {
+            (Code::Transport, crate::i18n::Lang::ZhCn) => {
+                Some("微信无应答（超时、连接被重置、HTTP 5xx 或返回的不是 JSON）；已自动退避重试")
+            }
+            (Code::Api(c), _) => c.hint(),
+            (Code::Transport, _) => self.hint_en(),
+        }
+    }
+
+    /// The operator hint in English (report.json keeps one language for programs that read it).
+    pub fn hint_en(self) -> Option<&'static str> {
         match self {
             Code::Transport => {
                 Some("no answer from WeChat (timeout, reset, HTTP 5xx or not JSON); retried with backoff")
             }
-            Code::Api(c) => c.hint(),
+            Code::Api(c) => c.hint_en(),
         }
     }
 
@@ -218,7 +238,7 @@ pub fn classify(code: i64) -> ErrorClass {
     ErrCode::from_code(code).class()
 }
 
-/// The operator hint for a code, in English.
+/// The operator hint for a code, in the process's language.
 pub fn hint(code: i64) -> Option<&'static str> {
     ErrCode::from_code(code).hint()
 }

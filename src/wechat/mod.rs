@@ -22,12 +22,10 @@ pub use sender::{Quota, Sender, TokenNote};
 pub use token::{TokenCache, TokenError, TokenSource, TokenStatus};
 
 /// What to tell the operator when a token this process did not replace starts failing.
-pub fn external_refresh_hint(source: &str) -> &'static str {
+pub fn external_refresh_hint(source: &str) -> String {
     match source {
-        "client_credential" => {
-            "another system refreshed the access token (cgi-bin/token kills the previous one): use token = \"stable\", or a central token via env:/command:"
-        }
-        "stable" => "the access token was invalidated elsewhere (a forced stable_token refresh?); wxsend fetched a new one and goes on",
-        _ => "the managed access token stopped working; wxsend fetched the current one and goes on",
+        "client_credential" => crate::tr!("token.replaced_client_credential"),
+        "stable" => crate::tr!("token.replaced_stable"),
+        _ => crate::tr!("token.replaced_managed"),
     }
 }

@@ -122,6 +122,8 @@ pub fn wxsend(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
         .map(|(_, cache)| ledger_beside(Path::new(cache)))
         .unwrap_or_else(|| std::env::temp_dir().join(format!("wxsend-tests-no-ledger-{}", std::process::id())));
     cmd.env("WXSEND_LEDGER_DIR", ledger);
+    // English unless the test chooses (whatever the machine's locale).
+    cmd.env("WXSEND_LANG", "en");
     for (k, v) in envs {
         cmd.env(k, v);
     }
