@@ -87,7 +87,10 @@ async fn every_fault_class_and_still_exactly_once() {
     // The failures file: exactly the permanently rejected rows plus the invalid ones.
     let mut reader = csv::Reader::from_path(&session.files.failures).unwrap();
     let headers = reader.headers().unwrap().clone();
-    assert_eq!(&headers, vec!["openid", "product", "order", "wxsend_errcode", "wxsend_errmsg", "wxsend_attempts"]);
+    assert_eq!(
+        &headers,
+        vec!["openid", "product", "order", "wxsend_errcode", "wxsend_errmsg", "wxsend_attempts", "wxsend_hint"]
+    );
     let mut codes: HashMap<String, usize> = HashMap::new();
     let mut exported = HashSet::new();
     for rec in reader.records() {

@@ -67,10 +67,15 @@ fn main() {
         Ok(())
     })
     .with_ignored_flag(!has_tmux);
+    let chinese = libtest_mimic::Trial::test("the_demo_runs_in_chinese_under_a_chinese_locale", || {
+        the_demo_runs_in_chinese_under_a_chinese_locale();
+        Ok(())
+    })
+    .with_ignored_flag(!has_tmux);
     if !has_tmux {
         eprintln!("tmux is not installed: the terminal end-to-end test is ignored (apt-get install tmux)");
     }
-    libtest_mimic::run(&args, vec![test, unverified, wide]).exit();
+    libtest_mimic::run(&args, vec![test, unverified, wide, chinese]).exit();
 }
 
 fn send_the_sample_campaign_through_the_terminal_ui() {
@@ -81,7 +86,7 @@ fn send_the_sample_campaign_through_the_terminal_ui() {
     }
     let exit_file = dir.path().join("exit");
     let command = format!(
-        "{} send {} --mock; echo $? > {}; sleep 30",
+        "WXSEND_LANG=en {} send {} --mock; echo $? > {}; sleep 30",
         env!("CARGO_BIN_EXE_wxsend"),
         dir.path().join("campaign.toml").display(),
         exit_file.display()
@@ -142,7 +147,7 @@ fn yes_with_an_unverified_template_asks_and_sends_nothing_until_answered() {
     );
     let run = |extra: &str, name: &str| {
         let command = format!(
-            "WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} WXSEND_LEDGER_DIR={} {} send {} --yes {extra}; sleep 30",
+            "WXSEND_LANG=en WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} WXSEND_LEDGER_DIR={} {} send {} --yes {extra}; sleep 30",
             common::SECRET,
             dir.path().join("cache").display(),
             dir.path().join("cache/ledger").display(),
@@ -196,7 +201,7 @@ fn the_confirm_popup_keeps_its_border_over_cjk_rows() {
         std::fs::copy(root.join("samples").join(f), dir.path().join(f)).unwrap();
     }
     let command = format!(
-        "{} send {} --mock; sleep 30",
+        "WXSEND_LANG=en {} send {} --mock; sleep 30",
         env!("CARGO_BIN_EXE_wxsend"),
         dir.path().join("campaign.toml").display()
     );
@@ -219,4 +224,44 @@ fn the_confirm_popup_keeps_its_border_over_cjk_rows() {
     }
     t.keys("n");
     t.keys("q");
+}
+
+/// `LANG=zh_CN.UTF-8 wxsend demo` as an operator runs it: every screen in Chinese — preview,
+/// help, confirm, sending, done — and the summary printed after the terminal is given back.
+fn the_demo_runs_in_chinese_under_a_chinese_locale() {
+    let home = tempfile::tempdir().unwrap();
+    let exit_file = home.path().join("exit");
+    let command = format!(
+        "env -u WXSEND_LANG -u LC_ALL -u LC_MESSAGES LANG=zh_CN.UTF-8 XDG_CACHE_HOME={} {} demo; echo $? > {}; sleep 30",
+        home.path().display(),
+        env!("CARGO_BIN_EXE_wxsend"),
+        exit_file.display()
+    );
+    let t = Tmux { socket: format!("wxsend-zh-{}", std::process::id()), session: "zh" };
+    t.run(&["new-session", "-d", "-s", t.session, "-x", "120", "-y", "40", &command]);
+    let preview = t.wait_for(" s 开始", 20);
+    assert!(preview.contains("45 行可发 ─ 4 行无效 ─ 1 行重复"), "{preview}");
+    assert!(preview.contains("检查") && preview.contains("可发"), "{preview}");
+    t.keys("?");
+    let help = t.wait_for("按键", 10);
+    assert!(help.contains("开始发送（先确认）") && help.contains("鼠标滚轮滚动表格"), "{help}");
+    t.keys("Escape");
+    t.keys("s");
+    let confirm = t.wait_for("现在发送 45 条消息？", 10);
+    let confirm = if confirm.contains("发送    n 取消") { confirm } else { t.wait_for("发送    n 取消", 10) };
+    assert!(confirm.contains("每日配额") && confirm.contains("内置模拟服务"), "{confirm}");
+    t.keys("y");
+    let sending = t.wait_for("按错误码统计", 20);
+    assert!(sending.contains("每秒请求数") || sending.contains("已完成"), "{sending}");
+    let done = t.wait_for("本次送达", 60);
+    assert!(done.contains("重发失败的行") && done.contains("43101"), "{done}");
+    assert!(done.contains("用户拒收或无剩余订阅次数"), "the errcode hint in Chinese:\n{done}");
+    t.keys("q");
+    let start = Instant::now();
+    while !exit_file.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "wxsend did not exit:\n{}", t.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = t.screen();
+    assert!(after.contains("已完成：本次送达") && after.contains("重发失败的行"), "{after}");
 }

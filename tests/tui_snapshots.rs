@@ -248,3 +248,28 @@ fn preview_card_shows_the_message_as_the_phone_does() {
     assert!(!screen.contains("first") && !screen.contains("remark"), "not shown since 2023-05-04:\n{screen}");
     snap("preview_phone", &a);
 }
+
+/// Rows of emoji, CJK and Latin mixed: every cell, the card and the popups measure display width
+/// (a wide character is never cut in half, the borders stay where they are), in both languages.
+#[test]
+fn emoji_and_mixed_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("samples/campaign.toml", dir.path().join("campaign.toml")).unwrap();
+    let rows = [
+        ("oWxpTyGJMuHbEL31IeL2HPcHyGcF", "王小明", "🎉新品上市礼盒", "99.00", "SF2000001"),
+        ("oWxnXNYvMIHa-2o76umfXfKm-r5k", "Zoë", "Café ☕ 拿铁 Latte", "32.50", "SF2000002"),
+        ("oWxTAbCdEfGhIjKlMnOpQrStUvtV", "李雷", "👨‍👩‍👧 家庭套餐 Family", "188.00", "SF2000003"),
+        ("oWxQZyXwVuTsRqPoNmLkJiHgFeB_", "Ann", "Umbrella 雨伞 ☂️", "45.00", "SF2000004"),
+    ];
+    let mut csv = String::from("openid,name,product,amount,order_id,shipped_at\n");
+    for (openid, name, product, amount, order) in rows {
+        csv.push_str(&format!("{openid},{name},{product},{amount},{order},2026-12-01 09:00\n"));
+    }
+    std::fs::write(dir.path().join("recipients.csv"), csv).unwrap();
+    let c = Campaign::load(&dir.path().join("campaign.toml"), None).unwrap();
+    let brief = Briefing::of(&c, 4);
+    let mut a = App::new(Arc::new(c), &vec![RowRecord::Pending; 4], brief).with_color(false);
+    snap("preview_emoji", &a);
+    a.on_key(key('s'));
+    snap("confirm_emoji", &a);
+}

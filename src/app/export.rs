@@ -13,7 +13,7 @@ use crate::journal::{Category, Replay, RowRecord};
 use crate::wechat::{Code, TokenStatus};
 
 /// The columns wxsend adds to the failures file.
-pub const OWN_COLUMNS: [&str; 3] = ["wxsend_errcode", "wxsend_errmsg", "wxsend_attempts"];
+pub const OWN_COLUMNS: [&str; 4] = ["wxsend_errcode", "wxsend_errmsg", "wxsend_attempts", "wxsend_hint"];
 
 /// Write the invalid and failed rows of `campaign` to `path`: the original columns unchanged and
 /// in order, plus wxsend's three. Returns the number of rows written.
@@ -44,23 +44,25 @@ pub fn write_failures_and_blocked(
     let mut written = 0;
     for row in r.rows() {
         let i = row.index();
-        let (code, message, attempts) = match (campaign.checks.state(i), replay.rows.get(i)) {
+        let (code, message, attempts, hint) = match (campaign.checks.state(i), replay.rows.get(i)) {
             (Some(RowState::Invalid), _) => {
                 let problems: Vec<String> = campaign.checks.problems_of(i).iter().map(|(_, p)| p.to_string()).collect();
-                ("invalid".to_string(), problems.join("; "), 0)
+                ("invalid".to_string(), problems.join("; "), 0, crate::tr!("export.hint_invalid"))
             }
-            (Some(RowState::Ready), Some(RowRecord::Failed(f))) => (f.code().to_string(), f.errmsg.clone(), f.attempts),
-            (Some(RowState::Ready), Some(RowRecord::Delivered { attempts })) if blocked.contains(&i) => (
-                "user_block".to_string(),
-                "accepted, but the delivery receipt says the recipient blocks the account's messages".to_string(),
-                *attempts,
-            ),
+            (Some(RowState::Ready), Some(RowRecord::Failed(f))) => {
+                let hint = f.code().hint().unwrap_or_default().to_string();
+                (f.code().to_string(), f.errmsg.clone(), f.attempts, hint)
+            }
+            (Some(RowState::Ready), Some(RowRecord::Delivered { attempts })) if blocked.contains(&i) => {
+                ("user_block".to_string(), crate::tr!("export.blocked"), *attempts, crate::tr!("export.hint_blocked"))
+            }
             _ => continue,
         };
         let mut record: Vec<String> = keep.iter().map(|&c| row.field(c).to_string()).collect();
         record.push(code);
         record.push(message);
         record.push(attempts.to_string());
+        record.push(hint);
         w.write_record(&record)?;
         written += 1;
     }

@@ -152,15 +152,17 @@ pub fn verify(campaign: &mut Campaign, catalogue: &Catalogue, from_cache: bool) 
             catalogue.templates.iter().map(|t| (strsim(&t.id, &m.template_id), t)).collect();
         near.sort_by_key(|(d, _)| *d);
         let titles: Vec<String> = near.iter().take(3).map(|(_, t)| format!("{} 「{}」", t.id, t.title)).collect();
-        let error = format!(
-            "template_id {:?} is not one of this account's {} {} templates{}; `wxsend templates` lists them (an id from another account answers 40037)",
-            m.template_id,
-            catalogue.templates.len(),
-            m.kind.as_str(),
-            if titles.is_empty() { String::new() } else { format!("; the closest: {}", titles.join(", ")) }
+        let closest =
+            if titles.is_empty() { String::new() } else { crate::tr!("template.closest", titles = titles.join(", ")) };
+        let error = crate::tr!(
+            "template.unknown_id",
+            id = format!("{:?}", m.template_id),
+            count = catalogue.templates.len(),
+            kind = m.kind.as_str(),
+            closest = closest
         );
         return TemplateCheck {
-            status: TemplateStatus::NotVerified { reason: "the template id is not in the account's list".into() },
+            status: TemplateStatus::NotVerified { reason: crate::tr!("template.not_in_list") },
             errors: vec![error],
             notes: Vec::new(),
             template: None,
@@ -177,11 +179,12 @@ pub fn verify(campaign: &mut Campaign, catalogue: &Catalogue, from_cache: bool) 
     };
     for (key, at) in &m.data {
         if template.field(key).is_none() {
-            errors.push(format!(
-                "{}: [message.data] key `{key}` is not in template 「{}」 (WeChat drops it); the template's keys: {}",
-                at.at,
-                template.title,
-                keys_of(&template)
+            errors.push(crate::tr!(
+                "template.extra_key",
+                at = at.at.to_string(),
+                key = key.clone(),
+                title = template.title.clone(),
+                keys = keys_of(&template)
             ));
         }
     }
@@ -190,17 +193,16 @@ pub fn verify(campaign: &mut Campaign, catalogue: &Catalogue, from_cache: bool) 
             continue;
         }
         if !field.shown {
-            notes.push(format!(
-                "`{}` is not in [message.data]: fine, WeChat no longer shows it (since 2023-05-04)",
-                field.key
-            ));
+            notes.push(crate::tr!("template.not_shown", key = field.key.clone()));
         } else {
-            errors.push(format!(
-                "template 「{}」 has `{}`{} but [message.data] does not set it: the phone would show an empty line{}",
-                template.title,
-                field.key,
-                if field.label.is_empty() { String::new() } else { format!(" ({})", field.label) },
-                if m.kind == Kind::Subscribe { " (WeChat answers 47003)" } else { "" }
+            let label = if field.label.is_empty() { String::new() } else { format!(" ({})", field.label) };
+            let answer = if m.kind == Kind::Subscribe { crate::tr!("template.answers_47003") } else { String::new() };
+            errors.push(crate::tr!(
+                "template.missing_key",
+                title = template.title.clone(),
+                key = field.key.clone(),
+                label = label,
+                answer = answer
             ));
         }
     }

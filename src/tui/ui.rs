@@ -13,7 +13,7 @@ use super::app::{App, Notice, Status};
 use super::keys::{for_screen, Screen};
 use super::popup;
 use super::theme::Theme;
-use crate::app::text::{duration, mask_openid, pretty_body, printable, progress, thousands};
+use crate::app::text::{duration, mask_openid, pad, pretty_body, printable, progress, thousands};
 use crate::app::LineKind;
 use crate::campaign::Rendered;
 use crate::tr;
@@ -221,11 +221,11 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         }
         None => {
             lines.push(Line::styled(format!("┌ {} ", c.config.message.template_id), theme.accent()));
-            let key_width = c.template.keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+            let key_width = c.template.keys.iter().map(|k| unicode_width::UnicodeWidthStr::width(k.as_str())).max();
             for (k, v) in c.template.keys.iter().zip(&rendered.values) {
                 lines.push(Line::from(vec![
                     Span::styled("│ ", theme.accent()),
-                    Span::styled(format!("{k:<key_width$}  "), theme.dim()),
+                    Span::styled(pad(k, key_width.unwrap_or(0) + 2), theme.dim()),
                     Span::raw(printable(&v.replace(['\n', '\r'], "⏎")).into_owned()),
                 ]));
             }
