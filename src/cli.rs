@@ -48,6 +48,14 @@ pub enum Command {
     Mock(crate::mock::MockConfig),
     /// The whole product on a bundled sample campaign against the embedded mock (no credentials).
     Demo(DemoArgs),
+    /// Print a shell completion script: `wxsend completions bash > /etc/bash_completion.d/wxsend`.
+    Completions {
+        /// The shell: bash, zsh, fish, powershell or elvish.
+        #[arg(value_enum, hide_possible_values = true)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `wxsend man > wxsend.1; man ./wxsend.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

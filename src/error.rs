@@ -33,7 +33,7 @@ pub enum Error {
     #[error(transparent)]
     Export(#[from] crate::app::export::ExportError),
     /// The account's templates cannot be listed.
-    #[error("cannot list the account's {kind} templates: {source}")]
+    #[error("{}", crate::tr!("err.error.catalogue", kind = .kind.to_string(), source = .source.to_string()))]
     Catalogue {
         /// `template` or `subscribe`.
         kind: &'static str,
@@ -77,7 +77,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A campaign file cannot be made from the template.
-    #[error("the new campaign file cannot be written as TOML: {0}")]
+    #[error("{}", crate::tr!("err.error.new_campaign", value0 = .0.to_string()))]
     NewCampaign(#[from] toml::ser::Error),
     /// `wxsend new` names a template the account does not have.
     #[error("template {id:?} is not one of the account's {kind} templates: {}", if .known.is_empty() { "it has none".to_string() } else { .known.join(", ") })]
@@ -90,16 +90,16 @@ pub enum Error {
         known: Vec<String>,
     },
     /// A ledger command does not say which account.
-    #[error("name the account: --appid APPID or --campaign FILE")]
+    #[error("{}", crate::tr!("err.error.no_account"))]
     NoAccount,
     /// There is no configuration folder to find accounts.toml in.
-    #[error("no configuration folder: set WXSEND_ACCOUNTS to the accounts file")]
+    #[error("{}", crate::tr!("err.error.no_config_folder"))]
     NoConfigFolder,
     /// `receipts serve` without the token WeChat signs pushes with.
-    #[error("no push token: set [receipts] token (or WXSEND_PUSH_TOKEN) to the token of the account's server URL")]
+    #[error("{}", crate::tr!("err.error.no_push_token"))]
     NoPushToken,
     /// A server cannot listen on its address.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("{}", crate::tr!("err.error.listen", addr = .addr.to_string(), source = .source.to_string()))]
     Listen {
         /// The address.
         addr: SocketAddr,
@@ -107,19 +107,19 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A server stopped with an error.
-    #[error("the server stopped: {0}")]
+    #[error("{}", crate::tr!("err.error.serve", value0 = .0.to_string()))]
     Serve(std::io::Error),
     /// The embedded mock cannot start.
-    #[error("cannot start the mock server: {0}")]
+    #[error("{}", crate::tr!("err.error.mock", value0 = .0.to_string()))]
     Mock(std::io::Error),
     /// The async runtime cannot start.
-    #[error("cannot start the async runtime: {0}")]
+    #[error("{}", crate::tr!("err.error.runtime", value0 = .0.to_string()))]
     Runtime(std::io::Error),
     /// A report cannot be written as JSON (a bug in wxsend: please report it).
-    #[error("cannot write the report as JSON: {0}")]
+    #[error("{}", crate::tr!("err.error.report_json", value0 = .0.to_string()))]
     Json(#[from] serde_json::Error),
     /// Standard output cannot be written.
-    #[error("cannot write to standard output: {0}")]
+    #[error("{}", crate::tr!("err.error.output", value0 = .0.to_string()))]
     Output(std::io::Error),
     /// `--lang` or `WXSEND_LANG` names a language wxsend does not speak.
     #[error(transparent)]

@@ -42,7 +42,7 @@ impl Lang {
 
 /// `--lang` or `WXSEND_LANG` names no language wxsend speaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{from} = {value:?}: wxsend speaks en and zh-CN; use one of those")]
+#[error("{}", crate::tr!("err.lang_error", from = .from.to_string(), value = format!("{:?}", .value)))]
 pub struct LangError {
     /// Where the value came from: `--lang` or `WXSEND_LANG`.
     pub from: &'static str,

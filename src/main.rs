@@ -1,11 +1,26 @@
 //! The binary's edge: parse the arguments, run the command, print its error once, exit.
 
-use clap::Parser;
+use clap::FromArgMatches;
 use wxsend::app::Exit;
 
 fn main() {
     quiet_on_closed_pipe();
-    let cli = wxsend::cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    wxsend::i18n::set(wxsend::commands::early_language(&args));
+    // --help, --version and a malformed line end here, worded by clap in the chosen language.
+    let cli = match wxsend::commands::help::command()
+        .try_get_matches_from(&args)
+        .and_then(|m| wxsend::cli::Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => match wxsend::commands::help::clap_error_text(&e) {
+            Some(text) => {
+                eprintln!("{text}");
+                std::process::exit(Exit::Input.code());
+            }
+            None => e.exit(),
+        },
+    };
     let exit = match wxsend::commands::run(cli) {
         Ok(exit) => exit,
         Err(e) if e.is_closed_pipe() => Exit::Success,

@@ -107,3 +107,29 @@ fn an_error_is_printed_once_in_the_chosen_language() {
     assert!(err.starts_with("错误："), "{err}");
     assert_eq!(err.matches("错误").count(), 1, "printed once:\n{err}");
 }
+
+#[test]
+fn a_bad_column_is_named_with_its_fix_in_chinese_and_in_english() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("campaign");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("samples/campaign.toml", dir.join("campaign.toml")).unwrap();
+    let csv = std::fs::read_to_string("samples/recipients.csv").unwrap().replacen("openid,", "open_id,", 1);
+    std::fs::write(dir.join("recipients.csv"), csv).unwrap();
+    let campaign = dir.join("campaign.toml");
+    let args = ["check", campaign.to_str().unwrap(), "--offline"];
+    let zh = wxsend(home.path(), &args, &[("LANG", "zh_CN.UTF-8")]);
+    assert_eq!(zh.status.code(), Some(2));
+    let err = stderr(&zh);
+    assert!(
+        err.contains("recipients.csv:1: 没有名为 `openid` 的列") && err.contains("（是不是 `open_id`？）"),
+        "{err}"
+    );
+    assert!(err.contains("表头中有：open_id, name"), "{err}");
+    let en = wxsend(home.path(), &args, &[("LANG", "C")]);
+    assert!(
+        stderr(&en).contains("no column is named `openid`") && stderr(&en).contains("(did you mean `open_id`?)"),
+        "{}",
+        stderr(&en)
+    );
+}

@@ -410,7 +410,7 @@ pub enum ExportError {
         source: std::io::Error,
     },
     /// The task writing it ended before it finished (a bug in wxsend: please report it).
-    #[error("the export stopped: {0}")]
+    #[error("{}", crate::tr!("err.export_error.stopped", value0 = .0.to_string()))]
     Stopped(String),
 }
 

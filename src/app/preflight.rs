@@ -38,7 +38,7 @@ pub enum PreflightError {
     #[error(transparent)]
     Token(#[from] TokenError),
     /// The daily quota left is smaller than the run.
-    #[error("the daily quota has {remain} messages left and this run needs {needed}: send tomorrow, or add --ignore-quota to send {remain} now and the rest later")]
+    #[error("{}", crate::tr!("err.preflight_error.quota_too_small", remain = .remain.to_string(), needed = .needed.to_string()))]
     QuotaTooSmall {
         /// Messages the quota still allows today.
         remain: u64,

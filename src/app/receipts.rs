@@ -336,7 +336,7 @@ pub enum ReceiveError {
     #[error(transparent)]
     Refused(PushError),
     /// The receipts file cannot be written: 500, so WeChat retries.
-    #[error("cannot write the receipts file: {0}")]
+    #[error("{}", crate::tr!("err.receive_error.store", value0 = .0.to_string()))]
     Store(std::io::Error),
 }
 

@@ -66,7 +66,7 @@ pub enum PrepareError {
     #[error(transparent)]
     Ledger(#[from] crate::ledger::LedgerError),
     /// This sender cannot take part in the shared campaign (its id, a lost shared state).
-    #[error("cannot use the shared state: {0}")]
+    #[error("{}", crate::tr!("err.prepare_error.shared_setup", value0 = .0.to_string()))]
     SharedSetup(#[from] super::shared::SharedSetupError),
     /// The token source cannot be set up (e.g. the secret is missing).
     #[error(transparent)]
@@ -75,10 +75,10 @@ pub enum PrepareError {
     #[error(transparent)]
     Client(#[from] ClientError),
     /// The embedded mock did not start.
-    #[error("cannot start the embedded mock: {0}")]
+    #[error("{}", crate::tr!("err.prepare_error.mock", value0 = .0.to_string()))]
     Mock(std::io::Error),
     /// The shared Redis cannot be reached.
-    #[error("cannot use the shared state: {0}; check [shared] redis (or WXSEND_REDIS_URL) and that Redis runs")]
+    #[error("{}", crate::tr!("err.prepare_error.shared", value0 = .0.to_string()))]
     Shared(#[from] crate::shared::SharedError),
     /// `--at` cannot be read.
     #[error(transparent)]

@@ -101,7 +101,7 @@ impl TemplateCheck {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogueError {
     /// `--offline`, and nothing cached.
-    #[error("--offline, and no cached list of the account's templates")]
+    #[error("{}", crate::tr!("err.catalogue_error.offline"))]
     Offline,
     /// No credentials to ask WeChat with (the reason, when known).
     #[error("no credentials to ask WeChat for the account's templates{}", .0.as_ref().map(|w| format!(" ({w})")).unwrap_or_default())]

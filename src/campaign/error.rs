@@ -61,13 +61,13 @@ impl fmt::Display for Location {
 /// Why a recipients file cannot be used at all (as opposed to a single invalid row).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CsvProblem {
-    #[error("the file is empty: it needs a header line naming the columns, one of them `{openid_column}`")]
+    #[error("{}", crate::tr!("err.csv_problem.empty", openid_column = .openid_column.to_string()))]
     /// The file has no header.
     Empty {
         /// The column the header must have.
         openid_column: String,
     },
-    #[error("no column is named `{column}` (the campaign's `openid_column`){}; the header has: {}", closest_hint(.closest), .headers.join(", "))]
+    #[error("{}", crate::tr!("err.csv_problem.missing_openid_column", column = .column.clone(), closest = closest_hint(.closest), headers = .headers.join(", ")))]
     /// The openid column is missing.
     MissingOpenidColumn {
         /// The column looked for.
@@ -77,7 +77,7 @@ pub enum CsvProblem {
         /// The header's names.
         headers: Vec<String>,
     },
-    #[error("the header names column `{name}` twice (columns {first} and {second}); rename one")]
+    #[error("{}", crate::tr!("err.csv_problem.duplicate_header", name = .name.to_string(), first = .first.to_string(), second = .second.to_string()))]
     /// A header name appears twice.
     DuplicateHeader {
         /// The name.
@@ -87,13 +87,13 @@ pub enum CsvProblem {
         /// Its second column.
         second: usize,
     },
-    #[error("the header has an empty column name (column {column})")]
+    #[error("{}", crate::tr!("err.csv_problem.empty_header", column = .column.to_string()))]
     /// A header name is empty.
     EmptyHeader {
         /// The column (1-based).
         column: usize,
     },
-    #[error("cannot tell the delimiter: the header contains {seen}, and none of them splits it into a header with the `{openid_column}` column; set the delimiter in the file to one of comma, semicolon or tab")]
+    #[error("{}", crate::tr!("err.csv_problem.ambiguous_delimiter", seen = .seen.to_string(), openid_column = .openid_column.to_string()))]
     /// No delimiter yields the openid column.
     AmbiguousDelimiter {
         /// The delimiters found in the header.
@@ -101,7 +101,7 @@ pub enum CsvProblem {
         /// The column looked for.
         openid_column: String,
     },
-    #[error("not valid {encoding} text at byte {offset} (set `encoding` in [recipients] to the file's encoding: utf-8 or gbk)")]
+    #[error("{}", crate::tr!("err.csv_problem.encoding", encoding = .encoding.to_string(), offset = .offset.to_string()))]
     /// The bytes do not decode.
     Encoding {
         /// The encoding tried.
@@ -109,28 +109,28 @@ pub enum CsvProblem {
         /// The first bad byte.
         offset: usize,
     },
-    #[error("bytes that are not UTF-8 at byte {offset}, in a file that is otherwise UTF-8: fix that line (or, if the file really is GBK, set encoding = \"gbk\" in [recipients])")]
+    #[error("{}", crate::tr!("err.csv_problem.stray_bytes", offset = .offset.to_string()))]
     /// `encoding = "auto"`: a UTF-8 file with a few bad bytes is refused, never read as GBK.
     StrayBytes {
         /// The first bad byte.
         offset: usize,
     },
-    #[error("the file is larger than 4 GiB; split it into several campaigns")]
+    #[error("{}", crate::tr!("err.csv_problem.too_large"))]
     /// Row offsets are 32-bit: the file is too large.
     TooLarge,
-    #[error("not a text file ({what}): save the list as \"CSV UTF-8\" and name that file")]
+    #[error("{}", crate::tr!("err.csv_problem.binary", what = .what.to_string()))]
     /// A workbook, image or archive, or bytes that are mostly NUL: not a CSV.
     Binary {
         /// What it looks like.
         what: &'static str,
     },
-    #[error("cannot read the workbook: {detail}")]
+    #[error("{}", crate::tr!("err.csv_problem.workbook", detail = .detail.to_string()))]
     /// calamine could not read the spreadsheet.
     Workbook {
         /// Its words.
         detail: String,
     },
-    #[error("{what}; wxsend reads a workbook only within {limit}: copy the list (only its own rows and columns) into a new workbook, or save the sheet as \"CSV UTF-8\", and name that file")]
+    #[error("{}", crate::tr!("err.csv_problem.workbook_limit", what = .what.to_string(), limit = .limit.to_string()))]
     /// A workbook beyond what wxsend reads (declared range, cells, shared strings, inflated
     /// size): refused before anything that size is allocated.
     WorkbookLimit {
@@ -139,7 +139,7 @@ pub enum CsvProblem {
         /// The limit, in words.
         limit: String,
     },
-    #[error("no sheet named {sheet:?}{}; the sheets are: {}", .closest.as_ref().map(|c| format!(" (did you mean {c:?}?)")).unwrap_or_default(), .sheets.join(", "))]
+    #[error("{}", crate::tr!("err.csv_problem.no_such_sheet", sheet = format!("{:?}", .sheet), closest = .closest.as_ref().map(|c| crate::tr!("err.did_you_mean", name = format!("{c:?}"))).unwrap_or_default(), sheets = .sheets.join(", ")))]
     /// `sheet` names no sheet of the workbook.
     NoSuchSheet {
         /// The name asked for.
@@ -152,7 +152,7 @@ pub enum CsvProblem {
 }
 
 fn closest_hint(closest: &Option<String>) -> String {
-    closest.as_ref().map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default()
+    closest.as_ref().map(|c| crate::tr!("err.did_you_mean", name = format!("`{c}`"))).unwrap_or_default()
 }
 
 /// Everything that makes a campaign unusable: exit code 2, nothing sent.
@@ -167,7 +167,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The recipients path is not a file wxsend can read twice.
-    #[error("{path}: is {what}; save the recipients to a regular file and name that file", path = .path.display())]
+    #[error("{}", crate::tr!("err.load_error.not_a_file", path = .path.display().to_string(), what = .what))]
     NotAFile {
         /// The path given.
         path: PathBuf,
@@ -175,7 +175,7 @@ pub enum LoadError {
         what: &'static str,
     },
     /// The recipients file is larger than wxsend reads.
-    #[error("{path}: is {size}; wxsend reads recipients files up to {limit} (about 10 million rows); split it into several files, one campaign each", path = .path.display())]
+    #[error("{}", crate::tr!("err.load_error.too_large", path = .path.display().to_string(), size = .size.clone(), limit = .limit))]
     TooLarge {
         /// The file.
         path: PathBuf,

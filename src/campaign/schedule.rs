@@ -197,16 +197,16 @@ pub enum ScheduleError {
     )]
     Zone(String),
     /// Not `HH:MM-HH:MM`.
-    #[error("`window` = {0:?}: write it as \"09:00-21:00\"")]
+    #[error("{}", crate::tr!("err.schedule_error.window", value0 = format!("{:?}", .0)))]
     Window(String),
     /// A window that starts where it ends.
-    #[error("`window` = {0:?} is empty: its start and end are the same")]
+    #[error("{}", crate::tr!("err.schedule_error.empty_window", value0 = format!("{:?}", .0)))]
     EmptyWindow(String),
     /// `--at` with a date and no time.
-    #[error("--at {0:?} has no time: write \"{0} 09:00\"")]
+    #[error("{}", crate::tr!("err.schedule_error.at_without_time", value0 = format!("{:?}", .0)))]
     AtWithoutTime(String),
     /// `--at` that is not a time.
-    #[error("--at {text:?} is not a time: write \"2026-11-25 09:00\" (seconds optional, {zone}) or RFC 3339 with an offset, \"2026-11-25T09:00:00+08:00\"")]
+    #[error("{}", crate::tr!("err.schedule_error.at", text = format!("{:?}", .text), zone = .zone.to_string()))]
     At {
         /// As given.
         text: String,

@@ -52,7 +52,7 @@ pub enum JournalError {
         new: PathBuf,
     },
     /// The journal cannot be written (disk full, read-only, I/O error).
-    #[error("cannot write the journal: {detail}. Free space (or make the state folder writable), then run the same command again; nothing was sent")]
+    #[error("{}", crate::tr!("err.journal_error.unwritable", detail = .detail.to_string()))]
     Unwritable {
         /// The file and the OS error.
         detail: String,
@@ -348,16 +348,16 @@ pub fn decode_record<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, R
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     /// Its checksum does not match its JSON.
-    #[error("its checksum does not match (a torn or corrupted record)")]
+    #[error("{}", crate::tr!("err.record_error.checksum"))]
     Checksum,
     /// It is not a record as wxsend writes them (serde's words).
     #[error("{0}")]
     Json(String),
     /// It has no line end: the writer was cut off while writing it.
-    #[error("the record is cut short")]
+    #[error("{}", crate::tr!("err.record_error.cut_short"))]
     CutShort,
     /// The first record is not the journal's header.
-    #[error("no header line")]
+    #[error("{}", crate::tr!("err.record_error.no_header"))]
     NoHeader,
 }
 

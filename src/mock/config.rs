@@ -155,10 +155,10 @@ impl Latency {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LatencyError {
     /// Not a number or a range of numbers.
-    #[error("{0:?} is not N or A-B milliseconds")]
+    #[error("{}", crate::tr!("err.latency_error.not_milliseconds", value0 = format!("{:?}", .0)))]
     NotMilliseconds(String),
     /// A range whose low end is above its high end.
-    #[error("{0:?}: the range's low end is above its high end")]
+    #[error("{}", crate::tr!("err.latency_error.backwards", value0 = format!("{:?}", .0)))]
     Backwards(String),
 }
 

@@ -146,7 +146,7 @@ const LOST: &str = "the campaign's shared state in Redis was lost (Redis restart
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityClash {
     /// Another live process holds the same id.
-    #[error("another sender is running with this sender's id {owner} (on host {host}, heard from at {at}): a state folder was copied with its sender-id file — delete sender-id in the copy (it gets an id of its own on its next run); or this folder's previous run, on another machine or before a reboot, stopped less than 30 s ago — run again in 30 s. Nothing was sent")]
+    #[error("{}", crate::tr!("err.identity_clash.taken", owner = .owner.to_string(), host = .host.to_string(), at = .at.to_string()))]
     Taken {
         /// The id.
         owner: String,

@@ -10,7 +10,7 @@ use crate::campaign::shared::without_credentials;
 
 /// Why Redis cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Redis at {at}: {detail}")]
+#[error("{}", crate::tr!("err.shared_error", at = .at.to_string(), detail = .detail.to_string()))]
 pub struct SharedError {
     /// The server, without credentials.
     pub at: String,

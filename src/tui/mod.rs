@@ -38,7 +38,7 @@ pub enum StartError {
     #[error(transparent)]
     Preflight(#[from] PreflightError),
     /// The terminal cannot be opened.
-    #[error("cannot open the terminal UI ({0}); use --headless")]
+    #[error("{}", crate::tr!("tui.no_terminal", error = .0.to_string()))]
     Terminal(std::io::Error),
 }
 
@@ -239,10 +239,8 @@ impl<'a> Driver<'a> {
             }
         }
         if self.forced {
-            eprintln!(
-                "quit while sending; the journal is intact: run the same command to resume ({})",
-                self.session.files.journal.display()
-            );
+            let journal = self.session.files.journal.display().to_string();
+            eprintln!("{}", crate::tr!("tui.quit_while_sending", journal = journal));
             return Exit::Partial;
         }
         self.exit_code.unwrap_or_else(|| self.session.exit_without_sending())

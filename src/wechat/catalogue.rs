@@ -102,7 +102,7 @@ pub fn parse_content(content: &str, kind: Kind) -> Vec<TemplateField> {
 
 /// A template list answer without its list (named by its JSON key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the answer has no {0} list")]
+#[error("{}", crate::tr!("err.no_list", value0 = .0.to_string()))]
 pub struct NoList(pub &'static str);
 
 /// Parse `get_all_private_template`'s answer.

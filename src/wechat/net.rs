@@ -18,7 +18,7 @@ use super::protocol::ProxySetting;
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot build the HTTP client: {0}")]
+#[error("{}", crate::tr!("err.client_error", value0 = .0.to_string()))]
 pub struct ClientError(pub(crate) String);
 
 /// A transport failure, in words that hold no URL (hence no token).

@@ -250,22 +250,22 @@ pub fn check_api_base(base: &str) -> Result<(), SettingError> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingError {
     /// `token = "env:"`.
-    #[error("`env:` needs a variable name, e.g. `env:WX_TOKEN`")]
+    #[error("{}", crate::tr!("err.setting_error.env_without_variable"))]
     EnvWithoutVariable,
     /// `token = "command:"`.
-    #[error("`command:` needs a command, e.g. `command:token-service get`")]
+    #[error("{}", crate::tr!("err.setting_error.command_without_command"))]
     CommandWithoutCommand,
     /// `token = "url:…"` that is not an http(s) URL.
-    #[error("`url:` needs an http:// or https:// URL, e.g. `url:https://tokens.internal/wx/APPID` (got {0:?})")]
+    #[error("{}", crate::tr!("err.setting_error.token_service_url", value0 = format!("{:?}", .0)))]
     TokenServiceUrl(String),
     /// An unknown `token`.
-    #[error("unknown token source `{0}`: use stable, client_credential, env:VAR, command:CMD, url:URL or component")]
+    #[error("{}", crate::tr!("err.setting_error.unknown_token_source", value0 = .0.to_string()))]
     UnknownTokenSource(String),
     /// An unknown `ticket`.
-    #[error("`{0}` is not a ticket source: use \"receipts\" (the ticket `wxsend receipts serve` received), \"env:VAR\" or \"file:PATH\"")]
+    #[error("{}", crate::tr!("err.setting_error.ticket_source", value0 = .0.to_string()))]
     TicketSource(String),
     /// `proxy` that is not a URL.
-    #[error("`proxy` is not a URL: use e.g. http://proxy.corp:3128 or \"none\"")]
+    #[error("{}", crate::tr!("err.setting_error.proxy_not_url"))]
     ProxyNotUrl,
     /// `proxy` with another scheme than http.
     #[error(
@@ -273,10 +273,10 @@ pub enum SettingError {
     )]
     ProxyScheme(String),
     /// `proxy` without a host.
-    #[error("`proxy` needs http://host:port, e.g. http://proxy.corp:3128")]
+    #[error("{}", crate::tr!("err.setting_error.proxy_without_host"))]
     ProxyWithoutHost,
     /// An `api_base` that cannot be one.
-    #[error("api_base {base:?} {why}: use e.g. https://api.weixin.qq.com")]
+    #[error("{}", crate::tr!("err.setting_error.api_base", base = format!("{:?}", .base), why = .why.to_string()))]
     ApiBase {
         /// As written.
         base: String,

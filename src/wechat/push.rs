@@ -14,29 +14,29 @@ use sha1::{Digest, Sha1};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PushError {
     /// The signature does not match: not from WeChat (or the token is wrong).
-    #[error("the signature does not match (a forged push, or [receipts] token differs from the one set in the admin console)")]
+    #[error("{}", crate::tr!("err.push_error.bad_signature"))]
     BadSignature,
     /// The timestamp is too old or too far ahead: a replay.
-    #[error("the timestamp is {0} s away from this machine's clock: refused as a replay")]
+    #[error("{}", crate::tr!("err.push_error.stale", value0 = .0.to_string()))]
     Stale(i64),
     /// Safe mode without a key, or a key that is not 43 characters of base64.
-    #[error("safe mode needs [receipts] aes_key: the 43-character EncodingAESKey from the admin console")]
+    #[error("{}", crate::tr!("err.push_error.no_key"))]
     NoKey,
     /// The encrypted text cannot be decrypted or is not WeChat's layout.
-    #[error("the encrypted message cannot be read: {0}")]
+    #[error("{}", crate::tr!("err.push_error.decrypt", value0 = .0.to_string()))]
     Decrypt(String),
     /// The decrypted message is for another app.
-    #[error("the message is for app {0}, not this campaign's")]
+    #[error("{}", crate::tr!("err.push_error.wrong_app", value0 = .0.to_string()))]
     WrongApp(String),
     /// Not an event wxsend understands.
-    #[error("the body is not WeChat's XML or JSON: {0}")]
+    #[error("{}", crate::tr!("err.push_error.malformed", value0 = .0.to_string()))]
     Malformed(String),
     /// A plaintext push while safe mode is configured: anyone who saw one push URL could
     /// otherwise post any body under its signature.
-    #[error("a plaintext push while [receipts] aes_key is set: safe mode accepts only encrypted pushes (encrypt_type=aes with msg_signature)")]
+    #[error("{}", crate::tr!("err.push_error.plaintext_in_safe_mode"))]
     PlaintextInSafeMode,
     /// A (timestamp, nonce) pair seen before within the signature window.
-    #[error("this push's timestamp and nonce were used before: refused as a replay")]
+    #[error("{}", crate::tr!("err.push_error.replayed"))]
     Replayed,
 }
 

@@ -45,12 +45,12 @@ pub fn check_token_text(token: &str) -> Result<(), NotAToken> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NotAToken {
     /// Nothing.
-    #[error("it is empty")]
+    #[error("{}", crate::tr!("err.not_a_token.empty"))]
     Empty,
     /// Over 512 characters.
-    #[error("it is {0} characters long; an access token has at most 512")]
+    #[error("{}", crate::tr!("err.not_a_token.too_long", value0 = .0.to_string()))]
     TooLong(usize),
     /// A character outside WeChat's alphabet.
-    #[error("it contains {0:?}; an access token has only letters, digits, `_` and `-`")]
+    #[error("{}", crate::tr!("err.not_a_token.character", value0 = format!("{:?}", .0)))]
     Character(char),
 }

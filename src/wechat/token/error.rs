@@ -12,7 +12,7 @@ pub enum TokenError {
         /// The variable named by `secret_env`.
         var: String,
     },
-    #[error("token request failed: {0}")]
+    #[error("{}", crate::tr!("err.token_error.transport", value0 = .0.to_string()))]
     /// The token request failed in transport.
     Transport(String),
     #[error("WeChat refused the token request: errcode {errcode} ({errmsg}){}", .hint.map(|h| format!(" — {h}")).unwrap_or_default())]
@@ -25,10 +25,10 @@ pub enum TokenError {
         /// What to do.
         hint: Option<&'static str>,
     },
-    #[error("the environment variable {0} that should hold the access token is not set")]
+    #[error("{}", crate::tr!("err.token_error.env_missing", value0 = .0.to_string()))]
     /// The variable holding the token is not set.
     EnvMissing(String),
-    #[error("the token command `{command}` failed: {detail}")]
+    #[error("{}", crate::tr!("err.token_error.command", command = .command.to_string(), detail = .detail.to_string()))]
     /// The token command failed.
     Command {
         /// The command.
@@ -37,10 +37,10 @@ pub enum TokenError {
         detail: String,
     },
     /// The shared token store (Redis) cannot be reached.
-    #[error("the shared token store is lost: {0}")]
+    #[error("{}", crate::tr!("err.token_error.shared", value0 = .0.to_string()))]
     Shared(String),
     /// The central token service (`url:`) gave no token.
-    #[error("the token service {url} failed: {detail}")]
+    #[error("{}", crate::tr!("err.token_error.service", url = .url.to_string(), detail = .detail.to_string()))]
     Service {
         /// Its URL, without the query.
         url: String,
@@ -60,13 +60,13 @@ pub enum TokenError {
         hint: Option<&'static str>,
     },
     /// `token = "component"`: no verify ticket to ask the platform's token with.
-    #[error("no component_verify_ticket: {detail}")]
+    #[error("{}", crate::tr!("err.token_error.ticket", detail = .detail.to_string()))]
     Ticket {
         /// Where it was looked for, and what to do.
         detail: String,
     },
     /// `token = "component"`: the merchant's refresh token cannot be read.
-    #[error("the merchant's refresh token cannot be read: {detail}")]
+    #[error("{}", crate::tr!("err.token_error.refresh_store", detail = .detail.to_string()))]
     RefreshStore {
         /// What went wrong (never the token).
         detail: String,
@@ -82,14 +82,14 @@ pub enum TokenError {
         var: Option<String>,
     },
     /// `token = "component"`: WeChat rotated the refresh token and the new one cannot be saved.
-    #[error("WeChat replaced the merchant's refresh token and the new one cannot be saved in {place}: {detail}; nothing was sent with it. Free the disk or fix the store, then run again; if the old refresh token is refused (61023), recover the new one with the platform's api_get_authorizer_list")]
+    #[error("{}", crate::tr!("err.token_error.refresh_not_saved", place = .place.to_string(), detail = .detail.to_string()))]
     RefreshNotSaved {
         /// Where it should have gone.
         place: String,
         /// What went wrong.
         detail: String,
     },
-    #[error("{count} token requests in the last minute: stopping to protect the daily token quota (a flapping credential or another system refreshing the token?)")]
+    #[error("{}", crate::tr!("err.token_error.circuit_open", count = .count.to_string()))]
     /// Too many token requests in a minute.
     CircuitOpen {
         /// Requests counted in the minute.
