@@ -173,3 +173,17 @@ fn completions_for_every_shell_and_a_manual_page() {
         assert!(man.contains(command), "the manual page lacks {command}");
     }
 }
+
+/// The READMEs are read in a minute: at most 200 lines, each linking the other at its top.
+#[test]
+fn each_readme_is_short_and_links_the_other() {
+    for (file, other) in [("README.md", "README.zh-CN.md"), ("README.zh-CN.md", "README.md")] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.lines().count() <= 200, "{file}: {} lines", text.lines().count());
+        let top: String = text.lines().take(5).collect::<Vec<_>>().join("\n");
+        assert!(top.contains(&format!("({other})")), "{file} does not link {other} at its top");
+    }
+    for page in ["campaigns", "sending", "network", "redis", "receipts", "exit-codes", "mock", "language"] {
+        assert!(std::path::Path::new(&format!("docs/{page}.md")).exists(), "docs/{page}.md");
+    }
+}

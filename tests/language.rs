@@ -133,3 +133,28 @@ fn a_bad_column_is_named_with_its_fix_in_chinese_and_in_english() {
         stderr(&en)
     );
 }
+
+#[test]
+fn check_and_status_answer_in_the_locales_language() {
+    let home = tempfile::tempdir().unwrap();
+    let zh = wxsend(home.path(), &["check", "samples/campaign.toml", "--offline"], &[("LANG", "zh_CN.UTF-8")]);
+    let out = String::from_utf8_lossy(&zh.stdout);
+    for words in [
+        "活动       order-shipped-2026-11",
+        "逗号分隔",
+        "共 50 行  可发 45  无效 4",
+        "不会发送的行（无效或重复）",
+        "openid 为空",
+        "前 3 个可发行",
+    ] {
+        assert!(out.contains(words), "{words:?} missing:\n{out}");
+    }
+    assert!(!out.contains("rows not sent") && !out.contains("ready rows, as sent"), "{out}");
+    let state = home.path().join("state");
+    let args = ["status", "samples/campaign.toml", "--state-dir", state.to_str().unwrap()];
+    let zh = wxsend(home.path(), &args, &[("LANG", "zh_CN.UTF-8")]);
+    let out = String::from_utf8_lossy(&zh.stdout);
+    assert!(out.contains("活动 order-shipped-2026-11：共 50 行") && out.contains("送达回执：成功 0"), "{out}");
+    let en = wxsend(home.path(), &args, &[("LANG", "C")]);
+    assert!(String::from_utf8_lossy(&en.stdout).contains("campaign order-shipped-2026-11: 50 rows"));
+}

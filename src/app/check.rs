@@ -1,5 +1,6 @@
 //! `wxsend check`: what a campaign would send, row by row, without sending anything.
 
+use crate::tr;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -210,32 +211,43 @@ impl CheckReport {
     /// The human-readable report: the problems kept (all of them when built with every
     /// problem), then how many more there are. Everything from the files is printed escaped.
     pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
-        writeln!(out, "campaign   {} ({}, template {})", self.campaign, self.kind, self.template_id)?;
-        writeln!(out, "recipients {} ({}, {} separated)", self.csv, self.encoding, self.delimiter)?;
+        let (campaign, kind, id) = (self.campaign.clone(), self.kind, self.template_id.clone());
+        writeln!(out, "{}", tr!("check.campaign", campaign = campaign, kind = kind, template = id))?;
+        let delimiter = match self.delimiter {
+            "comma" => tr!("check.comma"),
+            "semicolon" => tr!("check.semicolon"),
+            "tab" => tr!("check.tab"),
+            other => other.to_string(),
+        };
+        let (csv, encoding) = (self.csv.clone(), self.encoding);
+        writeln!(out, "{}", tr!("check.recipients", csv = csv, encoding = encoding, delimiter = delimiter))?;
         // The template first and loud: it decides whether anything below is worth sending.
         let marker = if self.template.is_verified() { "" } else { "!! " };
         writeln!(out, "{marker}{}", printable(&self.template.headline()))?;
         for e in &self.template.errors {
-            writeln!(out, "error: {}", printable(e))?;
+            writeln!(out, "{}", tr!("error.line", message = printable(e).into_owned()))?;
         }
         for n in &self.template.notes {
-            writeln!(out, "note: {}", printable(n))?;
+            writeln!(out, "{}", tr!("headless.note", note = printable(n).into_owned()))?;
         }
         for w in &self.warnings {
-            writeln!(out, "warning: {}", printable(w))?;
+            writeln!(out, "{}", tr!("headless.warning", warning = printable(w).into_owned()))?;
         }
-        writeln!(
-            out,
-            "rows {}  ready {}  invalid {}  duplicates {}  with warnings {}",
-            self.rows, self.ready, self.invalid, self.duplicates, self.warned
-        )?;
+        let counts = tr!(
+            "check.counts",
+            rows = self.rows,
+            ready = self.ready,
+            invalid = self.invalid,
+            duplicates = self.duplicates,
+            warned = self.warned
+        );
+        writeln!(out, "{counts}")?;
         for line in self.ledger.lines() {
-            writeln!(out, "ledger: {}", printable(&line))?;
+            writeln!(out, "{}", tr!("check.ledger", line = printable(&line).into_owned()))?;
         }
-        for (title, severity_filter) in [
-            ("rows not sent (invalid or duplicate)", Some(Severity::Error)),
-            ("warnings (sent, but WeChat alters them)", Some(Severity::Warning)),
-        ] {
+        for (title, severity_filter) in
+            [(tr!("check.not_sent"), Some(Severity::Error)), (tr!("check.warnings"), Some(Severity::Warning))]
+        {
             let items: Vec<&RowProblem> =
                 self.problems.iter().filter(|p| Some(p.severity) == severity_filter).collect();
             if items.is_empty() {
@@ -244,26 +256,28 @@ impl CheckReport {
             writeln!(out, "\n{title}:")?;
             for p in items {
                 let openid = if p.openid.is_empty() { "-" } else { &p.openid };
-                writeln!(out, "  {} row {} {}: {}", printable(&p.at), p.row, printable(openid), printable(&p.message))?;
+                let row = tr!(
+                    "check.row",
+                    at = printable(&p.at).into_owned(),
+                    row = p.row,
+                    openid = printable(openid).into_owned()
+                );
+                writeln!(out, "  {row}: {}", printable(&p.message))?;
             }
             for ((_, check), n) in self.more.iter().filter(|((s, _), _)| Some(*s) == severity_filter) {
-                writeln!(out, "  … and {n} more rows with {check} (--all lists every row)")?;
+                writeln!(out, "  {}", tr!("check.more", count = n, check = check.to_string()))?;
             }
         }
         if !self.preview.is_empty() {
-            writeln!(
-                out,
-                "\nfirst {} ready rows, as sent (the access token is added to the URL):",
-                self.preview.len()
-            )?;
+            writeln!(out, "\n{}", tr!("check.preview", count = self.preview.len()))?;
             for p in &self.preview {
-                writeln!(out, "  {} row {}", printable(&p.at), p.row)?;
+                writeln!(out, "  {}", tr!("check.preview_row", at = printable(&p.at).into_owned(), row = p.row))?;
                 if !p.phone.is_empty() {
-                    writeln!(out, "    on the phone:")?;
+                    writeln!(out, "    {}", tr!("check.on_the_phone"))?;
                     for line in &p.phone {
                         writeln!(out, "      {}", printable(line))?;
                     }
-                    writeln!(out, "    request body:")?;
+                    writeln!(out, "    {}", tr!("check.request_body"))?;
                 }
                 for line in super::text::pretty_body(&p.body) {
                     writeln!(out, "    {}", printable(&line))?;

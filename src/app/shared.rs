@@ -327,13 +327,9 @@ pub struct SharedView {
 impl SharedView {
     /// One line: `3 senders on this appid, 1,950/s together (limit 2,000/s)`.
     pub fn describe(&self) -> String {
-        format!(
-            "{} sender{} on this appid, {:.0}/s together (limit {}/s)",
-            self.senders,
-            if self.senders == 1 { "" } else { "s" },
-            self.aggregate_rate,
-            self.rate_limit
-        )
+        let key = if self.senders == 1 { "shared.one_sender" } else { "shared.senders" };
+        let rate = format!("{:.0}", self.aggregate_rate);
+        crate::tr!(key, count = self.senders, rate = rate, limit = self.rate_limit)
     }
 }
 

@@ -1,9 +1,11 @@
 //! `wxsend status`: where every row of a campaign stands, over all runs (and across senders on
 //! Redis), with its receipts; `--export` writes the failures file.
 
+use crate::app::text::thousands as t;
 use crate::app::Exit;
 use crate::cli::StatusArgs;
 use crate::error::{runtime, Error};
+use crate::tr;
 
 /// `wxsend status`.
 pub fn run(args: StatusArgs) -> Result<Exit, Error> {
@@ -14,59 +16,65 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
     }
     if let Some(path) = &args.export {
         let n = crate::app::export::export_with_receipts(&campaign, dir.as_deref(), path, args.include_blocked)?;
-        eprintln!("failures: {} ({n} rows)", path.display());
+        eprintln!("{}", tr!("status.exported", path = path.display().to_string(), count = t(n)));
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(Exit::Success);
     }
-    use crate::app::text::thousands as t;
-    println!("campaign {}: {} rows", report.campaign, t(report.rows));
+    println!("{}", tr!("status.campaign", campaign = report.campaign.clone(), rows = t(report.rows)));
     println!(
-        "sent {}  failed {}  unknown {}  pending {}  not sendable {}",
-        t(report.sent),
-        t(report.failed),
-        t(report.unknown),
-        t(report.pending),
-        t(report.not_sendable)
+        "{}",
+        tr!(
+            "status.rows",
+            sent = t(report.sent),
+            failed = t(report.failed),
+            unknown = t(report.unknown),
+            pending = t(report.pending),
+            not_sendable = t(report.not_sendable)
+        )
     );
     for line in report.ledger.lines() {
-        println!("ledger: {}", crate::app::text::printable(&line));
+        println!("{}", tr!("check.ledger", line = crate::app::text::printable(&line).into_owned()));
     }
     let r = &report.receipts;
-    println!(
-        "receipts: success {}  user_block {}  system_failed {}  pending {}{}",
-        t(r.success),
-        t(r.user_block),
-        t(r.system_failed),
-        t(r.pending),
-        if report.receipts_unmatched > 0 {
-            format!("  (unmatched {})", t(report.receipts_unmatched))
-        } else {
-            String::new()
-        }
+    let unmatched = if report.receipts_unmatched > 0 {
+        tr!("status.unmatched", count = t(report.receipts_unmatched))
+    } else {
+        String::new()
+    };
+    let receipts = tr!(
+        "status.receipts",
+        success = t(r.success),
+        user_block = t(r.user_block),
+        system_failed = t(r.system_failed),
+        pending = t(r.pending),
+        unmatched = unmatched
     );
-    if let Some(senders) = &report.senders {
-        let all = |f: fn(&crate::app::status::SenderShare) -> usize| senders.iter().map(f).sum::<usize>();
-        println!(
-            "across senders (Redis): delivered {}, failed {}, sent without an answer yet {}",
-            t(all(|s| s.delivered)),
-            t(all(|s| s.failed)),
-            t(all(|s| s.sent))
-        );
-        println!("senders (Redis): {}", senders.len());
-        for s in senders {
-            println!(
-                "  {}: delivered {}, failed {}, sent without an answer yet {}, left for later {}",
-                s.sender,
-                t(s.delivered),
-                t(s.failed),
-                t(s.sent),
-                t(s.retry)
-            );
-        }
-    } else if report.journal.is_none() {
-        println!("(no journal yet: nothing was sent)");
+    println!("{receipts}");
+    match &report.senders {
+        Some(senders) => print_senders(senders),
+        None if report.journal.is_none() => println!("{}", tr!("status.no_journal")),
+        None => {}
     }
     Ok(Exit::Success)
+}
+
+/// Each sender's share of a campaign shared on Redis, and all of them together.
+fn print_senders(senders: &[crate::app::status::SenderShare]) {
+    let all = |f: fn(&crate::app::status::SenderShare) -> usize| senders.iter().map(f).sum::<usize>();
+    let (delivered, failed, sent) = (t(all(|s| s.delivered)), t(all(|s| s.failed)), t(all(|s| s.sent)));
+    println!("{}", tr!("status.across", delivered = delivered, failed = failed, sent = sent));
+    println!("{}", tr!("status.senders", count = senders.len()));
+    for s in senders {
+        let share = tr!(
+            "status.sender",
+            sender = s.sender.clone(),
+            delivered = t(s.delivered),
+            failed = t(s.failed),
+            sent = t(s.sent),
+            retry = t(s.retry)
+        );
+        println!("  {share}");
+    }
 }
