@@ -66,7 +66,7 @@ pub enum Error {
         source: Box<toml::de::Error>,
     },
     /// `wxsend new` would overwrite a file.
-    #[error("{} exists (wxsend new never overwrites a file)", .0.display())]
+    #[error("{}", crate::tr!("err.error.exists", path = .0.display().to_string()))]
     Exists(PathBuf),
     /// A file cannot be written.
     #[error("{path}: {source}", path = .path.display())]
@@ -80,7 +80,7 @@ pub enum Error {
     #[error("{}", crate::tr!("err.error.new_campaign", value0 = .0.to_string()))]
     NewCampaign(#[from] toml::ser::Error),
     /// `wxsend new` names a template the account does not have.
-    #[error("template {id:?} is not one of the account's {kind} templates: {}", if .known.is_empty() { "it has none".to_string() } else { .known.join(", ") })]
+    #[error("{}", crate::tr!("err.error.no_such_template", id = format!("{:?}", .id), kind = .kind, known = if .known.is_empty() { crate::tr!("err.error.it_has_none") } else { .known.join(", ") }))]
     NoSuchTemplate {
         /// The id given.
         id: String,

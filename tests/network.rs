@@ -212,6 +212,23 @@ async fn doctor_walks_every_step_through_a_proxy_and_sends_nothing() {
     assert!(out.contains("issued by Corp Inspection CA"), "{out}");
     assert!(out.contains("TPL_ORDER_SHIPPED 「订单发货提醒」 is in the account's list"), "{out}");
     assert!(out.contains("ready to send"), "{out}");
+    // The same walk in Chinese: step names stay (they are identifiers), the words are Chinese.
+    let (code, zh) = tokio::task::spawn_blocking({
+        let (campaign, cache) = (campaign.clone(), dir.path().join("cache"));
+        move || doctor(&campaign, &cache, &[("WXSEND_LANG", "zh-CN")])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{zh}");
+    for words in [
+        "✓ configuration 活动 doc",
+        "由代理解析）",
+        "的证书已验证，签发者 Corp Inspection CA",
+        "在账号的模板列表中",
+        "可以发送",
+    ] {
+        assert!(zh.contains(words), "{words}:\n{zh}");
+    }
 
     // An id the account does not have fails that step.
     let text = std::fs::read_to_string(&campaign).unwrap().replace("TPL_ORDER_SHIPPED", "TPL_GONE");

@@ -2,6 +2,7 @@
 //! with the fix: configuration, how requests travel, DNS, TCP, the proxy's tunnel, TLS, the
 //! token, the daily quota and the clock. Nothing is sent.
 
+use crate::tr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -77,12 +78,15 @@ pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
         Ok(q) => report.push(
             "quota",
             StepStatus::Pass,
-            format!("{} of {} left today", thousands(q.remain as usize), thousands(q.daily_limit as usize)),
+            tr!("doctor.quota", remain = thousands(q.remain as usize), limit = thousands(q.daily_limit as usize)),
         ),
         Err(f) => report.push(
             "quota",
             StepStatus::Skip,
-            format!("not reported ({}{})", f.errcode.map(|c| format!("errcode {c}: ")).unwrap_or_default(), f.errmsg),
+            tr!(
+                "doctor.quota_unknown",
+                why = format!("{}{}", f.errcode.map(|c| format!("errcode {c}: ")).unwrap_or_default(), f.errmsg)
+            ),
         ),
     }
     if let Some((status, detail)) = clock {
@@ -104,14 +108,14 @@ fn configuration(report: &mut DoctorReport, path: &Path, csv: Option<&Path>) -> 
     report.push(
         "configuration",
         StepStatus::Pass,
-        format!(
-            "campaign {} ({}, template {}), {} of {} rows ready, api {}",
-            cfg.name,
-            cfg.message.kind.as_str(),
-            cfg.message.template_id,
-            thousands(campaign.checks.ready),
-            thousands(campaign.recipients.len()),
-            cfg.wechat.api_base
+        tr!(
+            "doctor.configuration",
+            campaign = cfg.name.clone(),
+            kind = cfg.message.kind.as_str(),
+            template = cfg.message.template_id.clone(),
+            ready = thousands(campaign.checks.ready),
+            rows = thousands(campaign.recipients.len()),
+            api = cfg.wechat.api_base.to_string()
         ),
     );
     Some(campaign)
@@ -161,7 +165,7 @@ async fn token(
         return None;
     }
     match tokens.get().await {
-        Ok(_) => report.push("token", StepStatus::Pass, format!("a token from {described}")),
+        Ok(_) => report.push("token", StepStatus::Pass, tr!("doctor.token", source = described.clone())),
         Err(e) => {
             report.push("token", StepStatus::Fail, explain_token_error(&e, &described));
             return None;
@@ -173,11 +177,7 @@ async fn token(
 /// Whether the campaign's template is in the account's list (asked afresh).
 async fn template(report: &mut DoctorReport, cfg: &crate::campaign::CampaignConfig, sender: &Sender) {
     if cfg.message.kind == crate::campaign::Kind::Uniform {
-        report.push(
-            "template",
-            StepStatus::Skip,
-            "not verifiable (uniform): a mini program's token cannot list the official account's templates",
-        );
+        report.push("template", StepStatus::Skip, tr!("doctor.template_uniform"));
         return;
     }
     let opts = super::templates::CatalogueOptions { refresh: true, ..Default::default() };
@@ -186,20 +186,22 @@ async fn template(report: &mut DoctorReport, cfg: &crate::campaign::CampaignConf
             Some(t) => report.push(
                 "template",
                 StepStatus::Pass,
-                format!("{} 「{}」 is in the account's list ({} templates)", t.id, t.title, list.templates.len()),
+                tr!("doctor.template", id = t.id.clone(), title = t.title.clone(), count = list.templates.len()),
             ),
             None => report.push(
                 "template",
                 StepStatus::Fail,
-                format!(
-                    "template_id {:?} is not in the account's list of {} templates: `wxsend templates {}` lists them",
-                    cfg.message.template_id,
-                    list.templates.len(),
-                    cfg.path.display()
+                tr!(
+                    "doctor.template_missing",
+                    id = format!("{:?}", cfg.message.template_id),
+                    count = list.templates.len(),
+                    campaign = cfg.path.display().to_string()
                 ),
             ),
         },
-        Err(reason) => report.push("template", StepStatus::Skip, format!("not checked: {reason}")),
+        Err(reason) => {
+            report.push("template", StepStatus::Skip, tr!("doctor.not_checked", reason = reason.to_string()))
+        }
     }
 }
 
@@ -207,21 +209,13 @@ async fn template(report: &mut DoctorReport, cfg: &crate::campaign::CampaignConf
 pub fn explain_token_error(e: &TokenError, source: &str) -> String {
     match e {
         TokenError::Api { errcode: 40164, errmsg, .. } => match whitelist_ip(errmsg) {
-            Some(ip) => format!(
-                "WeChat refused the request from IP {ip}: it is not on the account's IP whitelist. Add {ip} in the admin console (official account: mp.weixin.qq.com → 设置与开发 → 基本配置 → IP白名单; mini program: 开发管理 → 开发设置 → IP白名单), wait a minute, and run doctor again. If {ip} is a proxy's or NAT's address, that is the one to add"
-            ),
-            None => format!("WeChat refused this machine's IP (40164: {errmsg}): add the egress IP to the account's IP whitelist"),
+            Some(ip) => tr!("doctor.whitelist_ip", ip = ip),
+            None => tr!("doctor.whitelist", errmsg = errmsg.clone()),
         },
-        TokenError::Api { errcode: 40125, .. } => format!(
-            "{e}. The app secret is wrong or was reset: copy it again from the admin console (设置与开发 → 基本配置 → AppSecret) into the variable named by secret_env"
-        ),
-        TokenError::Api { errcode: 40013, .. } => {
-            format!("{e}. Check [wechat] appid: it is the account's AppID (wx followed by 16 characters)")
-        }
-        TokenError::Api { errcode: 40243, .. } => {
-            format!("{e}. The AppSecret is frozen: unfreeze it in the admin console (设置与开发 → 基本配置)")
-        }
-        _ => format!("{e} (token from {source})"),
+        TokenError::Api { errcode: 40125, .. } => tr!("doctor.wrong_secret", error = e.to_string()),
+        TokenError::Api { errcode: 40013, .. } => tr!("doctor.wrong_appid", error = e.to_string()),
+        TokenError::Api { errcode: 40243, .. } => tr!("doctor.frozen_secret", error = e.to_string()),
+        _ => tr!("doctor.token_failed", error = e.to_string(), source = source),
     }
 }
 

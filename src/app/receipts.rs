@@ -293,7 +293,7 @@ pub enum ReceiptsError {
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
     /// The key in `[receipts] aes_key` is not an EncodingAESKey.
-    #[error("{path}: [receipts] aes_key is not an EncodingAESKey (43 characters of base64, as the admin console shows it; {given} given)", path = .path.display())]
+    #[error("{}", crate::tr!("err.receipts.aes_key", path = .path.display().to_string(), given = .given))]
     AesKey {
         /// The campaign file.
         path: PathBuf,

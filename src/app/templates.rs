@@ -104,10 +104,10 @@ pub enum CatalogueError {
     #[error("{}", crate::tr!("err.catalogue_error.offline"))]
     Offline,
     /// No credentials to ask WeChat with (the reason, when known).
-    #[error("no credentials to ask WeChat for the account's templates{}", .0.as_ref().map(|w| format!(" ({w})")).unwrap_or_default())]
+    #[error("{}", crate::tr!("err.catalogue.no_credentials", why = .0.as_ref().map(|w| format!(" ({w})")).unwrap_or_default()))]
     NoCredentials(Option<String>),
     /// WeChat (or the network) refused.
-    #[error("{}", match .0.errcode { Some(48001) => "errcode 48001: this app may not list its templates (no permission)".to_string(), Some(code) => format!("errcode {code}: {}", .0.errmsg), None => .0.errmsg.clone() })]
+    #[error("{}", match .0.errcode { Some(48001) => crate::tr!("err.catalogue.no_permission"), Some(code) => format!("errcode {code}: {}", .0.errmsg), None => .0.errmsg.clone() })]
     Refused(crate::wechat::Failure),
 }
 

@@ -10,7 +10,8 @@ pub fn run() -> Result<Exit, Error> {
     let accounts = load_accounts(&path)?;
     match accounts {
         accounts if accounts.is_empty() => {
-            println!("no accounts in {} (a campaign names one with `account = \"shop\"` in [wechat]); the file looks like:\n\n[accounts.shop]\nappid = \"wx0123456789abcdef\"\nsecret_env = \"SHOP_APPSECRET\"\n# token = \"url:https://tokens.internal/wx/wx0123456789abcdef\"\n# proxy = \"http://proxy.corp:3128\"\n# ca_file = \"corp-ca.pem\"", path.display());
+            println!("{}", crate::tr!("accounts.none", path = path.display().to_string()));
+            println!("\n[accounts.shop]\nappid = \"wx0123456789abcdef\"\nsecret_env = \"SHOP_APPSECRET\"\n# token = \"url:https://tokens.internal/wx/wx0123456789abcdef\"\n# proxy = \"http://proxy.corp:3128\"\n# ca_file = \"corp-ca.pem\"");
         }
         accounts => {
             println!("{}:", path.display());

@@ -21,8 +21,8 @@ pub fn run(args: DoctorArgs) -> Result<Exit, Error> {
             println!("{mark} {:<13} {}", step.name, crate::app::text::printable(&step.detail));
         }
         match report.exit() {
-            Exit::Success => println!("\nready to send"),
-            _ => println!("\nfix the step marked ✗, then run doctor again"),
+            Exit::Success => println!("\n{}", crate::tr!("doctor.ready")),
+            _ => println!("\n{}", crate::tr!("doctor.fix")),
         }
     }
     Ok(report.exit())

@@ -10,15 +10,19 @@ pub fn run(config: crate::mock::MockConfig) -> Result<Exit, Error> {
     // request (BENCHMARKS.md).
     runtime()?.block_on(async {
         let server = crate::mock::MockServer::start(config).await.map_err(Error::Mock)?;
-        eprintln!("wxsend mock listening on {}", server.url());
-        eprintln!("use it with: api_base = \"{}\" (or `wxsend send CAMPAIGN --mock`); Ctrl-C stops", server.url());
+        eprintln!("{}", crate::tr!("mock.listening", url = server.url()));
+        eprintln!("{}", crate::tr!("mock.use", url = server.url()));
         let _ = tokio::signal::ctrl_c().await;
         let stats = server.stats();
         server.stop().await;
-        eprintln!(
-            "stopped: {} send requests, {} accepted, {} token calls, {} stable_token calls",
-            stats.send_requests, stats.accepted, stats.token_calls, stats.stable_token_calls
+        let stopped = crate::tr!(
+            "mock.stopped",
+            sends = stats.send_requests,
+            accepted = stats.accepted,
+            tokens = stats.token_calls,
+            stable = stats.stable_token_calls
         );
+        eprintln!("{stopped}");
         Ok(Exit::Success)
     })
 }

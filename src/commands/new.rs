@@ -43,11 +43,8 @@ pub fn run(args: NewArgs) -> Result<Exit, Error> {
                 _ => Error::Write { path: path.clone(), source },
             })?;
     }
-    println!("wrote {} and {}", made.campaign.0.display(), made.recipients.0.display());
-    println!(
-        "add one row per recipient to {}, then: wxsend check {}",
-        made.recipients.0.display(),
-        made.campaign.0.display()
-    );
+    let (campaign, csv) = (made.campaign.0.display().to_string(), made.recipients.0.display().to_string());
+    println!("{}", crate::tr!("new.wrote", campaign = campaign.clone(), csv = csv.clone()));
+    println!("{}", crate::tr!("new.next", campaign = campaign, csv = csv));
     Ok(Exit::Success)
 }

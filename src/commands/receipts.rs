@@ -17,15 +17,16 @@ pub fn run(args: ReceiptsArgs) -> Result<Exit, Error> {
     if let Some(file) = file {
         let (tally, skipped) = import(&book, &file)?;
         for s in &skipped {
-            eprintln!("skipped {}", crate::app::text::printable(s));
+            eprintln!("{}", crate::tr!("receipts.skipped", line = crate::app::text::printable(s).into_owned()));
         }
-        println!(
-            "recorded {} receipts ({} matched to rows, {} unmatched) in {}",
-            tally.matched + tally.unknown,
-            tally.matched,
-            tally.unknown,
-            book.file().display()
+        let recorded = crate::tr!(
+            "receipts.recorded",
+            count = tally.matched + tally.unknown,
+            matched = tally.matched,
+            unmatched = tally.unknown,
+            file = book.file().display().to_string()
         );
+        println!("{recorded}");
         return Ok(Exit::Success);
     }
     let Some(listen) = listen else { return Ok(Exit::Input) };
@@ -38,22 +39,23 @@ pub fn run(args: ReceiptsArgs) -> Result<Exit, Error> {
         let listener =
             tokio::net::TcpListener::bind(listen).await.map_err(|source| Error::Listen { addr: listen, source })?;
         let addr = listener.local_addr().map_or(listen, |a| a);
-        eprintln!("receiving WeChat's pushes on http://{addr} into {}; Ctrl-C stops", book.file().display());
+        let file = book.file().display().to_string();
+        eprintln!("{}", crate::tr!("receipts.serving", addr = addr.to_string(), file = file));
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
         let served = axum::serve(listener, router(book.clone())).with_graceful_shutdown(shutdown).await;
         let t = book.tally();
+        let platform = if t.platform > 0 { crate::tr!("receipts.platform", count = t.platform) } else { String::new() };
         eprintln!(
-            "received {} receipts ({} unmatched), refused {} pushes{}",
-            t.matched + t.unknown,
-            t.unknown,
-            t.refused,
-            if t.platform > 0 {
-                format!(", kept {} of the platform's pushes (tickets, authorizations)", t.platform)
-            } else {
-                String::new()
-            }
+            "{}",
+            crate::tr!(
+                "receipts.received",
+                count = t.matched + t.unknown,
+                unmatched = t.unknown,
+                refused = t.refused,
+                platform = platform
+            )
         );
         served.map(|()| Exit::Success).map_err(Error::Serve)
     })

@@ -20,34 +20,33 @@ pub fn run(args: TemplatesArgs) -> Result<Exit, Error> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(Exit::Success);
     }
+    let cached = if from_cache { crate::tr!("templates.cached") } else { String::new() };
+    let count = list.templates.len();
     println!(
-        "{} {} templates of {}{}",
-        list.templates.len(),
-        kind.as_str(),
-        list.appid,
-        if from_cache { " (cached; --refresh-templates asks WeChat again)" } else { "" }
+        "{}",
+        crate::tr!("templates.count", count = count, kind = kind.as_str(), appid = list.appid.clone(), cached = cached)
     );
     for t in &list.templates {
         let p = |s: &str| crate::app::text::printable(s).into_owned();
         let kind_note = match t.subscribe_type {
-            Some(2) => " (one-off)",
-            Some(3) => " (long-term)",
-            _ => "",
+            Some(2) => crate::tr!("templates.one_off"),
+            Some(3) => crate::tr!("templates.long_term"),
+            _ => String::new(),
         };
         println!("\n{}  「{}」{kind_note}", p(&t.id), p(&t.title));
         for f in &t.fields {
-            let shown = if f.shown { "" } else { "  (not shown since 2023-05-04)" };
+            let shown = if f.shown { String::new() } else { crate::tr!("templates.not_shown") };
             let label = if f.label.is_empty() { "-".to_string() } else { p(&f.label) };
             println!("  {:<20} {label}{shown}", p(&f.key));
             if let Some(values) = t.enums.get(&f.key) {
-                println!("  {:<20} one of: {}", "", p(&values.join(" / ")));
+                println!("  {:<20} {}", "", crate::tr!("templates.one_of", values = p(&values.join(" / "))));
             }
         }
         for line in t.example.lines().filter(|l| !l.trim().is_empty()) {
-            println!("  example: {}", p(line));
+            println!("  {}", crate::tr!("templates.example", line = p(line)));
         }
     }
-    println!("\nstart a campaign from one: wxsend new NEW.toml --template ID --from {}", args.campaign.display());
+    println!("\n{}", crate::tr!("templates.start", campaign = args.campaign.display().to_string()));
     Ok(Exit::Success)
 }
 

@@ -17,7 +17,7 @@ pub enum JournalError {
         /// The OS error.
         source: std::io::Error,
     },
-    #[error("{path}: another wxsend{} is sending this campaign (the state folder is locked); wait for it or stop it first", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), path = .path.display())]
+    #[error("{}", crate::tr!("err.journal.locked", path = .path.display().to_string(), pid = .pid.map(|p| format!(" (pid {p})")).unwrap_or_default()))]
     /// Another process holds the lock.
     Locked {
         /// The state folder.
@@ -25,7 +25,7 @@ pub enum JournalError {
         /// The process holding it, when it could be read.
         pid: Option<u32>,
     },
-    #[error("{path}:{line}: the journal is damaged ({detail}); move it away and start again with --new-run only if you know what was sent", path = .path.display())]
+    #[error("{}", crate::tr!("err.journal.damaged", path = .path.display().to_string(), line = .line, detail = .detail.to_string()))]
     /// A line inside the journal does not parse.
     Corrupt {
         /// The journal.
@@ -35,7 +35,7 @@ pub enum JournalError {
         /// What is wrong with it.
         detail: RecordError,
     },
-    #[error("{path}: {what} changed since this campaign's journal was started; nothing was sent. Restore it to resume, or start a fresh run with --new-run (the old journal is kept beside it)", path = .path.display())]
+    #[error("{}", crate::tr!("err.journal.changed", path = .path.display().to_string(), what = .what.to_string()))]
     /// An input changed since the journal began.
     Changed {
         /// The journal.
@@ -58,7 +58,7 @@ pub enum JournalError {
         detail: String,
     },
     /// The state folder is a symbolic link to nothing.
-    #[error("{path} is a symbolic link to {target}, which does not exist: create {target} or remove the link", path = .path.display())]
+    #[error("{}", crate::tr!("err.journal.dangling", path = .path.display().to_string(), target = .target.clone()))]
     DanglingLink {
         /// The link.
         path: PathBuf,

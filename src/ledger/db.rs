@@ -9,7 +9,7 @@ use rusqlite::Connection;
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// The database refused.
-    #[error("{path}: the delivery ledger: {source}. Nothing was sent; if another wxsend is using it, wait for it, else check the folder's space and permissions", path = .path.display())]
+    #[error("{}", crate::tr!("err.ledger.unusable", path = .path.display().to_string(), source = .source.to_string()))]
     Db {
         /// The database file.
         path: PathBuf,
@@ -17,7 +17,7 @@ pub enum LedgerError {
         source: rusqlite::Error,
     },
     /// The file or its folder cannot be made.
-    #[error("{path}: cannot create the delivery ledger: {source}", path = .path.display())]
+    #[error("{}", crate::tr!("err.ledger.create", path = .path.display().to_string(), source = .source.to_string()))]
     Io {
         /// The file or folder.
         path: PathBuf,

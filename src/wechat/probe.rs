@@ -3,6 +3,7 @@
 //! clock from its `Date` header (asked through the campaign's own client). Nothing is sent to
 //! WeChat's message APIs.
 
+use crate::tr;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::http::{tcp_connect, Http};
@@ -52,14 +53,12 @@ pub async fn probe(http: &Http) -> Vec<ProbeStep> {
     let mut tcp = match tcp_connect(&dial_host, dial_port, p.connect_timeout).await {
         Ok(tcp) => {
             let peer = tcp.peer_addr().map_or_else(|_| format!("{dial_host}:{dial_port}"), |a| a.to_string());
-            steps.push(ProbeStep::ok("tcp", format!("connected to {peer} in {} ms", started.elapsed().as_millis())));
+            let ms = started.elapsed().as_millis();
+            steps.push(ProbeStep::ok("tcp", tr!("probe.tcp", peer = peer, ms = ms)));
             tcp
         }
         Err(e) => {
-            steps.push(ProbeStep::fail(
-                "tcp",
-                format!("{}: a firewall may block it; check the address, or whether a proxy is needed", e.message),
-            ));
+            steps.push(ProbeStep::fail("tcp", tr!("probe.tcp_failed", error = e.message.clone())));
             return steps;
         }
     };
@@ -67,14 +66,20 @@ pub async fn probe(http: &Http) -> Vec<ProbeStep> {
     if let (Route::Proxy(proxy), Some(_)) = (p.route, p.tls) {
         let target = format!("{}:{}", p.host, p.port);
         match tokio::time::timeout(p.connect_timeout, connect_tunnel(&mut tcp, &target, proxy.auth.as_ref())).await {
-            Ok(Ok(())) => steps.push(ProbeStep::ok("tunnel", format!("the proxy opened a tunnel to {target}"))),
+            Ok(Ok(())) => steps.push(ProbeStep::ok("tunnel", tr!("probe.tunnel", target = target.clone()))),
             Ok(Err(e)) => {
-                steps
-                    .push(ProbeStep::fail("tunnel", format!("the proxy {}:{}: {}", proxy.host, proxy.port, e.message)));
+                steps.push(ProbeStep::fail(
+                    "tunnel",
+                    tr!(
+                        "probe.tunnel_failed",
+                        proxy = format!("{}:{}", proxy.host, proxy.port),
+                        error = e.message.clone()
+                    ),
+                ));
                 return steps;
             }
             Err(_) => {
-                steps.push(ProbeStep::fail("tunnel", format!("the proxy opened no tunnel to {target} in time")));
+                steps.push(ProbeStep::fail("tunnel", tr!("probe.tunnel_slow", target = target.clone())));
                 return steps;
             }
         }
@@ -105,15 +110,17 @@ async fn dns_step(dial_host: &str, dial_port: u16, host: &str, proxied: bool, ti
             let addrs: Vec<String> = addrs.map(|a| a.ip().to_string()).take(4).collect();
             let mut detail = format!("{dial_host} → {}", addrs.join(", "));
             if proxied {
-                detail.push_str(&format!(" ({host} is resolved by the proxy)"));
+                detail.push_str(&tr!("probe.by_proxy", host = host.to_string()));
             }
             ProbeStep::ok("dns", detail)
         }
-        Ok(Err(e)) => ProbeStep::fail(
+        Ok(Err(e)) => {
+            ProbeStep::fail("dns", tr!("probe.dns_failed", host = dial_host.to_string(), error = e.to_string()))
+        }
+        Err(_) => ProbeStep::fail(
             "dns",
-            format!("{dial_host} cannot be resolved ({e}): check the name, this machine's DNS, or set a proxy (HTTPS_PROXY or `proxy`)"),
+            tr!("probe.dns_slow", host = dial_host.to_string(), ms = started.elapsed().as_millis()),
         ),
-        Err(_) => ProbeStep::fail("dns", format!("no answer for {dial_host} within {} ms", started.elapsed().as_millis())),
     }
 }
 
@@ -128,16 +135,16 @@ where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let Ok(name) = rustls::pki_types::ServerName::try_from(host.to_string()) else {
-        return ProbeStep::fail("tls", format!("{host:?} is not a host name"));
+        return ProbeStep::fail("tls", tr!("probe.not_a_host", host = format!("{host:?}")));
     };
     let connector = tokio_rustls::TlsConnector::from(config.clone());
     let tls = match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => return ProbeStep::fail("tls", describe_tls_error(host, &e).0),
-        Err(_) => return ProbeStep::fail("tls", format!("no TLS handshake with {host} in time")),
+        Err(_) => return ProbeStep::fail("tls", tr!("probe.tls_slow", host = host.to_string())),
     };
     let issuer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| issuer_of(c.as_ref()));
-    ProbeStep::ok("tls", format!("certificate of {host} verified, issued by {}", issuer.unwrap_or_else(|| "?".into())))
+    ProbeStep::ok("tls", tr!("probe.tls", host = host.to_string(), issuer = issuer.unwrap_or_else(|| "?".into())))
 }
 
 /// The issuer's common name (or whole name) of a DER certificate.
@@ -157,7 +164,7 @@ fn issuer_of(der: &[u8]) -> String {
 
 fn clock_step(server: Option<SystemTime>, local: SystemTime) -> ProbeStep {
     let Some(server) = server else {
-        return ProbeStep::ok("clock", "the server sent no Date header: not checked".into());
+        return ProbeStep::ok("clock", tr!("probe.no_date"));
     };
     let (skew, behind) = match local.duration_since(server) {
         Ok(d) => (d, false),
@@ -167,13 +174,10 @@ fn clock_step(server: Option<SystemTime>, local: SystemTime) -> ProbeStep {
     if skew > CLOCK_SKEW_LIMIT {
         ProbeStep::fail(
             "clock",
-            format!(
-                "this machine's clock is {secs} s {} the server's: set it right (timedatectl set-ntp true); token lifetimes and scheduled sends rely on it",
-                if behind { "behind" } else { "ahead of" }
-            ),
+            if behind { tr!("probe.clock_behind", secs = secs) } else { tr!("probe.clock_ahead", secs = secs) },
         )
     } else {
-        ProbeStep::ok("clock", format!("within {} s of the server's", secs.max(1)))
+        ProbeStep::ok("clock", tr!("probe.clock", secs = secs.max(1)))
     }
 }
 

@@ -15,7 +15,7 @@ pub enum TokenError {
     #[error("{}", crate::tr!("err.token_error.transport", value0 = .0.to_string()))]
     /// The token request failed in transport.
     Transport(String),
-    #[error("WeChat refused the token request: errcode {errcode} ({errmsg}){}", .hint.map(|h| format!(" — {h}")).unwrap_or_default())]
+    #[error("{}", crate::tr!("err.token.refused", errcode = .errcode, errmsg = .errmsg.clone(), hint = .hint.map(|h| format!(" — {h}")).unwrap_or_default()))]
     /// WeChat refused the token request.
     Api {
         /// WeChat's errcode.
@@ -48,7 +48,7 @@ pub enum TokenError {
         detail: String,
     },
     /// `token = "component"`: WeChat refused a step of the platform's chain.
-    #[error("WeChat refused {step}: errcode {errcode} ({errmsg}){}", .hint.map(|h| format!(" — {h}")).unwrap_or_default())]
+    #[error("{}", crate::tr!("err.token.refused_step", step = .step.to_string(), errcode = .errcode, errmsg = .errmsg.clone(), hint = .hint.map(|h| format!(" — {h}")).unwrap_or_default()))]
     Refused {
         /// Which token, of which platform and merchant.
         step: String,
