@@ -184,6 +184,10 @@ fn each_readme_is_short_and_links_the_other() {
         assert!(top.contains(&format!("({other})")), "{file} does not link {other} at its top");
     }
     for page in ["campaigns", "sending", "network", "redis", "receipts", "exit-codes", "mock", "language"] {
-        assert!(std::path::Path::new(&format!("docs/{page}.md")).exists(), "docs/{page}.md");
+        for path in [format!("docs/{page}.md"), format!("docs/zh-CN/{page}.md")] {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let other = if path.contains("zh-CN") { format!("../{page}.md") } else { format!("zh-CN/{page}.md") };
+            assert!(text.lines().take(3).any(|l| l.contains(&other)), "{path} does not link {other} at its top");
+        }
     }
 }

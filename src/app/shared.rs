@@ -35,7 +35,7 @@ pub enum SharedSetupError {
     #[error(transparent)]
     Clash(#[from] crate::shared::IdentityClash),
     /// The shared state was lost and other senders' journals are still needed.
-    #[error("the campaign's shared state in Redis was lost; this sender republished what its journal holds, and {} still needed: run the same command on their hosts (each sender's id is in its state folder's sender-id file), then here again. Nothing was sent", needed(.missing))]
+    #[error("{}", crate::tr!("err.shared.needed", needed = needed(.missing)))]
     Waiting {
         /// The ids of the senders whose journals are not republished yet.
         missing: Vec<String>,
@@ -53,8 +53,8 @@ pub enum SharedSetupError {
 /// `the journal of sender X is` / `the journals of senders X, Y are`.
 fn needed(missing: &[String]) -> String {
     match missing {
-        [one] => format!("the journal of sender {one} is"),
-        many => format!("the journals of senders {} are", many.join(", ")),
+        [one] => crate::tr!("err.shared.one", sender = one.clone()),
+        many => crate::tr!("err.shared.many", senders = many.join(", ")),
     }
 }
 

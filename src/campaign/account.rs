@@ -3,6 +3,7 @@
 //! account's appid, secret source, token source, API base, proxy and CA, so campaign files can be
 //! shared without them. Keys written in the campaign win over the account's.
 
+use crate::tr;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -291,22 +292,21 @@ fn find_account(
     at: &impl Fn(usize, String) -> LoadError,
 ) -> Result<Option<Account>, LoadError> {
     let Some(name) = name else { return Ok(None) };
-    let file = accounts_path().ok_or_else(|| {
-        at(name.span().start, "`account`: no configuration folder to find accounts.toml in; set WXSEND_ACCOUNTS".into())
-    })?;
+    let file = accounts_path().ok_or_else(|| at(name.span().start, tr!("account.no_folder")))?;
     let mut accounts = load_accounts(&file)?;
     accounts.shift_remove(name.get_ref()).map(Some).ok_or_else(|| {
         let hint = closest(name.get_ref(), accounts.keys().map(String::as_str))
-            .map(|c| format!(" (did you mean {c:?}?)"))
+            .map(|c| tr!("err.did_you_mean", name = format!("{c:?}")))
             .unwrap_or_default();
         let known: Vec<&str> = accounts.keys().map(String::as_str).collect();
         at(
             name.span().start,
-            format!(
-                "`account` = {:?}: {} has no such account{hint}; it has: {}",
-                name.get_ref(),
-                file.display(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            tr!(
+                "account.unknown",
+                name = format!("{:?}", name.get_ref()),
+                file = file.display().to_string(),
+                hint = hint,
+                known = if known.is_empty() { tr!("account.none") } else { known.join(", ") }
             ),
         )
     })
@@ -317,11 +317,13 @@ fn find_account(
 fn pick_appid(appid: Option<String>, authorizer: Option<String>, path: &Path) -> Result<String, LoadError> {
     let problem = |message: String| LoadError::Config { at: Location::file(path), message };
     match (appid, authorizer) {
-        (Some(appid), Some(authorizer)) if appid != authorizer => Err(problem(format!(
-            "[wechat] appid {appid:?} and authorizer_appid {authorizer:?} differ: with token = \"component\" the messages go out as the authorizer; set one of them"
+        (Some(appid), Some(authorizer)) if appid != authorizer => Err(problem(tr!(
+            "account.appids_differ",
+            appid = format!("{appid:?}"),
+            authorizer = format!("{authorizer:?}")
         ))),
         (Some(appid), _) | (None, Some(appid)) => Ok(appid),
-        (None, None) => Err(problem("[wechat] needs `appid` (or `account = \"name\"` from accounts.toml)".into())),
+        (None, None) => Err(problem(tr!("account.no_appid"))),
     }
 }
 
@@ -336,10 +338,9 @@ fn refuse_component_keys(raw: &RawWechat, path: &Path) -> Result<(), LoadError> 
         ("refresh_token_env", raw.refresh_token_env.is_some()),
     ];
     match set.iter().find(|(_, on)| *on) {
-        Some((key, _)) => Err(LoadError::Config {
-            at: Location::file(path),
-            message: format!("[wechat] `{key}` is a setting of token = \"component\" (a third-party platform sending for a merchant); set that token source or remove `{key}`"),
-        }),
+        Some((key, _)) => {
+            Err(LoadError::Config { at: Location::file(path), message: tr!("account.component_key", key = *key) })
+        }
         None => Ok(()),
     }
 }
@@ -368,7 +369,7 @@ fn component_spec(
 ) -> Result<ComponentSpec, LoadError> {
     let missing = |key: &str, example: &str| LoadError::Config {
         at: Location::file(path),
-        message: format!("token = \"component\" needs `{key}` in [wechat] or in the account, e.g. {key} = {example}"),
+        message: tr!("account.component_needs", key = key, example = example),
     };
     let component_appid = component_appid
         .clone()
@@ -379,7 +380,7 @@ fn component_spec(
         (Some(t), _) => {
             let parsed = TicketSource::parse(t.get_ref()).map_err(|m| LoadError::Config {
                 at: Location::at_offset(path, text, t.span().start),
-                message: format!("`ticket`: {m}"),
+                message: tr!("account.ticket", problem = m.to_string()),
             })?;
             match parsed {
                 // Relative to the campaign file, as every path in it.
@@ -389,7 +390,7 @@ fn component_spec(
         }
         (None, Some(t)) => TicketSource::parse(t).map_err(|m| LoadError::Config {
             at: Location::file(accounts_path().unwrap_or_default()),
-            message: format!("the account's `ticket`: {m}"),
+            message: tr!("account.account_ticket", problem = m.to_string()),
         })?,
         (None, None) => return Err(missing("ticket", "\"receipts\"")),
     };

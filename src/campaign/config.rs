@@ -1,5 +1,6 @@
 //! The campaign file (TOML): parsing, defaults and value checks.
 
+use crate::tr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -239,12 +240,7 @@ impl CampaignConfig {
         let template_cache = match raw.template_cache_minutes {
             None => Duration::from_secs(3600),
             Some(m) if *m.get_ref() <= 7 * 24 * 60 => Duration::from_secs(m.get_ref() * 60),
-            Some(m) => {
-                return Err(src.err(
-                    m.span().start,
-                    format!("`template_cache_minutes` = {}: must be from 0 to 10080 (a week)", m.get_ref()),
-                ))
-            }
+            Some(m) => return Err(src.err(m.span().start, tr!("config.template_cache_minutes", value = m.get_ref()))),
         };
         let state_dir = match raw.state_dir {
             Some(dir) => base.join(dir),
@@ -292,10 +288,7 @@ fn check_name(name: Spanned<String>, src: &Source<'_>) -> Result<String, LoadErr
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         || name.starts_with('.')
     {
-        return Err(src.err(
-            span.start,
-            format!("`name` = {name:?}: use letters, digits, `-`, `_` and `.` only (it names the state folder)"),
-        ));
+        return Err(src.err(span.start, tr!("config.name", value = format!("{name:?}"))));
     }
     Ok(name)
 }
@@ -305,33 +298,30 @@ fn message_config(m: RawMessage, src: &Source<'_>) -> Result<MessageConfig, Load
     let data_span = m.data.span();
     let data: Vec<(String, SourceText)> = m.data.into_inner().into_iter().map(|(k, v)| (k, src.spanned(v))).collect();
     if data.is_empty() {
-        return Err(src.err(data_span.start, "[message.data] is empty: map at least one template field".into()));
+        return Err(src.err(data_span.start, tr!("config.data_empty")));
     }
     let tid_span = m.template_id.span();
     let template_id = m.template_id.into_inner();
     if template_id.trim().is_empty() {
-        return Err(src.err(tid_span.start, "`template_id` is empty".into()));
+        return Err(src.err(tid_span.start, tr!("config.template_id_empty")));
     }
     let one_of = |v: Option<Spanned<String>>, default: &str, key: &str, allowed: &[&str]| match v {
         None => Ok(default.to_string()),
         Some(s) if allowed.contains(&s.get_ref().as_str()) => Ok(s.into_inner()),
-        Some(s) => Err(src.err(s.span().start, format!("`{key}` = {:?}: use {}", s.get_ref(), or_list(allowed)))),
+        Some(s) => Err(src.err(
+            s.span().start,
+            tr!("config.one_of", key = key, value = format!("{:?}", s.get_ref()), allowed = or_list(allowed)),
+        )),
     };
     let miniprogram_state =
         one_of(m.miniprogram_state, "formal", "miniprogram_state", &["formal", "trial", "developer"])?;
     let lang = one_of(m.lang, "zh_CN", "lang", &["zh_CN", "en_US", "zh_HK", "zh_TW"])?;
     let page = m.page.map(|p| src.spanned(p));
     if m.kind == Kind::Uniform && m.mp_appid.is_none() {
-        return Err(src.err(
-            0,
-            "[message] kind = \"uniform\" needs `mp_appid`: the official account bound to the mini program".into(),
-        ));
+        return Err(src.err(0, tr!("config.uniform_mp_appid")));
     }
     if let (Kind::Template, Some(p), None) = (m.kind, &page, &m.miniprogram_appid) {
-        return Err(LoadError::Config {
-            at: p.at.clone(),
-            message: "`page` on a template message opens a mini program: set `miniprogram_appid` too".into(),
-        });
+        return Err(LoadError::Config { at: p.at.clone(), message: tr!("config.page_needs_appid") });
     }
     Ok(MessageConfig {
         kind: m.kind,
@@ -350,7 +340,7 @@ fn message_config(m: RawMessage, src: &Source<'_>) -> Result<MessageConfig, Load
 /// `a, b or c`.
 fn or_list(items: &[&str]) -> String {
     match items.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, rest)) if !rest.is_empty() => tr!("config.or", rest = rest.join(", "), last = *last),
         Some((last, _)) => last.to_string(),
         None => String::new(),
     }
@@ -358,13 +348,11 @@ fn or_list(items: &[&str]) -> String {
 
 /// `[recipients]`, its file relative to the campaign's folder `base`.
 fn recipients_config(r: RawRecipients, path: &Path, base: &Path) -> Result<RecipientsConfig, LoadError> {
-    let problem = |message: &str| LoadError::Config { at: Location::file(path), message: message.into() };
+    let problem = |message: String| LoadError::Config { at: Location::file(path), message };
     let file = match (r.file, r.csv) {
         (Some(f), None) | (None, Some(f)) => f,
-        (Some(_), Some(_)) => {
-            return Err(problem("[recipients] has both `file` and `csv`: keep one (`csv` is the older name of `file`)"))
-        }
-        (None, None) => return Err(problem("[recipients] needs `file = \"list.csv\"` (or a workbook: list.xlsx)")),
+        (Some(_), Some(_)) => return Err(problem(tr!("config.file_and_csv"))),
+        (None, None) => return Err(problem(tr!("config.no_file"))),
     };
     Ok(RecipientsConfig {
         csv: base.join(&file),
@@ -381,7 +369,9 @@ fn send_config(s: RawSend, account_days: Option<u32>, src: &Source<'_>) -> Resul
     let positive = |v: Option<Spanned<u32>>, default: u32, key: &str, max: u32| match v {
         None => Ok(default),
         Some(v) if *v.get_ref() >= 1 && *v.get_ref() <= max => Ok(*v.get_ref()),
-        Some(v) => Err(src.err(v.span().start, format!("`{key}` = {}: must be from 1 to {max}", v.get_ref()))),
+        Some(v) => {
+            Err(src.err(v.span().start, tr!("config.range", key = key, value = v.get_ref(), min = 1, max = max)))
+        }
     };
     let bad = |at: usize, message: String| Err(src.err(at, message));
     Ok(SendConfig {
@@ -393,7 +383,10 @@ fn send_config(s: RawSend, account_days: Option<u32>, src: &Source<'_>) -> Resul
             None => d.timeout_ms,
             Some(v) if (100..=600_000).contains(v.get_ref()) => *v.get_ref(),
             Some(v) => {
-                return bad(v.span().start, format!("`timeout_ms` = {}: must be from 100 to 600000", v.get_ref()))
+                return bad(
+                    v.span().start,
+                    tr!("config.range", key = "timeout_ms", value = v.get_ref(), min = 100, max = 600_000),
+                )
             }
         },
         window: match &s.window {
@@ -411,22 +404,12 @@ fn send_config(s: RawSend, account_days: Option<u32>, src: &Source<'_>) -> Resul
         suppress_days: match s.suppress_days {
             None => account_days.map_or(d.suppress_days, |days| days.min(3650)),
             Some(v) if *v.get_ref() <= 3650 => *v.get_ref(),
-            Some(v) => {
-                return bad(
-                    v.span().start,
-                    format!("`suppress_days` = {}: at most 3650 (0 turns suppression off)", v.get_ref()),
-                )
-            }
+            Some(v) => return bad(v.span().start, tr!("config.suppress_days", value = v.get_ref())),
         },
         pause_on_failure_rate: match s.pause_on_failure_rate {
             None => d.pause_on_failure_rate,
             Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 1.0 => *v.get_ref(),
-            Some(v) => {
-                return bad(
-                    v.span().start,
-                    format!("`pause_on_failure_rate` = {}: must be above 0 and at most 1", v.get_ref()),
-                )
-            }
+            Some(v) => return bad(v.span().start, tr!("config.pause_on_failure_rate", value = v.get_ref())),
         },
     })
 }
@@ -438,8 +421,8 @@ fn explain_toml_error(message: &str) -> String {
         let names: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
         let unknown = rest.split('`').next().unwrap_or_default();
         let suggestion =
-            closest(unknown, names.iter().copied()).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
-        return format!("unknown key `{unknown}`{suggestion} (valid here: {})", names.join(", "));
+            closest(unknown, names.iter().copied()).map(|c| tr!("config.did_you_mean", key = c)).unwrap_or_default();
+        return tr!("config.unknown_key", key = unknown, suggestion = suggestion, valid = names.join(", "));
     }
     message.to_string()
 }

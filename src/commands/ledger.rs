@@ -2,6 +2,7 @@
 
 use crate::app::Exit;
 use crate::error::Error;
+use crate::tr;
 
 /// The appid a ledger command names, or why it cannot be had.
 fn pick_appid(pick: &crate::cli::AccountPick) -> Result<String, Error> {
@@ -22,25 +23,20 @@ pub fn run(args: crate::cli::LedgerArgs) -> Result<Exit, Error> {
             match crate::app::ledger::rebuild(&dirs) {
                 Ok(done) => {
                     for (appid, (path, journals, records)) in &done.accounts {
+                        let key = if *journals == 1 { "ledger_cli.read_one" } else { "ledger_cli.read" };
+                        let (journals, records) = (thousands(*journals), thousands(*records));
+                        let path = path.display().to_string();
                         println!(
-                            "{appid}: {} journal{} read, {} records, into {}",
-                            thousands(*journals),
-                            if *journals == 1 { "" } else { "s" },
-                            thousands(*records),
-                            path.display()
+                            "{}",
+                            tr!(key, appid = appid.clone(), journals = journals, records = records, path = path)
                         );
                     }
                     if done.accounts.is_empty() {
-                        println!(
-                            "no journal of an account found under {}",
-                            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
-                        );
+                        let dirs = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
+                        println!("{}", tr!("ledger_cli.none_found", dirs = dirs));
                     }
                     for path in &done.skipped {
-                        println!(
-                            "skipped {} (a run of the embedded mock, or written before journals named their account)",
-                            path.display()
-                        );
+                        println!("{}", tr!("ledger_cli.skipped", path = path.display().to_string()));
                     }
                     Ok(Exit::Success)
                 }
@@ -55,21 +51,20 @@ pub fn run(args: crate::cli::LedgerArgs) -> Result<Exit, Error> {
                     Ok(Exit::Success)
                 }
                 Ok(history) if history.is_empty() => {
-                    println!("{appid}: no message to {openid} in the ledger");
+                    println!("{}", tr!("ledger_cli.no_message", appid = appid.clone(), openid = openid.clone()));
                     Ok(Exit::Success)
                 }
                 Ok(history) => {
-                    println!("{appid}: {} messages to {openid}, newest first", history.len());
+                    let count = history.len();
+                    println!(
+                        "{}",
+                        tr!("ledger_cli.history", appid = appid.clone(), count = count, openid = openid.clone())
+                    );
                     for h in history {
                         let code = h.errcode.map(|c| format!(" {c}")).unwrap_or_default();
-                        println!(
-                            "  {}  {:<9}{code}  {} {} (campaign {})",
-                            local_date(h.at),
-                            h.outcome,
-                            h.kind,
-                            printable(&h.template),
-                            printable(&h.campaign)
-                        );
+                        let campaign = tr!("ledger_cli.campaign", campaign = printable(&h.campaign).into_owned());
+                        let (at, template) = (local_date(h.at), printable(&h.template));
+                        println!("  {at}  {:<9}{code}  {} {template} {campaign}", h.outcome, h.kind);
                     }
                     Ok(Exit::Success)
                 }
@@ -81,13 +76,9 @@ pub fn run(args: crate::cli::LedgerArgs) -> Result<Exit, Error> {
             let add = action == "add";
             match crate::app::ledger::suppress(&appid, &file, add) {
                 Ok((changed, named)) => {
-                    let (verb, state) = if add { ("added to", "already on it") } else { ("removed from", "not on it") };
-                    println!(
-                        "{appid}: {} of {} people {verb} the do-not-send list ({} {state})",
-                        thousands(changed),
-                        thousands(named),
-                        thousands(named - changed)
-                    );
+                    let key = if add { "ledger_cli.added" } else { "ledger_cli.removed" };
+                    let (changed, named, rest) = (thousands(changed), thousands(named), thousands(named - changed));
+                    println!("{}", tr!(key, appid = appid.clone(), changed = changed, named = named, rest = rest));
                     Ok(Exit::Success)
                 }
                 Err(e) => Err(e.into()),

@@ -43,7 +43,7 @@ pub enum JournalError {
         /// What changed.
         what: String,
     },
-    #[error("{old}: an earlier wxsend kept this workbook's journal here without recording its sheet, and wxsend now keeps one journal per sheet. If that journal was written for this sheet, rename the folder to {new} and run again; if it was for another sheet, rename it to that sheet's folder (<file>@<sheet>). Nothing was sent", old = .old.display(), new = .new.display())]
+    #[error("{}", crate::tr!("err.journal.sheetless", old = .old.display().to_string(), new = .new.display().to_string()))]
     /// A workbook's journal from before journals recorded their sheet.
     SheetUnrecorded {
         /// The workbook's old folder.

@@ -72,7 +72,7 @@ pub enum TokenError {
         detail: String,
     },
     /// `token = "component"`: no refresh token kept and none given.
-    #[error("no refresh token for merchant {authorizer}: none is kept ({place}){}", match .var { Some(v) => format!(" and the variable {v} named by refresh_token_env is not set; set it to the authorizer_refresh_token the platform got when the merchant authorized it"), None => " and refresh_token_env is not set: name a variable holding the authorizer_refresh_token the platform got when the merchant authorized it".to_string() })]
+    #[error("{}", crate::tr!("err.token.no_refresh_token", authorizer = .authorizer.clone(), place = .place.to_string(), then = match .var { Some(v) => crate::tr!("err.token.refresh_var_unset", var = v.clone()), None => crate::tr!("err.token.refresh_env_unset") }))]
     NoRefreshToken {
         /// The merchant.
         authorizer: String,
