@@ -18,34 +18,21 @@ pub async fn walk(report: &mut DoctorReport, tokens: &TokenCache) -> bool {
             report.push("ticket", StepStatus::Fail, e.to_string());
             return false;
         }
-        Ok(t) if t.create_time == 0 => {
-            report.push("ticket", StepStatus::Pass, "a ticket is set (its age is not known)")
-        }
+        Ok(t) if t.create_time == 0 => report.push("ticket", StepStatus::Pass, crate::tr!("doctor.ticket_set")),
         Ok(t) => {
             let age = crate::journal::unix_now().saturating_sub(t.create_time);
             if age >= TICKET_LIFE.as_secs() {
-                report.push(
-                    "ticket",
-                    StepStatus::Fail,
-                    format!(
-                        "the newest component_verify_ticket is {} old and expired after 12 h: WeChat pushes one every 10 minutes, so the platform's authorization-event URL does not reach `wxsend receipts serve` — check the URL in the open platform console and that the server is running",
-                        age_in_words(age)
-                    ),
-                );
+                report.push("ticket", StepStatus::Fail, crate::tr!("doctor.ticket_expired", age = age_in_words(age)));
                 return false;
             }
-            report.push(
-                "ticket",
-                StepStatus::Pass,
-                format!("received {} ago (valid 12 h; WeChat pushes a new one every 10 minutes)", age_in_words(age)),
-            );
+            report.push("ticket", StepStatus::Pass, crate::tr!("doctor.ticket", age = age_in_words(age)));
         }
     }
     match chain.platform().token().await {
         Ok(_) => report.push(
             "platform",
             StepStatus::Pass,
-            format!("a component_access_token for platform {}", spec.component_appid),
+            crate::tr!("doctor.platform", platform = spec.component_appid.clone()),
         ),
         Err(e) => {
             report.push("platform", StepStatus::Fail, e.to_string());
@@ -67,10 +54,10 @@ async fn refresh_step(report: &mut DoctorReport, chain: &Chain) -> bool {
         report.push(
             "merchant",
             StepStatus::Fail,
-            format!(
-                "merchant {} withdrew its authorization {} ago (the platform's push said so): it must authorize the platform again, then give the new refresh token in the variable named by refresh_token_env",
-                spec.authorizer_appid,
-                age_in_words(crate::journal::unix_now().saturating_sub(w.at))
+            crate::tr!(
+                "doctor.withdrawn",
+                merchant = spec.authorizer_appid.clone(),
+                age = age_in_words(crate::journal::unix_now().saturating_sub(w.at))
             ),
         );
         return false;
@@ -80,7 +67,11 @@ async fn refresh_step(report: &mut DoctorReport, chain: &Chain) -> bool {
             report.push(
                 "merchant",
                 StepStatus::Pass,
-                format!("a refresh token for merchant {} ({})", spec.authorizer_appid, chain.refresh_place()),
+                crate::tr!(
+                    "doctor.merchant",
+                    merchant = spec.authorizer_appid.clone(),
+                    place = chain.refresh_place().to_string()
+                ),
             );
             true
         }

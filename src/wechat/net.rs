@@ -108,13 +108,11 @@ impl Route {
     /// In words, without credentials: `direct` or `http://proxy:3128 (with credentials)`.
     pub fn describe(&self) -> String {
         match self {
-            Route::Direct => "direct".into(),
-            Route::Proxy(p) => format!(
-                "proxy http://{}:{}{}",
-                p.host,
-                p.port,
-                if p.auth.is_some() { " (with credentials)" } else { "" }
-            ),
+            Route::Direct => crate::tr!("route.direct"),
+            Route::Proxy(p) => {
+                let credentials = if p.auth.is_some() { crate::tr!("route.credentials") } else { String::new() };
+                crate::tr!("route.proxy", proxy = format!("http://{}:{}", p.host, p.port), credentials = credentials)
+            }
         }
     }
 }
@@ -224,32 +222,26 @@ fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
 pub fn describe_tls_error(host: &str, e: &std::io::Error) -> (String, bool) {
     match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(tls) => describe_rustls_error(host, tls),
-        None => (format!("TLS handshake with {host} failed: {e}"), false),
+        None => (crate::tr!("tls.failed", host = host, error = e.to_string()), false),
     }
 }
 
 /// [`describe_tls_error`] for rustls's own error.
 pub fn describe_rustls_error(host: &str, e: &rustls::Error) -> (String, bool) {
     let rustls::Error::InvalidCertificate(cert) = e else {
-        return (format!("TLS handshake with {host} failed: {e}"), false);
+        return (crate::tr!("tls.failed", host = host, error = e.to_string()), false);
     };
     use rustls::CertificateError as C;
     let why = match cert {
-        C::UnknownIssuer => "was issued by a certificate authority this machine does not trust",
-        C::Expired | C::ExpiredContext { .. } => "has expired (or this machine's clock is wrong)",
-        C::NotValidYet | C::NotValidYetContext { .. } => "is not valid yet (is this machine's clock right?)",
-        C::NotValidForName | C::NotValidForNameContext { .. } => "is not valid for that name",
-        C::BadSignature => "has a bad signature",
-        C::Revoked => "has been revoked",
-        _ => "was rejected",
+        C::UnknownIssuer => crate::tr!("tls.unknown_issuer"),
+        C::Expired | C::ExpiredContext { .. } => crate::tr!("tls.expired"),
+        C::NotValidYet | C::NotValidYetContext { .. } => crate::tr!("tls.not_valid_yet"),
+        C::NotValidForName | C::NotValidForNameContext { .. } => crate::tr!("tls.wrong_name"),
+        C::BadSignature => crate::tr!("tls.bad_signature"),
+        C::Revoked => crate::tr!("tls.revoked"),
+        _ => crate::tr!("tls.rejected"),
     };
-    (
-        format!(
-            "the TLS certificate of {host} {why} ({}); if a company proxy or gateway inspects TLS, set `ca_file` to its root CA (a PEM file), or add that CA to the system store or SSL_CERT_FILE",
-            short_debug(cert)
-        ),
-        true,
-    )
+    (crate::tr!("tls.certificate", host = host, why = why, detail = short_debug(cert)), true)
 }
 
 fn short_debug(cert: &rustls::CertificateError) -> String {

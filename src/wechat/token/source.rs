@@ -103,12 +103,13 @@ impl TokenSource {
     /// `the token service https://tokens.internal/wx/APPID`, `command:…`, `env:VAR`.
     pub fn describe(&self) -> String {
         match &self.spec {
-            TokenSpec::Stable => format!("stable_token at {}", self.http.base()),
-            TokenSpec::ClientCredential => format!("cgi-bin/token at {}", self.http.base()),
-            TokenSpec::Env(var) => format!("the environment variable {var}"),
-            TokenSpec::Command(command) => format!("the command `{command}`"),
+            TokenSpec::Stable => crate::tr!("source.stable", base = self.http.base().to_string()),
+            TokenSpec::ClientCredential => crate::tr!("source.client_credential", base = self.http.base().to_string()),
+            TokenSpec::Env(var) => crate::tr!("source.env", var = var.clone()),
+            TokenSpec::Command(command) => crate::tr!("source.command", command = command.clone()),
             TokenSpec::Url(url) => {
-                format!("the token service {}", self.service.as_ref().map_or(url.as_str(), |s| s.url_without_query()))
+                let url = self.service.as_ref().map_or(url.as_str(), |s| s.url_without_query()).to_string();
+                crate::tr!("source.url", url = url)
             }
             TokenSpec::Component(c) => match self.role {
                 Role::Platform(_) => {
