@@ -282,6 +282,10 @@ pub struct SendArgs {
     /// Send even when WeChat reports a daily quota smaller than the campaign.
     #[arg(long)]
     pub ignore_quota: bool,
+    /// Re-running a failures file (--csv): leave out the rows whose code will not change (43101,
+    /// 43004, 40003, 40037, 47003); they are written to dropped-<file> beside it.
+    #[arg(long)]
+    pub drop_permanent: bool,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,7 @@ pub fn overview_lines(o: &Overview) -> Vec<String> {
         ));
     }
     lines.extend(o.ledger.lines());
+    lines.extend(o.dropped.line());
     lines.extend(o.warnings.iter().map(|w| tr!("headless.warning", warning = w.clone())));
     match &o.mock_api {
         Some(api) => lines.push(tr!("headless.api_mock", api = api.clone())),

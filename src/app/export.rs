@@ -252,6 +252,8 @@ pub struct Totals {
     pub earlier_unknown: usize,
     /// Held back by the account (43004/43101 recently, or the do-not-send list).
     pub suppressed: usize,
+    /// A failures file's rows left out of its re-run: their codes will not change.
+    pub dropped: usize,
 }
 
 impl Totals {
@@ -268,6 +270,7 @@ impl Totals {
                 Held::AlreadySent => self.already_sent += 1,
                 Held::EarlierUnknown => self.earlier_unknown += 1,
                 Held::Suppressed => self.suppressed += 1,
+                Held::Dropped => self.dropped += 1,
             }
         }
     }

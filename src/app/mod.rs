@@ -15,6 +15,7 @@ pub mod plan;
 pub mod preflight;
 pub mod receipts;
 pub mod report;
+pub mod rerun;
 pub mod run;
 pub mod scheduler;
 pub mod session;

@@ -18,6 +18,8 @@ pub struct Plan {
     pub ledger: FromLedger,
     /// The rows the ledger holds back, and why (in file order).
     pub held: Vec<(usize, Held)>,
+    /// A failures file's rows left out of its re-run (`--drop-permanent`, `D` in the UI).
+    pub dropped: super::rerun::Dropped,
 }
 
 /// How the account's ledger is applied to a plan (from the command's flags and the campaign).
@@ -42,6 +44,8 @@ pub enum Held {
     EarlierUnknown,
     /// The account holds the person back (43004/43101 recently, or the do-not-send list).
     Suppressed,
+    /// A failures file's row left out of its re-run: its code will not change.
+    Dropped,
 }
 
 /// What the account's delivery ledger said about a plan's rows.
@@ -241,6 +245,8 @@ pub struct Overview {
     pub concurrency: u32,
     /// How long the run takes at the configured rate.
     pub estimate: Duration,
+    /// A failures file's rows left out of this re-run, by code, and the file that holds them.
+    pub dropped: super::rerun::Dropped,
 }
 
 impl Overview {
@@ -269,6 +275,7 @@ impl Overview {
             rate: c.config.send.rate,
             concurrency: c.config.send.concurrency,
             estimate: Duration::from_secs_f64(to_send as f64 / f64::from(c.config.send.rate.max(1))),
+            dropped: super::rerun::Dropped::default(),
         }
     }
 }

@@ -111,6 +111,9 @@ impl RunReport {
                 ),
             );
         }
+        if t.dropped > 0 {
+            say(LineKind::Info, tr!("rerun.report", count = thousands(t.dropped)));
+        }
         if t.elsewhere + t.elsewhere_unknown > 0 {
             say(
                 LineKind::Info,

@@ -51,6 +51,8 @@ pub struct SendOptions {
     pub refresh_templates: bool,
     /// Send nothing before this time (`--at`).
     pub at: Option<String>,
+    /// A failures file re-run without its permanent failures (`--drop-permanent`).
+    pub drop_permanent: bool,
 }
 
 /// Why a send cannot start. Exit code 2: nothing was sent.
@@ -74,6 +76,10 @@ pub enum PrepareError {
     /// The HTTP client cannot be built for the API base.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// `--drop-permanent` on a list that is not a failures file, or its dropped rows cannot be
+    /// written.
+    #[error(transparent)]
+    Rerun(#[from] super::rerun::RerunError),
     /// The embedded mock did not start.
     #[error("{}", crate::tr!("err.prepare_error.mock", value0 = .0.to_string()))]
     Mock(std::io::Error),
@@ -94,6 +100,7 @@ impl PrepareError {
     pub fn exit(&self) -> Exit {
         match self {
             PrepareError::Journal(e) if e.is_storage() => Exit::LocalWrite,
+            PrepareError::Rerun(super::rerun::RerunError::Write { .. }) => Exit::LocalWrite,
             _ => Exit::Input,
         }
     }
@@ -207,6 +214,9 @@ impl Session {
         }
         let mut plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
         plan.consult(&campaign, &ledger, Some(journal_id), super::ledger::rules(&campaign, opts))?;
+        if opts.drop_permanent {
+            super::rerun::drop_from(&mut plan, &campaign, &super::rerun::DropRules::permanent())?;
+        }
         writer.append(crate::journal::Line::Run {
             at: crate::journal::unix_now(),
             pending: plan.to_send.len(),
@@ -259,6 +269,7 @@ impl Session {
             template_notes: self.template.notes.clone(),
             api: self.sender.client.base().to_string(),
             route: self.sender.client.http().route(),
+            dropped: self.plan.dropped.clone(),
             ..Overview::of(&self.campaign, self.plan.to_send.len())
         }
     }
@@ -453,10 +464,11 @@ impl Session {
         }
     }
 
-    /// The command that re-runs the failures file, with every flag it needs.
+    /// The command that re-runs the failures file, with every flag it needs; it leaves out the
+    /// rows whose code will not change (`--drop-permanent`: they are kept in a file of their own).
     pub fn rerun_command(&self) -> String {
         let mut cmd = format!(
-            "wxsend send {} --csv {}",
+            "wxsend send {} --csv {} --drop-permanent",
             shell_quote(&self.campaign.config.path.display().to_string()),
             shell_quote(&self.files.failures.display().to_string())
         );
@@ -469,6 +481,9 @@ impl Session {
         let mut cmd = format!("wxsend send {}", shell_quote(&self.campaign.config.path.display().to_string()));
         if let Some(csv) = &self.options.csv {
             cmd.push_str(&format!(" --csv {}", shell_quote(&csv.display().to_string())));
+        }
+        if self.options.drop_permanent {
+            cmd.push_str(" --drop-permanent");
         }
         self.push_common_flags(&mut cmd);
         cmd

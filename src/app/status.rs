@@ -154,6 +154,7 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
                         super::plan::Held::AlreadySent => "already_sent",
                         super::plan::Held::EarlierUnknown => "earlier_unknown",
                         super::plan::Held::Suppressed => "suppressed",
+                        super::plan::Held::Dropped => "dropped",
                     },
                 })
                 .collect();

@@ -20,6 +20,7 @@ pub fn run(args: SendArgs) -> Result<Exit, Error> {
         skip_template_check: args.skip_template_check,
         refresh_templates: args.refresh_templates,
         at: args.at,
+        drop_permanent: args.drop_permanent,
     };
     // Someone can answer when standard input is a terminal: the terminal UI's popup, or a
     // headless y/N prompt.

@@ -197,6 +197,9 @@ fn confirm_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     for line in o.ledger.lines() {
         lines.push(field("popup.confirm.ledger", line).style(theme.warn()));
     }
+    if let Some(line) = o.dropped.line() {
+        lines.push(Line::styled(line, theme.warn()));
+    }
     for w in &o.warnings {
         lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));
     }
