@@ -187,21 +187,16 @@ impl TokenCache {
         let failing = self.snapshot().map(|c| c.token.clone());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            // The store's token, unless it is the one that just failed here.
-            if let Some((token, left)) = store.current().await.map_err(|e| TokenError::Shared(e.to_string()))? {
-                if failing.as_ref().is_none_or(|f| f.expose() != token) && left > Duration::from_secs(60) {
-                    let now = SystemTime::now();
-                    let token = AccessToken::new(token);
-                    self.store_memory(Cached {
-                        token: token.clone(),
-                        obtained_at: now,
-                        expires_at: Some(now + left),
-                        ttl: Some(left),
-                    });
-                    return Ok(token);
-                }
+            if let Some(token) = self.from_store(&*store, failing.as_ref()).await? {
+                return Ok(token);
             }
             if store.try_lock().await.map_err(|e| TokenError::Shared(e.to_string()))? {
+                // Another process may have published and let go of the lock between the read
+                // above and this lock: read again before fetching, or both would fetch.
+                if let Some(token) = self.from_store(&*store, failing.as_ref()).await? {
+                    let _ = store.unlock().await;
+                    return Ok(token);
+                }
                 let fetched = self.fetch_from_source().await;
                 let published = match &fetched {
                     Ok(token) => {
@@ -226,6 +221,30 @@ impl TokenCache {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The store's token, kept here too, unless it is `failing` (the one that just failed here)
+    /// or has under a minute left.
+    async fn from_store(
+        &self,
+        store: &dyn TokenStore,
+        failing: Option<&AccessToken>,
+    ) -> Result<Option<AccessToken>, TokenError> {
+        let Some((token, left)) = store.current().await.map_err(|e| TokenError::Shared(e.to_string()))? else {
+            return Ok(None);
+        };
+        if failing.is_some_and(|f| f.expose() == token) || left <= Duration::from_secs(60) {
+            return Ok(None);
+        }
+        let now = SystemTime::now();
+        let token = AccessToken::new(token);
+        self.store_memory(Cached {
+            token: token.clone(),
+            obtained_at: now,
+            expires_at: Some(now + left),
+            ttl: Some(left),
+        });
+        Ok(Some(token))
     }
 
     async fn fetch_from_source(&self) -> Result<AccessToken, TokenError> {
