@@ -187,13 +187,13 @@ impl TokenCache {
         let failing = self.snapshot().map(|c| c.token.clone());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(token) = self.from_store(&*store, failing.as_ref()).await? {
+            if let Some(token) = self.read_store(&*store, failing.as_ref()).await? {
                 return Ok(token);
             }
             if store.try_lock().await.map_err(|e| TokenError::Shared(e.to_string()))? {
                 // Another process may have published and let go of the lock between the read
                 // above and this lock: read again before fetching, or both would fetch.
-                if let Some(token) = self.from_store(&*store, failing.as_ref()).await? {
+                if let Some(token) = self.read_store(&*store, failing.as_ref()).await? {
                     let _ = store.unlock().await;
                     return Ok(token);
                 }
@@ -225,7 +225,7 @@ impl TokenCache {
 
     /// The store's token, kept here too, unless it is `failing` (the one that just failed here)
     /// or has under a minute left.
-    async fn from_store(
+    async fn read_store(
         &self,
         store: &dyn TokenStore,
         failing: Option<&AccessToken>,
