@@ -72,10 +72,15 @@ fn main() {
         Ok(())
     })
     .with_ignored_flag(!has_tmux);
+    let rerun = libtest_mimic::Trial::test("the_failures_are_re_run_in_place_without_the_permanent_ones", || {
+        the_failures_are_re_run_in_place_without_the_permanent_ones();
+        Ok(())
+    })
+    .with_ignored_flag(!has_tmux);
     if !has_tmux {
         eprintln!("tmux is not installed: the terminal end-to-end test is ignored (apt-get install tmux)");
     }
-    libtest_mimic::run(&args, vec![test, unverified, wide, chinese]).exit();
+    libtest_mimic::run(&args, vec![test, unverified, wide, chinese, rerun]).exit();
 }
 
 fn send_the_sample_campaign_through_the_terminal_ui() {
@@ -264,4 +269,58 @@ fn the_demo_runs_in_chinese_under_a_chinese_locale() {
     }
     let after = t.screen();
     assert!(after.contains("已完成：本次送达") && after.contains("重发失败的行"), "{after}");
+}
+
+/// `r` on the done screen re-runs the failures file just written, here: its permanent rows
+/// (43101, 40003) are left out to start with and written to the dropped file; exactly the other
+/// rows are sent, each once (counted at the mock); `r` again shows only what failed this time.
+fn the_failures_are_re_run_in_place_without_the_permanent_ones() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let server = rt.block_on(common::mock(wxsend::mock::MockConfig::default()));
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![
+        common::openid("oWx", 0),
+        common::openid("oREFUSE", 1),
+        common::openid("oERR45168_", 2),
+        common::openid("oBAD", 3),
+        common::openid("oREFUSE", 4),
+        common::openid("oERR45168_", 5),
+    ];
+    let campaign = common::write_campaign(dir.path(), "again", Some(&server.url()), "rate = 200", &rows);
+    let command = format!(
+        "WXSEND_LANG=en WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} WXSEND_LEDGER_DIR={} {} send {} --skip-template-check; sleep 30",
+        common::SECRET,
+        dir.path().join("cache").display(),
+        dir.path().join("cache/ledger").display(),
+        env!("CARGO_BIN_EXE_wxsend"),
+        campaign.display(),
+    );
+    let t = Tmux { socket: format!("wxsend-rerun-{}", std::process::id()), session: "rerun" };
+    t.run(&["new-session", "-d", "-s", t.session, "-x", "120", "-y", "40", &command]);
+    t.wait_for(" s start", 20);
+    t.keys("s");
+    t.wait_for("Send 6 messages now?", 10);
+    t.keys("y");
+    t.wait_for("this run delivered 1, failed 5", 30);
+    let first = server.stats().send_requests;
+    t.keys("r");
+    let preview = t.wait_for("re-run of the failures:", 20);
+    assert!(preview.contains("43101 ×2 (dropped 2)") && preview.contains("40003 ×1 (dropped 1)"), "{preview}");
+    assert!(preview.contains("45168 ×2"), "{preview}");
+    assert_eq!(server.stats().send_requests, first, "nothing sent before the confirm");
+    t.keys("s");
+    let confirm = t.wait_for("Send 2 messages now?", 10);
+    assert!(confirm.contains("left out and written to the dropped file first: 3 rows"), "{confirm}");
+    t.keys("y");
+    t.wait_for("this run delivered 0, failed 2", 30);
+    assert_eq!(server.stats().send_requests, first + 2, "exactly the two 45168 rows, once each");
+    let failures = dir.path().join(".wxsend/again/recipients/failed-recipients.csv");
+    let dropped = std::fs::read_to_string(failures.with_file_name("dropped-failed-recipients.csv")).unwrap();
+    assert_eq!(dropped.lines().count(), 1 + 3, "{dropped}");
+    t.keys("r");
+    let again = t.wait_for("re-run of the failures:", 20);
+    assert!(again.contains("45168 ×2") && !again.contains("43101"), "only what failed the second time:\n{again}");
+    t.keys("q");
+    drop(t);
+    drop(server);
 }

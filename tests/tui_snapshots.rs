@@ -273,3 +273,39 @@ fn emoji_and_mixed_rows() {
     a.on_key(key('s'));
     snap("confirm_emoji", &a);
 }
+
+/// A failures file re-run in place: each row with the code that put it there, the counts by
+/// code, the permanent classes left out to start with, and the confirm saying so.
+#[test]
+fn rerun_of_a_failures_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("samples/campaign.toml", dir.path().join("campaign.toml")).unwrap();
+    let mut csv = String::from(
+        "openid,name,product,amount,order_id,shipped_at,wxsend_errcode,wxsend_errmsg,wxsend_attempts,wxsend_hint\n",
+    );
+    for (i, (code, msg)) in [
+        ("43101", "user refuse to accept the msg"),
+        ("45168", "sensitive word"),
+        ("43101", "user refuse to accept the msg"),
+        ("40003", "invalid openid"),
+        ("45168", "sensitive word"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        csv.push_str(&format!(
+            "oWxpTyGJMuHbEL31IeL2HPcHyG{i:02},高峰,雨伞,167.50,SF10000{i},2026-11-12 16:00,{code},{msg},1,\n"
+        ));
+    }
+    std::fs::write(dir.path().join("recipients.csv"), csv).unwrap();
+    let c = Campaign::load(&dir.path().join("campaign.toml"), None).unwrap();
+    let brief = Briefing::of(&c, 5);
+    let mut a = App::new(Arc::new(c), &vec![RowRecord::Pending; 5], brief).with_color(false).rerunning();
+    assert_eq!(a.dropped_rows(), Some([0, 2, 3].into_iter().collect()));
+    snap("rerun_preview", &a);
+    a.on_key(key('s'));
+    let confirm = render(&a, 120, 40);
+    assert!(confirm.contains("Send 2 messages now?"), "{confirm}");
+    assert!(confirm.contains("left out and written to the dropped file first: 3 rows (40003 ×1, 43101"), "{confirm}");
+    snap("rerun_confirm", &a);
+}

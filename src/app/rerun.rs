@@ -37,6 +37,16 @@ impl DropRules {
     pub fn is_empty(&self) -> bool {
         self.codes.is_empty()
     }
+
+    /// Stop dropping rows with `code`.
+    pub fn keep_code(&mut self, code: &str) {
+        self.codes.remove(code.trim());
+    }
+
+    /// Whether every permanent class is dropped.
+    pub fn drops_permanent(&self) -> bool {
+        PERMANENT.iter().all(|c| self.codes.contains(*c))
+    }
 }
 
 /// The rows of a failures file a re-run leaves out, by code, and where they were written.
@@ -69,18 +79,26 @@ pub enum RerunError {
     },
 }
 
-/// Leave the rows `rules` drop out of `plan` (they are held, never sent) and write them to
-/// [`dropped_path`] before anything is sent, so nothing is lost.
-pub fn drop_from(plan: &mut super::plan::Plan, campaign: &Campaign, rules: &DropRules) -> Result<(), RerunError> {
+/// Leave the rows `rules` drop, and the `extra` rows the operator dropped one by one, out of
+/// `plan` (they are held, never sent) and write them to [`dropped_path`] before anything is
+/// sent, so nothing is lost.
+pub fn drop_from(
+    plan: &mut super::plan::Plan,
+    campaign: &Campaign,
+    rules: &DropRules,
+    extra: &BTreeSet<usize>,
+) -> Result<(), RerunError> {
     if errcode_column(campaign).is_none() {
         return Err(RerunError::NotAFailuresFile { path: campaign.recipients.path.clone() });
     }
-    let mut dropped = dropped_rows(campaign, rules, &BTreeSet::new());
+    let mut dropped = dropped_rows(campaign, rules, extra);
     write_dropped(campaign, &mut dropped)
         .map_err(|source| RerunError::Write { path: dropped_path(&campaign.recipients.path), source })?;
     let gone: BTreeSet<usize> = dropped.rows.iter().copied().collect();
     plan.to_send.retain(|r| !gone.contains(r));
-    plan.held.extend(dropped.rows.iter().map(|&r| (r, super::plan::Held::Dropped)));
+    // A row the ledger already holds back stays counted as that, once.
+    let held: BTreeSet<usize> = plan.held.iter().map(|(r, _)| *r).collect();
+    plan.held.extend(dropped.rows.iter().filter(|r| !held.contains(r)).map(|&r| (r, super::plan::Held::Dropped)));
     plan.held.sort_by_key(|(r, _)| *r);
     plan.dropped = dropped;
     Ok(())

@@ -215,7 +215,8 @@ impl Session {
         let mut plan = Plan::new(&campaign, &journal.replay, opts.resend_unknown);
         plan.consult(&campaign, &ledger, Some(journal_id), super::ledger::rules(&campaign, opts))?;
         if opts.drop_permanent {
-            super::rerun::drop_from(&mut plan, &campaign, &super::rerun::DropRules::permanent())?;
+            let rules = super::rerun::DropRules::permanent();
+            super::rerun::drop_from(&mut plan, &campaign, &rules, &Default::default())?;
         }
         writer.append(crate::journal::Line::Run {
             at: crate::journal::unix_now(),

@@ -38,6 +38,8 @@ pub enum Action {
     Export,
     /// Set the rate (messages per second).
     SetRate(u32),
+    /// Re-run the failures file just written, here.
+    Rerun,
     /// Test-send a row to an openid.
     TestSend {
         /// The row (0-based).
@@ -64,6 +66,8 @@ pub enum Overlay {
     Filter,
     /// Typing the openid for a test send.
     TestOpenid,
+    /// Typing the code whose rows a re-run leaves out (or takes back).
+    DropCode,
     /// Something to tell; any key closes it.
     Message(Message),
 }
@@ -79,6 +83,10 @@ pub enum Message {
     BadTestOpenid(Problem),
     /// How a test send ended.
     TestSent(TestSend),
+    /// `d`, `D` or `P` on a list that is not a failures file.
+    NotARerun,
+    /// The failures file cannot be re-run (its words).
+    RerunFailed(String),
 }
 
 /// The last thing worth telling in the footer, worded when drawn.
@@ -106,12 +114,20 @@ pub struct Briefing {
     pub template: Option<Template>,
     /// The template could not be checked: the confirm popup says so first.
     pub template_unverified: bool,
+    /// The rows the account's delivery ledger holds back (not sent by this run).
+    pub held: Vec<usize>,
 }
 
 impl Briefing {
     /// What the campaign alone tells, sending `to_send` rows (tests and previews).
     pub fn of(campaign: &Campaign, to_send: usize) -> Self {
-        Self { overview: Overview::of(campaign, to_send), quota: None, template: None, template_unverified: false }
+        Self {
+            overview: Overview::of(campaign, to_send),
+            quota: None,
+            template: None,
+            template_unverified: false,
+            held: Vec::new(),
+        }
     }
 }
 
@@ -129,13 +145,20 @@ pub struct App {
     pub(super) input: String,
     pub(super) notice: Option<Notice>,
     pub(super) color: bool,
+    /// What a re-run of a failures file leaves out (`None`: not a re-run).
+    pub(super) drops: Option<super::drops::Drops>,
 }
 
 impl App {
     /// A new app for `campaign`, with what earlier runs did (`records`, one per row) and what the
     /// operator is asked to confirm.
     pub fn new(campaign: Arc<Campaign>, records: &[RowRecord], brief: Briefing) -> Self {
-        let run = RunModel::new(&campaign, records, brief.overview.to_send);
+        let mut run = RunModel::new(&campaign, records, brief.overview.to_send);
+        for &row in &brief.held {
+            if let Some(s) = run.status.get_mut(row).filter(|s| **s == Status::Pending) {
+                *s = Status::Held;
+            }
+        }
         let mut app = Self {
             nav: Navigation::new(),
             run,
@@ -144,6 +167,7 @@ impl App {
             input: String::new(),
             notice: None,
             color: true,
+            drops: None,
             campaign,
         };
         app.rebuild_view();
@@ -159,6 +183,24 @@ impl App {
     pub fn with_color(mut self, color: bool) -> Self {
         self.color = color;
         self
+    }
+
+    /// The same app re-running a failures file: its permanent classes left out to start with,
+    /// `d`, `D` and `P` to change that before confirming.
+    pub fn rerunning(mut self) -> Self {
+        self.drops = super::drops::Drops::for_failures(&self.campaign);
+        self
+    }
+
+    /// The rows a re-run leaves out, when this is one.
+    pub fn dropped_rows(&self) -> Option<std::collections::BTreeSet<usize>> {
+        self.drops.as_ref().map(super::drops::Drops::dropped_rows)
+    }
+
+    /// How many of the rows this run would send the operator left out.
+    pub(super) fn dropped_to_send(&self) -> usize {
+        let Some(d) = &self.drops else { return 0 };
+        (0..self.run.status.len()).filter(|&r| self.run.status[r] == Status::Pending && d.is_dropped(r)).count()
     }
 
     /// Set how many table rows fit (from the terminal's height), for page moves.
@@ -302,7 +344,7 @@ impl App {
                 }
                 Action::None
             }
-            Overlay::Filter | Overlay::TestOpenid => match key.code {
+            Overlay::Filter | Overlay::TestOpenid | Overlay::DropCode => match key.code {
                 KeyCode::Esc => {
                     self.overlay = None;
                     self.input.clear();
@@ -318,6 +360,11 @@ impl App {
                     if overlay == Overlay::Filter {
                         self.nav.filter = text;
                         self.rebuild_view();
+                        Action::None
+                    } else if overlay == Overlay::DropCode {
+                        if let Some(d) = self.drops.as_mut() {
+                            d.toggle_code(&text);
+                        }
                         Action::None
                     } else {
                         match (self.selected_row(), crate::campaign::validate::check_openid(&text)) {
@@ -384,10 +431,33 @@ impl App {
                 }
             }
             Command::RateDown => Action::SetRate(self.run.rate.saturating_sub(rate_step(self.run.rate)).max(1)),
+            Command::Rerun => Action::Rerun,
+            Command::DropRow | Command::DropCode | Command::DropPermanent => {
+                self.drop(command);
+                Action::None
+            }
             other => {
                 self.navigate(other);
                 Action::None
             }
+        }
+    }
+
+    /// `d`, `D`, `P`: what a re-run leaves out.
+    fn drop(&mut self, command: Command) {
+        let row = self.selected_row();
+        let Some(drops) = self.drops.as_mut() else {
+            self.overlay = Some(Overlay::Message(Message::NotARerun));
+            return;
+        };
+        match (command, row) {
+            (Command::DropRow, Some(row)) => drops.toggle_row(row),
+            (Command::DropCode, _) => {
+                self.input.clear();
+                self.overlay = Some(Overlay::DropCode);
+            }
+            (Command::DropPermanent, _) => drops.toggle_permanent(),
+            _ => {}
         }
     }
 

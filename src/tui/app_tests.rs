@@ -188,3 +188,28 @@ fn following_tracks_the_newest_row_until_the_operator_scrolls() {
     a.on_key(key('G'));
     assert!(a.nav.follow);
 }
+
+#[test]
+fn r_re_runs_only_from_the_done_screen_and_drops_need_a_failures_file() {
+    let mut a = app();
+    assert_eq!(a.on_key(key('r')), Action::None, "nothing to re-run before sending");
+    assert_eq!(a.on_key(key('d')), Action::None);
+    assert_eq!(a.overlay, Some(Overlay::Message(Message::NotARerun)));
+    a.on_key(code(KeyCode::Esc));
+    let mut a = sending();
+    a.on_event(&Event::Done(Box::new(crate::engine::Summary {
+        counters: Counters::default(),
+        reason: crate::engine::EndReason::Completed,
+        achieved_rate: 0.0,
+        token: crate::wechat::TokenStatus {
+            source: "stable",
+            token: None,
+            age_secs: None,
+            expires_in_secs: None,
+            requests: 0,
+            refreshes: 0,
+            from_disk: false,
+        },
+    })));
+    assert_eq!(a.on_key(key('r')), Action::Rerun);
+}

@@ -52,6 +52,14 @@ pub enum Command {
     RateUp,
     /// Lower the rate.
     RateDown,
+    /// Re-run the failures file just written, here.
+    Rerun,
+    /// Leave the selected row out of a re-run (again: take it back).
+    DropRow,
+    /// Leave every row with a code out of a re-run (asks which).
+    DropCode,
+    /// Leave the permanent classes out of a re-run, or take them back.
+    DropPermanent,
 }
 
 /// One entry of the key table.
@@ -155,6 +163,38 @@ pub const BINDINGS: &[Binding] = &[
         screens: &[Sending],
         command: Command::RateDown,
         help: "keys.rate_down",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::Char('r')],
+        label: "r",
+        screens: &[Done],
+        command: Command::Rerun,
+        help: "keys.rerun",
+        footer: Some("keys.rerun_word"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('d')],
+        label: "d",
+        screens: &[Preview],
+        command: Command::DropRow,
+        help: "keys.drop_row",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::Char('D')],
+        label: "D",
+        screens: &[Preview],
+        command: Command::DropCode,
+        help: "keys.drop_code",
+        footer: None,
+    },
+    Binding {
+        keys: &[KeyCode::Char('P')],
+        label: "P",
+        screens: &[Preview],
+        command: Command::DropPermanent,
+        help: "keys.drop_permanent",
         footer: None,
     },
     Binding {

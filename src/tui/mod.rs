@@ -2,6 +2,8 @@
 //! carries out the actions it asks for. The terminal is restored on every way out.
 
 pub mod app;
+mod driver;
+mod drops;
 pub mod keys;
 mod model;
 mod nav;
@@ -15,16 +17,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEventKind};
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent};
 use ratatui::crossterm::execute;
 use tokio::sync::mpsc;
 
 pub use app::{Action, App, Briefing, Message, Notice};
+use driver::Driver;
 
-use crate::app::text::printable;
-use crate::app::{Consent, Exit, Gate, Run, Session, TestSend};
+use crate::app::{Consent, Exit, Gate, Session};
 use crate::app::{PreflightError, QuotaCheck};
-use crate::engine::{Event, Handle};
 
 /// Whether colours are allowed (<https://no-color.org>).
 pub fn colors_allowed() -> bool {
@@ -56,61 +57,31 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, StartError>
     let mut app = app_for(&session, quota);
     let mut screen = Screen::open().map_err(StartError::Terminal)?;
     let mut input = Input::start();
-    let mut driver = Driver::new(&session);
+    let mut driver = Driver::new(session);
     match &gate {
         Gate::Go => driver.apply(&mut app, Action::Start),
         Gate::Ask(questions) if consent.yes => app.ask_to_start(questions),
         Gate::Ask(_) | Gate::Nothing | Gate::Refuse(_) => {}
     }
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    while !driver.quit {
-        if let Ok(size) = screen.terminal.size() {
-            app.set_page(size.height.saturating_sub(16) as usize);
-        }
-        if screen.terminal.draw(|f| app.draw(f)).is_err() {
+    loop {
+        driver.drive(&mut app, &mut screen, &mut input).await;
+        if !driver.rerun {
             break;
         }
-        let action = tokio::select! {
-            ev = input.events.recv() => match ev {
-                Some(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => app.on_key(k),
-                Some(TermEvent::Mouse(m)) => {
-                    app.on_mouse(m);
-                    Action::None
-                }
-                Some(_) => Action::None,
-                None => Action::Quit,
-            },
-            ev = async {
-                match driver.engine.as_mut() {
-                    Some(run) => run.next().await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                driver.on_engine(&mut app, ev).await;
-                Action::None
+        // `r` on the done screen: the failures file just written, as the next list.
+        match driver.next_session().await {
+            Ok((session, quota)) => {
+                app = app_for(&session, quota).rerunning();
+                driver = Driver::new(session);
             }
-            Some(exported) = driver.exports.recv() => {
-                app.notify(match exported {
-                    Ok(n) => app::Notice::Exported(n, session.files.failures.clone()),
-                    Err(e) => app::Notice::ExportFailed(e),
-                });
-                Action::None
+            Err(why) => {
+                driver.rerun = false;
+                app.tell(app::Message::RerunFailed(why));
             }
-            Some(done) = driver.tests.recv() => {
-                app.tell(app::Message::TestSent(done));
-                Action::None
-            }
-            _ = tick.tick() => {
-                if let Some(run) = &driver.engine {
-                    app.set_shared(run.shared_view());
-                }
-                Action::None
-            }
-        };
-        driver.apply(&mut app, action);
+        }
     }
     if driver.forced {
-        let _ = tokio::time::timeout(Duration::from_millis(500), session.writer.flush()).await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), driver.session.writer.flush()).await;
     }
     // The input thread, then the terminal, are given back before anything is printed.
     drop(input);
@@ -125,14 +96,15 @@ fn app_for(session: &Session, quota: QuotaCheck) -> App {
         quota: Some(quota),
         template: session.template.template.clone(),
         template_unverified: session.template_needs_consent().is_some(),
+        held: session.plan.held.iter().map(|(row, _)| *row).collect(),
     };
     App::new(session.campaign.clone(), &session.journal.replay.rows, brief).with_color(colors_allowed())
 }
 
 /// The terminal while the UI owns it: the alternate screen and the mouse, given back when it is
 /// dropped (ratatui's own panic hook restores the screen; ours gives the mouse back).
-struct Screen {
-    terminal: ratatui::DefaultTerminal,
+pub(super) struct Screen {
+    pub(super) terminal: ratatui::DefaultTerminal,
 }
 
 impl Screen {
@@ -158,8 +130,8 @@ impl Drop for Screen {
 
 /// The terminal's keys and mouse, read on a thread of their own (crossterm blocks) and handed
 /// over on a channel; the thread ends when this is dropped.
-struct Input {
-    events: mpsc::Receiver<TermEvent>,
+pub(super) struct Input {
+    pub(super) events: mpsc::Receiver<TermEvent>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -188,100 +160,6 @@ impl Drop for Input {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
-        }
-    }
-}
-
-/// What the UI's actions act on: the run (once launched), the test sends and failures exports
-/// running in tasks of their own, and how the UI ends.
-struct Driver<'a> {
-    session: &'a Session,
-    engine: Option<Run>,
-    exit_code: Option<Exit>,
-    /// The operator quit.
-    quit: bool,
-    /// The operator quit while sending.
-    forced: bool,
-    tests: mpsc::Receiver<TestSend>,
-    test_tx: mpsc::Sender<TestSend>,
-    exports: mpsc::Receiver<Result<usize, crate::app::export::ExportError>>,
-    export_tx: mpsc::Sender<Result<usize, crate::app::export::ExportError>>,
-}
-
-impl<'a> Driver<'a> {
-    fn new(session: &'a Session) -> Self {
-        let (test_tx, tests) = mpsc::channel(8);
-        let (export_tx, exports) = mpsc::channel(4);
-        Self { session, engine: None, exit_code: None, quit: false, forced: false, tests, test_tx, exports, export_tx }
-    }
-
-    /// An engine event: to the app; at the end, the run's report.
-    async fn on_engine(&mut self, app: &mut App, ev: Option<Event>) {
-        let Some(ev) = ev else {
-            self.engine = None;
-            return;
-        };
-        app.on_event(&ev);
-        if let Event::Done(summary) = &ev {
-            let report = self.session.finish(summary).await;
-            self.exit_code = Some(report.exit);
-            app.finished(report);
-            self.engine = None;
-            self.quit |= app.quit_when_done();
-        }
-    }
-
-    /// After the terminal is given back: the run's report, and how the UI ended.
-    fn end(&self, app: &App) -> Exit {
-        if let Some(report) = app.report() {
-            for line in report.lines() {
-                eprintln!("{}", printable(&line.text));
-            }
-        }
-        if self.forced {
-            let journal = self.session.files.journal.display().to_string();
-            eprintln!("{}", crate::tr!("tui.quit_while_sending", journal = journal));
-            return Exit::Partial;
-        }
-        self.exit_code.unwrap_or_else(|| self.session.exit_without_sending())
-    }
-
-    /// Carry out what the app asked for.
-    fn apply(&mut self, app: &mut App, action: Action) {
-        let handle = |engine: &Option<Run>, f: &dyn Fn(&Handle)| {
-            if let Some(run) = engine {
-                f(&run.handle);
-            }
-        };
-        match action {
-            Action::None => {}
-            Action::Quit => {
-                self.forced = self.engine.is_some();
-                self.quit = true;
-            }
-            Action::Start => {
-                self.engine = Some(self.session.launch());
-                app.started();
-            }
-            Action::Pause => handle(&self.engine, &Handle::pause),
-            Action::Resume => handle(&self.engine, &Handle::resume),
-            Action::Stop => handle(&self.engine, &Handle::stop),
-            Action::SetRate(r) => handle(&self.engine, &|h| h.set_rate(r)),
-            Action::Export => {
-                // In a task of its own, the replay on a blocking thread: frames keep coming.
-                app.notify(app::Notice::Exporting);
-                let (exporter, tx) = (self.session.exporter(), self.export_tx.clone());
-                tokio::spawn(async move {
-                    let _ = tx.send(exporter.run().await).await;
-                });
-            }
-            Action::TestSend { row, openid } => {
-                app.notify(app::Notice::TestSending(row, openid.clone()));
-                let (tester, tx) = (self.session.tester(), self.test_tx.clone());
-                tokio::spawn(async move {
-                    let _ = tx.send(tester.send(row, &openid).await).await;
-                });
-            }
         }
     }
 }

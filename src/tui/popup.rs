@@ -108,6 +108,16 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
             ];
             show(frame, &tr!("popup.test.title"), lines, 70);
         }
+        Overlay::DropCode => {
+            let lines = vec![
+                Line::from(vec![
+                    Span::styled(tr!("popup.drop.prompt"), theme.title()),
+                    Span::raw(format!("{}▏", app.input)),
+                ]),
+                Line::styled(tr!("popup.drop.how"), theme.dim()),
+            ];
+            show(frame, &tr!("popup.drop.title"), lines, 70);
+        }
         Overlay::Message(text) => {
             let lines = vec![
                 Line::raw(message_text(app, text)),
@@ -150,6 +160,8 @@ pub(super) fn message_text(app: &App, message: &Message) -> String {
         }
         Message::BadTestOpenid(problem) => tr!("popup.message.not_sent", problem = problem.to_string()),
         Message::TestSent(done) => done.to_string(),
+        Message::NotARerun => tr!("popup.message.not_a_rerun"),
+        Message::RerunFailed(why) => tr!("popup.message.rerun_failed", why = why.clone()),
     }
 }
 
@@ -161,7 +173,10 @@ fn confirm_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     let quota = b.quota.as_ref().and_then(|q| q.describe()).unwrap_or_else(|| tr!("popup.confirm.not_reported"));
     let field = |label: &str, value: String| Line::raw(format!("{}{value}", pad(&tr!(label), 11)));
     let mut lines = vec![
-        Line::styled(tr!("popup.confirm.question", count = thousands(o.to_send)), theme.title()),
+        Line::styled(
+            tr!("popup.confirm.question", count = thousands(o.to_send.saturating_sub(app.dropped_to_send()))),
+            theme.title(),
+        ),
         Line::raw(""),
         field("popup.confirm.kind", o.kind.to_string()),
         field("popup.confirm.template", o.template_id.clone()),
@@ -199,6 +214,21 @@ fn confirm_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     }
     if let Some(line) = o.dropped.line() {
         lines.push(Line::styled(line, theme.warn()));
+    }
+    if let Some(d) = &app.drops {
+        let codes: Vec<String> = d
+            .counts()
+            .into_iter()
+            .filter(|(_, (_, out))| *out > 0)
+            .map(|(c, (_, out))| format!("{c} ×{out}"))
+            .collect();
+        let count = d.dropped_rows().len();
+        if count > 0 {
+            lines.push(Line::styled(
+                tr!("popup.confirm.will_drop", count = count, codes = codes.join(", ")),
+                theme.warn(),
+            ));
+        }
     }
     for w in &o.warnings {
         lines.push(Line::styled(format!("⚠ {w}"), theme.warn()));

@@ -23,6 +23,8 @@ pub enum Status {
     DeliveredBefore,
     /// Failed in an earlier run.
     FailedBefore,
+    /// Held back by the account's delivery ledger (sent before, refused recently, do-not-send).
+    Held,
     /// Another sender on Redis had it (`unknown`: it sent it without an answer).
     Elsewhere {
         /// Sent there without an answer.

@@ -110,12 +110,21 @@ fn mapped_columns(app: &App) -> Vec<usize> {
 
 fn check_label(app: &App, row: usize, theme: Theme) -> (String, Style) {
     let first = app.campaign.checks.problems_of(row).first().map(|(_, p)| p.label());
+    if let Some(d) = &app.drops {
+        if d.is_dropped(row) {
+            return (tr!("tui.rerun.dropped", code = d.code(row)), theme.warn());
+        }
+        if app.run.status[row] == Status::Pending {
+            return (d.code(row).to_string(), theme.bad());
+        }
+    }
     match app.run.status[row] {
         Status::Invalid => (first.unwrap_or_else(|| tr!("tui.status.invalid")), theme.bad()),
         Status::Duplicate => (tr!("tui.status.duplicate"), theme.warn()),
         Status::DeliveredBefore => (tr!("tui.status.sent_before"), theme.dim()),
         Status::FailedBefore => (tr!("tui.status.failed_before"), theme.bad()),
         Status::Unknown => (tr!("tui.status.unknown"), theme.warn()),
+        Status::Held => (tr!("tui.status.held"), theme.dim()),
         _ => match first {
             Some(w) => (tr!("tui.status.ready_but", warning = w), theme.warn()),
             None => (tr!("tui.status.ready"), theme.ok()),
@@ -124,8 +133,22 @@ fn check_label(app: &App, row: usize, theme: Theme) -> (String, Style) {
 }
 
 fn preview(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let warnings: Vec<Line> =
+    let mut warnings: Vec<Line> =
         app.campaign.warnings.iter().map(|w| Line::styled(format!(" ⚠ {w}"), theme.warn())).collect();
+    if let Some(d) = &app.drops {
+        let counts: Vec<String> = d
+            .counts()
+            .into_iter()
+            .map(|(c, (n, out))| {
+                if out > 0 {
+                    tr!("tui.rerun.count_dropped", code = c, count = n, dropped = out)
+                } else {
+                    format!("{c} ×{n}")
+                }
+            })
+            .collect();
+        warnings.push(Line::styled(tr!("tui.rerun.header", counts = counts.join(" · ")), theme.accent()));
+    }
     let [head, warn, body] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(if warnings.is_empty() { 0 } else { 2 }),
@@ -188,6 +211,10 @@ fn message(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let c = &app.campaign;
     let mut lines: Vec<Line> = Vec::new();
     let Some(row) = c.recipients.row(r) else { return };
+    if let Some(d) = &app.drops {
+        let hint = d.hint(r).map(|h| format!(" — {h}")).unwrap_or_default();
+        lines.push(Line::styled(format!("⚠ {}{hint}", d.code(r)), theme.bad()));
+    }
     for (_, p) in c.checks.problems_of(r) {
         let style = if p.severity() == crate::campaign::Severity::Error { theme.bad() } else { theme.warn() };
         lines.push(Line::styled(format!("⚠ {p}"), style));
@@ -271,6 +298,7 @@ fn status_cell(app: &App, row: usize, theme: Theme) -> (String, Style) {
         Status::Unknown => (tr!("tui.status.unknown"), theme.warn()),
         Status::DeliveredBefore => (tr!("tui.status.sent_before"), theme.dim()),
         Status::FailedBefore => (tr!("tui.status.failed_before"), theme.bad()),
+        Status::Held => (tr!("tui.status.held"), theme.dim()),
         Status::Elsewhere { unknown: false } => (tr!("tui.status.elsewhere"), theme.dim()),
         Status::Elsewhere { unknown: true } => (tr!("tui.status.elsewhere_unknown"), theme.warn()),
     }
