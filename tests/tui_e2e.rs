@@ -136,6 +136,19 @@ fn send_the_sample_campaign_through_the_terminal_ui() {
     assert!(state.join("journal.jsonl").exists());
 }
 
+/// The shell command that sends `campaign` in English with the test secret, its token cache and
+/// ledger under `dir`, then waits so that the pane stays readable.
+fn send_in_shell(dir: &Path, campaign: &Path, extra: &str) -> String {
+    format!(
+        "WXSEND_LANG=en WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} WXSEND_LEDGER_DIR={} {} send {} {extra}; sleep 30",
+        common::SECRET,
+        dir.join("cache").display(),
+        dir.join("cache/ledger").display(),
+        env!("CARGO_BIN_EXE_wxsend"),
+        campaign.display(),
+    )
+}
+
 /// An app without permission to list its templates (48001): `send --yes` in the terminal UI
 /// opens the confirm popup with the template's question first and sends nothing until it is
 /// answered; `--skip-template-check --yes` sends at once.
@@ -151,14 +164,7 @@ fn yes_with_an_unverified_template_asks_and_sends_nothing_until_answered() {
         &common::mixed_openids(5, 0, 0),
     );
     let run = |extra: &str, name: &str| {
-        let command = format!(
-            "WXSEND_LANG=en WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} WXSEND_LEDGER_DIR={} {} send {} --yes {extra}; sleep 30",
-            common::SECRET,
-            dir.path().join("cache").display(),
-            dir.path().join("cache/ledger").display(),
-            env!("CARGO_BIN_EXE_wxsend"),
-            campaign.display(),
-        );
+        let command = send_in_shell(dir.path(), &campaign, &format!("--yes {extra}"));
         let t = Tmux { socket: format!("wxsend-e2e-{name}-{}", std::process::id()), session: "e2e" };
         t.run(&["new-session", "-d", "-s", t.session, "-x", "120", "-y", "40", &command]);
         t
@@ -287,14 +293,7 @@ fn the_failures_are_re_run_in_place_without_the_permanent_ones() {
         common::openid("oERR45168_", 5),
     ];
     let campaign = common::write_campaign(dir.path(), "again", Some(&server.url()), "rate = 200", &rows);
-    let command = format!(
-        "WXSEND_LANG=en WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} WXSEND_LEDGER_DIR={} {} send {} --skip-template-check; sleep 30",
-        common::SECRET,
-        dir.path().join("cache").display(),
-        dir.path().join("cache/ledger").display(),
-        env!("CARGO_BIN_EXE_wxsend"),
-        campaign.display(),
-    );
+    let command = send_in_shell(dir.path(), &campaign, "--skip-template-check");
     let t = Tmux { socket: format!("wxsend-rerun-{}", std::process::id()), session: "rerun" };
     t.run(&["new-session", "-d", "-s", t.session, "-x", "120", "-y", "40", &command]);
     t.wait_for(" s start", 20);

@@ -158,14 +158,14 @@ pub fn load_accounts(path: &Path) -> Result<IndexMap<String, Account>, LoadError
 /// use (without credentials), CA file. Never a secret.
 pub fn describe(name: &str, a: &Account) -> String {
     let proxy = match a.proxy.as_deref().map(ProxySetting::parse) {
-        None => "proxy from the environment".to_string(),
-        Some(Ok(ProxySetting::Off)) => "no proxy".to_string(),
+        None | Some(Ok(ProxySetting::Environment)) => tr!("accounts.proxy_env"),
+        Some(Ok(ProxySetting::Off)) => tr!("accounts.no_proxy"),
         Some(Ok(ProxySetting::Url(u))) => {
             let uri: http::Uri = u.parse().unwrap_or_default();
-            format!("proxy http://{}:{}", uri.host().unwrap_or("?"), uri.port_u16().unwrap_or(80))
+            let proxy = format!("http://{}:{}", uri.host().unwrap_or("?"), uri.port_u16().unwrap_or(80));
+            tr!("route.proxy", proxy = proxy, credentials = "")
         }
-        Some(Ok(ProxySetting::Environment)) => "proxy from the environment".to_string(),
-        Some(Err(e)) => format!("proxy: {e}"),
+        Some(Err(e)) => tr!("accounts.bad_proxy", problem = e.to_string()),
     };
     let token = a.token.clone().unwrap_or_else(|| "stable".into());
     let token = match token.strip_prefix("url:").and_then(|u| u.split('?').next()) {
@@ -173,27 +173,26 @@ pub fn describe(name: &str, a: &Account) -> String {
         None => token,
     };
     let secret = if token == "component" {
-        format!(
-            "platform {}, its secret from ${}, ticket {}, refresh token in {}",
-            a.component_appid.as_deref().unwrap_or("?"),
-            a.component_secret_env.as_deref().unwrap_or(DEFAULT_COMPONENT_SECRET_ENV),
-            a.ticket.as_deref().unwrap_or("?"),
-            a.refresh_token.as_deref().unwrap_or("a file (or Redis when shared)")
+        tr!(
+            "accounts.platform",
+            platform = a.component_appid.as_deref().unwrap_or("?"),
+            env = a.component_secret_env.as_deref().unwrap_or(DEFAULT_COMPONENT_SECRET_ENV),
+            ticket = a.ticket.as_deref().unwrap_or("?"),
+            store = a.refresh_token.clone().unwrap_or_else(|| tr!("accounts.refresh_default"))
         )
     } else {
-        format!("secret from ${}", a.secret_env.as_deref().unwrap_or(DEFAULT_SECRET_ENV))
+        tr!("accounts.secret", env = a.secret_env.as_deref().unwrap_or(DEFAULT_SECRET_ENV))
     };
-    format!(
-        "{name}: appid {}, token {}, {secret}, api {}, {proxy}{}",
-        a.appid,
-        token,
-        a.api_base.as_deref().unwrap_or(DEFAULT_API_BASE),
-        a.ca_file.as_ref().map(|f| format!(", ca_file {}", f.display())).unwrap_or_default()
-    ) + &a
+    let ca = a.ca_file.as_ref().map(|f| tr!("accounts.ca_file", file = f.display().to_string())).unwrap_or_default();
+    let shared = a
         .redis
         .as_deref()
-        .map(|r| format!(", shared through {}", super::shared::without_credentials(r)))
-        .unwrap_or_default()
+        .map(|r| tr!("accounts.shared", redis = super::shared::without_credentials(r)))
+        .unwrap_or_default();
+    let api = a.api_base.as_deref().unwrap_or(DEFAULT_API_BASE);
+    tr!("accounts.line", name = name, appid = a.appid.clone(), token = token, secret = secret, api = api, proxy = proxy)
+        + &ca
+        + &shared
 }
 
 /// `[wechat]` of the campaign at `path` (text `text`), with its account's keys filled in; the
@@ -224,8 +223,12 @@ pub(crate) fn resolve_wechat(
             path,
             text,
         )?)),
-        Some((t, Some(offset))) => TokenSpec::parse(&t).map_err(|m| at(offset, format!("`token`: {m}")))?,
-        Some((t, None)) => TokenSpec::parse(&t).map_err(|m| of_account(format!("`token` of the account: {m}")))?,
+        Some((t, Some(offset))) => {
+            TokenSpec::parse(&t).map_err(|m| at(offset, tr!("account.token", problem = m.to_string())))?
+        }
+        Some((t, None)) => {
+            TokenSpec::parse(&t).map_err(|m| of_account(tr!("account.account_token", problem = m.to_string())))?
+        }
         None => TokenSpec::Stable,
     };
     if !is_component {
@@ -237,7 +240,7 @@ pub(crate) fn resolve_wechat(
         Some((r, offset)) => match refresh_store(&r) {
             Some(store) => Some(store),
             None => {
-                let message = format!("`refresh_token` = {:?}: use \"file\" (a private file in the token cache folder) or \"redis\" (shared by every host)", r.trim());
+                let message = tr!("account.refresh_token", value = format!("{:?}", r.trim()));
                 return Err(match offset {
                     Some(offset) => at(offset, message),
                     None => of_account(message),
@@ -251,14 +254,14 @@ pub(crate) fn resolve_wechat(
             b.into_inner()
         }
         (None, Some(b)) => {
-            check_api_base(&b).map_err(|m| of_account(format!("the account's {m}")))?;
+            check_api_base(&b).map_err(|m| of_account(tr!("account.of_account", problem = m.to_string())))?;
             b
         }
         (None, None) => DEFAULT_API_BASE.to_string(),
     };
     if network.proxy.is_none() {
         if let Some(p) = a.proxy {
-            ProxySetting::parse(&p).map_err(|m| of_account(format!("the account's {m}")))?;
+            ProxySetting::parse(&p).map_err(|m| of_account(tr!("account.of_account", problem = m.to_string())))?;
             network.proxy = Some(Spanned::new(0..0, p));
         }
     }

@@ -33,7 +33,10 @@ impl RawNetwork {
         let ms = |v: Option<Spanned<u64>>, default: Duration, key: &str| match v {
             None => Ok(default),
             Some(v) if (100..=600_000).contains(v.get_ref()) => Ok(Duration::from_millis(*v.get_ref())),
-            Some(v) => Err(err(v.span().start, format!("`{key}` = {}: must be from 100 to 600000", v.get_ref()))),
+            Some(v) => Err(err(
+                v.span().start,
+                crate::tr!("config.range", key = key, value = v.get_ref(), min = 100, max = 600_000),
+            )),
         };
         let proxy = match self.proxy {
             None => ProxySetting::Environment,

@@ -189,7 +189,7 @@ impl Table {
                     problems.push(CellProblem {
                         row: index,
                         column: headers[col].clone(),
-                        detail: format!("the cell holds the formula error {e}"),
+                        detail: crate::tr!("workbook.formula_error", error = e.to_string()),
                     });
                 } else if col == openid_index && !matches!(cell, Data::String(_)) {
                     problems.push(CellProblem {

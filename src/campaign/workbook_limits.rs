@@ -63,7 +63,7 @@ pub fn check_declared(start: (u32, u32), end: (u32, u32)) -> Result<(), CsvProbl
             u64::from(end.0) + 1
         );
         return Err(refuse(
-            format!("the sheet declares the range {range} ({} rows × {} columns)", thousands(rows), thousands(cols)),
+            crate::tr!("workbook.range", range = range, rows = thousands(rows), columns = thousands(cols)),
             limits_words(),
         ));
     }
@@ -75,26 +75,23 @@ pub fn check_declared(start: (u32, u32), end: (u32, u32)) -> Result<(), CsvProbl
 pub fn check_cell(row: u32, col: u32, count: u64) -> Result<(), CsvProblem> {
     if row >= MAX_ROWS || col >= MAX_COLUMNS {
         return Err(refuse(
-            format!("the sheet has a value in cell {}{}", column_name(col), u64::from(row) + 1),
+            crate::tr!("workbook.cell", cell = format!("{}{}", column_name(col), u64::from(row) + 1)),
             limits_words(),
         ));
     }
     if count > MAX_CELLS {
-        return Err(refuse(
-            format!("the sheet has more than {} cells with a value", thousands(MAX_CELLS)),
-            limits_words(),
-        ));
+        return Err(refuse(crate::tr!("workbook.cells", count = thousands(MAX_CELLS)), limits_words()));
     }
     Ok(())
 }
 
 fn limits_words() -> String {
-    format!(
-        "{} rows, {} columns (up to {}) and {} cells with a value",
-        thousands(u64::from(MAX_ROWS)),
-        thousands(u64::from(MAX_COLUMNS)),
-        column_name(MAX_COLUMNS - 1),
-        thousands(MAX_CELLS)
+    crate::tr!(
+        "workbook.limits",
+        rows = thousands(u64::from(MAX_ROWS)),
+        columns = thousands(u64::from(MAX_COLUMNS)),
+        last = column_name(MAX_COLUMNS - 1),
+        cells = thousands(MAX_CELLS)
     )
 }
 
@@ -113,8 +110,8 @@ fn check_zip(bytes: &[u8]) -> Result<(), CsvProblem> {
     let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(damaged)?;
     if zip.len() > MAX_MEMBERS {
         return Err(refuse(
-            format!("the workbook is an archive of {} files", thousands(zip.len() as u64)),
-            format!("{} files", thousands(MAX_MEMBERS as u64)),
+            crate::tr!("workbook.members", count = thousands(zip.len() as u64)),
+            crate::tr!("workbook.members_limit", count = thousands(MAX_MEMBERS as u64)),
         ));
     }
     let mut declared = 0u64;
@@ -123,8 +120,8 @@ fn check_zip(bytes: &[u8]) -> Result<(), CsvProblem> {
     }
     if declared > MAX_INFLATED {
         return Err(refuse(
-            format!("the workbook inflates to {} bytes", thousands(declared)),
-            format!("{} bytes inflated", thousands(MAX_INFLATED)),
+            crate::tr!("workbook.inflates", bytes = thousands(declared)),
+            crate::tr!("workbook.inflated_limit", bytes = thousands(MAX_INFLATED)),
         ));
     }
     declared_shared_strings(&mut zip)?;
@@ -192,8 +189,8 @@ pub(super) fn xml_error(e: quick_xml::Error) -> CsvProblem {
 fn io_problem(e: &std::io::Error) -> CsvProblem {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<PastDeclared>()) {
         Some(past) => refuse(
-            format!("the workbook is damaged or hostile: {past}"),
-            format!("the sizes its archive declares ({} bytes at most)", thousands(MAX_INFLATED)),
+            crate::tr!("workbook.hostile", detail = past.to_string()),
+            crate::tr!("workbook.declared_limit", bytes = thousands(MAX_INFLATED)),
         ),
         None => damaged(e),
     }
@@ -201,8 +198,8 @@ fn io_problem(e: &std::io::Error) -> CsvProblem {
 
 fn too_many_strings(n: u64) -> CsvProblem {
     refuse(
-        format!("the workbook holds {} shared strings", thousands(n)),
-        format!("{} shared strings", thousands(MAX_SHARED_STRINGS)),
+        crate::tr!("workbook.strings", count = thousands(n)),
+        crate::tr!("workbook.strings_limit", count = thousands(MAX_SHARED_STRINGS)),
     )
 }
 

@@ -18,7 +18,7 @@ const MINI_SECTOR: usize = 64;
 const MINI_CUTOFF: u64 = 4096;
 
 fn damaged(detail: &str) -> CsvProblem {
-    CsvProblem::Workbook { detail: format!("the .xls file is damaged: {detail}") }
+    CsvProblem::Workbook { detail: crate::tr!("workbook.xls_damaged", detail = detail) }
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -196,8 +196,8 @@ pub fn check(bytes: &[u8]) -> Result<(), CsvProblem> {
             0x00FC => {
                 if let Some(unique) = u32_at(data, 4).map(u64::from).filter(|&n| n > MAX_SHARED_STRINGS) {
                     return Err(CsvProblem::WorkbookLimit {
-                        what: format!("the workbook declares {unique} shared strings"),
-                        limit: format!("{MAX_SHARED_STRINGS} shared strings"),
+                        what: crate::tr!("workbook.strings", count = unique),
+                        limit: crate::tr!("workbook.strings_limit", count = MAX_SHARED_STRINGS),
                     });
                 }
             }

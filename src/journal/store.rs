@@ -419,15 +419,15 @@ fn check_header(journal: &Path, line: &Line, fp: &Fingerprints, campaign: &Campa
     let changed = |what: String| Err(JournalError::Changed { path: journal.to_path_buf(), what });
     let source = campaign.recipients.source_name();
     if *csv_fp != fp.csv || *rows != campaign.recipients.len() {
-        return changed(format!("the recipients file {source}"));
+        return changed(crate::tr!("journal.changed_file", source = source.clone()));
     }
     if let Some(list) = list {
         if let Some(what) = binding_change(list, &fp.list) {
-            return changed(format!("how {source} is read ({what})"));
+            return changed(crate::tr!("journal.changed_reading", source = source.clone(), what = what));
         }
     }
     if *campaign_fp != fp.campaign {
-        return changed(format!("the message of {} (template, mapping or app)", campaign.config.path.display()));
+        return changed(crate::tr!("journal.changed_message", campaign = campaign.config.path.display().to_string()));
     }
     Ok(())
 }

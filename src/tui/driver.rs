@@ -8,7 +8,7 @@ use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind};
 use tokio::sync::mpsc;
 
 use super::app::{self, Action, App};
-use super::{Input, Screen};
+use super::terminal::{Input, Screen};
 use crate::app::text::printable;
 use crate::app::{Exit, QuotaCheck, Run, SendOptions, Session, TestSend};
 use crate::engine::{Event, Handle};

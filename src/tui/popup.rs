@@ -46,9 +46,17 @@ fn clear_split_wide_characters(buf: &mut ratatui::buffer::Buffer, rect: Rect) {
 }
 
 fn show(frame: &mut Frame, title: &str, lines: Vec<Line<'static>>, width: u16) {
-    // Wrapped lines need more rows than there are lines: estimate from the width.
+    // Wrapped lines need more rows than there are lines: estimate from the width, with a row to
+    // spare for each wrapped line (wrapping at word boundaries leaves lines short of the width),
+    // so the last line is never cut.
     let inner = width.saturating_sub(2).max(1) as usize;
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let rows: usize = lines
+        .iter()
+        .map(|l| {
+            let w = l.width().max(1);
+            w.div_ceil(inner) + usize::from(w > inner)
+        })
+        .sum();
     let rect = area(frame, width, rows);
     frame.render_widget(Clear, rect);
     clear_split_wide_characters(frame.buffer_mut(), rect);
