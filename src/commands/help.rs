@@ -178,16 +178,3 @@ fn walk(cmd: &Command, path: &str, out: &mut Vec<(String, String)>) {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    /// `cargo test --lib dump_help_keys -- --ignored --nocapture` prints the tree's keys and
-    /// English texts in the catalogue's form (a translator's starting point).
-    #[test]
-    #[ignore]
-    fn dump_help_keys() {
-        for (k, v) in super::keys() {
-            println!("{k} = {v:?}");
-        }
-    }
-}
