@@ -254,7 +254,8 @@ fn the_demo_runs_in_chinese_under_a_chinese_locale() {
     assert!(preview.contains("45 行可发 ─ 4 行无效 ─ 1 行重复"), "{preview}");
     assert!(preview.contains("检查") && preview.contains("可发"), "{preview}");
     t.keys("?");
-    let help = t.wait_for("按键", 10);
+    // The whole popup: its last line is drawn after its first.
+    let help = t.wait_for("鼠标滚轮滚动表格", 10);
     assert!(help.contains("开始发送（先确认）") && help.contains("鼠标滚轮滚动表格"), "{help}");
     t.keys("Escape");
     t.keys("s");
@@ -264,8 +265,9 @@ fn the_demo_runs_in_chinese_under_a_chinese_locale() {
     t.keys("y");
     let sending = t.wait_for("按错误码统计", 20);
     assert!(sending.contains("每秒请求数") || sending.contains("已完成"), "{sending}");
-    let done = t.wait_for("本次送达", 60);
-    assert!(done.contains("重发失败的行") && done.contains("43101"), "{done}");
+    // The summary's later lines are drawn after its first.
+    let done = t.wait_for("重发失败的行", 60);
+    assert!(done.contains("本次送达") && done.contains("43101"), "{done}");
     assert!(done.contains("用户拒收或无剩余订阅次数"), "the errcode hint in Chinese:\n{done}");
     t.keys("q");
     let start = Instant::now();
@@ -303,13 +305,15 @@ fn the_failures_are_re_run_in_place_without_the_permanent_ones() {
     t.wait_for("this run delivered 1, failed 5", 30);
     let first = server.stats().send_requests;
     t.keys("r");
-    let preview = t.wait_for("re-run of the failures:", 20);
+    // The header's line, to its end (a screen is read as the terminal draws it).
+    let preview = t.wait_for("45168 ×2 — d drop", 20);
     assert!(preview.contains("43101 ×2 (dropped 2)") && preview.contains("40003 ×1 (dropped 1)"), "{preview}");
     assert!(preview.contains("45168 ×2"), "{preview}");
     assert_eq!(server.stats().send_requests, first, "nothing sent before the confirm");
     t.keys("s");
-    let confirm = t.wait_for("Send 2 messages now?", 10);
-    assert!(confirm.contains("left out and written to the dropped file first: 3 rows"), "{confirm}");
+    // The whole popup: its later lines are drawn after its first.
+    let confirm = t.wait_for("left out and written to the dropped file first: 3 rows", 10);
+    assert!(confirm.contains("Send 2 messages now?"), "{confirm}");
     t.keys("y");
     t.wait_for("this run delivered 0, failed 2", 30);
     assert_eq!(server.stats().send_requests, first + 2, "exactly the two 45168 rows, once each");
@@ -317,7 +321,7 @@ fn the_failures_are_re_run_in_place_without_the_permanent_ones() {
     let dropped = std::fs::read_to_string(failures.with_file_name("dropped-failed-recipients.csv")).unwrap();
     assert_eq!(dropped.lines().count(), 1 + 3, "{dropped}");
     t.keys("r");
-    let again = t.wait_for("re-run of the failures:", 20);
+    let again = t.wait_for("45168 ×2 — d drop", 20);
     assert!(again.contains("45168 ×2") && !again.contains("43101"), "only what failed the second time:\n{again}");
     t.keys("q");
     drop(t);

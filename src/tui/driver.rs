@@ -13,6 +13,18 @@ use crate::app::text::printable;
 use crate::app::{Exit, QuotaCheck, Run, SendOptions, Session, TestSend};
 use crate::engine::{Event, Handle};
 
+/// Why the failures file cannot be re-run: it cannot be prepared as a session, or its
+/// preflight says no. Nothing was sent; the done screen stays.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum NextSessionError {
+    /// The session cannot be prepared (the list, the journal, the ledger, the token).
+    #[error(transparent)]
+    Prepare(#[from] crate::app::PrepareError),
+    /// The preflight refused.
+    #[error(transparent)]
+    Preflight(#[from] crate::app::PreflightError),
+}
+
 /// What the UI's actions act on: the run (once launched), the test sends and failures exports
 /// running in tasks of their own, and how the UI ends.
 pub(super) struct Driver {
@@ -184,7 +196,7 @@ impl Driver {
 
     /// The session that re-runs this one's failures file (its own journal, as `--csv FILE`
     /// gives it), and its quota; the failure in words when it cannot be prepared.
-    pub(super) async fn next_session(&self) -> Result<(Session, QuotaCheck), String> {
+    pub(super) async fn next_session(&self) -> Result<(Session, QuotaCheck), NextSessionError> {
         let opts = SendOptions {
             csv: Some(self.session.files.failures.clone()),
             new_run: false,
@@ -193,8 +205,8 @@ impl Driver {
             export: None,
             ..self.session.options.clone()
         };
-        let session = Session::prepare(&opts).await.map_err(|e| e.to_string())?;
-        let quota = session.preflight().await.map_err(|e| e.to_string())?;
+        let session = Session::prepare(&opts).await?;
+        let quota = session.preflight().await?;
         Ok((session, quota))
     }
 }

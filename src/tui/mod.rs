@@ -69,9 +69,9 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, StartError>
                 app = app_for(&session, quota).rerunning();
                 driver = Driver::new(session);
             }
-            Err(why) => {
+            Err(e) => {
                 driver.rerun = false;
-                app.tell(app::Message::RerunFailed(why));
+                app.tell(app::Message::RerunFailed(e.to_string()));
             }
         }
     }
