@@ -30,13 +30,38 @@ pub fn write_failures_and_blocked(
     blocked: &std::collections::HashSet<usize>,
 ) -> std::io::Result<usize> {
     let r = &campaign.recipients;
+    write_like_the_list(r, path, |w| write_failure_rows(campaign, replay, blocked, w))
+}
+
+/// Write `path` as a list like `r` (its delimiter; the BOM Excel needs when `r` had one or was
+/// GBK): through a temporary file beside it, synced, then renamed over it; `rows` writes the
+/// records and says how many.
+pub(super) fn write_like_the_list(
+    r: &crate::campaign::Recipients,
+    path: &Path,
+    rows: impl FnOnce(&mut csv::Writer<std::io::BufWriter<&std::fs::File>>) -> std::io::Result<usize>,
+) -> std::io::Result<usize> {
     let tmp = temp_beside(path)?;
     let mut file = std::io::BufWriter::new(tmp.as_file());
-    // Excel needs the BOM to read UTF-8; mirror the input's (a GBK input becomes UTF-8 with BOM).
     if r.encoding.had_bom() || r.encoding == DetectedEncoding::Gb18030 {
         file.write_all("\u{feff}".as_bytes())?;
     }
     let mut w = csv::WriterBuilder::new().delimiter(r.delimiter).flexible(false).from_writer(file);
+    let written = rows(&mut w)?;
+    let file = w.into_inner().map_err(|e| e.into_error())?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    persist(tmp, path)?;
+    Ok(written)
+}
+
+/// The failures file's header and rows (see [`write_failures_and_blocked`]).
+fn write_failure_rows(
+    campaign: &Campaign,
+    replay: &Replay,
+    blocked: &std::collections::HashSet<usize>,
+    w: &mut csv::Writer<std::io::BufWriter<&std::fs::File>>,
+) -> std::io::Result<usize> {
+    let r = &campaign.recipients;
     let keep: Vec<usize> = (0..r.headers.len()).filter(|&i| !r.is_own_column(i)).collect();
     let mut header: Vec<&str> = keep.iter().map(|&i| r.headers[i].as_str()).collect();
     header.extend(OWN_COLUMNS);
@@ -66,9 +91,6 @@ pub fn write_failures_and_blocked(
         w.write_record(&record)?;
         written += 1;
     }
-    let file = w.into_inner().map_err(|e| e.into_error())?;
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    persist(tmp, path)?;
     Ok(written)
 }
 

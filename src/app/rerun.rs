@@ -152,25 +152,14 @@ pub fn write_dropped(campaign: &Campaign, dropped: &mut Dropped) -> std::io::Res
         return Ok(());
     }
     let path = dropped_path(&campaign.recipients.path);
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
     let r = &campaign.recipients;
-    let mut file = std::io::BufWriter::new(tmp.as_file());
-    // As the failures file it came from: the delimiter, and the BOM Excel needs.
-    if r.encoding.had_bom() || r.encoding == crate::campaign::DetectedEncoding::Gb18030 {
-        std::io::Write::write_all(&mut file, "\u{feff}".as_bytes())?;
-    }
-    let mut w = csv::WriterBuilder::new().delimiter(r.delimiter).from_writer(file);
-    w.write_record(&campaign.recipients.headers)?;
-    for &i in &dropped.rows {
-        if let Some(row) = campaign.recipients.row(i) {
+    super::export::write_like_the_list(r, &path, |w| {
+        w.write_record(&r.headers)?;
+        for row in dropped.rows.iter().filter_map(|&i| r.row(i)) {
             w.write_record(row.fields())?;
         }
-    }
-    w.flush()?;
-    drop(w);
-    tmp.as_file().sync_all()?;
-    tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(dropped.rows.len())
+    })?;
     dropped.file = Some(path);
     Ok(())
 }

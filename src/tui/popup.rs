@@ -97,16 +97,7 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
             ];
             show(frame, &tr!("popup.rate.title"), lines, 70);
         }
-        Overlay::Filter => {
-            let lines = vec![
-                Line::from(vec![
-                    Span::styled(tr!("popup.filter.prompt"), theme.title()),
-                    Span::raw(format!("{}▏", app.input)),
-                ]),
-                Line::styled(tr!("popup.filter.how"), theme.dim()),
-            ];
-            show(frame, &tr!("popup.filter.title"), lines, 70);
-        }
+        Overlay::Filter => prompt(frame, app, theme, ["popup.filter.title", "popup.filter.prompt", "popup.filter.how"]),
         Overlay::TestOpenid => {
             let row = app.selected_row().map_or(0, |r| r + 1);
             let lines = vec![
@@ -116,16 +107,7 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
             ];
             show(frame, &tr!("popup.test.title"), lines, 70);
         }
-        Overlay::DropCode => {
-            let lines = vec![
-                Line::from(vec![
-                    Span::styled(tr!("popup.drop.prompt"), theme.title()),
-                    Span::raw(format!("{}▏", app.input)),
-                ]),
-                Line::styled(tr!("popup.drop.how"), theme.dim()),
-            ];
-            show(frame, &tr!("popup.drop.title"), lines, 70);
-        }
+        Overlay::DropCode => prompt(frame, app, theme, ["popup.drop.title", "popup.drop.prompt", "popup.drop.how"]),
         Overlay::Message(text) => {
             let lines = vec![
                 Line::raw(message_text(app, text)),
@@ -135,6 +117,16 @@ pub fn draw(frame: &mut Frame, app: &App, overlay: &Overlay, theme: Theme) {
             show(frame, " wxsend ", lines, 76);
         }
     }
+}
+
+/// A one-line prompt: its label, the text typed so far, what the keys do (catalogue keys of the
+/// title, the label and the help line).
+fn prompt(frame: &mut Frame, app: &App, theme: Theme, [title, label, how]: [&str; 3]) {
+    let lines = vec![
+        Line::from(vec![Span::styled(tr!(label), theme.title()), Span::raw(format!("{}▏", app.input))]),
+        Line::styled(tr!(how), theme.dim()),
+    ];
+    show(frame, &tr!(title), lines, 70);
 }
 
 /// The answer keys of a question: ` y yes   n no`.
