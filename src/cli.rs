@@ -199,8 +199,10 @@ pub struct NewArgs {
     /// The campaign whose [wechat] and [network] (app, credentials, proxy) the new one uses.
     #[arg(long, value_name = "CAMPAIGN")]
     pub from: PathBuf,
-    /// The kind of the template (default: the --from campaign's).
-    #[arg(long, value_enum)]
+    /// The kind of the template: template (official-account template messages), subscribe
+    /// (mini-program subscribe messages) or mp_subscribe (official-account subscribe
+    /// notifications); default: the --from campaign's.
+    #[arg(long, value_enum, hide_possible_values = true)]
     pub kind: Option<NewKind>,
 }
 
@@ -211,6 +213,9 @@ pub enum NewKind {
     Template,
     /// Mini-program subscribe messages.
     Subscribe,
+    /// Official-account subscribe notifications (bizsend).
+    #[value(name = "mp_subscribe")]
+    MpSubscribe,
 }
 
 #[derive(Debug, Args)]

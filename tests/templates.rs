@@ -185,6 +185,49 @@ async fn the_list_is_cached_and_refreshed_on_demand_and_new_makes_a_campaign_tha
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_account_subscribe_notifications_list_and_start_from_newtmpl() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path(), false).await;
+    let cache = dir.path().join("cache");
+    let rows = format!("openid,product,state\n{},杯,已发货\n{},碗,运输中\n", openid("oWx", 1), openid("oWx", 2));
+    let base = campaign(
+        dir.path(),
+        &server,
+        "mp_subscribe",
+        "S_SHIP",
+        "thing1 = \"{{product}}\"\nphrase2 = \"{{state}}\"",
+        &rows,
+    );
+    let (code, out) = check(&base, &cache, &[]);
+    assert_eq!(code, Some(1), "a phrase outside the template's list: {out}");
+    assert!(out.contains("template verified: 「发货通知」") && out.contains("phrase2"), "{out}");
+    let env = [("WXSEND_TEST_SECRET", SECRET), ("WXSEND_CACHE_DIR", cache.to_str().unwrap())];
+    let out = wxsend(&["templates", base.to_str().unwrap()], &env);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("S_SHIP  「发货通知」") && listed.contains("已发货"), "{listed}");
+    let new = dir.path().join("notice.toml");
+    let args = [
+        "new",
+        new.to_str().unwrap(),
+        "--template",
+        "S_SHIP",
+        "--from",
+        base.to_str().unwrap(),
+        "--kind",
+        "mp_subscribe",
+    ];
+    let out = wxsend(&args, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let made = std::fs::read_to_string(&new).unwrap();
+    assert!(made.contains("kind = \"mp_subscribe\"") && made.contains("# page = \"https://"), "{made}");
+    let header = std::fs::read_to_string(dir.path().join("notice.csv")).unwrap();
+    std::fs::write(dir.path().join("notice.csv"), format!("{header}{},杯,已签收\n", openid("oWx", 9))).unwrap();
+    let (code, out) = check(&new, &cache, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("商品: 杯") && out.contains("状态: 已签收"), "the phone preview: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_permission_to_list_is_not_verified_and_send_needs_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path(), true).await;

@@ -58,6 +58,12 @@ pub fn new_campaign(
         }
     }
     text.push_str(&format!("[message]\nkind = \"{}\"\ntemplate_id = \"{}\"\n", kind.as_str(), template.id));
+    if kind == Kind::MpSubscribe {
+        text.push_str(
+            "# page = \"https://…\"   # the web page it opens, or a mini program:\n\
+             # miniprogram = { appid = \"wx…\", pagepath = \"pages/…\" }\n",
+        );
+    }
     if !template.example.is_empty() {
         for line in template.example.lines() {
             text.push_str(&format!("# example: {line}\n"));

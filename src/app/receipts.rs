@@ -1,6 +1,7 @@
 //! Delivery receipts for a campaign: WeChat's pushes received over HTTP (`receipts serve`) or
 //! read from a file (`receipts import`), authenticated, matched to rows by msgid (subscribe
-//! pushes, whose send returned none, by openid) and appended durably to the state folder.
+//! pushes, whose send returned none, by openid and template within the journal's time) and
+//! appended durably to the state folder, with the followers' subscription changes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,12 +15,16 @@ use serde::Deserialize;
 
 use crate::campaign::receipts::resolve;
 use crate::campaign::Campaign;
-use crate::journal::receipts::{ReceiptsFile, StoredReceipt};
+use crate::journal::receipts::{ReceiptsFile, StoredReceipt, SubscriptionsFile};
 use crate::journal::StatePaths;
 use crate::wechat::push::{
     check_fresh, decrypt, encrypted_part, parse_events, parse_platform_event, same_signature, signature, PlatformEvent,
-    PushError, PushEvent,
+    PushError, PushEvent, Pushed,
 };
+
+/// How much earlier than the journal's start a subscribe receipt may say it was made (WeChat's
+/// clock against this machine's) and still be one of its sends.
+const CLOCK_SKEW_SECS: u64 = 300;
 
 /// Counts since the book was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,6 +37,8 @@ pub struct Tally {
     pub refused: usize,
     /// A third-party platform's pushes kept: verify tickets and merchants' authorizations.
     pub platform: usize,
+    /// Subscriptions given, declined or turned off.
+    pub subscriptions: usize,
 }
 
 /// A campaign's receipts: the msgid and openid indexes and the file they go to.
@@ -43,6 +50,9 @@ pub struct ReceiptBook {
     journal: PathBuf,
     by_openid: HashMap<String, usize>,
     file: ReceiptsFile,
+    subscriptions: SubscriptionsFile,
+    /// The campaign's template: a subscribe receipt naming another is not this campaign's.
+    template_id: String,
     appid: String,
     token: Option<String>,
     aes_key: Option<String>,
@@ -50,7 +60,8 @@ pub struct ReceiptBook {
     /// is refused. Only authentic pushes are added, so nobody without the token can fill it.
     seen: Mutex<HashMap<(String, String), i64>>,
     tally: Mutex<Tally>,
-    /// Subscribe sends return no msgid: their receipts are matched by openid.
+    /// Subscribe sends return no msgid: their receipts are matched by openid and template, when
+    /// made after the journal began.
     by_openid_too: bool,
     /// `token = "component"`: the platform whose pushes (tickets, authorizations) are kept, and
     /// the token cache folder they are kept in.
@@ -93,12 +104,14 @@ impl ReceiptBook {
             journal: paths.journal.clone(),
             by_openid,
             file: ReceiptsFile::in_dir(&paths.dir),
+            subscriptions: SubscriptionsFile::in_dir(&paths.dir),
+            template_id: campaign.config.message.template_id.clone(),
             appid: campaign.config.wechat.appid.clone(),
             token: resolve(&campaign.config.receipts.token),
             aes_key,
             seen: Mutex::new(HashMap::new()),
             tally: Mutex::new(Tally::default()),
-            by_openid_too: campaign.config.message.kind == crate::campaign::Kind::Subscribe,
+            by_openid_too: campaign.config.message.kind.typed_values(),
             platform: match &campaign.config.wechat.token {
                 crate::wechat::protocol::TokenSpec::Component(c) => {
                     Some((c.component_appid.clone(), crate::wechat::TokenCache::default_dir()))
@@ -123,36 +136,57 @@ impl ReceiptBook {
         *self.tally.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Match `events` to rows and append them durably.
-    pub fn record(&self, events: Vec<PushEvent>) -> std::io::Result<Tally> {
+    /// Match the receipts to rows and append them, and the subscription changes, durably.
+    pub fn record(&self, pushed: Pushed) -> std::io::Result<Tally> {
         let now = crate::journal::unix_now();
-        let stored: Vec<StoredReceipt> = events
+        let since = if self.by_openid_too { crate::journal::header_created(&self.journal) } else { None };
+        let stored: Vec<StoredReceipt> = pushed
+            .receipts
             .into_iter()
             .map(|event| {
-                let row = event
-                    .msgid
-                    .as_ref()
-                    .and_then(|m| self.row_of(m))
-                    .or_else(|| self.by_openid.get(&event.openid).copied().filter(|_| self.by_openid_too));
+                // A subscribe receipt's MsgID is WeChat's own: the journal has none to match.
+                let row = if self.by_openid_too {
+                    self.row_by_openid(&event, since)
+                } else {
+                    event.msgid.as_ref().and_then(|m| self.row_of(m))
+                };
                 StoredReceipt { row, event, recorded: now }
             })
             .collect();
-        if stored.is_empty() {
-            return Ok(Tally::default());
-        }
-        self.file.append(&stored)?;
         let mut add = Tally::default();
-        for s in &stored {
-            if s.row.is_some() {
-                add.matched += 1;
-            } else {
-                add.unknown += 1;
+        if !stored.is_empty() {
+            self.file.append(&stored)?;
+            for s in &stored {
+                if s.row.is_some() {
+                    add.matched += 1;
+                } else {
+                    add.unknown += 1;
+                }
             }
+        }
+        if !pushed.changes.is_empty() {
+            self.subscriptions.append(&pushed.changes)?;
+            add.subscriptions = pushed.changes.len();
         }
         let mut t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
         t.matched += add.matched;
         t.unknown += add.unknown;
+        t.subscriptions += add.subscriptions;
         Ok(add)
+    }
+
+    /// The row of a subscribe receipt (no msgid of ours to match): its follower's row, when it
+    /// names the campaign's template (or none) and was made after the journal began.
+    fn row_by_openid(&self, event: &PushEvent, since: Option<u64>) -> Option<usize> {
+        if event.template_id.as_deref().is_some_and(|t| t != self.template_id) {
+            return None;
+        }
+        if let Some(since) = since.filter(|_| event.created > 0) {
+            if event.created + CLOCK_SKEW_SECS < since {
+                return None;
+            }
+        }
+        self.by_openid.get(&event.openid).copied()
     }
 
     /// The row of `msgid`; on a miss, what the journal gained since it was last read (only the
@@ -387,14 +421,17 @@ async fn push(State(book): State<Arc<ReceiptBook>>, Query(q): Query<PushQuery>, 
 pub fn import(book: &ReceiptBook, path: &Path) -> Result<(Tally, Vec<String>), ReceiptsError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| ReceiptsError::Read { path: path.to_path_buf(), source })?;
-    let mut events = Vec::new();
+    let mut events = Pushed::default();
     let mut skipped = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         match parse_events(line) {
-            Ok(found) => events.extend(found),
+            Ok(found) => {
+                events.receipts.extend(found.receipts);
+                events.changes.extend(found.changes);
+            }
             Err(e) => skipped.push(format!("{}:{}: {e}", path.display(), i + 1)),
         }
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::receipts::state_paths;
 use crate::campaign::{Campaign, RowState};
-use crate::journal::receipts::{ReceiptCounts, ReceiptsFile};
+use crate::journal::receipts::{ReceiptCounts, ReceiptsFile, SubscriptionCounts, SubscriptionsFile};
 use crate::journal::{read_bound, RowRecord};
 
 /// The campaign's state.
@@ -39,6 +39,9 @@ pub struct StatusReport {
     pub receipts: ReceiptCounts,
     /// Receipts that matched no row of this campaign.
     pub receipts_unmatched: usize,
+    /// Where the recipients stand with the campaign's template, from the subscription changes
+    /// pushed (subscribe kinds).
+    pub subscriptions: SubscriptionCounts,
     /// The journal read, if there is one.
     pub journal: Option<String>,
     /// Each sender's share, when senders share the campaign through Redis.
@@ -115,6 +118,7 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
         not_sendable: 0,
         receipts: ReceiptCounts::default(),
         receipts_unmatched: 0,
+        subscriptions: SubscriptionCounts::default(),
         journal: records.as_ref().map(|_| paths.journal.display().to_string()),
         senders: None,
     };
@@ -164,6 +168,15 @@ pub fn status(campaign: &Campaign, state_dir: Option<&Path>) -> Result<StatusRep
     let receipts = file.read().map_err(|source| StatusError::Receipts { path: file.path().to_path_buf(), source })?;
     report.receipts_unmatched = receipts.iter().filter(|r| r.row.is_none()).count();
     report.receipts = ReceiptCounts::of(&receipts, report.sent);
+    let changes = SubscriptionsFile::in_dir(&paths.dir);
+    let changes =
+        changes.read().map_err(|source| StatusError::Receipts { path: changes.path().to_path_buf(), source })?;
+    if !changes.is_empty() {
+        let recipients: std::collections::HashSet<&str> = campaign.recipients.rows().map(|r| r.openid()).collect();
+        let template = campaign.config.message.template_id.as_str();
+        report.subscriptions =
+            SubscriptionCounts::of(&changes, |c| c.template_id == template && recipients.contains(c.openid.as_str()));
+    }
     Ok(report)
 }
 

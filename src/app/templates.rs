@@ -196,7 +196,7 @@ pub fn verify(campaign: &mut Campaign, catalogue: &Catalogue, from_cache: bool) 
             notes.push(crate::tr!("template.not_shown", key = field.key.clone()));
         } else {
             let label = if field.label.is_empty() { String::new() } else { format!(" ({})", field.label) };
-            let answer = if m.kind == Kind::Subscribe { crate::tr!("template.answers_47003") } else { String::new() };
+            let answer = if m.kind.typed_values() { crate::tr!("template.answers_47003") } else { String::new() };
             errors.push(crate::tr!(
                 "template.missing_key",
                 title = template.title.clone(),
@@ -206,7 +206,7 @@ pub fn verify(campaign: &mut Campaign, catalogue: &Catalogue, from_cache: bool) 
             ));
         }
     }
-    if m.kind == Kind::Subscribe && errors.is_empty() {
+    if m.kind.typed_values() && errors.is_empty() {
         campaign.apply_allowed_values(template.enums.clone());
     }
     TemplateCheck {

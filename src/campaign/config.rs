@@ -60,7 +60,17 @@ struct RawMessage {
     test_openid: Option<String>,
     miniprogram_state: Option<Spanned<String>>,
     lang: Option<Spanned<String>>,
+    /// `mp_subscribe`: the mini program the notification opens, as bizsend's body names it.
+    miniprogram: Option<Spanned<RawMiniProgram>>,
     data: Spanned<IndexMap<String, Spanned<String>>>,
+}
+
+/// `miniprogram = { appid, pagepath }` of an `mp_subscribe` message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMiniProgram {
+    appid: String,
+    pagepath: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,25 +326,72 @@ fn message_config(m: RawMessage, src: &Source<'_>) -> Result<MessageConfig, Load
     let miniprogram_state =
         one_of(m.miniprogram_state, "formal", "miniprogram_state", &["formal", "trial", "developer"])?;
     let lang = one_of(m.lang, "zh_CN", "lang", &["zh_CN", "en_US", "zh_HK", "zh_TW"])?;
-    let page = m.page.map(|p| src.spanned(p));
     if m.kind == Kind::Uniform && m.mp_appid.is_none() {
         return Err(src.err(0, tr!("config.uniform_mp_appid")));
     }
-    if let (Kind::Template, Some(p), None) = (m.kind, &page, &m.miniprogram_appid) {
+    let links = links(m.kind, m.url, m.page, m.miniprogram_appid, m.miniprogram, src)?;
+    if let (Kind::Template, Some(p), None) = (m.kind, &links.page, &links.miniprogram_appid) {
         return Err(LoadError::Config { at: p.at.clone(), message: tr!("config.page_needs_appid") });
     }
     Ok(MessageConfig {
         kind: m.kind,
         template_id,
         mp_appid: m.mp_appid,
-        miniprogram_appid: m.miniprogram_appid,
-        url: m.url.map(|u| src.spanned(u)),
-        page,
+        miniprogram_appid: links.miniprogram_appid,
+        url: links.url,
+        page: links.page,
         test_openid: m.test_openid,
         miniprogram_state,
         lang,
         data,
     })
+}
+
+/// Where a message leads: a web link (`url`) and a mini-program page (`miniprogram_appid` and
+/// `page`).
+struct Links {
+    url: Option<SourceText>,
+    page: Option<SourceText>,
+    miniprogram_appid: Option<String>,
+}
+
+/// The links as each kind's campaign file names them. `mp_subscribe` uses bizsend's own names:
+/// `page` is the web page and `miniprogram = { appid, pagepath }` the mini program; the other
+/// kinds have `url`, `page` and `miniprogram_appid`.
+fn links(
+    kind: Kind,
+    url: Option<Spanned<String>>,
+    page: Option<Spanned<String>>,
+    miniprogram_appid: Option<String>,
+    miniprogram: Option<Spanned<RawMiniProgram>>,
+    src: &Source<'_>,
+) -> Result<Links, LoadError> {
+    if kind != Kind::MpSubscribe {
+        if let Some(mp) = miniprogram {
+            return Err(src.err(mp.span().start, tr!("config.miniprogram_table")));
+        }
+        return Ok(Links { url: url.map(|u| src.spanned(u)), page: page.map(|p| src.spanned(p)), miniprogram_appid });
+    }
+    if let Some(u) = url {
+        return Err(src.err(u.span().start, tr!("config.mp_subscribe_url")));
+    }
+    if miniprogram_appid.is_some() {
+        return Err(src.err(0, tr!("config.mp_subscribe_appid")));
+    }
+    let web = page.map(|p| src.spanned(p));
+    let (pagepath, miniprogram_appid) = match miniprogram {
+        Some(mp) => {
+            let start = mp.span().start;
+            let mp = mp.into_inner();
+            if mp.appid.trim().is_empty() || mp.pagepath.trim().is_empty() {
+                return Err(src.err(start, tr!("config.mp_subscribe_miniprogram_empty")));
+            }
+            let at = Location::at_offset(src.path, src.text, start);
+            (Some(SourceText { text: mp.pagepath, at }), Some(mp.appid))
+        }
+        None => (None, None),
+    };
+    Ok(Links { url: web, page: pagepath, miniprogram_appid })
 }
 
 /// `a, b or c`.

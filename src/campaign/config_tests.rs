@@ -147,3 +147,36 @@ fn bad_names_and_kinds_are_refused() {
     let e = parse(&text).unwrap_err().to_string();
     assert!(e.contains("dir/c.toml:6:"), "{e}");
 }
+
+#[test]
+fn mp_subscribe_names_its_links_as_bizsend_does() {
+    let base = MINIMAL.replace("kind = \"template\"", "kind = \"mp_subscribe\"");
+    // `page` is the web page; `miniprogram = { appid, pagepath }` the mini program.
+    let text = base.replace(
+        "template_id = \"TID\"",
+        "template_id = \"TID\"\npage = \"https://a.example/{{id}}\"\nminiprogram = { appid = \"wxmp\", pagepath = \"pages/o?id={{id}}\" }",
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(c.message.kind, Kind::MpSubscribe);
+    assert_eq!(c.message.url.as_ref().map(|u| u.text.as_str()), Some("https://a.example/{{id}}"));
+    assert_eq!(c.message.page.as_ref().map(|p| p.text.as_str()), Some("pages/o?id={{id}}"));
+    assert_eq!(c.message.miniprogram_appid.as_deref(), Some("wxmp"));
+    // The other kinds' names are refused with the right one, at their line.
+    let e = parse(&base.replace("template_id = \"TID\"", "template_id = \"TID\"\nurl = \"https://a\"")).unwrap_err();
+    assert!(e.to_string().contains("dir/c.toml:8:") && e.to_string().contains("page = \"https://"), "{e}");
+    let e = parse(&base.replace("template_id = \"TID\"", "template_id = \"TID\"\nminiprogram_appid = \"wx\""));
+    assert!(e.unwrap_err().to_string().contains("miniprogram = { appid"));
+    let e =
+        parse(&base.replace(
+            "template_id = \"TID\"",
+            "template_id = \"TID\"\nminiprogram = { appid = \"wx\", pagepath = \"\" }",
+        ));
+    assert!(e.unwrap_err().to_string().contains("`pagepath`"));
+    // And `miniprogram = {…}` belongs to mp_subscribe only.
+    let e =
+        parse(&MINIMAL.replace(
+            "template_id = \"TID\"",
+            "template_id = \"TID\"\nminiprogram = { appid = \"wx\", pagepath = \"p\" }",
+        ));
+    assert!(e.unwrap_err().to_string().contains("`miniprogram_appid` and `page`"));
+}

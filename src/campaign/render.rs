@@ -60,8 +60,9 @@ impl MessageTemplate {
             fields.push(FieldTemplate::compile(source, &format!("[message.data] {key}"), recipients)?);
             keys.push(key.clone());
         }
-        let url = m.url.as_ref().map(|s| FieldTemplate::compile(s, "`url`", recipients)).transpose()?;
-        let page = m.page.as_ref().map(|s| FieldTemplate::compile(s, "`page`", recipients)).transpose()?;
+        let (url_key, page_key) = m.kind.link_keys();
+        let url = m.url.as_ref().map(|s| FieldTemplate::compile(s, url_key, recipients)).transpose()?;
+        let page = m.page.as_ref().map(|s| FieldTemplate::compile(s, page_key, recipients)).transpose()?;
         let miniprogram_appid = match m.kind {
             Kind::Uniform => Some(m.miniprogram_appid.clone().unwrap_or_else(|| config.wechat.appid.clone())),
             _ => m.miniprogram_appid.clone(),
@@ -211,6 +212,17 @@ impl MessageTemplate {
                     lang: &self.lang,
                 },
             ),
+            // bizsend names the web link `page`, and the mini program as template/send does.
+            Kind::MpSubscribe => serde_json::to_writer(
+                &mut *buf,
+                &BizsendBody {
+                    touser: openid,
+                    template_id: &self.template_id,
+                    page: r.url.as_deref(),
+                    miniprogram,
+                    data,
+                },
+            ),
         };
         // Writing plain strings into a Vec cannot fail; keep the buffer valid JSON regardless.
         if result.is_err() {
@@ -302,6 +314,17 @@ struct SubscribeBody<'a> {
     data: Data<'a>,
     miniprogram_state: &'a str,
     lang: &'a str,
+}
+
+#[derive(Serialize)]
+struct BizsendBody<'a> {
+    touser: &'a str,
+    template_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    miniprogram: Option<MiniProgram<'a>>,
+    data: Data<'a>,
 }
 
 #[cfg(test)]

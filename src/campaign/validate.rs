@@ -386,7 +386,7 @@ pub fn check_row(
             continue;
         }
         match template.kind {
-            Kind::Subscribe => {
+            Kind::Subscribe | Kind::MpSubscribe => {
                 if value.chars().any(char::is_control) {
                     out.push(Problem::ControlCharacter { field: key.clone() });
                 } else if let Some(allowed) = template.allowed.get(key).filter(|a| !a.iter().any(|v| v == value)) {
@@ -406,11 +406,12 @@ pub fn check_row(
             }
         }
     }
+    let (url_key, page_key) = template.kind.link_keys();
     if template.url_uses_columns() && rendered.url.as_deref().is_some_and(|u| u.trim().is_empty()) {
-        out.push(Problem::EmptyValue { field: "url".into() });
+        out.push(Problem::EmptyValue { field: url_key.trim_matches('`').into() });
     }
     if template.page_uses_columns() && rendered.page.as_deref().is_some_and(|p| p.trim().is_empty()) {
-        out.push(Problem::EmptyValue { field: "page".into() });
+        out.push(Problem::EmptyValue { field: page_key.trim_matches('`').into() });
     }
 }
 

@@ -14,6 +14,7 @@ pub fn run(args: NewArgs) -> Result<Exit, Error> {
     let kind = match args.kind {
         Some(NewKind::Template) => crate::campaign::Kind::Template,
         Some(NewKind::Subscribe) => crate::campaign::Kind::Subscribe,
+        Some(NewKind::MpSubscribe) => crate::campaign::Kind::MpSubscribe,
         None => cfg.message.kind,
     };
     let rt = runtime()?;

@@ -27,6 +27,9 @@ pub fn run(args: ReceiptsArgs) -> Result<Exit, Error> {
             file = book.file().display().to_string()
         );
         println!("{recorded}");
+        if tally.subscriptions > 0 {
+            println!("{}", crate::tr!("receipts.subscriptions_recorded", count = tally.subscriptions));
+        }
         return Ok(Exit::Success);
     }
     let Some(listen) = listen else { return Ok(Exit::Input) };
@@ -46,7 +49,11 @@ pub fn run(args: ReceiptsArgs) -> Result<Exit, Error> {
         };
         let served = axum::serve(listener, router(book.clone())).with_graceful_shutdown(shutdown).await;
         let t = book.tally();
-        let platform = if t.platform > 0 { crate::tr!("receipts.platform", count = t.platform) } else { String::new() };
+        let mut platform =
+            if t.platform > 0 { crate::tr!("receipts.platform", count = t.platform) } else { String::new() };
+        if t.subscriptions > 0 {
+            platform.push_str(&crate::tr!("receipts.subscriptions", count = t.subscriptions));
+        }
         eprintln!(
             "{}",
             crate::tr!(

@@ -52,6 +52,16 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
         unmatched = unmatched
     );
     println!("{receipts}");
+    let s = &report.subscriptions;
+    if *s != Default::default() {
+        let line = tr!(
+            "status.subscriptions",
+            subscribed = t(s.subscribed),
+            declined = t(s.declined),
+            turned_off = t(s.turned_off)
+        );
+        println!("{line}");
+    }
     match &report.senders {
         Some(senders) => print_senders(senders),
         None if report.journal.is_none() => println!("{}", tr!("status.no_journal")),

@@ -20,5 +20,7 @@ pub use format::{
 pub use replay::{
     read_journal, read_journal_with_msgids, read_msgids, read_msgids_from, replay_file, Prefix, ReadJournal, TornTail,
 };
-pub use store::{check_bound, header_appid, read_bound, unix_now, who_of, Fingerprints, Journal, StatePaths};
+pub use store::{
+    check_bound, header_appid, header_created, read_bound, unix_now, who_of, Fingerprints, Journal, StatePaths,
+};
 pub use writer::{JournalWriter, SYNC_INTERVAL};

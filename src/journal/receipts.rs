@@ -1,14 +1,14 @@
 //! `receipts.jsonl` in a campaign's state folder: every delivery receipt WeChat pushed (or an
 //! operator imported), appended and fsynced one by one in the journal's framing (JSON, tab,
-//! CRC32C), with the row it was matched to. Read back tolerantly: a torn last line (a crash
-//! mid-write) is ignored.
+//! CRC32C), with the row it was matched to; and `subscriptions.jsonl` beside it, the followers'
+//! subscription changes. Read back tolerantly: a torn last line (a crash mid-write) is ignored.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::wechat::push::{PushEvent, ReceiptStatus};
+use crate::wechat::push::{PushEvent, ReceiptStatus, SubscriptionChange};
 
 /// One stored receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,36 +41,14 @@ impl ReceiptsFile {
 
     /// Append `receipts` and fsync before returning: a receipt acknowledged to WeChat is on disk.
     pub fn append(&self, receipts: &[StoredReceipt]) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            crate::private::create_dir_all(dir)?;
-        }
-        let mut bytes = Vec::new();
-        for r in receipts {
-            super::format::encode_record(r, &mut bytes);
-        }
-        let mut file = crate::private::options().create(true).read(true).append(true).open(&self.path)?;
-        // A record cut short (a full disk, a power cut) was never acknowledged: WeChat pushes it
-        // again. It is cut away first, or the next receipt would be glued onto it and lost.
-        cut_torn_tail(&mut file)?;
-        file.write_all(&bytes)?;
-        file.sync_data()
+        append_framed(&self.path, receipts)
     }
 
     /// Every receipt recorded so far (none when there is no file). A receipt stored without a
     /// row — it arrived before the send recorded its msgid — is matched here against the journal
     /// beside it, so every reader (`status`, the export, the report) counts it.
     pub fn read(&self) -> std::io::Result<Vec<StoredReceipt>> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        // A line that does not decode (a torn last write) is skipped, never guessed at.
-        let mut receipts: Vec<StoredReceipt> = bytes
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .filter_map(|l| super::format::decode_record::<StoredReceipt>(l).ok())
-            .collect();
+        let mut receipts: Vec<StoredReceipt> = read_framed(&self.path)?;
         if receipts.iter().any(|r| r.row.is_none() && r.event.msgid.is_some()) {
             let journal = self.path.with_file_name("journal.jsonl");
             if let Ok((msgids, _)) = super::replay::read_msgids_from(&journal, 0) {
@@ -81,6 +59,98 @@ impl ReceiptsFile {
             }
         }
         Ok(receipts)
+    }
+}
+
+/// Append `items` to `path` in the journal's framing and fsync: what is acknowledged is on disk.
+fn append_framed<T: Serialize>(path: &Path, items: &[T]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        crate::private::create_dir_all(dir)?;
+    }
+    let mut bytes = Vec::new();
+    for item in items {
+        super::format::encode_record(item, &mut bytes);
+    }
+    let mut file = crate::private::options().create(true).read(true).append(true).open(path)?;
+    // A record cut short (a full disk, a power cut) was never acknowledged: WeChat pushes it
+    // again. It is cut away first, or the next record would be glued onto it and lost.
+    cut_torn_tail(&mut file)?;
+    file.write_all(&bytes)?;
+    file.sync_data()
+}
+
+/// Every record of `path` (none when there is no file); a line that does not decode (a torn
+/// last write) is skipped, never guessed at.
+fn read_framed<T: serde::de::DeserializeOwned>(path: &Path) -> std::io::Result<Vec<T>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| super::format::decode_record::<T>(l).ok())
+        .collect())
+}
+
+/// `subscriptions.jsonl` of a state folder: the followers' subscription changes pushed to it.
+#[derive(Debug, Clone)]
+pub struct SubscriptionsFile {
+    path: PathBuf,
+}
+
+impl SubscriptionsFile {
+    /// `dir/subscriptions.jsonl`.
+    pub fn in_dir(dir: &Path) -> Self {
+        Self { path: dir.join("subscriptions.jsonl") }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append `changes` and fsync.
+    pub fn append(&self, changes: &[SubscriptionChange]) -> std::io::Result<()> {
+        append_framed(&self.path, changes)
+    }
+
+    /// Every change recorded so far, in the order received.
+    pub fn read(&self) -> std::io::Result<Vec<SubscriptionChange>> {
+        read_framed(&self.path)
+    }
+}
+
+/// Where the campaign's recipients stand with its template, each by the last change WeChat
+/// pushed for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SubscriptionCounts {
+    /// Subscribed (accepted the prompt, or turned it on again in their settings).
+    pub subscribed: usize,
+    /// Declined the prompt.
+    pub declined: usize,
+    /// Turned the notifications off in their settings.
+    pub turned_off: usize,
+}
+
+impl SubscriptionCounts {
+    /// Count the last change of each follower `counts` admits (the campaign's template and
+    /// recipients).
+    pub fn of(changes: &[SubscriptionChange], counts: impl Fn(&SubscriptionChange) -> bool) -> Self {
+        let mut last: std::collections::HashMap<&str, &SubscriptionChange> = Default::default();
+        for c in changes.iter().filter(|c| counts(c)) {
+            last.insert(&c.openid, c);
+        }
+        let mut out = Self::default();
+        for c in last.values() {
+            match (c.accepted, c.from_settings) {
+                (true, _) => out.subscribed += 1,
+                (false, false) => out.declined += 1,
+                (false, true) => out.turned_off += 1,
+            }
+        }
+        out
     }
 }
 
@@ -159,7 +229,14 @@ mod tests {
         let file = ReceiptsFile::in_dir(dir.path());
         let r = |row, status| StoredReceipt {
             row,
-            event: PushEvent { openid: "o".into(), msgid: Some("1".into()), status, detail: String::new(), created: 0 },
+            event: PushEvent {
+                openid: "o".into(),
+                msgid: Some("1".into()),
+                template_id: None,
+                status,
+                detail: String::new(),
+                created: 0,
+            },
             recorded: 0,
         };
         file.append(&[r(Some(0), ReceiptStatus::SystemFailed), r(Some(0), ReceiptStatus::Success)]).unwrap();
@@ -182,6 +259,7 @@ mod tests {
             event: PushEvent {
                 openid: format!("o{row}"),
                 msgid: Some(row.to_string()),
+                template_id: None,
                 status: ReceiptStatus::Success,
                 detail: String::new(),
                 created: 0,

@@ -336,13 +336,27 @@ fn lock_folder(paths: &StatePaths) -> Result<File, JournalError> {
 /// The account a journal was written for (its header, version 3 on), unless it was a run of
 /// the embedded mock.
 pub fn header_appid(journal: &Path) -> Option<String> {
-    use std::io::BufRead;
-    let mut first = Vec::new();
-    std::io::BufReader::new(File::open(journal).ok()?).read_until(b'\n', &mut first).ok()?;
-    match super::format::decode(first.strip_suffix(b"\n").unwrap_or(&first)).ok()? {
+    match first_line(journal)? {
         Line::Header { appid: Some(appid), mock, .. } if mock != Some(true) => Some(appid),
         _ => None,
     }
+}
+
+/// When a journal began (its header's `created`, Unix seconds): receipts older than that are
+/// not of its sends.
+pub fn header_created(journal: &Path) -> Option<u64> {
+    match first_line(journal)? {
+        Line::Header { created, .. } => Some(created),
+        _ => None,
+    }
+}
+
+/// The journal's first record, if it reads.
+fn first_line(journal: &Path) -> Option<Line> {
+    use std::io::BufRead;
+    let mut first = Vec::new();
+    std::io::BufReader::new(File::open(journal).ok()?).read_until(b'\n', &mut first).ok()?;
+    super::format::decode(first.strip_suffix(b"\n").unwrap_or(&first)).ok()
 }
 
 /// The person and message of `campaign`'s row `row`, as a dispatch record carries them.

@@ -55,6 +55,15 @@ impl MockCatalogue {
         json!({ "errcode": 0, "errmsg": "ok", "data": self.subscribe })
     }
 
+    /// Whether `template_id` is a listed subscribe template of `type` 2: a one-off subscription,
+    /// used up by one message.
+    pub fn one_off(&self, template_id: &str) -> bool {
+        self.subscribe.iter().any(|t| {
+            t.get("priTmplId").and_then(Value::as_str) == Some(template_id)
+                && t.get("type").and_then(Value::as_u64) == Some(2)
+        })
+    }
+
     /// WeChat's answer to a send of `template_id` with `data`, if it refuses it.
     pub fn judge<'v>(
         &self,
@@ -64,14 +73,15 @@ impl MockCatalogue {
     ) -> Option<(i64, String)> {
         let (list, id_key) = match kind {
             Kind::Template => (&self.official, "template_id"),
-            Kind::Subscribe => (&self.subscribe, "priTmplId"),
+            // Both subscribe kinds list their templates through `newtmpl/gettemplate`.
+            Kind::Subscribe | Kind::MpSubscribe => (&self.subscribe, "priTmplId"),
             // The official account's template, sent through the mini program: not listed here.
             Kind::Uniform => return None,
         };
         let Some(template) = list.iter().find(|t| t.get(id_key).and_then(Value::as_str) == Some(template_id)) else {
             return self.strict.then(|| (40037, "invalid template_id".to_string()));
         };
-        if kind != Kind::Subscribe {
+        if kind == Kind::Template {
             return None;
         }
         let content = template.get("content").and_then(Value::as_str).unwrap_or_default();

@@ -6,6 +6,7 @@ mod body;
 mod catalogue;
 pub mod component;
 mod config;
+mod push;
 mod record;
 mod rules;
 mod serve;
@@ -141,6 +142,7 @@ fn router(state: Arc<MockState>) -> Router {
         .route(Kind::Template.endpoint(), post(send_template))
         .route(Kind::Subscribe.endpoint(), post(send_subscribe))
         .route(Kind::Uniform.endpoint(), post(send_uniform))
+        .route(Kind::MpSubscribe.endpoint(), post(send_bizsend))
         .route("/cgi-bin/token", get(client_credential))
         .route("/cgi-bin/stable_token", post(stable_token))
         .route("/cgi-bin/openapi/quota/get", post(quota))
@@ -150,6 +152,7 @@ fn router(state: Arc<MockState>) -> Router {
         .route("/mock/records", get(records))
         .route("/mock/reset-daily-quota", post(reset_daily_quota))
         .route("/mock/invalidate-tokens", post(invalidate_tokens))
+        .route("/mock/push", post(push_events))
         .merge(component::routes())
         .with_state(state)
 }
@@ -162,6 +165,10 @@ async fn send_template(State(s): MockRef, Query(q): Query<TokenQuery>, body: Byt
 
 async fn send_subscribe(State(s): MockRef, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
     send(s, Kind::Subscribe, q, body).await
+}
+
+async fn send_bizsend(State(s): MockRef, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
+    send(s, Kind::MpSubscribe, q, body).await
 }
 
 async fn send_uniform(State(s): MockRef, Query(q): Query<TokenQuery>, body: Bytes) -> Response {
@@ -214,6 +221,15 @@ async fn records(State(s): MockRef) -> Response {
 async fn reset_daily_quota(State(s): MockRef) -> Response {
     s.reset_daily_quota();
     respond(Reply::Json(serde_json::json!({ "errcode": 0, "errmsg": "ok" })))
+}
+
+async fn push_events(State(s): MockRef, body: Bytes) -> Response {
+    match serde_json::from_slice::<push::PushRequest>(&body) {
+        Ok(req) => respond(push::push(s, req).await),
+        Err(e) => {
+            respond(Reply::Json(serde_json::json!({ "errcode": 47001, "errmsg": format!("data format error: {e}") })))
+        }
+    }
 }
 
 async fn invalidate_tokens(State(s): MockRef) -> Response {

@@ -98,6 +98,10 @@ pub(super) struct Inner {
     pub(super) seen_client_msg_ids: HashMap<Key, usize>,
     pub(super) flaky_seen: HashSet<String>,
     pub(super) delivered_content: HashSet<Key>,
+    /// (touser, template) of one-off subscriptions used up: a second message answers 43101.
+    pub(super) subscriptions_used: HashSet<Key>,
+    /// Records whose delivery events have been pushed (`POST /mock/push`).
+    pub(super) pushed: usize,
     pub(super) records: Vec<Stored>,
     pub(super) bodies: Vec<u8>,
     pub(super) stats: Stats,
@@ -148,6 +152,8 @@ impl MockState {
                 minute_count: 0,
                 seen_client_msg_ids: HashMap::new(),
                 flaky_seen: HashSet::new(),
+                subscriptions_used: HashSet::new(),
+                pushed: 0,
                 delivered_content: HashSet::new(),
                 records: Vec::new(),
                 bodies: Vec::new(),
@@ -193,7 +199,7 @@ impl MockState {
             return self.error(&mut g, 48001, "api unauthorized");
         }
         Reply::Json(match kind {
-            Kind::Subscribe => self.catalogue.subscribe_list(),
+            Kind::Subscribe | Kind::MpSubscribe => self.catalogue.subscribe_list(),
             _ => self.catalogue.official_list(),
         })
     }
@@ -217,6 +223,22 @@ impl MockState {
         let g = self.lock();
         let ends = g.records.iter().skip(1).map(|r| r.body_start).chain([g.bodies.len()]);
         g.records.iter().zip(ends).zip(1..).map(|((r, end), seq)| r.record(seq, &g.bodies, end)).collect()
+    }
+
+    /// The accepted messages whose delivery events have not been pushed yet, now counted as
+    /// pushed.
+    pub fn take_unpushed(&self) -> Vec<Record> {
+        let mut g = self.lock();
+        let from = g.pushed.min(g.records.len());
+        g.pushed = g.records.len();
+        let ends = g.records.iter().skip(from + 1).map(|r| r.body_start).chain([g.bodies.len()]);
+        let records: Vec<Record> = g.records[from..]
+            .iter()
+            .zip(ends)
+            .zip(from as u64 + 1..)
+            .map(|((r, end), seq)| r.record(seq, &g.bodies, end))
+            .collect();
+        records
     }
 
     /// A send's answer was held back for `held`.
@@ -420,14 +442,8 @@ impl MockState {
         if let Some(r) = self.scripted(g, touser) {
             return r;
         }
-        for (key, value) in fields {
-            let (key, value) = (key.as_str(), value.as_str());
-            if value.is_empty() {
-                return self.error(g, 47003, &format!("argument invalid! data.{key}.value is empty"));
-            }
-            if kind == Kind::Subscribe && !subscribe_value_ok(key, value) {
-                return self.error(g, 47003, &format!("argument invalid! data.{key}.value invalid"));
-            }
+        if let Some(refused) = self.judge_values(g, kind, fields, touser, template_id) {
+            return refused;
         }
         let client_msg_id = req.client_msg_id.as_str();
         let at_ms = now.duration_since(self.started).as_millis() as u64;
@@ -461,6 +477,36 @@ impl MockState {
             Some(m) => format!(r#"{{"errcode":0,"errmsg":"ok","msgid":{m}}}"#),
             None => r#"{"errcode":0,"errmsg":"ok"}"#.to_string(),
         })
+    }
+
+    /// The values' own rules (none empty; the subscribe kinds' types, 47003), then the follower's
+    /// subscription: a one-off one (type 2) allows one message, then 43101 until they subscribe
+    /// again. A refused send uses no subscription.
+    fn judge_values(
+        &self,
+        g: &mut Inner,
+        kind: Kind,
+        fields: &[(super::body::Text<'_>, super::body::Text<'_>)],
+        touser: &str,
+        template_id: &str,
+    ) -> Option<Reply> {
+        let subscribe = matches!(kind, Kind::Subscribe | Kind::MpSubscribe);
+        for (key, value) in fields {
+            let (key, value) = (key.as_str(), value.as_str());
+            if value.is_empty() {
+                return Some(self.error(g, 47003, &format!("argument invalid! data.{key}.value is empty")));
+            }
+            if subscribe && !subscribe_value_ok(key, value) {
+                return Some(self.error(g, 47003, &format!("argument invalid! data.{key}.value invalid")));
+            }
+        }
+        if subscribe
+            && self.catalogue.one_off(template_id)
+            && !g.subscriptions_used.insert(self.keys.pair(touser, template_id))
+        {
+            return Some(self.error(g, 43101, "user refuse to accept the msg"));
+        }
+        None
     }
 
     /// Outcomes scripted by openid prefix (documented in `wxsend mock --help`).

@@ -15,6 +15,10 @@ pub enum Kind {
     Template,
     /// Mini-program subscribe message (`message/subscribe/send`).
     Subscribe,
+    /// Official-account subscribe notification (`message/subscribe/bizsend`, 订阅通知): typed
+    /// values as [`Kind::Subscribe`], sent with the official account's own token.
+    #[serde(rename = "mp_subscribe")]
+    MpSubscribe,
 }
 
 impl Kind {
@@ -24,7 +28,14 @@ impl Kind {
             Kind::Uniform => "uniform",
             Kind::Template => "template",
             Kind::Subscribe => "subscribe",
+            Kind::MpSubscribe => "mp_subscribe",
         }
+    }
+
+    /// Whether values are typed by their key's prefix (`thing1`, `phrase2`, `enum3`) and judged by
+    /// WeChat (47003), with templates from `wxaapi/newtmpl/gettemplate`: both subscribe kinds.
+    pub fn typed_values(self) -> bool {
+        matches!(self, Kind::Subscribe | Kind::MpSubscribe)
     }
 
     /// Whether the body carries a `client_msg_id`, so that WeChat drops a repeat of it (template
@@ -33,12 +44,22 @@ impl Kind {
         matches!(self, Kind::Template)
     }
 
+    /// How the campaign file names the web link and the mini-program page of this kind, for
+    /// messages: bizsend calls its web link `page` and its page `miniprogram.pagepath`.
+    pub fn link_keys(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::MpSubscribe => ("`page`", "`miniprogram.pagepath`"),
+            _ => ("`url`", "`page`"),
+        }
+    }
+
     /// The API path this kind posts to.
     pub fn endpoint(self) -> &'static str {
         match self {
             Kind::Uniform => "/cgi-bin/message/wxopen/template/uniform_send",
             Kind::Template => "/cgi-bin/message/template/send",
             Kind::Subscribe => "/cgi-bin/message/subscribe/send",
+            Kind::MpSubscribe => "/cgi-bin/message/subscribe/bizsend",
         }
     }
 }

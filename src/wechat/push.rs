@@ -160,12 +160,40 @@ pub struct PushEvent {
     pub openid: String,
     /// The msgid `template/send` returned (subscribe: WeChat's own id of the push).
     pub msgid: Option<String>,
+    /// The template (subscribe events name it; their sends returned no msgid to match).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
     /// What happened.
     pub status: ReceiptStatus,
     /// WeChat's words, as sent.
     pub detail: String,
     /// `CreateTime` (Unix seconds).
     pub created: u64,
+}
+
+/// A follower's answer to a subscription, from `subscribe_msg_popup_event` (the prompt) or
+/// `subscribe_msg_change_event` (the follower's settings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionChange {
+    /// The follower.
+    pub openid: String,
+    /// The template subscribed to or turned off.
+    pub template_id: String,
+    /// `accept` or `reject`.
+    pub accepted: bool,
+    /// Where: the prompt (`popup`) or the follower's settings (`settings`).
+    pub from_settings: bool,
+    /// `CreateTime` (Unix seconds).
+    pub created: u64,
+}
+
+/// What one push says: delivery receipts and subscription changes (other events give neither).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pushed {
+    /// Delivery receipts.
+    pub receipts: Vec<PushEvent>,
+    /// Subscriptions given, declined or turned off.
+    pub changes: Vec<SubscriptionChange>,
 }
 
 /// The `Encrypt` text of a safe-mode body (XML or JSON), if it has one.
@@ -178,8 +206,8 @@ pub fn encrypted_part(body: &str) -> Option<String> {
     xml_fields(body).ok()?.into_iter().find(|(k, _)| k == "Encrypt").map(|(_, v)| v)
 }
 
-/// The delivery receipts in a plaintext body (XML or JSON); other events give none.
-pub fn parse_events(body: &str) -> Result<Vec<PushEvent>, PushError> {
+/// The receipts and subscription changes in a plaintext body (XML or JSON).
+pub fn parse_events(body: &str) -> Result<Pushed, PushError> {
     let body = body.trim();
     if body.starts_with('{') {
         let v: serde_json::Value = serde_json::from_str(body).map_err(|e| PushError::Malformed(e.to_string()))?;
@@ -189,47 +217,67 @@ pub fn parse_events(body: &str) -> Result<Vec<PushEvent>, PushError> {
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let openid = get("FromUserName");
     let created = get("CreateTime").parse().unwrap_or(0);
-    Ok(match get("Event").as_str() {
+    let mut pushed = Pushed::default();
+    match get("Event").as_str() {
         "TEMPLATESENDJOBFINISH" => {
             let status = get("Status");
-            vec![PushEvent {
+            pushed.receipts.push(PushEvent {
                 openid,
                 msgid: Some(get("MsgID")).filter(|m| !m.is_empty()),
+                template_id: None,
                 status: ReceiptStatus::of_template(&status),
                 detail: status,
                 created,
-            }]
+            });
         }
-        "subscribe_msg_sent_event" => {
-            // One <List> per message: the fields come in order, a MsgID per list.
-            let mut events = Vec::new();
-            let mut current: (String, String, String) = Default::default();
+        event @ ("subscribe_msg_sent_event" | "subscribe_msg_popup_event" | "subscribe_msg_change_event") => {
+            // One <List> per template; its fields come in order and each list ends with its
+            // status (`ErrorStatus`, `SubscribeStatusString`).
+            let mut item: Vec<(&str, &str)> = Vec::new();
             for (k, v) in &fields {
                 match k.as_str() {
-                    "MsgID" => current.0 = v.clone(),
-                    "ErrorCode" => current.1 = v.clone(),
-                    "ErrorStatus" => {
-                        current.2 = v.clone();
-                        let (msgid, code, status) = std::mem::take(&mut current);
-                        events.push(PushEvent {
-                            openid: openid.clone(),
-                            msgid: Some(msgid).filter(|m| !m.is_empty()),
-                            status: ReceiptStatus::of_subscribe(&code, &status),
-                            detail: status,
-                            created,
-                        });
+                    "TemplateId" | "MsgID" | "ErrorCode" => item.push((k, v)),
+                    "ErrorStatus" | "SubscribeStatusString" => {
+                        item.push((k, v));
+                        let at = |name: &str| item.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+                        add_item(&mut pushed, event, &openid, created, at);
+                        item.clear();
                     }
                     _ => {}
                 }
             }
-            events
         }
-        _ => Vec::new(),
-    })
+        _ => {}
+    }
+    Ok(pushed)
 }
 
-/// The delivery receipts of a JSON push (a mini program's message server may push JSON).
-fn json_events(v: &serde_json::Value) -> Vec<PushEvent> {
+/// One `<List>` item of a subscribe event, its fields read through `at`.
+fn add_item(pushed: &mut Pushed, event: &str, openid: &str, created: u64, at: impl Fn(&str) -> Option<String>) {
+    let template_id = at("TemplateId").filter(|t| !t.is_empty());
+    if event == "subscribe_msg_sent_event" {
+        let (code, status) = (at("ErrorCode").unwrap_or_default(), at("ErrorStatus").unwrap_or_default());
+        pushed.receipts.push(PushEvent {
+            openid: openid.to_string(),
+            msgid: at("MsgID").filter(|m| !m.is_empty()),
+            template_id,
+            status: ReceiptStatus::of_subscribe(&code, &status),
+            detail: status,
+            created,
+        });
+    } else if let Some(template_id) = template_id {
+        pushed.changes.push(SubscriptionChange {
+            openid: openid.to_string(),
+            template_id,
+            accepted: at("SubscribeStatusString").is_some_and(|s| s.eq_ignore_ascii_case("accept")),
+            from_settings: event == "subscribe_msg_change_event",
+            created,
+        });
+    }
+}
+
+/// The receipts and changes of a JSON push (a mini program's message server may push JSON).
+fn json_events(v: &serde_json::Value) -> Pushed {
     let text = |v: &serde_json::Value, k: &str| match v.get(k) {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(other) if !other.is_null() => other.to_string(),
@@ -237,40 +285,37 @@ fn json_events(v: &serde_json::Value) -> Vec<PushEvent> {
     };
     let openid = text(v, "FromUserName");
     let created = text(v, "CreateTime").parse().unwrap_or(0);
-    match text(v, "Event").as_str() {
-        "subscribe_msg_sent_event" => {
-            let list = v.get("SubscribeMsgSentEvent").and_then(|e| e.get("List"));
-            let items: Vec<&serde_json::Value> = match list {
-                Some(serde_json::Value::Array(a)) => a.iter().collect(),
-                Some(one) => vec![one],
-                None => Vec::new(),
-            };
-            items
-                .into_iter()
-                .map(|i| {
-                    let (code, status) = (text(i, "ErrorCode"), text(i, "ErrorStatus"));
-                    PushEvent {
-                        openid: openid.clone(),
-                        msgid: Some(text(i, "MsgID")).filter(|m| !m.is_empty()),
-                        status: ReceiptStatus::of_subscribe(&code, &status),
-                        detail: status,
-                        created,
-                    }
-                })
-                .collect()
-        }
+    let mut pushed = Pushed::default();
+    let event = text(v, "Event");
+    let container = match event.as_str() {
         "TEMPLATESENDJOBFINISH" => {
             let status = text(v, "Status");
-            vec![PushEvent {
+            pushed.receipts.push(PushEvent {
                 openid,
                 msgid: Some(text(v, "MsgID")).filter(|m| !m.is_empty()),
+                template_id: None,
                 status: ReceiptStatus::of_template(&status),
                 detail: status,
                 created,
-            }]
+            });
+            return pushed;
         }
-        _ => Vec::new(),
+        "subscribe_msg_sent_event" => "SubscribeMsgSentEvent",
+        "subscribe_msg_popup_event" => "SubscribeMsgPopupEvent",
+        "subscribe_msg_change_event" => "SubscribeMsgChangeEvent",
+        _ => return pushed,
+    };
+    // WeChat's own sample of the change event names its container as the popup's.
+    let list = v.get(container).or_else(|| v.get("SubscribeMsgPopupEvent")).and_then(|e| e.get("List"));
+    let items: Vec<&serde_json::Value> = match list {
+        Some(serde_json::Value::Array(a)) => a.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    for i in items {
+        add_item(&mut pushed, &event, &openid, created, |k| Some(text(i, k)).filter(|s| !s.is_empty()));
     }
+    pushed
 }
 
 /// What WeChat pushes to a third-party platform's authorization-event URL (`InfoType`).
@@ -413,17 +458,40 @@ mod tests {
     #[test]
     fn both_events_parse_in_xml_and_json() {
         let xml = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oU1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>200163836</MsgID><Status><![CDATA[failed:user block]]></Status></xml>";
-        let e = &parse_events(xml).unwrap()[0];
+        let e = &parse_events(xml).unwrap().receipts[0];
         assert_eq!(
             (e.openid.as_str(), e.msgid.as_deref(), e.status),
             ("oU1", Some("200163836"), ReceiptStatus::UserBlock)
         );
         let sub = "<xml><FromUserName><![CDATA[oU2]]></FromUserName><CreateTime>1</CreateTime><Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent><List><TemplateId><![CDATA[T]]></TemplateId><MsgID><![CDATA[1700827132819554304]]></MsgID><ErrorCode><![CDATA[0]]></ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus></List></SubscribeMsgSentEvent></xml>";
-        assert_eq!(parse_events(sub).unwrap()[0].status, ReceiptStatus::Success);
+        let sent = &parse_events(sub).unwrap().receipts[0];
+        assert_eq!((sent.status, sent.template_id.as_deref()), (ReceiptStatus::Success, Some("T")));
         let json = r#"{"ToUserName":"gh","FromUserName":"oU3","CreateTime":1,"MsgType":"event","Event":"subscribe_msg_sent_event","SubscribeMsgSentEvent":{"List":{"TemplateId":"T","MsgID":"17","ErrorCode":"20004","ErrorStatus":"fail"}}}"#;
-        assert_eq!(parse_events(json).unwrap()[0].status, ReceiptStatus::SystemFailed);
-        assert!(parse_events("<xml><Event>subscribe</Event></xml>").unwrap().is_empty());
+        assert_eq!(parse_events(json).unwrap().receipts[0].status, ReceiptStatus::SystemFailed);
+        assert_eq!(parse_events("<xml><Event>subscribe</Event></xml>").unwrap(), Pushed::default());
         assert_eq!(encrypted_part(r#"{"ToUserName":"gh","Encrypt":"abc"}"#).as_deref(), Some("abc"));
         assert_eq!(encrypted_part("<xml><Encrypt><![CDATA[xyz]]></Encrypt></xml>").as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn subscription_changes_parse_one_per_list() {
+        // The prompt answered for two templates at once, as WeChat's sample shows it.
+        let popup = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oF1]]></FromUserName><CreateTime>1610969440</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_popup_event]]></Event><SubscribeMsgPopupEvent><List><TemplateId><![CDATA[T1]]></TemplateId><SubscribeStatusString><![CDATA[accept]]></SubscribeStatusString><PopupScene>2</PopupScene></List><List><TemplateId><![CDATA[T2]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString><PopupScene>2</PopupScene></List></SubscribeMsgPopupEvent></xml>";
+        let p = parse_events(popup).unwrap();
+        assert!(p.receipts.is_empty());
+        let got: Vec<(&str, bool, bool)> =
+            p.changes.iter().map(|c| (c.template_id.as_str(), c.accepted, c.from_settings)).collect();
+        assert_eq!(got, [("T1", true, false), ("T2", false, false)]);
+        assert_eq!((p.changes[0].openid.as_str(), p.changes[0].created), ("oF1", 1610969440));
+        // WeChat's documented change event wraps its list in the popup's element name.
+        let change = "<xml><FromUserName><![CDATA[oF2]]></FromUserName><CreateTime>1</CreateTime><Event><![CDATA[subscribe_msg_change_event]]></Event><SubscribeMsgPopupEvent><List><TemplateId><![CDATA[T1]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString></List></SubscribeMsgPopupEvent></xml>";
+        let c = &parse_events(change).unwrap().changes[0];
+        assert_eq!(
+            (c.openid.as_str(), c.template_id.as_str(), c.accepted, c.from_settings),
+            ("oF2", "T1", false, true)
+        );
+        let json = r#"{"FromUserName":"oF3","CreateTime":2,"Event":"subscribe_msg_change_event","SubscribeMsgChangeEvent":{"List":[{"TemplateId":"T9","SubscribeStatusString":"accept"}]}}"#;
+        let j = &parse_events(json).unwrap().changes[0];
+        assert_eq!((j.template_id.as_str(), j.accepted, j.from_settings), ("T9", true, true));
     }
 }

@@ -13,7 +13,7 @@ use super::Sender;
 pub fn list_path(kind: Kind) -> Option<&'static str> {
     match kind {
         Kind::Template => Some("/cgi-bin/template/get_all_private_template"),
-        Kind::Subscribe => Some("/wxaapi/newtmpl/gettemplate"),
+        Kind::Subscribe | Kind::MpSubscribe => Some("/wxaapi/newtmpl/gettemplate"),
         Kind::Uniform => None,
     }
 }
@@ -27,7 +27,7 @@ pub async fn fetch(sender: &Sender, appid: &str, kind: Kind) -> Result<Catalogue
     };
     let answer = sender.get_json(path).await?;
     let templates = match kind {
-        Kind::Subscribe => parse_subscribe(&answer),
+        Kind::Subscribe | Kind::MpSubscribe => parse_subscribe(&answer),
         _ => parse_official(&answer),
     }
     .map_err(|e| Failure::transport(e.to_string()))?;
