@@ -88,6 +88,18 @@ fn run(args: &[&str], home: &Path) -> std::process::Output {
     )
 }
 
+/// `wxsend receipts serve CAMPAIGN` on a free port with the test's push token; the child and
+/// its URL.
+async fn serve_receipts(campaign: &Path) -> (tokio::process::Child, String) {
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+    serve
+        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("WXSEND_LANG", "en")
+        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
+        .env_remove("WXSEND_PUSH_AES_KEY");
+    start_receipts_server(serve).await
+}
+
 fn received(server: &MockServer) -> HashMap<String, usize> {
     let mut by_openid: HashMap<String, usize> = HashMap::new();
     for r in server.records() {
@@ -141,13 +153,7 @@ async fn a_300_row_bizsend_campaign_is_checked_sent_once_and_its_receipts_matche
 
     // The send answered no msgid; the pushed subscribe_msg_sent_events are matched by openid and
     // template, and status counts every delivered row a success.
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
-    serve
-        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("WXSEND_LANG", "en")
-        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
-        .env_remove("WXSEND_PUSH_AES_KEY");
-    let (serve, url) = start_receipts_server(serve).await;
+    let (serve, url) = serve_receipts(&campaign).await;
     let pushed: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/mock/push", server.url()))
         .json(&serde_json::json!({ "url": format!("{url}/wx"), "token": PUSH_TOKEN }))
@@ -195,16 +201,7 @@ async fn a_300_row_bizsend_campaign_is_checked_sent_once_and_its_receipts_matche
 async fn the_mock_answers_bizsend_as_wechat_documents_it() {
     let server = mock(MockConfig::default()).await;
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{}/cgi-bin/stable_token", server.url()))
-        .json(&serde_json::json!({ "grant_type": "client_credential", "appid": APPID, "secret": SECRET }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = stable_token(&server.url()).await["access_token"].as_str().unwrap().to_string();
     let send = |openid: &str, thing: &str, phrase: &str, kind: &str| {
         let (http, url, token) = (http.clone(), server.url(), token.clone());
         let body = serde_json::json!({
@@ -257,13 +254,7 @@ async fn subscribe_receipts_match_by_template_and_time_and_subscription_changes_
     assert_eq!(out.status.code(), Some(1), "{}", words(&out));
     let fine: Vec<String> = people().into_iter().filter(|(_, k)| *k == Row::Fine).map(|(o, _)| o).collect();
 
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
-    serve
-        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("WXSEND_LANG", "en")
-        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
-        .env_remove("WXSEND_PUSH_AES_KEY");
-    let (serve, url) = start_receipts_server(serve).await;
+    let (serve, url) = serve_receipts(&campaign).await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let head = |openid: &str, created: u64, event: &str| {
         format!("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>")

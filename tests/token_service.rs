@@ -19,9 +19,8 @@ async fn token_service(mock_url: String) -> (String, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     tokio::spawn(async move {
-        let http = reqwest::Client::new();
         while let Ok((mut socket, _)) = listener.accept().await {
-            let (http, counter, mock_url) = (http.clone(), counter.clone(), mock_url.clone());
+            let (counter, mock_url) = (counter.clone(), mock_url.clone());
             tokio::spawn(async move {
                 loop {
                     let mut head = Vec::new();
@@ -43,15 +42,7 @@ async fn token_service(mock_url: String) -> (String, Arc<AtomicUsize>) {
                             continue;
                         }
                         counter.fetch_add(1, Ordering::SeqCst);
-                        let answer: serde_json::Value = http
-                            .post(format!("{mock_url}/cgi-bin/stable_token"))
-                            .json(&serde_json::json!({"grant_type": "client_credential", "appid": APPID, "secret": SECRET}))
-                            .send()
-                            .await
-                            .unwrap()
-                            .json()
-                            .await
-                            .unwrap();
+                        let answer = stable_token(&mock_url).await;
                         serde_json::json!({"access_token": answer["access_token"], "expires_in": answer["expires_in"]})
                             .to_string()
                     } else {

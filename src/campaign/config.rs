@@ -119,11 +119,13 @@ pub struct MessageConfig {
     pub template_id: String,
     /// `uniform`: the official account bound to the mini program.
     pub mp_appid: Option<String>,
-    /// The mini program a template message opens (with `page`).
+    /// The mini program a message opens (with `page`; `miniprogram.appid` for `mp_subscribe`).
     pub miniprogram_appid: Option<String>,
-    /// The link of a template or uniform message (may hold placeholders).
+    /// The web link a message opens (may hold placeholders): `url` in the file, `page` for
+    /// `mp_subscribe`.
     pub url: Option<SourceText>,
-    /// The mini-program page the message opens (may hold placeholders).
+    /// The mini-program page the message opens (may hold placeholders; `miniprogram.pagepath`
+    /// for `mp_subscribe`).
     pub page: Option<SourceText>,
     /// The operator's own openid, for test sends.
     pub test_openid: Option<String>,

@@ -110,6 +110,19 @@ pub fn ledger_beside(cache: &Path) -> std::path::PathBuf {
     cache.with_file_name(name)
 }
 
+/// The mock's `stable_token` answer for the test app (`access_token`, `expires_in`).
+pub async fn stable_token(mock_url: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{mock_url}/cgi-bin/stable_token"))
+        .json(&serde_json::json!({ "grant_type": "client_credential", "appid": APPID, "secret": SECRET }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Run the real binary.
 pub fn wxsend(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
