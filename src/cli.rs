@@ -41,11 +41,13 @@ pub enum Command {
     Status(StatusArgs),
     /// Delivery receipts: serve an endpoint for WeChat's pushes, or import them from a file.
     Receipts(ReceiptsArgs),
+    /// Write a recipients list from the account's followers: everyone, or by tags; resumable.
+    Audience(AudienceArgs),
     /// The account's delivery ledger: who got which message across every campaign; rebuild it
     /// from journals, show a person's history, keep a do-not-send list.
     Ledger(LedgerArgs),
     /// Run the embedded mock WeChat server on 127.0.0.1 until Ctrl-C.
-    Mock(crate::mock::MockConfig),
+    Mock(Box<crate::mock::MockConfig>),
     /// The whole product on a bundled sample campaign against the embedded mock (no credentials).
     Demo(DemoArgs),
     /// Print a shell completion script: `wxsend completions bash > /etc/bash_completion.d/wxsend`.
@@ -125,6 +127,35 @@ pub struct StateArgs {
     /// The state of `send --mock` runs.
     #[arg(long)]
     pub mock: bool,
+}
+
+#[derive(Debug, Args)]
+/// `wxsend audience`.
+pub struct AudienceArgs {
+    /// The campaign whose account, token source, proxy and Redis are used (its state folder
+    /// keeps the pull's checkpoint).
+    pub campaign: PathBuf,
+    /// The recipients CSV to write (openid first).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Followers of this tag (a name or an id); repeat for a union.
+    #[arg(long = "tag", value_name = "NAME_OR_ID")]
+    pub tags: Vec<String>,
+    /// Only followers with every --tag (an intersection).
+    #[arg(long)]
+    pub all_tags: bool,
+    /// Leave out the followers of this tag; repeatable.
+    #[arg(long = "except-tag", value_name = "NAME_OR_ID")]
+    pub except_tags: Vec<String>,
+    /// Only those who followed on or after this date (2026-11-01, China time); needs --with-info.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Also write subscribe_time, remark, tags and unionid (user/info/batchget, 100 a call).
+    #[arg(long)]
+    pub with_info: bool,
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

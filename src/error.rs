@@ -13,6 +13,12 @@ pub enum Error {
     /// The campaign, an account or a recipients file cannot be used.
     #[error(transparent)]
     Load(#[from] crate::campaign::LoadError),
+    /// `--since` is not a date.
+    #[error("{}", crate::tr!("err.bad_since", given = .0.clone()))]
+    BadSince(String),
+    /// A list could not be pulled from the account's followers.
+    #[error(transparent)]
+    Audience(#[from] crate::app::audience::AudienceError),
     /// A send could not be prepared.
     #[error(transparent)]
     Prepare(#[from] crate::app::session::PrepareError),
@@ -131,6 +137,7 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Error::Prepare(e) => e.exit(),
+            Error::Audience(e) => e.exit(),
             Error::Status(e) => e.exit(),
             Error::Receipts(e) => e.exit(),
             Error::Export(e) => e.exit(),

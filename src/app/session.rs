@@ -550,7 +550,12 @@ async fn connect(
 /// The token cache shared through `redis`: the account's token under `<prefix>:access_token:`;
 /// a third-party platform's chain under WxJava's WxOpen keys (the platform's token, the
 /// merchant's token, and the merchant's refresh token when it is kept in Redis).
-fn share_tokens(tokens: TokenCache, cfg: &crate::campaign::CampaignConfig, redis: &Redis, owner: &str) -> TokenCache {
+pub(super) fn share_tokens(
+    tokens: TokenCache,
+    cfg: &crate::campaign::CampaignConfig,
+    redis: &Redis,
+    owner: &str,
+) -> TokenCache {
     let crate::wechat::protocol::TokenSpec::Component(c) = &cfg.wechat.token else {
         return tokens.with_shared(Arc::new(SharedTokens::new(redis.clone(), &cfg.wechat.appid, owner)));
     };

@@ -2,6 +2,7 @@
 //! message and the verdict on every row.
 
 pub mod account;
+pub mod audience;
 pub mod config;
 mod csv_scan;
 pub mod error;

@@ -2,6 +2,7 @@
 //! the terminal and returning how it ended (`Result<Exit, Error>`, printed once by `main.rs`).
 
 mod accounts;
+mod audience;
 mod check;
 mod demo;
 mod doctor;
@@ -46,8 +47,9 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Accounts => accounts::run(),
         Command::Status(args) => status::run(args),
         Command::Receipts(args) => receipts::run(args),
+        Command::Audience(args) => audience::run(args),
         Command::Ledger(args) => ledger::run(args),
-        Command::Mock(config) => mock::run(config),
+        Command::Mock(config) => mock::run(*config),
         Command::Demo(args) => demo::run(args),
         Command::Completions { shell } => help::completions(shell),
         Command::Man => help::man(),

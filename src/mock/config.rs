@@ -80,6 +80,17 @@ pub struct MockConfig {
     /// Append every accepted message to this JSON-lines file.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// The account's followers: this many, drawn from the seed, with three tags (a VIP tag, a
+    /// store's and new followers') and follow times.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "followers_file")]
+    pub followers: u64,
+    /// The account's followers from a CSV file: openid,subscribe_time,tags (Unix seconds; tags
+    /// separated by ;).
+    #[arg(long, value_name = "FILE")]
+    pub followers_file: Option<PathBuf>,
+    /// Listing calls (user/get, user/tag/get) allowed a day; then errcode 45009.
+    #[arg(long, value_name = "N")]
+    pub user_get_quota: Option<u64>,
 }
 
 /// Scripted outcomes, for `wxsend mock --help` and the README.
@@ -93,7 +104,8 @@ Scripted answers by openid prefix (after token and request checks):
   oBUSY…     43108 concurrent sends on the first request, then delivered
   oERR<n>_…  errcode n (oERRm1_… for -1), e.g. oERR45168_… for a sensitive word
 Admin endpoints: GET /mock/stats, GET /mock/records, POST /mock/reset-daily-quota,
-POST /mock/invalidate-tokens.";
+POST /mock/invalidate-tokens, POST /mock/push (delivery events to a receiver),
+GET /mock/followers, POST /mock/follow (a new follower).";
 
 impl Default for MockConfig {
     fn default() -> Self {
@@ -120,6 +132,9 @@ impl Default for MockConfig {
             appid: None,
             secret: None,
             record: None,
+            followers: 0,
+            followers_file: None,
+            user_get_quota: None,
         }
     }
 }

@@ -6,6 +6,7 @@ mod body;
 mod catalogue;
 pub mod component;
 mod config;
+mod followers;
 mod push;
 mod record;
 mod rules;
@@ -25,6 +26,7 @@ use axum::Router;
 use serde::Deserialize;
 
 pub use config::{Latency, LatencyError, MockConfig};
+pub use followers::Follower;
 pub use record::Record;
 pub use state::{MockState, Reply, Stats};
 
@@ -154,6 +156,7 @@ fn router(state: Arc<MockState>) -> Router {
         .route("/mock/invalidate-tokens", post(invalidate_tokens))
         .route("/mock/push", post(push_events))
         .merge(component::routes())
+        .merge(followers::routes())
         .with_state(state)
 }
 

@@ -46,6 +46,12 @@ pub struct Stats {
     pub quota_calls: u64,
     /// Template list requests (either endpoint).
     pub template_list_calls: u64,
+    /// Listing calls of followers (`user/get`, `user/tag/get`), whatever their answer.
+    pub follower_list_calls: u64,
+    /// `user/info/batchget` calls.
+    pub user_info_calls: u64,
+    /// `tags/get` calls.
+    pub tag_list_calls: u64,
     /// Template list requests that waited for [`MockState::hold_template_lists`] to be lifted.
     pub template_lists_held: u64,
     /// Times live tokens were invalidated by `invalidate_tokens_at`.
@@ -110,6 +116,8 @@ pub(super) struct Inner {
     pub(super) last_forced: Option<Instant>,
     /// The third-party platform's tickets, tokens and merchants.
     pub(super) component: super::component::World,
+    /// The account's followers and tags.
+    pub(super) followers: super::followers::Population,
 }
 
 /// The mock's whole state behind one short-held lock.
@@ -139,6 +147,11 @@ impl MockState {
         let catalogue = super::catalogue::MockCatalogue::load(config.templates.as_deref())?;
         let mut invalidate_at = config.invalidate_tokens_at.clone();
         invalidate_at.sort_unstable();
+        let followers = match &config.followers_file {
+            Some(path) => super::followers::Population::read(path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
+            None => super::followers::Population::draw(config.followers, config.seed),
+        };
         Ok(Self {
             template_hold: tokio::sync::watch::Sender::new(false),
             inner: Mutex::new(Inner {
@@ -162,6 +175,7 @@ impl MockState {
                 record_file,
                 last_forced: None,
                 component: Default::default(),
+                followers,
             }),
             config,
             catalogue,
@@ -256,6 +270,7 @@ impl MockState {
     /// A new day: the daily quota is available again.
     pub fn reset_daily_quota(&self) {
         self.lock().day_count = 0;
+        self.reset_listing_calls();
     }
 
     /// Invalidate every live token now (as if another system force-refreshed them).

@@ -214,6 +214,23 @@ impl WechatClient {
     /// GET `path?access_token=…` and parse the JSON answer.
     pub async fn get_json(&self, path: &'static str, token: &AccessToken) -> Result<serde_json::Value, Failure> {
         let uri = self.urls.get(&self.http, path, token).map_err(Failure::transport_error)?;
+        self.get_uri_json(uri).await
+    }
+
+    /// GET `path?access_token=…&name=value…` (a listing's page cursor) and parse the JSON answer.
+    pub async fn get_json_query(
+        &self,
+        path: &'static str,
+        token: &AccessToken,
+        query: &[(&str, &str)],
+    ) -> Result<serde_json::Value, Failure> {
+        let mut pairs = vec![("access_token", token.expose())];
+        pairs.extend_from_slice(query);
+        let uri = self.http.uri(path, &pairs).map_err(Failure::transport_error)?;
+        self.get_uri_json(uri).await
+    }
+
+    async fn get_uri_json(&self, uri: super::http::RequestUrl) -> Result<serde_json::Value, Failure> {
         let reply = self.http.get(uri).await.map_err(Failure::transport_error)?;
         if reply.status.is_server_error() {
             return Err(Failure::transport(format!("HTTP {}", reply.status)));

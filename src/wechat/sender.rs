@@ -85,6 +85,19 @@ impl Sender {
             .await
     }
 
+    /// `GET path?access_token=…&query…` and WeChat's JSON answer, under the token and retry
+    /// policies (a listing's pages: `next_openid`).
+    pub async fn get_json_query(
+        &self,
+        path: &'static str,
+        query: &[(&str, &str)],
+    ) -> Result<serde_json::Value, Failure> {
+        self.read(|token| async move {
+            self.client.get_json_query(path, &token, query).await.and_then(|v| api_answer(v, &token))
+        })
+        .await
+    }
+
     /// `POST path?access_token=…` with a JSON `body`, under the token and retry policies.
     pub async fn post_json(&self, path: &'static str, body: serde_json::Value) -> Result<serde_json::Value, Failure> {
         let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
