@@ -19,6 +19,9 @@ pub enum Error {
     /// A list could not be pulled from the account's followers.
     #[error(transparent)]
     Audience(#[from] crate::app::audience::AudienceError),
+    /// An audience campaign's list could not be made.
+    #[error(transparent)]
+    AudienceList(#[from] crate::app::audience_list::ListError),
     /// A send could not be prepared.
     #[error(transparent)]
     Prepare(#[from] crate::app::session::PrepareError),
@@ -138,6 +141,7 @@ impl Error {
         match self {
             Error::Prepare(e) => e.exit(),
             Error::Audience(e) => e.exit(),
+            Error::AudienceList(e) => e.exit(),
             Error::Status(e) => e.exit(),
             Error::Receipts(e) => e.exit(),
             Error::Export(e) => e.exit(),

@@ -189,3 +189,126 @@ async fn the_mock_lists_followers_as_wechat_documents_it() {
     assert_eq!(first_info["subscribe"], 1);
     assert!(first_info.get("nickname").is_none(), "no nickname since 2021-12-27");
 }
+
+/// An audience campaign of the VIP tag with a code per follower from `values.csv`; the values
+/// file holds every VIP follower of `population`, plus `extra` lines.
+fn audience_campaign(dir: &Path, server: &MockServer, population: &[Follower], extra: &str) -> PathBuf {
+    let toml = format!(
+        "name = \"vip\"\n[wechat]\napi_base = \"{}\"\nappid = \"{APPID}\"\nsecret_env = \"WXSEND_TEST_SECRET\"\n\
+         [message]\nkind = \"template\"\ntemplate_id = \"TPL_ORDER_SHIPPED\"\n[message.data]\nthing1 = \"新品到店\"\n\
+         character_string2 = \"{{{{code}}}}\"\namount3 = \"0.01元\"\ntime4 = \"2026-12-06 10:00\"\n[recipients]\ntags = [\"VIP\"]\nvalues = \"values.csv\"\n[send]\nrate = 2000\n",
+        server.url()
+    );
+    let mut values = String::from("openid,code\n");
+    for (i, f) in population.iter().filter(|f| has(f, "VIP")).enumerate() {
+        values.push_str(&format!("{},C{i:05}\n", f.openid));
+    }
+    values.push_str(extra);
+    std::fs::write(dir.join("values.csv"), values).unwrap();
+    let path = dir.join("campaign.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+fn received(server: &MockServer) -> std::collections::HashMap<String, usize> {
+    let mut by_openid = std::collections::HashMap::new();
+    for r in server.records() {
+        *by_openid.entry(r.touser).or_default() += 1;
+    }
+    by_openid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tags_campaign_sends_to_exactly_its_snapshot_and_new_run_pulls_again() {
+    let server = mock(MockConfig { followers: 3_000, ..Default::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let population = server.state().followers();
+    let vip: HashSet<String> = with(&population, |f| has(f, "VIP"));
+    let c = audience_campaign(dir.path(), &server, &population, "");
+    let cache = dir.path().join("cache");
+
+    // Killed part way: the journal holds the list, which is now the campaign's snapshot.
+    let out = send_command(&c, &cache, &[]).env("WXSEND_FAILPOINT_ABORT_AFTER_WRITES", "120").output().await.unwrap();
+    assert_eq!(out.status.code(), None, "{}", String::from_utf8_lossy(&out.stderr));
+    let reached = received(&server).len();
+    assert!(reached > 0 && reached < vip.len());
+    // A follower tagged VIP joins before the resume: not in the resumed run.
+    let newcomer = openid("oNEWVIP", 1);
+    server.state().follow(Follower {
+        openid: newcomer.clone(),
+        subscribe_time: 1_800_000_000,
+        tags: vec!["VIP".into()],
+    });
+    let lists_before = server.stats().follower_list_calls;
+    let out = send_command(&c, &cache, &[]).output().await.unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("the snapshot of"), "{text}");
+    assert_eq!(server.stats().follower_list_calls, lists_before, "the resume did not pull again");
+    let got = received(&server);
+    assert!(got.values().all(|&n| n == 1), "someone got two messages");
+    assert!(!got.contains_key(&newcomer), "{text}");
+    assert!(got.keys().all(|o| vip.contains(o)), "only the snapshot's followers");
+    let unknown = vip.len() - got.len();
+    assert!(unknown <= 8, "{unknown} VIP followers never got the message: {text}");
+    // Each message carries the follower's own value.
+    let first = server.records().into_iter().next().unwrap();
+    assert!(first.data["character_string2"]["value"].as_str().unwrap().starts_with('C'));
+
+    // --new-run pulls again: the newcomer is in it (and has no value yet: an invalid row, not sent).
+    let values = std::fs::read_to_string(dir.path().join("values.csv")).unwrap();
+    std::fs::write(dir.path().join("values.csv"), format!("{values}{newcomer},C99999\n")).unwrap();
+    let out = send_command(&c, &cache, &["--new-run"]).output().await.unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(server.stats().follower_list_calls > lists_before, "{text}");
+    assert_eq!(received(&server).get(&newcomer), Some(&1), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_on_an_audience_campaign_counts_it_and_names_what_is_wrong() {
+    let server = mock(MockConfig { followers: 3_000, ..Default::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let population = server.state().followers();
+    let vip = with(&population, |f| has(f, "VIP")).len();
+    let env = |cache: &Path| {
+        vec![("WXSEND_TEST_SECRET", SECRET.to_string()), ("WXSEND_CACHE_DIR", cache.display().to_string())]
+    };
+    let check = |c: &Path| {
+        let e = env(&dir.path().join("cache"));
+        let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let out = wxsend(&["check", c.to_str().unwrap()], &e);
+        (out.status.code(), words(&out))
+    };
+    let c = audience_campaign(dir.path(), &server, &population, "");
+    let (code, text) = check(&c);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "audience: {} followers (VIP {})",
+            wxsend::app::text::thousands(vip),
+            wxsend::app::text::thousands(vip)
+        )),
+        "{text}"
+    );
+    assert!(text.contains("新品到店"), "the preview: {text}");
+    // A second check within audience_max_age_minutes reuses the pull.
+    let calls = server.stats().follower_list_calls;
+    assert_eq!(check(&c).0, Some(0));
+    assert_eq!(server.stats().follower_list_calls, calls);
+
+    // An openid in values.csv that is not in the audience: file and line, exit 2.
+    let stranger = openid("oSTRANGER", 1);
+    let c = audience_campaign(dir.path(), &server, &population, &format!("{stranger},C1\n"));
+    let (code, text) = check(&c);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains(&format!("values.csv:{}: openid {stranger} is not in the audience", vip + 2)), "{text}");
+    // A missing values file, and a tag the account does not have.
+    std::fs::remove_file(dir.path().join("values.csv")).unwrap();
+    let (code, text) = check(&c);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("values.csv"), "{text}");
+    let toml = std::fs::read_to_string(&c).unwrap().replace("tags = [\"VIP\"]", "tags = [\"VIP客户\"]");
+    std::fs::write(&c, toml).unwrap();
+    let (code, text) = check(&c);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("no tag VIP客户"), "{text}");
+}

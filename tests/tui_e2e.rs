@@ -77,10 +77,15 @@ fn main() {
         Ok(())
     })
     .with_ignored_flag(!has_tmux);
+    let gauge = libtest_mimic::Trial::test("an_audience_pull_shows_its_gauge_in_both_languages", || {
+        an_audience_pull_shows_its_gauge_in_both_languages();
+        Ok(())
+    })
+    .with_ignored_flag(!has_tmux);
     if !has_tmux {
         eprintln!("tmux is not installed: the terminal end-to-end test is ignored (apt-get install tmux)");
     }
-    libtest_mimic::run(&args, vec![test, unverified, wide, chinese, rerun]).exit();
+    libtest_mimic::run(&args, vec![test, unverified, wide, chinese, rerun, gauge]).exit();
 }
 
 fn send_the_sample_campaign_through_the_terminal_ui() {
@@ -325,5 +330,34 @@ fn the_failures_are_re_run_in_place_without_the_permanent_ones() {
     assert!(again.contains("45168 ×2") && !again.contains("43101"), "only what failed the second time:\n{again}");
     t.keys("q");
     drop(t);
+    drop(server);
+}
+
+/// `wxsend audience` on a terminal: a gauge line with the pages and openids, in English and in
+/// Chinese, then the counts; the list is written.
+fn an_audience_pull_shows_its_gauge_in_both_languages() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let server = rt.block_on(common::mock(wxsend::mock::MockConfig { followers: 25_000, ..Default::default() }));
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = common::write_campaign(dir.path(), "fans", Some(&server.url()), "rate = 200", &[]);
+    for (lang, gauge, done) in [
+        ("en", "openids 25,000 of 25,000", "wrote 25,000 openids"),
+        ("zh-CN", "openid 25,000，共 25,000", "已把 25,000 个 openid 写入"),
+    ] {
+        let out = dir.path().join(format!("{lang}.csv"));
+        let command = format!(
+            "WXSEND_LANG={lang} WXSEND_TEST_SECRET={} WXSEND_CACHE_DIR={} {} audience {} --out {}; sleep 30",
+            common::SECRET,
+            dir.path().join("cache").display(),
+            env!("CARGO_BIN_EXE_wxsend"),
+            campaign.display(),
+            out.display(),
+        );
+        let t = Tmux { socket: format!("wxsend-e2e-gauge-{lang}-{}", std::process::id()), session: "e2e" };
+        t.run(&["new-session", "-d", "-s", t.session, "-x", "100", "-y", "12", &command]);
+        let screen = t.wait_for(done, 30);
+        assert!(screen.contains(gauge) && screen.contains('█'), "{screen}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 25_001);
+    }
     drop(server);
 }

@@ -4,6 +4,7 @@
 //! terminal UI and the headless front end render these types and never read each other.
 
 pub mod audience;
+pub mod audience_list;
 pub mod check;
 pub mod doctor;
 mod doctor_component;

@@ -85,6 +85,20 @@ struct RawRecipients {
     encoding: EncodingChoice,
     #[serde(default)]
     allow_duplicates: bool,
+    /// Every follower of the account instead of a file.
+    followers: Option<bool>,
+    /// The followers of these tags (names or ids) instead of a file.
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    all_tags: bool,
+    #[serde(default)]
+    except_tags: Vec<String>,
+    since: Option<Spanned<String>>,
+    #[serde(default)]
+    with_info: bool,
+    /// Per-row values of an audience, keyed by openid.
+    values: Option<String>,
+    audience_max_age_minutes: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -150,6 +164,21 @@ pub struct RecipientsConfig {
     pub encoding: EncodingChoice,
     /// Send to a repeated openid once per row (default: once).
     pub allow_duplicates: bool,
+    /// The account's followers instead of a file: the list is made in the state folder
+    /// (`csv` is `audience/followers.csv` there).
+    pub audience: Option<AudienceSource>,
+}
+
+/// `[recipients] followers = true` or `tags = […]`: which followers, the per-row values, and
+/// how old a pull may be reused before the first send freezes it.
+#[derive(Debug, Clone)]
+pub struct AudienceSource {
+    /// Which followers.
+    pub spec: super::audience::AudienceSpec,
+    /// `values`: per-row template values keyed by openid.
+    pub values: Option<PathBuf>,
+    /// `audience_max_age_minutes` (default 60).
+    pub max_age: Duration,
 }
 
 /// `[send]`: pace and persistence of the sending.
@@ -247,16 +276,16 @@ impl CampaignConfig {
         super::account::settle_refresh_store(&mut wechat, shared.redis.is_some(), path)?;
         let message = message_config(raw.message, &src)?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
-        let recipients = recipients_config(raw.recipients, path, base)?;
+        let state_dir = match raw.state_dir {
+            Some(dir) => base.join(dir),
+            None => base.join(".wxsend").join(&name),
+        };
+        let recipients = recipients_config(raw.recipients, &src, base, &state_dir)?;
         let send = send_config(raw.send, wechat.account_suppress_days, &src)?;
         let template_cache = match raw.template_cache_minutes {
             None => Duration::from_secs(3600),
             Some(m) if *m.get_ref() <= 7 * 24 * 60 => Duration::from_secs(m.get_ref() * 60),
             Some(m) => return Err(src.err(m.span().start, tr!("config.template_cache_minutes", value = m.get_ref()))),
-        };
-        let state_dir = match raw.state_dir {
-            Some(dir) => base.join(dir),
-            None => base.join(".wxsend").join(&name),
         };
         let network = raw_network.resolve(base, Duration::from_millis(send.timeout_ms), |at, m| src.err(at, m))?;
         Ok(Self {
@@ -405,16 +434,50 @@ fn or_list(items: &[&str]) -> String {
     }
 }
 
-/// `[recipients]`, its file relative to the campaign's folder `base`.
-fn recipients_config(r: RawRecipients, path: &Path, base: &Path) -> Result<RecipientsConfig, LoadError> {
-    let problem = |message: String| LoadError::Config { at: Location::file(path), message };
-    let file = match (r.file, r.csv) {
-        (Some(f), None) | (None, Some(f)) => f,
-        (Some(_), Some(_)) => return Err(problem(tr!("config.file_and_csv"))),
-        (None, None) => return Err(problem(tr!("config.no_file"))),
+/// `[recipients]`, its file relative to the campaign's folder `base`; an audience's list in
+/// `state_dir`.
+fn recipients_config(
+    r: RawRecipients,
+    src: &Source<'_>,
+    base: &Path,
+    state_dir: &Path,
+) -> Result<RecipientsConfig, LoadError> {
+    let problem = |message: String| LoadError::Config { at: Location::file(src.path), message };
+    let tags = r.tags.unwrap_or_default();
+    let audience = r.followers == Some(true) || !tags.is_empty();
+    let file = match (r.file, r.csv, audience) {
+        (Some(_), _, true) | (_, Some(_), true) => return Err(problem(tr!("config.file_and_audience"))),
+        (Some(f), None, false) | (None, Some(f), false) => f,
+        (Some(_), Some(_), false) => return Err(problem(tr!("config.file_and_csv"))),
+        (None, None, true) => String::new(),
+        (None, None, false) => return Err(problem(tr!("config.no_file"))),
+    };
+    let audience = if audience {
+        let since =
+            match r.since {
+                None => None,
+                Some(s) => Some(super::audience::parse_since(s.get_ref()).ok_or_else(|| {
+                    src.err(s.span().start, tr!("config.since", value = format!("{:?}", s.get_ref())))
+                })?),
+            };
+        let spec = super::audience::AudienceSpec {
+            tags,
+            all_tags: r.all_tags,
+            except: r.except_tags,
+            since,
+            with_info: r.with_info || since.is_some(),
+        };
+        let max_age = Duration::from_secs(r.audience_max_age_minutes.unwrap_or(60).saturating_mul(60));
+        Some(AudienceSource { spec, values: r.values.map(|v| base.join(v)), max_age })
+    } else {
+        if r.values.is_some() {
+            return Err(problem(tr!("config.values_needs_audience")));
+        }
+        None
     };
     Ok(RecipientsConfig {
-        csv: base.join(&file),
+        csv: if audience.is_some() { state_dir.join("audience").join("followers.csv") } else { base.join(&file) },
+        audience,
         sheet: r.sheet,
         openid_column: r.openid_column.unwrap_or_else(|| "openid".into()).trim().to_string(),
         encoding: r.encoding,

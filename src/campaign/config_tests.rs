@@ -180,3 +180,28 @@ fn mp_subscribe_names_its_links_as_bizsend_does() {
         ));
     assert!(e.unwrap_err().to_string().contains("`miniprogram_appid` and `page`"));
 }
+
+#[test]
+fn an_audience_instead_of_a_file_keeps_its_list_in_the_state_folder() {
+    let text = MINIMAL.replace(
+        "csv = \"r.csv\"",
+        "tags = [\"VIP\", \"101\"]\nexcept_tags = [\"新关注\"]\nsince = \"2026-11-01\"\nvalues = \"v.csv\"\naudience_max_age_minutes = 5",
+    );
+    let c = parse(&text).unwrap();
+    let a = c.recipients.audience.as_ref().unwrap();
+    assert_eq!(a.spec.tags, ["VIP", "101"]);
+    assert_eq!(a.spec.except, ["新关注"]);
+    assert!(a.spec.with_info, "since is read from the followers' details");
+    assert_eq!(a.values.as_deref(), Some(Path::new("dir/v.csv")));
+    assert_eq!(a.max_age, Duration::from_secs(300));
+    assert_eq!(c.recipients.csv, Path::new("dir/.wxsend/t1/audience/followers.csv"));
+    let everyone = parse(&MINIMAL.replace("csv = \"r.csv\"", "followers = true")).unwrap();
+    assert!(everyone.recipients.audience.unwrap().spec.tags.is_empty());
+    // A file and an audience, values without an audience, a date that is not one.
+    let e = parse(&MINIMAL.replace("csv = \"r.csv\"", "csv = \"r.csv\"\nfollowers = true")).unwrap_err();
+    assert!(e.to_string().contains("keep one"), "{e}");
+    let e = parse(&MINIMAL.replace("csv = \"r.csv\"", "csv = \"r.csv\"\nvalues = \"v.csv\"")).unwrap_err();
+    assert!(e.to_string().contains("followers = true"), "{e}");
+    let e = parse(&MINIMAL.replace("csv = \"r.csv\"", "followers = true\nsince = \"last week\"")).unwrap_err();
+    assert!(e.to_string().contains("dir/c.toml:12:") && e.to_string().contains("2026-11-01"), "{e}");
+}

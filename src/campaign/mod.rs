@@ -73,6 +73,10 @@ impl Campaign {
     /// Load the recipients of an already parsed campaign file and check every row.
     pub fn from_config(config: CampaignConfig) -> Result<Self, LoadError> {
         let r = &config.recipients;
+        if r.audience.is_some() && !r.csv.exists() {
+            let message = crate::tr!("config.audience_not_pulled", campaign = config.path.display().to_string());
+            return Err(LoadError::Config { at: error::Location::file(&config.path), message });
+        }
         let recipients = if workbook::is_workbook(&r.csv) {
             workbook::load(&r.csv, r.sheet.as_deref(), &r.openid_column)?
         } else {

@@ -25,22 +25,12 @@ pub fn run(args: AudienceArgs) -> Result<Exit, Error> {
         with_info: args.with_info,
     };
     let dir = crate::app::audience::work_dir(&cfg.state_dir, &spec);
-    let on_terminal = std::io::stderr().is_terminal();
-    let mut show = |p: &crate::app::audience::Progress| {
-        let line = progress_line(p);
-        if on_terminal {
-            eprint!("\r\x1b[2K{line}");
-        } else {
-            eprintln!("{line}");
-        }
-    };
+    let mut progress = ProgressView::new();
     let pulled = runtime()?.block_on(async {
         let sender = crate::app::audience::sender_for(&cfg).await?;
-        crate::app::audience::pull(&sender, &spec, &dir, &mut show).await
+        crate::app::audience::pull(&sender, &spec, &dir, &mut |p| progress.show(p)).await
     });
-    if on_terminal {
-        eprintln!();
-    }
+    drop(progress);
     let pulled = pulled?;
     crate::app::audience::write_list(&args.out, &pulled, spec.with_info)?;
     // The list is out: the pages and checkpoints are no longer needed.
@@ -74,6 +64,66 @@ pub fn run(args: AudienceArgs) -> Result<Exit, Error> {
     );
     println!("{written}");
     Ok(Exit::Success)
+}
+
+/// An audience campaign's list, made before `check` or `send` loads the campaign (nothing to do
+/// for a list from a file, or when `--csv` gives the list): the pull's progress and the list's
+/// summary on stderr.
+pub(super) async fn make_list(
+    campaign: &std::path::Path,
+    state_dir: Option<&std::path::Path>,
+    new_run: bool,
+    mock: bool,
+) -> Result<(), Error> {
+    let cfg = crate::campaign::CampaignConfig::load(campaign)?;
+    if cfg.recipients.audience.is_none() {
+        return Ok(());
+    }
+    if mock {
+        return Err(crate::app::audience_list::ListError::Mock.into());
+    }
+    let state_dir = state_dir.map_or_else(|| cfg.state_dir.clone(), std::path::Path::to_path_buf);
+    let mut progress = ProgressView::new();
+    let summary = crate::app::audience_list::prepare(&cfg, &state_dir, new_run, &mut |p| progress.show(p)).await;
+    drop(progress);
+    if let Some(s) = summary? {
+        eprintln!("{}", summary_line(&s));
+    }
+    Ok(())
+}
+
+/// `audience: 4,033 followers (VIP 1,700, 北京门店 2,884), pulled 2026-12-06 12:00`.
+fn summary_line(s: &crate::app::audience_list::AudienceSummary) -> String {
+    let tags: Vec<String> =
+        s.by_tag.iter().map(|(n, c)| format!("{} {}", crate::app::text::printable(n), t(*c))).collect();
+    let by_tag = if tags.is_empty() { String::new() } else { format!(" ({})", tags.join(", ")) };
+    let when = crate::campaign::audience::show_time(s.pulled_at as i64);
+    let key = if s.frozen { "audience.frozen" } else { "audience.summary" };
+    tr!(key, count = t(s.openids), by_tag = by_tag, when = when)
+}
+
+/// Where the pull's progress goes: a gauge on a terminal (opened at the first page, so a pull
+/// that needs none draws nothing), else a line per page on stderr.
+struct ProgressView {
+    on_terminal: bool,
+    gauge: Option<crate::tui::gauge::PullGauge>,
+}
+
+impl ProgressView {
+    fn new() -> Self {
+        Self { on_terminal: std::io::stderr().is_terminal(), gauge: None }
+    }
+
+    fn show(&mut self, p: &crate::app::audience::Progress) {
+        let line = progress_line(p);
+        if self.on_terminal && self.gauge.is_none() {
+            self.gauge = crate::tui::gauge::PullGauge::open().ok();
+        }
+        match &mut self.gauge {
+            Some(g) => g.show(p, &line),
+            None => eprintln!("{line}"),
+        }
+    }
 }
 
 /// `pages 2  openids 20,000 of 25,000  ETA 1s`.

@@ -11,8 +11,12 @@ use crate::error::{runtime, Error};
 /// Check the list; the exit says whether every row is ready (0), some are not (1), or the
 /// campaign cannot be used (the `Err`).
 pub fn run(args: CheckArgs) -> Result<Exit, Error> {
-    let campaign = Campaign::load(&args.campaign, args.csv.as_deref())?;
     let rt = runtime()?;
+    // --offline asks WeChat nothing: an audience is checked as last pulled.
+    if args.csv.is_none() && !args.offline {
+        rt.block_on(super::audience::make_list(&args.campaign, None, false, false))?;
+    }
+    let campaign = Campaign::load(&args.campaign, args.csv.as_deref())?;
     let mut campaign = campaign;
     let opts = crate::app::templates::CatalogueOptions {
         offline: args.offline,

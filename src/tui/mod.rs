@@ -4,6 +4,7 @@
 pub mod app;
 mod driver;
 mod drops;
+pub mod gauge;
 pub mod keys;
 mod model;
 mod nav;
