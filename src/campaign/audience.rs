@@ -21,8 +21,9 @@ pub struct AudienceSpec {
 }
 
 impl AudienceSpec {
-    /// A short name of what is asked, for the folder a pull keeps its pages in: the same
-    /// question resumes the same pull, another starts its own.
+    /// A short name of what is asked (every field), for the folder a pull keeps its pages in and
+    /// the pull a campaign may reuse: the same question resumes the same pull, another starts
+    /// its own.
     pub fn key(&self) -> String {
         let mut h = Sha256::new();
         for t in &self.tags {
@@ -36,6 +37,8 @@ impl AudienceSpec {
             h.update(t.as_bytes());
             h.update([0]);
         }
+        h.update(self.since.map_or(-1, |s| s).to_le_bytes());
+        h.update([u8::from(self.with_info)]);
         let d = h.finalize();
         d[..6].iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -88,6 +91,8 @@ mod tests {
         let b = AudienceSpec { tags: vec!["VIP".into()], all_tags: true, ..Default::default() };
         assert_eq!(a.key(), a.clone().key());
         assert_ne!(a.key(), b.key());
+        let since = AudienceSpec { since: Some(1), with_info: true, ..a.clone() };
+        assert_ne!(a.key(), since.key(), "a reused pull answers the same since");
         assert_eq!(a.key().len(), 12);
     }
 }
