@@ -34,8 +34,8 @@ pub enum Command {
     /// Start a campaign from one of the account's templates: a campaign file with every key
     /// mapped and a CSV with the matching header.
     New(NewArgs),
-    /// List the accounts of accounts.toml (no secrets).
-    Accounts,
+    /// List the accounts of accounts.toml (no secrets); import a platform's merchants; check them.
+    Accounts(AccountsArgs),
     /// The campaign at a glance without sending: rows sent, failed, unknown, pending, and the
     /// delivery receipts.
     Status(StatusArgs),
@@ -127,6 +127,22 @@ pub struct StateArgs {
     /// The state of `send --mock` runs.
     #[arg(long)]
     pub mock: bool,
+}
+
+#[derive(Debug, Args)]
+/// `wxsend accounts`.
+pub struct AccountsArgs {
+    /// Write every merchant that authorized the platform of this `token = "component"` account
+    /// as an account (api_get_authorizer_list), its refresh token saved; existing accounts kept.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub import_authorizers: Option<String>,
+    /// Check every `token = "component"` account: authorized, withdrawn (61023) or not
+    /// whitelisted (61004), and the quota left today.
+    #[arg(long, conflicts_with = "import_authorizers")]
+    pub check: bool,
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,9 @@ pub enum Error {
     /// A list could not be pulled from the account's followers.
     #[error(transparent)]
     Audience(#[from] crate::app::audience::AudienceError),
+    /// A platform's merchants could not be imported or checked.
+    #[error(transparent)]
+    Accounts(#[from] crate::app::accounts::AccountsError),
     /// An audience campaign's list could not be made.
     #[error(transparent)]
     AudienceList(#[from] crate::app::audience_list::ListError),
@@ -141,6 +144,7 @@ impl Error {
         match self {
             Error::Prepare(e) => e.exit(),
             Error::Audience(e) => e.exit(),
+            Error::Accounts(e) => e.exit(),
             Error::AudienceList(e) => e.exit(),
             Error::Status(e) => e.exit(),
             Error::Receipts(e) => e.exit(),

@@ -3,6 +3,7 @@
 //! and launches the engine ([`Run`]), and ends in a typed [`RunReport`] with its [`Exit`]. The
 //! terminal UI and the headless front end render these types and never read each other.
 
+pub mod accounts;
 pub mod audience;
 pub mod audience_list;
 pub mod check;

@@ -258,6 +258,19 @@ impl CampaignConfig {
         Self::parse(path, &text)
     }
 
+    /// The `[wechat]`, `[network]` and `[shared]` of the account `name` of accounts.toml as a
+    /// campaign using it would have them (its message and list are placeholders): what the
+    /// commands about accounts talk to WeChat with.
+    pub fn of_account(name: &str) -> Result<Self, LoadError> {
+        let file = super::account::accounts_path().unwrap_or_default();
+        let quoted = toml::Value::String(name.to_string()).to_string();
+        let text = format!(
+            "name = \"account\"\n[wechat]\naccount = {quoted}\n[message]\nkind = \"template\"\ntemplate_id = \"-\"\n\
+             [message.data]\nk = \"-\"\n[recipients]\nfile = \"-\"\n"
+        );
+        Self::parse(&file, &text)
+    }
+
     /// Parse campaign text; `path` is used for messages and to resolve relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Self, LoadError> {
         let raw: RawFile = toml::from_str(text).map_err(|e| {

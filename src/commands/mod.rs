@@ -44,7 +44,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Doctor(args) => doctor::run(args),
         Command::Templates(args) => templates::run(args),
         Command::New(args) => new::run(args),
-        Command::Accounts => accounts::run(),
+        Command::Accounts(args) => accounts::run(args),
         Command::Status(args) => status::run(args),
         Command::Receipts(args) => receipts::run(args),
         Command::Audience(args) => audience::run(args),

@@ -82,6 +82,7 @@ pub(super) fn routes() -> Router<Arc<MockState>> {
     Router::new()
         .route("/cgi-bin/component/api_component_token", post(component_token))
         .route("/cgi-bin/component/api_authorizer_token", post(authorizer_token))
+        .route("/cgi-bin/component/api_get_authorizer_list", post(authorizer_list))
         .route("/mock/authorize", post(authorize))
         .route("/mock/withdraw", post(withdraw))
         .route("/mock/rotate-refresh-tokens", post(rotate))
@@ -98,6 +99,14 @@ async fn authorizer_token(
     body: Bytes,
 ) -> Response {
     respond(s.authorizer_token(q.component_access_token.as_deref(), &body))
+}
+
+async fn authorizer_list(
+    State(s): State<Arc<MockState>>,
+    Query(q): Query<PlatformTokenQuery>,
+    body: Bytes,
+) -> Response {
+    respond(s.authorizer_list(q.component_access_token.as_deref(), &body))
 }
 
 async fn authorize(State(s): State<Arc<MockState>>, Query(q): Query<AppidQuery>) -> Response {
@@ -280,6 +289,38 @@ impl MockState {
             "expires_in": ttl.as_secs(),
             "authorizer_refresh_token": rotated.unwrap_or(refresh),
         }))
+    }
+
+    /// `api_get_authorizer_list`: the merchants that authorized the platform (not withdrawn), in
+    /// the order of their AppIDs, `count` (1 to 500) from `offset`, with their refresh tokens.
+    pub fn authorizer_list(&self, platform_token: Option<&str>, body: &[u8]) -> Reply {
+        let mut g = self.lock();
+        g.stats.authorizer_list_calls += 1;
+        match platform_token.and_then(|t| g.component.platform_tokens.get(t)) {
+            None => return self.error(&mut g, 40001, "invalid credential, access_token is invalid or not latest"),
+            Some(at) if *at <= Instant::now() => return self.error(&mut g, 42001, "access_token expired"),
+            Some(_) => {}
+        }
+        let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        if req.get("component_appid").and_then(Value::as_str) != Some(COMPONENT_APPID) {
+            return self.error(&mut g, 40013, "invalid appid");
+        }
+        let offset = req.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let count = req.get("count").and_then(Value::as_u64).unwrap_or(0) as usize;
+        if !(1..=500).contains(&count) {
+            return self.error(&mut g, 40097, "invalid args: count must be 1 to 500");
+        }
+        let mut merchants: Vec<(&String, &Merchant)> =
+            g.component.merchants.iter().filter(|(_, m)| !m.withdrawn).collect();
+        merchants.sort_by(|a, b| a.0.cmp(b.0));
+        let total = merchants.len();
+        let list: Vec<Value> = merchants
+            .into_iter()
+            .skip(offset)
+            .take(count)
+            .map(|(appid, m)| json!({ "authorizer_appid": appid, "refresh_token": m.refresh_token, "auth_time": 1_764_000_000 }))
+            .collect();
+        Reply::Json(json!({ "total_count": total, "list": list }))
     }
 
     /// A merchant authorizes the platform: its refresh token (what the platform's

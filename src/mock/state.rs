@@ -52,6 +52,8 @@ pub struct Stats {
     pub user_info_calls: u64,
     /// `tags/get` calls.
     pub tag_list_calls: u64,
+    /// `api_get_authorizer_list` calls.
+    pub authorizer_list_calls: u64,
     /// Template list requests that waited for [`MockState::hold_template_lists`] to be lifted.
     pub template_lists_held: u64,
     /// Times live tokens were invalidated by `invalidate_tokens_at`.

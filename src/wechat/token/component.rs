@@ -359,6 +359,56 @@ impl Chain {
     }
 }
 
+/// One merchant that authorized the platform, as `api_get_authorizer_list` lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Authorizer {
+    /// The merchant's AppID.
+    pub authorizer_appid: String,
+    /// Its refresh token (a secret: saved, never shown).
+    pub refresh_token: String,
+    /// When it authorized (Unix seconds).
+    #[serde(default)]
+    pub auth_time: u64,
+}
+
+/// A page of `api_get_authorizer_list`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthorizerPage {
+    /// Merchants in all.
+    #[serde(default)]
+    pub total_count: u64,
+    /// This page's.
+    #[serde(default)]
+    pub list: Vec<Authorizer>,
+}
+
+/// `api_get_authorizer_list`: `count` (at most 500) merchants from `offset` of the platform
+/// whose token is `platform_token`.
+pub async fn authorizer_list(
+    http: &Http,
+    component_appid: &str,
+    platform_token: &AccessToken,
+    offset: u64,
+    count: u64,
+) -> Result<AuthorizerPage, TokenError> {
+    let path = "/cgi-bin/component/api_get_authorizer_list";
+    let uri = http
+        .uri(path, &[("component_access_token", platform_token.expose())])
+        .map_err(|_| TokenError::Transport(format!("`{}{path}` is not a valid URL: check api_base", http.base())))?;
+    let body = serde_json::json!({ "component_appid": component_appid, "offset": offset, "count": count });
+    let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    let hide = [platform_token.expose()];
+    let reply = http.post_json(uri, body).await.map_err(|e| TokenError::Transport(scrub(&e.message, &hide)))?;
+    let value: serde_json::Value = serde_json::from_slice(&reply.body)
+        .map_err(|_| TokenError::Transport(format!("{path}: HTTP {}, the answer is not JSON", reply.status)))?;
+    let errcode = value.get("errcode").and_then(serde_json::Value::as_i64).unwrap_or(0);
+    if errcode != 0 {
+        let errmsg = value.get("errmsg").and_then(serde_json::Value::as_str).unwrap_or_default();
+        return Err(refusal(format!("the merchants of platform {component_appid}"), errcode, errmsg, &hide));
+    }
+    serde_json::from_value(value).map_err(|e| TokenError::Transport(format!("{path}: {e}")))
+}
+
 /// POST a component endpoint and read its JSON answer; transport failures name the path only.
 async fn post(
     http: &Http,
