@@ -421,16 +421,10 @@ pub(crate) fn settle_refresh_store(wechat: &mut WechatConfig, redis: bool, path:
     let TokenSpec::Component(spec) = &mut wechat.token else { return Ok(()) };
     spec.refresh_token = match (wechat.refresh_choice, redis) {
         (Some(RefreshStore::Redis), false) => {
-            return Err(LoadError::Config {
-                at: Location::file(path),
-                message: "refresh_token = \"redis\" needs a Redis: set [shared] redis (or WXSEND_REDIS_URL), or keep the refresh token in a file (refresh_token = \"file\")".into(),
-            })
+            return Err(LoadError::Config { at: Location::file(path), message: tr!("account.refresh_needs_redis") })
         }
         (Some(RefreshStore::File), true) => {
-            return Err(LoadError::Config {
-                at: Location::file(path),
-                message: "refresh_token = \"file\" while senders share a Redis: a refresh token rotated on one host would leave the others' files stale and lose the merchant; use refresh_token = \"redis\"".into(),
-            })
+            return Err(LoadError::Config { at: Location::file(path), message: tr!("account.refresh_file_with_redis") })
         }
         (Some(store), _) => store,
         (None, true) => RefreshStore::Redis,
