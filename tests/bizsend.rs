@@ -154,15 +154,8 @@ async fn a_300_row_bizsend_campaign_is_checked_sent_once_and_its_receipts_matche
     // The send answered no msgid; the pushed subscribe_msg_sent_events are matched by openid and
     // template, and status counts every delivered row a success.
     let (serve, url) = serve_receipts(&campaign).await;
-    let pushed: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/mock/push", server.url()))
-        .json(&serde_json::json!({ "url": format!("{url}/wx"), "token": PUSH_TOKEN }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let request = serde_json::json!({ "url": format!("{url}/wx"), "token": PUSH_TOKEN });
+    let pushed = post_json(&format!("{}/mock/push", server.url()), &request).await;
     assert_eq!(pushed["pushed"], delivered, "{pushed}");
     assert_eq!(pushed["acknowledged"], delivered, "{pushed}");
     drop(serve);
@@ -200,27 +193,15 @@ async fn a_300_row_bizsend_campaign_is_checked_sent_once_and_its_receipts_matche
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mock_answers_bizsend_as_wechat_documents_it() {
     let server = mock(MockConfig::default()).await;
-    let http = reqwest::Client::new();
     let token = stable_token(&server.url()).await["access_token"].as_str().unwrap().to_string();
     let send = |openid: &str, thing: &str, phrase: &str, kind: &str| {
-        let (http, url, token) = (http.clone(), server.url(), token.clone());
+        let (url, token) = (server.url(), token.clone());
         let body = serde_json::json!({
             "touser": openid, "template_id": TEMPLATE, "page": "https://shop.example.com/o/1",
             "data": { "thing1": { "value": thing }, "character_string2": { "value": "SF1" },
                       "phrase3": { "value": phrase }, "enum4": { "value": kind } }
         });
-        async move {
-            let answer: serde_json::Value = http
-                .post(format!("{url}/cgi-bin/message/subscribe/bizsend?access_token={token}"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            answer
-        }
+        async move { post_json(&format!("{url}/cgi-bin/message/subscribe/bizsend?access_token={token}"), &body).await }
     };
     let a = openid("oWx", 1);
     let first = send(&a, "保温杯", "已发货", "快递").await;

@@ -6,21 +6,13 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use wxsend::campaign::Kind;
 use wxsend::mock::{MockConfig, Record};
 use wxsend::wechat::{AccessToken, Outcome};
 
 async fn stable(base: &str, force: bool) -> Value {
-    reqwest::Client::new()
-        .post(format!("{base}/cgi-bin/stable_token"))
-        .json(&json!({"grant_type": "client_credential", "appid": APPID, "secret": SECRET, "force_refresh": force}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    stable_token_forced(base, force).await
 }
 
 async fn client_credential(base: &str) -> Value {

@@ -252,10 +252,8 @@ impl MockState {
     pub fn authorizer_token(&self, platform_token: Option<&str>, body: &[u8]) -> Reply {
         let mut g = self.lock();
         g.stats.authorizer_token_calls += 1;
-        match platform_token.and_then(|t| g.component.platform_tokens.get(t)) {
-            None => return self.error(&mut g, 40001, "invalid credential, access_token is invalid or not latest"),
-            Some(at) if *at <= Instant::now() => return self.error(&mut g, 42001, "access_token expired"),
-            Some(_) => {}
+        if let Some(refused) = self.check_platform_token(&mut g, platform_token) {
+            return refused;
         }
         let Ok(req) = serde_json::from_slice::<Value>(body) else {
             return self.error(&mut g, 47001, "data format error");
@@ -296,10 +294,8 @@ impl MockState {
     pub fn authorizer_list(&self, platform_token: Option<&str>, body: &[u8]) -> Reply {
         let mut g = self.lock();
         g.stats.authorizer_list_calls += 1;
-        match platform_token.and_then(|t| g.component.platform_tokens.get(t)) {
-            None => return self.error(&mut g, 40001, "invalid credential, access_token is invalid or not latest"),
-            Some(at) if *at <= Instant::now() => return self.error(&mut g, 42001, "access_token expired"),
-            Some(_) => {}
+        if let Some(refused) = self.check_platform_token(&mut g, platform_token) {
+            return refused;
         }
         let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         if req.get("component_appid").and_then(Value::as_str) != Some(COMPONENT_APPID) {
@@ -343,6 +339,15 @@ impl MockState {
         }
         g.live.retain(|_, l| l.account.as_deref() != Some(appid));
         Reply::Json(json!({ "errcode": 0, "errmsg": "ok" }))
+    }
+
+    /// The platform's token of a call: `None` when it is live, else WeChat's answer.
+    fn check_platform_token(&self, g: &mut Inner, platform_token: Option<&str>) -> Option<Reply> {
+        match platform_token.and_then(|t| g.component.platform_tokens.get(t)) {
+            None => Some(self.error(g, 40001, "invalid credential, access_token is invalid or not latest")),
+            Some(at) if *at <= Instant::now() => Some(self.error(g, 42001, "access_token expired")),
+            Some(_) => None,
+        }
     }
 
     /// `--refuse-ip`: the platform's whitelist refuses this machine.

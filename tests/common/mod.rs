@@ -112,15 +112,18 @@ pub fn ledger_beside(cache: &Path) -> std::path::PathBuf {
 
 /// The mock's `stable_token` answer for the test app (`access_token`, `expires_in`).
 pub async fn stable_token(mock_url: &str) -> serde_json::Value {
-    reqwest::Client::new()
-        .post(format!("{mock_url}/cgi-bin/stable_token"))
-        .json(&serde_json::json!({ "grant_type": "client_credential", "appid": APPID, "secret": SECRET }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    stable_token_forced(mock_url, false).await
+}
+
+/// The mock's `stable_token` answer, with `force_refresh` as given.
+pub async fn stable_token_forced(mock_url: &str, force: bool) -> serde_json::Value {
+    let body = serde_json::json!({ "grant_type": "client_credential", "appid": APPID, "secret": SECRET, "force_refresh": force });
+    post_json(&format!("{mock_url}/cgi-bin/stable_token"), &body).await
+}
+
+/// POST `body` to `url` and its JSON answer.
+pub async fn post_json(url: &str, body: &serde_json::Value) -> serde_json::Value {
+    reqwest::Client::new().post(url).json(body).send().await.unwrap().json().await.unwrap()
 }
 
 /// Run the real binary.
