@@ -102,6 +102,9 @@ pub async fn prepare(
     let journal = crate::journal::StatePaths::new(state_dir, list, None).journal;
     if !new_run && list.exists() && journal.exists() {
         let mut summary = read_summary().unwrap_or_default();
+        // The snapshot's own rows (its pull's summary may be of a later pull, or gone).
+        summary.openids =
+            crate::campaign::recipients::Recipients::load(list, Default::default(), "openid").map_or(0, |r| r.len());
         summary.frozen = true;
         return Ok(Some(summary));
     }
