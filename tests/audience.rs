@@ -290,9 +290,15 @@ async fn check_on_an_audience_campaign_counts_it_and_names_what_is_wrong() {
         "{text}"
     );
     assert!(text.contains("新品到店"), "the preview: {text}");
-    // A second check within audience_max_age_minutes reuses the pull.
+    // A second check within audience_max_age_minutes reuses the pull; --json says what it is.
     let calls = server.stats().follower_list_calls;
-    assert_eq!(check(&c).0, Some(0));
+    let e = env(&dir.path().join("cache"));
+    let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = wxsend(&["check", c.to_str().unwrap(), "--json"], &e);
+    assert_eq!(out.status.code(), Some(0), "{}", words(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["audience"]["openids"], vip, "{report}");
+    assert_eq!(report["audience"]["by_tag"][0], serde_json::json!(["VIP", vip]), "{report}");
     assert_eq!(server.stats().follower_list_calls, calls);
 
     // An openid in values.csv that is not in the audience: file and line, exit 2.

@@ -53,7 +53,7 @@ pub struct Preview {
 pub struct CheckReport {
     /// The campaign's name.
     pub campaign: String,
-    /// `template`, `subscribe` or `uniform`.
+    /// `template`, `subscribe`, `mp_subscribe` or `uniform`.
     pub kind: &'static str,
     /// The template the messages use.
     pub template_id: String,

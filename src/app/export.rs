@@ -202,7 +202,7 @@ pub struct Report {
     pub receipts: crate::journal::receipts::ReceiptCounts,
     /// WeChat's msgid of every accepted row (1-based row number → msgid), to match receipts.
     pub msgids: Msgids,
-    /// `template`, `subscribe` or `uniform`.
+    /// `template`, `subscribe`, `mp_subscribe` or `uniform`.
     pub kind: &'static str,
     /// The template the messages use.
     pub template_id: String,

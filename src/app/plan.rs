@@ -205,7 +205,7 @@ impl Plan {
 pub struct Overview {
     /// The campaign's name.
     pub campaign: String,
-    /// `template`, `subscribe` or `uniform`.
+    /// `template`, `subscribe`, `mp_subscribe` or `uniform`.
     pub kind: &'static str,
     /// The template the messages use.
     pub template_id: String,

@@ -74,10 +74,10 @@ pub(super) async fn make_list(
     state_dir: Option<&std::path::Path>,
     new_run: bool,
     mock: bool,
-) -> Result<(), Error> {
+) -> Result<Option<crate::app::audience_list::AudienceSummary>, Error> {
     let cfg = crate::campaign::CampaignConfig::load(campaign)?;
     if cfg.recipients.audience.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     if mock {
         return Err(crate::app::audience_list::ListError::Mock.into());
@@ -86,10 +86,11 @@ pub(super) async fn make_list(
     let mut progress = ProgressView::new();
     let summary = crate::app::audience_list::prepare(&cfg, &state_dir, new_run, &mut |p| progress.show(p)).await;
     drop(progress);
-    if let Some(s) = summary? {
-        eprintln!("{}", summary_line(&s));
+    let summary = summary?;
+    if let Some(s) = &summary {
+        eprintln!("{}", summary_line(s));
     }
-    Ok(())
+    Ok(summary)
 }
 
 /// `audience: 4,033 followers (VIP 1,700, 北京门店 2,884), pulled 2026-12-06 12:00`.

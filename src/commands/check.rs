@@ -13,9 +13,11 @@ use crate::error::{runtime, Error};
 pub fn run(args: CheckArgs) -> Result<Exit, Error> {
     let rt = runtime()?;
     // --offline asks WeChat nothing: an audience is checked as last pulled.
-    if args.csv.is_none() && !args.offline {
-        rt.block_on(super::audience::make_list(&args.campaign, None, false, false))?;
-    }
+    let audience = if args.csv.is_none() && !args.offline {
+        rt.block_on(super::audience::make_list(&args.campaign, None, false, false))?
+    } else {
+        None
+    };
     let campaign = Campaign::load(&args.campaign, args.csv.as_deref())?;
     let mut campaign = campaign;
     let opts = crate::app::templates::CatalogueOptions {
@@ -28,7 +30,12 @@ pub fn run(args: CheckArgs) -> Result<Exit, Error> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| writeln!(out))
+        // An audience campaign's report says what the list was made of.
+        let mut json = serde_json::to_value(&report)?;
+        if let (Some(a), Some(map)) = (&audience, json.as_object_mut()) {
+            map.insert("audience".into(), serde_json::to_value(a)?);
+        }
+        serde_json::to_writer_pretty(&mut out, &json).map_err(std::io::Error::from).and_then(|_| writeln!(out))
     } else {
         report.write_text(&mut out)
     };
