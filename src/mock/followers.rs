@@ -235,7 +235,7 @@ impl MockState {
                         let ids: Vec<u32> =
                             p.tags.iter().filter(|(_, n)| f.tags.contains(n)).map(|(i, _)| *i).collect();
                         json!({ "subscribe": 1, "openid": f.openid, "language": "zh_CN",
-                                "subscribe_time": f.subscribe_time, "unionid": format!("u{}", &f.openid[1..]),
+                                "subscribe_time": f.subscribe_time, "unionid": format!("u{}", f.openid.chars().skip(1).collect::<String>()),
                                 "remark": "", "groupid": 0, "tagid_list": ids,
                                 "subscribe_scene": "ADD_SCENE_QR_CODE", "qr_scene": 0, "qr_scene_str": "" })
                     }
