@@ -99,17 +99,7 @@ impl AccountsError {
 
 /// The token cache of account `cfg` (shared through Redis when it has one) and its client.
 async fn tokens_of(cfg: &CampaignConfig) -> Result<(WechatClient, TokenCache), AccountsError> {
-    let setup = |e: &dyn std::fmt::Display| AccountsError::Setup(e.to_string());
-    let client = WechatClient::with_network(&cfg.wechat.api_base, &cfg.network).map_err(|e| setup(&e))?;
-    let source = super::tokens::token_source(cfg, &client).map_err(|e| setup(&e))?;
-    let mut tokens = TokenCache::new(source, TokenCache::default_dir().as_deref());
-    if let Some(url) = &cfg.shared.redis {
-        let redis = crate::shared::Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
-            .await
-            .map_err(|e| setup(&e))?;
-        tokens = super::session::share_tokens(tokens, cfg, &redis, &format!("accounts-{}", std::process::id()));
-    }
-    Ok((client, tokens))
+    super::tokens::client_and_tokens(cfg, "accounts").await.map_err(AccountsError::Setup)
 }
 
 /// Import every merchant of the platform that `platform_account` (any `token = "component"`
@@ -126,6 +116,7 @@ pub async fn import_authorizers(platform_account: &str) -> Result<Imported, Acco
     };
     let (client, tokens) = tokens_of(&cfg).await?;
     let chain = tokens.source().chain().ok_or_else(|| AccountsError::NotComponent(platform_account.to_string()))?;
+    let place = RefreshPlace::of(&cfg).await?;
     let mut imported = Imported { file: file.clone(), ..Default::default() };
     let mut offset = 0;
     let mut new_blocks = String::new();
@@ -147,8 +138,7 @@ pub async fn import_authorizers(platform_account: &str) -> Result<Imported, Acco
                 imported.kept.push(name.clone());
                 continue;
             }
-            save_refresh_token(&cfg, &spec.component_appid, &merchant.authorizer_appid, &merchant.refresh_token)
-                .await?;
+            place.save(&spec.component_appid, &merchant.authorizer_appid, &merchant.refresh_token).await?;
             new_blocks.push_str(&account_block(&template, &merchant.authorizer_appid));
             imported.added.push(merchant.authorizer_appid.clone());
         }
@@ -162,32 +152,41 @@ pub async fn import_authorizers(platform_account: &str) -> Result<Imported, Acco
     Ok(imported)
 }
 
-/// The merchant's refresh token where its account will read it: Redis when the platform's
-/// senders share one, else a 0600 file in the token cache folder.
-async fn save_refresh_token(
-    cfg: &CampaignConfig,
-    component_appid: &str,
-    merchant: &str,
-    token: &str,
-) -> Result<(), AccountsError> {
-    let store: Box<dyn RefreshTokenStore> = match (&cfg.wechat.token, &cfg.shared.redis) {
-        (TokenSpec::Component(c), Some(url)) if c.refresh_token == RefreshStore::Redis => {
-            let redis = crate::shared::Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
-                .await
-                .map_err(|e| AccountsError::Setup(e.to_string()))?;
-            Box::new(crate::shared::RefreshInRedis::new(redis, merchant))
+/// Where the merchants' refresh tokens go, as their accounts will read them: Redis when the
+/// platform's senders share one (one connection for all), else 0600 files in the token cache
+/// folder.
+enum RefreshPlace {
+    Redis(crate::shared::Redis),
+    Files(PathBuf),
+}
+
+impl RefreshPlace {
+    async fn of(cfg: &CampaignConfig) -> Result<Self, AccountsError> {
+        if let (TokenSpec::Component(c), Some(url)) = (&cfg.wechat.token, &cfg.shared.redis) {
+            if c.refresh_token == RefreshStore::Redis {
+                let redis = crate::shared::Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
+                    .await
+                    .map_err(|e| AccountsError::Setup(e.to_string()))?;
+                return Ok(RefreshPlace::Redis(redis));
+            }
         }
-        _ => {
-            let dir = TokenCache::default_dir().ok_or(AccountsError::NoFolder)?;
-            crate::private::create_dir_all(&dir)
-                .map_err(|e| AccountsError::Write { path: dir.display().to_string(), detail: e.to_string() })?;
-            Box::new(RefreshFile::new(&dir, component_appid, merchant))
-        }
-    };
-    store.save(token).await.map_err(|e| AccountsError::Write {
-        path: store.place(),
-        detail: crate::wechat::secret::scrub(&e.to_string(), &[token]),
-    })
+        let dir = TokenCache::default_dir().ok_or(AccountsError::NoFolder)?;
+        crate::private::create_dir_all(&dir)
+            .map_err(|e| AccountsError::Write { path: dir.display().to_string(), detail: e.to_string() })?;
+        Ok(RefreshPlace::Files(dir))
+    }
+
+    /// Keep `merchant`'s refresh `token` (of platform `component_appid`).
+    async fn save(&self, component_appid: &str, merchant: &str, token: &str) -> Result<(), AccountsError> {
+        let store: Box<dyn RefreshTokenStore> = match self {
+            RefreshPlace::Redis(redis) => Box::new(crate::shared::RefreshInRedis::new(redis.clone(), merchant)),
+            RefreshPlace::Files(dir) => Box::new(RefreshFile::new(dir, component_appid, merchant)),
+        };
+        store.save(token).await.map_err(|e| AccountsError::Write {
+            path: store.place(),
+            detail: crate::wechat::secret::scrub(&e.to_string(), &[token]),
+        })
+    }
 }
 
 /// `[accounts.<merchant>]` like `template` (the platform's settings, network and Redis) for

@@ -134,18 +134,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AudienceError + '_ {
 /// A sender for `cfg`'s account: its client and token source, the token shared through Redis
 /// when the campaign shares one (`[shared] redis`), as a send's is.
 pub async fn sender_for(cfg: &crate::campaign::CampaignConfig) -> Result<Sender, AudienceError> {
-    let setup = |e: &dyn std::fmt::Display| AudienceError::Setup(e.to_string());
-    let client =
-        crate::wechat::WechatClient::with_network(&cfg.wechat.api_base, &cfg.network).map_err(|e| setup(&e))?;
-    let source = super::tokens::token_source(cfg, &client).map_err(|e| setup(&e))?;
-    let mut tokens = crate::wechat::TokenCache::new(source, crate::wechat::TokenCache::default_dir().as_deref());
-    if let Some(url) = &cfg.shared.redis {
-        let redis = crate::shared::Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
-            .await
-            .map_err(|e| setup(&e))?;
-        let owner = format!("audience-{}", std::process::id());
-        tokens = super::session::share_tokens(tokens, cfg, &redis, &owner);
-    }
+    let (client, tokens) = super::tokens::client_and_tokens(cfg, "audience").await.map_err(AudienceError::Setup)?;
     Ok(Sender::new(client, std::sync::Arc::new(tokens)))
 }
 

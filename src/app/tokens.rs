@@ -5,6 +5,25 @@
 use crate::campaign::CampaignConfig;
 use crate::wechat::{TokenError, TokenSource, WechatClient};
 
+/// The campaign's client and token cache outside a send (the pulls of followers, a platform's
+/// merchants): the token shared through Redis when the campaign shares one, under `owner`'s
+/// name. The error is in words, for the caller's own error type.
+pub(crate) async fn client_and_tokens(
+    cfg: &CampaignConfig,
+    owner: &str,
+) -> Result<(WechatClient, crate::wechat::TokenCache), String> {
+    let client = WechatClient::with_network(&cfg.wechat.api_base, &cfg.network).map_err(|e| e.to_string())?;
+    let source = token_source(cfg, &client).map_err(|e| e.to_string())?;
+    let mut tokens = crate::wechat::TokenCache::new(source, crate::wechat::TokenCache::default_dir().as_deref());
+    if let Some(url) = &cfg.shared.redis {
+        let redis = crate::shared::Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokens = super::session::share_tokens(tokens, cfg, &redis, &format!("{owner}-{}", std::process::id()));
+    }
+    Ok((client, tokens))
+}
+
 /// The campaign's token source, reached like its API (secret from the environment, a token
 /// service with its headers and the campaign's network options).
 pub(crate) fn token_source(cfg: &CampaignConfig, client: &WechatClient) -> Result<TokenSource, TokenError> {
