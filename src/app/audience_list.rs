@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::audience::{pull, sender_for, write_list, AudienceError, Progress, Pulled};
 use crate::campaign::config::{AudienceSource, CampaignConfig};
 
-/// What the list is made of, for `check` and the send's overview.
+/// What the list is made of: the line `check` and `send` print first, and `check --json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AudienceSummary {
     /// Openids in the list.

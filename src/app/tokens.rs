@@ -1,5 +1,5 @@
 //! Where a campaign's access token comes from, as every use case builds it (send, check,
-//! templates, doctor): the source its `[wechat]` names, the secret from the environment, a token
+//! templates, doctor, audiences, a platform's merchants): the source its `[wechat]` names, the secret from the environment, a token
 //! service with its headers and the campaign's network options.
 
 use crate::campaign::CampaignConfig;
