@@ -66,6 +66,11 @@ pub fn run(args: AudienceArgs) -> Result<Exit, Error> {
     Ok(Exit::Success)
 }
 
+/// Whether the campaign's recipients are the account's followers (its file is read, not its list).
+pub(super) fn is_audience(campaign: &std::path::Path) -> Result<bool, Error> {
+    Ok(crate::campaign::CampaignConfig::load(campaign)?.recipients.audience.is_some())
+}
+
 /// An audience campaign's list, made before `check` or `send` loads the campaign (nothing to do
 /// for a list from a file, or when `--csv` gives the list): the pull's progress and the list's
 /// summary on stderr.

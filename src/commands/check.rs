@@ -11,15 +11,15 @@ use crate::error::{runtime, Error};
 /// Check the list; the exit says whether every row is ready (0), some are not (1), or the
 /// campaign cannot be used (the `Err`).
 pub fn run(args: CheckArgs) -> Result<Exit, Error> {
-    let rt = runtime()?;
-    // --offline asks WeChat nothing: an audience is checked as last pulled.
-    let audience = if args.csv.is_none() && !args.offline {
-        rt.block_on(super::audience::make_list(&args.campaign, None, false, false))?
+    // --offline asks WeChat nothing: an audience is checked as last pulled. The runtime comes
+    // after the list is loaded, so that its threads never add to the load's peak memory.
+    let audience = if args.csv.is_none() && !args.offline && super::audience::is_audience(&args.campaign)? {
+        runtime()?.block_on(super::audience::make_list(&args.campaign, None, false, false))?
     } else {
         None
     };
-    let campaign = Campaign::load(&args.campaign, args.csv.as_deref())?;
-    let mut campaign = campaign;
+    let mut campaign = Campaign::load(&args.campaign, args.csv.as_deref())?;
+    let rt = runtime()?;
     let opts = crate::app::templates::CatalogueOptions {
         offline: args.offline,
         refresh: args.refresh_templates,
