@@ -1,14 +1,13 @@
-//! `check` on a million-row list: a bounded number of lines on the terminal, and memory within
-//! twice the file's size (measured from the child's own rusage). Alone in its binary so the
-//! measurement is of this one process.
+//! `check` on a million-row list: a bounded number of lines on the terminal, and the list held in
+//! at most 1.75 times the file's size above what the same command takes on the 50-row sample
+//! (each measured from the child's own rusage). Alone in its binary so the measurement is of
+//! these processes only.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 #[test]
-// Reaped with wait4 below, which std does not know of.
-#[allow(clippy::zombie_processes)]
-fn check_on_a_million_rows_prints_a_bounded_report_within_twice_the_file_in_memory() {
+fn check_on_a_million_rows_prints_a_bounded_report_and_holds_the_list_in_under_1_75_times_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("big.csv");
     let rows = 1_000_000;
@@ -24,9 +23,36 @@ fn check_on_a_million_rows_prints_a_bounded_report_within_twice_the_file_in_memo
     }
     let size = std::fs::metadata(&csv).unwrap().len();
     let campaign = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/campaign.toml");
+    // The same command on the 50-row sample: what the process takes whatever the list (the
+    // binary's pages, the catalogue, the runtime), measured in the same run.
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/recipients.csv");
+    let (_, baseline) = check(campaign, std::path::Path::new(sample));
+    let (output, peak) = check(campaign, &csv);
+    assert!(output.contains("rows 1,000,000") || output.contains("rows 1000000"), "{output}");
+    assert!(output.contains("duplicates 100000") || output.contains("duplicates 100,000"), "{output}");
+    assert!(output.lines().count() < 200, "a bounded report: {} lines", output.lines().count());
+    assert!(output.contains("--all"), "says how to see the rest: {output}");
+    // The list is held once, about 1.6 times the file (docs/campaigns.md); the process around it
+    // comes on top.
+    let list = peak.saturating_sub(baseline);
+    eprintln!(
+        "the list took {list} bytes ({:.2} x the file; peak {peak}, baseline {baseline})",
+        list as f64 / size as f64
+    );
+    assert!(
+        list * 4 <= size * 7,
+        "the list took {list} bytes (peak {peak}, baseline {baseline}) for a {size}-byte file"
+    );
+}
 
+/// `wxsend check CAMPAIGN --csv CSV`: what it printed, and its peak resident memory (the child's
+/// own rusage, reaped with wait4).
+// Reaped with wait4 below, which std does not know of.
+#[allow(clippy::zombie_processes)]
+fn check(campaign: &str, csv: &std::path::Path) -> (String, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_wxsend"))
         .args(["check", campaign, "--csv", csv.to_str().unwrap()])
+        .env("WXSEND_LANG", "en")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -52,11 +78,5 @@ fn check_on_a_million_rows_prints_a_bounded_report_within_twice_the_file_in_memo
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(reaped, pid);
     assert!(libc::WIFEXITED(status), "{output}");
-
-    assert!(output.contains("rows 1,000,000") || output.contains("rows 1000000"), "{output}");
-    assert!(output.contains("duplicates 100000") || output.contains("duplicates 100,000"), "{output}");
-    assert!(output.lines().count() < 200, "a bounded report: {} lines", output.lines().count());
-    assert!(output.contains("--all"), "says how to see the rest: {output}");
-    let peak = usage.ru_maxrss as u64 * 1024;
-    assert!(peak <= 2 * size, "peak memory {peak} bytes for a {size}-byte file");
+    (output, usage.ru_maxrss as u64 * 1024)
 }
