@@ -279,6 +279,13 @@ async fn check_on_an_audience_campaign_counts_it_and_names_what_is_wrong() {
         (out.status.code(), words(&out))
     };
     let c = audience_campaign(dir.path(), &server, &population, "");
+    // doctor first, as the README's first campaign does: the followers are not needed yet.
+    let e = env(&dir.path().join("cache"));
+    let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = wxsend(&["doctor", c.to_str().unwrap()], &e);
+    assert_eq!(out.status.code(), Some(0), "{}", words(&out));
+    assert!(words(&out).contains("to the account's followers"), "{}", words(&out));
+    assert_eq!(server.stats().follower_list_calls, 0, "doctor pulls nothing");
     let (code, text) = check(&c);
     assert_eq!(code, Some(0), "{text}");
     assert!(

@@ -62,8 +62,8 @@ impl DoctorReport {
 /// Run the doctor on the campaign at `path` (recipients from `csv` if given).
 pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
     let mut report = DoctorReport { steps: Vec::new() };
-    let Some(campaign) = configuration(&mut report, path, csv) else { return report };
-    let cfg = &campaign.config;
+    let Some(cfg) = configuration(&mut report, path, csv) else { return report };
+    let cfg = &cfg;
     let client = match WechatClient::with_network(&cfg.wechat.api_base, &cfg.network) {
         Ok(c) => c,
         Err(e) => {
@@ -95,8 +95,33 @@ pub async fn doctor(path: &Path, csv: Option<&Path>) -> DoctorReport {
     report
 }
 
-/// The campaign loaded and checked (the `configuration` step).
-fn configuration(report: &mut DoctorReport, path: &Path, csv: Option<&Path>) -> Option<Campaign> {
+/// The campaign loaded and checked (the `configuration` step); an audience not pulled yet is
+/// only named (`check` and `send` pull it), so the machine can be checked first.
+fn configuration(
+    report: &mut DoctorReport,
+    path: &Path,
+    csv: Option<&Path>,
+) -> Option<crate::campaign::CampaignConfig> {
+    if csv.is_none() {
+        match crate::campaign::CampaignConfig::load(path) {
+            Ok(cfg) if cfg.recipients.audience.is_some() && !cfg.recipients.csv.exists() => {
+                let detail = tr!(
+                    "doctor.configuration_audience",
+                    campaign = cfg.name.clone(),
+                    kind = cfg.message.kind.as_str(),
+                    template = cfg.message.template_id.clone(),
+                    api = cfg.wechat.api_base.to_string()
+                );
+                report.push("configuration", StepStatus::Pass, detail);
+                return Some(cfg);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                report.push("configuration", StepStatus::Fail, e.to_string());
+                return None;
+            }
+        }
+    }
     let campaign = match Campaign::load(path, csv) {
         Ok(c) => c,
         Err(e) => {
@@ -118,7 +143,7 @@ fn configuration(report: &mut DoctorReport, path: &Path, csv: Option<&Path>) -> 
             api = cfg.wechat.api_base.to_string()
         ),
     );
-    Some(campaign)
+    Some(campaign.config)
 }
 
 /// The network's steps, one at a time (`None` after the first that fails); the clock's step,
