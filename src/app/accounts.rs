@@ -74,8 +74,8 @@ pub enum AccountsError {
     #[error("{}", crate::tr!("err.accounts.platform", error = .0.to_string()))]
     Platform(TokenError),
     /// The client, token source or Redis cannot be set up.
-    #[error("{}", crate::tr!("err.accounts.setup", error = .0.clone()))]
-    Setup(String),
+    #[error("{}", crate::tr!("err.accounts.setup", error = .0.to_string()))]
+    Setup(#[from] super::tokens::SetupError),
     /// A refresh token or the accounts file could not be written.
     #[error("{}", crate::tr!("err.accounts.write", path = .path.clone(), error = .detail.clone()))]
     Write {
@@ -99,7 +99,7 @@ impl AccountsError {
 
 /// The token cache of account `cfg` (shared through Redis when it has one) and its client.
 async fn tokens_of(cfg: &CampaignConfig) -> Result<(WechatClient, TokenCache), AccountsError> {
-    super::tokens::client_and_tokens(cfg, "accounts").await.map_err(AccountsError::Setup)
+    Ok(super::tokens::client_and_tokens(cfg, "accounts").await?)
 }
 
 /// Import every merchant of the platform that `platform_account` (any `token = "component"`
@@ -166,7 +166,7 @@ impl RefreshPlace {
             if c.refresh_token == RefreshStore::Redis {
                 let redis = crate::shared::Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
                     .await
-                    .map_err(|e| AccountsError::Setup(e.to_string()))?;
+                    .map_err(|e| AccountsError::Setup(e.into()))?;
                 return Ok(RefreshPlace::Redis(redis));
             }
         }

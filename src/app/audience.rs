@@ -101,8 +101,8 @@ pub enum AudienceError {
         failure: Failure,
     },
     /// The campaign's client, token source or Redis cannot be set up.
-    #[error("{}", crate::tr!("err.audience.setup", error = .0.clone()))]
-    Setup(String),
+    #[error("{}", crate::tr!("err.audience.setup", error = .0.to_string()))]
+    Setup(#[from] super::tokens::SetupError),
     /// The pull's files cannot be written or read.
     #[error("{}", crate::tr!("err.audience.io", path = .path.display().to_string(), error = .source.to_string()))]
     Io {
@@ -134,7 +134,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AudienceError + '_ {
 /// A sender for `cfg`'s account: its client and token source, the token shared through Redis
 /// when the campaign shares one (`[shared] redis`), as a send's is.
 pub async fn sender_for(cfg: &crate::campaign::CampaignConfig) -> Result<Sender, AudienceError> {
-    let (client, tokens) = super::tokens::client_and_tokens(cfg, "audience").await.map_err(AudienceError::Setup)?;
+    let (client, tokens) = super::tokens::client_and_tokens(cfg, "audience").await?;
     Ok(Sender::new(client, std::sync::Arc::new(tokens)))
 }
 

@@ -5,20 +5,32 @@
 use crate::campaign::CampaignConfig;
 use crate::wechat::{TokenError, TokenSource, WechatClient};
 
+/// Why a campaign's client and token cache cannot be set up outside a send.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The API base or the network options.
+    #[error(transparent)]
+    Client(#[from] crate::wechat::client::ClientError),
+    /// The token source (a secret missing, a token service's settings).
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The Redis the campaign shares.
+    #[error(transparent)]
+    Shared(#[from] crate::shared::SharedError),
+}
+
 /// The campaign's client and token cache outside a send (the pulls of followers, a platform's
 /// merchants): the token shared through Redis when the campaign shares one, under `owner`'s
-/// name. The error is in words, for the caller's own error type.
+/// name.
 pub(crate) async fn client_and_tokens(
     cfg: &CampaignConfig,
     owner: &str,
-) -> Result<(WechatClient, crate::wechat::TokenCache), String> {
-    let client = WechatClient::with_network(&cfg.wechat.api_base, &cfg.network).map_err(|e| e.to_string())?;
-    let source = token_source(cfg, &client).map_err(|e| e.to_string())?;
+) -> Result<(WechatClient, crate::wechat::TokenCache), SetupError> {
+    let client = WechatClient::with_network(&cfg.wechat.api_base, &cfg.network)?;
+    let source = token_source(cfg, &client)?;
     let mut tokens = crate::wechat::TokenCache::new(source, crate::wechat::TokenCache::default_dir().as_deref());
     if let Some(url) = &cfg.shared.redis {
-        let redis = crate::shared::Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix)
-            .await
-            .map_err(|e| e.to_string())?;
+        let redis = crate::shared::Redis::connect(url, cfg.shared.password(), &cfg.shared.prefix).await?;
         tokens = super::session::share_tokens(tokens, cfg, &redis, &format!("{owner}-{}", std::process::id()));
     }
     Ok((client, tokens))
