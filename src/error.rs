@@ -28,6 +28,9 @@ pub enum Error {
     /// A send could not be prepared.
     #[error(transparent)]
     Prepare(#[from] crate::app::session::PrepareError),
+    /// A campaign for many merchants could not be prepared.
+    #[error(transparent)]
+    Fleet(#[from] crate::app::fleet::FleetError),
     /// Nothing was sent: no token, a quota too small, a network that lets nothing through, or
     /// the operator did not agree.
     #[error(transparent)]
@@ -143,6 +146,7 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Error::Prepare(e) => e.exit(),
+            Error::Fleet(e) => e.exit(),
             Error::Audience(e) => e.exit(),
             Error::Accounts(e) => e.exit(),
             Error::AudienceList(e) => e.exit(),

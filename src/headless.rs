@@ -61,7 +61,7 @@ pub fn overview_lines(o: &Overview) -> Vec<String> {
 }
 
 /// Ask `question` on the terminal: `true` for yes.
-fn ask(question: &Question) -> bool {
+pub(crate) fn ask(question: &Question) -> bool {
     eprint!("{}", tr!("headless.ask", question = printable(&question.text()).into_owned()));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -114,7 +114,7 @@ pub fn print_report(report: &RunReport) {
 
 /// What stops a headless run from outside: Ctrl-C, `kill` (SIGTERM: systemd, docker stop,
 /// Kubernetes, `timeout`), or the terminal going away (SIGHUP).
-struct Interrupts {
+pub(crate) struct Interrupts {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -122,7 +122,7 @@ struct Interrupts {
 }
 
 impl Interrupts {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -133,7 +133,7 @@ impl Interrupts {
     }
 
     /// The name of the next interrupt to arrive.
-    async fn next(&mut self) -> &'static str {
+    pub(crate) async fn next(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             async fn on(s: &mut Option<tokio::signal::unix::Signal>) {
@@ -214,7 +214,7 @@ async fn watch(run: &mut Run) -> Option<crate::engine::Summary> {
 /// The lines a headless run prints on stderr: on a terminal, one progress line rewritten in
 /// place (every 250 ms); in a log, a progress line every 2 s. While the schedule holds the run,
 /// the progress line is its countdown (once a minute in a log).
-struct Lines {
+pub(crate) struct Lines {
     tty: bool,
     every: Duration,
     last_print: Instant,
@@ -224,13 +224,13 @@ struct Lines {
 }
 
 impl Lines {
-    fn new(tty: bool) -> Self {
+    pub(crate) fn new(tty: bool) -> Self {
         let every = if tty { Duration::from_millis(250) } else { Duration::from_secs(2) };
         Self { tty, every, last_print: Instant::now() - every, line_open: false, held: None }
     }
 
     /// A line of its own (the progress line, if open, is cleared first).
-    fn say(&mut self, text: String) {
+    pub(crate) fn say(&mut self, text: String) {
         if self.line_open {
             eprint!("\r\x1b[2K");
             self.line_open = false;
@@ -244,7 +244,7 @@ impl Lines {
         self.last_print = Instant::now();
     }
 
-    fn progress(&mut self, c: &crate::engine::Counters, shared: Option<String>) {
+    pub(crate) fn progress(&mut self, c: &crate::engine::Counters, shared: Option<String>) {
         if let Some(reason) = self.held.as_ref() {
             let due = if self.tty { self.every } else { Duration::from_secs(60) };
             if self.last_print.elapsed() >= due {
@@ -275,7 +275,7 @@ impl Lines {
     }
 
     /// The run ended: end an open progress line.
-    fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         if self.line_open {
             eprintln!();
             self.line_open = false;

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod headless;
+pub mod headless_fleet;
 pub mod i18n;
 pub mod journal;
 pub mod ledger;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Keys whose Chinese text may be free of Chinese characters (technical terms, symbols).
-const SAME_IN_BOTH: &[&str] = &["tui.sending.access_token"];
+const SAME_IN_BOTH: &[&str] = &["tui.sending.access_token", "fleet.col.appid"];
 
 fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, String>) {
     match value {

@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use std::path::PathBuf;
 use wxsend::mock::component::{AES_KEY, COMPONENT_APPID, COMPONENT_SECRET, PUSH_TOKEN};
 use wxsend::mock::MockConfig;
 
@@ -121,4 +122,200 @@ async fn a_platforms_merchants_are_imported_with_their_refresh_tokens_and_checke
     let text = words(&out);
     assert!(text.contains(&format!("{}  withdrawn (61023)", merchant(7))), "{text}");
     assert!(!refresh.iter().any(|r| text.contains(r.as_str())), "a refresh token was printed");
+}
+
+const SHOPS: [&str; 3] = ["shop-a", "shop-b", "shop-c"];
+const ROWS_PER_SHOP: usize = 30;
+
+fn shop_appid(i: usize) -> String {
+    format!("wxshop{i:012}")
+}
+
+fn refresh_var(i: usize) -> String {
+    format!("WXSEND_TEST_REFRESH_{i}")
+}
+
+/// The three shops of the mock's platform as accounts, its ticket pushed to `receipts serve`:
+/// the accounts file, the token cache and each shop's first refresh token.
+async fn three_shops(server: &wxsend::mock::MockServer, dir: &std::path::Path) -> (PathBuf, PathBuf, Vec<String>) {
+    let cache = dir.join("cache");
+    let accounts = dir.join("accounts.toml");
+    let mut text = String::new();
+    let mut refresh = Vec::new();
+    for (i, shop) in SHOPS.iter().enumerate() {
+        let answer = post(&server.url(), &format!("/mock/authorize?appid={}", shop_appid(i))).await;
+        refresh.push(answer["authorizer_refresh_token"].as_str().unwrap().to_string());
+        text.push_str(&format!(
+            "[accounts.{shop}]\nappid = \"{}\"\ntoken = \"component\"\ncomponent_appid = \"{COMPONENT_APPID}\"\n\
+             component_secret_env = \"{SECRET_VAR}\"\nticket = \"receipts\"\nrefresh_token_env = \"{}\"\napi_base = \"{}\"\n",
+            shop_appid(i),
+            refresh_var(i),
+            server.url()
+        ));
+    }
+    std::fs::write(&accounts, text).unwrap();
+    let serve_campaign = dir.join("serve.toml");
+    std::fs::write(
+        &serve_campaign,
+        "name = \"serve\"\n[wechat]\naccount = \"shop-a\"\n[message]\nkind = \"template\"\ntemplate_id = \"T\"\n[message.data]\nk = \"v\"\n[recipients]\nfile = \"serve.csv\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("serve.csv"), "openid\n").unwrap();
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+    serve
+        .args(["receipts", "serve", serve_campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("WXSEND_LANG", "en")
+        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
+        .env("WXSEND_PUSH_AES_KEY", AES_KEY)
+        .env("WXSEND_ACCOUNTS", &accounts)
+        .env("WXSEND_CACHE_DIR", &cache);
+    let (serve, url) = start_receipts_server(serve).await;
+    let pushed = post(&server.url(), &format!("/mock/push-ticket?url={url}/auth")).await;
+    assert_eq!(pushed["answer"], "success", "{pushed}");
+    drop(serve);
+    (accounts, cache, refresh)
+}
+
+/// One campaign for the three shops: a list with a `shop` column, each shop's own template id;
+/// of each shop's rows, one answered -1 once (one attempt: left for the next run), one
+/// refused for good (48002) and one invalid openid (40003).
+fn fleet_campaign(dir: &std::path::Path) -> PathBuf {
+    let campaign = dir.join("notice.toml");
+    std::fs::write(
+        &campaign,
+        "name = \"notice\"\n[wechat]\naccounts = [\"shop-a\", \"shop-b\", \"shop-c\"]\n[message]\nkind = \"template\"\n\
+         [message.templates]\nshop-a = \"TPL_A\"\nshop-b = \"TPL_B\"\nshop-c = \"TPL_C\"\n[message.data]\nfirst = \"{{name}}\"\n\
+         [recipients]\nfile = \"list.csv\"\naccount_column = \"shop\"\n[send]\nrate = 300\nmax_attempts = 1\n",
+    )
+    .unwrap();
+    let mut list = String::from("shop,openid,name\n");
+    for row in 0..ROWS_PER_SHOP {
+        for (i, shop) in SHOPS.iter().enumerate() {
+            let openid = match row {
+                0 => openid(&format!("oFLAKY{i}"), row),
+                1 => openid(&format!("oBLOCK{i}"), row),
+                2 => openid(&format!("oBAD{i}"), row),
+                _ => openid(&format!("o{i}x"), row),
+            };
+            list.push_str(&format!("{shop},{openid},顾客{row}\n"));
+        }
+    }
+    std::fs::write(dir.join("list.csv"), list).unwrap();
+    campaign
+}
+
+/// Every accepted message by the shop its authorizer token was issued for, and the templates
+/// seen for each.
+fn accepted_by_shop(server: &wxsend::mock::MockServer) -> Vec<(usize, std::collections::BTreeSet<String>)> {
+    let records = server.records();
+    (0..SHOPS.len())
+        .map(|i| {
+            let mine: Vec<_> =
+                records.iter().filter(|r| r.authorizer.as_deref() == Some(shop_appid(i).as_str())).collect();
+            (mine.len(), mine.iter().map(|r| r.template_id.clone()).collect())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_merchants_one_campaign_one_withdrawn_midway_stops_alone_and_the_failures_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    // The platform's template, under each shop's own id.
+    let templates = dir.path().join("templates.json");
+    let entry = |id: &str| serde_json::json!({"template_id": id, "title": "到店通知", "content": "{{first.DATA}}\n{{remark.DATA}}", "example": ""});
+    let list = serde_json::json!({"template": [entry("TPL_A"), entry("TPL_B"), entry("TPL_C")], "subscribe": []});
+    std::fs::write(&templates, list.to_string()).unwrap();
+    let server = mock(MockConfig { templates: Some(templates), ..MockConfig::default() }).await;
+    let (accounts, cache, mut refresh) = three_shops(&server, dir.path()).await;
+    let campaign = fleet_campaign(dir.path());
+    // shop-b withdraws its authorization after ten of its messages were accepted.
+    let answer = post(&server.url(), &format!("/mock/withdraw?appid={}&after=10", shop_appid(1))).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    let send = |extra: &[&str], refresh: &[String]| {
+        let mut cmd = send_command(&campaign, &cache, extra);
+        cmd.env("WXSEND_ACCOUNTS", &accounts).env("WXSEND_LANG", "en").env(SECRET_VAR, COMPONENT_SECRET);
+        for (i, token) in refresh.iter().enumerate() {
+            cmd.env(refresh_var(i), token);
+        }
+        cmd
+    };
+    let mut check = vec![
+        ("WXSEND_ACCOUNTS", accounts.to_str().unwrap()),
+        ("WXSEND_CACHE_DIR", cache.to_str().unwrap()),
+        (SECRET_VAR, COMPONENT_SECRET),
+    ];
+    let vars: Vec<String> = (0..3).map(refresh_var).collect();
+    for (var, token) in vars.iter().zip(&refresh) {
+        check.push((var.as_str(), token.as_str()));
+    }
+    // check: each shop's template verified against its own account's list, its quota, its rows.
+    let out = wxsend(&["check", campaign.to_str().unwrap()], &check);
+    let text = words(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for (i, shop) in SHOPS.iter().enumerate() {
+        let row = format!(
+            "{shop}    {}  TPL_{} (verified)  30     0          100,000     ready",
+            shop_appid(i),
+            ["A", "B", "C"][i]
+        );
+        assert!(text.contains(&row), "{text}");
+    }
+    assert!(text.contains("all 3 merchants are ready"), "{text}");
+    let out = send(&[], &refresh).output().await.unwrap();
+    let text = words(&out);
+    assert_eq!(out.status.code(), Some(3), "a merchant stopped: {text}");
+    assert!(text.contains("shop-b stopped alone (the others went on)"), "{text}");
+    assert!(text.contains("61023") && text.contains("--import-authorizers"), "named with the fix: {text}");
+    // Each message went out with its merchant's authorizer token and its merchant's template.
+    let by_shop = accepted_by_shop(&server);
+    let tpl = |t: &str| std::collections::BTreeSet::from([t.to_string()]);
+    assert_eq!(by_shop[0], (ROWS_PER_SHOP - 3, tpl("TPL_A")), "shop-a completed");
+    assert_eq!(by_shop[1], (10, tpl("TPL_B")), "shop-b stopped at its withdrawal");
+    assert_eq!(by_shop[2], (ROWS_PER_SHOP - 3, tpl("TPL_C")), "shop-c completed");
+    assert_eq!(server.stats().accepted, 2 * (ROWS_PER_SHOP - 3) as u64 + 10, "only with authorizer tokens");
+
+    // The merged failures file keeps the merchant column: the three shops' failed rows.
+    let failures = dir.path().join(".wxsend/notice/list/failed.csv");
+    let failed_rows = |path: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        let text = text.trim_start_matches('\u{feff}');
+        assert!(text.starts_with("shop,openid,name,wxsend_errcode"), "{text}");
+        text.lines().skip(1).map(|l| l.split(',').take(2).collect::<Vec<_>>().join(",")).collect()
+    };
+    let mut expected: Vec<String> = Vec::new();
+    for (i, shop) in SHOPS.iter().enumerate() {
+        expected.push(format!("{shop},{}", openid(&format!("oBLOCK{i}"), 1)));
+        expected.push(format!("{shop},{}", openid(&format!("oBAD{i}"), 2)));
+    }
+    let mut got = failed_rows(&failures);
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+
+    // shop-b authorizes the platform again; its new refresh token is given to the next runs.
+    let answer = post(&server.url(), &format!("/mock/authorize?appid={}", shop_appid(1))).await;
+    refresh[1] = answer["authorizer_refresh_token"].as_str().unwrap().to_string();
+    // The failures file re-runs as it is: each row to its own merchant, the invalid openids left
+    // out (--drop-permanent); the blocked ones are refused again and listed again.
+    let out = send(&["--csv", failures.to_str().unwrap(), "--drop-permanent"], &refresh).output().await.unwrap();
+    let text = words(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(server.stats().sends_by_errcode.get(&48002), Some(&6), "{text}");
+    assert_eq!(server.stats().sends_by_errcode.get(&40003), Some(&3), "the permanent rows were left out: {text}");
+    let again = failed_rows(&dir.path().join(".wxsend/notice/failed/failed.csv"));
+    assert_eq!(again.len(), 3, "{again:?}");
+    for (i, shop) in SHOPS.iter().enumerate() {
+        assert!(again.contains(&format!("{shop},{}", openid(&format!("oBLOCK{i}"), 1))), "{again:?}");
+    }
+    // The first campaign resumed: what each shop left (the row answered -1, and shop-b's rows
+    // after its withdrawal), each once.
+    let out = send(&[], &refresh).output().await.unwrap();
+    let text = words(&out);
+    let by_shop = accepted_by_shop(&server);
+    assert_eq!([by_shop[0].0, by_shop[1].0, by_shop[2].0], [ROWS_PER_SHOP - 2; 3], "{text}");
+    assert_eq!(by_shop[1].1, tpl("TPL_B"));
+    assert_eq!(server.stats().duplicate_deliveries, 0, "nobody got a message twice");
+    for secret in refresh.iter().map(String::as_str).chain([COMPONENT_SECRET]) {
+        assert!(!text.contains(secret), "a secret was printed");
+    }
 }

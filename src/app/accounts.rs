@@ -135,6 +135,9 @@ pub async fn import_authorizers(platform_account: &str) -> Result<Imported, Acco
                         && a.authorizer_appid.as_deref().unwrap_or(&a.appid) == merchant.authorizer_appid)
             });
             if let Some((name, _)) = known {
+                // The list's refresh token is the merchant's current one (a merchant that
+                // authorized again has a new one): kept, so its account sends again.
+                place.save(&spec.component_appid, &merchant.authorizer_appid, &merchant.refresh_token).await?;
                 imported.kept.push(name.clone());
                 continue;
             }

@@ -121,8 +121,9 @@ pub struct Session {
     pub plan: Plan,
     /// Where the run's files go.
     pub files: Files,
-    /// The embedded mock, when the run goes there.
-    pub mock: Option<MockServer>,
+    /// The embedded mock, when the run goes there (one for all merchants of a campaign sent for
+    /// many).
+    pub mock: Option<Arc<MockServer>>,
     /// The engine's pace and retry settings.
     pub engine_config: EngineConfig,
     /// The options the session was prepared with (for the commands it prints).
@@ -164,16 +165,27 @@ const MOCK_SECRET: &str = "mock-secret";
 impl Session {
     /// Load the campaign, start the mock if asked, open the journal and plan the run.
     pub async fn prepare(opts: &SendOptions) -> Result<Self, PrepareError> {
-        let mut campaign = Campaign::load(&opts.campaign, opts.csv.as_deref())?;
+        let campaign = Campaign::load(&opts.campaign, opts.csv.as_deref())?;
+        Self::prepare_campaign(opts, campaign, None).await
+    }
+
+    /// [`Session::prepare`] for a campaign already loaded (a merchant's of a campaign sent for
+    /// many), against `mock` when one is running already.
+    pub async fn prepare_campaign(
+        opts: &SendOptions,
+        mut campaign: Campaign,
+        mock: Option<Arc<MockServer>>,
+    ) -> Result<Self, PrepareError> {
         let send_cfg = &campaign.config.send;
         let at = match &opts.at {
             Some(text) => Some(parse_at(text, send_cfg.zone).map_err(PrepareError::At)?),
             None => None,
         };
         let schedule = Schedule { at, window: send_cfg.window, zone: send_cfg.zone };
-        let mock = match &opts.mock {
-            Some(cfg) => Some(start_mock(cfg, &mut campaign).await?),
-            None => None,
+        let mock = match (mock, &opts.mock) {
+            (Some(server), _) => Some(point_at_mock(server, &mut campaign)),
+            (None, Some(cfg)) => Some(start_mock(cfg, &mut campaign).await?),
+            (None, None) => None,
         };
         let mut state_dir = opts.state_dir.clone().unwrap_or_else(|| campaign.config.state_dir.clone());
         if mock.is_some() {
@@ -470,8 +482,8 @@ impl Session {
     pub fn rerun_command(&self) -> String {
         let mut cmd = format!(
             "wxsend send {} --csv {} --drop-permanent",
-            shell_quote(&self.campaign.config.path.display().to_string()),
-            shell_quote(&self.files.failures.display().to_string())
+            super::text::shell_quote(&self.campaign.config.path.display().to_string()),
+            super::text::shell_quote(&self.files.failures.display().to_string())
         );
         self.push_common_flags(&mut cmd);
         cmd
@@ -479,9 +491,10 @@ impl Session {
 
     /// The command that resumes this campaign, with every flag it needs.
     pub fn resume_command(&self) -> String {
-        let mut cmd = format!("wxsend send {}", shell_quote(&self.campaign.config.path.display().to_string()));
+        let mut cmd =
+            format!("wxsend send {}", super::text::shell_quote(&self.campaign.config.path.display().to_string()));
         if let Some(csv) = &self.options.csv {
-            cmd.push_str(&format!(" --csv {}", shell_quote(&csv.display().to_string())));
+            cmd.push_str(&format!(" --csv {}", super::text::shell_quote(&csv.display().to_string())));
         }
         if self.options.drop_permanent {
             cmd.push_str(" --drop-permanent");
@@ -492,7 +505,7 @@ impl Session {
 
     fn push_common_flags(&self, cmd: &mut String) {
         if let Some(dir) = &self.options.state_dir {
-            cmd.push_str(&format!(" --state-dir {}", shell_quote(&dir.display().to_string())));
+            cmd.push_str(&format!(" --state-dir {}", super::text::shell_quote(&dir.display().to_string())));
         }
         if self.mock.is_some() {
             cmd.push_str(" --mock");
@@ -500,20 +513,17 @@ impl Session {
     }
 }
 
-fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
+/// Start the embedded mock and point the campaign at it.
+async fn start_mock(cfg: &crate::mock::MockConfig, campaign: &mut Campaign) -> Result<Arc<MockServer>, PrepareError> {
+    let server = MockServer::start(cfg.clone()).await.map_err(PrepareError::Mock)?;
+    Ok(point_at_mock(Arc::new(server), campaign))
 }
 
-/// Start the embedded mock and point the campaign at it (on this machine: never through a proxy).
-async fn start_mock(cfg: &crate::mock::MockConfig, campaign: &mut Campaign) -> Result<MockServer, PrepareError> {
-    let server = MockServer::start(cfg.clone()).await.map_err(PrepareError::Mock)?;
+/// Point the campaign at the embedded mock (on this machine: never through a proxy).
+pub(super) fn point_at_mock(server: Arc<MockServer>, campaign: &mut Campaign) -> Arc<MockServer> {
     campaign.config.wechat.api_base = server.url();
     campaign.config.network.proxy = crate::wechat::ProxySetting::Off;
-    Ok(server)
+    server
 }
 
 /// The client, the token cache (shared through Redis when senders share one) and this

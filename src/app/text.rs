@@ -91,6 +91,39 @@ pub fn pretty_body(body: &serde_json::Value) -> Vec<String> {
     serde_json::to_string_pretty(body).unwrap_or_default().lines().map(str::to_string).collect()
 }
 
+/// `s` as one word of a POSIX shell command: as it is when it needs no quotes, else in single
+/// quotes.
+pub fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// `header` and `rows` as lines of columns lined up by display width (CJK and most emoji
+/// take two columns), two spaces between them.
+pub fn columns<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> Vec<String> {
+    let width = |c: usize| {
+        std::iter::once(header)
+            .chain(rows)
+            .map(|r| unicode_width::UnicodeWidthStr::width(r[c].as_str()))
+            .max()
+            .unwrap_or(0)
+            + 2
+    };
+    let widths: Vec<usize> = (0..N).map(width).collect();
+    std::iter::once(header)
+        .chain(rows)
+        .map(|r| {
+            let mut line: String =
+                r.iter().zip(&widths).take(N.saturating_sub(1)).map(|(cell, w)| pad(cell, *w)).collect();
+            line.push_str(r.last().map_or("", String::as_str));
+            line
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,10 +43,12 @@ pub struct WechatConfig {
 }
 
 /// `[wechat]` as written in a campaign.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawWechat {
     account: Option<Spanned<String>>,
+    /// Many merchants' accounts (see `merchants.rs`), taken out before the rest is resolved.
+    pub(crate) accounts: Option<Spanned<super::merchants::RawAccounts>>,
     api_base: Option<Spanned<String>>,
     appid: Option<String>,
     secret_env: Option<String>,
@@ -58,6 +60,23 @@ pub(crate) struct RawWechat {
     ticket: Option<Spanned<String>>,
     refresh_token: Option<Spanned<String>>,
     refresh_token_env: Option<String>,
+}
+
+impl RawWechat {
+    /// The keys that name one app (or its first refresh token), and whether each is set.
+    pub(crate) fn single_app_keys(&self) -> [(&'static str, bool); 4] {
+        [
+            ("account", self.account.is_some()),
+            ("appid", self.appid.is_some()),
+            ("authorizer_appid", self.authorizer_appid.is_some()),
+            ("refresh_token_env", self.refresh_token_env.is_some()),
+        ]
+    }
+
+    /// The same keys naming the account `name` (written at byte `at` of the campaign).
+    pub(crate) fn with_account(&self, name: &str, at: usize) -> Self {
+        Self { account: Some(Spanned::new(at..at, name.to_string())), accounts: None, ..self.clone() }
+    }
 }
 
 /// One account of the accounts file.

@@ -52,7 +52,9 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawMessage {
     kind: Kind,
-    template_id: Spanned<String>,
+    template_id: Option<Spanned<String>>,
+    /// One template id per merchant of a campaign for many (`accounts`).
+    templates: Option<Spanned<IndexMap<String, Spanned<String>>>>,
     mp_appid: Option<String>,
     miniprogram_appid: Option<String>,
     url: Option<Spanned<String>>,
@@ -99,6 +101,10 @@ struct RawRecipients {
     /// Per-row values of an audience, keyed by openid.
     values: Option<String>,
     audience_max_age_minutes: Option<u64>,
+    /// The column naming each row's merchant (a campaign for many merchants).
+    account_column: Option<String>,
+    /// One list per merchant (a campaign for many merchants).
+    files: Option<IndexMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -248,6 +254,10 @@ pub struct CampaignConfig {
     /// How long a fetched list of the account's templates is reused (`template_cache_minutes`,
     /// default 60; 0 asks WeChat every time).
     pub template_cache: Duration,
+    /// `accounts = […]`: the merchants this campaign is sent for, each its own campaign
+    /// ([`super::merchants::Merchants::member`]); `wechat`, `network`, `shared` and the template
+    /// id above are then the first merchant's.
+    pub merchants: Option<super::merchants::Merchants>,
 }
 
 impl CampaignConfig {
@@ -284,23 +294,51 @@ impl CampaignConfig {
         let name = check_name(raw.name, &src)?;
         let mut raw_network = raw.network;
         let mut raw_shared = raw.shared;
-        let mut wechat = resolve_wechat(raw.wechat, &mut raw_network, &mut raw_shared, path, text)?;
+        let mut raw_wechat = raw.wechat;
+        let mut raw_message = raw.message;
+        let mut raw_recipients = raw.recipients;
+        let fleet =
+            take_fleet(&mut raw_wechat, &mut raw_message, &mut raw_recipients, &raw_network, &raw_shared, &src)?;
+        if let Some((names, keys, ..)) = &fleet {
+            // The campaign's own [wechat] is its first merchant's.
+            raw_wechat = raw_wechat.with_account(&names[0], keys.accounts.span().start);
+        }
+        let mut wechat = resolve_wechat(raw_wechat, &mut raw_network, &mut raw_shared, path, text)?;
         let shared = raw_shared.resolve(path)?;
         super::account::settle_refresh_store(&mut wechat, shared.redis.is_some(), path)?;
-        let message = message_config(raw.message, &src)?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         let state_dir = match raw.state_dir {
             Some(dir) => base.join(dir),
             None => base.join(".wxsend").join(&name),
         };
-        let recipients = recipients_config(raw.recipients, &src, base, &state_dir)?;
         let send = send_config(raw.send, wechat.account_suppress_days, &src)?;
+        let timeout = Duration::from_millis(send.timeout_ms);
+        let merchants = match fleet {
+            Some((names, keys, w, n, s)) => {
+                Some(super::merchants::resolve(&names, keys, &w, &n, &s, &src, base, timeout)?)
+            }
+            None => None,
+        };
+        if let Some(m) = &merchants {
+            raw_message.template_id = Some(Spanned::new(0..0, m.members[0].template_id.clone()));
+            if m.files {
+                raw_recipients.file = Some(String::new());
+            }
+        }
+        let message = message_config(raw_message, &src)?;
+        let mut recipients = recipients_config(raw_recipients, &src, base, &state_dir)?;
+        if let Some(file) = merchants.as_ref().and_then(|m| m.members[0].file.clone()) {
+            recipients.csv = file;
+        }
+        if merchants.is_some() && recipients.audience.is_some() {
+            return Err(LoadError::Config { at: Location::file(path), message: tr!("merchants.no_audience") });
+        }
         let template_cache = match raw.template_cache_minutes {
             None => Duration::from_secs(3600),
             Some(m) if *m.get_ref() <= 7 * 24 * 60 => Duration::from_secs(m.get_ref() * 60),
             Some(m) => return Err(src.err(m.span().start, tr!("config.template_cache_minutes", value = m.get_ref()))),
         };
-        let network = raw_network.resolve(base, Duration::from_millis(send.timeout_ms), |at, m| src.err(at, m))?;
+        let network = raw_network.resolve(base, timeout, |at, m| src.err(at, m))?;
         Ok(Self {
             path: path.to_path_buf(),
             name,
@@ -313,18 +351,22 @@ impl CampaignConfig {
             template_cache,
             receipts: raw.receipts.into(),
             shared,
+            merchants,
         })
     }
 }
 
 /// The campaign file being read: where a byte offset is, for messages.
-struct Source<'a> {
-    path: &'a Path,
-    text: &'a str,
+pub(crate) struct Source<'a> {
+    /// The campaign file.
+    pub path: &'a Path,
+    /// Its text.
+    pub text: &'a str,
 }
 
 impl Source<'_> {
-    fn err(&self, offset: usize, message: String) -> LoadError {
+    /// A problem at byte `offset` of the file.
+    pub(crate) fn err(&self, offset: usize, message: String) -> LoadError {
         LoadError::Config { at: Location::at_offset(self.path, self.text, offset), message }
     }
 
@@ -354,8 +396,11 @@ fn message_config(m: RawMessage, src: &Source<'_>) -> Result<MessageConfig, Load
     if data.is_empty() {
         return Err(src.err(data_span.start, tr!("config.data_empty")));
     }
-    let tid_span = m.template_id.span();
-    let template_id = m.template_id.into_inner();
+    let Some(template_id) = m.template_id else {
+        return Err(src.err(0, tr!("config.template_id_missing")));
+    };
+    let tid_span = template_id.span();
+    let template_id = template_id.into_inner();
     if template_id.trim().is_empty() {
         return Err(src.err(tid_span.start, tr!("config.template_id_empty")));
     }
@@ -436,6 +481,64 @@ fn links(
         None => (None, None),
     };
     Ok(Links { url: web, page: pagepath, miniprogram_appid })
+}
+
+/// What a campaign for many merchants needs to resolve them (taken out of the sections it was
+/// written in): their names, the keys naming their templates and lists, and `[wechat]`,
+/// `[network]`, `[shared]` as written.
+type FleetParts = (Vec<String>, super::merchants::FleetKeys, RawWechat, RawNetwork, super::shared::RawShared);
+
+/// `accounts = […]` and the keys that go with it, taken out of the sections (`None` for a
+/// campaign of one account, which must then have none of them).
+fn take_fleet(
+    wechat: &mut RawWechat,
+    message: &mut RawMessage,
+    recipients: &mut RawRecipients,
+    network: &RawNetwork,
+    shared: &super::shared::RawShared,
+    src: &Source<'_>,
+) -> Result<Option<FleetParts>, LoadError> {
+    let Some(accounts) = wechat.accounts.take() else {
+        refuse_fleet_only(message, recipients, src, false)?;
+        return Ok(None);
+    };
+    super::merchants::refuse_single_keys(wechat, src)?;
+    refuse_fleet_only(message, recipients, src, true)?;
+    let names = super::merchants::names(&accounts, src)?;
+    let keys = super::merchants::FleetKeys {
+        accounts,
+        templates: message.templates.take(),
+        column: recipients.account_column.take(),
+        files: recipients.files.take(),
+    };
+    Ok(Some((names, keys, wechat.clone(), network.clone(), shared.clone())))
+}
+
+/// The keys of a campaign for many merchants (`[message.templates]`, `account_column`,
+/// `[recipients.files]`) in a campaign for one (`fleet` false), or a campaign for many naming one
+/// template or missing the merchants' lists (`fleet` true).
+fn refuse_fleet_only(m: &RawMessage, r: &RawRecipients, src: &Source<'_>, fleet: bool) -> Result<(), LoadError> {
+    let problem = |message: String| LoadError::Config { at: Location::file(src.path), message };
+    if !fleet {
+        let keys = [
+            ("[message.templates]", m.templates.is_some()),
+            ("account_column", r.account_column.is_some()),
+            ("[recipients.files]", r.files.is_some()),
+        ];
+        return match keys.iter().find(|(_, set)| *set) {
+            Some((key, _)) => Err(problem(tr!("merchants.needs_accounts", key = *key))),
+            None => Ok(()),
+        };
+    }
+    if let Some(t) = &m.template_id {
+        return Err(src.err(t.span().start, tr!("merchants.template_id")));
+    }
+    match (&r.account_column, &r.files, &r.file, &r.csv) {
+        (Some(_), Some(_), ..) => Err(problem(tr!("merchants.column_and_files"))),
+        (None, Some(_), Some(_), _) | (None, Some(_), _, Some(_)) => Err(problem(tr!("merchants.files_and_file"))),
+        (None, None, ..) => Err(problem(tr!("merchants.no_lists"))),
+        _ => Ok(()),
+    }
 }
 
 /// `a, b or c`.

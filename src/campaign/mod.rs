@@ -7,6 +7,7 @@ pub mod config;
 mod csv_scan;
 pub mod error;
 pub mod file_checks;
+pub mod merchants;
 mod network;
 mod ods_limits;
 pub mod receipts;
@@ -72,6 +73,18 @@ impl Campaign {
 
     /// Load the recipients of an already parsed campaign file and check every row.
     pub fn from_config(config: CampaignConfig) -> Result<Self, LoadError> {
+        if let Some(m) = &config.merchants {
+            // Each merchant is a campaign of its own (`Merchants::member`); the whole is only
+            // ever sent or checked merchant by merchant.
+            let names: Vec<&str> = m.members.iter().map(|m| m.name.as_str()).collect();
+            let message = crate::tr!(
+                "merchants.one_command",
+                campaign = config.path.display().to_string(),
+                count = names.len(),
+                names = names.join(", ")
+            );
+            return Err(LoadError::Config { at: error::Location::file(&config.path), message });
+        }
         let r = &config.recipients;
         if r.audience.is_some() && !r.csv.exists() {
             let message = crate::tr!("config.audience_not_pulled", campaign = config.path.display().to_string());

@@ -11,6 +11,9 @@ use crate::error::{runtime, Error};
 /// Check the list; the exit says whether every row is ready (0), some are not (1), or the
 /// campaign cannot be used (the `Err`).
 pub fn run(args: CheckArgs) -> Result<Exit, Error> {
+    if crate::app::fleet::is_fleet(&args.campaign)? {
+        return merchants(&args);
+    }
     // --offline asks WeChat nothing: an audience is checked as last pulled. The runtime comes
     // after the list is loaded, so that its threads never add to the load's peak memory.
     let audience = if args.csv.is_none() && !args.offline && super::audience::is_audience(&args.campaign)? {
@@ -36,6 +39,28 @@ pub fn run(args: CheckArgs) -> Result<Exit, Error> {
             map.insert("audience".into(), serde_json::to_value(a)?);
         }
         serde_json::to_writer_pretty(&mut out, &json).map_err(std::io::Error::from).and_then(|_| writeln!(out))
+    } else {
+        report.write_text(&mut out)
+    };
+    written.map_err(Error::Output)?;
+    Ok(report.exit())
+}
+
+/// `check` of a campaign sent for many merchants: each merchant's table row, then the report of
+/// each one with something to fix (or one JSON document).
+fn merchants(args: &CheckArgs) -> Result<Exit, Error> {
+    let opts = crate::app::templates::CatalogueOptions {
+        offline: args.offline,
+        refresh: args.refresh_templates,
+        ..Default::default()
+    };
+    let every = args.all || args.json;
+    let check = crate::app::fleet_check::check_fleet(&args.campaign, args.csv.as_deref(), args.show, every, opts);
+    let report = runtime()?.block_on(check)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| writeln!(out))
     } else {
         report.write_text(&mut out)
     };

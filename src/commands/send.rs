@@ -33,6 +33,10 @@ pub(super) fn drive(opts: SendOptions, headless: bool, consent: Consent) -> Resu
     let rt = runtime()?;
     let tui = !headless && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let exit = rt.block_on(async {
+        if crate::app::fleet::is_fleet(&opts.campaign)? {
+            let fleet = crate::app::fleet::Fleet::prepare(&opts).await?;
+            return Ok(crate::headless_fleet::run(fleet, consent).await?);
+        }
         if opts.csv.is_none() {
             super::audience::make_list(&opts.campaign, opts.state_dir.as_deref(), opts.new_run, opts.mock.is_some())
                 .await?;

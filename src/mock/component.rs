@@ -41,6 +41,8 @@ struct Merchant {
     /// The one refresh token that works now.
     refresh_token: String,
     withdrawn: bool,
+    /// `/mock/withdraw?after=N`: messages still accepted for it before it withdraws.
+    withdraw_after: Option<u64>,
 }
 
 /// The platform's side of the mock.
@@ -60,6 +62,8 @@ struct AppidQuery {
     appid: Option<String>,
     /// `/mock/withdraw`: also push the `unauthorized` event to this URL.
     url: Option<String>,
+    /// `/mock/withdraw`: withdraw once this many more messages were accepted for the merchant.
+    after: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +119,9 @@ async fn authorize(State(s): State<Arc<MockState>>, Query(q): Query<AppidQuery>)
 
 async fn withdraw(State(s): State<Arc<MockState>>, Query(q): Query<AppidQuery>) -> Response {
     let appid = q.appid.unwrap_or_default();
+    if let Some(after) = q.after {
+        return respond(s.withdraw_after(&appid, after));
+    }
     let reply = s.withdraw(&appid);
     let Some(url) = q.url else { return respond(reply) };
     let Some(url) = loopback(url) else { return respond(not_loopback()) };
@@ -327,17 +334,32 @@ impl MockState {
             return self.error(&mut g, 41002, "appid missing");
         }
         let refresh = new_refresh_token(&mut g);
-        g.component.merchants.insert(appid.to_string(), Merchant { refresh_token: refresh.clone(), withdrawn: false });
+        g.component.merchants.insert(
+            appid.to_string(),
+            Merchant { refresh_token: refresh.clone(), withdrawn: false, withdraw_after: None },
+        );
         Reply::Json(json!({ "errcode": 0, "errmsg": "ok", "authorizer_refresh_token": refresh }))
     }
 
     /// A merchant withdraws: its refresh token and its tokens stop working.
     pub fn withdraw(&self, appid: &str) -> Reply {
+        withdraw_locked(&mut self.lock(), appid);
+        Reply::Json(json!({ "errcode": 0, "errmsg": "ok" }))
+    }
+
+    /// The merchant withdraws once `after` more messages were accepted for it (0: at once):
+    /// a withdrawal in the middle of a run, at a point no clock decides.
+    pub fn withdraw_after(&self, appid: &str, after: u64) -> Reply {
         let mut g = self.lock();
-        if let Some(m) = g.component.merchants.get_mut(appid) {
-            m.withdrawn = true;
+        match g.component.merchants.get_mut(appid) {
+            Some(m) if after > 0 => m.withdraw_after = Some(after),
+            Some(_) => withdraw_locked(&mut g, appid),
+            None => {
+                return Reply::Json(
+                    json!({ "errcode": 61003, "errmsg": "component is not authorized by this account" }),
+                )
+            }
         }
-        g.live.retain(|_, l| l.account.as_deref() != Some(appid));
         Reply::Json(json!({ "errcode": 0, "errmsg": "ok" }))
     }
 
@@ -354,6 +376,26 @@ impl MockState {
     fn refuse_ip(&self, g: &mut Inner, errcode: i64) -> Option<Reply> {
         let ip = self.config.refuse_ip.clone()?;
         Some(self.error(g, errcode, &format!("invalid ip {ip}, not in whitelist of the component")))
+    }
+}
+
+/// The merchant `appid` withdraws: its refresh token and its live tokens stop working.
+fn withdraw_locked(g: &mut Inner, appid: &str) {
+    if let Some(m) = g.component.merchants.get_mut(appid) {
+        m.withdrawn = true;
+        m.withdraw_after = None;
+    }
+    g.live.retain(|_, l| l.account.as_deref() != Some(appid));
+}
+
+/// A message was accepted for the merchant `appid`: a withdrawal waiting for it comes nearer,
+/// and happens when its count is reached.
+pub(super) fn count_accepted(g: &mut Inner, appid: &str) {
+    let Some(m) = g.component.merchants.get_mut(appid) else { return };
+    match m.withdraw_after {
+        Some(n) if n <= 1 => withdraw_locked(g, appid),
+        Some(n) => m.withdraw_after = Some(n - 1),
+        None => {}
     }
 }
 

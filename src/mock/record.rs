@@ -37,6 +37,10 @@ pub struct Record {
     pub msgid: Option<String>,
     /// The `data` as received.
     pub data: Value,
+    /// The merchant it was sent for, when a third-party platform's `authorizer_access_token`
+    /// sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer: Option<String>,
 }
 
 /// A 128-bit key (two 64-bit halves, so a table entry needs no 16-byte alignment).
@@ -56,6 +60,8 @@ pub(super) struct Stored {
     pub msgid: Option<NonZeroU64>,
     /// Where the request body starts in the buffer of bodies.
     pub body_start: usize,
+    /// The merchant it was sent for (a platform's authorizer token).
+    pub authorizer: Option<String>,
 }
 
 impl Stored {
@@ -76,6 +82,7 @@ impl Stored {
             client_msg_id: req["client_msg_id"].as_str().filter(|s| !s.is_empty()).map(String::from),
             msgid: self.msgid.map(|m| m.to_string()),
             data: msg["data"].clone(),
+            authorizer: self.authorizer.clone(),
         }
     }
 }

@@ -349,7 +349,11 @@ impl MockState {
         *g.stats.sends_by_errcode.entry(code).or_default() += 1;
         if let (Reply::Ok(_), Some(token)) = (&reply, token) {
             if let Some(account) = g.live.get(token).and_then(|l| l.account.clone()) {
-                *g.stats.accepted_by_authorizer.entry(account).or_default() += 1;
+                *g.stats.accepted_by_authorizer.entry(account.clone()).or_default() += 1;
+                if let Some(stored) = g.records.last_mut() {
+                    stored.authorizer = Some(account.clone());
+                }
+                super::component::count_accepted(&mut g, &account);
             }
         }
         reply
@@ -368,6 +372,7 @@ impl MockState {
             kind,
             msgid: msgid.and_then(NonZeroU64::new),
             body_start: start,
+            authorizer: None,
         };
         if g.record_file.is_some() {
             let record = stored.record(g.records.len() as u64 + 1, &g.bodies, g.bodies.len());

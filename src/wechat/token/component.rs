@@ -291,8 +291,32 @@ impl Chain {
         }
     }
 
+    /// `api_authorizer_token` with the kept refresh token; when WeChat refuses it as no longer
+    /// valid (61023: the merchant authorized the platform again, which made a new one) and
+    /// `refresh_token_env` holds another, that one is tried (and kept once it works).
     async fn ask(&self, http: &Http, platform: &AccessToken) -> Result<Fetched, TokenError> {
         let refresh = self.refresh_token().await?;
+        let first = self.ask_with(http, platform, &refresh).await;
+        let Err(TokenError::Refused { errcode: 61023, .. }) = &first else { return first };
+        let Some(fresh) = self.fresh_from_env(&refresh) else { return first };
+        // Kept before it is used (the one kept is dead already); a rotation it brings is kept
+        // after it.
+        self.refresh.save(fresh.expose()).await.map_err(|detail| TokenError::RefreshNotSaved {
+            place: self.refresh.place(),
+            detail: scrub(&detail.to_string(), &[fresh.expose()]),
+        })?;
+        self.ask_with(http, platform, &fresh).await
+    }
+
+    /// The refresh token in `refresh_token_env`, when there is one other than `used`.
+    fn fresh_from_env(&self, used: &Secret) -> Option<Secret> {
+        let var = self.spec.refresh_token_env.as_deref()?;
+        let t = std::env::var(var).ok()?;
+        let t = t.trim();
+        (!t.is_empty() && t != used.expose()).then(|| Secret::new(t))
+    }
+
+    async fn ask_with(&self, http: &Http, platform: &AccessToken, refresh: &Secret) -> Result<Fetched, TokenError> {
         let body = serde_json::json!({
             "component_appid": self.spec.component_appid,
             "authorizer_appid": self.spec.authorizer_appid,

@@ -1,0 +1,195 @@
+//! What each merchant of a campaign for many is doing, kept from the merchants' engine events:
+//! sent, failed, quota left and state, one row per merchant, and the run's totals. Both front
+//! ends show it above their usual progress (the terminal UI as a table, headless in its
+//! progress line and at each merchant's end).
+
+use super::fleet::Fleet;
+use super::preflight::QuotaCheck;
+use super::text::thousands;
+use crate::engine::{Counters, EndReason, Event};
+use crate::tr;
+
+/// Where a merchant is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MerchantState {
+    /// Prepared, not started yet.
+    Ready,
+    /// Its preflight refused it (no token, a quota too small): it sends nothing this run.
+    Held(String),
+    /// Nothing of its rows is left to send.
+    Nothing,
+    /// Sending.
+    Sending,
+    /// Paused (the failure-rate guard, the schedule, the operator).
+    Paused,
+    /// Ended, for this reason.
+    Ended(EndReason),
+}
+
+impl MerchantState {
+    /// A word or two for the table.
+    pub fn label(&self) -> String {
+        match self {
+            MerchantState::Ready => tr!("fleet.state.ready"),
+            MerchantState::Held(_) => tr!("fleet.state.held"),
+            MerchantState::Nothing => tr!("fleet.state.nothing"),
+            MerchantState::Sending => tr!("fleet.state.sending"),
+            MerchantState::Paused => tr!("fleet.state.paused"),
+            MerchantState::Ended(EndReason::Completed) => tr!("fleet.state.completed"),
+            MerchantState::Ended(EndReason::Stopped) => tr!("fleet.state.stopped_by_you"),
+            MerchantState::Ended(EndReason::Fatal { errcode: Some(code), .. }) => {
+                tr!("fleet.state.stopped_code", code = code)
+            }
+            MerchantState::Ended(_) => tr!("fleet.state.stopped"),
+        }
+    }
+
+    /// Whether it went wrong (held, or stopped by anything but the operator).
+    pub fn is_problem(&self) -> bool {
+        match self {
+            MerchantState::Held(_) => true,
+            MerchantState::Ended(r) => r.is_fatal(),
+            _ => false,
+        }
+    }
+}
+
+/// One merchant's row.
+#[derive(Debug, Clone)]
+pub struct MerchantRow {
+    /// The account's name.
+    pub name: String,
+    /// The merchant's appid.
+    pub appid: String,
+    /// Its engine's counters (this run).
+    pub counters: Counters,
+    /// Its daily quota left before the run, when WeChat said.
+    pub quota: Option<u64>,
+    /// Where it is.
+    pub state: MerchantState,
+}
+
+impl MerchantRow {
+    /// The quota left now: before the run, less what this run sent.
+    pub fn quota_left(&self) -> Option<u64> {
+        self.quota.map(|q| q.saturating_sub(self.counters.requests))
+    }
+}
+
+/// Every merchant's row, in the campaign's order.
+#[derive(Debug, Clone, Default)]
+pub struct FleetBoard {
+    /// The rows.
+    pub rows: Vec<MerchantRow>,
+}
+
+impl FleetBoard {
+    /// The merchants as prepared and preflighted.
+    pub fn of(fleet: &Fleet) -> Self {
+        let rows = fleet
+            .members
+            .iter()
+            .map(|m| {
+                let (quota, state) = match &m.start {
+                    Some(Ok(QuotaCheck::Known(q))) => (Some(q.remain), MerchantState::Ready),
+                    Some(Ok(QuotaCheck::NothingToSend)) => (None, MerchantState::Nothing),
+                    Some(Err(e)) => (None, MerchantState::Held(e.to_string())),
+                    _ => (None, MerchantState::Ready),
+                };
+                let counters = Counters { total: m.session.plan.to_send.len(), ..Counters::default() };
+                MerchantRow { name: m.name.clone(), appid: m.appid().to_string(), counters, quota, state }
+            })
+            .collect();
+        Self { rows }
+    }
+
+    /// Take in merchant `i`'s event.
+    pub fn apply(&mut self, i: usize, event: &Event) {
+        let Some(row) = self.rows.get_mut(i) else { return };
+        match event {
+            Event::Progress(c) => {
+                row.counters = c.clone();
+                if row.state == MerchantState::Ready {
+                    row.state = MerchantState::Sending;
+                }
+            }
+            Event::Paused(_) => row.state = MerchantState::Paused,
+            Event::Resumed => row.state = MerchantState::Sending,
+            Event::Done(summary) => {
+                row.counters = summary.counters.clone();
+                row.state = MerchantState::Ended(summary.reason.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// The merchants' counters added up (the rate limit is the sum of their parts).
+    pub fn totals(&self) -> Counters {
+        let mut t = Counters::default();
+        for c in self.rows.iter().map(|r| &r.counters) {
+            t.total += c.total;
+            t.delivered += c.delivered;
+            t.failed += c.failed;
+            t.retry_later += c.retry_later;
+            t.elsewhere += c.elsewhere;
+            t.unknown += c.unknown;
+            t.in_flight += c.in_flight;
+            t.retrying += c.retrying;
+            t.requests += c.requests;
+            t.elapsed_ms = t.elapsed_ms.max(c.elapsed_ms);
+            t.rate_limit += c.rate_limit;
+            for (code, n) in &c.failures_by_code {
+                *t.failures_by_code.entry(*code).or_default() += n;
+            }
+            for (code, n) in &c.retries_by_code {
+                *t.retries_by_code.entry(*code).or_default() += n;
+            }
+        }
+        t
+    }
+
+    /// How many merchants are sending and how many have ended, in a few words.
+    pub fn state_line(&self) -> String {
+        let count = |f: fn(&MerchantState) -> bool| self.rows.iter().filter(|r| f(&r.state)).count();
+        tr!(
+            "fleet.states",
+            sending = count(|s| matches!(s, MerchantState::Sending | MerchantState::Paused | MerchantState::Ready)),
+            done = count(|s| matches!(s, MerchantState::Ended(EndReason::Completed))),
+            stopped = count(MerchantState::is_problem)
+        )
+    }
+
+    /// The table: a header and one line per merchant (sent, failed, quota left, state), its
+    /// columns lined up by display width.
+    pub fn table(&self) -> Vec<String> {
+        let cells: Vec<[String; 6]> = self
+            .rows
+            .iter()
+            .map(|r| {
+                [
+                    r.name.clone(),
+                    r.appid.clone(),
+                    thousands(r.counters.delivered),
+                    thousands(r.counters.failed),
+                    r.quota_left().map_or_else(|| "-".to_string(), |q| thousands(q as usize)),
+                    r.state.label(),
+                ]
+            })
+            .collect();
+        table(&cells)
+    }
+}
+
+/// The merchants' table: a header (merchant, appid, sent, failed, quota left, state) and
+/// `rows`, lined up by display width.
+pub fn table(rows: &[[String; 6]]) -> Vec<String> {
+    let header = [
+        tr!("fleet.col.merchant"),
+        tr!("fleet.col.appid"),
+        tr!("fleet.col.sent"),
+        tr!("fleet.col.failed"),
+        tr!("fleet.col.quota"),
+        tr!("fleet.col.state"),
+    ];
+    super::text::columns(&header, rows)
+}
