@@ -6,71 +6,18 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use crate::app::fleet::{Fleet, FleetRun};
-use crate::app::fleet_board::FleetBoard;
+use crate::app::fleet_board::{plan_lines, FleetBoard};
 use crate::app::preflight::PreflightError;
-use crate::app::text::{duration, printable, thousands};
+use crate::app::text::printable;
 use crate::app::{Consent, Exit, Gate};
 use crate::engine::{Event, PauseReason};
 use crate::headless::{ask, Interrupts, Lines};
 use crate::tr;
 
-/// The plan of every merchant, as printed before sending.
-pub fn overview_lines(fleet: &Fleet) -> Vec<String> {
-    let c = &fleet.config;
-    let mut lines = vec![tr!(
-        "fleet.campaign",
-        campaign = c.name.clone(),
-        kind = c.message.kind.as_str(),
-        count = fleet.members.len() + fleet.idle.len()
-    )];
-    for m in &fleet.members {
-        let o = m.session.overview();
-        lines.push(tr!(
-            "fleet.merchant_plan",
-            merchant = m.name.clone(),
-            appid = m.appid().to_string(),
-            template = o.template_id.clone(),
-            recipients = o.recipients.clone(),
-            ready = thousands(o.ready),
-            invalid = thousands(o.invalid),
-            to_send = thousands(o.to_send)
-        ));
-        let mut notes = vec![o.template.clone()];
-        notes.extend(o.ledger.lines());
-        notes.extend(o.warnings.iter().map(|w| tr!("headless.warning", warning = w.clone())));
-        if o.resume.is_resuming() {
-            let r = &o.resume;
-            notes.push(tr!(
-                "headless.resuming",
-                delivered = thousands(r.delivered),
-                failed = thousands(r.failed),
-                unknown = thousands(r.unknown_held.len() + r.unknown_resent),
-                held = String::new()
-            ));
-        }
-        lines.extend(notes.into_iter().map(|n| format!("    {n}")));
-    }
-    if !fleet.idle.is_empty() {
-        lines.push(tr!("fleet.idle", merchants = fleet.idle.join(", ")));
-    }
-    let to_send: usize = fleet.members.iter().map(|m| m.session.plan.to_send.len()).sum();
-    let rate = c.send.rate.max(1);
-    lines.push(tr!(
-        "fleet.to_send",
-        count = thousands(to_send),
-        rate = rate,
-        duration = duration(Duration::from_secs((to_send as u64).div_ceil(u64::from(rate))))
-    ));
-    if let Some(api) = fleet.mock.as_ref().map(|m| m.url()) {
-        lines.push(tr!("headless.api_mock", api = api));
-    }
-    lines
-}
-
 /// Run a prepared campaign for many merchants without a terminal UI. Nothing is sent when the
 /// gate says no (the `Err`); a merchant whose preflight fails is left out and named.
 pub async fn run(mut fleet: Fleet, consent: Consent) -> Result<Exit, PreflightError> {
-    for line in overview_lines(&fleet) {
+    for line in plan_lines(&fleet) {
         eprintln!("{}", printable(&line));
     }
     fleet.preflight().await;

@@ -319,3 +319,88 @@ async fn three_merchants_one_campaign_one_withdrawn_midway_stops_alone_and_the_f
         assert!(!text.contains(secret), "a secret was printed");
     }
 }
+
+/// The accounts of two platforms (shop-a, shop-b of one; other-1 of another) and a plain one.
+fn mixed_accounts(dir: &std::path::Path) -> PathBuf {
+    let accounts = dir.join("accounts.toml");
+    let component = |name: &str, appid: &str, platform: &str| {
+        format!(
+            "[accounts.{name}]\nappid = \"{appid}\"\ntoken = \"component\"\ncomponent_appid = \"{platform}\"\nticket = \"receipts\"\napi_base = \"http://127.0.0.1:9\"\n"
+        )
+    };
+    let text = [
+        component("shop-a", "wxshop000000000000", COMPONENT_APPID),
+        component("shop-b", "wxshop000000000001", COMPONENT_APPID),
+        "[accounts.plain]\nappid = \"wx0123456789abcdef\"\n".to_string(),
+    ]
+    .concat();
+    std::fs::write(&accounts, text).unwrap();
+    accounts
+}
+
+const FLEET: &str = "name = \"f\"\n[wechat]\naccounts = [\"shop-a\", \"shop-b\"]\n[message]\nkind = \"template\"\n\
+[message.templates]\nshop-a = \"TPL_A\"\nshop-b = \"TPL_B\"\n[message.data]\nk = \"{{v}}\"\n[recipients]\nfile = \"list.csv\"\naccount_column = \"shop\"\n";
+
+#[test]
+fn a_campaign_for_many_merchants_names_what_is_wrong_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = mixed_accounts(dir.path());
+    let list = format!("shop,openid,v\nshop-a,{},1\nshop-z,{},2\n", openid("oA", 1), openid("oB", 2));
+    std::fs::write(dir.path().join("list.csv"), list).unwrap();
+    std::fs::write(dir.path().join("good.csv"), format!("shop,openid,v\nshop-a,{},1\n", openid("oA", 1))).unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        ("shop-b = \"TPL_B\"\n", "", "has no template id for the merchant shop-b"),
+        ("shop-b = \"TPL_B\"\n", "shop-b = \"TPL_B\"\nshop-x = \"T\"\n", "names shop-x, which is not one of this campaign's `accounts`"),
+        ("[message.templates]", "template_id = \"T\"\n[message.templates]", "`template_id` with `accounts`"),
+        ("[message]", "appid = \"wx0123456789abcdef\"\n[message]", "sets `appid` and `accounts`"),
+        ("account_column = \"shop\"\n", "", "needs to know each row's merchant"),
+        ("file = \"list.csv\"", "file = \"list.csv\"", "list.csv:3: the shop column says \"shop-z\", which is not one of this campaign's merchants (shop-a, shop-b)"),
+        ("account_column = \"shop\"", "account_column = \"store\"", "has no column store"),
+        ("[\"shop-a\", \"shop-b\"]", "\"everyone\"", "write a list of accounts of accounts.toml"),
+        ("[\"shop-a\", \"shop-b\"]", "[\"shop-a\", \"shop-a\"]", "names \"shop-a\" twice"),
+        ("account_column = \"shop\"\n", "[recipients.files]\nshop-a = \"good.csv\"\n", "has both `file` and [recipients.files]"),
+    ];
+    let env = [("WXSEND_ACCOUNTS", accounts.to_str().unwrap())];
+    for (from, to, expected) in cases {
+        let campaign = dir.path().join("f.toml");
+        assert!(FLEET.contains(from), "{from}");
+        std::fs::write(&campaign, FLEET.replacen(from, to, 1)).unwrap();
+        let out = wxsend(&["check", campaign.to_str().unwrap(), "--offline"], &env);
+        let text = words(&out);
+        assert_eq!(out.status.code(), Some(2), "{expected}: {text}");
+        assert!(text.contains(expected), "expected {expected:?} in: {text}");
+    }
+    // Files per merchant, one missing.
+    let campaign = dir.path().join("f.toml");
+    let files = FLEET
+        .replace("file = \"list.csv\"\naccount_column = \"shop\"\n", "[recipients.files]\nshop-a = \"good.csv\"\n");
+    std::fs::write(&campaign, files).unwrap();
+    let out = wxsend(&["check", campaign.to_str().unwrap(), "--offline"], &env);
+    assert!(words(&out).contains("has no list for the merchant shop-b"), "{}", words(&out));
+    // `all` takes every component account of one platform: here there is one.
+    std::fs::write(&campaign, FLEET.replace("[\"shop-a\", \"shop-b\"]", "\"all\"").replace("list.csv", "good.csv"))
+        .unwrap();
+    let out = wxsend(&["check", campaign.to_str().unwrap(), "--offline"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", words(&out));
+    assert!(
+        words(&out).contains("all 1 merchants are ready") && words(&out).contains("no rows in the list for: shop-b"),
+        "{}",
+        words(&out)
+    );
+    // A second platform's account makes `all` ambiguous.
+    let more = std::fs::read_to_string(&accounts).unwrap()
+        + "[accounts.other-1]\nappid = \"wxother000000000001\"\ntoken = \"component\"\ncomponent_appid = \"wxc1c1c1c1c1c1c1c1\"\nticket = \"receipts\"\n";
+    std::fs::write(&accounts, more).unwrap();
+    let out = wxsend(&["check", campaign.to_str().unwrap(), "--offline"], &env);
+    assert!(words(&out).contains("holds the merchants of several platforms"), "{}", words(&out));
+    // A campaign of one account with a key of many; a command of one account on a campaign of many.
+    std::fs::write(&campaign, "name = \"one\"\n[wechat]\naccount = \"plain\"\n[message]\nkind = \"template\"\ntemplate_id = \"T\"\n[message.data]\nk = \"v\"\n[recipients]\nfile = \"good.csv\"\naccount_column = \"shop\"\n").unwrap();
+    let out = wxsend(&["check", campaign.to_str().unwrap(), "--offline"], &env);
+    assert!(words(&out).contains("account_column belongs to a campaign for several merchants"), "{}", words(&out));
+    std::fs::write(&campaign, FLEET.replace("list.csv", "good.csv")).unwrap();
+    let out = wxsend(&["status", campaign.to_str().unwrap()], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", words(&out));
+    assert!(words(&out).contains("is sent for 2 merchants (shop-a, shop-b)"), "{}", words(&out));
+    // Nothing was sent or journaled anywhere.
+    assert!(!dir.path().join(".wxsend/f/merchants/shop-a/good").exists());
+}

@@ -27,6 +27,14 @@ impl Tmux {
         self.run(&["send-keys", "-t", self.session, keys]);
     }
 
+    fn wait_without(&self, text: &str, secs: u64) {
+        let start = Instant::now();
+        while self.screen().contains(text) {
+            assert!(start.elapsed() < Duration::from_secs(secs), "{text:?} stayed on the screen:\n{}", self.screen());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn wait_for(&self, text: &str, secs: u64) -> String {
         let start = Instant::now();
         loop {
@@ -82,10 +90,15 @@ fn main() {
         Ok(())
     })
     .with_ignored_flag(!has_tmux);
+    let merchants = libtest_mimic::Trial::test("many_merchants_run_as_one_in_both_languages", || {
+        many_merchants_run_as_one_in_both_languages();
+        Ok(())
+    })
+    .with_ignored_flag(!has_tmux);
     if !has_tmux {
         eprintln!("tmux is not installed: the terminal end-to-end test is ignored (apt-get install tmux)");
     }
-    libtest_mimic::run(&args, vec![test, unverified, wide, chinese, rerun, gauge]).exit();
+    libtest_mimic::run(&args, vec![test, unverified, wide, chinese, rerun, gauge, merchants]).exit();
 }
 
 fn send_the_sample_campaign_through_the_terminal_ui() {
@@ -263,6 +276,8 @@ fn the_demo_runs_in_chinese_under_a_chinese_locale() {
     let help = t.wait_for("鼠标滚轮滚动表格", 10);
     assert!(help.contains("开始发送（先确认）") && help.contains("鼠标滚轮滚动表格"), "{help}");
     t.keys("Escape");
+    // The help closed before the next key: an Escape and a key sent together read as Alt+key.
+    t.wait_without("鼠标滚轮滚动表格", 10);
     t.keys("s");
     let confirm = t.wait_for("现在发送 45 条消息？", 10);
     let confirm = if confirm.contains("发送    n 取消") { confirm } else { t.wait_for("发送    n 取消", 10) };
@@ -360,4 +375,69 @@ fn an_audience_pull_shows_its_gauge_in_both_languages() {
         assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 25_001);
     }
     drop(server);
+}
+
+/// A campaign for three merchants (one named in Chinese) on the embedded mock: the plan and the
+/// one question, a row per merchant while sending, the report; in English and in Chinese.
+fn many_merchants_run_as_one_in_both_languages() {
+    for (lang, ask, done, completed, summary) in [
+        ("en", "y send to every merchant ready", "q leave", "completed", "re-run them as they are"),
+        ("zh-CN", "y 向所有就绪商户发送", "q 退出", "已完成", "原样重发这些行"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = dir.path().join("accounts.toml");
+        std::fs::write(
+            &accounts,
+            "[accounts.shop-a]\nappid = \"wxaaaaaaaaaaaaaaa1\"\n[accounts.shop-b]\nappid = \"wxbbbbbbbbbbbbbbb2\"\n\
+             [accounts.\"门店-c\"]\nappid = \"wxccccccccccccccc3\"\n",
+        )
+        .unwrap();
+        let campaign = dir.path().join("fleet.toml");
+        std::fs::write(
+            &campaign,
+            "name = \"opening\"\n[wechat]\naccounts = [\"shop-a\", \"shop-b\", \"门店-c\"]\n[message]\nkind = \"template\"\n\
+             [message.templates]\nshop-a = \"TPL_ORDER_SHIPPED\"\nshop-b = \"TPL_ORDER_SHIPPED\"\n\"门店-c\" = \"TPL_ORDER_SHIPPED\"\n\
+             [message.data]\nthing1 = \"{{product}}\"\ncharacter_string2 = \"SF1\"\namount3 = \"9元\"\ntime4 = \"2026-12-06 10:00\"\n[recipients]\nfile = \"list.csv\"\naccount_column = \"shop\"\n",
+        )
+        .unwrap();
+        let mut list = String::from("shop,openid,product\n");
+        for i in 0..30 {
+            let prefix = if i % 10 == 4 { "oBAD" } else { "oUSER" };
+            list.push_str(&format!("{},{},保温杯\n", ["shop-a", "shop-b", "门店-c"][i % 3], common::openid(prefix, i)));
+        }
+        std::fs::write(dir.path().join("list.csv"), list).unwrap();
+        let exit_file = dir.path().join("exit");
+        let command = format!(
+            "WXSEND_LANG={lang} WXSEND_ACCOUNTS={} WXSEND_LEDGER_DIR={} {} send {} --mock; echo $? > {}; sleep 30",
+            accounts.display(),
+            dir.path().join("ledger").display(),
+            env!("CARGO_BIN_EXE_wxsend"),
+            campaign.display(),
+            exit_file.display()
+        );
+        let t = Tmux { socket: format!("wxsend-fleet-{lang}-{}", std::process::id()), session: "fleet" };
+        t.run(&["new-session", "-d", "-s", t.session, "-x", "120", "-y", "40", &command]);
+        let plan = t.wait_for(ask, 20);
+        assert!(plan.contains("wxccccccccccccccc3") && plan.contains("门店-c"), "{plan}");
+        t.keys("y");
+        let end = t.wait_for(done, 30);
+        assert_eq!(end.matches(completed).count(), 3, "{end}");
+        // The merchants' columns line up, the Chinese name included.
+        let column = |name: &str| {
+            let line = end.lines().find(|l| l.contains(name)).unwrap_or_default();
+            unicode_width::UnicodeWidthStr::width(&line[..line.find("wx").unwrap_or(0)])
+        };
+        assert_eq!(column("shop-a"), column("门店-c"), "{end}");
+        t.keys("q");
+        let start = Instant::now();
+        while !exit_file.exists() {
+            assert!(start.elapsed() < Duration::from_secs(10), "wxsend did not exit:\n{}", t.screen());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(std::fs::read_to_string(&exit_file).unwrap().trim(), "1", "three invalid openids: exit 1");
+        let after = t.screen();
+        assert!(after.contains(summary), "{after}");
+        let failed = std::fs::read_to_string(dir.path().join(".wxsend/opening/mock/list/failed.csv")).unwrap();
+        assert_eq!(failed.lines().count(), 1 + 3, "{failed}");
+    }
 }

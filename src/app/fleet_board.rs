@@ -5,9 +5,10 @@
 
 use super::fleet::Fleet;
 use super::preflight::QuotaCheck;
-use super::text::thousands;
+use super::text::{duration, thousands};
 use crate::engine::{Counters, EndReason, Event};
 use crate::tr;
+use std::time::Duration;
 
 /// Where a merchant is.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,13 +184,72 @@ impl FleetBoard {
 /// The merchants' table: a header (merchant, appid, sent, failed, quota left, state) and
 /// `rows`, lined up by display width.
 pub fn table(rows: &[[String; 6]]) -> Vec<String> {
-    let header = [
+    super::text::columns(&header(), rows)
+}
+
+/// The merchants' table's column titles: merchant, appid, sent, failed, quota left, state.
+pub fn header() -> [String; 6] {
+    [
         tr!("fleet.col.merchant"),
         tr!("fleet.col.appid"),
         tr!("fleet.col.sent"),
         tr!("fleet.col.failed"),
         tr!("fleet.col.quota"),
         tr!("fleet.col.state"),
-    ];
-    super::text::columns(&header, rows)
+    ]
+}
+
+/// The plan of every merchant, in lines both front ends show before sending: the campaign,
+/// each merchant's template and rows (and its notes: template check, ledger, resume), the
+/// merchants without rows, the count and rate for all.
+pub fn plan_lines(fleet: &Fleet) -> Vec<String> {
+    let c = &fleet.config;
+    let mut lines = vec![tr!(
+        "fleet.campaign",
+        campaign = c.name.clone(),
+        kind = c.message.kind.as_str(),
+        count = fleet.members.len() + fleet.idle.len()
+    )];
+    for m in &fleet.members {
+        let o = m.session.overview();
+        lines.push(tr!(
+            "fleet.merchant_plan",
+            merchant = m.name.clone(),
+            appid = m.appid().to_string(),
+            template = o.template_id.clone(),
+            recipients = o.recipients.clone(),
+            ready = thousands(o.ready),
+            invalid = thousands(o.invalid),
+            to_send = thousands(o.to_send)
+        ));
+        let mut notes = vec![o.template.clone()];
+        notes.extend(o.ledger.lines());
+        notes.extend(o.warnings.iter().map(|w| tr!("headless.warning", warning = w.clone())));
+        if o.resume.is_resuming() {
+            let r = &o.resume;
+            notes.push(tr!(
+                "headless.resuming",
+                delivered = thousands(r.delivered),
+                failed = thousands(r.failed),
+                unknown = thousands(r.unknown_held.len() + r.unknown_resent),
+                held = String::new()
+            ));
+        }
+        lines.extend(notes.into_iter().map(|n| format!("    {n}")));
+    }
+    if !fleet.idle.is_empty() {
+        lines.push(tr!("fleet.idle", merchants = fleet.idle.join(", ")));
+    }
+    let to_send: usize = fleet.members.iter().map(|m| m.session.plan.to_send.len()).sum();
+    let rate = c.send.rate.max(1);
+    lines.push(tr!(
+        "fleet.to_send",
+        count = thousands(to_send),
+        rate = rate,
+        duration = duration(Duration::from_secs((to_send as u64).div_ceil(u64::from(rate))))
+    ));
+    if let Some(api) = fleet.mock.as_ref().map(|m| m.url()) {
+        lines.push(tr!("headless.api_mock", api = api));
+    }
+    lines
 }

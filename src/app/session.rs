@@ -90,7 +90,7 @@ pub enum PrepareError {
     #[error(transparent)]
     At(crate::campaign::schedule::ScheduleError),
     /// The campaign does not match the account's template.
-    #[error("{}", .0.join("\n"))]
+    #[error("{}", .0.join("; "))]
     Template(Vec<String>),
 }
 

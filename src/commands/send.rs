@@ -35,6 +35,9 @@ pub(super) fn drive(opts: SendOptions, headless: bool, consent: Consent) -> Resu
     let exit = rt.block_on(async {
         if crate::app::fleet::is_fleet(&opts.campaign)? {
             let fleet = crate::app::fleet::Fleet::prepare(&opts).await?;
+            if tui {
+                return Ok(crate::tui::fleet::run(fleet, consent).await?);
+            }
             return Ok(crate::headless_fleet::run(fleet, consent).await?);
         }
         if opts.csv.is_none() {

@@ -4,6 +4,7 @@
 pub mod app;
 mod driver;
 mod drops;
+pub mod fleet;
 pub mod gauge;
 pub mod keys;
 mod model;
