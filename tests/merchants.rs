@@ -18,6 +18,35 @@ async fn post(url: &str, path: &str) -> serde_json::Value {
     reqwest::Client::new().post(format!("{url}{path}")).send().await.unwrap().json().await.unwrap()
 }
 
+/// WeChat pushes the platform's ticket to `receipts serve` (run on a campaign of `account`),
+/// which keeps it in `cache` for every account of the platform.
+async fn push_ticket(
+    server: &wxsend::mock::MockServer,
+    dir: &std::path::Path,
+    accounts: &std::path::Path,
+    cache: &std::path::Path,
+    account: &str,
+) {
+    let campaign = dir.join("serve.toml");
+    let text = format!(
+        "name = \"serve\"\n[wechat]\naccount = \"{account}\"\n[message]\nkind = \"template\"\ntemplate_id = \"T\"\n[message.data]\nk = \"v\"\n[recipients]\nfile = \"serve.csv\"\n"
+    );
+    std::fs::write(&campaign, text).unwrap();
+    std::fs::write(dir.join("serve.csv"), "openid\n").unwrap();
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
+    serve
+        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("WXSEND_LANG", "en")
+        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
+        .env("WXSEND_PUSH_AES_KEY", AES_KEY)
+        .env("WXSEND_ACCOUNTS", accounts)
+        .env("WXSEND_CACHE_DIR", cache);
+    let (serve, url) = start_receipts_server(serve).await;
+    let pushed = post(&server.url(), &format!("/mock/push-ticket?url={url}/auth")).await;
+    assert_eq!(pushed["answer"], "success", "{pushed}");
+    drop(serve);
+}
+
 fn merchant(i: usize) -> String {
     format!("wxm{i:015}")
 }
@@ -45,25 +74,7 @@ async fn a_platforms_merchants_are_imported_with_their_refresh_tokens_and_checke
         server.url()
     );
     std::fs::write(&accounts, &platform).unwrap();
-    let campaign = dir.path().join("c.toml");
-    std::fs::write(
-        &campaign,
-        "name = \"c\"\n[wechat]\naccount = \"platform-a\"\n[message]\nkind = \"template\"\ntemplate_id = \"T\"\n[message.data]\nk = \"v\"\n[recipients]\nfile = \"r.csv\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("r.csv"), "openid\n").unwrap();
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
-    serve
-        .args(["receipts", "serve", campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("WXSEND_LANG", "en")
-        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
-        .env("WXSEND_PUSH_AES_KEY", AES_KEY)
-        .env("WXSEND_ACCOUNTS", &accounts)
-        .env("WXSEND_CACHE_DIR", &cache);
-    let (serve, url) = start_receipts_server(serve).await;
-    let pushed = post(&server.url(), &format!("/mock/push-ticket?url={url}/auth")).await;
-    assert_eq!(pushed["answer"], "success", "{pushed}");
-    drop(serve);
+    push_ticket(&server, dir.path(), &accounts, &cache, "platform-a").await;
 
     let env = [
         ("WXSEND_ACCOUNTS", accounts.to_str().unwrap()),
@@ -154,25 +165,7 @@ async fn three_shops(server: &wxsend::mock::MockServer, dir: &std::path::Path) -
         ));
     }
     std::fs::write(&accounts, text).unwrap();
-    let serve_campaign = dir.join("serve.toml");
-    std::fs::write(
-        &serve_campaign,
-        "name = \"serve\"\n[wechat]\naccount = \"shop-a\"\n[message]\nkind = \"template\"\ntemplate_id = \"T\"\n[message.data]\nk = \"v\"\n[recipients]\nfile = \"serve.csv\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("serve.csv"), "openid\n").unwrap();
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxsend"));
-    serve
-        .args(["receipts", "serve", serve_campaign.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("WXSEND_LANG", "en")
-        .env("WXSEND_PUSH_TOKEN", PUSH_TOKEN)
-        .env("WXSEND_PUSH_AES_KEY", AES_KEY)
-        .env("WXSEND_ACCOUNTS", &accounts)
-        .env("WXSEND_CACHE_DIR", &cache);
-    let (serve, url) = start_receipts_server(serve).await;
-    let pushed = post(&server.url(), &format!("/mock/push-ticket?url={url}/auth")).await;
-    assert_eq!(pushed["answer"], "success", "{pushed}");
-    drop(serve);
+    push_ticket(server, dir, &accounts, &cache, "shop-a").await;
     (accounts, cache, refresh)
 }
 
@@ -403,4 +396,61 @@ fn a_campaign_for_many_merchants_names_what_is_wrong_and_sends_nothing() {
     assert!(words(&out).contains("is sent for 2 merchants (shop-a, shop-b)"), "{}", words(&out));
     // Nothing was sent or journaled anywhere.
     assert!(!dir.path().join(".wxsend/f/merchants/shop-a/good").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_merchant_has_its_own_quota_and_one_used_up_stops_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // WeChat's quota is per app: 20 a day for each shop.
+    let server = mock(MockConfig { daily_quota: Some(20), ..MockConfig::default() }).await;
+    let (accounts, cache, refresh) = three_shops(&server, dir.path()).await;
+    let campaign = dir.path().join("q.toml");
+    std::fs::write(
+        &campaign,
+        "name = \"q\"\n[wechat]\naccounts = [\"shop-a\", \"shop-b\", \"shop-c\"]\n[message]\nkind = \"template\"\n\
+         [message.templates]\nshop-a = \"TPL_A\"\nshop-b = \"TPL_B\"\nshop-c = \"TPL_C\"\n[message.data]\nfirst = \"hi\"\n\
+         [recipients]\nfile = \"list.csv\"\naccount_column = \"shop\"\n",
+    )
+    .unwrap();
+    let mut list = String::from("shop,openid\n");
+    for (i, rows) in [10, 10, 25].into_iter().enumerate() {
+        for row in 0..rows {
+            list.push_str(&format!("{},{}\n", SHOPS[i], openid(&format!("o{i}q"), row)));
+        }
+    }
+    std::fs::write(dir.path().join("list.csv"), list).unwrap();
+    let send = |extra: &[&str]| {
+        let mut cmd = send_command(&campaign, &cache, extra);
+        cmd.env("WXSEND_ACCOUNTS", &accounts).env(SECRET_VAR, COMPONENT_SECRET);
+        for (i, token) in refresh.iter().enumerate() {
+            cmd.env(refresh_var(i), token);
+        }
+        cmd
+    };
+    // shop-c's 25 rows do not fit its 20: it does not start; the other two send theirs.
+    let out = send(&[]).output().await.unwrap();
+    let text = words(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(
+            "shop-c: not started, nothing of it sent: the daily quota has 20 messages left and this run needs 25"
+        ),
+        "{text}"
+    );
+    let by_shop = accepted_by_shop(&server);
+    assert_eq!([by_shop[0].0, by_shop[1].0, by_shop[2].0], [10, 10, 0], "{text}");
+    // --ignore-quota: shop-c sends its 20, then WeChat's 45009 stops it alone.
+    let out = send(&["--ignore-quota"]).output().await.unwrap();
+    let text = words(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("shop-c stopped alone") && text.contains("45009"), "{text}");
+    let by_shop = accepted_by_shop(&server);
+    assert_eq!([by_shop[0].0, by_shop[1].0, by_shop[2].0], [10, 10, 20], "{text}");
+    // The next day the same command sends shop-c's last 5.
+    server.state().reset_daily_quota();
+    let out = send(&[]).output().await.unwrap();
+    let text = words(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let by_shop = accepted_by_shop(&server);
+    assert_eq!([by_shop[0].0, by_shop[1].0, by_shop[2].0], [10, 10, 25], "{text}");
 }

@@ -45,6 +45,12 @@ pub enum FleetError {
 }
 
 impl FleetError {
+    /// The campaign at `path` is sent for one account (its `[wechat]` names no `accounts`).
+    pub fn one_account(path: &std::path::Path) -> Self {
+        let message = crate::tr!("merchants.not_many");
+        FleetError::Load(LoadError::Config { at: crate::campaign::Location::file(path), message })
+    }
+
     /// The exit code: a merchant's own (4 for this machine's storage), 4 when a merchant's
     /// list cannot be written, else 2.
     pub fn exit(&self) -> Exit {
@@ -131,12 +137,7 @@ impl Fleet {
     /// (one failing refuses the whole campaign: nothing is sent).
     pub async fn prepare(opts: &SendOptions) -> Result<Self, FleetError> {
         let mut config = CampaignConfig::load(&opts.campaign)?;
-        let Some(merchants) = config.merchants.clone() else {
-            return Err(FleetError::Load(LoadError::Config {
-                at: crate::campaign::Location::file(&opts.campaign),
-                message: crate::tr!("merchants.not_many"),
-            }));
-        };
+        let Some(merchants) = config.merchants.clone() else { return Err(FleetError::one_account(&opts.campaign)) };
         if let Some(csv) = &opts.csv {
             config.recipients.csv = csv.clone();
         }
@@ -208,6 +209,10 @@ impl Fleet {
             });
         }
         let live = handles.iter().flatten().count();
+        // The rate is shared by the merchants that started (one held gives its part away).
+        for h in handles.iter().flatten() {
+            h.set_rate(share(self.config.send.rate, live));
+        }
         FleetRun { handles, events, live, rate: self.config.send.rate, summaries: vec![None; self.members.len()] }
     }
 
@@ -242,33 +247,13 @@ impl Fleet {
 
     /// The command that re-runs the merged failures file.
     pub fn rerun_command(&self) -> String {
-        let mut cmd = format!(
-            "wxsend send {} --csv {} --drop-permanent",
-            super::text::shell_quote(&self.options.campaign.display().to_string()),
-            super::text::shell_quote(&self.failures.display().to_string())
-        );
-        self.push_common_flags(&mut cmd);
-        cmd
+        self.options.rerun_command(&self.failures, self.mock.is_some())
     }
 
     /// The command that resumes the campaign (every merchant's journal), with every flag it
     /// needs.
     pub fn resume_command(&self) -> String {
-        let mut cmd = format!("wxsend send {}", super::text::shell_quote(&self.options.campaign.display().to_string()));
-        if let Some(csv) = &self.options.csv {
-            cmd.push_str(&format!(" --csv {}", super::text::shell_quote(&csv.display().to_string())));
-        }
-        self.push_common_flags(&mut cmd);
-        cmd
-    }
-
-    fn push_common_flags(&self, cmd: &mut String) {
-        if let Some(dir) = &self.options.state_dir {
-            cmd.push_str(&format!(" --state-dir {}", super::text::shell_quote(&dir.display().to_string())));
-        }
-        if self.mock.is_some() {
-            cmd.push_str(" --mock");
-        }
+        self.options.resume_command(self.mock.is_some())
     }
 }
 

@@ -6,8 +6,9 @@
 use super::fleet::Fleet;
 use super::preflight::QuotaCheck;
 use super::text::{duration, thousands};
-use crate::engine::{Counters, EndReason, Event};
+use crate::engine::{Counters, EndReason, Event, RowEvent};
 use crate::tr;
+use crate::wechat::Code;
 use std::time::Duration;
 
 /// Where a merchant is.
@@ -77,11 +78,59 @@ impl MerchantRow {
     }
 }
 
-/// Every merchant's row, in the campaign's order.
+/// How many of the latest rows' outcomes the board keeps.
+pub const RECENT_ROWS: usize = 500;
+
+/// What happened to one row of one merchant's list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowOutcome {
+    /// WeChat accepted it.
+    Delivered,
+    /// Failed for good, with this code.
+    Failed(Code),
+    /// A transient answer: it goes again.
+    Retrying(Code),
+    /// Every attempt got a transient answer: left for the next run.
+    Later(Code),
+    /// No answer: unknown.
+    Unknown,
+}
+
+impl RowOutcome {
+    /// A word or two for the table.
+    pub fn label(&self) -> String {
+        match self {
+            RowOutcome::Delivered => tr!("tui.status.ok"),
+            RowOutcome::Failed(code) => format!("{} {code}", tr!("tui.status.failed")),
+            RowOutcome::Retrying(code) => format!("{} {code}", tr!("fleet.row.retrying")),
+            RowOutcome::Later(code) => format!("{} {code}", tr!("fleet.row.later")),
+            RowOutcome::Unknown => tr!("tui.status.unknown"),
+        }
+    }
+}
+
+/// One row's outcome as it happened, newest first in [`FleetBoard::recent`].
+#[derive(Debug, Clone)]
+pub struct RecentRow {
+    /// The merchant's place in the board.
+    pub merchant: usize,
+    /// The row's number in the merchant's list (1-based).
+    pub row: usize,
+    /// Its openid, masked.
+    pub openid: String,
+    /// What happened.
+    pub outcome: RowOutcome,
+}
+
+/// Every merchant's row, in the campaign's order, and the latest rows' outcomes.
 #[derive(Debug, Clone, Default)]
 pub struct FleetBoard {
     /// The rows.
     pub rows: Vec<MerchantRow>,
+    /// The latest [`RECENT_ROWS`] rows' outcomes of all merchants, newest first.
+    pub recent: std::collections::VecDeque<RecentRow>,
+    /// Each merchant's campaign (to name a row's openid).
+    campaigns: Vec<std::sync::Arc<crate::campaign::Campaign>>,
 }
 
 impl FleetBoard {
@@ -97,11 +146,34 @@ impl FleetBoard {
                     Some(Err(e)) => (None, MerchantState::Held(e.to_string())),
                     _ => (None, MerchantState::Ready),
                 };
-                let counters = Counters { total: m.session.plan.to_send.len(), ..Counters::default() };
+                let total = if m.starts() { m.session.plan.to_send.len() } else { 0 };
+                let counters = Counters { total, ..Counters::default() };
                 MerchantRow { name: m.name.clone(), appid: m.appid().to_string(), counters, quota, state }
             })
             .collect();
-        Self { rows }
+        let campaigns = fleet.members.iter().map(|m| m.session.campaign.clone()).collect();
+        Self { rows, recent: Default::default(), campaigns }
+    }
+
+    /// Keep merchant `i`'s row outcomes, newest first.
+    fn keep_rows(&mut self, i: usize, events: &[RowEvent]) {
+        for e in events {
+            let (row, outcome) = match e {
+                RowEvent::Delivered { row, .. } => (*row, RowOutcome::Delivered),
+                RowEvent::Failed { row, failure, .. } => (*row, RowOutcome::Failed(Code::of(failure.errcode))),
+                RowEvent::Retrying { row, failure, .. } => (*row, RowOutcome::Retrying(Code::of(failure.errcode))),
+                RowEvent::RetryLater { row, failure, .. } => (*row, RowOutcome::Later(Code::of(failure.errcode))),
+                RowEvent::Unanswered { row, .. } => (*row, RowOutcome::Unknown),
+                _ => continue,
+            };
+            let openid = self
+                .campaigns
+                .get(i)
+                .and_then(|c| c.recipients.row(row).map(|r| super::text::mask_openid(r.openid())))
+                .unwrap_or_default();
+            self.recent.push_front(RecentRow { merchant: i, row: row + 1, openid, outcome });
+        }
+        self.recent.truncate(RECENT_ROWS);
     }
 
     /// Take in merchant `i`'s event.
@@ -120,6 +192,7 @@ impl FleetBoard {
                 row.counters = summary.counters.clone();
                 row.state = MerchantState::Ended(summary.reason.clone());
             }
+            Event::Rows(events) => self.keep_rows(i, events),
             _ => {}
         }
     }

@@ -71,10 +71,7 @@ pub async fn check_fleet(
     opts: CatalogueOptions,
 ) -> Result<FleetCheck, FleetError> {
     let mut config = CampaignConfig::load(path)?;
-    let Some(merchants) = config.merchants.clone() else {
-        let message = tr!("merchants.not_many");
-        return Err(FleetError::Load(LoadError::Config { at: crate::campaign::Location::file(path), message }));
-    };
+    let Some(merchants) = config.merchants.clone() else { return Err(FleetError::one_account(path)) };
     if let Some(csv) = csv {
         config.recipients.csv = csv.to_path_buf();
     }

@@ -480,34 +480,47 @@ impl Session {
     /// The command that re-runs the failures file, with every flag it needs; it leaves out the
     /// rows whose code will not change (`--drop-permanent`: they are kept in a file of their own).
     pub fn rerun_command(&self) -> String {
-        let mut cmd = format!(
-            "wxsend send {} --csv {} --drop-permanent",
-            super::text::shell_quote(&self.campaign.config.path.display().to_string()),
-            super::text::shell_quote(&self.files.failures.display().to_string())
-        );
-        self.push_common_flags(&mut cmd);
-        cmd
+        self.options.rerun_command(&self.files.failures, self.mock.is_some())
     }
 
     /// The command that resumes this campaign, with every flag it needs.
     pub fn resume_command(&self) -> String {
-        let mut cmd =
-            format!("wxsend send {}", super::text::shell_quote(&self.campaign.config.path.display().to_string()));
-        if let Some(csv) = &self.options.csv {
-            cmd.push_str(&format!(" --csv {}", super::text::shell_quote(&csv.display().to_string())));
-        }
-        if self.options.drop_permanent {
-            cmd.push_str(" --drop-permanent");
-        }
-        self.push_common_flags(&mut cmd);
+        self.options.resume_command(self.mock.is_some())
+    }
+}
+
+impl SendOptions {
+    /// `wxsend send` of this campaign with `failures` as its list and `--drop-permanent`, and
+    /// the flags a run on `mock` (or another state folder) needs.
+    pub fn rerun_command(&self, failures: &std::path::Path, mock: bool) -> String {
+        let mut cmd = format!(
+            "wxsend send {} --csv {} --drop-permanent",
+            super::text::shell_quote(&self.campaign.display().to_string()),
+            super::text::shell_quote(&failures.display().to_string())
+        );
+        self.push_common_flags(&mut cmd, mock);
         cmd
     }
 
-    fn push_common_flags(&self, cmd: &mut String) {
-        if let Some(dir) = &self.options.state_dir {
+    /// The same `wxsend send` again (its list and `--drop-permanent` as given), with the flags
+    /// a run on `mock` (or another state folder) needs.
+    pub fn resume_command(&self, mock: bool) -> String {
+        let mut cmd = format!("wxsend send {}", super::text::shell_quote(&self.campaign.display().to_string()));
+        if let Some(csv) = &self.csv {
+            cmd.push_str(&format!(" --csv {}", super::text::shell_quote(&csv.display().to_string())));
+        }
+        if self.drop_permanent {
+            cmd.push_str(" --drop-permanent");
+        }
+        self.push_common_flags(&mut cmd, mock);
+        cmd
+    }
+
+    fn push_common_flags(&self, cmd: &mut String, mock: bool) {
+        if let Some(dir) = &self.state_dir {
             cmd.push_str(&format!(" --state-dir {}", super::text::shell_quote(&dir.display().to_string())));
         }
-        if self.mock.is_some() {
+        if mock {
             cmd.push_str(" --mock");
         }
     }

@@ -99,7 +99,10 @@ pub(super) struct Inner {
     pub(super) stable_current: Option<String>,
     pub(super) cc_current: Option<String>,
     pub(super) invalidate_at: Vec<u64>,
-    pub(super) day_count: u64,
+    /// Messages counted against today's quota, by the app whose token sent them (a
+    /// platform's merchant by its appid; the account itself under ""): WeChat's quota is
+    /// per app.
+    pub(super) day_counts: HashMap<String, u64>,
     pub(super) minute_start: Instant,
     pub(super) minute_count: u64,
     /// (touser, client_msg_id) of accepted template messages → the record's index.
@@ -162,7 +165,7 @@ impl MockState {
                 stable_current: None,
                 cc_current: None,
                 invalidate_at,
-                day_count: 0,
+                day_counts: HashMap::new(),
                 minute_start: Instant::now(),
                 minute_count: 0,
                 seen_client_msg_ids: HashMap::new(),
@@ -271,7 +274,7 @@ impl MockState {
 
     /// A new day: the daily quota is available again.
     pub fn reset_daily_quota(&self) {
-        self.lock().day_count = 0;
+        self.lock().day_counts.clear();
         self.reset_listing_calls();
     }
 
@@ -324,7 +327,7 @@ impl MockState {
         }
         // Without a daily quota the mock has no daily limit, and says so with a very large one.
         let limit = self.config.daily_quota.unwrap_or(1_000_000_000);
-        let used = g.day_count.min(limit);
+        let used = g.day_counts.get(&quota_holder(&g, token)).copied().unwrap_or(0).min(limit);
         Reply::Json(
             json!({ "errcode": 0, "errmsg": "ok", "quota": { "daily_limit": limit, "used": used, "remain": limit - used } }),
         )
@@ -416,12 +419,12 @@ impl MockState {
                 return Some(self.error(g, 45011, "api minute-quota reach limit, must slower, retry next minute"));
             }
         }
-        if let Some(limit) = c.daily_quota {
-            if g.day_count >= limit {
-                return Some(self.error(g, 45009, "reach max api daily quota limit"));
-            }
+        let holder = quota_holder(g, token);
+        let used = g.day_counts.entry(holder).or_default();
+        if c.daily_quota.is_some_and(|limit| *used >= limit) {
+            return Some(self.error(g, 45009, "reach max api daily quota limit"));
         }
-        g.day_count += 1;
+        *used += 1;
         None
     }
 
@@ -574,6 +577,12 @@ pub(super) struct Live {
     /// The merchant a third-party platform's `authorizer_access_token` sends for (`None`: the
     /// account's own token).
     pub(super) account: Option<String>,
+}
+
+/// Whose daily quota a call with `token` counts against: the merchant a platform's token was
+/// issued for, else the account's own ("").
+fn quota_holder(g: &Inner, token: Option<&str>) -> String {
+    token.and_then(|t| g.live.get(t)).and_then(|l| l.account.clone()).unwrap_or_default()
 }
 
 /// Every live token dies at once (another system force-refreshed them).

@@ -15,7 +15,7 @@ use super::terminal::{Input, Screen};
 use super::theme::Theme;
 use super::StartError;
 use crate::app::fleet::{Fleet, FleetRun};
-use crate::app::fleet_board::{plan_lines, FleetBoard, MerchantState};
+use crate::app::fleet_board::{plan_lines, FleetBoard, MerchantState, RowOutcome};
 use crate::app::fleet_report::FleetReport;
 use crate::app::report::LineKind;
 use crate::app::text::progress;
@@ -69,17 +69,22 @@ impl View {
     }
 
     fn draw(&self, f: &mut Frame) {
-        // The table as tall as its merchants (at most half the screen); the panel below takes
-        // the rest.
+        // The merchants' table as tall as its merchants (at most a third of the screen); while
+        // sending, the latest rows under it, else the plan or the report.
         let rows = u16::try_from(self.board.rows.len()).unwrap_or(u16::MAX).saturating_add(3);
-        let table_height = rows.min(f.area().height / 2).max(5);
-        let [head, table, detail, keys] = Layout::vertical([
+        let table_height = rows.min(f.area().height / 3).max(5);
+        let running = matches!(self.phase, Phase::Running { .. });
+        let [head, table, recent, detail, keys] = Layout::vertical([
             Constraint::Length(4),
             Constraint::Length(table_height),
-            Constraint::Min(6),
+            if running { Constraint::Min(5) } else { Constraint::Length(0) },
+            if running { Constraint::Length(7) } else { Constraint::Min(6) },
             Constraint::Length(1),
         ])
         .areas(f.area());
+        if running {
+            f.render_widget(self.recent_table(), recent);
+        }
         let totals = self.board.totals();
         let head_lines = vec![
             Line::styled(self.title.clone(), self.theme.title()),
@@ -98,6 +103,37 @@ impl View {
             Phase::Done(_) => tr!("tui.fleet.keys.done"),
         };
         f.render_widget(Paragraph::new(Line::styled(hint, self.theme.dim())), keys);
+    }
+
+    /// The merchant column: as wide as the widest name (display width: CJK names take two
+    /// columns a character).
+    fn name_width(&self) -> Constraint {
+        let widest = self.board.rows.iter().map(|r| unicode_width::UnicodeWidthStr::width(r.name.as_str())).max();
+        Constraint::Length(u16::try_from(widest.unwrap_or(0).max(8) + 2).unwrap_or(u16::MAX))
+    }
+
+    /// The latest rows of all merchants, newest first: merchant, row, openid, what happened.
+    fn recent_table(&self) -> Table<'static> {
+        let rows: Vec<Row> = self
+            .board
+            .recent
+            .iter()
+            .map(|r| {
+                let style = match r.outcome {
+                    RowOutcome::Delivered => self.theme.ok(),
+                    RowOutcome::Failed(_) => self.theme.bad(),
+                    _ => self.theme.warn(),
+                };
+                let merchant = self.board.rows.get(r.merchant).map(|m| m.name.clone()).unwrap_or_default();
+                Row::new(vec![merchant, r.row.to_string(), r.openid.clone(), r.outcome.label()]).style(style)
+            })
+            .collect();
+        let header =
+            [tr!("fleet.col.merchant"), tr!("tui.fleet.col_row"), "openid".to_string(), tr!("fleet.col.state")];
+        let widths = [self.name_width(), Constraint::Length(8), Constraint::Length(16), Constraint::Min(16)];
+        Table::new(rows, widths)
+            .header(Row::new(header).style(self.theme.title()))
+            .block(Block::default().borders(Borders::ALL).title(tr!("tui.fleet.rows")))
     }
 
     fn merchant_table(&self) -> Table<'static> {
@@ -127,7 +163,7 @@ impl View {
             })
             .collect();
         let widths = [
-            Constraint::Min(10),
+            self.name_width(),
             Constraint::Length(20),
             Constraint::Length(10),
             Constraint::Length(8),
