@@ -31,6 +31,9 @@ pub enum Error {
     /// A campaign for many merchants could not be prepared.
     #[error(transparent)]
     Fleet(#[from] crate::app::fleet::FleetError),
+    /// A campaign for many merchants' status could not be read or exported.
+    #[error(transparent)]
+    FleetStatus(#[from] crate::app::fleet_status::FleetStatusError),
     /// Nothing was sent: no token, a quota too small, a network that lets nothing through, or
     /// the operator did not agree.
     #[error(transparent)]
@@ -147,6 +150,7 @@ impl Error {
         match self {
             Error::Prepare(e) => e.exit(),
             Error::Fleet(e) => e.exit(),
+            Error::FleetStatus(e) => e.exit(),
             Error::Audience(e) => e.exit(),
             Error::Accounts(e) => e.exit(),
             Error::AudienceList(e) => e.exit(),

@@ -267,6 +267,15 @@ async fn three_merchants_one_campaign_one_withdrawn_midway_stops_alone_and_the_f
     assert_eq!(by_shop[2], (ROWS_PER_SHOP - 3, tpl("TPL_C")), "shop-c completed");
     assert_eq!(server.stats().accepted, 2 * (ROWS_PER_SHOP - 3) as u64 + 10, "only with authorizer tokens");
 
+    // status: a row per merchant, from each one's own state folder.
+    let out = wxsend(&["status", campaign.to_str().unwrap(), "--json"], &check);
+    assert_eq!(out.status.code(), Some(0), "{}", words(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let of = |i: usize, key: &str| status["merchants"][i]["status"][key].as_u64().unwrap();
+    assert_eq!([of(0, "sent"), of(1, "sent"), of(2, "sent")], [27, 10, 27], "{status}");
+    assert_eq!(of(1, "pending"), 18, "shop-b's row answered -1 and its rows after the withdrawal: {status}");
+    let out = wxsend(&["status", campaign.to_str().unwrap()], &check);
+    assert!(words(&out).contains("shop-b    wxshop000000000001  10    2"), "{}", words(&out));
     // The merged failures file keeps the merchant column: the three shops' failed rows.
     let failures = dir.path().join(".wxsend/notice/list/failed.csv");
     let failed_rows = |path: &std::path::Path| -> Vec<String> {
@@ -284,6 +293,13 @@ async fn three_merchants_one_campaign_one_withdrawn_midway_stops_alone_and_the_f
     got.sort();
     expected.sort();
     assert_eq!(got, expected);
+    // status --export writes the same rows, merged with the merchant column.
+    let exported = dir.path().join("exported.csv");
+    let out = wxsend(&["status", campaign.to_str().unwrap(), "--export", exported.to_str().unwrap()], &check);
+    assert_eq!(out.status.code(), Some(0), "{}", words(&out));
+    let mut again = failed_rows(&exported);
+    again.sort();
+    assert_eq!(again, expected);
 
     // shop-b authorizes the platform again; its new refresh token is given to the next runs.
     let answer = post(&server.url(), &format!("/mock/authorize?appid={}", shop_appid(1))).await;
@@ -391,7 +407,7 @@ fn a_campaign_for_many_merchants_names_what_is_wrong_and_sends_nothing() {
     let out = wxsend(&["check", campaign.to_str().unwrap(), "--offline"], &env);
     assert!(words(&out).contains("account_column belongs to a campaign for several merchants"), "{}", words(&out));
     std::fs::write(&campaign, FLEET.replace("list.csv", "good.csv")).unwrap();
-    let out = wxsend(&["status", campaign.to_str().unwrap()], &env);
+    let out = wxsend(&["receipts", "import", campaign.to_str().unwrap(), "none.jsonl"], &env);
     assert_eq!(out.status.code(), Some(2), "{}", words(&out));
     assert!(words(&out).contains("is sent for 2 merchants (shop-a, shop-b)"), "{}", words(&out));
     // Nothing was sent or journaled anywhere.

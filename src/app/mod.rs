@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod fleet_board;
 pub mod fleet_check;
 pub mod fleet_report;
+pub mod fleet_status;
 pub mod gate;
 pub mod ledger;
 pub mod merchant_lists;

@@ -9,6 +9,9 @@ use crate::tr;
 
 /// `wxsend status`.
 pub fn run(args: StatusArgs) -> Result<Exit, Error> {
+    if crate::app::fleet::is_fleet(&args.state.campaign)? {
+        return merchants(&args);
+    }
     let (campaign, dir) = super::state::load(&args.state)?;
     let mut report = crate::app::status::status(&campaign, dir.as_deref())?;
     if campaign.config.shared.redis.is_some() {
@@ -87,4 +90,45 @@ fn print_senders(senders: &[crate::app::status::SenderShare]) {
         );
         println!("  {share}");
     }
+}
+
+/// `status` of a campaign sent for many merchants: a row per merchant (or one JSON document);
+/// `--export` merges the merchants' failures into one file with the merchant column.
+fn merchants(args: &StatusArgs) -> Result<Exit, Error> {
+    let s = &args.state;
+    let (path, csv, dir) = (&s.campaign, s.csv.as_deref(), s.state_dir.as_deref());
+    let report = crate::app::fleet_status::fleet_status(path, csv, dir, s.mock)?;
+    if let Some(out) = &args.export {
+        let n = crate::app::fleet_status::export_fleet(path, csv, dir, s.mock, out, args.include_blocked)?;
+        eprintln!("{}", tr!("status.exported", path = out.display().to_string(), count = t(n)));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(Exit::Success);
+    }
+    let header = [
+        tr!("fleet.col.merchant"),
+        tr!("fleet.col.appid"),
+        tr!("fleet.col.sent"),
+        tr!("fleet.col.failed"),
+        tr!("fleet.col.unknown"),
+        tr!("fleet.col.pending"),
+        tr!("fleet.col.not_sendable"),
+    ];
+    let rows: Vec<[String; 7]> = report
+        .merchants
+        .iter()
+        .map(|m| {
+            let r = &m.status;
+            [m.merchant.clone(), m.appid.clone(), t(r.sent), t(r.failed), t(r.unknown), t(r.pending), t(r.not_sendable)]
+        })
+        .collect();
+    println!("{}", tr!("fleet.check.campaign", campaign = report.campaign.clone(), count = report.merchants.len()));
+    for line in crate::app::text::columns(&header, &rows) {
+        println!("{}", crate::app::text::printable(&line));
+    }
+    if !report.idle.is_empty() {
+        println!("{}", tr!("fleet.idle", merchants = report.idle.join(", ")));
+    }
+    Ok(Exit::Success)
 }
