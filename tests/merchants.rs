@@ -379,6 +379,17 @@ fn a_campaign_for_many_merchants_names_what_is_wrong_and_sends_nothing() {
         assert_eq!(out.status.code(), Some(2), "{expected}: {text}");
         assert!(text.contains(expected), "expected {expected:?} in: {text}");
     }
+    // A row that cannot be sent is named where it is in the operator's list, not in the copy
+    // of the merchant's rows.
+    let rows = format!("shop,openid,v\nshop-a,{},1\nshop-b,bad id,2\nshop-b,{},3\n", openid("oA", 1), openid("oB", 3));
+    std::fs::write(dir.path().join("rows.csv"), rows).unwrap();
+    let campaign = dir.path().join("f.toml");
+    std::fs::write(&campaign, FLEET.replace("list.csv", "rows.csv")).unwrap();
+    let out = wxsend(&["check", campaign.to_str().unwrap(), "--offline"], &env);
+    let text = words(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let named = format!("{}:3 row 1", dir.path().join("rows.csv").display());
+    assert!(text.contains(&named), "{named} in {text}");
     // Files per merchant, one missing.
     let campaign = dir.path().join("f.toml");
     let files = FLEET

@@ -87,11 +87,31 @@ pub async fn check_fleet(
         let mut campaign = Campaign::from_config(member).map_err(failed)?;
         let template = check_standalone(&mut campaign, opts).await;
         let (quota, quota_unknown) = quota_of(&campaign.config, opts.offline).await;
-        let check = CheckReport::build(&campaign, show, every_problem, template).with_ledger(&campaign);
+        let mut check = CheckReport::build(&campaign, show, every_problem, template).with_ledger(&campaign);
+        if let Some(origin) = &lists.origin {
+            in_the_list(&mut check, origin, i);
+        }
         let appid = campaign.config.wechat.appid.clone();
         out.merchants.push(MerchantCheck { merchant: name, appid, quota, quota_unknown, check });
     }
     Ok(out)
+}
+
+/// Name the rows of merchant `merchant`'s report where they are in the operator's list (the
+/// copy its rows were split into is the same rows in the same order).
+fn in_the_list(check: &mut CheckReport, origin: &super::merchant_lists::Origin, merchant: usize) {
+    for p in &mut check.problems {
+        if let Some(at) = origin.at(merchant, p.row.saturating_sub(1)) {
+            p.line = at.line.unwrap_or(p.line);
+            p.at = at.to_string();
+        }
+    }
+    for p in &mut check.preview {
+        if let Some(at) = origin.at(merchant, p.row.saturating_sub(1)) {
+            p.line = at.line.unwrap_or(p.line);
+            p.at = at.to_string();
+        }
+    }
 }
 
 /// The merchant's quota today for the campaign's endpoint, or why it is not known.

@@ -57,6 +57,27 @@ pub struct MerchantLists {
     pub lists: Vec<Option<PathBuf>>,
     /// The list's name: its file stem (with `@sheet` for a workbook's sheet).
     pub stem: String,
+    /// Where each merchant's rows were in the list they were split from (none for lists of
+    /// their own).
+    pub origin: Option<Origin>,
+}
+
+/// The list the merchants' lists were split from, and the line of each of their rows in it:
+/// messages about a row name the operator's file and line, not the copy.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    path: PathBuf,
+    sheet: Option<String>,
+    /// By merchant, the line of each of its rows (by row index).
+    lines: Vec<Vec<u64>>,
+}
+
+impl Origin {
+    /// Where row `row` (0-based) of merchant `merchant`'s list was in the list.
+    pub fn at(&self, merchant: usize, row: usize) -> Option<Location> {
+        let line = *self.lines.get(merchant)?.get(row)?;
+        Some(Location { path: self.path.clone(), line: Some(line), column: None, sheet: self.sheet.clone() })
+    }
 }
 
 /// Each merchant's list of `config` (a campaign for many, its `recipients.csv` the list or the
@@ -71,6 +92,7 @@ pub fn merchant_lists(
         return Ok(MerchantLists {
             lists: merchants.members.iter().map(|m| m.file.clone()).collect(),
             stem: "merchants".into(),
+            origin: None,
         });
     }
     let r = &config.recipients;
@@ -82,6 +104,8 @@ pub fn merchant_lists(
     let stem = list_stem(&source);
     let rows = rows_by_merchant(&source, merchants)?;
     let mut lists = Vec::with_capacity(rows.len());
+    let lines =
+        rows.iter().map(|rows| rows.iter().filter_map(|&i| source.row(i)).map(|r| r.line()).collect()).collect();
     for (m, rows) in merchants.members.iter().zip(rows) {
         if rows.is_empty() {
             lists.push(None);
@@ -96,7 +120,8 @@ pub fn merchant_lists(
         }
         lists.push(Some(path));
     }
-    Ok(MerchantLists { lists, stem })
+    let origin = Origin { path: source.path.clone(), sheet: source.sheet.clone(), lines };
+    Ok(MerchantLists { lists, stem, origin: Some(origin) })
 }
 
 /// The name a list's state goes by: its file stem, `@sheet` for a workbook's sheet.
