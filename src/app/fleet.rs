@@ -239,7 +239,7 @@ impl Fleet {
             })
             .collect();
         let column = self.config.merchants.as_ref().map_or("account", |m| m.column.as_str());
-        let rows = merge_failures(&parts, column, &self.failures).map_err(|e| e.to_string());
+        let rows = merge_failures(&parts, column, &self.failures).map_err(Arc::new);
         let merchants = self.members.iter().zip(outcomes).map(|(m, report)| m.outcome(report)).collect();
         let failures = Failures { path: self.failures.clone(), rows };
         FleetReport::new(merchants, self.idle.clone(), failures, [self.rerun_command(), self.resume_command()])

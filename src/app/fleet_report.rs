@@ -43,7 +43,7 @@ pub struct FleetReport {
     /// The merchants the list has no row for.
     pub idle: Vec<String>,
     /// The merged failures file: its rows, or why it could not be written.
-    pub failures: Result<usize, String>,
+    pub failures: Result<usize, std::sync::Arc<std::io::Error>>,
     /// Where it is.
     pub failures_path: PathBuf,
     /// The command that re-runs it.
@@ -73,7 +73,7 @@ pub struct Failures {
     /// Where it is.
     pub path: PathBuf,
     /// Its rows, or the error.
-    pub rows: Result<usize, String>,
+    pub rows: Result<usize, std::sync::Arc<std::io::Error>>,
 }
 
 /// The worse of two endings (the higher exit code: crashed, storage, stopped, input, partial).
@@ -132,7 +132,7 @@ impl FleetReport {
             }
             Err(e) => say(
                 LineKind::Problem,
-                tr!("fleet.failures_unwritten", file = self.failures_path.display().to_string(), error = e.clone()),
+                tr!("fleet.failures_unwritten", file = self.failures_path.display().to_string(), error = e.to_string()),
             ),
         }
         if self.merchants.iter().any(|m| m.exit != Exit::Success) {
