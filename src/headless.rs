@@ -60,8 +60,18 @@ pub fn overview_lines(o: &Overview) -> Vec<String> {
     lines
 }
 
+/// Through the gate: at once, refused, or every question answered yes on the terminal.
+pub(crate) fn pass(gate: Gate) -> Result<(), PreflightError> {
+    match gate {
+        Gate::Nothing | Gate::Go => Ok(()),
+        Gate::Refuse(why) => Err(PreflightError::NotConfirmed(why)),
+        Gate::Ask(questions) if questions.iter().all(ask) => Ok(()),
+        Gate::Ask(_) => Err(PreflightError::NotConfirmed(tr!("headless.not_confirmed"))),
+    }
+}
+
 /// Ask `question` on the terminal: `true` for yes.
-pub(crate) fn ask(question: &Question) -> bool {
+fn ask(question: &Question) -> bool {
     eprint!("{}", tr!("headless.ask", question = printable(&question.text()).into_owned()));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -80,15 +90,7 @@ pub async fn run(session: Session, consent: Consent) -> Result<Exit, PreflightEr
     if let Some(line) = session.preflight().await?.describe() {
         eprintln!("{line}");
     }
-    match session.gate(consent) {
-        Gate::Nothing | Gate::Go => {}
-        Gate::Refuse(why) => return Err(PreflightError::NotConfirmed(why)),
-        Gate::Ask(questions) => {
-            if !questions.iter().all(ask) {
-                return Err(PreflightError::NotConfirmed(tr!("headless.not_confirmed")));
-            }
-        }
-    }
+    pass(session.gate(consent))?;
     let mut run = session.launch();
     match watch(&mut run).await {
         Some(summary) => {

@@ -9,9 +9,9 @@ use crate::app::fleet::{Fleet, FleetRun};
 use crate::app::fleet_board::{plan_lines, FleetBoard};
 use crate::app::preflight::PreflightError;
 use crate::app::text::printable;
-use crate::app::{Consent, Exit, Gate};
+use crate::app::{Consent, Exit};
 use crate::engine::{Event, PauseReason};
-use crate::headless::{ask, Interrupts, Lines};
+use crate::headless::{pass, Interrupts, Lines};
 use crate::tr;
 
 /// Run a prepared campaign for many merchants without a terminal UI. Nothing is sent when the
@@ -32,15 +32,7 @@ pub async fn run(mut fleet: Fleet, consent: Consent) -> Result<Exit, PreflightEr
             None => {}
         }
     }
-    match fleet.gate(consent) {
-        Gate::Go | Gate::Nothing => {}
-        Gate::Refuse(why) => return Err(PreflightError::NotConfirmed(why)),
-        Gate::Ask(questions) => {
-            if !questions.iter().all(ask) {
-                return Err(PreflightError::NotConfirmed(tr!("headless.not_confirmed")));
-            }
-        }
-    }
+    pass(fleet.gate(consent))?;
     let mut board = FleetBoard::of(&fleet);
     let mut run = fleet.launch();
     if !watch(&mut run, &mut board).await {

@@ -127,6 +127,51 @@ pub fn is_fleet(path: &std::path::Path) -> Result<bool, LoadError> {
     Ok(CampaignConfig::load(path)?.merchants.is_some())
 }
 
+/// A campaign for many merchants taken apart: each merchant with rows as a campaign of one
+/// account (its rows loaded and checked), the merchants without rows, and the lists.
+#[derive(Debug)]
+pub struct Split {
+    /// The campaign file, parsed (`--csv` and `--state-dir` applied).
+    pub config: CampaignConfig,
+    /// Each merchant with rows: its place in `accounts`, its name, its campaign.
+    pub each: Vec<(usize, String, Campaign)>,
+    /// The merchants the list has no row for.
+    pub idle: Vec<String>,
+    /// The merchants' lists and where their rows came from.
+    pub lists: super::merchant_lists::MerchantLists,
+}
+
+/// Take the campaign at `path` apart by merchant (`csv`: another list, with the merchant
+/// column; `state_dir`: another state folder): what `send`, `check` and `status` of a campaign
+/// for many read.
+pub fn split(
+    path: &std::path::Path,
+    csv: Option<&std::path::Path>,
+    state_dir: Option<&std::path::Path>,
+) -> Result<Split, FleetError> {
+    let mut config = CampaignConfig::load(path)?;
+    let Some(merchants) = config.merchants.clone() else { return Err(FleetError::one_account(path)) };
+    if let Some(csv) = csv {
+        config.recipients.csv = csv.to_path_buf();
+    }
+    if let Some(dir) = state_dir {
+        config.state_dir = dir.to_path_buf();
+    }
+    let lists = merchant_lists(&config, &merchants, csv.is_some())?;
+    let (mut each, mut idle) = (Vec::new(), Vec::new());
+    for (i, list) in lists.lists.iter().enumerate() {
+        let name = merchants.members[i].name.clone();
+        let Some(member) = list.as_ref().and_then(|l| merchants.member(&config, i, l)) else {
+            idle.push(name);
+            continue;
+        };
+        let campaign = Campaign::from_config(member)
+            .map_err(|e| FleetError::Member { merchant: name.clone(), source: Box::new(e.into()) })?;
+        each.push((i, name, campaign));
+    }
+    Ok(Split { config, each, idle, lists })
+}
+
 /// An equal part of `total` for each of `n` merchants (at least 1).
 fn share(total: u32, n: usize) -> u32 {
     (total / u32::try_from(n.max(1)).unwrap_or(u32::MAX)).max(1)
@@ -136,30 +181,17 @@ impl Fleet {
     /// Load the campaign, split its list by merchant, and prepare every merchant that has rows
     /// (one failing refuses the whole campaign: nothing is sent).
     pub async fn prepare(opts: &SendOptions) -> Result<Self, FleetError> {
-        let mut config = CampaignConfig::load(&opts.campaign)?;
-        let Some(merchants) = config.merchants.clone() else { return Err(FleetError::one_account(&opts.campaign)) };
-        if let Some(csv) = &opts.csv {
-            config.recipients.csv = csv.clone();
-        }
-        if let Some(dir) = &opts.state_dir {
-            config.state_dir = dir.clone();
-        }
-        let lists = merchant_lists(&config, &merchants, opts.csv.is_some())?;
+        let split = split(&opts.campaign, opts.csv.as_deref(), opts.state_dir.as_deref())?;
         let mock = match &opts.mock {
             Some(cfg) => Some(Arc::new(MockServer::start(cfg.clone()).await.map_err(FleetError::Mock)?)),
             None => None,
         };
-        let sending = lists.lists.iter().flatten().count();
+        let Split { config, each, idle, lists } = split;
+        let sending = each.len();
         let member_opts = SendOptions { csv: None, state_dir: None, export: None, ..opts.clone() };
-        let (mut members, mut idle) = (Vec::new(), Vec::new());
-        for (i, list) in lists.lists.iter().enumerate() {
-            let name = merchants.members[i].name.clone();
-            let Some(member) = list.as_ref().and_then(|l| merchants.member(&config, i, l)) else {
-                idle.push(name);
-                continue;
-            };
+        let mut members = Vec::with_capacity(sending);
+        for (_, name, campaign) in each {
             let failed = |e: PrepareError| FleetError::Member { merchant: name.clone(), source: Box::new(e) };
-            let campaign = Campaign::from_config(member).map_err(|e| failed(e.into()))?;
             let mut session = Session::prepare_campaign(&member_opts, campaign, mock.clone()).await.map_err(failed)?;
             session.engine_config.rate = share(config.send.rate, sending);
             session.engine_config.concurrency = share(config.send.concurrency, sending);

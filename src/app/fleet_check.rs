@@ -11,10 +11,9 @@ use serde::Serialize;
 use super::check::CheckReport;
 use super::exit::Exit;
 use super::fleet::FleetError;
-use super::merchant_lists::merchant_lists;
 use super::templates::{check_standalone, standalone_sender, CatalogueOptions};
 use super::text::{columns, thousands};
-use crate::campaign::{Campaign, CampaignConfig, LoadError};
+use crate::campaign::CampaignConfig;
 use crate::tr;
 use crate::wechat::Quota;
 
@@ -70,25 +69,13 @@ pub async fn check_fleet(
     every_problem: bool,
     opts: CatalogueOptions,
 ) -> Result<FleetCheck, FleetError> {
-    let mut config = CampaignConfig::load(path)?;
-    let Some(merchants) = config.merchants.clone() else { return Err(FleetError::one_account(path)) };
-    if let Some(csv) = csv {
-        config.recipients.csv = csv.to_path_buf();
-    }
-    let lists = merchant_lists(&config, &merchants, csv.is_some())?;
-    let mut out = FleetCheck { campaign: config.name.clone(), merchants: Vec::new(), idle: Vec::new() };
-    for (i, list) in lists.lists.iter().enumerate() {
-        let name = merchants.members[i].name.clone();
-        let Some(member) = list.as_ref().and_then(|l| merchants.member(&config, i, l)) else {
-            out.idle.push(name);
-            continue;
-        };
-        let failed = |e: LoadError| FleetError::Member { merchant: name.clone(), source: Box::new(e.into()) };
-        let mut campaign = Campaign::from_config(member).map_err(failed)?;
+    let split = super::fleet::split(path, csv, None)?;
+    let mut out = FleetCheck { campaign: split.config.name.clone(), merchants: Vec::new(), idle: split.idle };
+    for (i, name, mut campaign) in split.each {
         let template = check_standalone(&mut campaign, opts).await;
         let (quota, quota_unknown) = quota_of(&campaign.config, opts.offline).await;
         let mut check = CheckReport::build(&campaign, show, every_problem, template).with_ledger(&campaign);
-        if let Some(origin) = &lists.origin {
+        if let Some(origin) = &split.lists.origin {
             in_the_list(&mut check, origin, i);
         }
         let appid = campaign.config.wechat.appid.clone();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::fleet::FleetError;
-use super::merchant_lists::{merchant_lists, merge_failures, FailuresPart};
+use super::merchant_lists::{merge_failures, FailuresPart};
 use super::status::{status, StatusError, StatusReport};
 use crate::campaign::merchants::merchant_dir;
 use crate::campaign::{Campaign, CampaignConfig};
@@ -82,29 +82,18 @@ struct Members {
 /// The campaign's merchants as campaigns of one account, with each one's state folder.
 /// `csv`, `state_dir` and `mock` as `status` takes them.
 fn members(path: &Path, csv: Option<&Path>, state_dir: Option<&Path>, mock: bool) -> Result<Members, FleetError> {
-    let mut config = CampaignConfig::load(path)?;
-    let Some(merchants) = config.merchants.clone() else { return Err(FleetError::one_account(path)) };
-    if let Some(csv) = csv {
-        config.recipients.csv = csv.to_path_buf();
-    }
-    if let Some(dir) = state_dir {
-        config.state_dir = dir.to_path_buf();
-    }
-    let lists = merchant_lists(&config, &merchants, csv.is_some())?;
-    let (mut out, mut idle) = (Vec::new(), Vec::new());
-    for (i, list) in lists.lists.iter().enumerate() {
-        let name = merchants.members[i].name.clone();
-        let Some(member) = list.as_ref().and_then(|l| merchants.member(&config, i, l)) else {
-            idle.push(name);
-            continue;
-        };
-        let campaign = Campaign::from_config(member)
-            .map_err(|e| FleetError::Member { merchant: name.clone(), source: Box::new(e.into()) })?;
-        let dir = merchant_dir(&config.state_dir, &name);
-        let dir = if mock { dir.join("mock") } else { dir };
-        out.push((name, campaign, dir));
-    }
-    Ok(Members { config, each: out, idle })
+    let split = super::fleet::split(path, csv, state_dir)?;
+    let state = split.config.state_dir.clone();
+    let each = split
+        .each
+        .into_iter()
+        .map(|(_, name, campaign)| {
+            let dir = merchant_dir(&state, &name);
+            let dir = if mock { dir.join("mock") } else { dir };
+            (name, campaign, dir)
+        })
+        .collect();
+    Ok(Members { config: split.config, each, idle: split.idle })
 }
 
 /// Each merchant's status of the campaign at `path`.
