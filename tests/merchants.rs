@@ -213,10 +213,16 @@ fn accepted_by_shop(server: &wxsend::mock::MockServer) -> Vec<(usize, std::colle
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_merchants_one_campaign_one_withdrawn_midway_stops_alone_and_the_failures_rerun() {
     let dir = tempfile::tempdir().unwrap();
-    // The platform's template, under each shop's own id.
+    // The platform's template, under each shop's own id in each shop's own list: another
+    // shop's id is refused (40037), as WeChat does.
     let templates = dir.path().join("templates.json");
     let entry = |id: &str| serde_json::json!({"template_id": id, "title": "到店通知", "content": "{{first.DATA}}\n{{remark.DATA}}", "example": ""});
-    let list = serde_json::json!({"template": [entry("TPL_A"), entry("TPL_B"), entry("TPL_C")], "subscribe": []});
+    let apps: serde_json::Map<String, serde_json::Value> = ["TPL_A", "TPL_B", "TPL_C"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (shop_appid(i), serde_json::json!({"template": [entry(id)], "subscribe": []})))
+        .collect();
+    let list = serde_json::json!({"template": [], "subscribe": [], "apps": apps});
     std::fs::write(&templates, list.to_string()).unwrap();
     let server = mock(MockConfig { templates: Some(templates), ..MockConfig::default() }).await;
     let (accounts, cache, mut refresh) = three_shops(&server, dir.path()).await;
@@ -254,6 +260,17 @@ async fn three_merchants_one_campaign_one_withdrawn_midway_stops_alone_and_the_f
         assert!(text.contains(&row), "{text}");
     }
     assert!(text.contains("all 3 merchants are ready"), "{text}");
+    // shop-b's id under shop-a: not in shop-a's list, so check refuses it before anything is sent.
+    let swapped = dir.path().join("swapped.toml");
+    std::fs::write(
+        &swapped,
+        std::fs::read_to_string(&campaign).unwrap().replace("shop-a = \"TPL_A\"", "shop-a = \"TPL_B\""),
+    )
+    .unwrap();
+    let out = wxsend(&["check", swapped.to_str().unwrap()], &check);
+    let text = words(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("TPL_B (NOT verified)") && text.contains("template does not match"), "{text}");
     let out = send(&[], &refresh).output().await.unwrap();
     let text = words(&out);
     assert_eq!(out.status.code(), Some(3), "a merchant stopped: {text}");

@@ -6,6 +6,9 @@
 //!
 //! Without a catalogue file the mock lists the samples' templates and accepts any other id
 //! (the tests' own ids); with `--templates FILE` it lists the file's and refuses the rest.
+//! Template ids belong to an app: the file's `"apps": {"<appid>": {"template": […],
+//! "subscribe": […]}}` gives a third-party platform's merchants lists of their own, judged for
+//! a send with that merchant's token (another app's id answers 40037).
 
 use std::path::Path;
 
@@ -24,6 +27,8 @@ pub struct MockCatalogue {
     subscribe: Vec<Value>,
     /// Refuse ids not in the list (a catalogue file was given).
     strict: bool,
+    /// Apps with lists of their own (a platform's merchants), by appid: official, subscribe.
+    apps: std::collections::HashMap<String, (Vec<Value>, Vec<Value>)>,
 }
 
 impl MockCatalogue {
@@ -41,40 +46,58 @@ impl MockCatalogue {
             let what = file.map_or_else(|| "the bundled template catalogue".to_string(), |p| p.display().to_string());
             std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{what}: {e}"))
         })?;
-        let list = |key: &str| v.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(Self { official: list("template"), subscribe: list("subscribe"), strict })
+        let list = |v: &Value, key: &str| v.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+        let apps = v
+            .get("apps")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(appid, lists)| (appid.clone(), (list(lists, "template"), list(lists, "subscribe"))))
+            .collect();
+        Ok(Self { official: list(&v, "template"), subscribe: list(&v, "subscribe"), strict, apps })
     }
 
-    /// `get_all_private_template`'s answer.
-    pub fn official_list(&self) -> Value {
-        json!({ "template_list": self.official })
+    /// The official and subscribe templates of `app` (a merchant's appid; "" or an app without
+    /// lists of its own: the account's).
+    fn of(&self, app: &str) -> (&[Value], &[Value]) {
+        match self.apps.get(app) {
+            Some((official, subscribe)) => (official, subscribe),
+            None => (&self.official, &self.subscribe),
+        }
     }
 
-    /// `wxaapi/newtmpl/gettemplate`'s answer.
-    pub fn subscribe_list(&self) -> Value {
-        json!({ "errcode": 0, "errmsg": "ok", "data": self.subscribe })
+    /// `get_all_private_template`'s answer to `app`.
+    pub fn official_list(&self, app: &str) -> Value {
+        json!({ "template_list": self.of(app).0 })
+    }
+
+    /// `wxaapi/newtmpl/gettemplate`'s answer to `app`.
+    pub fn subscribe_list(&self, app: &str) -> Value {
+        json!({ "errcode": 0, "errmsg": "ok", "data": self.of(app).1 })
     }
 
     /// Whether `template_id` is a listed subscribe template of `type` 2: a one-off subscription,
     /// used up by one message.
-    pub fn one_off(&self, template_id: &str) -> bool {
-        self.subscribe.iter().any(|t| {
+    pub fn one_off(&self, app: &str, template_id: &str) -> bool {
+        self.of(app).1.iter().any(|t| {
             t.get("priTmplId").and_then(Value::as_str) == Some(template_id)
                 && t.get("type").and_then(Value::as_u64) == Some(2)
         })
     }
 
-    /// WeChat's answer to a send of `template_id` with `data`, if it refuses it.
+    /// WeChat's answer to `app`'s send of `template_id` with `data`, if it refuses it.
     pub fn judge<'v>(
         &self,
         kind: Kind,
+        app: &str,
         template_id: &str,
         value_of: impl Fn(&str) -> &'v str,
     ) -> Option<(i64, String)> {
+        let (official, subscribe) = self.of(app);
         let (list, id_key) = match kind {
-            Kind::Template => (&self.official, "template_id"),
+            Kind::Template => (official, "template_id"),
             // Both subscribe kinds list their templates through `newtmpl/gettemplate`.
-            Kind::Subscribe | Kind::MpSubscribe => (&self.subscribe, "priTmplId"),
+            Kind::Subscribe | Kind::MpSubscribe => (subscribe, "priTmplId"),
             // The official account's template, sent through the mini program: not listed here.
             Kind::Uniform => return None,
         };
@@ -125,6 +148,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_merchant_has_its_own_template_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.json");
+        let entry = |id: &str| json!({"template_id": id, "title": "t", "content": "{{first.DATA}}"});
+        let text = json!({"template": [entry("OWN")], "apps": {"wxm1": {"template": [entry("M1")]}}});
+        std::fs::write(&file, text.to_string()).unwrap();
+        let c = MockCatalogue::load(Some(&file)).unwrap();
+        let none = |_: &str| "";
+        assert_eq!(c.judge(Kind::Template, "wxm1", "M1", none), None);
+        assert_eq!(c.judge(Kind::Template, "wxm1", "OWN", none).map(|r| r.0), Some(40037));
+        assert_eq!(c.judge(Kind::Template, "", "M1", none).map(|r| r.0), Some(40037));
+        assert_eq!(
+            c.judge(Kind::Template, "wxother", "OWN", none),
+            None,
+            "an app without a list of its own: the account's"
+        );
+        assert_eq!(c.official_list("wxm1")["template_list"][0]["template_id"], "M1");
+    }
+
+    #[test]
     fn subscribe_sends_are_judged_by_their_template() {
         let c = MockCatalogue::load(None).unwrap();
         let data = |pairs: &'static [(&'static str, &'static str)]| {
@@ -137,11 +180,11 @@ mod tests {
             ("date4", "2026-11-12"),
             ("name5", "高峰"),
         ]);
-        assert_eq!(c.judge(Kind::Subscribe, "TPL_SUB_ORDER_SHIPPED", full), None);
+        assert_eq!(c.judge(Kind::Subscribe, "", "TPL_SUB_ORDER_SHIPPED", full), None);
         let missing = data(&[("thing1", "杯")]);
-        assert_eq!(c.judge(Kind::Subscribe, "TPL_SUB_ORDER_SHIPPED", missing).unwrap().0, 47003);
-        assert_eq!(c.judge(Kind::Subscribe, "OTHER", missing), None, "lenient without a file");
-        assert_eq!(c.judge(Kind::Template, "TPL_ORDER_SHIPPED", missing), None, "template messages take any keys");
+        assert_eq!(c.judge(Kind::Subscribe, "", "TPL_SUB_ORDER_SHIPPED", missing).unwrap().0, 47003);
+        assert_eq!(c.judge(Kind::Subscribe, "", "OTHER", missing), None, "lenient without a file");
+        assert_eq!(c.judge(Kind::Template, "", "TPL_ORDER_SHIPPED", missing), None, "template messages take any keys");
         assert_eq!(placeholders("a:{{x1.DATA}}\n{{ y2.DATA }}"), ["x1", "y2"]);
     }
 }

@@ -217,9 +217,10 @@ impl MockState {
         if self.config.deny_template_list {
             return self.error(&mut g, 48001, "api unauthorized");
         }
+        let app = app_of(&g, token);
         Reply::Json(match kind {
-            Kind::Subscribe | Kind::MpSubscribe => self.catalogue.subscribe_list(),
-            _ => self.catalogue.official_list(),
+            Kind::Subscribe | Kind::MpSubscribe => self.catalogue.subscribe_list(&app),
+            _ => self.catalogue.official_list(&app),
         })
     }
 
@@ -327,7 +328,7 @@ impl MockState {
         }
         // Without a daily quota the mock has no daily limit, and says so with a very large one.
         let limit = self.config.daily_quota.unwrap_or(1_000_000_000);
-        let used = g.day_counts.get(&quota_holder(&g, token)).copied().unwrap_or(0).min(limit);
+        let used = g.day_counts.get(&app_of(&g, token)).copied().unwrap_or(0).min(limit);
         Reply::Json(
             json!({ "errcode": 0, "errmsg": "ok", "quota": { "daily_limit": limit, "used": used, "remain": limit - used } }),
         )
@@ -419,7 +420,7 @@ impl MockState {
                 return Some(self.error(g, 45011, "api minute-quota reach limit, must slower, retry next minute"));
             }
         }
-        let holder = quota_holder(g, token);
+        let holder = app_of(g, token);
         let used = g.day_counts.entry(holder).or_default();
         if c.daily_quota.is_some_and(|limit| *used >= limit) {
             return Some(self.error(g, 45009, "reach max api daily quota limit"));
@@ -458,7 +459,8 @@ impl MockState {
         let Some(fields) = data.fields() else {
             return self.error(g, 47001, "data format error");
         };
-        if let Some((errcode, errmsg)) = self.catalogue.judge(kind, template_id, |key| value_of(fields, key)) {
+        let app = app_of(g, token);
+        if let Some((errcode, errmsg)) = self.catalogue.judge(kind, &app, template_id, |key| value_of(fields, key)) {
             return self.error(g, errcode, &errmsg);
         }
         if !openid_ok(touser) {
@@ -467,7 +469,7 @@ impl MockState {
         if let Some(r) = self.scripted(g, touser) {
             return r;
         }
-        if let Some(refused) = self.judge_values(g, kind, fields, touser, template_id) {
+        if let Some(refused) = self.judge_values(g, kind, fields, touser, (&app, template_id)) {
             return refused;
         }
         let client_msg_id = req.client_msg_id.as_str();
@@ -513,7 +515,7 @@ impl MockState {
         kind: Kind,
         fields: &[(super::body::Text<'_>, super::body::Text<'_>)],
         touser: &str,
-        template_id: &str,
+        (app, template_id): (&str, &str),
     ) -> Option<Reply> {
         let subscribe = matches!(kind, Kind::Subscribe | Kind::MpSubscribe);
         for (key, value) in fields {
@@ -526,7 +528,7 @@ impl MockState {
             }
         }
         if subscribe
-            && self.catalogue.one_off(template_id)
+            && self.catalogue.one_off(app, template_id)
             && !g.subscriptions_used.insert(self.keys.pair(touser, template_id))
         {
             return Some(self.error(g, 43101, "user refuse to accept the msg"));
@@ -579,9 +581,10 @@ pub(super) struct Live {
     pub(super) account: Option<String>,
 }
 
-/// Whose daily quota a call with `token` counts against: the merchant a platform's token was
-/// issued for, else the account's own ("").
-fn quota_holder(g: &Inner, token: Option<&str>) -> String {
+/// The app a call with `token` is made for — whose daily quota it counts against and whose
+/// templates it may use: the merchant a platform's token was issued for, else the account's
+/// own ("").
+fn app_of(g: &Inner, token: Option<&str>) -> String {
     token.and_then(|t| g.live.get(t)).and_then(|l| l.account.clone()).unwrap_or_default()
 }
 
