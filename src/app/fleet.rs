@@ -120,6 +120,8 @@ pub struct Fleet {
     pub options: SendOptions,
     /// The embedded mock all merchants send to, when the run goes there.
     pub mock: Option<Arc<MockServer>>,
+    /// The list the merchants' rows were split from (none with a list per merchant).
+    pub source: Option<PathBuf>,
 }
 
 /// Whether the campaign at `path` is sent for many merchants (`accounts = […]`).
@@ -199,7 +201,8 @@ impl Fleet {
         }
         let state = if mock.is_some() { config.state_dir.join("mock") } else { config.state_dir.clone() };
         let failures = opts.export.clone().unwrap_or_else(|| combined_failures(&state, &lists.stem));
-        Ok(Self { config, members, idle, failures, options: opts.clone(), mock })
+        let source = lists.origin.as_ref().map(|o| o.path().to_path_buf());
+        Ok(Self { config, members, idle, failures, options: opts.clone(), mock, source })
     }
 
     /// Each merchant's preflight (a token can be had, its own quota covers its rows): a

@@ -290,7 +290,7 @@ pub fn plan_lines(fleet: &Fleet) -> Vec<String> {
             merchant = m.name.clone(),
             appid = m.appid().to_string(),
             template = o.template_id.clone(),
-            recipients = o.recipients.clone(),
+            recipients = fleet.source.as_ref().map_or_else(|| o.recipients.clone(), |p| p.display().to_string()),
             ready = thousands(o.ready),
             invalid = thousands(o.invalid),
             to_send = thousands(o.to_send)

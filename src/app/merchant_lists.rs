@@ -73,6 +73,11 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// The list the rows were split from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Where row `row` (0-based) of merchant `merchant`'s list was in the list.
     pub fn at(&self, merchant: usize, row: usize) -> Option<Location> {
         let line = *self.lines.get(merchant)?.get(row)?;
