@@ -284,6 +284,18 @@ async fn three_merchants_one_campaign_one_withdrawn_midway_stops_alone_and_the_f
     assert_eq!(by_shop[2], (ROWS_PER_SHOP - 3, tpl("TPL_C")), "shop-c completed");
     assert_eq!(server.stats().accepted, 2 * (ROWS_PER_SHOP - 3) as u64 + 10, "only with authorizer tokens");
 
+    // report.json for programs: each merchant's ending in English, its files; 0600.
+    let report = dir.path().join(".wxsend/notice/list/report.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["exit"], 3);
+    assert_eq!(json["failed_rows"], 6);
+    assert_eq!(json["merchants"][0]["state"], "completed");
+    assert_eq!(json["merchants"][0]["sent"], 27);
+    assert_eq!(json["merchants"][1]["state"], "stopped");
+    assert!(json["merchants"][1]["reason"].as_str().unwrap().contains("61023"), "{json}");
+    assert!(std::path::Path::new(json["merchants"][2]["journal"].as_str().unwrap()).exists(), "{json}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&report).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
     // status: a row per merchant, from each one's own state folder.
     let out = wxsend(&["status", campaign.to_str().unwrap(), "--json"], &check);
     assert_eq!(out.status.code(), Some(0), "{}", words(&out));

@@ -116,6 +116,8 @@ pub struct Fleet {
     pub idle: Vec<String>,
     /// Where the merged failures file goes.
     pub failures: PathBuf,
+    /// Where the campaign's `report.json` goes (beside the merged failures file's usual place).
+    pub report: PathBuf,
     /// The options given.
     pub options: SendOptions,
     /// The embedded mock all merchants send to, when the run goes there.
@@ -201,8 +203,9 @@ impl Fleet {
         }
         let state = if mock.is_some() { config.state_dir.join("mock") } else { config.state_dir.clone() };
         let failures = opts.export.clone().unwrap_or_else(|| combined_failures(&state, &lists.stem));
+        let report = state.join(&lists.stem).join("report.json");
         let source = lists.origin.as_ref().map(|o| o.path().to_path_buf());
-        Ok(Self { config, members, idle, failures, options: opts.clone(), mock, source })
+        Ok(Self { config, members, idle, failures, report, options: opts.clone(), mock, source })
     }
 
     /// Each merchant's preflight (a token can be had, its own quota covers its rows): a
@@ -277,7 +280,11 @@ impl Fleet {
         let rows = merge_failures(&parts, column, &self.failures).map_err(Arc::new);
         let merchants = self.members.iter().zip(outcomes).map(|(m, report)| m.outcome(report)).collect();
         let failures = Failures { path: self.failures.clone(), rows };
-        FleetReport::new(merchants, self.idle.clone(), failures, [self.rerun_command(), self.resume_command()])
+        let mut report =
+            FleetReport::new(merchants, self.idle.clone(), failures, [self.rerun_command(), self.resume_command()]);
+        let written = report.write_json(&self.config.name, &self.report).map(|()| self.report.clone());
+        report.record_json(written);
+        report
     }
 
     /// The command that re-runs the merged failures file.

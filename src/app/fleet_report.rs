@@ -7,7 +7,8 @@ use super::preflight::PreflightError;
 use super::report::{LineKind, ReportLine, RunReport};
 use super::text::thousands;
 use crate::tr;
-use std::path::PathBuf;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 /// How a merchant's part of the run ended.
 #[derive(Debug, Clone)]
@@ -52,6 +53,9 @@ pub struct FleetReport {
     pub resume: String,
     /// How the process should exit: the worst of the merchants'.
     pub exit: Exit,
+    /// The campaign's `report.json`: where it was written, or why it could not be (`None`
+    /// until [`FleetReport::record_json`]).
+    pub json: Option<Result<PathBuf, std::sync::Arc<std::io::Error>>>,
 }
 
 impl FleetReport {
@@ -63,7 +67,7 @@ impl FleetReport {
             exit = worse(exit, Exit::LocalWrite);
         }
         let [rerun, resume] = commands;
-        Self { merchants, idle, failures: failures.rows, failures_path: failures.path, rerun, resume, exit }
+        Self { merchants, idle, failures: failures.rows, failures_path: failures.path, rerun, resume, exit, json: None }
     }
 }
 
@@ -74,6 +78,63 @@ pub struct Failures {
     pub path: PathBuf,
     /// Its rows, or the error.
     pub rows: Result<usize, std::sync::Arc<std::io::Error>>,
+}
+
+/// `report.json` of a campaign for many merchants, for programs: each merchant's ending
+/// (English reason), counts and files, the merged failures file and the exit code.
+#[derive(Debug, Serialize)]
+struct FleetJson<'a> {
+    campaign: &'a str,
+    exit: i32,
+    failures: &'a Path,
+    failed_rows: Option<usize>,
+    merchants: Vec<MerchantJson<'a>>,
+    idle: &'a [String],
+}
+
+/// One merchant in `report.json`.
+#[derive(Debug, Serialize)]
+struct MerchantJson<'a> {
+    merchant: &'a str,
+    appid: &'a str,
+    /// `completed`, `stopped`, `not_started` or `nothing_to_send`.
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    sent: usize,
+    failed: usize,
+    exit: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota_left: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    journal: Option<&'a Path>,
+}
+
+impl FleetReport {
+    /// Keep how writing `report.json` went: a file that could not be written makes the exit 4.
+    pub fn record_json(&mut self, written: std::io::Result<PathBuf>) {
+        if written.is_err() {
+            self.exit = worse(self.exit, Exit::LocalWrite);
+        }
+        self.json = Some(written.map_err(std::sync::Arc::new));
+    }
+
+    /// Write `report.json` of campaign `campaign` to `path` (0600, whole or not at all).
+    pub fn write_json(&self, campaign: &str, path: &Path) -> std::io::Result<()> {
+        let merchants = self.merchants.iter().map(MerchantOutcome::json).collect();
+        let doc = FleetJson {
+            campaign,
+            exit: self.exit.code(),
+            failures: &self.failures_path,
+            failed_rows: self.failures.as_ref().ok().copied(),
+            merchants,
+            idle: &self.idle,
+        };
+        let bytes = serde_json::to_vec_pretty(&doc).map_err(std::io::Error::other)?;
+        crate::private::write_whole(path, &bytes, true)
+    }
 }
 
 /// The worse of two endings (the higher exit code: crashed, storage, stopped, input, partial).
@@ -135,6 +196,11 @@ impl FleetReport {
                 tr!("fleet.failures_unwritten", file = self.failures_path.display().to_string(), error = e.to_string()),
             ),
         }
+        match &self.json {
+            Some(Ok(path)) => say(LineKind::Info, tr!("fleet.report_file", file = path.display().to_string())),
+            Some(Err(e)) => say(LineKind::Problem, tr!("fleet.report_unwritten", error = e.to_string())),
+            None => {}
+        }
         if self.merchants.iter().any(|m| m.exit != Exit::Success) {
             say(LineKind::Advice, tr!("fleet.resume", command = self.resume.clone()));
         }
@@ -143,6 +209,32 @@ impl FleetReport {
 }
 
 impl MerchantOutcome {
+    /// Its entry of `report.json` (the reason in English: programs read it).
+    fn json(&self) -> MerchantJson<'_> {
+        let english = |f: &dyn Fn() -> String| crate::i18n::with(crate::i18n::Lang::En, f);
+        let (state, reason, c, files) = match &self.end {
+            MerchantEnd::Ran(r) => {
+                let state = if r.summary.reason.is_fatal() { "stopped" } else { "completed" };
+                (state, Some(r.summary.reason.describe_en()), Some(&r.summary.counters), Some(&r.files))
+            }
+            MerchantEnd::Held(e) => ("not_started", Some(english(&|| e.to_string())), None, None),
+            MerchantEnd::Nothing => ("nothing_to_send", None, None, None),
+        };
+        let quota_left = self.quota.map(|q| q.saturating_sub(c.map_or(0, |c| c.requests)));
+        MerchantJson {
+            merchant: &self.name,
+            appid: &self.appid,
+            state,
+            reason,
+            sent: c.map_or(0, |c| c.delivered),
+            failed: c.map_or(0, |c| c.failed),
+            exit: self.exit.code(),
+            quota_left,
+            report: files.map(|f| f.report.as_path()),
+            journal: files.map(|f| f.journal.as_path()),
+        }
+    }
+
     /// Its row of the table: name, appid, sent, failed, quota left, state.
     fn cells(&self) -> [String; 6] {
         let (sent, failed, requests) = match &self.end {
