@@ -295,14 +295,20 @@ async fn drive(
     screen: &mut Screen,
     input: &mut Input,
 ) -> Ending {
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // Drawn ten times a second and after a key, not after every event: a few hundred merchants
+    // send twenty progress events a second each.
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut redraw = true;
     loop {
-        if screen.terminal.draw(|f| view.draw(f)).is_err() {
+        if std::mem::take(&mut redraw) && screen.terminal.draw(|f| view.draw(f)).is_err() {
             return Ending::Forced;
         }
         let wish = tokio::select! {
             ev = input.events.recv() => match ev {
-                Some(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => view.on_key(k),
+                Some(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => {
+                    redraw = true;
+                    view.on_key(k)
+                }
                 Some(_) => Wish::None,
                 None => Wish::Quit,
             },
@@ -330,7 +336,10 @@ async fn drive(
                 }
                 Wish::None
             }
-            _ = tick.tick() => Wish::None,
+            _ = tick.tick() => {
+                redraw = true;
+                Wish::None
+            }
         };
         match (wish, &view.phase) {
             (Wish::Start, Phase::Confirm(_)) => *run = Some(start(fleet, view)),
