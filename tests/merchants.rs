@@ -396,6 +396,7 @@ fn a_campaign_for_many_merchants_names_what_is_wrong_and_sends_nothing() {
         ("account_column = \"shop\"", "account_column = \"store\"", "has no column store"),
         ("[\"shop-a\", \"shop-b\"]", "\"everyone\"", "write a list of accounts of accounts.toml"),
         ("[\"shop-a\", \"shop-b\"]", "[\"shop-a\", \"shop-a\"]", "names \"shop-a\" twice"),
+        ("[\"shop-a\", \"shop-b\"]", "[\"shop-a\", \"../x\"]", "the account name \"../x\" cannot name the merchant's state folder"),
         ("account_column = \"shop\"\n", "[recipients.files]\nshop-a = \"good.csv\"\n", "has both `file` and [recipients.files]"),
     ];
     let env = [("WXSEND_ACCOUNTS", accounts.to_str().unwrap())];

@@ -132,6 +132,10 @@ pub(crate) fn names(accounts: &Spanned<RawAccounts>, place: &Source<'_>) -> Resu
         if names[..i].contains(n) {
             return Err(place.err(at, tr!("merchants.twice", name = format!("{n:?}"))));
         }
+        // The name is its state folder's: one plain folder name.
+        if n.is_empty() || n.starts_with('.') || n.contains(['/', '\\']) || n.chars().any(char::is_control) {
+            return Err(place.err(at, tr!("merchants.bad_name", name = format!("{n:?}"))));
+        }
     }
     Ok(names)
 }
