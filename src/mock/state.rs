@@ -388,8 +388,9 @@ impl MockState {
     }
 
     /// What happens to a send before its body is read: the scripted token invalidation, the
-    /// seeded faults (502, not JSON, -1), the token's check and the quotas.
-    fn before_reading(&self, g: &mut Inner, token: Option<&str>, now: Instant) -> Option<Reply> {
+    /// seeded faults (502, not JSON, -1), the token's check and the quotas. The app the send is
+    /// for when it goes on (see [`app_of`]), else the answer.
+    fn before_reading(&self, g: &mut Inner, token: Option<&str>, now: Instant) -> Result<String, Reply> {
         g.stats.send_requests += 1;
         let n = g.stats.send_requests;
         if g.invalidate_at.first().is_some_and(|&at| n >= at) {
@@ -399,16 +400,16 @@ impl MockState {
         let c = &self.config;
         let roll = g.rng.f64();
         if roll < c.http_502_rate {
-            return Some(Reply::BadGateway);
+            return Err(Reply::BadGateway);
         }
         if roll < c.http_502_rate + c.non_json_rate {
-            return Some(Reply::NotJson);
+            return Err(Reply::NotJson);
         }
         if let Some(r) = self.check_token(g, token) {
-            return Some(r);
+            return Err(r);
         }
         if roll < c.http_502_rate + c.non_json_rate + c.system_error_rate {
-            return Some(self.error(g, -1, "system error"));
+            return Err(self.error(g, -1, "system error"));
         }
         if let Some(limit) = c.minute_quota {
             if now.duration_since(g.minute_start) >= Duration::from_millis(c.minute_window_ms.max(1)) {
@@ -417,23 +418,24 @@ impl MockState {
             }
             g.minute_count += 1;
             if g.minute_count > limit {
-                return Some(self.error(g, 45011, "api minute-quota reach limit, must slower, retry next minute"));
+                return Err(self.error(g, 45011, "api minute-quota reach limit, must slower, retry next minute"));
             }
         }
-        let holder = app_of(g, token);
-        let used = g.day_counts.entry(holder).or_default();
+        let app = app_of(g, token);
+        let used = g.day_counts.entry(app.clone()).or_default();
         if c.daily_quota.is_some_and(|limit| *used >= limit) {
-            return Some(self.error(g, 45009, "reach max api daily quota limit"));
+            return Err(self.error(g, 45009, "reach max api daily quota limit"));
         }
         *used += 1;
-        None
+        Ok(app)
     }
 
     fn send_locked(&self, g: &mut Inner, kind: Kind, token: Option<&str>, body: &[u8]) -> Reply {
         let now = Instant::now();
-        if let Some(refused) = self.before_reading(g, token, now) {
-            return refused;
-        }
+        let app = match self.before_reading(g, token, now) {
+            Ok(app) => app,
+            Err(refused) => return refused,
+        };
         let c = &self.config;
         let Ok(req) = serde_json::from_slice::<SendBody>(body) else {
             return self.error(g, 47001, "data format error");
@@ -459,7 +461,6 @@ impl MockState {
         let Some(fields) = data.fields() else {
             return self.error(g, 47001, "data format error");
         };
-        let app = app_of(g, token);
         if let Some((errcode, errmsg)) = self.catalogue.judge(kind, &app, template_id, |key| value_of(fields, key)) {
             return self.error(g, errcode, &errmsg);
         }
